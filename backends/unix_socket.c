@@ -1,0 +1,686 @@
+/* unix_socket.c — the POSIX backend: Unix domain sockets. Byte mode is
+ * SOCK_STREAM, message mode SOCK_SEQPACKET. Exports only
+ * xpipe__unix_backend; everything else is static. Every fd is
+ * non-blocking and close-on-exec; blocking is poll() on the socket and the
+ * object's wake pipe, bounded by the deadline.
+ */
+#include "backend.h"
+
+#include <apr_strings.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0 /* then SO_NOSIGPIPE is set on every socket */
+#endif
+
+struct xpipe__lsn_t {
+    int fd;
+    int wake[2];    /* wake pipe: [0] polled, [1] written by wake */
+    int lock_fd;    /* flock on "<path>.lock", held while listening */
+    const char *lock_path;
+    const xpipe_attr_t *attr;
+    const char *path;
+    dev_t dev;      /* the socket file we bound: close unlinks only it */
+    ino_t ino;
+};
+
+struct xpipe__chan_t {
+    int fd;
+    int wake[2];
+};
+
+/* ------------------------------------------------------------------ */
+/* Small helpers */
+
+static void unix_close_fd(int *fd)
+{
+    if (*fd >= 0) {
+        close(*fd); /* no EINTR retry: the fd is released either way */
+        *fd = -1;
+    }
+}
+
+static int unix_cloexec_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return -1;
+    fl = fcntl(fd, F_GETFD);
+    if (fl < 0 || fcntl(fd, F_SETFD, fl | FD_CLOEXEC) < 0)
+        return -1;
+    return 0;
+}
+
+static apr_status_t unix_wake_open(int wake[2])
+{
+    if (pipe(wake) < 0)
+        return APR_FROM_OS_ERROR(errno);
+    if (unix_cloexec_nonblock(wake[0]) < 0
+        || unix_cloexec_nonblock(wake[1]) < 0) {
+        apr_status_t rv = APR_FROM_OS_ERROR(errno);
+        unix_close_fd(&wake[0]);
+        unix_close_fd(&wake[1]);
+        return rv;
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t unix_wake_set(int wake[2], int on)
+{
+    char buf[64];
+
+    if (on) {
+        /* EAGAIN means the pipe is already full, hence readable: fine. */
+        while (write(wake[1], "!", 1) < 0 && errno == EINTR)
+            ;
+    }
+    else {
+        while (read(wake[0], buf, sizeof(buf)) > 0 || errno == EINTR)
+            ;
+    }
+    return APR_SUCCESS;
+}
+
+/* Wait until fd is ready for events, the wake pipe is signalled
+ * (XPIPE_ECANCELED) or the deadline passes (APR_TIMEUP). Errors and
+ * hang-ups count as ready: the next syscall reports them. */
+static apr_status_t unix_wait(int fd, short events, int wake_fd,
+                              apr_time_t deadline)
+{
+    struct pollfd p[2];
+    int n;
+
+    for (;;) {
+        p[0].fd = fd;
+        p[0].events = events;
+        p[0].revents = 0;
+        p[1].fd = wake_fd;
+        p[1].events = POLLIN;
+        p[1].revents = 0;
+        n = poll(p, wake_fd >= 0 ? 2 : 1, xpipe__remaining_ms(deadline));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return APR_FROM_OS_ERROR(errno);
+        if (p[1].revents)
+            return XPIPE_ECANCELED;
+        if (p[0].revents)
+            return APR_SUCCESS;
+        if (xpipe__remaining_ms(deadline) == 0)
+            return APR_TIMEUP;
+    }
+}
+
+static int unix_sock_type(const xpipe_attr_t *attr)
+{
+    return attr->mode == XPIPE_MODE_MESSAGE ? SOCK_SEQPACKET : SOCK_STREAM;
+}
+
+/* A new socket: close-on-exec, non-blocking, no SIGPIPE, sized. */
+static apr_status_t unix_socket_new(int *out, const xpipe_attr_t *attr)
+{
+    int type = unix_sock_type(attr);
+    int fd, v;
+
+#if defined(SOCK_CLOEXEC) && defined(SOCK_NONBLOCK)
+    fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+#else
+    fd = socket(AF_UNIX, type, 0);
+    if (fd >= 0 && unix_cloexec_nonblock(fd) < 0) {
+        close(fd);
+        fd = -1;
+    }
+#endif
+    if (fd < 0)
+        return APR_FROM_OS_ERROR(errno);
+#ifdef SO_NOSIGPIPE
+    v = 1;
+    setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &v, sizeof(v));
+#endif
+    /* Sizes are hints the kernel may clamp; a failure here is not fatal. */
+    if (attr->in_buffer) {
+        v = (int)attr->in_buffer;
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
+    }
+    v = (int)attr->out_buffer;
+    /* A SOCK_SEQPACKET message must fit the send buffer whole. */
+    if (type == SOCK_SEQPACKET && (apr_size_t)v < attr->max_message + 1024)
+        v = (int)attr->max_message + 1024;
+    if (v)
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+    *out = fd;
+    return APR_SUCCESS;
+}
+
+static void unix_sockaddr(struct sockaddr_un *sa, const char *path)
+{
+    memset(sa, 0, sizeof(*sa));
+    sa->sun_family = AF_UNIX;
+    /* resolve() already checked that path fits with its NUL. */
+    memcpy(sa->sun_path, path, strlen(path) + 1);
+}
+
+/* ------------------------------------------------------------------ */
+/* Names and the run directory */
+
+/* $XDG_RUNTIME_DIR/xpipe when that directory is ours and 0700, else
+ * /tmp/xpipe-<uid>. Computed only; unix_rundir_check creates/checks it. */
+static const char *unix_rundir(apr_pool_t *pool)
+{
+    const char *xdg = getenv("XDG_RUNTIME_DIR");
+    struct stat st;
+
+    if (xdg && xdg[0] == '/' && lstat(xdg, &st) == 0 && S_ISDIR(st.st_mode)
+        && st.st_uid == geteuid() && (st.st_mode & 0777) == 0700)
+        return apr_pstrcat(pool, xdg, "/xpipe", NULL);
+    return apr_psprintf(pool, "/tmp/xpipe-%lu", (unsigned long)geteuid());
+}
+
+/* Make sure dir is a real directory, ours, with no access for others.
+ * With create, make it first. Missing without create: XPIPE_ENOPIPE. */
+static apr_status_t unix_rundir_check(const char *dir, int create)
+{
+    struct stat st;
+
+    if (create && mkdir(dir, 0700) == 0)
+        chmod(dir, 0700); /* the umask may have taken owner bits */
+    else if (create && errno != EEXIST)
+        return APR_FROM_OS_ERROR(errno);
+    if (lstat(dir, &st) < 0)
+        return errno == ENOENT ? XPIPE_ENOPIPE : APR_FROM_OS_ERROR(errno);
+    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid()
+        || (st.st_mode & 077) != 0)
+        return XPIPE_ERUNDIR; /* covers a symlink: lstat does not follow */
+    return APR_SUCCESS;
+}
+
+static apr_status_t unix_resolve(const char **native, const xpipe__name_t *name,
+                                 apr_pool_t *pool)
+{
+    const char *path;
+
+    switch (name->kind) {
+    case XPIPE__NAME_REMOTE:
+        return XPIPE_EREMOTE;
+    case XPIPE__NAME_PATH:
+        path = name->name;
+        break;
+    default:
+        path = apr_pstrcat(pool, unix_rundir(pool), "/", name->name, NULL);
+        break;
+    }
+    /* sun_path must hold the path and its NUL: never truncate. */
+    if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+        return XPIPE_ENAMETOOLONG;
+    *native = path;
+    return APR_SUCCESS;
+}
+
+/* The directory of a resolved portable name, checked. */
+static apr_status_t unix_name_dir_check(const xpipe__name_t *name,
+                                        const char *native, int create,
+                                        apr_pool_t *pool)
+{
+    const char *slash = strrchr(native, '/');
+
+    if (name->kind != XPIPE__NAME_PORTABLE)
+        return APR_SUCCESS;
+    return unix_rundir_check(
+        apr_pstrmemdup(pool, native, (apr_size_t)(slash - native)), create);
+}
+
+/* ------------------------------------------------------------------ */
+/* Listener */
+
+/* Is a live server at path? Connect to find out: refused means stale. */
+static int unix_path_is_live(const char *path, const xpipe_attr_t *attr)
+{
+    struct sockaddr_un sa;
+    int fd, rc, live;
+
+    if (unix_socket_new(&fd, attr) != APR_SUCCESS)
+        return 1; /* cannot tell: never remove what may be live */
+    unix_sockaddr(&sa, path);
+    rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+    live = rc == 0 || (errno != ECONNREFUSED && errno != ENOENT);
+    close(fd);
+    return live;
+}
+
+/* bind(), replacing a stale socket file but nothing else. */
+static apr_status_t unix_bind(int fd, const char *path, const xpipe_attr_t *attr)
+{
+    struct sockaddr_un sa;
+    struct stat st;
+    int tries;
+
+    unix_sockaddr(&sa, path);
+    for (tries = 0; tries < 2; tries++) {
+        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+            return APR_SUCCESS;
+        if (errno != EADDRINUSE)
+            return APR_FROM_OS_ERROR(errno);
+        if (lstat(path, &st) < 0)
+            continue; /* gone meanwhile: bind again */
+        if (!S_ISSOCK(st.st_mode))
+            return XPIPE_ENOTSOCK; /* a file, directory or link: hands off */
+        if (unix_path_is_live(path, attr))
+            return XPIPE_EINUSE;
+        if (unlink(path) < 0 && errno != ENOENT)
+            return APR_FROM_OS_ERROR(errno);
+    }
+    return XPIPE_EINUSE;
+}
+
+/* Take "<path>.lock" so that two listeners started together cannot both
+ * decide that the name is theirs between the check and the bind. The
+ * lock file is removed on close; a lock taken on a file that was removed
+ * meanwhile is worthless, hence the inode check and retry. */
+static apr_status_t unix_lock(int *lock_fd, const char **lock_path,
+                              const char *path, apr_pool_t *pool)
+{
+    const char *lock = apr_pstrcat(pool, path, ".lock", NULL);
+    struct stat fst, pst;
+    int tries, fd;
+
+    for (tries = 0; tries < 100; tries++) {
+        fd = open(lock, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+            return errno == ELOOP ? XPIPE_ENOTSOCK : APR_FROM_OS_ERROR(errno);
+        while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+            int err = errno;
+            if (err == EINTR)
+                continue;
+            close(fd);
+            return err == EWOULDBLOCK ? XPIPE_EINUSE : APR_FROM_OS_ERROR(err);
+        }
+        if (fstat(fd, &fst) == 0 && lstat(lock, &pst) == 0
+            && fst.st_dev == pst.st_dev && fst.st_ino == pst.st_ino) {
+            *lock_fd = fd;
+            *lock_path = lock;
+            return APR_SUCCESS;
+        }
+        close(fd); /* its previous owner removed it: take the new one */
+    }
+    return XPIPE_EINUSE;
+}
+
+static apr_status_t unix_listen(xpipe__lsn_t **out, const xpipe__name_t *name,
+                                const char *native, const xpipe_attr_t *attr,
+                                apr_pool_t *pool)
+{
+    xpipe__lsn_t *l = apr_pcalloc(pool, sizeof(*l));
+    struct stat st;
+    apr_status_t rv;
+
+    l->fd = l->lock_fd = l->wake[0] = l->wake[1] = -1;
+    l->attr = attr;
+    l->path = native;
+    rv = unix_name_dir_check(name, native, 1, pool);
+    if (rv == APR_SUCCESS)
+        rv = unix_lock(&l->lock_fd, &l->lock_path, native, pool);
+    if (rv == APR_SUCCESS)
+        rv = unix_socket_new(&l->fd, attr);
+    if (rv == APR_SUCCESS) {
+        /* On Linux bind() gives the socket file the mode of the socket's
+         * inode (less the umask), so it is never wider than asked for,
+         * not even for an instant; chmod then sets it exactly. */
+        fchmod(l->fd, (mode_t)attr->permissions);
+        rv = unix_bind(l->fd, native, attr);
+    }
+    if (rv == APR_SUCCESS && (chmod(native, (mode_t)attr->permissions) < 0
+                              || lstat(native, &st) < 0))
+        rv = APR_FROM_OS_ERROR(errno);
+    if (rv == APR_SUCCESS) {
+        l->dev = st.st_dev;
+        l->ino = st.st_ino;
+        if (listen(l->fd, attr->instances) < 0)
+            rv = APR_FROM_OS_ERROR(errno);
+    }
+    if (rv == APR_SUCCESS)
+        rv = unix_wake_open(l->wake);
+    if (rv != APR_SUCCESS) {
+        if (l->dev || l->ino)
+            unlink(native);
+        unix_close_fd(&l->fd);
+        if (l->lock_fd >= 0)
+            unlink(l->lock_path);
+        unix_close_fd(&l->lock_fd);
+        return rv;
+    }
+    *out = l;
+    return APR_SUCCESS;
+}
+
+static apr_status_t unix_chan_new(xpipe__chan_t **out, int fd,
+                                  apr_pool_t *pool)
+{
+    xpipe__chan_t *c = apr_pcalloc(pool, sizeof(*c));
+    apr_status_t rv = unix_wake_open(c->wake);
+
+    if (rv != APR_SUCCESS) {
+        close(fd);
+        return rv;
+    }
+    c->fd = fd;
+    *out = c;
+    return APR_SUCCESS;
+}
+
+static apr_status_t unix_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
+                                apr_time_t deadline, apr_pool_t *pool)
+{
+    apr_status_t rv;
+    int fd;
+
+    for (;;) {
+#ifdef HAVE_ACCEPT4
+        fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+#else
+        fd = accept(l->fd, NULL, NULL);
+        if (fd >= 0 && unix_cloexec_nonblock(fd) < 0) {
+            close(fd);
+            return APR_FROM_OS_ERROR(errno);
+        }
+#endif
+        if (fd >= 0)
+            return unix_chan_new(out, fd, pool);
+        if (errno == EINTR || errno == ECONNABORTED)
+            continue; /* a client that gave up is not our failure */
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return APR_FROM_OS_ERROR(errno);
+        /* Several threads may accept: another one took it, wait again. */
+        rv = unix_wait(l->fd, POLLIN, l->wake[0], deadline);
+        if (rv != APR_SUCCESS)
+            return rv;
+    }
+}
+
+static apr_status_t unix_listener_wake(xpipe__lsn_t *l)
+{
+    return unix_wake_set(l->wake, 1);
+}
+
+static apr_status_t unix_listener_unwake(xpipe__lsn_t *l)
+{
+    return unix_wake_set(l->wake, 0);
+}
+
+static apr_status_t unix_listener_close(xpipe__lsn_t *l)
+{
+    struct stat st;
+
+    unix_close_fd(&l->fd);
+    /* Remove the socket file only if it is still the one we bound, and
+     * while we still hold the lock, so a new listener's is never hit. */
+    if (lstat(l->path, &st) == 0 && st.st_dev == l->dev && st.st_ino == l->ino)
+        unlink(l->path);
+    unlink(l->lock_path);
+    unix_close_fd(&l->lock_fd);
+    unix_close_fd(&l->wake[0]);
+    unix_close_fd(&l->wake[1]);
+    return APR_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ */
+/* Connect */
+
+/* Sleep before another connect try: short at first, never past the
+ * deadline. Returns 0 when the deadline has passed. */
+static int unix_backoff(apr_interval_time_t *delay, apr_time_t deadline)
+{
+    apr_interval_time_t d = *delay;
+
+    if (deadline != XPIPE__FOREVER) {
+        apr_time_t left = deadline - apr_time_now();
+        if (left <= 0)
+            return 0;
+        if (d > left)
+            d = left;
+    }
+    apr_sleep(d);
+    if (*delay < 25000)
+        *delay *= 2;
+    return 1;
+}
+
+static apr_status_t unix_connect(xpipe__chan_t **out, const xpipe__name_t *name,
+                                 const char *native, const xpipe_attr_t *attr,
+                                 apr_time_t deadline, apr_pool_t *pool)
+{
+    apr_interval_time_t delay = 1000;
+    struct sockaddr_un sa;
+    apr_status_t rv;
+    int fd, err;
+    socklen_t elen;
+
+    unix_sockaddr(&sa, native);
+    for (;;) {
+        rv = unix_name_dir_check(name, native, 0, pool);
+        if (rv == XPIPE_ENOPIPE)
+            err = ENOENT;
+        else if (rv != APR_SUCCESS)
+            return rv;
+        else {
+            rv = unix_socket_new(&fd, attr);
+            if (rv != APR_SUCCESS)
+                return rv;
+            err = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ? 0 : errno;
+            if (err == EINPROGRESS) {
+                rv = unix_wait(fd, POLLOUT, -1, deadline);
+                elen = sizeof(err);
+                if (rv != APR_SUCCESS)
+                    err = EAGAIN;
+                else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
+                    err = errno;
+            }
+            if (err == 0)
+                return unix_chan_new(out, fd, pool);
+            close(fd);
+        }
+        switch (err) {
+        case ENOENT:       /* no socket file */
+        case ECONNREFUSED: /* a stale file: nobody listens */
+            if (!attr->wait_for_server)
+                return XPIPE_ENOPIPE;
+            if (!unix_backoff(&delay, deadline))
+                return APR_TIMEUP;
+            break;
+        case EAGAIN:       /* backlog full: busy, retried until the deadline */
+        case EINTR:
+            if (!unix_backoff(&delay, deadline))
+                return APR_TIMEUP;
+            break;
+        case EPROTOTYPE:   /* the server's socket type is the other mode */
+            return XPIPE_EMODE;
+        default:
+            return APR_FROM_OS_ERROR(err);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Channel I/O */
+
+/* Status for a failed recv/send errno. */
+static apr_status_t unix_io_status(int err)
+{
+    switch (err) {
+    case ECONNRESET: /* peer closed with data unread, or was killed */
+        return XPIPE_ERESET;
+    case EPIPE:      /* peer closed: nothing more can be written */
+        return XPIPE_EPIPE;
+    case EMSGSIZE:   /* larger than the socket can carry whole */
+        return XPIPE_EMSGSIZE;
+    default:
+        return APR_FROM_OS_ERROR(err);
+    }
+}
+
+/* One syscall pattern for every transfer: try, and on EAGAIN wait for
+ * readiness and try again. flags carries MSG_PEEK|MSG_TRUNC for recv's
+ * size probe. */
+static apr_status_t unix_xfer(xpipe__chan_t *c, int out, void *buf,
+                              apr_size_t *len, int flags, apr_time_t deadline)
+{
+    ssize_t n;
+    apr_status_t rv;
+
+    for (;;) {
+        if (out)
+            n = send(c->fd, buf, *len, flags | MSG_NOSIGNAL);
+        else
+            n = recv(c->fd, buf, *len, flags);
+        if (n > 0) {
+            *len = (apr_size_t)n;
+            return APR_SUCCESS;
+        }
+        if (n == 0 && !out)
+            return APR_EOF;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+            return unix_io_status(errno);
+        rv = unix_wait(c->fd, out ? POLLOUT : POLLIN, c->wake[0], deadline);
+        if (rv != APR_SUCCESS)
+            return rv;
+    }
+}
+
+static apr_status_t unix_read(xpipe__chan_t *c, void *buf, apr_size_t *len,
+                              apr_time_t deadline)
+{
+    return unix_xfer(c, 0, buf, len, 0, deadline);
+}
+
+static apr_status_t unix_write(xpipe__chan_t *c, const void *buf,
+                               apr_size_t *len, apr_time_t deadline)
+{
+    return unix_xfer(c, 1, (void *)buf, len, 0, deadline);
+}
+
+static apr_status_t unix_send(xpipe__chan_t *c, const void *buf,
+                              apr_size_t len, apr_time_t deadline)
+{
+    /* SOCK_SEQPACKET sends are atomic: all of the message or an error. */
+    return unix_xfer(c, 1, (void *)buf, &len, 0, deadline);
+}
+
+static apr_status_t unix_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
+                              apr_time_t deadline)
+{
+    apr_size_t size = 0;
+    apr_status_t rv;
+
+    /* MSG_PEEK|MSG_TRUNC returns the next message's whole size without
+     * consuming it, so a too-small buffer loses nothing. */
+    rv = unix_xfer(c, 0, NULL, &size, MSG_PEEK | MSG_TRUNC, deadline);
+    if (rv != APR_SUCCESS)
+        return rv;
+    if (size > *len) {
+        *len = size;
+        return XPIPE_EMSGSIZE;
+    }
+    return unix_xfer(c, 0, buf, len, 0, deadline);
+}
+
+static apr_status_t unix_wake(xpipe__chan_t *c)
+{
+    return unix_wake_set(c->wake, 1);
+}
+
+static apr_status_t unix_unwake(xpipe__chan_t *c)
+{
+    return unix_wake_set(c->wake, 0);
+}
+
+static apr_status_t unix_shutdown(xpipe__chan_t *c, xpipe_shutdown_e how)
+{
+    static const int hows[] = { SHUT_RD, SHUT_WR, SHUT_RDWR };
+
+    if (shutdown(c->fd, hows[how]) < 0)
+        return APR_FROM_OS_ERROR(errno);
+    return APR_SUCCESS;
+}
+
+static apr_status_t unix_close(xpipe__chan_t *c)
+{
+    /* A Unix socket's data is already in the peer's receive queue, so a
+     * plain close delivers everything written and never blocks. */
+    unix_close_fd(&c->fd);
+    unix_close_fd(&c->wake[0]);
+    unix_close_fd(&c->wake[1]);
+    return APR_SUCCESS;
+}
+
+static apr_status_t unix_peer_get(xpipe__chan_t *c, xpipe_peer_t *peer,
+                                  apr_pool_t *pool)
+{
+    (void)pool;
+#if defined(SO_PEERCRED)
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+
+    if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+        return APR_FROM_OS_ERROR(errno);
+    peer->pid = (long)cred.pid;
+    peer->uid = (long)cred.uid;
+    peer->gid = (long)cred.gid;
+    peer->have = XPIPE_PEER_PID | XPIPE_PEER_UID | XPIPE_PEER_GID;
+    return APR_SUCCESS;
+#elif defined(HAVE_GETPEEREID)
+    uid_t uid;
+    gid_t gid;
+
+    if (getpeereid(c->fd, &uid, &gid) < 0)
+        return APR_FROM_OS_ERROR(errno);
+    peer->uid = (long)uid;
+    peer->gid = (long)gid;
+    peer->have = XPIPE_PEER_UID | XPIPE_PEER_GID;
+    return APR_SUCCESS;
+#else
+    (void)c;
+    (void)peer;
+    return APR_ENOTIMPL;
+#endif
+}
+
+static apr_status_t unix_os_handle_get(xpipe__chan_t *c, xpipe_os_handle_t *h)
+{
+    h->fd = c->fd;
+    return APR_SUCCESS;
+}
+
+const xpipe__backend_t xpipe__unix_backend = {
+    XPIPE__BACKEND_VERSION,
+    "unix",
+    unix_resolve,
+    unix_listen,
+    unix_accept,
+    unix_listener_wake,
+    unix_listener_unwake,
+    unix_listener_close,
+    unix_connect,
+    unix_read,
+    unix_write,
+    unix_send,
+    unix_recv,
+    unix_wake,
+    unix_unwake,
+    unix_shutdown,
+    unix_close,
+    unix_peer_get,
+    unix_os_handle_get,
+};

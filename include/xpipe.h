@@ -1,0 +1,505 @@
+/* xpipe.h — the public API of xpipe, a portable IPC channel library.
+ * This is the only public header: opaque types, xpipe_* calls, XPIPE_*
+ * status codes. It includes APR headers only, never an OS header.
+ */
+#ifndef XPIPE_H
+#define XPIPE_H
+
+#include <apr.h>
+#include <apr_errno.h>
+#include <apr_pools.h>
+#include <apr_time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * @mainpage xpipe
+ *
+ * One channel API over Win32 named pipes (`\\.\pipe\name`,
+ * `\\host\pipe\name`) and Unix domain sockets.
+ *
+ * Conventions
+ * - Every call returns an apr_status_t; APR_SUCCESS (0) is success. Test
+ *   statuses with the XPIPE_STATUS_IS_* and APR_STATUS_IS_* macros.
+ * - Times are apr_interval_time_t microseconds: -1 waits forever, 0 does
+ *   not block, anything else is a deadline relative to the call.
+ * - Every constructor takes an apr_pool_t. Destroying that pool closes the
+ *   object. A NULL pool means "the object owns a private pool", freed by
+ *   its close call; the object must not be used after that close.
+ * - With a caller's pool, close is idempotent and every call after close
+ *   returns XPIPE_ECLOSED.
+ *
+ * Thread rules
+ * - One thread may read (xpipe_read/xpipe_recv) while another writes
+ *   (xpipe_write/xpipe_send) on the same channel. Two concurrent readers,
+ *   or two concurrent writers, on one channel are not supported.
+ * - xpipe_interrupt, xpipe_close, xpipe_listener_interrupt and
+ *   xpipe_listener_close may be called from any thread at any time.
+ * - Several threads may call xpipe_accept on one listener at once.
+ * - xpipe_initialize must have been called once (or apr_initialize) before
+ *   anything else.
+ */
+
+/* ------------------------------------------------------------------ */
+/** @name Status codes
+ * xpipe's own codes live at XPIPE_START_ERROR, above APR_OS_START_USERERR.
+ * Calls also return plain APR codes: APR_EINVAL (bad argument), APR_EOF
+ * (end of stream), APR_TIMEUP (deadline passed), APR_ENOTIMPL (the backend
+ * cannot do this), APR_ENOMEM, APR_EACCES (permission denied), and native
+ * errors folded with APR_FROM_OS_ERROR when no xpipe code fits.
+ * @{ */
+
+/** First status code used by xpipe. */
+#define XPIPE_START_ERROR (APR_OS_START_USERERR + 7300)
+
+/** The status list: X(NAME, offset, text). Codes, names and texts are all
+ *  generated from this one list. */
+#define XPIPE_STATUS_LIST(X)                                                   \
+    X(ENOPIPE, 1, "no such pipe: nothing is listening on that name")          \
+    X(EINUSE, 2, "pipe name in use: another server is listening on it")       \
+    X(ECLOSED, 3, "the channel or listener has been closed")                  \
+    X(ECANCELED, 4, "the call was interrupted by xpipe_interrupt")             \
+    X(EMSGSIZE, 5, "message larger than the buffer or the maximum size")      \
+    X(ERESET, 6, "connection reset: the peer vanished abortively")            \
+    X(EPIPE, 7, "the peer has closed its end; nothing more can be written")   \
+    X(EBADNAME, 8, "invalid pipe name")                                        \
+    X(ENAMETOOLONG, 9,                                                         \
+      "pipe name too long for this OS (Unix socket paths: 107 bytes on "       \
+      "Linux, 103 on BSD/macOS; Windows pipe names: 256 characters)")          \
+    X(EREMOTE, 10, "remote pipe names (\\\\host\\pipe\\name) are not "         \
+                   "supported by this backend")                                \
+    X(EMODE, 11, "operation or peer does not match the channel's mode "        \
+                 "(byte stream vs message)")                                   \
+    X(ERUNDIR, 12, "the run directory is unsafe: wrong owner, mode, "          \
+                   "or a symbolic link")                                       \
+    X(ENOTSOCK, 13, "the path exists and is not a socket; it was left "        \
+                    "untouched")                                               \
+    X(EPEER, 14, "the peer's identity was refused")
+
+/** Status codes of xpipe. */
+enum {
+#define XPIPE__STATUS_ENUM(name, off, text) XPIPE_##name = XPIPE_START_ERROR + (off),
+    XPIPE_STATUS_LIST(XPIPE__STATUS_ENUM)
+#undef XPIPE__STATUS_ENUM
+    XPIPE_STATUS_END
+};
+
+#define XPIPE_STATUS_IS_ENOPIPE(s)      ((s) == XPIPE_ENOPIPE)
+#define XPIPE_STATUS_IS_EINUSE(s)       ((s) == XPIPE_EINUSE)
+#define XPIPE_STATUS_IS_ECLOSED(s)      ((s) == XPIPE_ECLOSED)
+#define XPIPE_STATUS_IS_ECANCELED(s)    ((s) == XPIPE_ECANCELED)
+#define XPIPE_STATUS_IS_EMSGSIZE(s)     ((s) == XPIPE_EMSGSIZE)
+#define XPIPE_STATUS_IS_ERESET(s)       ((s) == XPIPE_ERESET)
+#define XPIPE_STATUS_IS_EPIPE(s)        ((s) == XPIPE_EPIPE)
+#define XPIPE_STATUS_IS_EBADNAME(s)     ((s) == XPIPE_EBADNAME)
+#define XPIPE_STATUS_IS_ENAMETOOLONG(s) ((s) == XPIPE_ENAMETOOLONG)
+#define XPIPE_STATUS_IS_EREMOTE(s)      ((s) == XPIPE_EREMOTE)
+#define XPIPE_STATUS_IS_EMODE(s)        ((s) == XPIPE_EMODE)
+#define XPIPE_STATUS_IS_ERUNDIR(s)      ((s) == XPIPE_ERUNDIR)
+#define XPIPE_STATUS_IS_ENOTSOCK(s)     ((s) == XPIPE_ENOTSOCK)
+#define XPIPE_STATUS_IS_EPEER(s)        ((s) == XPIPE_EPEER)
+/** True for any code of xpipe's own range. */
+#define XPIPE_STATUS_IS_XPIPE(s) \
+    ((s) > XPIPE_START_ERROR && (s) < XPIPE_STATUS_END)
+/** True when the peer is gone: end of stream, reset, or closed pipe. */
+#define XPIPE_STATUS_IS_PEER_GONE(s) \
+    (APR_STATUS_IS_EOF(s) || (s) == XPIPE_ERESET || (s) == XPIPE_EPIPE)
+
+/**
+ * Describe a status in words.
+ * @param status any apr_status_t (xpipe's own or APR's or the OS's).
+ * @param buf    where to write the text (always NUL-terminated).
+ * @param bufsize size of buf in bytes.
+ * @return buf.
+ */
+char *xpipe_strerror(apr_status_t status, char *buf, apr_size_t bufsize);
+
+/**
+ * The symbolic name of a status ("XPIPE_ENOPIPE", "APR_EOF", ...).
+ * @return a static string; "" for a code without a known name.
+ */
+const char *xpipe_status_name(apr_status_t status);
+/** @} */
+
+/* ------------------------------------------------------------------ */
+/** @name Library lifetime
+ * @{ */
+
+/**
+ * Initialise xpipe (and APR). Reference-counted: each call must be paired
+ * with xpipe_terminate. Programs that already call apr_initialize may call
+ * this too, or skip it.
+ * @return APR_SUCCESS, or the status apr_initialize failed with.
+ */
+apr_status_t xpipe_initialize(void);
+
+/** Release what xpipe_initialize took; the last call terminates APR. */
+void xpipe_terminate(void);
+
+/** Name of the backend compiled in: "unix" or "win32". */
+const char *xpipe_backend_name(void);
+/** @} */
+
+/* ------------------------------------------------------------------ */
+/** @name Attributes
+ * Each setter changes one attribute and nothing else. Setters validate at
+ * once: an out-of-range value returns APR_EINVAL and leaves the attribute
+ * unchanged. A NULL attr in listen/connect means all defaults.
+ * @{ */
+
+typedef struct xpipe_attr_t xpipe_attr_t;
+
+/** Channel mode. Both ends of a channel must use the same mode. */
+typedef enum xpipe_mode_e {
+    XPIPE_MODE_BYTE = 0,    /**< byte stream (default) */
+    XPIPE_MODE_MESSAGE = 1  /**< boundaries kept: one send = one recv */
+} xpipe_mode_e;
+
+/** Largest value accepted by xpipe_attr_max_message_set. */
+#define XPIPE_MESSAGE_MAX_LIMIT (256 * 1024)
+/** Default maximum message size. */
+#define XPIPE_MESSAGE_MAX_DEFAULT (64 * 1024)
+/** Largest number of pending instances / backlog. */
+#define XPIPE_INSTANCES_LIMIT 255
+/** Default number of pending instances / backlog. */
+#define XPIPE_INSTANCES_DEFAULT 8
+/** Largest buffer size accepted by xpipe_attr_buffer_size_set. */
+#define XPIPE_BUFFER_LIMIT (16 * 1024 * 1024)
+
+/**
+ * Create an attribute set with every default: byte mode, 8 pending
+ * instances, 64 KiB max message, OS-default buffers, owner-only access,
+ * remote clients refused, connect does not wait for a missing server.
+ * @param attr  receives the new attribute set.
+ * @param pool  pool to allocate from (NULL is not accepted here).
+ * @return APR_SUCCESS, APR_EINVAL for a NULL argument.
+ */
+apr_status_t xpipe_attr_create(xpipe_attr_t **attr, apr_pool_t *pool);
+
+/**
+ * Set the channel mode.
+ * @return APR_SUCCESS, APR_EINVAL for NULL or an unknown mode.
+ */
+apr_status_t xpipe_attr_mode_set(xpipe_attr_t *attr, xpipe_mode_e mode);
+
+/**
+ * Listener: how many clients may wait to be accepted (POSIX backlog;
+ * Windows pending pipe instances), 1..XPIPE_INSTANCES_LIMIT.
+ * @return APR_SUCCESS, APR_EINVAL when out of range or attr is NULL.
+ */
+apr_status_t xpipe_attr_instances_set(xpipe_attr_t *attr, int instances);
+
+/**
+ * Message mode: the largest message xpipe_send accepts,
+ * 1..XPIPE_MESSAGE_MAX_LIMIT bytes.
+ * @return APR_SUCCESS, APR_EINVAL when out of range or attr is NULL.
+ */
+apr_status_t xpipe_attr_max_message_set(xpipe_attr_t *attr, apr_size_t max);
+
+/**
+ * OS buffer sizes (SO_RCVBUF/SO_SNDBUF; the pipe's in/out buffer sizes).
+ * 0 keeps the OS default. Each at most XPIPE_BUFFER_LIMIT.
+ * @return APR_SUCCESS, APR_EINVAL when out of range or attr is NULL.
+ */
+apr_status_t xpipe_attr_buffer_size_set(xpipe_attr_t *attr,
+                                        apr_size_t in_size,
+                                        apr_size_t out_size);
+
+/**
+ * POSIX: the socket file's permission bits (0 to 0777), applied exactly
+ * (the umask cannot widen them). Default 0600, owner only. Only bits for
+ * read/write matter to a Unix socket.
+ * @return APR_SUCCESS, APR_EINVAL when out of range or attr is NULL.
+ */
+apr_status_t xpipe_attr_permissions_set(xpipe_attr_t *attr, int mode);
+
+/**
+ * Windows: the pipe's security descriptor as an SDDL string, applied to
+ * every instance. NULL restores the default (creating user and SYSTEM).
+ * The string is copied. The POSIX backend ignores it.
+ * @return APR_SUCCESS, APR_EINVAL for a NULL attr or an empty string.
+ */
+apr_status_t xpipe_attr_sddl_set(xpipe_attr_t *attr, const char *sddl);
+
+/**
+ * Windows: accept clients from other machines (`\\host\pipe\name`).
+ * Off by default (PIPE_REJECT_REMOTE_CLIENTS).
+ * @return APR_SUCCESS, APR_EINVAL for a NULL attr.
+ */
+apr_status_t xpipe_attr_remote_set(xpipe_attr_t *attr, int allow);
+
+/**
+ * Connect: when nothing listens on the name yet, keep retrying until the
+ * deadline instead of failing at once with XPIPE_ENOPIPE.
+ * @return APR_SUCCESS, APR_EINVAL for a NULL attr.
+ */
+apr_status_t xpipe_attr_wait_for_server_set(xpipe_attr_t *attr, int wait);
+
+/** Read an attribute's mode back (for tests and tools). */
+xpipe_mode_e xpipe_attr_mode_get(const xpipe_attr_t *attr);
+/** Read the pending instances back. */
+int xpipe_attr_instances_get(const xpipe_attr_t *attr);
+/** Read the max message size back. */
+apr_size_t xpipe_attr_max_message_get(const xpipe_attr_t *attr);
+/** Read the permission bits back. */
+int xpipe_attr_permissions_get(const xpipe_attr_t *attr);
+/** Read the remote flag back. */
+int xpipe_attr_remote_get(const xpipe_attr_t *attr);
+/** @} */
+
+/* ------------------------------------------------------------------ */
+/** @name Names
+ *
+ * | name given         | Windows           | POSIX                      |
+ * |--------------------|-------------------|----------------------------|
+ * | `chat`             | `\\.\pipe\chat`   | `<rundir>/chat`            |
+ * | `\\.\pipe\chat`    | as given          | same as `chat`             |
+ * | `\\host\pipe\chat` | remote pipe (SMB) | XPIPE_EREMOTE              |
+ * | `/abs/path.sock`   | XPIPE_EBADNAME    | that socket path           |
+ *
+ * `<rundir>` is `$XDG_RUNTIME_DIR/xpipe` when $XDG_RUNTIME_DIR is ours and
+ * mode 0700, else `/tmp/xpipe-<uid>`; it is created 0700 and checked
+ * (owner, mode, not a link). Portable names are case-insensitive on every
+ * OS (ASCII letters fold to lower case). On Windows a pipe name is
+ * machine-wide; on POSIX a portable name is per user. A POSIX service for
+ * other users listens on an explicit path with widened permissions.
+ * @{ */
+
+/**
+ * Tell what a name maps to on this OS, without creating anything.
+ * @param native receives the native name (socket path or pipe name).
+ * @param name   the name to resolve.
+ * @param pool   pool for the result.
+ * @return APR_SUCCESS, APR_EINVAL for NULL arguments, XPIPE_EBADNAME,
+ *         XPIPE_ENAMETOOLONG, XPIPE_EREMOTE.
+ */
+apr_status_t xpipe_name_resolve(const char **native, const char *name,
+                                apr_pool_t *pool);
+/** @} */
+
+/* ------------------------------------------------------------------ */
+/** @name Listeners
+ * @{ */
+
+typedef struct xpipe_listener_t xpipe_listener_t;
+typedef struct xpipe_t xpipe_t;
+
+/**
+ * Start listening on a name.
+ * @param listener receives the listener.
+ * @param name     a name as described under Names.
+ * @param attr     attributes, or NULL for defaults.
+ * @param pool     owner pool, or NULL for a private one.
+ * @return APR_SUCCESS; APR_EINVAL for NULL listener or name;
+ *         XPIPE_EBADNAME, XPIPE_ENAMETOOLONG, XPIPE_EREMOTE for the name;
+ *         XPIPE_EINUSE when a live server already listens there;
+ *         XPIPE_ENOTSOCK when the path is some other file (left alone);
+ *         XPIPE_ERUNDIR when the run directory is unsafe;
+ *         APR_EACCES, or an OS status.
+ */
+apr_status_t xpipe_listen(xpipe_listener_t **listener, const char *name,
+                          const xpipe_attr_t *attr, apr_pool_t *pool);
+
+/**
+ * Wait for a client and return its channel.
+ * @param channel  receives the new channel.
+ * @param listener the listener.
+ * @param timeout  how long to wait (-1 forever, 0 poll).
+ * @param pool     owner pool of the new channel, or NULL for a private one.
+ * @return APR_SUCCESS; APR_TIMEUP; XPIPE_ECANCELED after
+ *         xpipe_listener_interrupt; XPIPE_ECLOSED after close; APR_EINVAL;
+ *         an OS status.
+ */
+apr_status_t xpipe_accept(xpipe_t **channel, xpipe_listener_t *listener,
+                          apr_interval_time_t timeout, apr_pool_t *pool);
+
+/**
+ * Wake every xpipe_accept blocked on the listener now; if none is blocked,
+ * the next one returns at once. Either returns XPIPE_ECANCELED. Any thread.
+ * @return APR_SUCCESS, APR_EINVAL, XPIPE_ECLOSED.
+ */
+apr_status_t xpipe_listener_interrupt(xpipe_listener_t *listener);
+
+/**
+ * Stop listening: wakes blocked accepts (they return XPIPE_ECLOSED), waits
+ * for them to leave, removes the socket file if it is still ours.
+ * Channels already accepted stay open. Idempotent with a caller's pool.
+ * @return APR_SUCCESS, APR_EINVAL.
+ */
+apr_status_t xpipe_listener_close(xpipe_listener_t *listener);
+
+/** The native name the listener serves (socket path or pipe name). */
+const char *xpipe_listener_native_name(const xpipe_listener_t *listener);
+/** @} */
+
+/* ------------------------------------------------------------------ */
+/** @name Channels
+ * @{ */
+
+/**
+ * Connect to a server.
+ * While the server is busy (all instances taken, backlog full) connect
+ * retries until the deadline. A name nobody listens on fails at once with
+ * XPIPE_ENOPIPE unless xpipe_attr_wait_for_server_set asked to wait.
+ * @param channel receives the channel.
+ * @param name    the server's name.
+ * @param attr    attributes (the mode must match the server's), or NULL.
+ * @param timeout deadline for the whole connect (-1 forever, 0 one try).
+ * @param pool    owner pool, or NULL for a private one.
+ * @return APR_SUCCESS; APR_EINVAL; XPIPE_EBADNAME, XPIPE_ENAMETOOLONG,
+ *         XPIPE_EREMOTE; XPIPE_ENOPIPE; APR_TIMEUP (still busy, or still
+ *         missing when waiting); XPIPE_EMODE (server uses the other mode);
+ *         XPIPE_ERUNDIR; APR_EACCES; an OS status.
+ */
+apr_status_t xpipe_connect(xpipe_t **channel, const char *name,
+                           const xpipe_attr_t *attr,
+                           apr_interval_time_t timeout, apr_pool_t *pool);
+
+/**
+ * Byte mode: read up to *len bytes; returns as soon as any are there.
+ * @param len in: buffer size (> 0); out: bytes read (0 on error).
+ * @return APR_SUCCESS; APR_EOF when the peer closed and all is read;
+ *         XPIPE_ERESET; APR_TIMEUP; XPIPE_ECANCELED; XPIPE_ECLOSED;
+ *         XPIPE_EMODE on a message channel; APR_EINVAL (NULL, zero length).
+ */
+apr_status_t xpipe_read(xpipe_t *channel, void *buf, apr_size_t *len);
+
+/**
+ * Byte mode: write up to *len bytes; returns once some are written.
+ * @param len in: bytes to write (> 0); out: bytes written.
+ * @return APR_SUCCESS; XPIPE_EPIPE or XPIPE_ERESET when the peer is gone;
+ *         APR_TIMEUP; XPIPE_ECANCELED; XPIPE_ECLOSED; XPIPE_EMODE;
+ *         APR_EINVAL. Never raises SIGPIPE.
+ */
+apr_status_t xpipe_write(xpipe_t *channel, const void *buf, apr_size_t *len);
+
+/**
+ * Byte mode: read exactly len bytes unless an error or EOF stops it.
+ * The channel timeout is one deadline for the whole call.
+ * @param done receives the bytes read (may be NULL).
+ * @return as xpipe_read; APR_EOF when the stream ended early.
+ */
+apr_status_t xpipe_read_full(xpipe_t *channel, void *buf, apr_size_t len,
+                             apr_size_t *done);
+
+/**
+ * Byte mode: write all len bytes unless an error stops it.
+ * The channel timeout is one deadline for the whole call.
+ * @param done receives the bytes written (may be NULL).
+ * @return as xpipe_write.
+ */
+apr_status_t xpipe_write_full(xpipe_t *channel, const void *buf,
+                              apr_size_t len, apr_size_t *done);
+
+/**
+ * Message mode: send one message of len bytes (1..max message size).
+ * All or nothing: the peer receives the whole message or none of it.
+ * @return APR_SUCCESS; XPIPE_EMSGSIZE when len exceeds the max message
+ *         size; APR_EINVAL for len 0 or NULL; XPIPE_EPIPE, XPIPE_ERESET;
+ *         APR_TIMEUP; XPIPE_ECANCELED; XPIPE_ECLOSED; XPIPE_EMODE.
+ */
+apr_status_t xpipe_send(xpipe_t *channel, const void *buf, apr_size_t len);
+
+/**
+ * Message mode: receive one whole message.
+ * @param len in: buffer size; out: the message size. When the message is
+ *            larger than the buffer, returns XPIPE_EMSGSIZE with *len set
+ *            to the message's size and leaves the message unread, so a
+ *            call with a large enough buffer gets it.
+ * @return APR_SUCCESS; XPIPE_EMSGSIZE; APR_EOF; XPIPE_ERESET; APR_TIMEUP;
+ *         XPIPE_ECANCELED; XPIPE_ECLOSED; XPIPE_EMODE; APR_EINVAL.
+ */
+apr_status_t xpipe_recv(xpipe_t *channel, void *buf, apr_size_t *len);
+
+/**
+ * Set the deadline of each later read/write/send/recv call (and of the
+ * _full calls as a whole). Default -1 (wait forever).
+ * @return APR_SUCCESS, APR_EINVAL (NULL, or below -1), XPIPE_ECLOSED.
+ */
+apr_status_t xpipe_timeout_set(xpipe_t *channel, apr_interval_time_t timeout);
+
+/** The current channel timeout (-1 for a NULL channel). */
+apr_interval_time_t xpipe_timeout_get(const xpipe_t *channel);
+
+/** The channel's mode. */
+xpipe_mode_e xpipe_mode_get(const xpipe_t *channel);
+
+/**
+ * Wake every call blocked on the channel now (read, write, send, recv);
+ * if none is blocked, the next one returns at once. They return
+ * XPIPE_ECANCELED and the channel stays usable. Any thread.
+ * @return APR_SUCCESS, APR_EINVAL, XPIPE_ECLOSED.
+ */
+apr_status_t xpipe_interrupt(xpipe_t *channel);
+
+/** How xpipe_shutdown closes a direction. */
+typedef enum xpipe_shutdown_e {
+    XPIPE_SHUTDOWN_READ = 0,
+    XPIPE_SHUTDOWN_WRITE = 1,  /**< peer reads the rest, then APR_EOF */
+    XPIPE_SHUTDOWN_BOTH = 2
+} xpipe_shutdown_e;
+
+/**
+ * Close one or both directions while keeping the channel open.
+ * @return APR_SUCCESS; APR_ENOTIMPL where the backend cannot (Win32
+ *         pipes have no half close); APR_EINVAL; XPIPE_ECLOSED.
+ */
+apr_status_t xpipe_shutdown(xpipe_t *channel, xpipe_shutdown_e how);
+
+/**
+ * Close the channel. Everything written before is still delivered: the
+ * peer reads it, then APR_EOF. Calls blocked in other threads return
+ * XPIPE_ECLOSED; close waits for them to leave, never for the peer.
+ * Idempotent with a caller's pool.
+ * @return APR_SUCCESS, APR_EINVAL.
+ */
+apr_status_t xpipe_close(xpipe_t *channel);
+
+/** What xpipe_peer_t fields hold a value. */
+enum {
+    XPIPE_PEER_PID = 1,  /**< pid is set */
+    XPIPE_PEER_UID = 2,  /**< uid is set (POSIX) */
+    XPIPE_PEER_GID = 4,  /**< gid is set (POSIX) */
+    XPIPE_PEER_SID = 8   /**< sid is set (Windows) */
+};
+
+/** One identity record for the peer process, on every OS. Fields that
+ *  this OS cannot give are absent: their bit in `have` is clear. */
+typedef struct xpipe_peer_t {
+    unsigned int have;  /**< XPIPE_PEER_* bits */
+    long pid;           /**< process id */
+    long uid;           /**< user id (POSIX) */
+    long gid;           /**< group id (POSIX) */
+    const char *sid;    /**< user SID string "S-1-5-..." (Windows) */
+} xpipe_peer_t;
+
+/**
+ * Who is at the other end.
+ * @param peer filled in; its strings stay valid until the channel is
+ *             closed.
+ * @return APR_SUCCESS, APR_EINVAL, XPIPE_ECLOSED, APR_ENOTIMPL, OS status.
+ */
+apr_status_t xpipe_peer_get(xpipe_t *channel, xpipe_peer_t *peer);
+
+/** The native handle of a channel: an fd on POSIX, a HANDLE on Windows. */
+typedef union xpipe_os_handle_t {
+    int fd;        /**< POSIX file descriptor */
+    void *handle;  /**< Windows HANDLE */
+} xpipe_os_handle_t;
+
+/**
+ * The channel's native handle, for event-loop integration. It stays owned
+ * by xpipe: do not close it. It is non-blocking (POSIX) or overlapped
+ * (Windows).
+ * @return APR_SUCCESS, APR_EINVAL, XPIPE_ECLOSED.
+ */
+apr_status_t xpipe_os_handle_get(xpipe_t *channel, xpipe_os_handle_t *handle);
+/** @} */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* XPIPE_H */

@@ -1,0 +1,125 @@
+/* attr.c — attribute sets: defaults and range checks. Public API; each
+ * setter touches exactly one field, so attributes stay independent.
+ */
+#include "backend.h"
+
+#include <apr_strings.h>
+
+static const xpipe_attr_t attr_defaults = {
+    XPIPE_MODE_BYTE,           /* mode */
+    XPIPE_INSTANCES_DEFAULT,   /* instances */
+    XPIPE_MESSAGE_MAX_DEFAULT, /* max_message */
+    0, 0,                      /* buffers: OS default */
+    0600,                      /* permissions: owner only */
+    NULL,                      /* sddl: creating user + SYSTEM */
+    0,                         /* remote clients refused */
+    0,                         /* connect does not wait for a server */
+    NULL                       /* pool: set by xpipe_attr_create */
+};
+
+const xpipe_attr_t *xpipe__attr_defaults(void)
+{
+    return &attr_defaults;
+}
+
+apr_status_t xpipe_attr_create(xpipe_attr_t **attr, apr_pool_t *pool)
+{
+    if (attr == NULL || pool == NULL)
+        return APR_EINVAL;
+    *attr = apr_pmemdup(pool, &attr_defaults, sizeof(attr_defaults));
+    (*attr)->pool = pool;
+    return APR_SUCCESS;
+}
+
+apr_status_t xpipe_attr_mode_set(xpipe_attr_t *attr, xpipe_mode_e mode)
+{
+    if (attr == NULL || (mode != XPIPE_MODE_BYTE && mode != XPIPE_MODE_MESSAGE))
+        return APR_EINVAL;
+    attr->mode = mode;
+    return APR_SUCCESS;
+}
+
+apr_status_t xpipe_attr_instances_set(xpipe_attr_t *attr, int instances)
+{
+    if (attr == NULL || instances < 1 || instances > XPIPE_INSTANCES_LIMIT)
+        return APR_EINVAL;
+    attr->instances = instances;
+    return APR_SUCCESS;
+}
+
+apr_status_t xpipe_attr_max_message_set(xpipe_attr_t *attr, apr_size_t max)
+{
+    if (attr == NULL || max < 1 || max > XPIPE_MESSAGE_MAX_LIMIT)
+        return APR_EINVAL;
+    attr->max_message = max;
+    return APR_SUCCESS;
+}
+
+apr_status_t xpipe_attr_buffer_size_set(xpipe_attr_t *attr,
+                                        apr_size_t in_size,
+                                        apr_size_t out_size)
+{
+    if (attr == NULL || in_size > XPIPE_BUFFER_LIMIT
+        || out_size > XPIPE_BUFFER_LIMIT)
+        return APR_EINVAL;
+    attr->in_buffer = in_size;
+    attr->out_buffer = out_size;
+    return APR_SUCCESS;
+}
+
+apr_status_t xpipe_attr_permissions_set(xpipe_attr_t *attr, int mode)
+{
+    if (attr == NULL || mode < 0 || mode > 0777)
+        return APR_EINVAL;
+    attr->permissions = mode;
+    return APR_SUCCESS;
+}
+
+apr_status_t xpipe_attr_sddl_set(xpipe_attr_t *attr, const char *sddl)
+{
+    if (attr == NULL || (sddl != NULL && sddl[0] == '\0'))
+        return APR_EINVAL;
+    attr->sddl = sddl ? apr_pstrdup(attr->pool, sddl) : NULL;
+    return APR_SUCCESS;
+}
+
+apr_status_t xpipe_attr_remote_set(xpipe_attr_t *attr, int allow)
+{
+    if (attr == NULL)
+        return APR_EINVAL;
+    attr->remote = allow != 0;
+    return APR_SUCCESS;
+}
+
+apr_status_t xpipe_attr_wait_for_server_set(xpipe_attr_t *attr, int wait)
+{
+    if (attr == NULL)
+        return APR_EINVAL;
+    attr->wait_for_server = wait != 0;
+    return APR_SUCCESS;
+}
+
+xpipe_mode_e xpipe_attr_mode_get(const xpipe_attr_t *attr)
+{
+    return attr ? attr->mode : attr_defaults.mode;
+}
+
+int xpipe_attr_instances_get(const xpipe_attr_t *attr)
+{
+    return attr ? attr->instances : attr_defaults.instances;
+}
+
+apr_size_t xpipe_attr_max_message_get(const xpipe_attr_t *attr)
+{
+    return attr ? attr->max_message : attr_defaults.max_message;
+}
+
+int xpipe_attr_permissions_get(const xpipe_attr_t *attr)
+{
+    return attr ? attr->permissions : attr_defaults.permissions;
+}
+
+int xpipe_attr_remote_get(const xpipe_attr_t *attr)
+{
+    return attr ? attr->remote : attr_defaults.remote;
+}

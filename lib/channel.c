@@ -1,0 +1,592 @@
+/* channel.c — the generic layer: argument and state checks, lifetimes
+ * (pools, cleanups, close from any thread) and interrupt bookkeeping, then
+ * one call through the backend table. Public API. No OS code here.
+ */
+#include "backend.h"
+
+#include <apr_strings.h>
+#include <apr_thread_cond.h>
+#include <apr_thread_mutex.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ */
+/* The guard: what listeners and channels share. It counts calls in
+ * flight so that close can wake them and wait for them to leave before
+ * the backend frees anything, and it keeps the interrupt latch: an
+ * interrupt stays raised until a call has returned XPIPE_ECANCELED with
+ * no other call left in flight, so a wake-up is never lost to a race with
+ * a call that was just about to block. */
+
+typedef struct guard_t {
+    apr_thread_mutex_t *lock;
+    apr_thread_cond_t *idle;
+    int busy;
+    int closed;
+    int interrupted;
+    /* The backend's wake object, as the listener or the channel slot. */
+    apr_status_t (*wake)(void *impl, int on);
+    void *impl;
+} guard_t;
+
+static apr_status_t guard_init(guard_t *g, apr_pool_t *pool,
+                               apr_status_t (*wake)(void *, int))
+{
+    apr_status_t rv;
+
+    memset(g, 0, sizeof(*g));
+    g->wake = wake;
+    rv = apr_thread_mutex_create(&g->lock, APR_THREAD_MUTEX_DEFAULT, pool);
+    if (rv == APR_SUCCESS)
+        rv = apr_thread_cond_create(&g->idle, pool);
+    return rv;
+}
+
+/* Enter a call: XPIPE_ECLOSED after close, XPIPE_ECANCELED when an
+ * interrupt is pending (consumed if nothing else is in flight). */
+static apr_status_t guard_enter(guard_t *g)
+{
+    apr_status_t rv = APR_SUCCESS;
+
+    apr_thread_mutex_lock(g->lock);
+    if (g->closed)
+        rv = XPIPE_ECLOSED;
+    else if (g->interrupted) {
+        rv = XPIPE_ECANCELED;
+        if (g->busy == 0) {
+            g->interrupted = 0;
+            g->wake(g->impl, 0);
+        }
+    }
+    else
+        g->busy++;
+    apr_thread_mutex_unlock(g->lock);
+    return rv;
+}
+
+static apr_status_t guard_leave(guard_t *g, apr_status_t rv)
+{
+    apr_thread_mutex_lock(g->lock);
+    g->busy--;
+    if (rv == XPIPE_ECANCELED && g->closed)
+        rv = XPIPE_ECLOSED;
+    else if (rv == XPIPE_ECANCELED && g->busy == 0 && g->interrupted) {
+        g->interrupted = 0;
+        g->wake(g->impl, 0);
+    }
+    if (g->closed && g->busy == 0)
+        apr_thread_cond_broadcast(g->idle);
+    apr_thread_mutex_unlock(g->lock);
+    return rv;
+}
+
+static apr_status_t guard_interrupt(guard_t *g)
+{
+    apr_status_t rv = APR_SUCCESS;
+
+    apr_thread_mutex_lock(g->lock);
+    if (g->closed)
+        rv = XPIPE_ECLOSED;
+    else if (!g->interrupted) {
+        g->interrupted = 1;
+        rv = g->wake(g->impl, 1);
+    }
+    apr_thread_mutex_unlock(g->lock);
+    return rv;
+}
+
+/* Mark closed, wake and wait out the calls in flight. Returns 1 for the
+ * caller that must release the backend state, 0 when already closed. */
+static int guard_close(guard_t *g)
+{
+    int first;
+
+    apr_thread_mutex_lock(g->lock);
+    first = !g->closed;
+    if (first) {
+        g->closed = 1;
+        if (g->busy > 0 && !g->interrupted)
+            g->wake(g->impl, 1);
+        while (g->busy > 0)
+            apr_thread_cond_wait(g->idle, g->lock);
+    }
+    apr_thread_mutex_unlock(g->lock);
+    return first;
+}
+
+/* ------------------------------------------------------------------ */
+/* Objects. The small public struct and its guard live in the caller's
+ * pool (or a private one), so a call after close still finds a valid
+ * object and gets XPIPE_ECLOSED; the backend state lives in a sub-pool
+ * that close destroys, so a long-lived parent pool does not grow with
+ * every accepted channel beyond this header. */
+
+struct xpipe_listener_t {
+    guard_t g;
+    apr_pool_t *pool;
+    apr_pool_t *sub;
+    int own_pool;
+    xpipe__lsn_t *impl;
+    const xpipe_attr_t *attr; /* our copy: accepted channels inherit it */
+    const char *native;
+};
+
+struct xpipe_t {
+    guard_t g;
+    apr_pool_t *pool;
+    apr_pool_t *sub;
+    int own_pool;
+    xpipe__chan_t *impl;
+    xpipe_mode_e mode;
+    apr_size_t max_message;
+    apr_interval_time_t timeout;
+};
+
+#define BE (&XPIPE__BACKEND)
+
+static apr_status_t lsn_wake(void *impl, int on)
+{
+    return on ? BE->listener_wake(impl) : BE->listener_unwake(impl);
+}
+
+static apr_status_t chan_wake(void *impl, int on)
+{
+    return on ? BE->wake(impl) : BE->unwake(impl);
+}
+
+/* Create the object's pools: pool, or a private one when pool is NULL,
+ * and the sub-pool for the backend state. */
+static apr_status_t obj_pools(apr_pool_t *pool, apr_pool_t **owner,
+                              apr_pool_t **sub, int *own)
+{
+    apr_status_t rv;
+
+    *own = pool == NULL;
+    if (*own) {
+        rv = apr_pool_create(&pool, NULL);
+        if (rv != APR_SUCCESS)
+            return rv;
+    }
+    rv = apr_pool_create(sub, pool);
+    if (rv != APR_SUCCESS && *own)
+        apr_pool_destroy(pool);
+    *owner = pool;
+    return rv;
+}
+
+/* Undo obj_pools after a failed constructor. */
+static void obj_pools_drop(apr_pool_t *owner, apr_pool_t *sub, int own)
+{
+    apr_pool_destroy(own ? owner : sub);
+}
+
+/* ------------------------------------------------------------------ */
+/* Library and names */
+
+apr_status_t xpipe_initialize(void)
+{
+    /* apr_initialize is itself reference-counted. */
+    return apr_initialize();
+}
+
+void xpipe_terminate(void)
+{
+    apr_terminate();
+}
+
+const char *xpipe_backend_name(void)
+{
+    return BE->name;
+}
+
+static apr_status_t name_resolve(xpipe__name_t *parsed, const char **native,
+                                 const char *name, apr_pool_t *pool)
+{
+    apr_status_t rv = xpipe__name_parse(parsed, name, pool);
+
+    if (rv == APR_SUCCESS)
+        rv = BE->resolve(native, parsed, pool);
+    return rv;
+}
+
+apr_status_t xpipe_name_resolve(const char **native, const char *name,
+                                apr_pool_t *pool)
+{
+    xpipe__name_t parsed;
+
+    if (native == NULL || name == NULL || pool == NULL)
+        return APR_EINVAL;
+    return name_resolve(&parsed, native, name, pool);
+}
+
+/* ------------------------------------------------------------------ */
+/* Listeners */
+
+static apr_status_t lsn_cleanup(void *data)
+{
+    xpipe_listener_t *l = data;
+
+    if (guard_close(&l->g))
+        BE->listener_close(l->impl);
+    return APR_SUCCESS;
+}
+
+apr_status_t xpipe_listen(xpipe_listener_t **listener, const char *name,
+                          const xpipe_attr_t *attr, apr_pool_t *pool)
+{
+    xpipe_listener_t *l;
+    xpipe__name_t parsed;
+    apr_pool_t *owner, *sub;
+    xpipe_attr_t *copy;
+    int own;
+    apr_status_t rv;
+
+    if (listener == NULL || name == NULL)
+        return APR_EINVAL;
+    *listener = NULL;
+    rv = obj_pools(pool, &owner, &sub, &own);
+    if (rv != APR_SUCCESS)
+        return rv;
+    l = apr_pcalloc(owner, sizeof(*l));
+    l->pool = owner;
+    l->sub = sub;
+    l->own_pool = own;
+    /* The backend keeps its own copy of the attributes, so the caller may
+     * change or free theirs right after this call. */
+    copy = apr_pmemdup(sub, attr ? attr : xpipe__attr_defaults(),
+                       sizeof(*copy));
+    copy->pool = sub;
+    if (copy->sddl)
+        copy->sddl = apr_pstrdup(sub, copy->sddl);
+    rv = guard_init(&l->g, owner, lsn_wake);
+    if (rv == APR_SUCCESS)
+        rv = name_resolve(&parsed, &l->native, name, sub);
+    if (rv == APR_SUCCESS)
+        rv = BE->listen(&l->impl, &parsed, l->native, copy, sub);
+    if (rv != APR_SUCCESS) {
+        obj_pools_drop(owner, sub, own);
+        return rv;
+    }
+    l->g.impl = l->impl;
+    l->attr = copy;
+    apr_pool_cleanup_register(sub, l, lsn_cleanup, apr_pool_cleanup_null);
+    *listener = l;
+    return APR_SUCCESS;
+}
+
+const char *xpipe_listener_native_name(const xpipe_listener_t *listener)
+{
+    return listener ? listener->native : NULL;
+}
+
+apr_status_t xpipe_listener_interrupt(xpipe_listener_t *listener)
+{
+    if (listener == NULL)
+        return APR_EINVAL;
+    return guard_interrupt(&listener->g);
+}
+
+apr_status_t xpipe_listener_close(xpipe_listener_t *l)
+{
+    if (l == NULL)
+        return APR_EINVAL;
+    if (!guard_close(&l->g))
+        return APR_SUCCESS;
+    BE->listener_close(l->impl);
+    apr_pool_cleanup_kill(l->sub, l, lsn_cleanup);
+    obj_pools_drop(l->pool, l->sub, l->own_pool);
+    return APR_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ */
+/* Channels */
+
+static apr_status_t chan_cleanup(void *data)
+{
+    xpipe_t *ch = data;
+
+    if (guard_close(&ch->g))
+        BE->close(ch->impl);
+    return APR_SUCCESS;
+}
+
+/* A channel object without backend state yet. */
+static apr_status_t chan_create(xpipe_t **out, const xpipe_attr_t *attr,
+                                apr_pool_t *pool)
+{
+    apr_pool_t *owner, *sub;
+    xpipe_t *ch;
+    int own;
+    apr_status_t rv = obj_pools(pool, &owner, &sub, &own);
+
+    if (rv != APR_SUCCESS)
+        return rv;
+    ch = apr_pcalloc(owner, sizeof(*ch));
+    ch->pool = owner;
+    ch->sub = sub;
+    ch->own_pool = own;
+    ch->mode = attr->mode;
+    ch->max_message = attr->max_message;
+    ch->timeout = -1;
+    rv = guard_init(&ch->g, owner, chan_wake);
+    if (rv != APR_SUCCESS) {
+        obj_pools_drop(owner, sub, own);
+        return rv;
+    }
+    *out = ch;
+    return APR_SUCCESS;
+}
+
+/* Finish chan_create once the backend made its state (rv from it). */
+static apr_status_t chan_finish(xpipe_t **channel, xpipe_t *ch,
+                                apr_status_t rv)
+{
+    if (rv != APR_SUCCESS) {
+        obj_pools_drop(ch->pool, ch->sub, ch->own_pool);
+        return rv;
+    }
+    ch->g.impl = ch->impl;
+    apr_pool_cleanup_register(ch->sub, ch, chan_cleanup,
+                              apr_pool_cleanup_null);
+    *channel = ch;
+    return APR_SUCCESS;
+}
+
+apr_status_t xpipe_accept(xpipe_t **channel, xpipe_listener_t *listener,
+                          apr_interval_time_t timeout, apr_pool_t *pool)
+{
+    apr_time_t deadline = xpipe__deadline(timeout);
+    xpipe_t *ch;
+    apr_status_t rv;
+
+    if (channel == NULL || listener == NULL)
+        return APR_EINVAL;
+    *channel = NULL;
+    rv = guard_enter(&listener->g);
+    if (rv != APR_SUCCESS)
+        return rv;
+    rv = chan_create(&ch, listener->attr, pool);
+    if (rv == APR_SUCCESS) {
+        rv = BE->accept(&ch->impl, listener->impl, deadline, ch->sub);
+        rv = chan_finish(channel, ch, rv);
+    }
+    return guard_leave(&listener->g, rv);
+}
+
+apr_status_t xpipe_connect(xpipe_t **channel, const char *name,
+                           const xpipe_attr_t *attr,
+                           apr_interval_time_t timeout, apr_pool_t *pool)
+{
+    apr_time_t deadline = xpipe__deadline(timeout);
+    xpipe__name_t parsed;
+    const char *native;
+    xpipe_t *ch;
+    apr_status_t rv;
+
+    if (channel == NULL || name == NULL)
+        return APR_EINVAL;
+    *channel = NULL;
+    if (attr == NULL)
+        attr = xpipe__attr_defaults();
+    rv = chan_create(&ch, attr, pool);
+    if (rv != APR_SUCCESS)
+        return rv;
+    rv = name_resolve(&parsed, &native, name, ch->sub);
+    if (rv == APR_SUCCESS)
+        rv = BE->connect(&ch->impl, &parsed, native, attr, deadline, ch->sub);
+    return chan_finish(channel, ch, rv);
+}
+
+/* The I/O calls differ only in the slot, the mode they need, and whether
+ * they loop to completion. */
+typedef enum io_op_e {
+    IO_READ,
+    IO_WRITE,
+    IO_READ_FULL,
+    IO_WRITE_FULL,
+    IO_SEND,
+    IO_RECV
+} io_op_e;
+
+static apr_status_t chan_io_once(xpipe_t *ch, io_op_e op, void *buf,
+                                 apr_size_t *len, apr_time_t deadline)
+{
+    switch (op) {
+    case IO_READ:
+    case IO_READ_FULL:
+        return BE->read(ch->impl, buf, len, deadline);
+    case IO_WRITE:
+    case IO_WRITE_FULL:
+        return BE->write(ch->impl, buf, len, deadline);
+    case IO_SEND:
+        return BE->send(ch->impl, buf, *len, deadline);
+    case IO_RECV:
+        return BE->recv(ch->impl, buf, len, deadline);
+    }
+    return APR_EINVAL;
+}
+
+static apr_status_t chan_io(xpipe_t *ch, io_op_e op, void *buf,
+                            apr_size_t *len)
+{
+    int message = op == IO_SEND || op == IO_RECV;
+    int full = op == IO_READ_FULL || op == IO_WRITE_FULL;
+    apr_size_t want, done = 0;
+    apr_time_t deadline;
+    apr_status_t rv;
+
+    if (ch == NULL || len == NULL || (buf == NULL && *len > 0)) {
+        if (len && !full)
+            *len = 0;
+        return APR_EINVAL;
+    }
+    want = *len;
+    if (!full)
+        *len = 0;
+    else if (want == 0)
+        return APR_SUCCESS; /* nothing to move is complete */
+    if (want == 0)
+        return APR_EINVAL;  /* 0-byte read/write/message: never ambiguous */
+    if (op == IO_SEND && want > ch->max_message)
+        return ch->g.closed ? XPIPE_ECLOSED : XPIPE_EMSGSIZE;
+    rv = guard_enter(&ch->g);
+    if (rv != APR_SUCCESS)
+        return rv;
+    if ((ch->mode == XPIPE_MODE_MESSAGE) != message) {
+        *len = 0;
+        return guard_leave(&ch->g, XPIPE_EMODE);
+    }
+    deadline = xpipe__deadline(ch->timeout);
+    do {
+        apr_size_t n = want - done;
+
+        rv = chan_io_once(ch, op, (char *)buf + done, &n, deadline);
+        if (rv == APR_SUCCESS || (op == IO_RECV && rv == XPIPE_EMSGSIZE))
+            done += n;
+    } while (full && rv == APR_SUCCESS && done < want);
+    *len = op == IO_SEND && rv == APR_SUCCESS ? want : done;
+    return guard_leave(&ch->g, rv);
+}
+
+apr_status_t xpipe_read(xpipe_t *channel, void *buf, apr_size_t *len)
+{
+    return chan_io(channel, IO_READ, buf, len);
+}
+
+apr_status_t xpipe_write(xpipe_t *channel, const void *buf, apr_size_t *len)
+{
+    return chan_io(channel, IO_WRITE, (void *)buf, len);
+}
+
+apr_status_t xpipe_read_full(xpipe_t *channel, void *buf, apr_size_t len,
+                             apr_size_t *done)
+{
+    apr_status_t rv = chan_io(channel, IO_READ_FULL, buf, &len);
+
+    if (done)
+        *done = len;
+    return rv;
+}
+
+apr_status_t xpipe_write_full(xpipe_t *channel, const void *buf,
+                              apr_size_t len, apr_size_t *done)
+{
+    apr_status_t rv = chan_io(channel, IO_WRITE_FULL, (void *)buf, &len);
+
+    if (done)
+        *done = len;
+    return rv;
+}
+
+apr_status_t xpipe_send(xpipe_t *channel, const void *buf, apr_size_t len)
+{
+    return chan_io(channel, IO_SEND, (void *)buf, &len);
+}
+
+apr_status_t xpipe_recv(xpipe_t *channel, void *buf, apr_size_t *len)
+{
+    return chan_io(channel, IO_RECV, buf, len);
+}
+
+apr_status_t xpipe_timeout_set(xpipe_t *channel, apr_interval_time_t timeout)
+{
+    apr_status_t rv = APR_SUCCESS;
+
+    if (channel == NULL || timeout < -1)
+        return APR_EINVAL;
+    apr_thread_mutex_lock(channel->g.lock);
+    if (channel->g.closed)
+        rv = XPIPE_ECLOSED;
+    else
+        channel->timeout = timeout;
+    apr_thread_mutex_unlock(channel->g.lock);
+    return rv;
+}
+
+apr_interval_time_t xpipe_timeout_get(const xpipe_t *channel)
+{
+    return channel ? channel->timeout : -1;
+}
+
+xpipe_mode_e xpipe_mode_get(const xpipe_t *channel)
+{
+    return channel ? channel->mode : XPIPE_MODE_BYTE;
+}
+
+apr_status_t xpipe_interrupt(xpipe_t *channel)
+{
+    if (channel == NULL)
+        return APR_EINVAL;
+    return guard_interrupt(&channel->g);
+}
+
+apr_status_t xpipe_shutdown(xpipe_t *channel, xpipe_shutdown_e how)
+{
+    apr_status_t rv;
+
+    if (channel == NULL || how < XPIPE_SHUTDOWN_READ
+        || how > XPIPE_SHUTDOWN_BOTH)
+        return APR_EINVAL;
+    rv = guard_enter(&channel->g);
+    if (rv != APR_SUCCESS)
+        return rv;
+    return guard_leave(&channel->g, BE->shutdown(channel->impl, how));
+}
+
+apr_status_t xpipe_close(xpipe_t *channel)
+{
+    if (channel == NULL)
+        return APR_EINVAL;
+    if (!guard_close(&channel->g))
+        return APR_SUCCESS;
+    BE->close(channel->impl);
+    apr_pool_cleanup_kill(channel->sub, channel, chan_cleanup);
+    obj_pools_drop(channel->pool, channel->sub, channel->own_pool);
+    return APR_SUCCESS;
+}
+
+apr_status_t xpipe_peer_get(xpipe_t *channel, xpipe_peer_t *peer)
+{
+    apr_status_t rv;
+
+    if (channel == NULL || peer == NULL)
+        return APR_EINVAL;
+    memset(peer, 0, sizeof(*peer));
+    rv = guard_enter(&channel->g);
+    if (rv != APR_SUCCESS)
+        return rv;
+    return guard_leave(&channel->g,
+                       BE->peer_get(channel->impl, peer, channel->sub));
+}
+
+apr_status_t xpipe_os_handle_get(xpipe_t *channel, xpipe_os_handle_t *handle)
+{
+    apr_status_t rv;
+
+    if (channel == NULL || handle == NULL)
+        return APR_EINVAL;
+    memset(handle, 0, sizeof(*handle));
+    rv = guard_enter(&channel->g);
+    if (rv != APR_SUCCESS)
+        return rv;
+    return guard_leave(&channel->g, BE->os_handle_get(channel->impl, handle));
+}

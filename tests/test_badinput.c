@@ -1,0 +1,241 @@
+/* test_badinput.c — bad input gets a clear status and loses nothing:
+ * NULL arguments, zero lengths, attributes out of range, status texts.
+ */
+#include "xtest.h"
+
+#include <string.h>
+
+static void test_null_arguments(void)
+{
+    xpipe_listener_t *l = NULL;
+    xpipe_t *c = NULL, *s = NULL;
+    xpipe_attr_t *a = NULL;
+    const char *native;
+    char buf[4];
+    apr_size_t n = sizeof(buf);
+    xpipe_peer_t peer;
+    xpipe_os_handle_t h;
+
+    XT_STATUS(xpipe_attr_create(NULL, xt_p), APR_EINVAL);
+    XT_STATUS(xpipe_attr_create(&a, NULL), APR_EINVAL);
+    XT_STATUS(xpipe_name_resolve(NULL, "x", xt_p), APR_EINVAL);
+    XT_STATUS(xpipe_name_resolve(&native, NULL, xt_p), APR_EINVAL);
+    XT_STATUS(xpipe_name_resolve(&native, "x", NULL), APR_EINVAL);
+    XT_STATUS(xpipe_listen(NULL, "x", NULL, xt_p), APR_EINVAL);
+    XT_STATUS(xpipe_listen(&l, NULL, NULL, xt_p), APR_EINVAL);
+    XT_STATUS(xpipe_accept(NULL, l, 0, xt_p), APR_EINVAL);
+    XT_STATUS(xpipe_accept(&c, NULL, 0, xt_p), APR_EINVAL);
+    XT_STATUS(xpipe_connect(NULL, "x", NULL, 0, xt_p), APR_EINVAL);
+    XT_STATUS(xpipe_connect(&c, NULL, NULL, 0, xt_p), APR_EINVAL);
+    XT_STATUS(xpipe_listener_interrupt(NULL), APR_EINVAL);
+    XT_STATUS(xpipe_listener_close(NULL), APR_EINVAL);
+    XT_STATUS(xpipe_read(NULL, buf, &n), APR_EINVAL);
+    XT_STATUS(xpipe_write(NULL, buf, &n), APR_EINVAL);
+    XT_STATUS(xpipe_send(NULL, buf, 1), APR_EINVAL);
+    XT_STATUS(xpipe_recv(NULL, buf, &n), APR_EINVAL);
+    XT_STATUS(xpipe_read_full(NULL, buf, 1, NULL), APR_EINVAL);
+    XT_STATUS(xpipe_write_full(NULL, buf, 1, NULL), APR_EINVAL);
+    XT_STATUS(xpipe_timeout_set(NULL, 0), APR_EINVAL);
+    XT_STATUS(xpipe_interrupt(NULL), APR_EINVAL);
+    XT_STATUS(xpipe_shutdown(NULL, XPIPE_SHUTDOWN_BOTH), APR_EINVAL);
+    XT_STATUS(xpipe_close(NULL), APR_EINVAL);
+    XT_STATUS(xpipe_peer_get(NULL, &peer), APR_EINVAL);
+    XT_STATUS(xpipe_os_handle_get(NULL, &h), APR_EINVAL);
+    CU_ASSERT_PTR_NULL(xpipe_listener_native_name(NULL));
+    CU_ASSERT_EQUAL(xpipe_timeout_get(NULL), -1);
+
+    /* On a live pair: NULL buffers and out-pointers, and the pair still
+     * carries data afterwards. */
+    xt_pair(&c, &s, NULL);
+    n = 1;
+    XT_STATUS(xpipe_read(s, NULL, &n), APR_EINVAL);
+    XT_STATUS(xpipe_read(s, buf, NULL), APR_EINVAL);
+    n = 1;
+    XT_STATUS(xpipe_write(c, NULL, &n), APR_EINVAL);
+    XT_STATUS(xpipe_peer_get(c, NULL), APR_EINVAL);
+    XT_STATUS(xpipe_os_handle_get(c, NULL), APR_EINVAL);
+    n = 1;
+    XT_OK(xpipe_write(c, "v", &n));
+    XT_OK(xpipe_read(s, buf, &n));
+    CU_ASSERT_EQUAL(buf[0], 'v');
+}
+
+static void test_zero_lengths(void)
+{
+    xpipe_t *c, *s, *mc, *ms;
+    char buf[4];
+    apr_size_t n = 0, done = 7;
+
+    xt_pair(&c, &s, NULL);
+    XT_STATUS(xpipe_read(s, buf, &n), APR_EINVAL);
+    n = 0;
+    XT_STATUS(xpipe_write(c, buf, &n), APR_EINVAL);
+    /* Nothing asked, nothing to wait for: the _full calls succeed. */
+    XT_OK(xpipe_read_full(s, buf, 0, &done));
+    CU_ASSERT_EQUAL(done, 0);
+    XT_OK(xpipe_write_full(c, buf, 0, &done));
+    CU_ASSERT_EQUAL(done, 0);
+    xt_pair(&mc, &ms, xt_attr(XPIPE_MODE_MESSAGE));
+    XT_STATUS(xpipe_send(mc, buf, 0), APR_EINVAL);
+    n = 0;
+    XT_STATUS(xpipe_recv(ms, buf, &n), APR_EINVAL);
+    /* Nothing was lost or sent by the refused calls. */
+    XT_OK(xpipe_send(mc, "zz", 2));
+    n = sizeof(buf);
+    XT_OK(xpipe_recv(ms, buf, &n));
+    CU_ASSERT_EQUAL(n, 2);
+}
+
+static void test_attributes_out_of_range(void)
+{
+    xpipe_attr_t *a = xt_attr(XPIPE_MODE_MESSAGE);
+
+    XT_STATUS(xpipe_attr_mode_set(a, (xpipe_mode_e)7), APR_EINVAL);
+    XT_STATUS(xpipe_attr_mode_set(NULL, XPIPE_MODE_BYTE), APR_EINVAL);
+    CU_ASSERT_EQUAL(xpipe_attr_mode_get(a), XPIPE_MODE_MESSAGE);
+    XT_STATUS(xpipe_attr_instances_set(a, 0), APR_EINVAL);
+    XT_STATUS(xpipe_attr_instances_set(a, -1), APR_EINVAL);
+    XT_STATUS(xpipe_attr_instances_set(a, XPIPE_INSTANCES_LIMIT + 1),
+              APR_EINVAL);
+    CU_ASSERT_EQUAL(xpipe_attr_instances_get(a), XPIPE_INSTANCES_DEFAULT);
+    XT_STATUS(xpipe_attr_max_message_set(a, 0), APR_EINVAL);
+    XT_STATUS(xpipe_attr_max_message_set(a, XPIPE_MESSAGE_MAX_LIMIT + 1),
+              APR_EINVAL);
+    CU_ASSERT_EQUAL(xpipe_attr_max_message_get(a), XPIPE_MESSAGE_MAX_DEFAULT);
+    XT_STATUS(xpipe_attr_buffer_size_set(a, XPIPE_BUFFER_LIMIT + 1, 0),
+              APR_EINVAL);
+    XT_STATUS(xpipe_attr_buffer_size_set(a, 0, XPIPE_BUFFER_LIMIT + 1),
+              APR_EINVAL);
+    XT_STATUS(xpipe_attr_permissions_set(a, -1), APR_EINVAL);
+    XT_STATUS(xpipe_attr_permissions_set(a, 01000), APR_EINVAL);
+    CU_ASSERT_EQUAL(xpipe_attr_permissions_get(a), 0600);
+    XT_STATUS(xpipe_attr_sddl_set(a, ""), APR_EINVAL);
+    XT_STATUS(xpipe_attr_remote_set(NULL, 1), APR_EINVAL);
+    XT_STATUS(xpipe_attr_wait_for_server_set(NULL, 1), APR_EINVAL);
+    CU_ASSERT_EQUAL(xpipe_attr_remote_get(a), 0);
+}
+
+static void test_attributes_independent(void)
+{
+    /* Each setter changes its own attribute and nothing else, in any
+     * order (USERS.md row 12). */
+    xpipe_attr_t *a = xt_attr(XPIPE_MODE_BYTE), *b = xt_attr(XPIPE_MODE_BYTE);
+
+    XT_OK(xpipe_attr_permissions_set(a, 0640));
+    XT_OK(xpipe_attr_remote_set(a, 1));
+    XT_OK(xpipe_attr_mode_set(a, XPIPE_MODE_MESSAGE));
+    XT_OK(xpipe_attr_buffer_size_set(a, 8192, 16384));
+    XT_OK(xpipe_attr_max_message_set(a, 1000));
+    XT_OK(xpipe_attr_instances_set(a, 3));
+    XT_OK(xpipe_attr_sddl_set(a, "D:P(A;;GA;;;SY)"));
+    CU_ASSERT_EQUAL(xpipe_attr_permissions_get(a), 0640);
+    CU_ASSERT_EQUAL(xpipe_attr_remote_get(a), 1);
+    CU_ASSERT_EQUAL(xpipe_attr_mode_get(a), XPIPE_MODE_MESSAGE);
+    CU_ASSERT_EQUAL(xpipe_attr_max_message_get(a), 1000);
+    CU_ASSERT_EQUAL(xpipe_attr_instances_get(a), 3);
+    /* Reverse order on another set gives the same values. */
+    XT_OK(xpipe_attr_sddl_set(b, "D:P(A;;GA;;;SY)"));
+    XT_OK(xpipe_attr_instances_set(b, 3));
+    XT_OK(xpipe_attr_max_message_set(b, 1000));
+    XT_OK(xpipe_attr_buffer_size_set(b, 8192, 16384));
+    XT_OK(xpipe_attr_mode_set(b, XPIPE_MODE_MESSAGE));
+    XT_OK(xpipe_attr_remote_set(b, 1));
+    XT_OK(xpipe_attr_permissions_set(b, 0640));
+    CU_ASSERT_EQUAL(xpipe_attr_permissions_get(b), 0640);
+    CU_ASSERT_EQUAL(xpipe_attr_remote_get(b), 1);
+    CU_ASSERT_EQUAL(xpipe_attr_mode_get(b), XPIPE_MODE_MESSAGE);
+    CU_ASSERT_EQUAL(xpipe_attr_max_message_get(b), 1000);
+    CU_ASSERT_EQUAL(xpipe_attr_instances_get(b), 3);
+    /* Defaults with NULL. */
+    CU_ASSERT_EQUAL(xpipe_attr_mode_get(NULL), XPIPE_MODE_BYTE);
+    CU_ASSERT_EQUAL(xpipe_attr_permissions_get(NULL), 0600);
+    CU_ASSERT_EQUAL(xpipe_attr_remote_get(NULL), 0);
+}
+
+static void test_attr_changes_after_listen(void)
+{
+    /* The listener copies its attributes: changing them later does not
+     * change the listener. */
+    xpipe_attr_t *a = xt_attr(XPIPE_MODE_MESSAGE);
+    xpipe_listener_t *l = NULL;
+    xpipe_t *c = NULL, *s = NULL;
+    const char *name = xt_name();
+    char buf[8];
+    apr_size_t n = sizeof(buf);
+
+    XT_OK(xpipe_listen(&l, name, a, xt_p));
+    XT_OK(xpipe_attr_mode_set(a, XPIPE_MODE_BYTE));
+    XT_OK(xpipe_connect(&c, name, xt_attr(XPIPE_MODE_MESSAGE), XT_LONG, xt_p));
+    XT_OK(xpipe_accept(&s, l, XT_LONG, xt_p));
+    CU_ASSERT_EQUAL(xpipe_mode_get(s), XPIPE_MODE_MESSAGE);
+    XT_OK(xpipe_send(c, "copy", 4));
+    XT_OK(xpipe_timeout_set(s, XT_LONG));
+    XT_OK(xpipe_recv(s, buf, &n));
+    CU_ASSERT_EQUAL(n, 4);
+}
+
+static void test_status_texts(void)
+{
+    static const apr_status_t codes[] = {
+        XPIPE_ENOPIPE, XPIPE_EINUSE, XPIPE_ECLOSED, XPIPE_ECANCELED,
+        XPIPE_EMSGSIZE, XPIPE_ERESET, XPIPE_EPIPE, XPIPE_EBADNAME,
+        XPIPE_ENAMETOOLONG, XPIPE_EREMOTE, XPIPE_EMODE, XPIPE_ERUNDIR,
+        XPIPE_ENOTSOCK, XPIPE_EPEER,
+    };
+    char a[256], b[256];
+    apr_size_t i, j;
+
+    for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+        CU_ASSERT(XPIPE_STATUS_IS_XPIPE(codes[i]));
+        CU_ASSERT(strncmp(xpipe_status_name(codes[i]), "XPIPE_E", 7) == 0);
+        xpipe_strerror(codes[i], a, sizeof(a));
+        CU_ASSERT(strlen(a) > 10);
+        for (j = 0; j < i; j++)
+            CU_ASSERT(strcmp(a, xpipe_strerror(codes[j], b, sizeof(b))) != 0);
+    }
+    CU_ASSERT(XPIPE_STATUS_IS_ENOPIPE(XPIPE_ENOPIPE));
+    CU_ASSERT(!XPIPE_STATUS_IS_ENOPIPE(XPIPE_EINUSE));
+    CU_ASSERT(!XPIPE_STATUS_IS_XPIPE(APR_EOF));
+    CU_ASSERT(XPIPE_STATUS_IS_PEER_GONE(APR_EOF));
+    CU_ASSERT_STRING_EQUAL(xpipe_status_name(APR_EOF), "APR_EOF");
+    CU_ASSERT_STRING_EQUAL(xpipe_status_name(APR_TIMEUP), "APR_TIMEUP");
+    /* Other codes fall through to APR's text; tiny buffers are safe. */
+    CU_ASSERT(strlen(xpipe_strerror(APR_EOF, a, sizeof(a))) > 0);
+    xpipe_strerror(XPIPE_ENOPIPE, a, 5);
+    CU_ASSERT_EQUAL(strlen(a), 4);
+    CU_ASSERT_PTR_NULL(xpipe_strerror(XPIPE_ENOPIPE, NULL, 10));
+}
+
+static void test_bad_timeouts_and_how(void)
+{
+    xpipe_t *c, *s;
+    xpipe_os_handle_t h;
+    char x = 0;
+    apr_size_t n = 1;
+
+    xt_pair(&c, &s, NULL);
+    XT_STATUS(xpipe_timeout_set(c, -2), APR_EINVAL);
+    CU_ASSERT_EQUAL(xpipe_timeout_get(c), XT_LONG);
+    XT_STATUS(xpipe_shutdown(c, (xpipe_shutdown_e)9), APR_EINVAL);
+    XT_OK(xpipe_os_handle_get(c, &h));
+#ifdef _WIN32
+    CU_ASSERT(h.handle != NULL && h.handle != (void *)(apr_intptr_t)-1);
+#else
+    CU_ASSERT(h.fd > 2);
+#endif
+    XT_OK(xpipe_write(c, "t", &n));
+    XT_OK(xpipe_read(s, &x, &n));
+    CU_ASSERT_EQUAL(x, 't');
+}
+
+CU_TestInfo xt_badinput_tests[] = {
+    { "NULL arguments: APR_EINVAL, nothing lost", test_null_arguments },
+    { "zero lengths", test_zero_lengths },
+    { "attributes out of range refused, value kept",
+      test_attributes_out_of_range },
+    { "attributes are independent of each other", test_attributes_independent },
+    { "a listener copies its attributes", test_attr_changes_after_listen },
+    { "status names and texts", test_status_texts },
+    { "bad timeouts and shutdown modes", test_bad_timeouts_and_how },
+    CU_TEST_INFO_NULL,
+};

@@ -1,0 +1,245 @@
+/* test_interrupt.c — waking blocked calls from another thread: accept,
+ * read, write (each within 100 ms), a latched interrupt, and close.
+ *
+ * The short sleeps below only give the other thread time to block, so the
+ * blocked path is the one exercised; correctness never depends on them,
+ * because an interrupt raised before the call blocks is kept (latched).
+ */
+#include "xtest.h"
+
+#include <string.h>
+
+#define SETTLE 50000 /* let the other thread reach its blocking call */
+
+typedef struct blocked_t {
+    xpipe_listener_t *l;
+    xpipe_t *ch;
+    int op; /* 0 accept, 1 read, 2 write, 3 recv */
+    apr_status_t rv;
+    apr_time_t returned;
+} blocked_t;
+
+static apr_status_t blocked_call(void *arg)
+{
+    blocked_t *b = arg;
+    static char big[65536];
+    char buf[16];
+    apr_size_t n = sizeof(buf);
+    xpipe_t *s = NULL;
+
+    switch (b->op) {
+    case 0:
+        b->rv = xpipe_accept(&s, b->l, XT_LONG, NULL);
+        if (s)
+            xpipe_close(s);
+        break;
+    case 1:
+        b->rv = xpipe_read(b->ch, buf, &n);
+        break;
+    case 2:
+        n = sizeof(big);
+        b->rv = xpipe_write(b->ch, big, &n);
+        break;
+    default:
+        b->rv = xpipe_recv(b->ch, buf, &n);
+        break;
+    }
+    b->returned = apr_time_now();
+    return APR_SUCCESS;
+}
+
+/* Interrupt with fn after the thread blocked; check it woke in 100 ms. */
+static void wake_check(blocked_t *b, apr_status_t (*fn)(void *), void *obj,
+                       apr_status_t want)
+{
+    apr_thread_t *t = xt_thread(blocked_call, b);
+    apr_time_t t0;
+
+    apr_sleep(SETTLE);
+    t0 = apr_time_now();
+    XT_OK(fn(obj));
+    XT_OK(xt_join(t));
+    XT_STATUS(b->rv, want);
+    CU_ASSERT(b->returned - t0 < 100000);
+}
+
+static apr_status_t do_lsn_interrupt(void *l) { return xpipe_listener_interrupt(l); }
+static apr_status_t do_interrupt(void *c) { return xpipe_interrupt(c); }
+static apr_status_t do_close(void *c) { return xpipe_close(c); }
+static apr_status_t do_lsn_close(void *l) { return xpipe_listener_close(l); }
+
+static void test_accept_woken(void)
+{
+    blocked_t b = { 0 };
+    const char *name = xt_name();
+    xpipe_t *c = NULL, *s = NULL;
+    char x = 0;
+    apr_size_t n = 1;
+
+    XT_OK(xpipe_listen(&b.l, name, NULL, xt_p));
+    wake_check(&b, do_lsn_interrupt, b.l, XPIPE_ECANCELED);
+    /* The listener still works, and the interrupt was consumed. */
+    XT_OK(xpipe_connect(&c, name, NULL, XT_LONG, xt_p));
+    XT_OK(xpipe_accept(&s, b.l, XT_LONG, xt_p));
+    XT_OK(xpipe_write(c, "k", &n));
+    XT_OK(xpipe_timeout_set(s, XT_LONG));
+    XT_OK(xpipe_read(s, &x, &n));
+    CU_ASSERT_EQUAL(x, 'k');
+}
+
+static void test_read_woken(void)
+{
+    blocked_t b = { 0 };
+    xpipe_t *c, *s;
+    char x = 0;
+    apr_size_t n = 1;
+
+    xt_pair(&c, &s, NULL);
+    b.ch = s;
+    b.op = 1;
+    wake_check(&b, do_interrupt, s, XPIPE_ECANCELED);
+    XT_OK(xpipe_write(c, "r", &n));
+    XT_OK(xpipe_read(s, &x, &n));
+    CU_ASSERT_EQUAL(x, 'r');
+}
+
+static void test_write_woken(void)
+{
+    static char fill[65536];
+    blocked_t b = { 0 };
+    xpipe_t *c, *s;
+    apr_size_t n, total = 0, got;
+    apr_status_t rv;
+    char *sink;
+
+    xt_pair(&c, &s, NULL);
+    XT_OK(xpipe_timeout_set(c, 0));
+    do { /* fill every buffer between the two ends */
+        n = sizeof(fill);
+        rv = xpipe_write(c, fill, &n);
+        total += n;
+    } while (rv == APR_SUCCESS && total < (256u << 20));
+    XT_STATUS(rv, APR_TIMEUP);
+    XT_OK(xpipe_timeout_set(c, XT_LONG));
+    b.ch = c;
+    b.op = 2;
+    wake_check(&b, do_interrupt, c, XPIPE_ECANCELED);
+    /* Everything written before is intact on the other side. */
+    sink = apr_palloc(xt_p, total);
+    XT_OK(xpipe_read_full(s, sink, total, &got));
+    CU_ASSERT_EQUAL(got, total);
+}
+
+static void test_interrupt_latched(void)
+{
+    xpipe_t *c, *s;
+    char x = 0;
+    apr_size_t n = 1;
+    apr_time_t t0;
+
+    xt_pair(&c, &s, NULL);
+    XT_OK(xpipe_interrupt(s));
+    XT_OK(xpipe_interrupt(s)); /* twice is still one interrupt */
+    t0 = apr_time_now();
+    XT_STATUS(xpipe_read(s, &x, &n), XPIPE_ECANCELED);
+    CU_ASSERT(apr_time_now() - t0 < 100000);
+    n = 1;
+    XT_OK(xpipe_write(c, "L", &n));
+    XT_OK(xpipe_read(s, &x, &n));
+    CU_ASSERT_EQUAL(x, 'L');
+}
+
+static void test_one_interrupt_wakes_reader_and_writer(void)
+{
+    static char fill[65536];
+    blocked_t r = { 0 }, w = { 0 };
+    xpipe_t *c, *s;
+    apr_thread_t *tr, *tw;
+    apr_size_t n;
+    apr_status_t rv;
+    apr_time_t t0;
+
+    xt_pair(&c, &s, NULL);
+    XT_OK(xpipe_timeout_set(c, 0));
+    do {
+        n = sizeof(fill);
+        rv = xpipe_write(c, fill, &n);
+    } while (rv == APR_SUCCESS);
+    XT_OK(xpipe_timeout_set(c, XT_LONG));
+    r.ch = w.ch = c;
+    r.op = 1;
+    w.op = 2;
+    tr = xt_thread(blocked_call, &r);
+    tw = xt_thread(blocked_call, &w);
+    apr_sleep(SETTLE);
+    t0 = apr_time_now();
+    XT_OK(xpipe_interrupt(c));
+    XT_OK(xt_join(tr));
+    XT_OK(xt_join(tw));
+    XT_STATUS(r.rv, XPIPE_ECANCELED);
+    XT_STATUS(w.rv, XPIPE_ECANCELED);
+    CU_ASSERT(r.returned - t0 < 100000);
+    CU_ASSERT(w.returned - t0 < 100000);
+    /* And the channel carries data again: drain one block from s. */
+    n = sizeof(fill);
+    XT_OK(xpipe_read(s, fill, &n));
+    CU_ASSERT(n > 0);
+}
+
+static void test_close_wakes_read(void)
+{
+    blocked_t b = { 0 };
+    xpipe_t *c, *s;
+    char x;
+    apr_size_t n = 1;
+
+    xt_pair(&c, &s, NULL);
+    b.ch = s;
+    b.op = 1;
+    wake_check(&b, do_close, s, XPIPE_ECLOSED);
+    XT_STATUS(xpipe_read(s, &x, &n), XPIPE_ECLOSED);
+    /* The peer sees the end of the stream. */
+    n = 1;
+    XT_STATUS(xpipe_read(c, &x, &n), APR_EOF);
+}
+
+static void test_listener_close_wakes_accept(void)
+{
+    blocked_t b = { 0 };
+    xpipe_t *c = NULL;
+    const char *name = xt_name();
+
+    XT_OK(xpipe_listen(&b.l, name, NULL, xt_p));
+    wake_check(&b, do_lsn_close, b.l, XPIPE_ECLOSED);
+    XT_STATUS(xpipe_connect(&c, name, NULL, 0, xt_p), XPIPE_ENOPIPE);
+}
+
+static void test_message_recv_woken(void)
+{
+    blocked_t b = { 0 };
+    xpipe_t *c, *s;
+    char buf[8];
+    apr_size_t n = sizeof(buf);
+
+    xt_pair(&c, &s, xt_attr(XPIPE_MODE_MESSAGE));
+    b.ch = s;
+    b.op = 3;
+    wake_check(&b, do_interrupt, s, XPIPE_ECANCELED);
+    XT_OK(xpipe_send(c, "after", 5));
+    XT_OK(xpipe_recv(s, buf, &n));
+    CU_ASSERT_EQUAL(n, 5);
+}
+
+CU_TestInfo xt_interrupt_tests[] = {
+    { "blocked accept woken within 100 ms", test_accept_woken },
+    { "blocked read woken within 100 ms", test_read_woken },
+    { "blocked write woken within 100 ms, data intact", test_write_woken },
+    { "blocked recv woken within 100 ms", test_message_recv_woken },
+    { "interrupt before the call is kept, then consumed",
+      test_interrupt_latched },
+    { "one interrupt wakes a blocked reader and writer",
+      test_one_interrupt_wakes_reader_and_writer },
+    { "close from another thread wakes a blocked read", test_close_wakes_read },
+    { "listener close wakes a blocked accept", test_listener_close_wakes_accept },
+    CU_TEST_INFO_NULL,
+};

@@ -1,0 +1,207 @@
+/* test_process.c — channels between processes: echo through a child,
+ * peer credentials, a peer killed mid-message, a server killed while
+ * listening. The child is this test program run in a child role, so the
+ * same cases run on POSIX and on Windows.
+ */
+#include "xtest.h"
+
+#include <stdlib.h>
+#include <string.h>
+#ifndef _WIN32
+#include <unistd.h>
+#endif
+
+static xpipe_t *child_accept(xpipe_listener_t *l, apr_proc_t *proc)
+{
+    xpipe_t *s = NULL;
+
+    if (!XT_STATUS(xpipe_accept(&s, l, XT_LONG, xt_p), APR_SUCCESS)) {
+        xt_child_kill(proc);
+        return NULL;
+    }
+    xpipe_timeout_set(s, XT_LONG);
+    return s;
+}
+
+static void test_echo_child_bytes(void)
+{
+    xpipe_listener_t *l = NULL;
+    apr_proc_t proc;
+    const char *name = xt_name();
+    xpipe_t *s;
+    unsigned char *out = malloc(1 << 20), *in = malloc(1 << 20);
+    apr_size_t off;
+
+    XT_OK(xpipe_listen(&l, name, NULL, xt_p));
+    XT_OK(xt_child_start(&proc, "echo", name, "b"));
+    s = child_accept(l, &proc);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    xt_fill(out, 1 << 20, 0, 23);
+    /* Write and read in 64 KiB steps so neither side's buffers fill. */
+    for (off = 0; off < (1u << 20); off += 65536) {
+        XT_OK(xpipe_write_full(s, out + off, 65536, NULL));
+        XT_OK(xpipe_read_full(s, in + off, 65536, NULL));
+    }
+    CU_ASSERT_EQUAL(memcmp(in, out, 1 << 20), 0);
+    XT_OK(xpipe_close(s));
+    CU_ASSERT_EQUAL(xt_child_wait(&proc, XT_LONG), 0);
+    free(out);
+    free(in);
+}
+
+static void test_echo_child_messages(void)
+{
+    xpipe_listener_t *l = NULL;
+    apr_proc_t proc;
+    const char *name = xt_name();
+    xpipe_t *s;
+    unsigned char out[3000], in[3000];
+    int i;
+
+    XT_OK(xpipe_listen(&l, name, xt_attr(XPIPE_MODE_MESSAGE), xt_p));
+    XT_OK(xt_child_start(&proc, "echo", name, "m"));
+    s = child_accept(l, &proc);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    for (i = 1; i <= 200; i++) {
+        apr_size_t len = (apr_size_t)(i * 13) % 3000 + 1, n = sizeof(in);
+        xt_fill(out, len, (apr_size_t)i, 29);
+        XT_OK(xpipe_send(s, out, len));
+        XT_OK(xpipe_recv(s, in, &n));
+        CU_ASSERT_EQUAL(n, len);
+        CU_ASSERT_EQUAL(memcmp(in, out, len), 0);
+    }
+    XT_OK(xpipe_close(s));
+    CU_ASSERT_EQUAL(xt_child_wait(&proc, XT_LONG), 0);
+}
+
+static void test_peer_identity(void)
+{
+    xpipe_listener_t *l = NULL;
+    apr_proc_t proc;
+    const char *name = xt_name();
+    xpipe_t *s;
+    xpipe_peer_t peer;
+    apr_size_t n = 1;
+    char x = 0;
+
+    XT_OK(xpipe_listen(&l, name, NULL, xt_p));
+    XT_OK(xt_child_start(&proc, "echo", name, "b"));
+    s = child_accept(l, &proc);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    /* Prove the channel is live with the child first. */
+    XT_OK(xpipe_write(s, "i", &n));
+    XT_OK(xpipe_read(s, &x, &n));
+    CU_ASSERT_EQUAL(x, 'i');
+    XT_OK(xpipe_peer_get(s, &peer));
+    CU_ASSERT(peer.have & XPIPE_PEER_PID);
+    CU_ASSERT_EQUAL(peer.pid, (long)proc.pid);
+#ifdef _WIN32
+    CU_ASSERT(!(peer.have & (XPIPE_PEER_UID | XPIPE_PEER_GID)));
+#else
+    CU_ASSERT(peer.have & XPIPE_PEER_UID);
+    CU_ASSERT(peer.have & XPIPE_PEER_GID);
+    CU_ASSERT_EQUAL(peer.uid, (long)geteuid());
+    CU_ASSERT_EQUAL(peer.gid, (long)getegid());
+    CU_ASSERT(!(peer.have & XPIPE_PEER_SID));
+#endif
+    XT_OK(xpipe_close(s));
+    CU_ASSERT_EQUAL(xt_child_wait(&proc, XT_LONG), 0);
+}
+
+static void test_peer_identity_client_side(void)
+{
+    xpipe_t *c, *s;
+    xpipe_peer_t peer;
+    char x = 0;
+    apr_size_t n = 1;
+
+    xt_pair(&c, &s, NULL);
+    XT_OK(xpipe_write(s, "c", &n));
+    XT_OK(xpipe_read(c, &x, &n));
+    CU_ASSERT_EQUAL(x, 'c');
+    /* The client learns who the server is: here, this very process. */
+    XT_OK(xpipe_peer_get(c, &peer));
+    CU_ASSERT(peer.have & XPIPE_PEER_PID);
+    CU_ASSERT_EQUAL(peer.pid, xt_pid());
+}
+
+static void test_peer_killed_mid_message(void)
+{
+    xpipe_listener_t *l = NULL;
+    apr_proc_t proc;
+    const char *name = xt_name();
+    xpipe_t *s;
+    unsigned char in[10000], want[5000];
+    apr_size_t got = 0;
+    apr_status_t rv;
+    apr_time_t t0;
+
+    XT_OK(xpipe_listen(&l, name, NULL, xt_p));
+    XT_OK(xt_child_start(&proc, "midway", name, NULL));
+    s = child_accept(l, &proc);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    /* The child promised 10000 bytes and sends 5000: read those... */
+    XT_OK(xpipe_read_full(s, in, 5000, &got));
+    xt_fill(want, 5000, 0, 7);
+    CU_ASSERT_EQUAL(memcmp(in, want, 5000), 0);
+    /* ...then it dies. The rest never comes: a status, not a hang. */
+    xt_child_kill(&proc);
+    t0 = apr_time_now();
+    rv = xpipe_read_full(s, in, 5000, &got);
+    CU_ASSERT(rv == APR_EOF || rv == XPIPE_ERESET);
+    CU_ASSERT_EQUAL(got, 0);
+    CU_ASSERT(apr_time_now() - t0 < 5 * APR_USEC_PER_SEC);
+    /* Writing to it gives a status too, never a signal. */
+    {
+        int i;
+        rv = APR_SUCCESS;
+        for (i = 0; i < 100 && rv == APR_SUCCESS; i++) {
+            apr_size_t n = 5000;
+            rv = xpipe_write(s, in, &n);
+        }
+        CU_ASSERT(XPIPE_STATUS_IS_PEER_GONE(rv));
+    }
+}
+
+static void test_killed_server_name_reusable(void)
+{
+    xpipe_attr_t *a = xt_attr(XPIPE_MODE_BYTE);
+    xpipe_listener_t *l = NULL;
+    apr_proc_t proc;
+    const char *name = xt_name();
+    xpipe_t *c = NULL, *s = NULL, *c2 = NULL;
+    char x = 0;
+    apr_size_t n = 1;
+
+    XT_OK(xpipe_attr_wait_for_server_set(a, 1));
+    XT_OK(xt_child_start(&proc, "hold", name, NULL));
+    XT_OK(xpipe_connect(&c, name, a, XT_LONG, xt_p));
+    XT_OK(xpipe_timeout_set(c, XT_LONG));
+    XT_OK(xpipe_read(c, &x, &n));
+    CU_ASSERT_EQUAL(x, 'H');
+    /* The server is killed: whatever it left behind must not block the
+     * next server on the same name. */
+    xt_child_kill(&proc);
+    n = 1;
+    CU_ASSERT(XPIPE_STATUS_IS_PEER_GONE(xpipe_read(c, &x, &n)));
+    XT_OK(xpipe_listen(&l, name, NULL, xt_p));
+    XT_OK(xpipe_connect(&c2, name, NULL, XT_LONG, xt_p));
+    XT_OK(xpipe_accept(&s, l, XT_LONG, xt_p));
+    n = 1;
+    XT_OK(xpipe_write(s, "R", &n));
+    XT_OK(xpipe_timeout_set(c2, XT_LONG));
+    XT_OK(xpipe_read(c2, &x, &n));
+    CU_ASSERT_EQUAL(x, 'R');
+}
+
+CU_TestInfo xt_process_tests[] = {
+    { "1 MiB echoed by a child process", test_echo_child_bytes },
+    { "200 messages echoed by a child process", test_echo_child_messages },
+    { "peer identity of a child client", test_peer_identity },
+    { "client learns the server's identity", test_peer_identity_client_side },
+    { "peer killed mid-message: EOF or reset, no hang, no signal",
+      test_peer_killed_mid_message },
+    { "a killed server's name can be listened on again",
+      test_killed_server_name_reusable },
+    CU_TEST_INFO_NULL,
+};

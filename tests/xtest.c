@@ -1,0 +1,291 @@
+/* xtest.c — PRIVATE to the test suite: the helpers of xtest.h and the
+ * child-process roles used by cases that need a second process.
+ */
+#include "xtest.h"
+
+#include <apr_strings.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _WIN32
+#include <process.h>
+#define getpid_portable() _getpid()
+#else
+#include <unistd.h>
+#define getpid_portable() getpid()
+#endif
+
+apr_pool_t *xt_p;
+const char *xt_self;
+static unsigned int xt_skip_count;
+static unsigned int xt_name_seq;
+
+void xt_setup(void)
+{
+    apr_pool_create(&xt_p, NULL);
+}
+
+void xt_teardown(void)
+{
+    apr_pool_destroy(xt_p);
+    xt_p = NULL;
+}
+
+const char *xt_name(void)
+{
+    return apr_psprintf(xt_p, "xt-%ld-%u", (long)getpid_portable(),
+                        ++xt_name_seq);
+}
+
+void xt_skip(const char *reason)
+{
+    CU_pTest t = CU_get_current_test();
+
+    printf("\n  SKIP %s: %s\n", t ? t->pName : "?", reason);
+    xt_skip_count++;
+}
+
+long xt_pid(void)
+{
+    return (long)getpid_portable();
+}
+
+unsigned int xt_skipped(void)
+{
+    return xt_skip_count;
+}
+
+int xt_status_check(apr_status_t got, apr_status_t want, const char *what,
+                    const char *file, int line)
+{
+    char buf[128];
+
+    if (got != want)
+        printf("\n  %s:%d: %s = %s (%d: %s), expected %s\n", file, line, what,
+               xpipe_status_name(got), (int)got,
+               xpipe_strerror(got, buf, sizeof(buf)), xpipe_status_name(want));
+    CU_assertImplementation(got == want, (unsigned int)line, what, file, "",
+                            CU_FALSE);
+    return got == want;
+}
+
+typedef struct xt_thread_arg_t {
+    xt_fn fn;
+    void *arg;
+} xt_thread_arg_t;
+
+static void *APR_THREAD_FUNC xt_thread_main(apr_thread_t *t, void *data)
+{
+    xt_thread_arg_t *a = data;
+
+    apr_thread_exit(t, a->fn(a->arg));
+    return NULL;
+}
+
+apr_thread_t *xt_thread(xt_fn fn, void *arg)
+{
+    xt_thread_arg_t *a = apr_palloc(xt_p, sizeof(*a));
+    apr_thread_t *t = NULL;
+
+    a->fn = fn;
+    a->arg = arg;
+    CU_ASSERT_EQUAL_FATAL(apr_thread_create(&t, NULL, xt_thread_main, a, xt_p),
+                          APR_SUCCESS);
+    return t;
+}
+
+apr_status_t xt_join(apr_thread_t *t)
+{
+    apr_status_t rv = APR_EGENERAL;
+
+    if (t)
+        apr_thread_join(&rv, t);
+    return rv;
+}
+
+xpipe_attr_t *xt_attr(xpipe_mode_e mode)
+{
+    xpipe_attr_t *a = NULL;
+
+    CU_ASSERT_EQUAL_FATAL(xpipe_attr_create(&a, xt_p), APR_SUCCESS);
+    CU_ASSERT_EQUAL_FATAL(xpipe_attr_mode_set(a, mode), APR_SUCCESS);
+    return a;
+}
+
+void xt_pair(xpipe_t **client, xpipe_t **server, const xpipe_attr_t *attr)
+{
+    xpipe_listener_t *l = NULL;
+    const char *name = xt_name();
+
+    *client = *server = NULL;
+    XT_OK(xpipe_listen(&l, name, attr, xt_p));
+    XT_OK(xpipe_connect(client, name, attr, XT_LONG, xt_p));
+    XT_OK(xpipe_accept(server, l, XT_LONG, xt_p));
+    XT_OK(xpipe_timeout_set(*client, XT_LONG));
+    XT_OK(xpipe_timeout_set(*server, XT_LONG));
+}
+
+void xt_fill(unsigned char *buf, apr_size_t len, apr_size_t offset,
+             unsigned int seed)
+{
+    apr_size_t i;
+
+    for (i = 0; i < len; i++) {
+        apr_size_t k = offset + i;
+        buf[i] = (unsigned char)((k * 2654435761u) >> 13 ^ k ^ seed);
+    }
+}
+
+apr_uint64_t xt_fnv(apr_uint64_t h, const void *buf, apr_size_t len)
+{
+    const unsigned char *p = buf;
+    apr_size_t i;
+
+    for (i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+/* ------------------------------------------------------------------ */
+/* Child processes */
+
+apr_status_t xt_child_start(apr_proc_t *proc, const char *role,
+                            const char *arg1, const char *arg2)
+{
+    const char *argv[6];
+    apr_procattr_t *pa;
+    apr_status_t rv;
+
+    argv[0] = xt_self;
+    argv[1] = "--child";
+    argv[2] = role;
+    argv[3] = arg1;
+    argv[4] = arg1 ? arg2 : NULL;
+    argv[5] = NULL;
+    rv = apr_procattr_create(&pa, xt_p);
+    if (rv == APR_SUCCESS)
+        rv = apr_procattr_cmdtype_set(pa, APR_PROGRAM);
+    if (rv == APR_SUCCESS)
+        rv = apr_procattr_io_set(pa, APR_NO_PIPE, APR_NO_PIPE, APR_NO_PIPE);
+    if (rv == APR_SUCCESS)
+        rv = apr_proc_create(proc, xt_self, argv, NULL, pa, xt_p);
+    return rv;
+}
+
+int xt_child_wait(apr_proc_t *proc, apr_interval_time_t timeout)
+{
+    apr_time_t end = apr_time_now() + timeout;
+    apr_exit_why_e why;
+    int code = -1;
+
+    for (;;) {
+        apr_status_t rv = apr_proc_wait(proc, &code, &why, APR_NOWAIT);
+        if (APR_STATUS_IS_CHILD_DONE(rv))
+            return why == APR_PROC_EXIT ? code : -1;
+        if (apr_time_now() >= end)
+            break;
+        apr_sleep(5000); /* polling a child's exit: no event to wait on */
+    }
+    xt_child_kill(proc);
+    return -1;
+}
+
+void xt_child_kill(apr_proc_t *proc)
+{
+    apr_exit_why_e why;
+    int code;
+
+    apr_proc_kill(proc, 9);
+    apr_proc_wait(proc, &code, &why, APR_WAIT);
+}
+
+/* Role "echo NAME MODE": connect and echo everything until the peer ends. */
+static int child_echo(const char *name, const char *mode)
+{
+    xpipe_mode_e m = mode[0] == 'm' ? XPIPE_MODE_MESSAGE : XPIPE_MODE_BYTE;
+    static char buf[65536];
+    xpipe_attr_t *attr;
+    xpipe_t *ch;
+    apr_size_t n;
+    apr_status_t rv;
+
+    xpipe_attr_create(&attr, xt_p);
+    xpipe_attr_mode_set(attr, m);
+    if (xpipe_connect(&ch, name, attr, XT_LONG, xt_p) != APR_SUCCESS)
+        return 2;
+    xpipe_timeout_set(ch, XT_LONG);
+    for (;;) {
+        n = sizeof(buf);
+        rv = m == XPIPE_MODE_MESSAGE ? xpipe_recv(ch, buf, &n)
+                                     : xpipe_read(ch, buf, &n);
+        if (APR_STATUS_IS_EOF(rv))
+            return 0;
+        if (rv != APR_SUCCESS)
+            return 3;
+        rv = m == XPIPE_MODE_MESSAGE ? xpipe_send(ch, buf, n)
+                                     : xpipe_write_full(ch, buf, n, NULL);
+        if (rv != APR_SUCCESS)
+            return 4;
+    }
+}
+
+/* Role "midway NAME": connect, write 5000 bytes of a promised 10000 and
+ * wait (to be killed). */
+static int child_midway(const char *name)
+{
+    unsigned char buf[5000];
+    xpipe_t *ch;
+
+    if (xpipe_connect(&ch, name, NULL, XT_LONG, xt_p) != APR_SUCCESS)
+        return 2;
+    xt_fill(buf, sizeof(buf), 0, 7);
+    if (xpipe_write_full(ch, buf, sizeof(buf), NULL) != APR_SUCCESS)
+        return 3;
+    xpipe_timeout_set(ch, 30 * APR_USEC_PER_SEC);
+    xpipe_read(ch, buf, &(apr_size_t){ 1 });
+    return 0;
+}
+
+/* Role "hold NAME": listen, serve one client a byte, then wait to be
+ * killed, leaving whatever a killed server leaves. */
+static int child_hold(const char *name)
+{
+    xpipe_listener_t *l;
+    xpipe_t *ch;
+    apr_size_t n = 1;
+
+    if (xpipe_listen(&l, name, NULL, xt_p) != APR_SUCCESS)
+        return 2;
+    if (xpipe_accept(&ch, l, XT_LONG, xt_p) != APR_SUCCESS)
+        return 3;
+    if (xpipe_write(ch, "H", &n) != APR_SUCCESS)
+        return 4;
+    xpipe_timeout_set(ch, 30 * APR_USEC_PER_SEC);
+    xpipe_read(ch, &n, &n);
+    return 0;
+}
+
+int xt_child_main(int argc, const char *const *argv)
+{
+    const char *role = argc > 2 ? argv[2] : "";
+    const char *a1 = argc > 3 ? argv[3] : "";
+    const char *a2 = argc > 4 ? argv[4] : "";
+
+    xt_setup();
+    if (strcmp(role, "echo") == 0)
+        return child_echo(a1, a2);
+    if (strcmp(role, "midway") == 0)
+        return child_midway(a1);
+    if (strcmp(role, "hold") == 0)
+        return child_hold(a1);
+    if (strcmp(role, "crash") == 0) {
+        /* Deliberate crash, to check that a crashing test fails the run. */
+        volatile int *p = NULL;
+        return *p;
+    }
+    fprintf(stderr, "unknown child role '%s'\n", role);
+    return 100;
+}

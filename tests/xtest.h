@@ -1,0 +1,87 @@
+/* xtest.h — PRIVATE to the test suite: helpers shared by the CUnit test
+ * files (pools, unique names, threads, child processes, data patterns,
+ * skips). Written against the public API only, so the same cases run on
+ * every backend.
+ */
+#ifndef XTEST_H
+#define XTEST_H
+
+#include "xpipe.h"
+
+#include <CUnit/CUnit.h>
+#include <apr_pools.h>
+#include <apr_strings.h>
+#include <apr_thread_proc.h>
+#include <apr_time.h>
+
+/* The per-test pool, created before and destroyed after every test. */
+extern apr_pool_t *xt_p;
+
+/* Suite set-up/tear-down that manage xt_p. */
+void xt_setup(void);
+void xt_teardown(void);
+
+/* A pipe name unique to this process and call: "xt-<pid>-<n>". */
+const char *xt_name(void);
+
+/* This process's id. */
+long xt_pid(void);
+
+/* Mark the running test skipped, printing why. The test must return. */
+void xt_skip(const char *reason);
+unsigned int xt_skipped(void);
+
+/* Deadline used by helpers for calls that should succeed. */
+#define XT_LONG (10 * APR_USEC_PER_SEC)
+
+#define XT_OK(expr) CU_ASSERT_EQUAL_FATAL((expr), APR_SUCCESS)
+/* Assert a status, printing both names on a mismatch. */
+#define XT_STATUS(expr, want) xt_status_check((expr), (want), #expr, __FILE__, __LINE__)
+int xt_status_check(apr_status_t got, apr_status_t want, const char *what,
+                    const char *file, int line);
+
+/* Threads: run fn(arg) in a new thread from xt_p; join returns its result. */
+typedef apr_status_t (*xt_fn)(void *arg);
+apr_thread_t *xt_thread(xt_fn fn, void *arg);
+apr_status_t xt_join(apr_thread_t *t);
+
+/* A connected pair through a listener on a fresh name (byte or message
+ * mode per attr): client and server channels, both from xt_p. */
+void xt_pair(xpipe_t **client, xpipe_t **server, const xpipe_attr_t *attr);
+
+/* Deterministic data: byte i of stream seed. */
+void xt_fill(unsigned char *buf, apr_size_t len, apr_size_t offset,
+             unsigned int seed);
+/* FNV-1a over buf, continuing from h (start with XT_FNV_INIT). */
+#define XT_FNV_INIT 14695981039346656037ULL
+apr_uint64_t xt_fnv(apr_uint64_t h, const void *buf, apr_size_t len);
+
+/* Attribute set in xt_p for a mode. */
+xpipe_attr_t *xt_attr(xpipe_mode_e mode);
+
+/* Child processes: this test executable run as "--child role args...". */
+apr_status_t xt_child_start(apr_proc_t *proc, const char *role,
+                            const char *arg1, const char *arg2);
+/* Wait up to timeout for the child; kill it if still running. Returns the
+ * exit code, or -1 when it had to be killed or died of a signal. */
+int xt_child_wait(apr_proc_t *proc, apr_interval_time_t timeout);
+void xt_child_kill(apr_proc_t *proc);
+/* main() keeps argv[0] here. */
+extern const char *xt_self;
+/* Child roles, dispatched by main(); returns the exit code. */
+int xt_child_main(int argc, const char *const *argv);
+
+/* Suites (one per test file). */
+extern CU_TestInfo xt_names_tests[];
+extern CU_TestInfo xt_stream_tests[];
+extern CU_TestInfo xt_message_tests[];
+extern CU_TestInfo xt_connect_tests[];
+extern CU_TestInfo xt_interrupt_tests[];
+extern CU_TestInfo xt_duplex_tests[];
+extern CU_TestInfo xt_close_tests[];
+extern CU_TestInfo xt_process_tests[];
+extern CU_TestInfo xt_many_tests[];
+extern CU_TestInfo xt_paths_tests[];
+extern CU_TestInfo xt_badinput_tests[];
+
+#endif
