@@ -161,8 +161,9 @@ typedef enum xpipe_mode_e {
 #define XPIPE_MESSAGE_MAX_LIMIT (256 * 1024)
 /** Default maximum message size. */
 #define XPIPE_MESSAGE_MAX_DEFAULT (64 * 1024)
-/** Largest number of pending instances / backlog. */
-#define XPIPE_INSTANCES_LIMIT 255
+/** Largest number of pending instances / backlog (Windows can wait on
+ *  at most 64 objects at once: 63 instances and the wake event). */
+#define XPIPE_INSTANCES_LIMIT 63
 /** Default number of pending instances / backlog. */
 #define XPIPE_INSTANCES_DEFAULT 8
 /** Largest buffer size accepted by xpipe_attr_buffer_size_set. */

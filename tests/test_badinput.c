@@ -219,7 +219,7 @@ static void test_bad_timeouts_and_how(void)
     XT_STATUS(xpipe_shutdown(c, (xpipe_shutdown_e)9), APR_EINVAL);
     XT_OK(xpipe_os_handle_get(c, &h));
 #ifdef _WIN32
-    CU_ASSERT(h.handle != NULL && h.handle != (void *)(apr_intptr_t)-1);
+    CU_ASSERT(h.handle != NULL && h.handle != (void *)(apr_uintptr_t)-1);
 #else
     CU_ASSERT(h.fd > 2);
 #endif
