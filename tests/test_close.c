@@ -172,10 +172,18 @@ static void test_shutdown_write(void)
     n = 3;
     XT_OK(xpipe_write(c, "end", &n));
     rv = xpipe_shutdown(c, XPIPE_SHUTDOWN_WRITE);
-    if (rv == APR_ENOTIMPL) {
-        xt_skip("this backend has no half close (Win32 pipes)");
-        return;
-    }
+#ifdef _WIN32
+    /* Named pipes have no half close: the documented status, and the
+     * channel is unharmed in both directions. */
+    XT_STATUS(rv, APR_ENOTIMPL);
+    XT_OK(xpipe_read_full(s, buf, 3, &n));
+    CU_ASSERT_EQUAL(memcmp(buf, "end", 3), 0);
+    n = 2;
+    XT_OK(xpipe_write(s, "ok", &n));
+    XT_OK(xpipe_read_full(c, buf, 2, NULL));
+    CU_ASSERT_EQUAL(memcmp(buf, "ok", 2), 0);
+    return;
+#endif
     XT_OK(rv);
     XT_STATUS(xpipe_read_full(s, buf, sizeof(buf), &n), APR_EOF);
     CU_ASSERT_EQUAL(n, 3);
@@ -194,6 +202,6 @@ CU_TestInfo xt_close_tests[] = {
     { "NULL pools: objects own and free their memory", test_private_pools },
     { "listen again right after close", test_listen_again_after_close },
     { "write to a closed peer: status, no signal", test_write_to_closed_peer },
-    { "shutdown of the write side", test_shutdown_write },
+    { "shutdown of the write side (Win32: APR_ENOTIMPL)", test_shutdown_write },
     CU_TEST_INFO_NULL,
 };

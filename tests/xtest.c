@@ -268,6 +268,14 @@ static int child_hold(const char *name)
     return 0;
 }
 
+static void *APR_THREAD_FUNC child_idle(apr_thread_t *t, void *data)
+{
+    (void)data;
+    apr_sleep(APR_USEC_PER_SEC);
+    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;
+}
+
 int xt_child_main(int argc, const char *const *argv)
 {
     const char *role = argc > 2 ? argv[2] : "";
@@ -282,8 +290,11 @@ int xt_child_main(int argc, const char *const *argv)
     if (strcmp(role, "hold") == 0)
         return child_hold(a1);
     if (strcmp(role, "crash") == 0) {
-        /* Deliberate crash, to check that a crashing test fails the run. */
+        /* Deliberate crash after a thread exists (the case where Wine with
+         * winedbg enabled exits 0), to check that a crash fails the run. */
+        apr_thread_t *t;
         volatile int *p = NULL;
+        apr_thread_create(&t, NULL, child_idle, NULL, xt_p);
         return *p;
     }
     fprintf(stderr, "unknown child role '%s'\n", role);

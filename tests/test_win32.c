@@ -1,0 +1,189 @@
+/* test_win32.c — Win32 backend only: native Win32 programs and xpipe meet
+ * on the same pipe names (the library must interoperate with plain
+ * CreateFile / CreateNamedPipe peers), and pending instances absorb a
+ * burst of native clients without ERROR_PIPE_BUSY.
+ */
+#include "xtest.h"
+
+#ifdef _WIN32
+#include <windows.h>
+#include <string.h>
+
+static HANDLE w32_open(const char *native)
+{
+    wchar_t w[300];
+
+    MultiByteToWideChar(CP_UTF8, 0, native, -1, w, 300);
+    return CreateFileW(w, GENERIC_READ | GENERIC_WRITE, 0, NULL,
+                       OPEN_EXISTING, 0, NULL);
+}
+
+static void test_native_client_reaches_xpipe_server(void)
+{
+    const char *name = xt_name();
+    const char *native = NULL;
+    xpipe_listener_t *l = NULL;
+    xpipe_t *s = NULL;
+    HANDLE h;
+    DWORD n = 0;
+    char buf[16];
+    apr_size_t got = 0;
+
+    XT_OK(xpipe_listen(&l, name, NULL, xt_p));
+    XT_OK(xpipe_name_resolve(&native, name, xt_p));
+    CU_ASSERT_STRING_EQUAL(native, apr_pstrcat(xt_p, "\\\\.\\pipe\\", name, NULL));
+    h = w32_open(native);
+    CU_ASSERT_FATAL(h != INVALID_HANDLE_VALUE);
+    CU_ASSERT(WriteFile(h, "native", 6, &n, NULL) && n == 6);
+    XT_OK(xpipe_accept(&s, l, XT_LONG, xt_p));
+    XT_OK(xpipe_timeout_set(s, XT_LONG));
+    XT_OK(xpipe_read_full(s, buf, 6, &got));
+    CU_ASSERT_EQUAL(memcmp(buf, "native", 6), 0);
+    XT_OK(xpipe_write_full(s, "back", 4, NULL));
+    CU_ASSERT(ReadFile(h, buf, 4, &n, NULL) && n == 4);
+    CU_ASSERT_EQUAL(memcmp(buf, "back", 4), 0);
+    CloseHandle(h);
+    got = 1;
+    XT_STATUS(xpipe_read(s, buf, &got), APR_EOF);
+}
+
+typedef struct native_server_t {
+    HANDLE pipe;
+    ULONG client_pid;
+    int messages;
+} native_server_t;
+
+/* A plain Win32 message-mode server: echo 3 messages. */
+static apr_status_t native_server(void *arg)
+{
+    native_server_t *j = arg;
+    char buf[100];
+    DWORD n;
+    int i;
+
+    if (!ConnectNamedPipe(j->pipe, NULL) && GetLastError() != ERROR_PIPE_CONNECTED)
+        return APR_FROM_OS_ERROR(GetLastError());
+    GetNamedPipeClientProcessId(j->pipe, &j->client_pid);
+    for (i = 0; i < 3; i++) {
+        if (!ReadFile(j->pipe, buf, sizeof(buf), &n, NULL))
+            return APR_FROM_OS_ERROR(GetLastError());
+        if (!WriteFile(j->pipe, buf, n, &n, NULL))
+            return APR_FROM_OS_ERROR(GetLastError());
+        j->messages++;
+    }
+    FlushFileBuffers(j->pipe); /* the client is reading: this returns */
+    CloseHandle(j->pipe);
+    return APR_SUCCESS;
+}
+
+static void test_xpipe_client_reaches_native_server(void)
+{
+    const char *name = xt_name();
+    const char *native = NULL;
+    wchar_t w[300];
+    native_server_t j = { 0 };
+    apr_thread_t *t;
+    xpipe_t *c = NULL;
+    xpipe_peer_t peer;
+    char buf[100];
+    apr_size_t n;
+
+    XT_OK(xpipe_name_resolve(&native, name, xt_p));
+    MultiByteToWideChar(CP_UTF8, 0, native, -1, w, 300);
+    j.pipe = CreateNamedPipeW(w, PIPE_ACCESS_DUPLEX,
+                              PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_WAIT,
+                              1, 4096, 4096, 0, NULL);
+    CU_ASSERT_FATAL(j.pipe != INVALID_HANDLE_VALUE);
+    t = xt_thread(native_server, &j);
+    XT_OK(xpipe_connect(&c, name, xt_attr(XPIPE_MODE_MESSAGE), XT_LONG, xt_p));
+    XT_OK(xpipe_timeout_set(c, XT_LONG));
+    XT_OK(xpipe_send(c, "one", 3));
+    XT_OK(xpipe_send(c, "two!", 4));
+    XT_OK(xpipe_send(c, "3", 1));
+    n = sizeof(buf);
+    XT_OK(xpipe_recv(c, buf, &n));
+    CU_ASSERT_EQUAL(n, 3);
+    n = sizeof(buf);
+    XT_OK(xpipe_recv(c, buf, &n));
+    CU_ASSERT_EQUAL(n, 4);
+    CU_ASSERT_EQUAL(memcmp(buf, "two!", 4), 0);
+    n = sizeof(buf);
+    XT_OK(xpipe_recv(c, buf, &n));
+    CU_ASSERT_EQUAL(n, 1);
+    XT_OK(xpipe_peer_get(c, &peer));
+    CU_ASSERT_EQUAL(peer.pid, xt_pid());
+    n = sizeof(buf);
+    XT_STATUS(xpipe_recv(c, buf, &n), APR_EOF);
+    XT_OK(xt_join(t));
+    CU_ASSERT_EQUAL(j.messages, 3);
+    CU_ASSERT_EQUAL((long)j.client_pid, xt_pid());
+}
+
+static void test_burst_sees_no_pipe_busy(void)
+{
+    /* 8 pending instances: 8 native clients at once, with no wait and no
+     * retry, all connect; their data reaches the server. */
+    xpipe_attr_t *a = xt_attr(XPIPE_MODE_BYTE);
+    const char *name = xt_name();
+    const char *native = NULL;
+    xpipe_listener_t *l = NULL;
+    HANDLE h[8];
+    int i, busy = 0, got = 0;
+
+    XT_OK(xpipe_attr_instances_set(a, 8));
+    XT_OK(xpipe_listen(&l, name, a, xt_p));
+    XT_OK(xpipe_name_resolve(&native, name, xt_p));
+    for (i = 0; i < 8; i++) {
+        h[i] = w32_open(native);
+        if (h[i] == INVALID_HANDLE_VALUE)
+            busy += GetLastError() == ERROR_PIPE_BUSY;
+        else {
+            DWORD n;
+            char c = (char)('a' + i);
+            WriteFile(h[i], &c, 1, &n, NULL);
+        }
+    }
+    CU_ASSERT_EQUAL(busy, 0);
+    for (i = 0; i < 8; i++) {
+        xpipe_t *s = NULL;
+        char c = 0;
+        apr_size_t n = 1;
+        if (!XT_STATUS(xpipe_accept(&s, l, XT_LONG, xt_p), APR_SUCCESS))
+            break;
+        xpipe_timeout_set(s, XT_LONG);
+        if (xpipe_read(s, &c, &n) == APR_SUCCESS && c >= 'a' && c < 'a' + 8)
+            got++;
+    }
+    CU_ASSERT_EQUAL(got, 8);
+    for (i = 0; i < 8; i++)
+        if (h[i] != INVALID_HANDLE_VALUE)
+            CloseHandle(h[i]);
+}
+
+static void test_os_handle_is_the_pipe(void)
+{
+    xpipe_t *c, *s;
+    xpipe_os_handle_t h;
+    DWORD flags = 0;
+
+    xt_pair(&c, &s, xt_attr(XPIPE_MODE_MESSAGE));
+    XT_OK(xpipe_os_handle_get(s, &h));
+    CU_ASSERT(GetNamedPipeInfo(h.handle, &flags, NULL, NULL, NULL));
+    CU_ASSERT(flags & PIPE_SERVER_END);
+    CU_ASSERT(flags & PIPE_TYPE_MESSAGE);
+    XT_OK(xpipe_send(c, "h", 1));
+}
+#endif
+
+CU_TestInfo xt_win32_tests[] = {
+#ifdef _WIN32
+    { "a native CreateFile client reaches an xpipe server",
+      test_native_client_reaches_xpipe_server },
+    { "an xpipe client reaches a native message-mode server",
+      test_xpipe_client_reaches_native_server },
+    { "8 pending instances: a burst of 8 native clients, no ERROR_PIPE_BUSY",
+      test_burst_sees_no_pipe_busy },
+    { "the OS handle is the server end of the pipe", test_os_handle_is_the_pipe },
+#endif
+    CU_TEST_INFO_NULL,
+};
