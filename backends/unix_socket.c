@@ -1,5 +1,7 @@
 /* unix_socket.c — the POSIX backend: Unix domain sockets. Byte mode is
- * SOCK_STREAM, message mode SOCK_SEQPACKET. Exports only
+ * SOCK_STREAM; message mode is SOCK_SEQPACKET where the OS has it, else
+ * (or with -Dunix_messages=framed) frames on SOCK_STREAM with the same
+ * semantics: a 4-byte big-endian length, then the payload. Exports only
  * xpipe__unix_backend; everything else is static. Every fd is
  * non-blocking and close-on-exec; blocking is poll() on the socket and the
  * object's wake pipe, bounded by the deadline.
@@ -17,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -38,7 +41,29 @@ struct xpipe__lsn_t {
 struct xpipe__chan_t {
     int fd;
     int wake[2];
+    /* Framed message mode only (UNIX_FRAMED): */
+    unsigned char hdr[4];  /* the current frame's length, as read so far */
+    apr_size_t hdr_got;
+    unsigned char *rx_part; /* payload read before a deadline cut in */
+    apr_size_t rx_got;
+    unsigned char *tx_rest; /* unsent tail of a frame already committed */
+    apr_size_t tx_len, tx_off;
 };
+
+/* Framed messages: chosen by meson (config.h). Then every connection
+ * starts with one hello byte from the client naming its mode, so a server
+ * drops a client of the other mode as SOCK_SEQPACKET's type check does. */
+#if XPIPE_UNIX_FRAMED
+#define UNIX_FRAMED 1
+#define UNIX_NAME "unix-framed"
+#else
+#define UNIX_FRAMED 0
+#define UNIX_NAME "unix"
+#endif
+#define UNIX_HELLO_BYTE 'B'
+#define UNIX_HELLO_MSG 'M'
+/* How long accept waits for a new client's hello before dropping it. */
+#define UNIX_HELLO_WAIT (APR_USEC_PER_SEC)
 
 /* ------------------------------------------------------------------ */
 /* Small helpers */
@@ -125,7 +150,8 @@ static apr_status_t unix_wait(int fd, short events, int wake_fd,
 
 static int unix_sock_type(const xpipe_attr_t *attr)
 {
-    return attr->mode == XPIPE_MODE_MESSAGE ? SOCK_SEQPACKET : SOCK_STREAM;
+    return attr->mode == XPIPE_MODE_MESSAGE && !UNIX_FRAMED ? SOCK_SEQPACKET
+                                                            : SOCK_STREAM;
 }
 
 /* A new socket: close-on-exec, non-blocking, no SIGPIPE, sized. */
@@ -379,6 +405,37 @@ static apr_status_t unix_chan_new(xpipe__chan_t **out, int fd,
     return APR_SUCCESS;
 }
 
+/* Framed builds: read the client's hello byte (waiting at most
+ * UNIX_HELLO_WAIT); the fd is closed unless it names our mode. */
+static apr_status_t unix_hello_check(int fd, xpipe__lsn_t *l)
+{
+    char want = l->attr->mode == XPIPE_MODE_MESSAGE ? UNIX_HELLO_MSG
+                                                    : UNIX_HELLO_BYTE;
+    apr_time_t until = apr_time_now() + UNIX_HELLO_WAIT;
+    apr_status_t rv;
+    char b = 0;
+    ssize_t n;
+
+    for (;;) {
+        n = recv(fd, &b, 1, 0);
+        if (n == 1 || (n < 0 && errno != EINTR && errno != EAGAIN))
+            break;
+        if (n == 0)
+            break;
+        if (n < 0 && errno == EINTR)
+            continue;
+        rv = unix_wait(fd, POLLIN, l->wake[0], until);
+        if (rv != APR_SUCCESS) {
+            close(fd);
+            return rv;
+        }
+    }
+    if (n == 1 && b == want)
+        return APR_SUCCESS;
+    close(fd);
+    return XPIPE_EMODE;
+}
+
 static apr_status_t unix_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
                                 apr_time_t deadline, apr_pool_t *pool)
 {
@@ -395,6 +452,13 @@ static apr_status_t unix_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
             return APR_FROM_OS_ERROR(errno);
         }
 #endif
+        if (fd >= 0 && UNIX_FRAMED) {
+            rv = unix_hello_check(fd, l);
+            if (rv == XPIPE_ECANCELED)
+                return rv;
+            if (rv != APR_SUCCESS)
+                continue; /* wrong mode, or silent: dropped */
+        }
         if (fd >= 0)
             return unix_chan_new(out, fd, pool);
         if (errno == EINTR || errno == ECONNABORTED)
@@ -486,6 +550,13 @@ static apr_status_t unix_connect(xpipe__chan_t **out, const xpipe__name_t *name,
                 else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
                     err = errno;
             }
+            if (err == 0 && UNIX_FRAMED) {
+                /* An empty socket always takes one byte. */
+                char hello = attr->mode == XPIPE_MODE_MESSAGE ? UNIX_HELLO_MSG
+                                                              : UNIX_HELLO_BYTE;
+                if (send(fd, &hello, 1, MSG_NOSIGNAL) != 1)
+                    err = errno ? errno : EAGAIN;
+            }
             if (err == 0)
                 return unix_chan_new(out, fd, pool);
             close(fd);
@@ -571,9 +642,153 @@ static apr_status_t unix_write(xpipe__chan_t *c, const void *buf,
     return unix_xfer(c, 1, (void *)buf, len, 0, deadline);
 }
 
+/* ------------------------------------------------------------------ */
+/* Framed messages (UNIX_FRAMED builds) */
+
+/* Write what is left of a committed frame, within the deadline. */
+static apr_status_t unix_frame_flush(xpipe__chan_t *c, apr_time_t deadline)
+{
+    apr_status_t rv = APR_SUCCESS;
+
+    while (c->tx_rest && rv == APR_SUCCESS) {
+        apr_size_t n = c->tx_len - c->tx_off;
+        rv = unix_xfer(c, 1, c->tx_rest + c->tx_off, &n, 0, deadline);
+        if (rv == APR_SUCCESS)
+            c->tx_off += n;
+        if (c->tx_off == c->tx_len) {
+            free(c->tx_rest);
+            c->tx_rest = NULL;
+        }
+    }
+    return rv;
+}
+
+/* Send one frame. Nothing sent when the deadline or an interrupt comes
+ * first: the status says so. Once its first byte is out the frame is
+ * committed: if the deadline then cuts in, its tail is kept and written
+ * ahead of the next message (or at close), and this send succeeds. */
+static apr_status_t unix_frame_send(xpipe__chan_t *c, const void *buf,
+                                    apr_size_t len, apr_time_t deadline)
+{
+    unsigned char hdr[4];
+    apr_size_t total = len + 4, sent = 0;
+    struct iovec iov[2];
+    struct msghdr msg;
+    apr_status_t rv;
+    ssize_t n;
+
+    rv = unix_frame_flush(c, deadline);
+    if (rv != APR_SUCCESS)
+        return rv;
+    hdr[0] = (unsigned char)(len >> 24);
+    hdr[1] = (unsigned char)(len >> 16);
+    hdr[2] = (unsigned char)(len >> 8);
+    hdr[3] = (unsigned char)len;
+    while (sent < total) {
+        memset(&msg, 0, sizeof(msg));
+        msg.msg_iov = iov;
+        if (sent < 4) {
+            iov[0].iov_base = hdr + sent;
+            iov[0].iov_len = 4 - sent;
+            iov[1].iov_base = (void *)buf;
+            iov[1].iov_len = len;
+            msg.msg_iovlen = 2;
+        }
+        else {
+            iov[0].iov_base = (char *)buf + (sent - 4);
+            iov[0].iov_len = total - sent;
+            msg.msg_iovlen = 1;
+        }
+        n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+        if (n > 0) {
+            sent += (apr_size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+            return unix_io_status(errno);
+        rv = unix_wait(c->fd, POLLOUT, c->wake[0], deadline);
+        if (rv == APR_SUCCESS)
+            continue;
+        if (sent == 0)
+            return rv;
+        c->tx_len = total - sent;
+        c->tx_off = 0;
+        c->tx_rest = malloc(c->tx_len);
+        if (c->tx_rest == NULL)
+            return APR_ENOMEM;
+        if (sent < 4) {
+            memcpy(c->tx_rest, hdr + sent, 4 - sent);
+            memcpy(c->tx_rest + 4 - sent, buf, len);
+        }
+        else
+            memcpy(c->tx_rest, (const char *)buf + (sent - 4), total - sent);
+        return APR_SUCCESS;
+    }
+    return APR_SUCCESS;
+}
+
+/* Receive one frame. The header and any payload read before a deadline
+ * are kept, so a later call resumes the same message; a too-small buffer
+ * leaves it all in place. */
+static apr_status_t unix_frame_recv(xpipe__chan_t *c, void *buf,
+                                    apr_size_t *len, apr_time_t deadline)
+{
+    apr_size_t size, n;
+    apr_status_t rv;
+
+    while (c->hdr_got < 4) {
+        n = 4 - c->hdr_got;
+        rv = unix_xfer(c, 0, c->hdr + c->hdr_got, &n, 0, deadline);
+        if (rv != APR_SUCCESS) {
+            *len = 0;
+            /* End of stream inside a frame: the peer died mid-message. */
+            return APR_STATUS_IS_EOF(rv) && c->hdr_got ? XPIPE_ERESET : rv;
+        }
+        c->hdr_got += n;
+    }
+    size = (apr_size_t)c->hdr[0] << 24 | (apr_size_t)c->hdr[1] << 16
+           | (apr_size_t)c->hdr[2] << 8 | c->hdr[3];
+    if (size == 0 || size > XPIPE_MESSAGE_MAX_LIMIT) {
+        *len = 0;
+        return XPIPE_EMODE; /* not an xpipe frame: a foreign peer */
+    }
+    if (size > *len) {
+        *len = size;
+        return XPIPE_EMSGSIZE;
+    }
+    if (c->rx_got)
+        memcpy(buf, c->rx_part, c->rx_got);
+    while (c->rx_got < size) {
+        n = size - c->rx_got;
+        rv = unix_xfer(c, 0, (char *)buf + c->rx_got, &n, 0, deadline);
+        if (rv == APR_SUCCESS) {
+            c->rx_got += n;
+            continue;
+        }
+        *len = 0;
+        if (APR_STATUS_IS_EOF(rv))
+            return XPIPE_ERESET;
+        if (c->rx_got) { /* keep what arrived for the next call */
+            if (c->rx_part == NULL && (c->rx_part = malloc(size)) == NULL)
+                return APR_ENOMEM;
+            memcpy(c->rx_part, buf, c->rx_got);
+        }
+        return rv;
+    }
+    free(c->rx_part);
+    c->rx_part = NULL;
+    c->rx_got = c->hdr_got = 0;
+    *len = size;
+    return APR_SUCCESS;
+}
+
 static apr_status_t unix_send(xpipe__chan_t *c, const void *buf,
                               apr_size_t len, apr_time_t deadline)
 {
+    if (UNIX_FRAMED)
+        return unix_frame_send(c, buf, len, deadline);
     /* SOCK_SEQPACKET sends are atomic: all of the message or an error. */
     return unix_xfer(c, 1, (void *)buf, &len, 0, deadline);
 }
@@ -584,6 +799,8 @@ static apr_status_t unix_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
     apr_size_t size = 0;
     apr_status_t rv;
 
+    if (UNIX_FRAMED)
+        return unix_frame_recv(c, buf, len, deadline);
     /* MSG_PEEK|MSG_TRUNC returns the next message's whole size without
      * consuming it, so a too-small buffer loses nothing. */
     rv = unix_xfer(c, 0, NULL, &size, MSG_PEEK | MSG_TRUNC, deadline);
@@ -619,6 +836,10 @@ static apr_status_t unix_close(xpipe__chan_t *c)
 {
     /* A Unix socket's data is already in the peer's receive queue, so a
      * plain close delivers everything written and never blocks. */
+    if (c->tx_rest) /* a committed frame's tail: one try, never a wait */
+        unix_frame_flush(c, 0);
+    free(c->tx_rest);
+    free(c->rx_part);
     unix_close_fd(&c->fd);
     unix_close_fd(&c->wake[0]);
     unix_close_fd(&c->wake[1]);
@@ -665,7 +886,7 @@ static apr_status_t unix_os_handle_get(xpipe__chan_t *c, xpipe_os_handle_t *h)
 
 const xpipe__backend_t xpipe__unix_backend = {
     XPIPE__BACKEND_VERSION,
-    "unix",
+    UNIX_NAME,
     unix_resolve,
     unix_listen,
     unix_accept,

@@ -97,6 +97,9 @@ static void test_peer_identity(void)
     CU_ASSERT_EQUAL(peer.pid, (long)proc.pid);
 #ifdef _WIN32
     CU_ASSERT(!(peer.have & (XPIPE_PEER_UID | XPIPE_PEER_GID)));
+    /* The child runs as we do: its token's user SID. */
+    CU_ASSERT(peer.have & XPIPE_PEER_SID);
+    CU_ASSERT(peer.sid != NULL && strncmp(peer.sid, "S-1-", 4) == 0);
 #else
     CU_ASSERT(peer.have & XPIPE_PEER_UID);
     CU_ASSERT(peer.have & XPIPE_PEER_GID);
