@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# windows.sh — the Windows half of the build: mingw-w64 cross-compilation
+# run under Wine. Steps (each implies the ones before):
+#   deps   install the Debian packages; cross-build APR 1.7.2 and CUnit
+#          2.1-3 from Debian's source packages into build-win-deps/prefix
+#          (kept: a second run reuses it)
+#   setup  meson setup build-win with the cross file
+#   test   build and run the conformance suite under Wine
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+DEPS=$ROOT/build-win-deps
+PREFIX=$DEPS/prefix
+WRAPPER=$ROOT/build-aux/wine-run
+HOST=x86_64-w64-mingw32
+PKGS="gcc-mingw-w64-x86-64 wine64 cmake meson ninja-build pkg-config python3 bzip2"
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+ensure_pkgs() {
+    local missing=() p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' \
+            || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    [ "$(id -u)" -eq 0 ] || { log "missing packages: ${missing[*]}"; return 1; }
+    log "installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Debian ships no mingw build of APR or CUnit: fetch their source packages.
+# That needs a deb-src entry beside the existing deb one (same URI, suite
+# and key), added once.
+fetch_sources() {
+    local dir=$DEPS/src
+    mkdir -p "$dir"
+    if ls "$dir"/apr_1.7.2.orig.tar.* "$dir"/cunit_2.1-3-dfsg.orig.tar.* \
+        >/dev/null 2>&1; then
+        return 0
+    fi
+    if ! grep -rqs '^Types:.*deb-src\|^deb-src' /etc/apt/sources.list \
+        /etc/apt/sources.list.d/; then
+        local uri suite key
+        uri=$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' \
+            /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+        key=$(awk '/^Signed-By:/ {print $2; exit}' \
+            /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+        log "adding a deb-src entry for bookworm main"
+        cat > /etc/apt/sources.list.d/xpipe-deb-src.sources <<SRC
+Types: deb-src
+URIs: ${uri:-http://deb.debian.org/debian}
+Suites: bookworm
+Components: main
+Signed-By: ${key:-/usr/share/keyrings/debian-archive-keyring.gpg}
+SRC
+        apt-get update -qq
+    fi
+    (cd "$dir" && apt-get source --download-only -qq apr=1.7.2* cunit 2>/dev/null \
+        || apt-get source --download-only -qq apr cunit)
+}
+
+build_apr() {
+    [ -f "$PREFIX/lib/libapr-1.a" ] && return 0
+    local src=$DEPS/src/apr-1.7.2 bld=$DEPS/build-apr
+    rm -rf "$src" "$bld"
+    tar -xjf "$DEPS"/src/apr_1.7.2.orig.tar.bz2 -C "$DEPS/src"
+    # The source fixes APR 1.7.2 needs for mingw (see WINDOWS-BUILD notes).
+    patch -d "$src" -p1 -s < build-aux/windows/apr-1.7.2-mingw.patch
+    cat > "$DEPS/toolchain.cmake" <<TC
+set(CMAKE_SYSTEM_NAME Windows)
+set(CMAKE_SYSTEM_PROCESSOR x86_64)
+set(CMAKE_C_COMPILER $HOST-gcc)
+set(CMAKE_RC_COMPILER $HOST-windres)
+set(CMAKE_FIND_ROOT_PATH /usr/$HOST)
+set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
+set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
+TC
+    log "cross-building APR 1.7.2"
+    # COM_NO_WINDOWS_H: apr.h defines NOUSER, and ole2.h (pulled by aclapi.h)
+    # then misses winuser.h types.
+    cmake -S "$src" -B "$bld" -G Ninja -Wno-dev \
+        -DCMAKE_TOOLCHAIN_FILE="$DEPS/toolchain.cmake" \
+        -DCMAKE_BUILD_TYPE=Release \
+        -DCMAKE_INSTALL_PREFIX="$PREFIX" \
+        -DCMAKE_C_FLAGS=-DCOM_NO_WINDOWS_H \
+        -DCMAKE_CROSSCOMPILING_EMULATOR="$WRAPPER" \
+        -DINSTALL_PDB=OFF -DAPR_BUILD_TESTAPR=OFF >"$DEPS/apr-cmake.log" 2>&1 \
+        || { tail -30 "$DEPS/apr-cmake.log"; return 1; }
+    cmake --build "$bld" >"$DEPS/apr-build.log" 2>&1 \
+        || { tail -30 "$DEPS/apr-build.log"; return 1; }
+    cmake --install "$bld" >>"$DEPS/apr-build.log" 2>&1
+    mkdir -p "$PREFIX/lib/pkgconfig"
+    # Static linking needs APR_DECLARE_STATIC and APR's system libraries.
+    cat > "$PREFIX/lib/pkgconfig/apr-1.pc" <<PC
+prefix=$PREFIX
+libdir=\${prefix}/lib
+includedir=\${prefix}/include
+Name: APR
+Description: Apache Portable Runtime (static, mingw-w64)
+Version: 1.7.2
+Libs: -L\${libdir} -l:libapr-1.a -lws2_32 -lmswsock -lrpcrt4 -ladvapi32 -lshell32
+Cflags: -I\${includedir} -DAPR_DECLARE_STATIC
+PC
+}
+
+build_cunit() {
+    [ -f "$PREFIX/lib/libcunit.a" ] && return 0
+    local src=$DEPS/src/CUnit-2.1-3 obj=$DEPS/build-cunit f
+    rm -rf "$src" "$obj"
+    mkdir -p "$obj" "$PREFIX/include/CUnit" "$PREFIX/lib/pkgconfig"
+    tar -xzf "$DEPS"/src/cunit_2.1-3-dfsg.orig.tar.gz -C "$DEPS/src"
+    [ -d "$src" ] || src=$(ls -d "$DEPS"/src/[Cc][Uu]nit*/ | head -1)
+    log "cross-building CUnit 2.1-3"
+    # The shipped CUnit.h is stale: regenerate it from CUnit.h.in.
+    sed 's/@VERSION@-@RELEASE@/2.1-3/' "$src/CUnit/Headers/CUnit.h.in" \
+        > "$PREFIX/include/CUnit/CUnit.h"
+    for f in "$src"/CUnit/Headers/*.h; do
+        [ "$(basename "$f")" = CUnit.h ] || cp "$f" "$PREFIX/include/CUnit/"
+    done
+    for f in Framework/CUError Framework/MyMem Framework/TestDB \
+             Framework/TestRun Framework/Util Basic/Basic; do
+        $HOST-gcc -O2 -I"$PREFIX/include" -I"$PREFIX/include/CUnit" \
+            -c "$src/CUnit/Sources/$f.c" -o "$obj/$(basename "$f").o"
+    done
+    $HOST-ar rcs "$PREFIX/lib/libcunit.a" "$obj"/*.o
+    cat > "$PREFIX/lib/pkgconfig/cunit.pc" <<PC
+prefix=$PREFIX
+Name: CUnit
+Description: CUnit 2.1-3 (static, mingw-w64)
+Version: 2.1-3
+Libs: -L\${prefix}/lib -lcunit
+Cflags: -I\${prefix}/include
+PC
+}
+
+deps() {
+    ensure_pkgs $PKGS
+    mkdir -p "$DEPS"
+    if [ ! -f "$DEPS/wineprefix/system.reg" ]; then
+        log "creating the Wine prefix"
+        "$WRAPPER" cmd /c exit >/dev/null 2>&1 || true
+    fi
+    fetch_sources
+    build_apr
+    build_cunit
+    printf "[constants]\nprefix = '%s'\nwrapper = '%s'\n" "$PREFIX" "$WRAPPER" \
+        > "$DEPS/paths.ini"
+}
+
+setup() {
+    deps
+    if [ ! -f build-win/build.ninja ]; then
+        meson setup build-win --cross-file "$DEPS/paths.ini" \
+            --cross-file build-aux/mingw-w64.ini >/dev/null
+    fi
+    ninja -C build-win >/dev/null
+}
+
+# Start Wine's server and services before the tests, detached from every
+# output pipe: a service that inherits a test's stdout keeps meson waiting
+# for it to close (seconds per test). Stopped again after the run.
+wine_start() {
+    export WINEPREFIX=$DEPS/wineprefix
+    wineserver -k >/dev/null 2>&1 || true
+    wineserver -p </dev/null >/dev/null 2>&1
+    "$WRAPPER" cmd /c exit </dev/null >/dev/null 2>&1 || true
+}
+
+wine_stop() {
+    WINEPREFIX=$DEPS/wineprefix wineserver -k >/dev/null 2>&1 || true
+}
+
+case "${1:-test}" in
+deps) deps ;;
+setup) setup ;;
+test)
+    setup
+    log "Windows suite (backend: win32, under Wine)"
+    wine_start
+    rc=0
+    meson test -C build-win --suite conformance --print-errorlogs >/dev/null \
+        || rc=$?
+    wine_stop
+    exit $rc
+    ;;
+*) echo "usage: build-aux/windows.sh deps|setup|test" >&2; exit 2 ;;
+esac
