@@ -335,6 +335,8 @@ static apr_status_t win32_arm(xpipe__lsn_t *l, win32_inst_t *s)
     return win32_os_status(err);
 }
 
+static apr_status_t win32_listener_close(xpipe__lsn_t *l);
+
 static apr_status_t win32_listen(xpipe__lsn_t **out, const xpipe__name_t *name,
                                  const char *native, const xpipe_attr_t *attr,
                                  apr_pool_t *pool)
@@ -384,16 +386,7 @@ static apr_status_t win32_listen(xpipe__lsn_t **out, const xpipe__name_t *name,
     for (i = 0; i < l->n && rv == APR_SUCCESS; i++)
         rv = win32_arm(l, &l->slot[i]);
     if (rv != APR_SUCCESS) {
-        for (i = 0; i < l->n; i++) {
-            if (l->slot[i].pipe != INVALID_HANDLE_VALUE) {
-                CancelIoEx(l->slot[i].pipe, &l->slot[i].ov);
-                CloseHandle(l->slot[i].pipe);
-            }
-            CloseHandle(l->slot[i].ov.hEvent);
-        }
-        CloseHandle(l->wake);
-        DeleteCriticalSection(&l->lock);
-        LocalFree(l->sd);
+        win32_listener_close(l);
         return rv;
     }
     *out = l;

@@ -73,34 +73,25 @@ static void test_accept_woken(void)
     blocked_t b = { 0 };
     const char *name = xt_name();
     xpipe_t *c = NULL, *s = NULL;
-    char x = 0;
-    apr_size_t n = 1;
 
     XT_OK(xpipe_listen(&b.l, name, NULL, xt_p));
     wake_check(&b, do_lsn_interrupt, b.l, XPIPE_ECANCELED);
     /* The listener still works, and the interrupt was consumed. */
     XT_OK(xpipe_connect(&c, name, NULL, XT_LONG, xt_p));
     XT_OK(xpipe_accept(&s, b.l, XT_LONG, xt_p));
-    XT_OK(xpipe_write(c, "k", &n));
-    XT_OK(xpipe_timeout_set(s, XT_LONG));
-    XT_OK(xpipe_read(s, &x, &n));
-    CU_ASSERT_EQUAL(x, 'k');
+    xt_roundtrip(c, s, 'k');
 }
 
 static void test_read_woken(void)
 {
     blocked_t b = { 0 };
     xpipe_t *c, *s;
-    char x = 0;
-    apr_size_t n = 1;
 
     xt_pair(&c, &s, NULL);
     b.ch = s;
     b.op = 1;
     wake_check(&b, do_interrupt, s, XPIPE_ECANCELED);
-    XT_OK(xpipe_write(c, "r", &n));
-    XT_OK(xpipe_read(s, &x, &n));
-    CU_ASSERT_EQUAL(x, 'r');
+    xt_roundtrip(c, s, 'r');
 }
 
 static void test_write_woken(void)
@@ -143,10 +134,7 @@ static void test_interrupt_latched(void)
     t0 = apr_time_now();
     XT_STATUS(xpipe_read(s, &x, &n), XPIPE_ECANCELED);
     CU_ASSERT(apr_time_now() - t0 < 100000);
-    n = 1;
-    XT_OK(xpipe_write(c, "L", &n));
-    XT_OK(xpipe_read(s, &x, &n));
-    CU_ASSERT_EQUAL(x, 'L');
+    xt_roundtrip(c, s, 'L');
 }
 
 static void test_one_interrupt_wakes_reader_and_writer(void)

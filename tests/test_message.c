@@ -81,13 +81,24 @@ typedef struct big_send_t {
     xpipe_t *ch;
     const unsigned char *buf;
     apr_size_t len;
+    apr_interval_time_t timeout; /* per try: tries again on APR_TIMEUP */
+    int tail;                    /* then send "tail" */
 } big_send_t;
 
+/* Send one message, giving up and trying again at every deadline: each
+ * timed-out try must have sent nothing or committed the whole message. */
 static apr_status_t big_sender(void *arg)
 {
     big_send_t *j = arg;
+    apr_status_t rv;
+    int tries = 0;
 
-    return xpipe_send(j->ch, j->buf, j->len);
+    xpipe_timeout_set(j->ch, j->timeout);
+    do {
+        rv = xpipe_send(j->ch, j->buf, j->len);
+    } while (rv == APR_TIMEUP && ++tries < 100000);
+    xpipe_timeout_set(j->ch, XT_LONG);
+    return rv == APR_SUCCESS && j->tail ? xpipe_send(j->ch, "tail", 4) : rv;
 }
 
 static void test_largest_message(void)
@@ -106,6 +117,8 @@ static void test_largest_message(void)
     j.ch = c;
     j.buf = out;
     j.len = max;
+    j.timeout = XT_LONG;
+    j.tail = 0;
     t = xt_thread(big_sender, &j);
     XT_OK(xpipe_recv(s, in, &n));
     XT_OK(xt_join(t));
@@ -211,28 +224,6 @@ static void test_mode_mismatch(void)
     }
 }
 
-typedef struct impatient_t {
-    xpipe_t *ch;
-    const unsigned char *buf;
-    apr_size_t len;
-    int tries;
-} impatient_t;
-
-/* Send with a 1 ms deadline until it goes: each timed-out try must have
- * sent nothing or committed the whole message. Then a small tail. */
-static apr_status_t impatient_sender(void *arg)
-{
-    impatient_t *j = arg;
-    apr_status_t rv;
-
-    xpipe_timeout_set(j->ch, 1000);
-    do {
-        rv = xpipe_send(j->ch, j->buf, j->len);
-    } while (rv == APR_TIMEUP && ++j->tries < 100000);
-    xpipe_timeout_set(j->ch, XT_LONG);
-    return rv == APR_SUCCESS ? xpipe_send(j->ch, "tail", 4) : rv;
-}
-
 static void test_partial_frame_resumes(void)
 {
     /* A message whose transfer straddles many deadlines, on both sides,
@@ -241,7 +232,7 @@ static void test_partial_frame_resumes(void)
     xpipe_attr_t *a = xt_attr(XPIPE_MODE_MESSAGE);
     apr_size_t max = XPIPE_MESSAGE_MAX_LIMIT;
     unsigned char *out = malloc(max), *in = malloc(max);
-    impatient_t j;
+    big_send_t j;
     apr_thread_t *t;
     xpipe_t *c, *s;
     apr_size_t n;
@@ -254,8 +245,9 @@ static void test_partial_frame_resumes(void)
     j.ch = c;
     j.buf = out;
     j.len = max;
-    j.tries = 0;
-    t = xt_thread(impatient_sender, &j);
+    j.timeout = 1000; /* 1 ms */
+    j.tail = 1;
+    t = xt_thread(big_sender, &j);
     XT_OK(xpipe_timeout_set(s, 1000));
     do {
         n = max;

@@ -5,24 +5,9 @@
 
 #include <string.h>
 
-/* Send one byte from a client connected by cname to a server listening on
- * lname, and check it arrived. */
 static void names_cross(const char *lname, const char *cname)
 {
-    xpipe_listener_t *l = NULL;
-    xpipe_t *c = NULL, *s = NULL;
-    char b = 0;
-    apr_size_t n = 1;
-
-    XT_OK(xpipe_listen(&l, lname, NULL, xt_p));
-    XT_OK(xpipe_connect(&c, cname, NULL, XT_LONG, xt_p));
-    XT_OK(xpipe_accept(&s, l, XT_LONG, xt_p));
-    XT_OK(xpipe_write(c, "Q", &n));
-    n = 1;
-    XT_OK(xpipe_timeout_set(s, XT_LONG));
-    XT_OK(xpipe_read(s, &b, &n));
-    CU_ASSERT_EQUAL(n, 1);
-    CU_ASSERT_EQUAL(b, 'Q');
+    xt_serve_check(lname, cname, NULL, NULL);
 }
 
 static void test_portable_maps_native(void)

@@ -18,22 +18,18 @@
 
 static void test_live_name_in_use(void)
 {
-    xpipe_listener_t *l1 = NULL, *l2 = NULL;
+    xpipe_listener_t *l1, *l2 = NULL;
     xpipe_t *c = NULL, *s = NULL;
     const char *name = xt_name();
-    char x = 0;
-    apr_size_t n = 1;
 
-    XT_OK(xpipe_listen(&l1, name, NULL, xt_p));
+    l1 = xt_serve_check(name, name, &c, &s);
     XT_STATUS(xpipe_listen(&l2, name, NULL, xt_p), XPIPE_EINUSE);
     CU_ASSERT_PTR_NULL(l2);
-    /* The first server keeps serving. */
+    /* The first server keeps serving: its channel and new clients. */
+    xt_roundtrip(s, c, '1');
     XT_OK(xpipe_connect(&c, name, NULL, XT_LONG, xt_p));
     XT_OK(xpipe_accept(&s, l1, XT_LONG, xt_p));
-    XT_OK(xpipe_write(c, "1", &n));
-    XT_OK(xpipe_timeout_set(s, XT_LONG));
-    XT_OK(xpipe_read(s, &x, &n));
-    CU_ASSERT_EQUAL(x, '1');
+    xt_roundtrip(c, s, '2');
 }
 
 #ifndef _WIN32
@@ -44,19 +40,7 @@ static const char *paths_tmp(void)
 
 static void paths_serve_check(const char *path)
 {
-    xpipe_listener_t *l = NULL;
-    xpipe_t *c = NULL, *s = NULL;
-    char x = 0;
-    apr_size_t n = 1;
-
-    XT_OK(xpipe_listen(&l, path, NULL, xt_p));
-    XT_OK(xpipe_connect(&c, path, NULL, XT_LONG, xt_p));
-    XT_OK(xpipe_accept(&s, l, XT_LONG, xt_p));
-    XT_OK(xpipe_write(c, "s", &n));
-    XT_OK(xpipe_timeout_set(s, XT_LONG));
-    XT_OK(xpipe_read(s, &x, &n));
-    CU_ASSERT_EQUAL(x, 's');
-    XT_OK(xpipe_listener_close(l));
+    XT_OK(xpipe_listener_close(xt_serve_check(path, path, NULL, NULL)));
 }
 
 static void test_stale_socket_replaced(void)

@@ -81,17 +81,13 @@ static void test_peer_identity(void)
     const char *name = xt_name();
     xpipe_t *s;
     xpipe_peer_t peer;
-    apr_size_t n = 1;
-    char x = 0;
 
     XT_OK(xpipe_listen(&l, name, NULL, xt_p));
     XT_OK(xt_child_start(&proc, "echo", name, "b"));
     s = child_accept(l, &proc);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
-    /* Prove the channel is live with the child first. */
-    XT_OK(xpipe_write(s, "i", &n));
-    XT_OK(xpipe_read(s, &x, &n));
-    CU_ASSERT_EQUAL(x, 'i');
+    /* Prove the channel is live with the child (it echoes) first. */
+    xt_roundtrip(s, s, 'i');
     XT_OK(xpipe_peer_get(s, &peer));
     CU_ASSERT(peer.have & XPIPE_PEER_PID);
     CU_ASSERT_EQUAL(peer.pid, (long)proc.pid);
@@ -115,13 +111,9 @@ static void test_peer_identity_client_side(void)
 {
     xpipe_t *c, *s;
     xpipe_peer_t peer;
-    char x = 0;
-    apr_size_t n = 1;
 
     xt_pair(&c, &s, NULL);
-    XT_OK(xpipe_write(s, "c", &n));
-    XT_OK(xpipe_read(c, &x, &n));
-    CU_ASSERT_EQUAL(x, 'c');
+    xt_roundtrip(s, c, 'c');
     /* The client learns who the server is: here, this very process. */
     XT_OK(xpipe_peer_get(c, &peer));
     CU_ASSERT(peer.have & XPIPE_PEER_PID);
@@ -169,10 +161,9 @@ static void test_peer_killed_mid_message(void)
 static void test_killed_server_name_reusable(void)
 {
     xpipe_attr_t *a = xt_attr(XPIPE_MODE_BYTE);
-    xpipe_listener_t *l = NULL;
     apr_proc_t proc;
     const char *name = xt_name();
-    xpipe_t *c = NULL, *s = NULL, *c2 = NULL;
+    xpipe_t *c = NULL;
     char x = 0;
     apr_size_t n = 1;
 
@@ -187,14 +178,7 @@ static void test_killed_server_name_reusable(void)
     xt_child_kill(&proc);
     n = 1;
     CU_ASSERT(XPIPE_STATUS_IS_PEER_GONE(xpipe_read(c, &x, &n)));
-    XT_OK(xpipe_listen(&l, name, NULL, xt_p));
-    XT_OK(xpipe_connect(&c2, name, NULL, XT_LONG, xt_p));
-    XT_OK(xpipe_accept(&s, l, XT_LONG, xt_p));
-    n = 1;
-    XT_OK(xpipe_write(s, "R", &n));
-    XT_OK(xpipe_timeout_set(c2, XT_LONG));
-    XT_OK(xpipe_read(c2, &x, &n));
-    CU_ASSERT_EQUAL(x, 'R');
+    xt_serve_check(name, name, NULL, NULL);
 }
 
 CU_TestInfo xt_process_tests[] = {

@@ -126,6 +126,36 @@ void xt_pair(xpipe_t **client, xpipe_t **server, const xpipe_attr_t *attr)
     XT_OK(xpipe_timeout_set(*server, XT_LONG));
 }
 
+void xt_roundtrip(xpipe_t *from, xpipe_t *to, char c)
+{
+    char got = 0;
+    apr_size_t n = 1;
+
+    XT_OK(xpipe_timeout_set(from, XT_LONG));
+    XT_OK(xpipe_timeout_set(to, XT_LONG));
+    XT_OK(xpipe_write(from, &c, &n));
+    XT_OK(xpipe_read(to, &got, &n));
+    CU_ASSERT_EQUAL(n, 1);
+    CU_ASSERT_EQUAL(got, c);
+}
+
+xpipe_listener_t *xt_serve_check(const char *lname, const char *cname,
+                                 xpipe_t **client, xpipe_t **server)
+{
+    xpipe_listener_t *l = NULL;
+    xpipe_t *c = NULL, *s = NULL;
+
+    XT_OK(xpipe_listen(&l, lname, NULL, xt_p));
+    XT_OK(xpipe_connect(&c, cname, NULL, XT_LONG, xt_p));
+    XT_OK(xpipe_accept(&s, l, XT_LONG, xt_p));
+    xt_roundtrip(c, s, 'Q');
+    if (client)
+        *client = c;
+    if (server)
+        *server = s;
+    return l;
+}
+
 void xt_fill(unsigned char *buf, apr_size_t len, apr_size_t offset,
              unsigned int seed)
 {

@@ -49,6 +49,16 @@ apr_status_t xt_join(apr_thread_t *t);
  * mode per attr): client and server channels, both from xt_p. */
 void xt_pair(xpipe_t **client, xpipe_t **server, const xpipe_attr_t *attr);
 
+/* Send one byte from one end of a byte-mode pair to the other and check
+ * that it arrived: proof that the channel is live. */
+void xt_roundtrip(xpipe_t *from, xpipe_t *to, char c);
+
+/* Listen on lname (attr may be NULL), connect by cname, accept, and prove
+ * the channel with a byte. The listener stays open (in xt_p); the two
+ * ends are stored where client/server point, when they are not NULL. */
+xpipe_listener_t *xt_serve_check(const char *lname, const char *cname,
+                                 xpipe_t **client, xpipe_t **server);
+
 /* Deterministic data: byte i of stream seed. */
 void xt_fill(unsigned char *buf, apr_size_t len, apr_size_t offset,
              unsigned int seed);
