@@ -7,6 +7,7 @@
  * object's wake pipe, bounded by the deadline.
  */
 #include "backend.h"
+#include "unix_sys.h"
 
 #include <apr_strings.h>
 
@@ -64,6 +65,32 @@ struct xpipe__chan_t {
 #define UNIX_HELLO_MSG 'M'
 /* How long accept waits for a new client's hello before dropping it. */
 #define UNIX_HELLO_WAIT (APR_USEC_PER_SEC)
+
+static int unix_cloexec_nonblock(int fd);
+
+/* accept(), giving a non-blocking close-on-exec fd. */
+static int unix_accept_raw(int fd)
+{
+#ifdef HAVE_ACCEPT4
+    return accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+#else
+    int c = accept(fd, NULL, NULL);
+
+    if (c >= 0 && unix_cloexec_nonblock(c) < 0) {
+        int err = errno;
+        close(c);
+        errno = err;
+        return -1;
+    }
+    return c;
+#endif
+}
+
+/* Every system call that can fail in interesting ways goes through here
+ * (see unix_sys.h). */
+static xpipe__unix_sys_t unix_sys = {
+    socket, bind, listen, unix_accept_raw, connect, recv, send, sendmsg, poll,
+};
 
 /* ------------------------------------------------------------------ */
 /* Small helpers */
@@ -134,7 +161,7 @@ static apr_status_t unix_wait(int fd, short events, int wake_fd,
         p[1].fd = wake_fd;
         p[1].events = POLLIN;
         p[1].revents = 0;
-        n = poll(p, wake_fd >= 0 ? 2 : 1, xpipe__remaining_ms(deadline));
+        n = unix_sys.poll(p, wake_fd >= 0 ? 2 : 1, xpipe__remaining_ms(deadline));
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
@@ -161,9 +188,9 @@ static apr_status_t unix_socket_new(int *out, const xpipe_attr_t *attr)
     int fd, v;
 
 #if defined(SOCK_CLOEXEC) && defined(SOCK_NONBLOCK)
-    fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    fd = unix_sys.socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 #else
-    fd = socket(AF_UNIX, type, 0);
+    fd = unix_sys.socket(AF_UNIX, type, 0);
     if (fd >= 0 && unix_cloexec_nonblock(fd) < 0) {
         close(fd);
         fd = -1;
@@ -223,12 +250,26 @@ static apr_status_t unix_rundir_check(const char *dir, int create)
     if (create && mkdir(dir, 0700) == 0)
         chmod(dir, 0700); /* the umask may have taken owner bits */
     else if (create && errno != EEXIST)
-        return APR_FROM_OS_ERROR(errno);
+        return xpipe__fail(APR_FROM_OS_ERROR(errno),
+                           "cannot create run directory %s", dir);
     if (lstat(dir, &st) < 0)
         return errno == ENOENT ? XPIPE_ENOPIPE : APR_FROM_OS_ERROR(errno);
-    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid()
-        || (st.st_mode & 077) != 0)
-        return XPIPE_ERUNDIR; /* covers a symlink: lstat does not follow */
+    /* lstat does not follow links: a symlink is refused as such. */
+    if (S_ISLNK(st.st_mode))
+        return xpipe__fail(XPIPE_ERUNDIR,
+                           "run directory %s is a symbolic link", dir);
+    if (!S_ISDIR(st.st_mode))
+        return xpipe__fail(XPIPE_ERUNDIR,
+                           "run directory %s is not a directory", dir);
+    if (st.st_uid != geteuid())
+        return xpipe__fail(XPIPE_ERUNDIR,
+                           "run directory %s belongs to uid %lu, not to us "
+                           "(uid %lu)", dir, (unsigned long)st.st_uid,
+                           (unsigned long)geteuid());
+    if ((st.st_mode & 077) != 0)
+        return xpipe__fail(XPIPE_ERUNDIR,
+                           "run directory %s has mode %04o; it must be 0700",
+                           dir, (unsigned int)(st.st_mode & 07777));
     return APR_SUCCESS;
 }
 
@@ -249,7 +290,11 @@ static apr_status_t unix_resolve(const char **native, const xpipe__name_t *name,
     }
     /* sun_path must hold the path and its NUL: never truncate. */
     if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
-        return XPIPE_ENAMETOOLONG;
+        return xpipe__fail(XPIPE_ENAMETOOLONG,
+                           "socket path %s is %lu bytes; this OS holds %lu",
+                           path, (unsigned long)strlen(path),
+                           (unsigned long)sizeof(((struct sockaddr_un *)0)
+                                                     ->sun_path) - 1);
     *native = path;
     return APR_SUCCESS;
 }
@@ -279,7 +324,7 @@ static int unix_path_is_live(const char *path, const xpipe_attr_t *attr)
     if (unix_socket_new(&fd, attr) != APR_SUCCESS)
         return 1; /* cannot tell: never remove what may be live */
     unix_sockaddr(&sa, path);
-    rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+    rc = unix_sys.connect(fd, (struct sockaddr *)&sa, sizeof(sa));
     live = rc == 0 || (errno != ECONNREFUSED && errno != ENOENT);
     close(fd);
     return live;
@@ -294,16 +339,21 @@ static apr_status_t unix_bind(int fd, const char *path, const xpipe_attr_t *attr
 
     unix_sockaddr(&sa, path);
     for (tries = 0; tries < 2; tries++) {
-        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+        if (unix_sys.bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
             return APR_SUCCESS;
         if (errno != EADDRINUSE)
-            return APR_FROM_OS_ERROR(errno);
+            return xpipe__fail(APR_FROM_OS_ERROR(errno), "cannot bind %s", path);
         if (lstat(path, &st) < 0)
             continue; /* gone meanwhile: bind again */
-        if (!S_ISSOCK(st.st_mode))
-            return XPIPE_ENOTSOCK; /* a file, directory or link: hands off */
+        if (!S_ISSOCK(st.st_mode)) /* a file, directory or link: hands off */
+            return xpipe__fail(XPIPE_ENOTSOCK, "%s exists and is a %s", path,
+                               S_ISLNK(st.st_mode)   ? "symbolic link"
+                               : S_ISDIR(st.st_mode) ? "directory"
+                               : S_ISREG(st.st_mode) ? "regular file"
+                                                     : "non-socket file");
         if (unix_path_is_live(path, attr))
-            return XPIPE_EINUSE;
+            return xpipe__fail(XPIPE_EINUSE, "a server is listening on %s",
+                               path);
         if (unlink(path) < 0 && errno != ENOENT)
             return APR_FROM_OS_ERROR(errno);
     }
@@ -324,13 +374,17 @@ static apr_status_t unix_lock(int *lock_fd, const char **lock_path,
     for (tries = 0; tries < 100; tries++) {
         fd = open(lock, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0)
-            return errno == ELOOP ? XPIPE_ENOTSOCK : APR_FROM_OS_ERROR(errno);
+            return xpipe__fail(errno == ELOOP ? XPIPE_ENOTSOCK
+                                              : APR_FROM_OS_ERROR(errno),
+                               "cannot open lock file %s", lock);
         while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
             int err = errno;
             if (err == EINTR)
                 continue;
             close(fd);
-            return err == EWOULDBLOCK ? XPIPE_EINUSE : APR_FROM_OS_ERROR(err);
+            return xpipe__fail(err == EWOULDBLOCK ? XPIPE_EINUSE
+                                                  : APR_FROM_OS_ERROR(err),
+                               "another server holds %s", lock);
         }
         if (fstat(fd, &fst) == 0 && lstat(lock, &pst) == 0
             && fst.st_dev == pst.st_dev && fst.st_ino == pst.st_ino) {
@@ -366,13 +420,17 @@ static apr_status_t unix_listen(xpipe__lsn_t **out, const xpipe__name_t *name,
         fchmod(l->fd, (mode_t)attr->permissions);
         rv = unix_bind(l->fd, native, attr);
     }
+    if (rv == APR_SUCCESS && attr->group >= 0
+        && chown(native, (uid_t)-1, (gid_t)attr->group) < 0)
+        rv = xpipe__fail(APR_FROM_OS_ERROR(errno),
+                         "cannot give %s to group %ld", native, attr->group);
     if (rv == APR_SUCCESS && (chmod(native, (mode_t)attr->permissions) < 0
                               || lstat(native, &st) < 0))
         rv = APR_FROM_OS_ERROR(errno);
     if (rv == APR_SUCCESS) {
         l->dev = st.st_dev;
         l->ino = st.st_ino;
-        if (listen(l->fd, attr->instances) < 0)
+        if (unix_sys.listen(l->fd, attr->instances) < 0)
             rv = APR_FROM_OS_ERROR(errno);
     }
     if (rv == APR_SUCCESS)
@@ -417,7 +475,7 @@ static apr_status_t unix_hello_check(int fd, xpipe__lsn_t *l)
     ssize_t n;
 
     for (;;) {
-        n = recv(fd, &b, 1, 0);
+        n = unix_sys.recv(fd, &b, 1, 0);
         if (n == 1 || (n < 0 && errno != EINTR && errno != EAGAIN))
             break;
         if (n == 0)
@@ -443,15 +501,7 @@ static apr_status_t unix_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
     int fd;
 
     for (;;) {
-#ifdef HAVE_ACCEPT4
-        fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-#else
-        fd = accept(l->fd, NULL, NULL);
-        if (fd >= 0 && unix_cloexec_nonblock(fd) < 0) {
-            close(fd);
-            return APR_FROM_OS_ERROR(errno);
-        }
-#endif
+        fd = unix_sys.accept(l->fd);
         if (fd >= 0 && UNIX_FRAMED) {
             rv = unix_hello_check(fd, l);
             if (rv == XPIPE_ECANCELED)
@@ -541,7 +591,7 @@ static apr_status_t unix_connect(xpipe__chan_t **out, const xpipe__name_t *name,
             rv = unix_socket_new(&fd, attr);
             if (rv != APR_SUCCESS)
                 return rv;
-            err = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ? 0 : errno;
+            err = unix_sys.connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ? 0 : errno;
             if (err == EINPROGRESS) {
                 rv = unix_wait(fd, POLLOUT, -1, deadline);
                 elen = sizeof(err);
@@ -554,7 +604,7 @@ static apr_status_t unix_connect(xpipe__chan_t **out, const xpipe__name_t *name,
                 /* An empty socket always takes one byte. */
                 char hello = attr->mode == XPIPE_MODE_MESSAGE ? UNIX_HELLO_MSG
                                                               : UNIX_HELLO_BYTE;
-                if (send(fd, &hello, 1, MSG_NOSIGNAL) != 1)
+                if (unix_sys.send(fd, &hello, 1, MSG_NOSIGNAL) != 1)
                     err = errno ? errno : EAGAIN;
             }
             if (err == 0)
@@ -576,6 +626,9 @@ static apr_status_t unix_connect(xpipe__chan_t **out, const xpipe__name_t *name,
             break;
         case EPROTOTYPE:   /* the server's socket type is the other mode */
             return XPIPE_EMODE;
+        case EACCES:       /* the socket's or a directory's permissions */
+            return xpipe__fail(APR_EACCES, "no permission to connect to %s",
+                               native);
         default:
             return APR_FROM_OS_ERROR(err);
         }
@@ -611,9 +664,9 @@ static apr_status_t unix_xfer(xpipe__chan_t *c, int out, void *buf,
 
     for (;;) {
         if (out)
-            n = send(c->fd, buf, *len, flags | MSG_NOSIGNAL);
+            n = unix_sys.send(c->fd, buf, *len, flags | MSG_NOSIGNAL);
         else
-            n = recv(c->fd, buf, *len, flags);
+            n = unix_sys.recv(c->fd, buf, *len, flags);
         if (n > 0) {
             *len = (apr_size_t)n;
             return APR_SUCCESS;
@@ -699,7 +752,7 @@ static apr_status_t unix_frame_send(xpipe__chan_t *c, const void *buf,
             iov[0].iov_len = total - sent;
             msg.msg_iovlen = 1;
         }
-        n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+        n = unix_sys.sendmsg(c->fd, &msg, MSG_NOSIGNAL);
         if (n > 0) {
             sent += (apr_size_t)n;
             continue;
@@ -884,6 +937,27 @@ static apr_status_t unix_os_handle_get(xpipe__chan_t *c, xpipe_os_handle_t *h)
     return APR_SUCCESS;
 }
 
+static apr_status_t unix_self_get(xpipe_peer_t *self, apr_pool_t *pool)
+{
+    (void)pool;
+    self->pid = (long)getpid();
+    self->uid = (long)geteuid();
+    self->gid = (long)getegid();
+    self->have = XPIPE_PEER_PID | XPIPE_PEER_UID | XPIPE_PEER_GID;
+    return APR_SUCCESS;
+}
+
+static apr_status_t unix_sddl_check(const char *sddl)
+{
+    (void)sddl; /* SDDL is for Windows; POSIX uses modes and groups */
+    return APR_SUCCESS;
+}
+
+static void *unix_sys_get(void)
+{
+    return &unix_sys;
+}
+
 const xpipe__backend_t xpipe__unix_backend = {
     XPIPE__BACKEND_VERSION,
     UNIX_NAME,
@@ -904,4 +978,7 @@ const xpipe__backend_t xpipe__unix_backend = {
     unix_close,
     unix_peer_get,
     unix_os_handle_get,
+    unix_self_get,
+    unix_sddl_check,
+    unix_sys_get,
 };

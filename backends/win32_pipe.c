@@ -17,6 +17,8 @@
 #include <windows.h>
 #include <sddl.h>
 
+#include "win32_sys.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,6 +55,12 @@ struct xpipe__chan_t {
     HANDLE rd_ev;  /* events of the read and the write in flight: one of */
     HANDLE wr_ev;  /* each may be pending at once on the same handle */
     int server;
+};
+
+/* Every pipe call goes through here (see win32_sys.h). */
+static xpipe__win32_sys_t win32_sys = {
+    CreateNamedPipeW, CreateFileW, ConnectNamedPipe, ReadFile,
+    WriteFile,        PeekNamedPipe, WaitNamedPipeW,
 };
 
 /* ------------------------------------------------------------------ */
@@ -174,8 +182,8 @@ static apr_status_t win32_io(xpipe__chan_t *c, int out, void *buf, DWORD len,
     memset(&ov, 0, sizeof(ov));
     ov.hEvent = out ? c->wr_ev : c->rd_ev;
     *n = 0;
-    ok = out ? WriteFile(c->pipe, buf, len, NULL, &ov)
-             : ReadFile(c->pipe, buf, len, NULL, &ov);
+    ok = out ? win32_sys.write_file(c->pipe, buf, len, NULL, &ov)
+             : win32_sys.read_file(c->pipe, buf, len, NULL, &ov);
     err = ok ? 0 : GetLastError();
     if (!ok && err != ERROR_IO_PENDING && err != ERROR_MORE_DATA)
         return win32_os_status(err);
@@ -202,7 +210,9 @@ static apr_status_t win32_resolve(const char **native,
         break;
     }
     if (strlen(s) > WIN32_NAME_MAX)
-        return XPIPE_ENAMETOOLONG;
+        return xpipe__fail(XPIPE_ENAMETOOLONG,
+                           "pipe name %s is %lu characters; Windows holds %d",
+                           s, (unsigned long)strlen(s), WIN32_NAME_MAX);
     *native = s;
     return APR_SUCCESS;
 }
@@ -285,7 +295,7 @@ static HANDLE win32_instance_new(xpipe__lsn_t *l, int first, DWORD *err)
     if (first)
         open |= FILE_FLAG_FIRST_PIPE_INSTANCE;
     /* Unlimited: accepted channels count as instances too. */
-    h = CreateNamedPipeW(l->wname, open, mode | PIPE_WAIT,
+    h = win32_sys.create_named_pipe(l->wname, open, mode | PIPE_WAIT,
                          PIPE_UNLIMITED_INSTANCES, out, in, 0, &l->sa);
     *err = h == INVALID_HANDLE_VALUE ? GetLastError() : 0;
     return h;
@@ -309,7 +319,7 @@ static apr_status_t win32_arm(xpipe__lsn_t *l, win32_inst_t *s)
         memset(&s->ov, 0, sizeof(s->ov));
         s->ov.hEvent = ev;
         ResetEvent(ev);
-        if (ConnectNamedPipe(s->pipe, &s->ov)) {
+        if (win32_sys.connect_named_pipe(s->pipe, &s->ov)) {
             s->state = SLOT_READY;
             return APR_SUCCESS;
         }
@@ -373,7 +383,8 @@ static apr_status_t win32_listen(xpipe__lsn_t **out, const xpipe__name_t *name,
     l->slot[0].pipe = win32_instance_new(l, ours == 0, &err);
     if (l->slot[0].pipe == INVALID_HANDLE_VALUE)
         rv = err == ERROR_ACCESS_DENIED || err == ERROR_PIPE_BUSY
-                 ? XPIPE_EINUSE
+                 ? xpipe__fail(XPIPE_EINUSE, "another server owns pipe %s",
+                               native)
                  : err == ERROR_INVALID_NAME || err == ERROR_BAD_PATHNAME
                        ? XPIPE_EBADNAME
                        : win32_os_status(err);
@@ -381,7 +392,10 @@ static apr_status_t win32_listen(xpipe__lsn_t **out, const xpipe__name_t *name,
                                        NULL, NULL, 0))
         rv = win32_os_status(GetLastError());
     else if ((long)count != 1 + ours)
-        rv = XPIPE_EINUSE;
+        rv = xpipe__fail(XPIPE_EINUSE,
+                         "pipe %s has %lu instances besides ours: another "
+                         "server owns it", native, (unsigned long)count - 1
+                                                       - (unsigned long)ours);
     ReleaseSRWLockExclusive(&win32_names_lock);
     for (i = 0; i < l->n && rv == APR_SUCCESS; i++)
         rv = win32_arm(l, &l->slot[i]);
@@ -446,7 +460,7 @@ static HANDLE win32_take_ready(xpipe__lsn_t *l)
         win32_arm(l, s); /* a fresh instance keeps the slot pending */
         /* A client that connected and left without writing anything is
          * not worth a channel (a client of the other mode does that). */
-        if (!PeekNamedPipe(h, NULL, 0, NULL, &n, NULL)
+        if (!win32_sys.peek_named_pipe(h, NULL, 0, NULL, &n, NULL)
             && GetLastError() == ERROR_BROKEN_PIPE) {
             CloseHandle(h);
             i = -1; /* look again from the start */
@@ -557,7 +571,7 @@ static apr_status_t win32_connect(xpipe__chan_t **out,
         return XPIPE_EBADNAME;
     for (;;) {
         /* SQOS: the server may identify us but never act as us. */
-        h = CreateFileW(w, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING,
+        h = win32_sys.create_file(w, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING,
                         FILE_FLAG_OVERLAPPED | SECURITY_SQOS_PRESENT
                             | SECURITY_IDENTIFICATION,
                         NULL);
@@ -585,7 +599,7 @@ static apr_status_t win32_connect(xpipe__chan_t **out,
             /* Wakes early when an instance frees; 0 would mean "the
              * server's default", so wait at least 1 ms. Remote servers
              * (Samba) do not support it: then just pause. */
-            if (!WaitNamedPipeW(w, ms < 0 || ms > 1000 ? 1000 : (DWORD)ms)
+            if (!win32_sys.wait_named_pipe(w, ms < 0 || ms > 1000 ? 1000 : (DWORD)ms)
                 && GetLastError() != ERROR_SEM_TIMEOUT
                 && GetLastError() != ERROR_FILE_NOT_FOUND)
                 apr_sleep(delay);
@@ -691,7 +705,7 @@ static apr_status_t win32_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
     char probe;
 
     for (;;) {
-        if (!PeekNamedPipe(c->pipe, NULL, 0, NULL, &avail, &left)) {
+        if (!win32_sys.peek_named_pipe(c->pipe, NULL, 0, NULL, &avail, &left)) {
             DWORD err = GetLastError();
             *len = 0;
             return err == ERROR_BROKEN_PIPE || err == ERROR_PIPE_NOT_CONNECTED
@@ -791,6 +805,39 @@ static apr_status_t win32_os_handle_get(xpipe__chan_t *c, xpipe_os_handle_t *h)
     return APR_SUCCESS;
 }
 
+static apr_status_t win32_self_get(xpipe_peer_t *self, apr_pool_t *pool)
+{
+    self->pid = (long)GetCurrentProcessId();
+    self->have = XPIPE_PEER_PID;
+    if (win32_token_sid(GetCurrentProcess(), &self->sid, pool) == APR_SUCCESS)
+        self->have |= XPIPE_PEER_SID;
+    return APR_SUCCESS;
+}
+
+static apr_status_t win32_sddl_check(const char *sddl)
+{
+    PSECURITY_DESCRIPTOR sd = NULL;
+    wchar_t *w;
+    apr_pool_t *p;
+    apr_status_t rv = APR_EINVAL;
+
+    if (apr_pool_create(&p, NULL) != APR_SUCCESS)
+        return APR_ENOMEM;
+    w = win32_wide(sddl, p);
+    if (w && ConvertStringSecurityDescriptorToSecurityDescriptorW(
+                 w, SDDL_REVISION_1, &sd, NULL)) {
+        LocalFree(sd);
+        rv = APR_SUCCESS;
+    }
+    apr_pool_destroy(p);
+    return rv;
+}
+
+static void *win32_sys_get(void)
+{
+    return &win32_sys;
+}
+
 const xpipe__backend_t xpipe__win32_backend = {
     XPIPE__BACKEND_VERSION,
     "win32",
@@ -811,4 +858,7 @@ const xpipe__backend_t xpipe__win32_backend = {
     win32_close,
     win32_peer_get,
     win32_os_handle_get,
+    win32_self_get,
+    win32_sddl_check,
+    win32_sys_get,
 };

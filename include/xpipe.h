@@ -117,6 +117,14 @@ enum {
 char *xpipe_strerror(apr_status_t status, char *buf, apr_size_t bufsize);
 
 /**
+ * What xpipe knew about the last failure in the calling thread: the path,
+ * the limit or the peer involved, e.g. "run directory /tmp/xpipe-1000 has
+ * mode 0755; it must be 0700". Empty when the last failure said nothing
+ * more than its status. Valid until the thread's next xpipe call.
+ */
+const char *xpipe_error_detail(void);
+
+/**
  * The symbolic name of a status ("XPIPE_ENOPIPE", "APR_EOF", ...).
  * @return a static string; "" for a code without a known name.
  */
@@ -219,8 +227,11 @@ apr_status_t xpipe_attr_permissions_set(xpipe_attr_t *attr, int mode);
 /**
  * Windows: the pipe's security descriptor as an SDDL string, applied to
  * every instance. NULL restores the default (creating user and SYSTEM).
- * The string is copied. The POSIX backend ignores it.
- * @return APR_SUCCESS, APR_EINVAL for a NULL attr or an empty string.
+ * The string is copied. The Win32 backend checks it here, so a string
+ * that does not parse fails now, not at listen. The POSIX backend ignores
+ * it (use permissions and group there).
+ * @return APR_SUCCESS, APR_EINVAL for a NULL attr, an empty string or
+ *         (Windows) an SDDL string that does not parse.
  */
 apr_status_t xpipe_attr_sddl_set(xpipe_attr_t *attr, const char *sddl);
 
@@ -238,6 +249,29 @@ apr_status_t xpipe_attr_remote_set(xpipe_attr_t *attr, int allow);
  */
 apr_status_t xpipe_attr_wait_for_server_set(xpipe_attr_t *attr, int wait);
 
+/**
+ * POSIX: give the socket file this group (chown), so that with
+ * permissions such as 0660 the group's members may connect. -1 (the
+ * default) leaves the creator's group. The Win32 backend ignores it (use
+ * an SDDL string there).
+ * @return APR_SUCCESS, APR_EINVAL for a NULL attr or a gid below -1.
+ */
+apr_status_t xpipe_attr_group_set(xpipe_attr_t *attr, long gid);
+
+/**
+ * Whom the other end must run as. On a listener, a client that does not
+ * qualify is disconnected before anything it sent is read, and accept
+ * goes on waiting for the next one. On a client, connect fails with
+ * XPIPE_EPEER, before anything is sent, when the server does not qualify.
+ * @param who NULL: anyone the OS lets through (default);
+ *            "self": the same user as this process (uid on POSIX, user SID
+ *            on Windows); a decimal uid such as "1000" (POSIX); a SID
+ *            string such as "S-1-5-18" (Windows). Copied.
+ * @return APR_SUCCESS, APR_EINVAL for a NULL attr or a string of none of
+ *         these forms.
+ */
+apr_status_t xpipe_attr_peer_require_set(xpipe_attr_t *attr, const char *who);
+
 /** Read an attribute's mode back (for tests and tools). */
 xpipe_mode_e xpipe_attr_mode_get(const xpipe_attr_t *attr);
 /** Read the pending instances back. */
@@ -248,6 +282,12 @@ apr_size_t xpipe_attr_max_message_get(const xpipe_attr_t *attr);
 int xpipe_attr_permissions_get(const xpipe_attr_t *attr);
 /** Read the remote flag back. */
 int xpipe_attr_remote_get(const xpipe_attr_t *attr);
+/** Read the group back (-1: none). */
+long xpipe_attr_group_get(const xpipe_attr_t *attr);
+/** Read the peer requirement back (NULL: anyone). */
+const char *xpipe_attr_peer_require_get(const xpipe_attr_t *attr);
+/** Read the SDDL string back (NULL: the default descriptor). */
+const char *xpipe_attr_sddl_get(const xpipe_attr_t *attr);
 /** @} */
 
 /* ------------------------------------------------------------------ */

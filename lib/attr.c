@@ -4,6 +4,7 @@
 #include "backend.h"
 
 #include <apr_strings.h>
+#include <string.h>
 
 static const xpipe_attr_t attr_defaults = {
     XPIPE_MODE_BYTE,           /* mode */
@@ -14,7 +15,9 @@ static const xpipe_attr_t attr_defaults = {
     NULL,                      /* sddl: creating user + SYSTEM */
     0,                         /* remote clients refused */
     0,                         /* connect does not wait for a server */
-    NULL                       /* pool: set by xpipe_attr_create */
+    NULL,                      /* pool: set by xpipe_attr_create */
+    -1,                        /* group: the creator's */
+    NULL                       /* peer_require: anyone */
 };
 
 const xpipe_attr_t *xpipe__attr_defaults(void)
@@ -79,6 +82,9 @@ apr_status_t xpipe_attr_sddl_set(xpipe_attr_t *attr, const char *sddl)
 {
     if (attr == NULL || (sddl != NULL && sddl[0] == '\0'))
         return APR_EINVAL;
+    if (sddl != NULL && XPIPE__BACKEND.sddl_check(sddl) != APR_SUCCESS)
+        return xpipe__fail(APR_EINVAL, "SDDL string \"%s\" does not parse",
+                           sddl);
     attr->sddl = sddl ? apr_pstrdup(attr->pool, sddl) : NULL;
     return APR_SUCCESS;
 }
@@ -97,6 +103,56 @@ apr_status_t xpipe_attr_wait_for_server_set(xpipe_attr_t *attr, int wait)
         return APR_EINVAL;
     attr->wait_for_server = wait != 0;
     return APR_SUCCESS;
+}
+
+apr_status_t xpipe_attr_group_set(xpipe_attr_t *attr, long gid)
+{
+    if (attr == NULL || gid < -1)
+        return APR_EINVAL;
+    attr->group = gid;
+    return APR_SUCCESS;
+}
+
+/* "self", a decimal uid, or a SID string "S-1-..." (digits and dashes). */
+static int attr_who_ok(const char *who)
+{
+    const char *p = who;
+
+    if (strcmp(who, "self") == 0)
+        return 1;
+    if (p[0] == 'S' && p[1] == '-') {
+        for (p += 2; *p; p++)
+            if ((*p < '0' || *p > '9') && *p != '-')
+                return 0;
+        return p - who > 4;
+    }
+    for (; *p; p++)
+        if (*p < '0' || *p > '9')
+            return 0;
+    return p > who && p - who < 11;
+}
+
+apr_status_t xpipe_attr_peer_require_set(xpipe_attr_t *attr, const char *who)
+{
+    if (attr == NULL || (who != NULL && !attr_who_ok(who)))
+        return APR_EINVAL;
+    attr->peer_require = who ? apr_pstrdup(attr->pool, who) : NULL;
+    return APR_SUCCESS;
+}
+
+long xpipe_attr_group_get(const xpipe_attr_t *attr)
+{
+    return attr ? attr->group : attr_defaults.group;
+}
+
+const char *xpipe_attr_peer_require_get(const xpipe_attr_t *attr)
+{
+    return attr ? attr->peer_require : NULL;
+}
+
+const char *xpipe_attr_sddl_get(const xpipe_attr_t *attr)
+{
+    return attr ? attr->sddl : NULL;
 }
 
 xpipe_mode_e xpipe_attr_mode_get(const xpipe_attr_t *attr)

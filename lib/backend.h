@@ -30,6 +30,8 @@ struct xpipe_attr_t {
     int remote;
     int wait_for_server;
     apr_pool_t *pool;      /* the set's own pool, for copies */
+    long group;            /* POSIX socket group, -1 = none */
+    const char *peer_require; /* NULL, "self", uid or SID string */
 };
 
 /* The defaults, for a NULL attr (lib/attr.c). */
@@ -126,6 +128,18 @@ typedef struct xpipe__backend_t {
 
     apr_status_t (*os_handle_get)(xpipe__chan_t *chan,
                                   xpipe_os_handle_t *handle);
+
+    /* This process's own identity, in the same form as peer_get. */
+    apr_status_t (*self_get)(xpipe_peer_t *self, apr_pool_t *pool);
+
+    /* Check an SDDL string at attribute time: APR_SUCCESS when this
+     * backend can apply it (or ignores SDDL), APR_EINVAL when not. */
+    apr_status_t (*sddl_check)(const char *sddl);
+
+    /* Test hook: the backend's table of system calls (its own struct,
+     * declared in backends/<name>_sys.h), which a test may overwrite to
+     * spy on calls or make one fail. Never used by lib/. */
+    void *(*sys)(void);
 } xpipe__backend_t;
 
 /* The backend chosen by meson (see config.h: XPIPE__BACKEND). */
@@ -138,6 +152,18 @@ apr_time_t xpipe__deadline(apr_interval_time_t timeout);
 /* Milliseconds left until the deadline, rounded up, for poll() and
  * WaitForMultipleObjects(): -1 for forever, 0 when passed. */
 int xpipe__remaining_ms(apr_time_t deadline);
+/* Record what is known about a failure for xpipe_error_detail()
+ * (lib/status.c); returns rv so a failure site can say both at once. */
+#if defined(__GNUC__) || defined(__clang__)
+#define XPIPE__PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define XPIPE__PRINTF(f, a)
+#endif
+apr_status_t xpipe__fail(apr_status_t rv, const char *fmt, ...)
+    XPIPE__PRINTF(2, 3);
+/* Forget the last detail (at the start of each public call that can fail
+ * with one). */
+void xpipe__fail_clear(void);
 /* Parse a name (lib/name.c). */
 apr_status_t xpipe__name_parse(xpipe__name_t *out, const char *name,
                                apr_pool_t *pool);

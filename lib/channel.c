@@ -4,9 +4,11 @@
  */
 #include "backend.h"
 
+#include <apr_cstr.h>
 #include <apr_strings.h>
 #include <apr_thread_cond.h>
 #include <apr_thread_mutex.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ------------------------------------------------------------------ */
@@ -215,6 +217,7 @@ apr_status_t xpipe_name_resolve(const char **native, const char *name,
 
     if (native == NULL || name == NULL || pool == NULL)
         return APR_EINVAL;
+    xpipe__fail_clear();
     return name_resolve(&parsed, native, name, pool);
 }
 
@@ -243,6 +246,7 @@ apr_status_t xpipe_listen(xpipe_listener_t **listener, const char *name,
     if (listener == NULL || name == NULL)
         return APR_EINVAL;
     *listener = NULL;
+    xpipe__fail_clear();
     rv = obj_pools(pool, &owner, &sub, &own);
     if (rv != APR_SUCCESS)
         return rv;
@@ -257,6 +261,8 @@ apr_status_t xpipe_listen(xpipe_listener_t **listener, const char *name,
     copy->pool = sub;
     if (copy->sddl)
         copy->sddl = apr_pstrdup(sub, copy->sddl);
+    if (copy->peer_require)
+        copy->peer_require = apr_pstrdup(sub, copy->peer_require);
     rv = guard_init(&l->g, owner, lsn_wake);
     if (rv == APR_SUCCESS)
         rv = name_resolve(&parsed, &l->native, name, sub);
@@ -351,6 +357,47 @@ static apr_status_t chan_finish(xpipe_t **channel, xpipe_t *ch,
     return APR_SUCCESS;
 }
 
+/* Does the peer of a new channel qualify under attr->peer_require?
+ * XPIPE_EPEER when not, or when its identity cannot be had (fail closed). */
+static apr_status_t chan_peer_check(xpipe__chan_t *impl,
+                                    const xpipe_attr_t *attr, apr_pool_t *pool)
+{
+    const char *who = attr->peer_require, *is;
+    xpipe_peer_t peer, self;
+    int ok;
+
+    if (who == NULL)
+        return APR_SUCCESS;
+    memset(&peer, 0, sizeof(peer));
+    memset(&self, 0, sizeof(self));
+    if (BE->peer_get(impl, &peer, pool) != APR_SUCCESS)
+        return xpipe__fail(XPIPE_EPEER, "the peer's identity is unavailable");
+    if (strcmp(who, "self") == 0) {
+        if (BE->self_get(&self, pool) != APR_SUCCESS)
+            return xpipe__fail(XPIPE_EPEER, "our own identity is unavailable");
+        if (self.have & XPIPE_PEER_UID) {
+            ok = (peer.have & XPIPE_PEER_UID) && peer.uid == self.uid;
+            who = apr_psprintf(pool, "uid %ld", self.uid);
+        }
+        else {
+            ok = (self.have & XPIPE_PEER_SID) && (peer.have & XPIPE_PEER_SID)
+                 && apr_cstr_casecmp(peer.sid, self.sid) == 0;
+            who = self.sid ? self.sid : "?";
+        }
+    }
+    else if (who[0] == 'S')
+        ok = (peer.have & XPIPE_PEER_SID) && apr_cstr_casecmp(peer.sid, who) == 0;
+    else
+        ok = (peer.have & XPIPE_PEER_UID) && peer.uid == strtol(who, NULL, 10);
+    if (ok)
+        return APR_SUCCESS;
+    is = peer.have & XPIPE_PEER_SID ? peer.sid
+         : peer.have & XPIPE_PEER_UID ? apr_psprintf(pool, "uid %ld", peer.uid)
+                                      : "unknown";
+    return xpipe__fail(XPIPE_EPEER, "peer (pid %ld) runs as %s, required %s",
+                       peer.have & XPIPE_PEER_PID ? peer.pid : -1L, is, who);
+}
+
 apr_status_t xpipe_accept(xpipe_t **channel, xpipe_listener_t *listener,
                           apr_interval_time_t timeout, apr_pool_t *pool)
 {
@@ -364,10 +411,22 @@ apr_status_t xpipe_accept(xpipe_t **channel, xpipe_listener_t *listener,
     rv = guard_enter(&listener->g);
     if (rv != APR_SUCCESS)
         return rv;
-    rv = chan_create(&ch, listener->attr, pool);
-    if (rv == APR_SUCCESS) {
+    xpipe__fail_clear();
+    for (;;) {
+        rv = chan_create(&ch, listener->attr, pool);
+        if (rv != APR_SUCCESS)
+            break;
         rv = BE->accept(&ch->impl, listener->impl, deadline, ch->sub);
+        if (rv == APR_SUCCESS
+            && chan_peer_check(ch->impl, listener->attr, ch->sub)
+                   != APR_SUCCESS) {
+            /* Refused: dropped unread, and we wait for the next client. */
+            BE->close(ch->impl);
+            obj_pools_drop(ch->pool, ch->sub, ch->own_pool);
+            continue;
+        }
         rv = chan_finish(channel, ch, rv);
+        break;
     }
     return guard_leave(&listener->g, rv);
 }
@@ -387,12 +446,19 @@ apr_status_t xpipe_connect(xpipe_t **channel, const char *name,
     *channel = NULL;
     if (attr == NULL)
         attr = xpipe__attr_defaults();
+    xpipe__fail_clear();
     rv = chan_create(&ch, attr, pool);
     if (rv != APR_SUCCESS)
         return rv;
     rv = name_resolve(&parsed, &native, name, ch->sub);
     if (rv == APR_SUCCESS)
         rv = BE->connect(&ch->impl, &parsed, native, attr, deadline, ch->sub);
+    if (rv == APR_SUCCESS) {
+        /* A server that does not qualify gets nothing: we have not sent. */
+        rv = chan_peer_check(ch->impl, attr, ch->sub);
+        if (rv != APR_SUCCESS)
+            BE->close(ch->impl);
+    }
     return chan_finish(channel, ch, rv);
 }
 

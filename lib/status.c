@@ -1,10 +1,35 @@
 /* status.c — the status table: names and texts of xpipe's own codes, all
  * generated from XPIPE_STATUS_LIST in include/xpipe.h. Public API.
  */
-#include "xpipe.h"
+
+#include "backend.h"
 
 #include <apr_errno.h>
 #include <apr_strings.h>
+#include <stdarg.h>
+
+/* The detail of the last failure, per thread (xpipe_error_detail). */
+static _Thread_local char fail_detail[512];
+
+apr_status_t xpipe__fail(apr_status_t rv, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    apr_vsnprintf(fail_detail, sizeof(fail_detail), fmt, ap);
+    va_end(ap);
+    return rv;
+}
+
+void xpipe__fail_clear(void)
+{
+    fail_detail[0] = '\0';
+}
+
+const char *xpipe_error_detail(void)
+{
+    return fail_detail;
+}
 
 typedef struct status_entry_t {
     apr_status_t code;

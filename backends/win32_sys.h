@@ -1,0 +1,29 @@
+/* win32_sys.h — PRIVATE to backends/win32_pipe.c and white-box tests: the
+ * table the Win32 backend's pipe calls go through. A test obtains it with
+ * XPIPE__BACKEND.sys() and may replace an entry (to spy on the flags
+ * passed, or make the Nth call fail with a chosen error), restoring it
+ * afterwards. Include <windows.h> first.
+ */
+#ifndef XPIPE_WIN32_SYS_H
+#define XPIPE_WIN32_SYS_H
+
+typedef struct xpipe__win32_sys_t {
+    HANDLE (WINAPI *create_named_pipe)(LPCWSTR name, DWORD open_mode,
+                                       DWORD pipe_mode, DWORD max_instances,
+                                       DWORD out_size, DWORD in_size,
+                                       DWORD timeout_ms,
+                                       LPSECURITY_ATTRIBUTES sa);
+    HANDLE (WINAPI *create_file)(LPCWSTR name, DWORD access, DWORD share,
+                                 LPSECURITY_ATTRIBUTES sa, DWORD disposition,
+                                 DWORD flags, HANDLE template_file);
+    BOOL (WINAPI *connect_named_pipe)(HANDLE pipe, LPOVERLAPPED ov);
+    BOOL (WINAPI *read_file)(HANDLE h, LPVOID buf, DWORD len, LPDWORD n,
+                             LPOVERLAPPED ov);
+    BOOL (WINAPI *write_file)(HANDLE h, LPCVOID buf, DWORD len, LPDWORD n,
+                              LPOVERLAPPED ov);
+    BOOL (WINAPI *peek_named_pipe)(HANDLE h, LPVOID buf, DWORD len,
+                                   LPDWORD n, LPDWORD avail, LPDWORD left);
+    BOOL (WINAPI *wait_named_pipe)(LPCWSTR name, DWORD timeout_ms);
+} xpipe__win32_sys_t;
+
+#endif
