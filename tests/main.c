@@ -20,6 +20,7 @@ static CU_SuiteInfo suites[] = {
     { .pName = "many", .pTests = xt_many_tests },
     { .pName = "paths", .pTests = xt_paths_tests },
     { .pName = "badinput", .pTests = xt_badinput_tests },
+    { .pName = "security", .pTests = xt_security_tests },
 #ifdef _WIN32
     { .pName = "win32", .pTests = xt_win32_tests },
 #endif

@@ -298,6 +298,77 @@ static int child_hold(const char *name)
     return 0;
 }
 
+#ifndef _WIN32
+#include <grp.h>
+
+/* Become the unprivileged user 65534 (nobody/nogroup), for attacks. */
+static int child_drop(void)
+{
+    if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+        return -1;
+    return 0;
+}
+
+/* Role "attack PATH": as another user, connect, send, expect a byte back.
+ * Exit 0 served; 10 EACCES; 11 no pipe; 12 other connect error;
+ * 13 connected but dropped before any reply; 14 other; 20 cannot drop. */
+static int child_attack(const char *path)
+{
+    xpipe_t *ch;
+    apr_status_t rv;
+    apr_size_t n = 6;
+    char b;
+
+    if (child_drop() < 0)
+        return 20;
+    rv = xpipe_connect(&ch, path, NULL, XT_LONG, xt_p);
+    if (rv == APR_EACCES)
+        return 10;
+    if (rv == XPIPE_ENOPIPE)
+        return 11;
+    if (rv != APR_SUCCESS)
+        return 12;
+    xpipe_timeout_set(ch, XT_LONG);
+    rv = xpipe_write(ch, "attack", &n);
+    if (rv == APR_SUCCESS) {
+        n = 1;
+        rv = xpipe_read(ch, &b, &n);
+    }
+    if (rv == APR_SUCCESS)
+        return 0;
+    return XPIPE_STATUS_IS_PEER_GONE(rv) ? 13 : 14;
+}
+
+/* Role "serve-other PATH": as another user, serve one client on PATH
+ * (mode 0666) and count what it sends. Exit 0 nothing received; 1 data
+ * received; 2 listen failed; 3 accept failed; 20 cannot drop. */
+static int child_serve_other(const char *path)
+{
+    xpipe_listener_t *l;
+    xpipe_attr_t *a;
+    xpipe_t *ch;
+    char buf[64];
+    apr_size_t n, total = 0;
+
+    if (child_drop() < 0)
+        return 20;
+    xpipe_attr_create(&a, xt_p);
+    xpipe_attr_permissions_set(a, 0666);
+    if (xpipe_listen(&l, path, a, xt_p) != APR_SUCCESS)
+        return 2;
+    if (xpipe_accept(&ch, l, XT_LONG, xt_p) != APR_SUCCESS)
+        return 3;
+    xpipe_timeout_set(ch, XT_LONG);
+    for (;;) {
+        n = sizeof(buf);
+        if (xpipe_read(ch, buf, &n) != APR_SUCCESS)
+            break;
+        total += n;
+    }
+    return total == 0 ? 0 : 1;
+}
+#endif
+
 static void *APR_THREAD_FUNC child_idle(apr_thread_t *t, void *data)
 {
     (void)data;
@@ -319,6 +390,12 @@ int xt_child_main(int argc, const char *const *argv)
         return child_midway(a1);
     if (strcmp(role, "hold") == 0)
         return child_hold(a1);
+#ifndef _WIN32
+    if (strcmp(role, "attack") == 0)
+        return child_attack(a1);
+    if (strcmp(role, "serve-other") == 0)
+        return child_serve_other(a1);
+#endif
     if (strcmp(role, "crash") == 0) {
         /* Deliberate crash after a thread exists (the case where Wine with
          * winedbg enabled exits 0), to check that a crash fails the run. */

@@ -94,5 +94,6 @@ extern CU_TestInfo xt_many_tests[];
 extern CU_TestInfo xt_paths_tests[];
 extern CU_TestInfo xt_badinput_tests[];
 extern CU_TestInfo xt_win32_tests[];
+extern CU_TestInfo xt_security_tests[];
 
 #endif
