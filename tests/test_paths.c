@@ -164,18 +164,46 @@ static void test_rundir_checked(void)
     CU_ASSERT_EQUAL(lstat(sub, &st), 0);
     CU_ASSERT(S_ISDIR(st.st_mode));
     CU_ASSERT_EQUAL(st.st_mode & 0777, 0700);
-    /* Opened up to others: refused, by server and client alike. */
+    /* Opened up to others: refused, by server and client alike, with a
+     * detail that names the directory and the problem. */
     chmod(sub, 0755);
     XT_STATUS(xpipe_listen(&l, "rd", NULL, xt_p), XPIPE_ERUNDIR);
+    CU_ASSERT_STRING_EQUAL(xpipe_error_detail(),
+                           apr_psprintf(xt_p, "run directory %s has mode 0755; "
+                                        "it must be 0700", sub));
     XT_STATUS(xpipe_connect(&c, "rd", NULL, 0, xt_p), XPIPE_ERUNDIR);
+    /* Owned by someone else (root can arrange that): refused. */
+    if (geteuid() == 0) {
+        chmod(sub, 0700);
+        CU_ASSERT_EQUAL(chown(sub, 65534, 65534), 0);
+        XT_STATUS(xpipe_listen(&l, "rd", NULL, xt_p), XPIPE_ERUNDIR);
+        CU_ASSERT(strstr(xpipe_error_detail(), "belongs to uid 65534") != NULL);
+        CU_ASSERT_EQUAL(chown(sub, 0, 0), 0);
+    }
     /* A symbolic link in its place: refused, and not followed. */
     chmod(sub, 0700);
     rmdir(sub);
     CU_ASSERT_EQUAL(symlink("/tmp", sub), 0);
     XT_STATUS(xpipe_listen(&l, "rd", NULL, xt_p), XPIPE_ERUNDIR);
+    CU_ASSERT(strstr(xpipe_error_detail(), "is a symbolic link") != NULL);
     XT_STATUS(xpipe_connect(&c, "rd", NULL, 0, xt_p), XPIPE_ERUNDIR);
     CU_ASSERT(access("/tmp/rd", F_OK) != 0);
     unlink(sub);
+    /* A regular file in its place: refused, and left as it was. */
+    {
+        FILE *f = fopen(sub, "w");
+        struct stat before, after;
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+        fputs("mine", f);
+        fclose(f);
+        stat(sub, &before);
+        XT_STATUS(xpipe_listen(&l, "rd", NULL, xt_p), XPIPE_ERUNDIR);
+        CU_ASSERT(strstr(xpipe_error_detail(), "is not a directory") != NULL);
+        CU_ASSERT_EQUAL(stat(sub, &after), 0);
+        CU_ASSERT_EQUAL(before.st_ino, after.st_ino);
+        CU_ASSERT_EQUAL(after.st_size, 4);
+        unlink(sub);
+    }
     /* An XDG_RUNTIME_DIR that is not 0700 is not used at all. */
     chmod(dir, 0755);
     XT_OK(xpipe_name_resolve(&native, "rd", xt_p));
