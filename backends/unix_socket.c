@@ -9,6 +9,7 @@
 #include "backend.h"
 #include "unix_sys.h"
 
+#include <apr_atomic.h>
 #include <apr_strings.h>
 
 #include <errno.h>
@@ -23,14 +24,25 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
+#ifdef HAVE_EVENTFD
+#include <sys/eventfd.h>
+#endif
 
 #ifndef MSG_NOSIGNAL
 #define MSG_NOSIGNAL 0 /* then SO_NOSIGPIPE is set on every socket */
 #endif
 
+/* The wake object: an eventfd (or a pipe), made on first need — a call
+ * about to block, or an interrupt — since most channels never need one.
+ * Its fds are packed in one word so that racing creators agree. */
+typedef struct unix_wake_t {
+    volatile apr_uint64_t fds; /* read fd << 32 | write fd */
+} unix_wake_t;
+#define UNIX_WAKE_NONE (~(apr_uint64_t)0)
+
 struct xpipe__lsn_t {
     int fd;
-    int wake[2];    /* wake pipe: [0] polled, [1] written by wake */
+    unix_wake_t wake;
     int lock_fd;    /* flock on "<path>.lock", held while listening */
     const char *lock_path;
     const xpipe_attr_t *attr;
@@ -41,7 +53,7 @@ struct xpipe__lsn_t {
 
 struct xpipe__chan_t {
     int fd;
-    int wake[2];
+    unix_wake_t wake;
     /* Framed message mode only (UNIX_FRAMED): */
     unsigned char hdr[4];  /* the current frame's length, as read so far */
     apr_size_t hdr_got;
@@ -66,7 +78,15 @@ struct xpipe__chan_t {
 /* How long accept waits for a new client's hello before dropping it. */
 #define UNIX_HELLO_WAIT (APR_USEC_PER_SEC)
 
+/* fcntl is needed only where the OS lacks the calls that set these
+ * flags atomically. */
+#if !(defined(SOCK_CLOEXEC) && defined(SOCK_NONBLOCK)) \
+    || !defined(HAVE_ACCEPT4) || !(defined(HAVE_EVENTFD) || defined(HAVE_PIPE2))
+#define UNIX_NEED_FCNTL 1
 static int unix_cloexec_nonblock(int fd);
+#else
+#define UNIX_NEED_FCNTL 0
+#endif
 
 /* accept(), giving a non-blocking close-on-exec fd. */
 static int unix_accept_raw(int fd)
@@ -103,6 +123,7 @@ static void unix_close_fd(int *fd)
     }
 }
 
+#if UNIX_NEED_FCNTL
 static int unix_cloexec_nonblock(int fd)
 {
     int fl = fcntl(fd, F_GETFL);
@@ -114,59 +135,126 @@ static int unix_cloexec_nonblock(int fd)
         return -1;
     return 0;
 }
+#endif
 
-static apr_status_t unix_wake_open(int wake[2])
+static int unix_wake_make(int fds[2])
 {
-    if (pipe(wake) < 0)
-        return APR_FROM_OS_ERROR(errno);
-    if (unix_cloexec_nonblock(wake[0]) < 0
-        || unix_cloexec_nonblock(wake[1]) < 0) {
-        apr_status_t rv = APR_FROM_OS_ERROR(errno);
-        unix_close_fd(&wake[0]);
-        unix_close_fd(&wake[1]);
-        return rv;
+#ifdef HAVE_EVENTFD
+    fds[0] = fds[1] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    return fds[0] < 0 ? -1 : 0;
+#elif defined(HAVE_PIPE2)
+    return pipe2(fds, O_CLOEXEC | O_NONBLOCK);
+#else
+    if (pipe(fds) < 0)
+        return -1;
+    if (unix_cloexec_nonblock(fds[0]) < 0 || unix_cloexec_nonblock(fds[1]) < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
     }
+    return 0;
+#endif
+}
+
+static void unix_wake_init(unix_wake_t *w)
+{
+    apr_atomic_set64(&w->fds, UNIX_WAKE_NONE);
+}
+
+/* The wake object's fds, made now if need be. */
+static apr_status_t unix_wake_fds(unix_wake_t *w, int *rd, int *wr)
+{
+    apr_uint64_t v = apr_atomic_read64(&w->fds);
+
+    if (v == UNIX_WAKE_NONE) {
+        int fds[2];
+        apr_uint64_t mine;
+
+        if (unix_wake_make(fds) < 0)
+            return APR_FROM_OS_ERROR(errno);
+        mine = (apr_uint64_t)(unsigned int)fds[0] << 32 | (unsigned int)fds[1];
+        v = apr_atomic_cas64(&w->fds, mine, UNIX_WAKE_NONE);
+        if (v != UNIX_WAKE_NONE) { /* another thread made one first */
+            close(fds[0]);
+            if (fds[1] != fds[0])
+                close(fds[1]);
+        }
+        else
+            v = mine;
+    }
+    *rd = (int)(v >> 32);
+    *wr = (int)(v & 0xffffffffu);
     return APR_SUCCESS;
 }
 
-static apr_status_t unix_wake_set(int wake[2], int on)
+static apr_status_t unix_wake_set(unix_wake_t *w, int on)
 {
+    apr_uint64_t one = 1;
     char buf[64];
+    int rd, wr;
 
+    if (!on && apr_atomic_read64(&w->fds) == UNIX_WAKE_NONE)
+        return APR_SUCCESS; /* never made, never signalled */
+    if (unix_wake_fds(w, &rd, &wr) != APR_SUCCESS)
+        return APR_FROM_OS_ERROR(errno);
     if (on) {
-        /* EAGAIN means the pipe is already full, hence readable: fine. */
-        while (write(wake[1], "!", 1) < 0 && errno == EINTR)
+        /* EAGAIN means it is already signalled: fine. An eventfd takes
+         * 8 bytes, a pipe any. */
+        while (write(wr, &one, rd == wr ? sizeof(one) : 1) < 0 && errno == EINTR)
             ;
     }
     else {
-        while (read(wake[0], buf, sizeof(buf)) > 0 || errno == EINTR)
+        while (read(rd, buf, sizeof(buf)) > 0 || errno == EINTR)
             ;
     }
     return APR_SUCCESS;
 }
 
-/* Wait until fd is ready for events, the wake pipe is signalled
+static void unix_wake_close(unix_wake_t *w)
+{
+    apr_uint64_t v = apr_atomic_read64(&w->fds);
+
+    if (v != UNIX_WAKE_NONE) {
+        int rd = (int)(v >> 32), wr = (int)(v & 0xffffffffu);
+        close(rd);
+        if (wr != rd)
+            close(wr);
+        apr_atomic_set64(&w->fds, UNIX_WAKE_NONE);
+    }
+}
+
+/* Wait until fd is ready for events, the wake object is signalled
  * (XPIPE_ECANCELED) or the deadline passes (APR_TIMEUP). Errors and
- * hang-ups count as ready: the next syscall reports them. */
-static apr_status_t unix_wait(int fd, short events, int wake_fd,
+ * hang-ups count as ready: the next syscall reports them. w may be NULL
+ * (nothing can interrupt the call). */
+static apr_status_t unix_wait(int fd, short events, unix_wake_t *w,
                               apr_time_t deadline)
 {
     struct pollfd p[2];
-    int n;
+    int n, wr, nfds = 1;
+    apr_status_t rv;
 
+    /* A wait that may block needs the wake object: an interrupt made
+     * while we poll must find it in our set. A zero wait does not. */
+    if (w && (xpipe__remaining_ms(deadline) != 0
+              || apr_atomic_read64(&w->fds) != UNIX_WAKE_NONE)) {
+        rv = unix_wake_fds(w, &p[1].fd, &wr);
+        if (rv != APR_SUCCESS)
+            return rv;
+        nfds = 2;
+    }
     for (;;) {
         p[0].fd = fd;
         p[0].events = events;
         p[0].revents = 0;
-        p[1].fd = wake_fd;
         p[1].events = POLLIN;
         p[1].revents = 0;
-        n = unix_sys.poll(p, wake_fd >= 0 ? 2 : 1, xpipe__remaining_ms(deadline));
+        n = unix_sys.poll(p, (nfds_t)nfds, xpipe__remaining_ms(deadline));
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
             return APR_FROM_OS_ERROR(errno);
-        if (p[1].revents)
+        if (nfds == 2 && p[1].revents)
             return XPIPE_ECANCELED;
         if (p[0].revents)
             return APR_SUCCESS;
@@ -405,7 +493,8 @@ static apr_status_t unix_listen(xpipe__lsn_t **out, const xpipe__name_t *name,
     struct stat st;
     apr_status_t rv;
 
-    l->fd = l->lock_fd = l->wake[0] = l->wake[1] = -1;
+    l->fd = l->lock_fd = -1;
+    unix_wake_init(&l->wake);
     l->attr = attr;
     l->path = native;
     rv = unix_name_dir_check(name, native, 1, pool);
@@ -433,8 +522,6 @@ static apr_status_t unix_listen(xpipe__lsn_t **out, const xpipe__name_t *name,
         if (unix_sys.listen(l->fd, attr->instances) < 0)
             rv = APR_FROM_OS_ERROR(errno);
     }
-    if (rv == APR_SUCCESS)
-        rv = unix_wake_open(l->wake);
     if (rv != APR_SUCCESS) {
         if (l->dev || l->ino)
             unlink(native);
@@ -452,12 +539,8 @@ static apr_status_t unix_chan_new(xpipe__chan_t **out, int fd,
                                   apr_pool_t *pool)
 {
     xpipe__chan_t *c = apr_pcalloc(pool, sizeof(*c));
-    apr_status_t rv = unix_wake_open(c->wake);
 
-    if (rv != APR_SUCCESS) {
-        close(fd);
-        return rv;
-    }
+    unix_wake_init(&c->wake);
     c->fd = fd;
     *out = c;
     return APR_SUCCESS;
@@ -482,7 +565,7 @@ static apr_status_t unix_hello_check(int fd, xpipe__lsn_t *l)
             break;
         if (n < 0 && errno == EINTR)
             continue;
-        rv = unix_wait(fd, POLLIN, l->wake[0], until);
+        rv = unix_wait(fd, POLLIN, &l->wake, until);
         if (rv != APR_SUCCESS) {
             close(fd);
             return rv;
@@ -516,7 +599,7 @@ static apr_status_t unix_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
         if (errno != EAGAIN && errno != EWOULDBLOCK)
             return APR_FROM_OS_ERROR(errno);
         /* Several threads may accept: another one took it, wait again. */
-        rv = unix_wait(l->fd, POLLIN, l->wake[0], deadline);
+        rv = unix_wait(l->fd, POLLIN, &l->wake, deadline);
         if (rv != APR_SUCCESS)
             return rv;
     }
@@ -524,12 +607,12 @@ static apr_status_t unix_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
 
 static apr_status_t unix_listener_wake(xpipe__lsn_t *l)
 {
-    return unix_wake_set(l->wake, 1);
+    return unix_wake_set(&l->wake, 1);
 }
 
 static apr_status_t unix_listener_unwake(xpipe__lsn_t *l)
 {
-    return unix_wake_set(l->wake, 0);
+    return unix_wake_set(&l->wake, 0);
 }
 
 static apr_status_t unix_listener_close(xpipe__lsn_t *l)
@@ -543,8 +626,7 @@ static apr_status_t unix_listener_close(xpipe__lsn_t *l)
         unlink(l->path);
     unlink(l->lock_path);
     unix_close_fd(&l->lock_fd);
-    unix_close_fd(&l->wake[0]);
-    unix_close_fd(&l->wake[1]);
+    unix_wake_close(&l->wake);
     return APR_SUCCESS;
 }
 
@@ -593,7 +675,7 @@ static apr_status_t unix_connect(xpipe__chan_t **out, const xpipe__name_t *name,
                 return rv;
             err = unix_sys.connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ? 0 : errno;
             if (err == EINPROGRESS) {
-                rv = unix_wait(fd, POLLOUT, -1, deadline);
+                rv = unix_wait(fd, POLLOUT, NULL, deadline);
                 elen = sizeof(err);
                 if (rv != APR_SUCCESS)
                     err = EAGAIN;
@@ -677,7 +759,7 @@ static apr_status_t unix_xfer(xpipe__chan_t *c, int out, void *buf,
             continue;
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
             return unix_io_status(errno);
-        rv = unix_wait(c->fd, out ? POLLOUT : POLLIN, c->wake[0], deadline);
+        rv = unix_wait(c->fd, out ? POLLOUT : POLLIN, &c->wake, deadline);
         if (rv != APR_SUCCESS)
             return rv;
     }
@@ -761,7 +843,7 @@ static apr_status_t unix_frame_send(xpipe__chan_t *c, const void *buf,
             continue;
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
             return unix_io_status(errno);
-        rv = unix_wait(c->fd, POLLOUT, c->wake[0], deadline);
+        rv = unix_wait(c->fd, POLLOUT, &c->wake, deadline);
         if (rv == APR_SUCCESS)
             continue;
         if (sent == 0)
@@ -868,12 +950,12 @@ static apr_status_t unix_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
 
 static apr_status_t unix_wake(xpipe__chan_t *c)
 {
-    return unix_wake_set(c->wake, 1);
+    return unix_wake_set(&c->wake, 1);
 }
 
 static apr_status_t unix_unwake(xpipe__chan_t *c)
 {
-    return unix_wake_set(c->wake, 0);
+    return unix_wake_set(&c->wake, 0);
 }
 
 static apr_status_t unix_shutdown(xpipe__chan_t *c, xpipe_shutdown_e how)
@@ -894,8 +976,7 @@ static apr_status_t unix_close(xpipe__chan_t *c)
     free(c->tx_rest);
     free(c->rx_part);
     unix_close_fd(&c->fd);
-    unix_close_fd(&c->wake[0]);
-    unix_close_fd(&c->wake[1]);
+    unix_wake_close(&c->wake);
     return APR_SUCCESS;
 }
 
