@@ -6,6 +6,7 @@
 
 #include <CUnit/Basic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static CU_SuiteInfo suites[] = {
@@ -21,6 +22,7 @@ static CU_SuiteInfo suites[] = {
     { .pName = "paths", .pTests = xt_paths_tests },
     { .pName = "badinput", .pTests = xt_badinput_tests },
     { .pName = "security", .pTests = xt_security_tests },
+    { .pName = "tool", .pTests = xt_tool_tests },
 #ifdef _WIN32
     { .pName = "win32", .pTests = xt_win32_tests },
 #endif
@@ -47,6 +49,8 @@ int main(int argc, const char *const *argv)
         suites[i].pSetUpFunc = xt_setup;
         suites[i].pTearDownFunc = xt_teardown;
     }
+    if (getenv("XT_TIMES"))
+        xt_times = 1;
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 99;
     if (CU_register_suites(suites) != CUE_SUCCESS) {

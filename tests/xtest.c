@@ -21,13 +21,19 @@ const char *xt_self;
 static unsigned int xt_skip_count;
 static unsigned int xt_name_seq;
 
+int xt_times;
+static apr_time_t xt_t0;
+
 void xt_setup(void)
 {
     apr_pool_create(&xt_p, NULL);
+    xt_t0 = apr_time_now();
 }
 
 void xt_teardown(void)
 {
+    if (xt_times)
+        printf(" [%.2f s]", (double)(apr_time_now() - xt_t0) / 1e6);
     apr_pool_destroy(xt_p);
     xt_p = NULL;
 }

@@ -17,6 +17,9 @@
 /* The per-test pool, created before and destroyed after every test. */
 extern apr_pool_t *xt_p;
 
+/* XT_TIMES in the environment: print each case's wall time. */
+extern int xt_times;
+
 /* Suite set-up/tear-down that manage xt_p. */
 void xt_setup(void);
 void xt_teardown(void);
@@ -95,5 +98,6 @@ extern CU_TestInfo xt_paths_tests[];
 extern CU_TestInfo xt_badinput_tests[];
 extern CU_TestInfo xt_win32_tests[];
 extern CU_TestInfo xt_security_tests[];
+extern CU_TestInfo xt_tool_tests[];
 
 #endif

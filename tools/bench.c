@@ -366,25 +366,25 @@ static int conn_connect(conn_t *c, int raw, const char *name,
 }
 
 /* ------------------------------------------------------------------ */
-/* Server child: bench --serve xpipe|raw KIND NAME COUNT */
+/* Server child: bench --serve xpipe|raw NAME RTTS BYTES CONNS CPU serves
+ * every kind in turn, each on NAME-<kind>. */
 
-static int bench_serve(const char *impl, const char *kindname, const char *name,
-                       long count, apr_pool_t *p)
+/* How many round trips, bytes or connections a kind runs. */
+static long kind_count(kind_e kind, long rtts, long bytes, long conns)
 {
-    int raw = strcmp(impl, "raw") == 0;
-    int kind, message, i;
+    return kind == K_CONNECT ? conns : kind <= K_RTT_MSG ? rtts : bytes;
+}
+
+static int bench_serve_kind(int raw, kind_e kind, const char *name, long count,
+                            apr_pool_t *p)
+{
+    int message = kind == K_RTT_MSG, i;
     xpipe_listener_t *xl = NULL;
     raw_lsn_t *rl = NULL;
     const char *native = NULL;
     static char buf[65536];
     conn_t c;
 
-    for (kind = 0; kind < K_COUNT; kind++)
-        if (strcmp(kind_names[kind], kindname) == 0)
-            break;
-    if (kind == K_COUNT)
-        return 2;
-    message = kind == K_RTT_MSG;
     if (xpipe_name_resolve(&native, name, p) != APR_SUCCESS)
         return 1;
     if (raw)
@@ -438,16 +438,29 @@ static int bench_serve(const char *impl, const char *kindname, const char *name,
     return 0;
 }
 
+static int bench_serve(const char *impl, const char *base, long rtts,
+                       long bytes, long conns, apr_pool_t *p)
+{
+    int raw = strcmp(impl, "raw") == 0, k;
+
+    for (k = 0; k < K_COUNT; k++) {
+        const char *name = apr_psprintf(p, "%s-%d", base, k);
+        if (bench_serve_kind(raw, (kind_e)k, name,
+                             kind_count((kind_e)k, rtts, bytes, conns), p))
+            return 1;
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* Client side: one measurement */
 
 static const char *bench_self;
 
-static apr_status_t bench_child(apr_proc_t *proc, int raw, kind_e kind,
-                                const char *name, long count, int cpu,
-                                apr_pool_t *p)
+static apr_status_t bench_child(apr_proc_t *proc, int raw, const char *base,
+                                const bench_opts_t *o, int cpu, apr_pool_t *p)
 {
-    const char *argv[10];
+    const char *argv[11];
     apr_procattr_t *pa;
     apr_status_t rv;
 
@@ -455,11 +468,12 @@ static apr_status_t bench_child(apr_proc_t *proc, int raw, kind_e kind,
     argv[1] = "bench";
     argv[2] = "--serve";
     argv[3] = raw ? "raw" : "xpipe";
-    argv[4] = kind_names[kind];
-    argv[5] = name;
-    argv[6] = apr_psprintf(p, "%ld", count);
-    argv[7] = apr_psprintf(p, "%d", cpu);
-    argv[8] = NULL;
+    argv[4] = base;
+    argv[5] = apr_psprintf(p, "%ld", o->rtt_count);
+    argv[6] = apr_psprintf(p, "%ld", o->stream_mib << 20);
+    argv[7] = apr_psprintf(p, "%ld", o->conn_count);
+    argv[8] = apr_psprintf(p, "%d", cpu);
+    argv[9] = NULL;
     rv = apr_procattr_create(&pa, p);
     if (rv == APR_SUCCESS)
         rv = apr_procattr_cmdtype_set(pa, APR_PROGRAM);
@@ -468,40 +482,30 @@ static apr_status_t bench_child(apr_proc_t *proc, int raw, kind_e kind,
     return rv;
 }
 
-static int bench_one(int raw, kind_e kind, const bench_opts_t *o, int server_cpu,
-                     result_t *res, apr_pool_t *p)
+/* Measure one kind against the server child; 0 when it worked. */
+static int bench_kind(int raw, kind_e kind, const char *name, long count,
+                      result_t *res, apr_pool_t *p)
 {
-    static unsigned int seq;
     static char buf[65536];
-    const char *name = apr_psprintf(p, "xpipe-bench-%lu-%u",
-                                    (unsigned long)apr_time_now() % 100000, ++seq);
     const char *native = NULL;
-    int message = kind == K_RTT_MSG;
-    long count = kind == K_CONNECT ? o->conn_count
-                 : kind <= K_RTT_MSG ? o->rtt_count
-                                     : o->stream_mib << 20;
+    int message = kind == K_RTT_MSG, i;
     apr_uint64_t t0, t1;
-    apr_proc_t proc;
-    apr_exit_why_e why;
-    int code = 1, i;
     conn_t c;
 
     memset(res, 0, sizeof(*res));
     if (xpipe_name_resolve(&native, name, p) != APR_SUCCESS)
         return -1;
-    if (bench_child(&proc, raw, kind, name, count, server_cpu, p) != APR_SUCCESS)
-        return -1;
     if (kind == K_CONNECT) {
         /* The first connect also waits for the server to be up: untimed. */
         if (conn_connect(&c, raw, name, native, 0, p)
             || conn_write_full(&c, "c", 1) || conn_read_full(&c, buf, 1))
-            goto done;
+            return -1;
         conn_close(&c);
         t0 = bench_now_ns();
         for (i = 1; i < count; i++) {
             if (conn_connect(&c, raw, name, native, 0, p)
                 || conn_write_full(&c, "c", 1) || conn_read_full(&c, buf, 1))
-                goto done;
+                return -1;
             conn_close(&c);
         }
         t1 = bench_now_ns();
@@ -512,7 +516,7 @@ static int bench_one(int raw, kind_e kind, const bench_opts_t *o, int server_cpu
         long k, warm = count / 10;
         if (conn_connect(&c, raw, name, native, message, p)) {
             free(lat);
-            goto done;
+            return -1;
         }
         for (k = 0; k < count; k++) {
             t0 = bench_now_ns();
@@ -529,13 +533,13 @@ static int bench_one(int raw, kind_e kind, const bench_opts_t *o, int server_cpu
         }
         free(lat);
         if (k != count)
-            goto done;
+            return -1;
     }
     else {
         long chunk = kind == K_STREAM_64K ? 65536 : 4096;
         long long left = (long long)count;
         if (conn_connect(&c, raw, name, native, 0, p))
-            goto done;
+            return -1;
         t0 = bench_now_ns();
         while (left > 0) {
             if (conn_write_full(&c, buf, chunk))
@@ -544,17 +548,44 @@ static int bench_one(int raw, kind_e kind, const bench_opts_t *o, int server_cpu
         }
         if (left > 0 || conn_read_full(&c, buf, 1)) {
             conn_close(&c);
-            goto done;
+            return -1;
         }
         t1 = bench_now_ns();
         conn_close(&c);
         res->per_sec = (double)count * 1e9 / (double)(t1 - t0);
     }
-done:
+    return 0;
+}
+
+/* One round for one implementation: a server child, every kind. */
+static int bench_round(int raw, const bench_opts_t *o, int server_cpu,
+                       result_t res[K_COUNT], apr_pool_t *p)
+{
+    static unsigned int seq;
+    const char *base = apr_psprintf(p, "xpipe-bench-%lu-%u",
+                                    (unsigned long)(apr_time_now() % 1000000),
+                                    ++seq);
+    apr_exit_why_e why;
+    apr_proc_t proc;
+    int code = 1, k, failed = 0;
+
+    if (bench_child(&proc, raw, base, o, server_cpu, p) != APR_SUCCESS)
+        return -1;
+    for (k = 0; k < K_COUNT && !failed; k++)
+        if (bench_kind(raw, (kind_e)k, apr_psprintf(p, "%s-%d", base, k),
+                       kind_count((kind_e)k, o->rtt_count, o->stream_mib << 20,
+                                  o->conn_count),
+                       &res[k], p)) {
+            fprintf(stderr, "xpipe: bench %s (%s) failed\n", kind_names[k],
+                    raw ? "raw" : "xpipe");
+            failed = 1;
+        }
+    if (failed)
+        apr_proc_kill(&proc, 9);
     if (apr_proc_wait(&proc, &code, &why, APR_WAIT) != APR_CHILD_DONE
         || why != APR_PROC_EXIT)
         code = -1;
-    return code == 0 && (res->per_sec > 0 || res->median_us > 0) ? 0 : -1;
+    return failed || code != 0 ? -1 : 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -615,11 +646,12 @@ int tool_bench(int argc, const char *const *argv, apr_pool_t *pool)
         }
     }
     if (serve) {
-        if (argc - os->ind != 5)
+        if (argc - os->ind != 6)
             return 2;
-        bench_pin(atoi(argv[os->ind + 4]));
-        return bench_serve(argv[os->ind], argv[os->ind + 1], argv[os->ind + 2],
-                           atol(argv[os->ind + 3]), pool);
+        bench_pin(atoi(argv[os->ind + 5]));
+        return bench_serve(argv[os->ind], argv[os->ind + 1],
+                           atol(argv[os->ind + 2]), atol(argv[os->ind + 3]),
+                           atol(argv[os->ind + 4]), pool);
     }
     if (rv != APR_EOF || os->ind != argc || o.rounds < 1 || o.rounds > 16
         || o.rtt_count < 10 || o.stream_mib < 1 || o.conn_count < 2
@@ -633,22 +665,21 @@ int tool_bench(int argc, const char *const *argv, apr_pool_t *pool)
         server_cpu = 1;
     bench_pin(client_cpu);
     for (round = 0; round < o.rounds; round++)
-        for (k = 0; k < K_COUNT; k++)
-            for (impl = 0; impl < 2; impl++) {
-                /* Alternate which goes first: A B, then B A. */
-                int raw = (impl + round) % 2;
-                result_t one;
-                apr_pool_t *p;
-                apr_pool_create(&p, pool);
-                if (bench_one(raw, (kind_e)k, &o, server_cpu, &one, p)) {
-                    fprintf(stderr, "xpipe: bench %s (%s) failed\n",
-                            kind_names[k], raw ? "raw" : "xpipe");
-                    return 1;
-                }
-                apr_pool_destroy(p);
-                med[k][raw][round] = k <= K_RTT_MSG ? one.median_us : one.per_sec;
-                p99[k][raw][round] = one.p99_us;
+        for (impl = 0; impl < 2; impl++) {
+            /* Alternate which goes first: A B, then B A. */
+            int raw = (impl + round) % 2;
+            result_t one[K_COUNT];
+            apr_pool_t *p;
+            apr_pool_create(&p, pool);
+            if (bench_round(raw, &o, server_cpu, one, p))
+                return 1;
+            apr_pool_destroy(p);
+            for (k = 0; k < K_COUNT; k++) {
+                med[k][raw][round] = k <= K_RTT_MSG ? one[k].median_us
+                                                    : one[k].per_sec;
+                p99[k][raw][round] = one[k].p99_us;
             }
+        }
     for (k = 0; k < K_COUNT; k++)
         for (impl = 0; impl < 2; impl++) {
             if (k <= K_RTT_MSG) {

@@ -40,6 +40,8 @@ static const char tool_usage[] =
     "  --message            message mode: one stdin line = one message, one\n"
     "                       message = one output line (empty lines skipped)\n"
     "  --timeout SECONDS    connect/accept deadline (connect default 10)\n"
+    "  --wait               connect: wait (to the deadline) for the server to\n"
+    "                       appear instead of failing at once\n"
     "  --linger SECONDS     after stdin ends where a pipe cannot half-close\n"
     "                       (Windows), wait this long for the peer's last\n"
     "                       data (default 0.5)\n"
@@ -492,7 +494,7 @@ static int tool_connect(tool_t *tool, const char *name)
 enum {
     OPT_ECHO = 256, OPT_ONCE, OPT_MESSAGE, OPT_TIMEOUT, OPT_LINGER, OPT_MODE,
     OPT_GROUP, OPT_SDDL, OPT_PEER, OPT_REMOTE, OPT_MAXMSG, OPT_PROGRESS,
-    OPT_HELP, OPT_VERSION
+    OPT_HELP, OPT_VERSION, OPT_WAIT
 };
 
 static const apr_getopt_option_t tool_opts[] = {
@@ -508,6 +510,7 @@ static const apr_getopt_option_t tool_opts[] = {
     { "accept-remote", OPT_REMOTE, 0, "Windows: remote clients" },
     { "max-message", OPT_MAXMSG, 1, "largest message" },
     { "progress", OPT_PROGRESS, 0, "progress on stderr" },
+    { "wait", OPT_WAIT, 0, "wait for the server" },
     { "help", OPT_HELP, 0, "help" },
     { "version", OPT_VERSION, 0, "version" },
     { NULL, 'v', 0, "verbose" },
@@ -584,6 +587,7 @@ static int tool_parse(tool_t *tool, int argc, const char *const *argv,
                 return tool_usage_error("--max-message takes 1 to 262144");
             break;
         case OPT_PROGRESS: tool->progress = 1; break;
+        case OPT_WAIT: xpipe_attr_wait_for_server_set(tool->attr, 1); break;
         case 'v': tool->verbose = 1; break;
         case OPT_HELP: fputs(tool_usage, stdout); return 0;
         case OPT_VERSION:
