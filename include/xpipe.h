@@ -15,6 +15,11 @@ extern "C" {
 #endif
 
 /**
+ * @file xpipe.h
+ * @brief The whole public API of xpipe: types, calls and status codes.
+ */
+
+/**
  * @mainpage xpipe
  *
  * One channel API over Win32 named pipes (`\\.\pipe\name`,
@@ -86,19 +91,33 @@ enum {
     XPIPE_STATUS_END
 };
 
+/** True when status s is XPIPE_ENOPIPE. */
 #define XPIPE_STATUS_IS_ENOPIPE(s)      ((s) == XPIPE_ENOPIPE)
+/** True when status s is XPIPE_EINUSE. */
 #define XPIPE_STATUS_IS_EINUSE(s)       ((s) == XPIPE_EINUSE)
+/** True when status s is XPIPE_ECLOSED. */
 #define XPIPE_STATUS_IS_ECLOSED(s)      ((s) == XPIPE_ECLOSED)
+/** True when status s is XPIPE_ECANCELED. */
 #define XPIPE_STATUS_IS_ECANCELED(s)    ((s) == XPIPE_ECANCELED)
+/** True when status s is XPIPE_EMSGSIZE. */
 #define XPIPE_STATUS_IS_EMSGSIZE(s)     ((s) == XPIPE_EMSGSIZE)
+/** True when status s is XPIPE_ERESET. */
 #define XPIPE_STATUS_IS_ERESET(s)       ((s) == XPIPE_ERESET)
+/** True when status s is XPIPE_EPIPE. */
 #define XPIPE_STATUS_IS_EPIPE(s)        ((s) == XPIPE_EPIPE)
+/** True when status s is XPIPE_EBADNAME. */
 #define XPIPE_STATUS_IS_EBADNAME(s)     ((s) == XPIPE_EBADNAME)
+/** True when status s is XPIPE_ENAMETOOLONG. */
 #define XPIPE_STATUS_IS_ENAMETOOLONG(s) ((s) == XPIPE_ENAMETOOLONG)
+/** True when status s is XPIPE_EREMOTE. */
 #define XPIPE_STATUS_IS_EREMOTE(s)      ((s) == XPIPE_EREMOTE)
+/** True when status s is XPIPE_EMODE. */
 #define XPIPE_STATUS_IS_EMODE(s)        ((s) == XPIPE_EMODE)
+/** True when status s is XPIPE_ERUNDIR. */
 #define XPIPE_STATUS_IS_ERUNDIR(s)      ((s) == XPIPE_ERUNDIR)
+/** True when status s is XPIPE_ENOTSOCK. */
 #define XPIPE_STATUS_IS_ENOTSOCK(s)     ((s) == XPIPE_ENOTSOCK)
+/** True when status s is XPIPE_EPEER. */
 #define XPIPE_STATUS_IS_EPEER(s)        ((s) == XPIPE_EPEER)
 /** True for any code of xpipe's own range. */
 #define XPIPE_STATUS_IS_XPIPE(s) \
@@ -121,11 +140,13 @@ char *xpipe_strerror(apr_status_t status, char *buf, apr_size_t bufsize);
  * the limit or the peer involved, e.g. "run directory /tmp/xpipe-1000 has
  * mode 0755; it must be 0700". Empty when the last failure said nothing
  * more than its status. Valid until the thread's next xpipe call.
+ * @return a NUL-terminated string, never NULL.
  */
 const char *xpipe_error_detail(void);
 
 /**
  * The symbolic name of a status ("XPIPE_ENOPIPE", "APR_EOF", ...).
+ * @param status any apr_status_t.
  * @return a static string; "" for a code without a known name.
  */
 const char *xpipe_status_name(apr_status_t status);
@@ -146,7 +167,10 @@ apr_status_t xpipe_initialize(void);
 /** Release what xpipe_initialize took; the last call terminates APR. */
 void xpipe_terminate(void);
 
-/** Name of the backend compiled in: "unix" or "win32". */
+/**
+ * Which backend is compiled in.
+ * @return "unix", "unix-framed" (POSIX with framed messages) or "win32".
+ */
 const char *xpipe_backend_name(void);
 /** @} */
 
@@ -157,6 +181,7 @@ const char *xpipe_backend_name(void);
  * unchanged. A NULL attr in listen/connect means all defaults.
  * @{ */
 
+/** An attribute set: how to listen or connect. Opaque; see the setters. */
 typedef struct xpipe_attr_t xpipe_attr_t;
 
 /** Channel mode. Both ends of a channel must use the same mode. */
@@ -189,6 +214,8 @@ apr_status_t xpipe_attr_create(xpipe_attr_t **attr, apr_pool_t *pool);
 
 /**
  * Set the channel mode.
+ * @param attr the attribute set.
+ * @param mode XPIPE_MODE_BYTE or XPIPE_MODE_MESSAGE.
  * @return APR_SUCCESS, APR_EINVAL for NULL or an unknown mode.
  */
 apr_status_t xpipe_attr_mode_set(xpipe_attr_t *attr, xpipe_mode_e mode);
@@ -196,6 +223,8 @@ apr_status_t xpipe_attr_mode_set(xpipe_attr_t *attr, xpipe_mode_e mode);
 /**
  * Listener: how many clients may wait to be accepted (POSIX backlog;
  * Windows pending pipe instances), 1..XPIPE_INSTANCES_LIMIT.
+ * @param attr the attribute set.
+ * @param instances how many; default XPIPE_INSTANCES_DEFAULT.
  * @return APR_SUCCESS, APR_EINVAL when out of range or attr is NULL.
  */
 apr_status_t xpipe_attr_instances_set(xpipe_attr_t *attr, int instances);
@@ -203,6 +232,8 @@ apr_status_t xpipe_attr_instances_set(xpipe_attr_t *attr, int instances);
 /**
  * Message mode: the largest message xpipe_send accepts,
  * 1..XPIPE_MESSAGE_MAX_LIMIT bytes.
+ * @param attr the attribute set.
+ * @param max the size in bytes; default XPIPE_MESSAGE_MAX_DEFAULT.
  * @return APR_SUCCESS, APR_EINVAL when out of range or attr is NULL.
  */
 apr_status_t xpipe_attr_max_message_set(xpipe_attr_t *attr, apr_size_t max);
@@ -210,6 +241,9 @@ apr_status_t xpipe_attr_max_message_set(xpipe_attr_t *attr, apr_size_t max);
 /**
  * OS buffer sizes (SO_RCVBUF/SO_SNDBUF; the pipe's in/out buffer sizes).
  * 0 keeps the OS default. Each at most XPIPE_BUFFER_LIMIT.
+ * @param attr the attribute set.
+ * @param in_size receive buffer in bytes, or 0.
+ * @param out_size send buffer in bytes, or 0.
  * @return APR_SUCCESS, APR_EINVAL when out of range or attr is NULL.
  */
 apr_status_t xpipe_attr_buffer_size_set(xpipe_attr_t *attr,
@@ -220,6 +254,8 @@ apr_status_t xpipe_attr_buffer_size_set(xpipe_attr_t *attr,
  * POSIX: the socket file's permission bits (0 to 0777), applied exactly
  * (the umask cannot widen them). Default 0600, owner only. Only bits for
  * read/write matter to a Unix socket.
+ * @param attr the attribute set.
+ * @param mode permission bits, e.g. 0660.
  * @return APR_SUCCESS, APR_EINVAL when out of range or attr is NULL.
  */
 apr_status_t xpipe_attr_permissions_set(xpipe_attr_t *attr, int mode);
@@ -230,6 +266,8 @@ apr_status_t xpipe_attr_permissions_set(xpipe_attr_t *attr, int mode);
  * The string is copied. The Win32 backend checks it here, so a string
  * that does not parse fails now, not at listen. The POSIX backend ignores
  * it (use permissions and group there).
+ * @param attr the attribute set.
+ * @param sddl the descriptor, e.g. "D:P(A;;GA;;;SY)(A;;GRGW;;;WD)", or NULL.
  * @return APR_SUCCESS, APR_EINVAL for a NULL attr, an empty string or
  *         (Windows) an SDDL string that does not parse.
  */
@@ -238,6 +276,8 @@ apr_status_t xpipe_attr_sddl_set(xpipe_attr_t *attr, const char *sddl);
 /**
  * Windows: accept clients from other machines (`\\host\pipe\name`).
  * Off by default (PIPE_REJECT_REMOTE_CLIENTS).
+ * @param attr the attribute set.
+ * @param allow nonzero to accept remote clients.
  * @return APR_SUCCESS, APR_EINVAL for a NULL attr.
  */
 apr_status_t xpipe_attr_remote_set(xpipe_attr_t *attr, int allow);
@@ -245,6 +285,8 @@ apr_status_t xpipe_attr_remote_set(xpipe_attr_t *attr, int allow);
 /**
  * Connect: when nothing listens on the name yet, keep retrying until the
  * deadline instead of failing at once with XPIPE_ENOPIPE.
+ * @param attr the attribute set.
+ * @param wait nonzero to wait.
  * @return APR_SUCCESS, APR_EINVAL for a NULL attr.
  */
 apr_status_t xpipe_attr_wait_for_server_set(xpipe_attr_t *attr, int wait);
@@ -254,6 +296,8 @@ apr_status_t xpipe_attr_wait_for_server_set(xpipe_attr_t *attr, int wait);
  * permissions such as 0660 the group's members may connect. -1 (the
  * default) leaves the creator's group. The Win32 backend ignores it (use
  * an SDDL string there).
+ * @param attr the attribute set.
+ * @param gid the numeric group id, or -1.
  * @return APR_SUCCESS, APR_EINVAL for a NULL attr or a gid below -1.
  */
 apr_status_t xpipe_attr_group_set(xpipe_attr_t *attr, long gid);
@@ -263,6 +307,7 @@ apr_status_t xpipe_attr_group_set(xpipe_attr_t *attr, long gid);
  * qualify is disconnected before anything it sent is read, and accept
  * goes on waiting for the next one. On a client, connect fails with
  * XPIPE_EPEER, before anything is sent, when the server does not qualify.
+ * @param attr the attribute set.
  * @param who NULL: anyone the OS lets through (default);
  *            "self": the same user as this process (uid on POSIX, user SID
  *            on Windows); a decimal uid such as "1000" (POSIX); a SID
@@ -272,21 +317,29 @@ apr_status_t xpipe_attr_group_set(xpipe_attr_t *attr, long gid);
  */
 apr_status_t xpipe_attr_peer_require_set(xpipe_attr_t *attr, const char *who);
 
-/** Read an attribute's mode back (for tests and tools). */
+/**
+ * Read an attribute back (for tests and tools). The getters below take an
+ * attribute set, or NULL for the defaults.
+ * @param attr the attribute set, or NULL.
+ * @return the mode.
+ */
 xpipe_mode_e xpipe_attr_mode_get(const xpipe_attr_t *attr);
-/** Read the pending instances back. */
+/** @param attr the attribute set, or NULL. @return the pending instances. */
 int xpipe_attr_instances_get(const xpipe_attr_t *attr);
-/** Read the max message size back. */
+/** @param attr the attribute set, or NULL. @return the max message size. */
 apr_size_t xpipe_attr_max_message_get(const xpipe_attr_t *attr);
-/** Read the permission bits back. */
+/** @param attr the attribute set, or NULL. @return the permission bits. */
 int xpipe_attr_permissions_get(const xpipe_attr_t *attr);
-/** Read the remote flag back. */
+/** @param attr the attribute set, or NULL. @return nonzero when remote
+ *  clients are accepted. */
 int xpipe_attr_remote_get(const xpipe_attr_t *attr);
-/** Read the group back (-1: none). */
+/** @param attr the attribute set, or NULL. @return the group, -1 for none. */
 long xpipe_attr_group_get(const xpipe_attr_t *attr);
-/** Read the peer requirement back (NULL: anyone). */
+/** @param attr the attribute set, or NULL. @return the peer requirement,
+ *  NULL for anyone. */
 const char *xpipe_attr_peer_require_get(const xpipe_attr_t *attr);
-/** Read the SDDL string back (NULL: the default descriptor). */
+/** @param attr the attribute set, or NULL. @return the SDDL string, NULL
+ *  for the default descriptor. */
 const char *xpipe_attr_sddl_get(const xpipe_attr_t *attr);
 /** @} */
 
@@ -324,7 +377,9 @@ apr_status_t xpipe_name_resolve(const char **native, const char *name,
 /** @name Listeners
  * @{ */
 
+/** A listener: a server's name, from which clients are accepted. Opaque. */
 typedef struct xpipe_listener_t xpipe_listener_t;
+/** A channel: one connection between a client and a server. Opaque. */
 typedef struct xpipe_t xpipe_t;
 
 /**
@@ -359,6 +414,7 @@ apr_status_t xpipe_accept(xpipe_t **channel, xpipe_listener_t *listener,
 /**
  * Wake every xpipe_accept blocked on the listener now; if none is blocked,
  * the next one returns at once. Either returns XPIPE_ECANCELED. Any thread.
+ * @param listener the listener.
  * @return APR_SUCCESS, APR_EINVAL, XPIPE_ECLOSED.
  */
 apr_status_t xpipe_listener_interrupt(xpipe_listener_t *listener);
@@ -367,11 +423,16 @@ apr_status_t xpipe_listener_interrupt(xpipe_listener_t *listener);
  * Stop listening: wakes blocked accepts (they return XPIPE_ECLOSED), waits
  * for them to leave, removes the socket file if it is still ours.
  * Channels already accepted stay open. Idempotent with a caller's pool.
+ * @param listener the listener.
  * @return APR_SUCCESS, APR_EINVAL.
  */
 apr_status_t xpipe_listener_close(xpipe_listener_t *listener);
 
-/** The native name the listener serves (socket path or pipe name). */
+/**
+ * The native name the listener serves.
+ * @param listener the listener.
+ * @return the socket path or pipe name; NULL for a NULL listener.
+ */
 const char *xpipe_listener_native_name(const xpipe_listener_t *listener);
 /** @} */
 
@@ -400,6 +461,8 @@ apr_status_t xpipe_connect(xpipe_t **channel, const char *name,
 
 /**
  * Byte mode: read up to *len bytes; returns as soon as any are there.
+ * @param channel the channel.
+ * @param buf where to put them.
  * @param len in: buffer size (> 0); out: bytes read (0 on error).
  * @return APR_SUCCESS; APR_EOF when the peer closed and all is read;
  *         XPIPE_ERESET; APR_TIMEUP; XPIPE_ECANCELED; XPIPE_ECLOSED;
@@ -409,6 +472,8 @@ apr_status_t xpipe_read(xpipe_t *channel, void *buf, apr_size_t *len);
 
 /**
  * Byte mode: write up to *len bytes; returns once some are written.
+ * @param channel the channel.
+ * @param buf the bytes.
  * @param len in: bytes to write (> 0); out: bytes written.
  * @return APR_SUCCESS; XPIPE_EPIPE or XPIPE_ERESET when the peer is gone;
  *         APR_TIMEUP; XPIPE_ECANCELED; XPIPE_ECLOSED; XPIPE_EMODE;
@@ -419,6 +484,9 @@ apr_status_t xpipe_write(xpipe_t *channel, const void *buf, apr_size_t *len);
 /**
  * Byte mode: read exactly len bytes unless an error or EOF stops it.
  * The channel timeout is one deadline for the whole call.
+ * @param channel the channel.
+ * @param buf where to put them.
+ * @param len how many to read (0 succeeds at once).
  * @param done receives the bytes read (may be NULL).
  * @return as xpipe_read; APR_EOF when the stream ended early.
  */
@@ -428,6 +496,9 @@ apr_status_t xpipe_read_full(xpipe_t *channel, void *buf, apr_size_t len,
 /**
  * Byte mode: write all len bytes unless an error stops it.
  * The channel timeout is one deadline for the whole call.
+ * @param channel the channel.
+ * @param buf the bytes.
+ * @param len how many to write (0 succeeds at once).
  * @param done receives the bytes written (may be NULL).
  * @return as xpipe_write.
  */
@@ -437,6 +508,9 @@ apr_status_t xpipe_write_full(xpipe_t *channel, const void *buf,
 /**
  * Message mode: send one message of len bytes (1..max message size).
  * All or nothing: the peer receives the whole message or none of it.
+ * @param channel the channel.
+ * @param buf the message.
+ * @param len its size.
  * @return APR_SUCCESS; XPIPE_EMSGSIZE when len exceeds the max message
  *         size; APR_EINVAL for len 0 or NULL; XPIPE_EPIPE, XPIPE_ERESET;
  *         APR_TIMEUP; XPIPE_ECANCELED; XPIPE_ECLOSED; XPIPE_EMODE.
@@ -445,6 +519,8 @@ apr_status_t xpipe_send(xpipe_t *channel, const void *buf, apr_size_t len);
 
 /**
  * Message mode: receive one whole message.
+ * @param channel the channel.
+ * @param buf where to put it.
  * @param len in: buffer size; out: the message size. When the message is
  *            larger than the buffer, returns XPIPE_EMSGSIZE with *len set
  *            to the message's size and leaves the message unread, so a
@@ -457,33 +533,46 @@ apr_status_t xpipe_recv(xpipe_t *channel, void *buf, apr_size_t *len);
 /**
  * Set the deadline of each later read/write/send/recv call (and of the
  * _full calls as a whole). Default -1 (wait forever).
+ * @param channel the channel.
+ * @param timeout microseconds; -1 forever, 0 do not block.
  * @return APR_SUCCESS, APR_EINVAL (NULL, or below -1), XPIPE_ECLOSED.
  */
 apr_status_t xpipe_timeout_set(xpipe_t *channel, apr_interval_time_t timeout);
 
-/** The current channel timeout (-1 for a NULL channel). */
+/**
+ * The current channel timeout.
+ * @param channel the channel.
+ * @return microseconds, -1 for forever (and for a NULL channel).
+ */
 apr_interval_time_t xpipe_timeout_get(const xpipe_t *channel);
 
-/** The channel's mode. */
+/**
+ * The channel's mode.
+ * @param channel the channel.
+ * @return XPIPE_MODE_BYTE or XPIPE_MODE_MESSAGE.
+ */
 xpipe_mode_e xpipe_mode_get(const xpipe_t *channel);
 
 /**
  * Wake every call blocked on the channel now (read, write, send, recv);
  * if none is blocked, the next one returns at once. They return
  * XPIPE_ECANCELED and the channel stays usable. Any thread.
+ * @param channel the channel.
  * @return APR_SUCCESS, APR_EINVAL, XPIPE_ECLOSED.
  */
 apr_status_t xpipe_interrupt(xpipe_t *channel);
 
 /** How xpipe_shutdown closes a direction. */
 typedef enum xpipe_shutdown_e {
-    XPIPE_SHUTDOWN_READ = 0,
+    XPIPE_SHUTDOWN_READ = 0,   /**< no more reading */
     XPIPE_SHUTDOWN_WRITE = 1,  /**< peer reads the rest, then APR_EOF */
-    XPIPE_SHUTDOWN_BOTH = 2
+    XPIPE_SHUTDOWN_BOTH = 2    /**< both */
 } xpipe_shutdown_e;
 
 /**
  * Close one or both directions while keeping the channel open.
+ * @param channel the channel.
+ * @param how which direction.
  * @return APR_SUCCESS; APR_ENOTIMPL where the backend cannot (Win32
  *         pipes have no half close); APR_EINVAL; XPIPE_ECLOSED.
  */
@@ -494,6 +583,7 @@ apr_status_t xpipe_shutdown(xpipe_t *channel, xpipe_shutdown_e how);
  * peer reads it, then APR_EOF. Calls blocked in other threads return
  * XPIPE_ECLOSED; close waits for them to leave, never for the peer.
  * Idempotent with a caller's pool.
+ * @param channel the channel.
  * @return APR_SUCCESS, APR_EINVAL.
  */
 apr_status_t xpipe_close(xpipe_t *channel);
@@ -518,6 +608,7 @@ typedef struct xpipe_peer_t {
 
 /**
  * Who is at the other end.
+ * @param channel the channel.
  * @param peer filled in; its strings stay valid until the channel is
  *             closed.
  * @return APR_SUCCESS, APR_EINVAL, XPIPE_ECLOSED, APR_ENOTIMPL, OS status.
@@ -534,6 +625,8 @@ typedef union xpipe_os_handle_t {
  * The channel's native handle, for event-loop integration. It stays owned
  * by xpipe: do not close it. It is non-blocking (POSIX) or overlapped
  * (Windows).
+ * @param channel the channel.
+ * @param handle receives it.
  * @return APR_SUCCESS, APR_EINVAL, XPIPE_ECLOSED.
  */
 apr_status_t xpipe_os_handle_get(xpipe_t *channel, xpipe_os_handle_t *handle);
