@@ -61,6 +61,11 @@ struct xpipe__chan_t {
     apr_size_t rx_got;
     unsigned char *tx_rest; /* unsent tail of a frame already committed */
     apr_size_t tx_len, tx_off;
+    /* SOCK_SEQPACKET message mode: */
+    apr_size_t max_message;
+    unsigned char *spill;   /* where a message longer than the buffer runs on */
+    unsigned char *held;    /* such a message, kept whole for the next call */
+    apr_size_t held_len;
 };
 
 /* Framed messages: chosen by meson (config.h). Then every connection
@@ -109,7 +114,8 @@ static int unix_accept_raw(int fd)
 /* Every system call that can fail in interesting ways goes through here
  * (see unix_sys.h). */
 static xpipe__unix_sys_t unix_sys = {
-    socket, bind, listen, unix_accept_raw, connect, recv, send, sendmsg, poll,
+    socket, bind, listen, unix_accept_raw, connect, recv, send, sendmsg,
+    recvmsg, poll,
 };
 
 /* ------------------------------------------------------------------ */
@@ -536,10 +542,11 @@ static apr_status_t unix_listen(xpipe__lsn_t **out, const xpipe__name_t *name,
 }
 
 static apr_status_t unix_chan_new(xpipe__chan_t **out, int fd,
-                                  apr_pool_t *pool)
+                                  const xpipe_attr_t *attr, apr_pool_t *pool)
 {
     xpipe__chan_t *c = apr_pcalloc(pool, sizeof(*c));
 
+    c->max_message = attr->max_message;
     unix_wake_init(&c->wake);
     c->fd = fd;
     *out = c;
@@ -593,7 +600,7 @@ static apr_status_t unix_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
                 continue; /* wrong mode, or silent: dropped */
         }
         if (fd >= 0)
-            return unix_chan_new(out, fd, pool);
+            return unix_chan_new(out, fd, l->attr, pool);
         if (errno == EINTR || errno == ECONNABORTED)
             continue; /* a client that gave up is not our failure */
         if (errno != EAGAIN && errno != EWOULDBLOCK)
@@ -690,7 +697,7 @@ static apr_status_t unix_connect(xpipe__chan_t **out, const xpipe__name_t *name,
                     err = errno ? errno : EAGAIN;
             }
             if (err == 0)
-                return unix_chan_new(out, fd, pool);
+                return unix_chan_new(out, fd, attr, pool);
             close(fd);
         }
         switch (err) {
@@ -928,24 +935,81 @@ static apr_status_t unix_send(xpipe__chan_t *c, const void *buf,
     return unix_xfer(c, 1, (void *)buf, &len, 0, deadline);
 }
 
+/* SOCK_SEQPACKET receive in one system call: the message lands in buf
+ * and, when longer, runs on into the channel's spill buffer, so a buffer
+ * too small loses nothing: the message is kept whole for the next call
+ * (XPIPE_EMSGSIZE with its size). Only a message longer than this
+ * channel's max message size (from a peer that ignored its own) can be
+ * cut: that too is XPIPE_EMSGSIZE, and the message is gone. */
+static apr_status_t unix_seq_recv(xpipe__chan_t *c, void *buf,
+                                  apr_size_t *len, apr_time_t deadline)
+{
+    apr_size_t spill_len = c->max_message > *len ? c->max_message - *len : 0;
+    struct iovec iov[2];
+    struct msghdr msg;
+    apr_status_t rv;
+    ssize_t n;
+
+    if (c->held) {
+        if (c->held_len > *len) {
+            *len = c->held_len;
+            return XPIPE_EMSGSIZE;
+        }
+        memcpy(buf, c->held, c->held_len);
+        *len = c->held_len;
+        free(c->held);
+        c->held = NULL;
+        return APR_SUCCESS;
+    }
+    if (spill_len && c->spill == NULL
+        && (c->spill = malloc(c->max_message)) == NULL)
+        return APR_ENOMEM;
+    for (;;) {
+        iov[0].iov_base = buf;
+        iov[0].iov_len = *len;
+        iov[1].iov_base = c->spill;
+        iov[1].iov_len = spill_len;
+        memset(&msg, 0, sizeof(msg));
+        msg.msg_iov = iov;
+        msg.msg_iovlen = spill_len ? 2 : 1;
+        /* MSG_TRUNC: Linux returns the real length of a cut message. */
+        n = unix_sys.recvmsg(c->fd, &msg, MSG_TRUNC);
+        if (n > 0 && (msg.msg_flags & MSG_TRUNC)) {
+            *len = (apr_size_t)n;
+            return XPIPE_EMSGSIZE;
+        }
+        if (n > 0 && (apr_size_t)n <= *len) {
+            *len = (apr_size_t)n;
+            return APR_SUCCESS;
+        }
+        if (n > 0) {
+            c->held = malloc((apr_size_t)n);
+            if (c->held == NULL)
+                return APR_ENOMEM;
+            memcpy(c->held, buf, *len);
+            memcpy(c->held + *len, c->spill, (apr_size_t)n - *len);
+            c->held_len = (apr_size_t)n;
+            *len = (apr_size_t)n;
+            return XPIPE_EMSGSIZE;
+        }
+        if (n == 0)
+            return APR_EOF;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return unix_io_status(errno);
+        rv = unix_wait(c->fd, POLLIN, &c->wake, deadline);
+        if (rv != APR_SUCCESS)
+            return rv;
+    }
+}
+
 static apr_status_t unix_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
                               apr_time_t deadline)
 {
-    apr_size_t size = 0;
-    apr_status_t rv;
-
     if (UNIX_FRAMED)
         return unix_frame_recv(c, buf, len, deadline);
-    /* MSG_PEEK|MSG_TRUNC returns the next message's whole size without
-     * consuming it, so a too-small buffer loses nothing. */
-    rv = unix_xfer(c, 0, NULL, &size, MSG_PEEK | MSG_TRUNC, deadline);
-    if (rv != APR_SUCCESS)
-        return rv;
-    if (size > *len) {
-        *len = size;
-        return XPIPE_EMSGSIZE;
-    }
-    return unix_xfer(c, 0, buf, len, 0, deadline);
+    return unix_seq_recv(c, buf, len, deadline);
 }
 
 static apr_status_t unix_wake(xpipe__chan_t *c)
@@ -975,6 +1039,8 @@ static apr_status_t unix_close(xpipe__chan_t *c)
         unix_frame_flush(c, 0);
     free(c->tx_rest);
     free(c->rx_part);
+    free(c->spill);
+    free(c->held);
     unix_close_fd(&c->fd);
     unix_wake_close(&c->wake);
     return APR_SUCCESS;

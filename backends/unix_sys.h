@@ -20,6 +20,7 @@ typedef struct xpipe__unix_sys_t {
     ssize_t (*recv)(int fd, void *buf, size_t len, int flags);
     ssize_t (*send)(int fd, const void *buf, size_t len, int flags);
     ssize_t (*sendmsg)(int fd, const struct msghdr *msg, int flags);
+    ssize_t (*recvmsg)(int fd, struct msghdr *msg, int flags);
     int (*poll)(struct pollfd *fds, nfds_t n, int timeout_ms);
 } xpipe__unix_sys_t;
 
