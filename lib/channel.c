@@ -4,6 +4,7 @@
  */
 #include "backend.h"
 
+#include <apr_atomic.h>
 #include <apr_cstr.h>
 #include <apr_strings.h>
 #include <apr_thread_cond.h>
@@ -20,15 +21,20 @@
  * a call that was just about to block. */
 
 typedef struct guard_t {
+    /* busy count | GUARD_CLOSED | GUARD_INTR, changed atomically: a call
+     * on an open, uninterrupted object enters and leaves with one atomic
+     * operation each; the rest takes the lock. */
+    volatile apr_uint32_t state;
     apr_thread_mutex_t *lock;
     apr_thread_cond_t *idle;
-    int busy;
-    int closed;
-    int interrupted;
     /* The backend's wake object, as the listener or the channel slot. */
     apr_status_t (*wake)(void *impl, int on);
     void *impl;
 } guard_t;
+
+#define GUARD_CLOSED 0x80000000u
+#define GUARD_INTR 0x40000000u
+#define GUARD_BUSY 0x3fffffffu
 
 static apr_status_t guard_init(guard_t *g, apr_pool_t *pool,
                                apr_status_t (*wake)(void *, int))
@@ -37,45 +43,82 @@ static apr_status_t guard_init(guard_t *g, apr_pool_t *pool,
 
     memset(g, 0, sizeof(*g));
     g->wake = wake;
+    apr_atomic_set32(&g->state, 0);
     rv = apr_thread_mutex_create(&g->lock, APR_THREAD_MUTEX_DEFAULT, pool);
     if (rv == APR_SUCCESS)
         rv = apr_thread_cond_create(&g->idle, pool);
     return rv;
 }
 
+/* Set (on) or clear bits of the state word. */
+static apr_uint32_t guard_flag(guard_t *g, apr_uint32_t bits, int on)
+{
+    apr_uint32_t v = apr_atomic_read32(&g->state), seen;
+
+    for (;;) {
+        apr_uint32_t want = on ? v | bits : v & ~bits;
+        seen = apr_atomic_cas32(&g->state, want, v);
+        if (seen == v)
+            return want;
+        v = seen;
+    }
+}
+
+/* With the lock held: the last call out clears a pending interrupt. */
+static void guard_consume(guard_t *g, apr_uint32_t v)
+{
+    if ((v & GUARD_INTR) && (v & GUARD_BUSY) == 0 && !(v & GUARD_CLOSED)) {
+        guard_flag(g, GUARD_INTR, 0);
+        g->wake(g->impl, 0);
+    }
+}
+
 /* Enter a call: XPIPE_ECLOSED after close, XPIPE_ECANCELED when an
  * interrupt is pending (consumed if nothing else is in flight). */
 static apr_status_t guard_enter(guard_t *g)
 {
+    apr_uint32_t v = apr_atomic_read32(&g->state), seen;
     apr_status_t rv = APR_SUCCESS;
 
+    while (!(v & (GUARD_CLOSED | GUARD_INTR))) {
+        seen = apr_atomic_cas32(&g->state, v + 1, v);
+        if (seen == v)
+            return APR_SUCCESS;
+        v = seen;
+    }
     apr_thread_mutex_lock(g->lock);
-    if (g->closed)
+    v = apr_atomic_read32(&g->state);
+    if (v & GUARD_CLOSED)
         rv = XPIPE_ECLOSED;
-    else if (g->interrupted) {
+    else if (v & GUARD_INTR) {
         rv = XPIPE_ECANCELED;
-        if (g->busy == 0) {
-            g->interrupted = 0;
-            g->wake(g->impl, 0);
-        }
+        guard_consume(g, v);
     }
     else
-        g->busy++;
+        apr_atomic_inc32(&g->state);
     apr_thread_mutex_unlock(g->lock);
     return rv;
 }
 
 static apr_status_t guard_leave(guard_t *g, apr_status_t rv)
 {
-    apr_thread_mutex_lock(g->lock);
-    g->busy--;
-    if (rv == XPIPE_ECANCELED && g->closed)
-        rv = XPIPE_ECLOSED;
-    else if (rv == XPIPE_ECANCELED && g->busy == 0 && g->interrupted) {
-        g->interrupted = 0;
-        g->wake(g->impl, 0);
+    apr_uint32_t v;
+
+    if (rv != XPIPE_ECANCELED) {
+        v = apr_atomic_add32(&g->state, (apr_uint32_t)-1); /* the old value */
+        if ((v & GUARD_CLOSED) && (v & GUARD_BUSY) == 1) {
+            apr_thread_mutex_lock(g->lock); /* the closer waits for this */
+            apr_thread_cond_broadcast(g->idle);
+            apr_thread_mutex_unlock(g->lock);
+        }
+        return rv;
     }
-    if (g->closed && g->busy == 0)
+    apr_thread_mutex_lock(g->lock);
+    v = apr_atomic_add32(&g->state, (apr_uint32_t)-1) - 1;
+    if (v & GUARD_CLOSED)
+        rv = XPIPE_ECLOSED;
+    guard_consume(g, v);
+    if ((v & GUARD_CLOSED) && (v & GUARD_BUSY) == 0)
         apr_thread_cond_broadcast(g->idle);
     apr_thread_mutex_unlock(g->lock);
     return rv;
@@ -84,31 +127,40 @@ static apr_status_t guard_leave(guard_t *g, apr_status_t rv)
 static apr_status_t guard_interrupt(guard_t *g)
 {
     apr_status_t rv = APR_SUCCESS;
+    apr_uint32_t v;
 
     apr_thread_mutex_lock(g->lock);
-    if (g->closed)
+    v = apr_atomic_read32(&g->state);
+    if (v & GUARD_CLOSED)
         rv = XPIPE_ECLOSED;
-    else if (!g->interrupted) {
-        g->interrupted = 1;
+    else if (!(v & GUARD_INTR)) {
+        guard_flag(g, GUARD_INTR, 1);
         rv = g->wake(g->impl, 1);
     }
     apr_thread_mutex_unlock(g->lock);
     return rv;
 }
 
+static int guard_closed(guard_t *g)
+{
+    return (apr_atomic_read32(&g->state) & GUARD_CLOSED) != 0;
+}
+
 /* Mark closed, wake and wait out the calls in flight. Returns 1 for the
  * caller that must release the backend state, 0 when already closed. */
 static int guard_close(guard_t *g)
 {
+    apr_uint32_t v;
     int first;
 
     apr_thread_mutex_lock(g->lock);
-    first = !g->closed;
+    v = apr_atomic_read32(&g->state);
+    first = !(v & GUARD_CLOSED);
     if (first) {
-        g->closed = 1;
-        if (g->busy > 0 && !g->interrupted)
+        v = guard_flag(g, GUARD_CLOSED, 1);
+        if ((v & GUARD_BUSY) && !(v & GUARD_INTR))
             g->wake(g->impl, 1);
-        while (g->busy > 0)
+        while (apr_atomic_read32(&g->state) & GUARD_BUSY)
             apr_thread_cond_wait(g->idle, g->lock);
     }
     apr_thread_mutex_unlock(g->lock);
@@ -513,7 +565,7 @@ static apr_status_t chan_io(xpipe_t *ch, io_op_e op, void *buf,
     if (want == 0)
         return APR_EINVAL;  /* 0-byte read/write/message: never ambiguous */
     if (op == IO_SEND && want > ch->max_message)
-        return ch->g.closed ? XPIPE_ECLOSED : XPIPE_EMSGSIZE;
+        return guard_closed(&ch->g) ? XPIPE_ECLOSED : XPIPE_EMSGSIZE;
     rv = guard_enter(&ch->g);
     if (rv != APR_SUCCESS)
         return rv;
@@ -580,7 +632,7 @@ apr_status_t xpipe_timeout_set(xpipe_t *channel, apr_interval_time_t timeout)
     if (channel == NULL || timeout < -1)
         return APR_EINVAL;
     apr_thread_mutex_lock(channel->g.lock);
-    if (channel->g.closed)
+    if (guard_closed(&channel->g))
         rv = XPIPE_ECLOSED;
     else
         channel->timeout = timeout;
