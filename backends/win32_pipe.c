@@ -50,6 +50,8 @@ struct xpipe__lsn_t {
 
 struct xpipe__chan_t {
     const wchar_t *wname; /* server channels: the name, for win32_names */
+    unsigned char *held;  /* a message longer than the caller's buffer, */
+    DWORD held_len;       /* read whole and kept for the next recv */
     HANDLE pipe;
     HANDLE wake;   /* manual-reset: set while interrupted */
     HANDLE rd_ev;  /* events of the read and the write in flight: one of */
@@ -187,6 +189,12 @@ static apr_status_t win32_io(xpipe__chan_t *c, int out, void *buf, DWORD len,
     err = ok ? 0 : GetLastError();
     if (!ok && err != ERROR_IO_PENDING && err != ERROR_MORE_DATA)
         return win32_os_status(err);
+    if (err != ERROR_IO_PENDING) {
+        /* Done already (the usual case for a ready pipe): no wait. */
+        if (GetOverlappedResult(c->pipe, &ov, n, FALSE))
+            return APR_SUCCESS;
+        return win32_os_status(GetLastError());
+    }
     rv = win32_wait_io(c->pipe, &ov, c->wake, deadline, n);
     return rv;
 }
@@ -697,43 +705,58 @@ static apr_status_t win32_send(xpipe__chan_t *c, const void *buf,
     return rv == APR_SUCCESS ? rv : win32_write_status(rv);
 }
 
+/* One ReadFile per message. A message longer than the buffer gives
+ * ERROR_MORE_DATA with its start read: the rest is read too (its size from
+ * PeekNamedPipe) and the whole message held for the next call, so the
+ * caller sees XPIPE_EMSGSIZE and loses nothing, as on POSIX. */
 static apr_status_t win32_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
                                apr_time_t deadline)
 {
-    DWORD avail, left, n;
+    DWORD n, m, avail, left, want = *len > 0x40000000 ? 0x40000000 : (DWORD)*len;
     apr_status_t rv;
-    char probe;
 
-    for (;;) {
-        if (!win32_sys.peek_named_pipe(c->pipe, NULL, 0, NULL, &avail, &left)) {
-            DWORD err = GetLastError();
-            *len = 0;
-            return err == ERROR_BROKEN_PIPE || err == ERROR_PIPE_NOT_CONNECTED
-                       ? APR_EOF : win32_os_status(err);
+    if (c->held) {
+        if (c->held_len > *len) {
+            *len = c->held_len;
+            return XPIPE_EMSGSIZE;
         }
-        if (avail > 0)
-            break;
-        /* Nothing there: a 0-byte read completes when a message arrives
-         * (ERROR_MORE_DATA) without consuming any of it. */
-        rv = win32_io(c, 0, &probe, 0, deadline, &n);
-        if (rv != APR_SUCCESS && APR_TO_OS_ERROR(rv) != ERROR_MORE_DATA) {
-            *len = 0;
-            if (APR_TO_OS_ERROR(rv) == ERROR_BROKEN_PIPE
-                || APR_TO_OS_ERROR(rv) == ERROR_PIPE_NOT_CONNECTED)
-                return APR_EOF;
+        memcpy(buf, c->held, c->held_len);
+        *len = c->held_len;
+        free(c->held);
+        c->held = NULL;
+        return APR_SUCCESS;
+    }
+    do /* a 0-byte message (from a foreign peer) is no message: skip it */
+        rv = win32_io(c, 0, buf, want, deadline, &n);
+    while (rv == APR_SUCCESS && n == 0);
+    if (rv == APR_SUCCESS) {
+        *len = n;
+        return APR_SUCCESS;
+    }
+    *len = 0;
+    switch (APR_TO_OS_ERROR(rv)) {
+    case ERROR_MORE_DATA:
+        if (!win32_sys.peek_named_pipe(c->pipe, NULL, 0, NULL, &avail, &left))
+            return win32_os_status(GetLastError());
+        c->held = malloc((size_t)n + left);
+        if (c->held == NULL)
+            return APR_ENOMEM;
+        memcpy(c->held, buf, n);
+        rv = win32_io(c, 0, c->held + n, left, deadline, &m);
+        if (rv != APR_SUCCESS) { /* cannot happen for a message in place */
+            free(c->held);
+            c->held = NULL;
             return rv;
         }
-    }
-    if (left > *len) {
-        *len = left; /* the whole message's size; it stays unread */
+        c->held_len = n + m;
+        *len = c->held_len;
         return XPIPE_EMSGSIZE;
-    }
-    rv = win32_io(c, 0, buf, (DWORD)*len, deadline, &n);
-    *len = rv == APR_SUCCESS ? n : 0;
-    if (rv != APR_SUCCESS && (APR_TO_OS_ERROR(rv) == ERROR_BROKEN_PIPE
-                              || APR_TO_OS_ERROR(rv) == ERROR_PIPE_NOT_CONNECTED))
+    case ERROR_BROKEN_PIPE:        /* peer closed, all read: end */
+    case ERROR_PIPE_NOT_CONNECTED:
         return APR_EOF;
-    return rv;
+    default:
+        return rv;
+    }
 }
 
 static apr_status_t win32_wake(xpipe__chan_t *c)
@@ -769,6 +792,7 @@ static apr_status_t win32_close(xpipe__chan_t *c)
     }
     else
         CloseHandle(c->pipe);
+    free(c->held);
     CloseHandle(c->wake);
     CloseHandle(c->rd_ev);
     CloseHandle(c->wr_ev);
