@@ -53,9 +53,11 @@ struct xpipe__chan_t {
     unsigned char *held;  /* a message longer than the caller's buffer, */
     DWORD held_len;       /* read whole and kept for the next recv */
     HANDLE pipe;
-    HANDLE wake;   /* manual-reset: set while interrupted */
-    HANDLE rd_ev;  /* events of the read and the write in flight: one of */
-    HANDLE wr_ev;  /* each may be pending at once on the same handle */
+    /* Events, each made on first need (most channels never wait, some
+     * never write): */
+    HANDLE volatile wake;  /* manual-reset: set while interrupted */
+    HANDLE volatile rd_ev; /* events of the read and the write in flight: */
+    HANDLE volatile wr_ev; /* one of each may be pending on the handle */
     int server;
 };
 
@@ -170,6 +172,24 @@ static apr_status_t win32_wait_io(HANDLE h, OVERLAPPED *ov, HANDLE wake,
     return win32_os_status(GetLastError());
 }
 
+/* The event in *slot, made now if need be (racing makers agree). */
+static HANDLE win32_event(HANDLE volatile *slot)
+{
+    HANDLE h = *slot, mine;
+
+    if (h == NULL) {
+        mine = CreateEventW(NULL, TRUE, FALSE, NULL);
+        if (mine == NULL)
+            return NULL;
+        h = InterlockedCompareExchangePointer((PVOID volatile *)slot, mine, NULL);
+        if (h != NULL)
+            CloseHandle(mine);
+        else
+            h = mine;
+    }
+    return h;
+}
+
 /* One ReadFile/WriteFile, overlapped, to completion or cancellation.
  * Returns APR_SUCCESS or a raw OS status (callers map it per operation);
  * ERROR_MORE_DATA comes back as its OS status with *n set. */
@@ -182,8 +202,10 @@ static apr_status_t win32_io(xpipe__chan_t *c, int out, void *buf, DWORD len,
     apr_status_t rv;
 
     memset(&ov, 0, sizeof(ov));
-    ov.hEvent = out ? c->wr_ev : c->rd_ev;
+    ov.hEvent = win32_event(out ? &c->wr_ev : &c->rd_ev);
     *n = 0;
+    if (ov.hEvent == NULL)
+        return win32_os_status(GetLastError());
     ok = out ? win32_sys.write_file(c->pipe, buf, len, NULL, &ov)
              : win32_sys.read_file(c->pipe, buf, len, NULL, &ov);
     err = ok ? 0 : GetLastError();
@@ -195,7 +217,9 @@ static apr_status_t win32_io(xpipe__chan_t *c, int out, void *buf, DWORD len,
             return APR_SUCCESS;
         return win32_os_status(GetLastError());
     }
-    rv = win32_wait_io(c->pipe, &ov, c->wake, deadline, n);
+    /* Waiting: an interrupt must be able to wake us (NULL if that event
+     * cannot be made: the wait then runs to its deadline). */
+    rv = win32_wait_io(c->pipe, &ov, win32_event(&c->wake), deadline, n);
     return rv;
 }
 
@@ -422,20 +446,6 @@ static apr_status_t win32_chan_new(xpipe__chan_t **out, HANDLE pipe,
 
     c->pipe = pipe;
     c->server = server;
-    c->wake = CreateEventW(NULL, TRUE, FALSE, NULL);
-    c->rd_ev = CreateEventW(NULL, TRUE, FALSE, NULL);
-    c->wr_ev = CreateEventW(NULL, TRUE, FALSE, NULL);
-    if (!c->wake || !c->rd_ev || !c->wr_ev) {
-        apr_status_t rv = win32_os_status(GetLastError());
-        if (c->wake)
-            CloseHandle(c->wake);
-        if (c->rd_ev)
-            CloseHandle(c->rd_ev);
-        if (c->wr_ev)
-            CloseHandle(c->wr_ev);
-        CloseHandle(pipe);
-        return rv;
-    }
     *out = c;
     return APR_SUCCESS;
 }
@@ -761,13 +771,17 @@ static apr_status_t win32_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
 
 static apr_status_t win32_wake(xpipe__chan_t *c)
 {
-    SetEvent(c->wake);
+    HANDLE ev = win32_event(&c->wake);
+
+    if (ev == NULL || !SetEvent(ev))
+        return win32_os_status(GetLastError());
     return APR_SUCCESS;
 }
 
 static apr_status_t win32_unwake(xpipe__chan_t *c)
 {
-    ResetEvent(c->wake);
+    if (c->wake)
+        ResetEvent(c->wake);
     return APR_SUCCESS;
 }
 
@@ -793,9 +807,12 @@ static apr_status_t win32_close(xpipe__chan_t *c)
     else
         CloseHandle(c->pipe);
     free(c->held);
-    CloseHandle(c->wake);
-    CloseHandle(c->rd_ev);
-    CloseHandle(c->wr_ev);
+    if (c->wake)
+        CloseHandle(c->wake);
+    if (c->rd_ev)
+        CloseHandle(c->rd_ev);
+    if (c->wr_ev)
+        CloseHandle(c->wr_ev);
     return APR_SUCCESS;
 }
 
