@@ -156,8 +156,12 @@ static void test_tool_echo_several_clients(void)
         CU_ASSERT_STRING_EQUAL(tool_line(&cli[i]),
                                apr_psprintf(xt_p, "client %d here", i));
     for (i = 0; i < 3; i++) {
+        int code;
         tool_feed(&cli[i], NULL, 1);
-        CU_ASSERT_EQUAL(tool_wait(&cli[i]), 0);
+        code = tool_wait(&cli[i]);
+        CU_ASSERT_EQUAL(code, 0);
+        if (code != 0)
+            printf("  client %d exit %d: %s\n", i, code, tool_slurp(cli[i].err));
     }
     tool_stop(&srv);
 #ifndef _WIN32

@@ -283,19 +283,19 @@ static int tool_relay(tool_t *tool, xpipe_t *ch)
 {
     apr_size_t cap = xpipe_attr_max_message_get(tool->attr);
     char *buf = malloc(cap < 65536 ? 65536 : cap + 1);
-    relay_t r;
-    progress_t prog;
+    /* The stdin thread may outlive this call (blocked in a read of stdin
+     * when the peer ends first), so what it touches lives in the pool. */
+    relay_t *rp = apr_pcalloc(tool->pool, sizeof(*rp));
+    progress_t *pp = apr_pcalloc(tool->pool, sizeof(*pp));
     apr_thread_t *in_thread, *prog_thread = NULL;
     apr_status_t rv = APR_SUCCESS;
 
-    memset(&r, 0, sizeof(r));
-    memset(&prog, 0, sizeof(prog));
-    r.tool = tool;
-    r.ch = ch;
-    prog.start = apr_time_now();
+    rp->tool = tool;
+    rp->ch = ch;
+    pp->start = apr_time_now();
     if (tool->progress && tool_isatty(2)) {
-        r.prog = &prog;
-        apr_thread_create(&prog_thread, NULL, progress_main, &prog, tool->pool);
+        rp->prog = pp;
+        apr_thread_create(&prog_thread, NULL, progress_main, pp, tool->pool);
     }
     stop_track(ch, 1);
     /* The stdin thread may stay blocked in a read when the peer ends
@@ -304,7 +304,7 @@ static int tool_relay(tool_t *tool, xpipe_t *ch)
         apr_threadattr_t *ta;
         apr_threadattr_create(&ta, tool->pool);
         apr_threadattr_detach_set(ta, 1);
-        apr_thread_create(&in_thread, ta, relay_stdin, &r, tool->pool);
+        apr_thread_create(&in_thread, ta, relay_stdin, rp, tool->pool);
     }
     for (;;) {
         apr_size_t n = cap < 65536 ? 65536 : cap;
@@ -312,8 +312,8 @@ static int tool_relay(tool_t *tool, xpipe_t *ch)
         if (rv == APR_SUCCESS) {
             if (tool->message)
                 buf[n++] = '\n';
-            if (r.prog)
-                prog.received += n;
+            if (rp->prog)
+                pp->received += n;
             rv = apr_file_write_full(tool->out, buf, n, NULL);
             if (rv == APR_SUCCESS)
                 rv = apr_file_flush(tool->out);
@@ -324,18 +324,18 @@ static int tool_relay(tool_t *tool, xpipe_t *ch)
             continue;
         }
         if (rv == XPIPE_ECANCELED && !stop_requested) {
-            if (r.lingering)
+            if (rp->lingering)
                 xpipe_timeout_set(ch, tool->linger);
-            if (!r.in_done || r.in_rv == APR_SUCCESS)
+            if (!rp->in_done || rp->in_rv == APR_SUCCESS)
                 continue;
-            rv = r.in_rv; /* sending failed: report that */
+            rv = rp->in_rv; /* sending failed: report that */
         }
-        if (APR_STATUS_IS_TIMEUP(rv) && r.lingering)
+        if (APR_STATUS_IS_TIMEUP(rv) && rp->lingering)
             rv = APR_EOF; /* the peer had nothing more to say */
         break;
     }
     stop_track(ch, 0);
-    prog.done = 1;
+    pp->done = 1;
     if (prog_thread) {
         apr_status_t prv;
         apr_thread_join(&prv, prog_thread);
