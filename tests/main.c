@@ -23,6 +23,7 @@ static CU_SuiteInfo suites[] = {
     { .pName = "badinput", .pTests = xt_badinput_tests },
     { .pName = "security", .pTests = xt_security_tests },
     { .pName = "tool", .pTests = xt_tool_tests },
+    { .pName = "reliability", .pTests = xt_reliability_tests },
 #ifdef _WIN32
     { .pName = "win32", .pTests = xt_win32_tests },
 #endif
@@ -49,8 +50,10 @@ int main(int argc, const char *const *argv)
         suites[i].pSetUpFunc = xt_setup;
         suites[i].pTearDownFunc = xt_teardown;
     }
-    if (getenv("XT_TIMES"))
+    if (getenv("XT_TIMES")) {
         xt_times = 1;
+        setvbuf(stdout, NULL, _IONBF, 0);
+    }
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 99;
     if (CU_register_suites(suites) != CUE_SUCCESS) {

@@ -285,6 +285,21 @@ static int child_midway(const char *name)
     return 0;
 }
 
+/* Role "flood NAME": connect and write without end (to be killed). */
+static int child_flood(const char *name)
+{
+    static unsigned char buf[16384];
+    xpipe_t *ch;
+
+    if (xpipe_connect(&ch, name, NULL, XT_LONG, xt_p) != APR_SUCCESS)
+        return 2;
+    xt_fill(buf, sizeof(buf), 0, 3);
+    xpipe_timeout_set(ch, 30 * APR_USEC_PER_SEC);
+    while (xpipe_write_full(ch, buf, sizeof(buf), NULL) == APR_SUCCESS)
+        ;
+    return 0;
+}
+
 /* Role "hold NAME": listen, serve one client a byte, then wait to be
  * killed, leaving whatever a killed server leaves. */
 static int child_hold(const char *name)
@@ -396,6 +411,8 @@ int xt_child_main(int argc, const char *const *argv)
         return child_midway(a1);
     if (strcmp(role, "hold") == 0)
         return child_hold(a1);
+    if (strcmp(role, "flood") == 0)
+        return child_flood(a1);
 #ifndef _WIN32
     if (strcmp(role, "attack") == 0)
         return child_attack(a1);

@@ -99,5 +99,6 @@ extern CU_TestInfo xt_badinput_tests[];
 extern CU_TestInfo xt_win32_tests[];
 extern CU_TestInfo xt_security_tests[];
 extern CU_TestInfo xt_tool_tests[];
+extern CU_TestInfo xt_reliability_tests[];
 
 #endif
