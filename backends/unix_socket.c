@@ -256,8 +256,8 @@ static apr_status_t unix_wait(int fd, short events, unix_wake_t *w,
         p[1].events = POLLIN;
         p[1].revents = 0;
         n = unix_sys.poll(p, (nfds_t)nfds, xpipe__remaining_ms(deadline));
-        if (n < 0 && errno == EINTR)
-            continue;
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue; /* a signal, or (POSIX) a transient shortage */
         if (n < 0)
             return APR_FROM_OS_ERROR(errno);
         if (nfds == 2 && p[1].revents)

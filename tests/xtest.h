@@ -100,5 +100,6 @@ extern CU_TestInfo xt_win32_tests[];
 extern CU_TestInfo xt_security_tests[];
 extern CU_TestInfo xt_tool_tests[];
 extern CU_TestInfo xt_reliability_tests[];
+extern CU_TestInfo xt_faults_tests[];
 
 #endif

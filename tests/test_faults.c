@@ -1,0 +1,448 @@
+/* test_faults.c — white-box fault injection: the backend's system calls
+ * go through a table (backends/<name>_sys.h) where a test makes chosen
+ * calls fail with a chosen error, then checks that each failure is
+ * retried or reported exactly as documented, and that nothing is lost.
+ */
+#include "xtest.h"
+
+#include <apr_portable.h>
+#include <string.h>
+
+#include "../lib/backend.h"
+
+/* Make calls number fi_at .. fi_at + fi_times - 1 of the system call
+ * named fi_fn (counted from arming) fail with fi_err. Counted only on the
+ * arming thread, so the other end of a pair in this process is never hit. */
+static int fi_calls, fi_at, fi_times, fi_err;
+static const char *fi_fn;
+static apr_os_thread_t fi_thread;
+
+static void fi_arm(const char *fn, int at, int times, int err)
+{
+    fi_fn = fn;
+    fi_calls = 0;
+    fi_at = at;
+    fi_times = times;
+    fi_err = err;
+    fi_thread = apr_os_thread_current();
+}
+
+static int fi_hit(const char *fn)
+{
+    if (!fi_times || strcmp(fn, fi_fn) != 0
+        || !apr_os_thread_equal(fi_thread, apr_os_thread_current()))
+        return 0;
+    fi_calls++;
+    return fi_calls >= fi_at && fi_calls < fi_at + fi_times;
+}
+
+/* fi_hit() counts that hit; reports how many injected failures ran. */
+static int fi_done(void)
+{
+    int fired = fi_calls >= fi_at ? (fi_calls - fi_at + 1 < fi_times
+                                         ? fi_calls - fi_at + 1 : fi_times)
+                                  : 0;
+    fi_times = 0;
+    return fired;
+}
+
+/* Puts the real calls back (defined per backend below). */
+static apr_status_t fi_cleanup(void *sys);
+
+#ifndef _WIN32
+#include <errno.h>
+#include "../backends/unix_sys.h"
+
+static xpipe__unix_sys_t fi_real;
+
+static ssize_t fi_recv(int fd, void *b, size_t n, int f)
+{
+    if (fi_hit("recv")) { errno = fi_err; return -1; }
+    return fi_real.recv(fd, b, n, f);
+}
+static ssize_t fi_send(int fd, const void *b, size_t n, int f)
+{
+    if (fi_hit("send")) { errno = fi_err; return -1; }
+    return fi_real.send(fd, b, n, f);
+}
+static ssize_t fi_sendmsg(int fd, const struct msghdr *m, int f)
+{
+    if (fi_hit("sendmsg")) { errno = fi_err; return -1; }
+    return fi_real.sendmsg(fd, m, f);
+}
+static ssize_t fi_recvmsg(int fd, struct msghdr *m, int f)
+{
+    if (fi_hit("recvmsg")) { errno = fi_err; return -1; }
+    return fi_real.recvmsg(fd, m, f);
+}
+static int fi_poll(struct pollfd *p, nfds_t n, int ms)
+{
+    if (fi_hit("poll")) { errno = fi_err; return -1; }
+    return fi_real.poll(p, n, ms);
+}
+static int fi_accept(int fd)
+{
+    if (fi_hit("accept")) { errno = fi_err; return -1; }
+    return fi_real.accept(fd);
+}
+static int fi_connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+    if (fi_hit("connect")) { errno = fi_err; return -1; }
+    return fi_real.connect(fd, sa, len);
+}
+static int fi_socket(int d, int t, int p)
+{
+    if (fi_hit("socket")) { errno = fi_err; return -1; }
+    return fi_real.socket(d, t, p);
+}
+
+/* Route every call through the injectors (they pass through unarmed). */
+static xpipe__unix_sys_t *fi_install(void)
+{
+    xpipe__unix_sys_t *sys = XPIPE__BACKEND.sys();
+
+    fi_real = *sys;
+    sys->recv = fi_recv;
+    sys->send = fi_send;
+    sys->recvmsg = fi_recvmsg;
+    sys->sendmsg = fi_sendmsg;
+    sys->poll = fi_poll;
+    sys->accept = fi_accept;
+    sys->connect = fi_connect;
+    sys->socket = fi_socket;
+    apr_pool_cleanup_register(xt_p, sys, fi_cleanup, apr_pool_cleanup_null);
+    return sys;
+}
+
+static void fi_remove(xpipe__unix_sys_t *sys)
+{
+    fi_times = 0;
+    *sys = fi_real;
+}
+
+/* Restore the table even when a failed assertion ends the test early. */
+static apr_status_t fi_cleanup(void *sys)
+{
+    fi_remove(sys);
+    return APR_SUCCESS;
+}
+
+/* Which calls carry messages: SOCK_SEQPACKET sends with send() and
+ * receives with recvmsg(); the framed transport the other way round. */
+static int fi_framed(void)
+{
+    return strcmp(xpipe_backend_name(), "unix-framed") == 0;
+}
+
+static void test_eintr_retried_everywhere(void)
+{
+    xpipe__unix_sys_t *sys = fi_install();
+    xpipe_t *c, *s;
+    char buf[8];
+    apr_size_t n = 5;
+
+    xt_pair(&c, &s, NULL);
+    /* send: three EINTRs, then the data goes, once. */
+    fi_arm("send", 1, 3, EINTR);
+    XT_OK(xpipe_write(c, "hello", &n));
+    CU_ASSERT_EQUAL(fi_done(), 3);
+    CU_ASSERT_EQUAL(n, 5);
+    /* recv: three EINTRs, then the data comes, whole. */
+    fi_arm("recv", 1, 3, EINTR);
+    n = sizeof(buf);
+    XT_OK(xpipe_read_full(s, buf, 5, &n));
+    CU_ASSERT_EQUAL(fi_done(), 3);
+    CU_ASSERT_EQUAL(memcmp(buf, "hello", 5), 0);
+    /* poll: with nothing to read the read waits; EINTR hits the wait
+     * twice and is retried: the deadline, not the signal, ends it. */
+    XT_OK(xpipe_timeout_set(s, 50000));
+    fi_arm("poll", 1, 2, EINTR);
+    n = 1;
+    XT_STATUS(xpipe_read(s, buf, &n), APR_TIMEUP);
+    CU_ASSERT_EQUAL(fi_done(), 2);
+    fi_remove(sys);
+    xt_roundtrip(c, s, 'w');
+}
+
+static void test_eagain_on_send_waits_and_retries(void)
+{
+    xpipe__unix_sys_t *sys = fi_install();
+    xpipe_t *c, *s;
+    char buf[4];
+    apr_size_t n = 3;
+
+    xt_pair(&c, &s, NULL);
+    fi_arm("send", 1, 2, EAGAIN);
+    XT_OK(xpipe_write(c, "abc", &n));
+    CU_ASSERT_EQUAL(fi_done(), 2);
+    fi_remove(sys);
+    XT_OK(xpipe_read_full(s, buf, 3, NULL));
+    CU_ASSERT_EQUAL(memcmp(buf, "abc", 3), 0);
+}
+
+static void test_econnreset_reported_as_reset(void)
+{
+    xpipe__unix_sys_t *sys = fi_install();
+    xpipe_t *c, *s;
+    char buf[4];
+    apr_size_t n = 2;
+
+    xt_pair(&c, &s, NULL);
+    XT_OK(xpipe_write(c, "rr", &n));
+    fi_arm("recv", 1, 1, ECONNRESET);
+    n = sizeof(buf);
+    XT_STATUS(xpipe_read(s, buf, &n), XPIPE_ERESET);
+    CU_ASSERT_EQUAL(n, 0);
+    CU_ASSERT_EQUAL(fi_done(), 1);
+    fi_remove(sys);
+    /* The report consumed nothing: the bytes are still there. */
+    XT_OK(xpipe_read_full(s, buf, 2, NULL));
+    CU_ASSERT_EQUAL(memcmp(buf, "rr", 2), 0);
+}
+
+static void test_enobufs_on_send_loses_nothing(void)
+{
+    xpipe__unix_sys_t *sys = fi_install();
+    xpipe_t *c, *s;
+    char buf[8];
+    apr_size_t n = sizeof(buf);
+
+    xt_pair(&c, &s, xt_attr(XPIPE_MODE_MESSAGE));
+    fi_arm(fi_framed() ? "sendmsg" : "send", 1, 1, ENOBUFS);
+    /* Reported with the OS's own code: nothing went out. */
+    XT_STATUS(xpipe_send(c, "lost", 4), APR_FROM_OS_ERROR(ENOBUFS));
+    CU_ASSERT_EQUAL(fi_done(), 1);
+    fi_remove(sys);
+    XT_OK(xpipe_send(c, "kept", 4));
+    XT_OK(xpipe_recv(s, buf, &n));
+    CU_ASSERT_EQUAL(n, 4);
+    CU_ASSERT_EQUAL(memcmp(buf, "kept", 4), 0);
+    XT_OK(xpipe_timeout_set(s, 0));
+    n = sizeof(buf);
+    XT_STATUS(xpipe_recv(s, buf, &n), APR_TIMEUP); /* and nothing more */
+}
+
+static void test_message_recv_eintr(void)
+{
+    xpipe__unix_sys_t *sys = fi_install();
+    xpipe_t *c, *s;
+    char buf[8];
+    apr_size_t n = sizeof(buf);
+
+    xt_pair(&c, &s, xt_attr(XPIPE_MODE_MESSAGE));
+    XT_OK(xpipe_send(c, "msg", 3));
+    fi_arm(fi_framed() ? "recv" : "recvmsg", 1, 2, EINTR);
+    XT_OK(xpipe_recv(s, buf, &n));
+    CU_ASSERT_EQUAL(fi_done(), 2);
+    CU_ASSERT_EQUAL(n, 3);
+    fi_remove(sys);
+}
+
+static void test_accept_and_connect_eintr(void)
+{
+    xpipe__unix_sys_t *sys = fi_install();
+    xpipe_listener_t *l = NULL;
+    xpipe_t *c = NULL, *s = NULL;
+    const char *name = xt_name();
+
+    XT_OK(xpipe_listen(&l, name, NULL, xt_p));
+    /* connect: EINTR is retried until the deadline. */
+    fi_arm("connect", 1, 2, EINTR);
+    XT_OK(xpipe_connect(&c, name, NULL, XT_LONG, xt_p));
+    CU_ASSERT_EQUAL(fi_done(), 2);
+    /* accept: EINTR and ECONNABORTED (a client that gave up) retried. */
+    fi_arm("accept", 1, 1, EINTR);
+    XT_OK(xpipe_accept(&s, l, XT_LONG, xt_p));
+    CU_ASSERT_EQUAL(fi_done(), 1);
+    fi_remove(sys);
+    xt_roundtrip(c, s, 'e');
+}
+
+static void test_socket_failure_reported_and_nothing_leaks(void)
+{
+    xpipe__unix_sys_t *sys = fi_install();
+    xpipe_listener_t *l = NULL;
+    xpipe_t *c = NULL;
+    const char *name = xt_name();
+
+    XT_OK(xpipe_listen(&l, name, NULL, xt_p));
+    fi_arm("socket", 1, 1, EMFILE);
+    XT_STATUS(xpipe_connect(&c, name, NULL, XT_LONG, xt_p),
+              APR_FROM_OS_ERROR(EMFILE));
+    CU_ASSERT_PTR_NULL(c);
+    fi_remove(sys);
+    /* And the next one works. */
+    XT_OK(xpipe_connect(&c, name, NULL, XT_LONG, xt_p));
+}
+#else
+#include <windows.h>
+#include "../backends/win32_sys.h"
+
+static xpipe__win32_sys_t fi_real;
+
+static HANDLE WINAPI fi_create_file(LPCWSTR n, DWORD a, DWORD s,
+                                    LPSECURITY_ATTRIBUTES sa, DWORD d, DWORD f,
+                                    HANDLE t)
+{
+    if (fi_hit("create_file")) { SetLastError((DWORD)fi_err); return INVALID_HANDLE_VALUE; }
+    return fi_real.create_file(n, a, s, sa, d, f, t);
+}
+static BOOL WINAPI fi_read_file(HANDLE h, LPVOID b, DWORD l, LPDWORD n,
+                                LPOVERLAPPED ov)
+{
+    if (fi_hit("read_file")) { SetLastError((DWORD)fi_err); return FALSE; }
+    return fi_real.read_file(h, b, l, n, ov);
+}
+static BOOL WINAPI fi_write_file(HANDLE h, LPCVOID b, DWORD l, LPDWORD n,
+                                 LPOVERLAPPED ov)
+{
+    if (fi_hit("write_file")) { SetLastError((DWORD)fi_err); return FALSE; }
+    return fi_real.write_file(h, b, l, n, ov);
+}
+static BOOL WINAPI fi_connect_named_pipe(HANDLE h, LPOVERLAPPED ov)
+{
+    if (fi_hit("connect_named_pipe")) { SetLastError((DWORD)fi_err); return FALSE; }
+    return fi_real.connect_named_pipe(h, ov);
+}
+
+static xpipe__win32_sys_t *fi_install(void)
+{
+    xpipe__win32_sys_t *sys = XPIPE__BACKEND.sys();
+
+    fi_real = *sys;
+    sys->create_file = fi_create_file;
+    sys->read_file = fi_read_file;
+    sys->write_file = fi_write_file;
+    sys->connect_named_pipe = fi_connect_named_pipe;
+    apr_pool_cleanup_register(xt_p, sys, fi_cleanup, apr_pool_cleanup_null);
+    return sys;
+}
+
+static void fi_remove(xpipe__win32_sys_t *sys)
+{
+    fi_times = 0;
+    *sys = fi_real;
+}
+
+/* Restore the table even when a failed assertion ends the test early. */
+static apr_status_t fi_cleanup(void *sys)
+{
+    fi_remove(sys);
+    return APR_SUCCESS;
+}
+
+static void test_pipe_busy_retried(void)
+{
+    xpipe__win32_sys_t *sys = fi_install();
+    xpipe_listener_t *l = NULL;
+    xpipe_t *c = NULL, *s = NULL;
+    const char *name = xt_name();
+
+    XT_OK(xpipe_listen(&l, name, NULL, xt_p));
+    fi_arm("create_file", 1, 3, ERROR_PIPE_BUSY);
+    XT_OK(xpipe_connect(&c, name, NULL, XT_LONG, xt_p));
+    CU_ASSERT_EQUAL(fi_done(), 3);
+    fi_remove(sys);
+    XT_OK(xpipe_accept(&s, l, XT_LONG, xt_p));
+    xt_roundtrip(c, s, 'b');
+}
+
+static void test_broken_pipe_is_eof_and_epipe(void)
+{
+    xpipe__win32_sys_t *sys = fi_install();
+    xpipe_t *c, *s;
+    char buf[4];
+    apr_size_t n = sizeof(buf);
+
+    xt_pair(&c, &s, NULL);
+    fi_arm("read_file", 1, 1, ERROR_BROKEN_PIPE);
+    XT_STATUS(xpipe_read(s, buf, &n), APR_EOF);
+    CU_ASSERT_EQUAL(fi_done(), 1);
+    fi_arm("write_file", 1, 1, ERROR_NO_DATA);
+    n = 1;
+    XT_STATUS(xpipe_write(c, "x", &n), XPIPE_EPIPE);
+    CU_ASSERT_EQUAL(fi_done(), 1);
+    fi_remove(sys);
+    xt_roundtrip(c, s, 'k'); /* the faults were injected: all still works */
+}
+
+static void test_operation_aborted_keeps_its_code(void)
+{
+    xpipe__win32_sys_t *sys = fi_install();
+    xpipe_t *c, *s;
+    char buf[4];
+    apr_size_t n = sizeof(buf);
+
+    xt_pair(&c, &s, NULL);
+    fi_arm("read_file", 1, 1, ERROR_OPERATION_ABORTED);
+    /* Not ours: unmapped native codes are kept, never lost. */
+    XT_STATUS(xpipe_read(s, buf, &n), APR_FROM_OS_ERROR(ERROR_OPERATION_ABORTED));
+    fi_remove(sys);
+    xt_roundtrip(c, s, 'a');
+}
+
+static void test_client_gone_before_connect_recycled(void)
+{
+    /* ConnectNamedPipe says ERROR_NO_DATA (a client came and went): the
+     * instance is recycled and serves the next client. */
+    xpipe__win32_sys_t *sys = fi_install();
+    xpipe_attr_t *a = xt_attr(XPIPE_MODE_BYTE);
+    xpipe_listener_t *l = NULL;
+    xpipe_t *c = NULL, *s = NULL;
+    const char *name = xt_name();
+
+    XT_OK(xpipe_attr_instances_set(a, 1));
+    fi_arm("connect_named_pipe", 1, 1, ERROR_NO_DATA);
+    XT_OK(xpipe_listen(&l, name, a, xt_p));
+    CU_ASSERT_EQUAL(fi_done(), 1);
+    fi_remove(sys);
+    XT_OK(xpipe_connect(&c, name, NULL, XT_LONG, xt_p));
+    XT_OK(xpipe_accept(&s, l, XT_LONG, xt_p));
+    xt_roundtrip(c, s, 'n');
+}
+
+static void test_more_data_keeps_the_message(void)
+{
+    /* ERROR_MORE_DATA, for real: a message longer than the buffer. */
+    xpipe_t *c, *s;
+    char big[300], buf[300];
+    apr_size_t n = 10;
+
+    xt_pair(&c, &s, xt_attr(XPIPE_MODE_MESSAGE));
+    memset(big, 'm', sizeof(big));
+    XT_OK(xpipe_send(c, big, sizeof(big)));
+    XT_STATUS(xpipe_recv(s, buf, &n), XPIPE_EMSGSIZE);
+    CU_ASSERT_EQUAL(n, sizeof(big));
+    n = sizeof(buf);
+    XT_OK(xpipe_recv(s, buf, &n));
+    CU_ASSERT_EQUAL(n, sizeof(big));
+    CU_ASSERT_EQUAL(memcmp(buf, big, sizeof(big)), 0);
+}
+#endif
+
+CU_TestInfo xt_faults_tests[] = {
+#ifndef _WIN32
+    { "EINTR on send, recv and poll: retried, data intact",
+      test_eintr_retried_everywhere },
+    { "spurious EAGAIN on send: waits, retries, data intact",
+      test_eagain_on_send_waits_and_retries },
+    { "ECONNRESET on recv: XPIPE_ERESET", test_econnreset_reported_as_reset },
+    { "ENOBUFS on send: OS status, nothing sent, nothing lost",
+      test_enobufs_on_send_loses_nothing },
+    { "EINTR on a message recv: retried", test_message_recv_eintr },
+    { "EINTR on connect and accept: retried", test_accept_and_connect_eintr },
+    { "socket() failing (EMFILE): reported, next connect fine",
+      test_socket_failure_reported_and_nothing_leaks },
+#else
+    { "ERROR_PIPE_BUSY: connect retries", test_pipe_busy_retried },
+    { "ERROR_BROKEN_PIPE / ERROR_NO_DATA: APR_EOF and XPIPE_EPIPE",
+      test_broken_pipe_is_eof_and_epipe },
+    { "ERROR_OPERATION_ABORTED: reported with its own code",
+      test_operation_aborted_keeps_its_code },
+    { "ERROR_NO_DATA on ConnectNamedPipe: instance recycled",
+      test_client_gone_before_connect_recycled },
+    { "ERROR_MORE_DATA: the message is kept whole",
+      test_more_data_keeps_the_message },
+#endif
+    CU_TEST_INFO_NULL,
+};
