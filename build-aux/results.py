@@ -31,9 +31,15 @@ def count(path):
                     fl = 1  # exited badly after counting: still a failure
                     notes.append(f"{t['name']}: {t.get('result')} after its cases")
             else:
-                p, fl, s = 0, (0 if ok else 1), 0
+                # A test that is not a CUnit program (docs, fuzzing, the
+                # crash check) counts as one case.
+                p, fl, s = (1, 0, 0) if ok else (0, 1, 0)
                 if not ok:
                     notes.append(f"{t['name']}: {t.get('result')} with no result line")
+                runs = re.search(r"Done (\d+) runs in (\d+) second",
+                                 (t.get("stdout") or "") + (t.get("stderr") or ""))
+                if runs:
+                    notes.append(f"{t['name']}: {runs.group(1)} executions in {runs.group(2)} s")
             passed += p
             failed += fl
             skipped += s
