@@ -64,8 +64,7 @@ struct xpipe__chan_t {
     /* SOCK_SEQPACKET message mode: */
     apr_size_t max_message;
     unsigned char *spill;   /* where a message longer than the buffer runs on */
-    unsigned char *held;    /* such a message, kept whole for the next call */
-    apr_size_t held_len;
+    xpipe__held_t held;     /* such a message, kept whole for the next call */
 };
 
 /* Framed messages: chosen by meson (config.h). Then every connection
@@ -950,17 +949,8 @@ static apr_status_t unix_seq_recv(xpipe__chan_t *c, void *buf,
     apr_status_t rv;
     ssize_t n;
 
-    if (c->held) {
-        if (c->held_len > *len) {
-            *len = c->held_len;
-            return XPIPE_EMSGSIZE;
-        }
-        memcpy(buf, c->held, c->held_len);
-        *len = c->held_len;
-        free(c->held);
-        c->held = NULL;
-        return APR_SUCCESS;
-    }
+    if (xpipe__held_take(&c->held, buf, len, &rv))
+        return rv;
     if (spill_len && c->spill == NULL
         && (c->spill = malloc(c->max_message)) == NULL)
         return APR_ENOMEM;
@@ -983,12 +973,12 @@ static apr_status_t unix_seq_recv(xpipe__chan_t *c, void *buf,
             return APR_SUCCESS;
         }
         if (n > 0) {
-            c->held = malloc((apr_size_t)n);
-            if (c->held == NULL)
+            c->held.data = malloc((apr_size_t)n);
+            if (c->held.data == NULL)
                 return APR_ENOMEM;
-            memcpy(c->held, buf, *len);
-            memcpy(c->held + *len, c->spill, (apr_size_t)n - *len);
-            c->held_len = (apr_size_t)n;
+            memcpy(c->held.data, buf, *len);
+            memcpy(c->held.data + *len, c->spill, (apr_size_t)n - *len);
+            c->held.len = (apr_size_t)n;
             *len = (apr_size_t)n;
             return XPIPE_EMSGSIZE;
         }
@@ -1040,7 +1030,7 @@ static apr_status_t unix_close(xpipe__chan_t *c)
     free(c->tx_rest);
     free(c->rx_part);
     free(c->spill);
-    free(c->held);
+    free(c->held.data);
     unix_close_fd(&c->fd);
     unix_wake_close(&c->wake);
     return APR_SUCCESS;

@@ -50,8 +50,8 @@ struct xpipe__lsn_t {
 
 struct xpipe__chan_t {
     const wchar_t *wname; /* server channels: the name, for win32_names */
-    unsigned char *held;  /* a message longer than the caller's buffer, */
-    DWORD held_len;       /* read whole and kept for the next recv */
+    xpipe__held_t held;   /* a message longer than the caller's buffer,
+                             read whole and kept for the next recv */
     HANDLE pipe;
     /* Events, each made on first need (most channels never wait, some
      * never write): */
@@ -725,17 +725,8 @@ static apr_status_t win32_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
     DWORD n, m, avail, left, want = *len > 0x40000000 ? 0x40000000 : (DWORD)*len;
     apr_status_t rv;
 
-    if (c->held) {
-        if (c->held_len > *len) {
-            *len = c->held_len;
-            return XPIPE_EMSGSIZE;
-        }
-        memcpy(buf, c->held, c->held_len);
-        *len = c->held_len;
-        free(c->held);
-        c->held = NULL;
-        return APR_SUCCESS;
-    }
+    if (xpipe__held_take(&c->held, buf, len, &rv))
+        return rv;
     do /* a 0-byte message (from a foreign peer) is no message: skip it */
         rv = win32_io(c, 0, buf, want, deadline, &n);
     while (rv == APR_SUCCESS && n == 0);
@@ -748,18 +739,18 @@ static apr_status_t win32_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
     case ERROR_MORE_DATA:
         if (!win32_sys.peek_named_pipe(c->pipe, NULL, 0, NULL, &avail, &left))
             return win32_os_status(GetLastError());
-        c->held = malloc((size_t)n + left);
-        if (c->held == NULL)
+        c->held.data = malloc((size_t)n + left);
+        if (c->held.data == NULL)
             return APR_ENOMEM;
-        memcpy(c->held, buf, n);
-        rv = win32_io(c, 0, c->held + n, left, deadline, &m);
+        memcpy(c->held.data, buf, n);
+        rv = win32_io(c, 0, c->held.data + n, left, deadline, &m);
         if (rv != APR_SUCCESS) { /* cannot happen for a message in place */
-            free(c->held);
-            c->held = NULL;
+            free(c->held.data);
+            c->held.data = NULL;
             return rv;
         }
-        c->held_len = n + m;
-        *len = c->held_len;
+        c->held.len = (apr_size_t)n + m;
+        *len = c->held.len;
         return XPIPE_EMSGSIZE;
     case ERROR_BROKEN_PIPE:        /* peer closed, all read: end */
     case ERROR_PIPE_NOT_CONNECTED:
@@ -806,7 +797,7 @@ static apr_status_t win32_close(xpipe__chan_t *c)
     }
     else
         CloseHandle(c->pipe);
-    free(c->held);
+    free(c->held.data);
     if (c->wake)
         CloseHandle(c->wake);
     if (c->rd_ev)

@@ -164,6 +164,16 @@ apr_status_t xpipe__fail(apr_status_t rv, const char *fmt, ...)
 /* Forget the last detail (at the start of each public call that can fail
  * with one). */
 void xpipe__fail_clear(void);
+/* A message kept whole by a backend because the caller's buffer was too
+ * small (lib/time.c). xpipe__held_take delivers it: 1 when one was held
+ * (*rv then says APR_SUCCESS, or XPIPE_EMSGSIZE with *len its size), 0
+ * when none was. */
+typedef struct xpipe__held_t {
+    unsigned char *data; /* malloc'd; NULL when nothing is held */
+    apr_size_t len;
+} xpipe__held_t;
+int xpipe__held_take(xpipe__held_t *h, void *buf, apr_size_t *len,
+                     apr_status_t *rv);
 /* Parse a name (lib/name.c). */
 apr_status_t xpipe__name_parse(xpipe__name_t *out, const char *name,
                                apr_pool_t *pool);

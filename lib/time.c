@@ -1,5 +1,27 @@
-/* time.c — PRIVATE: deadline helpers shared by lib/ and the backends. */
+/* time.c — PRIVATE: helpers shared by lib/ and the backends: deadlines,
+ * and the delivery of a message held for a larger buffer. */
 #include "backend.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int xpipe__held_take(xpipe__held_t *h, void *buf, apr_size_t *len,
+                     apr_status_t *rv)
+{
+    if (h->data == NULL)
+        return 0;
+    if (h->len > *len) {
+        *len = h->len;
+        *rv = XPIPE_EMSGSIZE;
+        return 1;
+    }
+    memcpy(buf, h->data, h->len);
+    *len = h->len;
+    free(h->data);
+    h->data = NULL;
+    *rv = APR_SUCCESS;
+    return 1;
+}
 
 apr_time_t xpipe__deadline(apr_interval_time_t timeout)
 {

@@ -55,46 +55,25 @@ static apr_status_t fi_cleanup(void *sys);
 
 static xpipe__unix_sys_t fi_real;
 
-static ssize_t fi_recv(int fd, void *b, size_t n, int f)
-{
-    if (fi_hit("recv")) { errno = fi_err; return -1; }
-    return fi_real.recv(fd, b, n, f);
-}
-static ssize_t fi_send(int fd, const void *b, size_t n, int f)
-{
-    if (fi_hit("send")) { errno = fi_err; return -1; }
-    return fi_real.send(fd, b, n, f);
-}
-static ssize_t fi_sendmsg(int fd, const struct msghdr *m, int f)
-{
-    if (fi_hit("sendmsg")) { errno = fi_err; return -1; }
-    return fi_real.sendmsg(fd, m, f);
-}
-static ssize_t fi_recvmsg(int fd, struct msghdr *m, int f)
-{
-    if (fi_hit("recvmsg")) { errno = fi_err; return -1; }
-    return fi_real.recvmsg(fd, m, f);
-}
-static int fi_poll(struct pollfd *p, nfds_t n, int ms)
-{
-    if (fi_hit("poll")) { errno = fi_err; return -1; }
-    return fi_real.poll(p, n, ms);
-}
-static int fi_accept(int fd)
-{
-    if (fi_hit("accept")) { errno = fi_err; return -1; }
-    return fi_real.accept(fd);
-}
-static int fi_connect(int fd, const struct sockaddr *sa, socklen_t len)
-{
-    if (fi_hit("connect")) { errno = fi_err; return -1; }
-    return fi_real.connect(fd, sa, len);
-}
-static int fi_socket(int d, int t, int p)
-{
-    if (fi_hit("socket")) { errno = fi_err; return -1; }
-    return fi_real.socket(d, t, p);
-}
+/* An injector for call NAME: fails as armed, else calls the real one. */
+#define FI_POSIX(name, ret, params, args)                                   \
+    static ret fi_##name params                                             \
+    {                                                                       \
+        if (fi_hit(#name)) {                                                \
+            errno = fi_err;                                                 \
+            return -1;                                                      \
+        }                                                                   \
+        return fi_real.name args;                                           \
+    }
+FI_POSIX(recv, ssize_t, (int fd, void *b, size_t n, int f), (fd, b, n, f))
+FI_POSIX(send, ssize_t, (int fd, const void *b, size_t n, int f), (fd, b, n, f))
+FI_POSIX(sendmsg, ssize_t, (int fd, const struct msghdr *m, int f), (fd, m, f))
+FI_POSIX(recvmsg, ssize_t, (int fd, struct msghdr *m, int f), (fd, m, f))
+FI_POSIX(poll, int, (struct pollfd *p, nfds_t n, int ms), (p, n, ms))
+FI_POSIX(accept, int, (int fd), (fd))
+FI_POSIX(connect, int, (int fd, const struct sockaddr *sa, socklen_t len),
+         (fd, sa, len))
+FI_POSIX(socket, int, (int d, int t, int p), (d, t, p))
 
 /* Route every call through the injectors (they pass through unarmed). */
 static xpipe__unix_sys_t *fi_install(void)
@@ -280,30 +259,28 @@ static void test_socket_failure_reported_and_nothing_leaks(void)
 
 static xpipe__win32_sys_t fi_real;
 
-static HANDLE WINAPI fi_create_file(LPCWSTR n, DWORD a, DWORD s,
-                                    LPSECURITY_ATTRIBUTES sa, DWORD d, DWORD f,
-                                    HANDLE t)
-{
-    if (fi_hit("create_file")) { SetLastError((DWORD)fi_err); return INVALID_HANDLE_VALUE; }
-    return fi_real.create_file(n, a, s, sa, d, f, t);
-}
-static BOOL WINAPI fi_read_file(HANDLE h, LPVOID b, DWORD l, LPDWORD n,
-                                LPOVERLAPPED ov)
-{
-    if (fi_hit("read_file")) { SetLastError((DWORD)fi_err); return FALSE; }
-    return fi_real.read_file(h, b, l, n, ov);
-}
-static BOOL WINAPI fi_write_file(HANDLE h, LPCVOID b, DWORD l, LPDWORD n,
-                                 LPOVERLAPPED ov)
-{
-    if (fi_hit("write_file")) { SetLastError((DWORD)fi_err); return FALSE; }
-    return fi_real.write_file(h, b, l, n, ov);
-}
-static BOOL WINAPI fi_connect_named_pipe(HANDLE h, LPOVERLAPPED ov)
-{
-    if (fi_hit("connect_named_pipe")) { SetLastError((DWORD)fi_err); return FALSE; }
-    return fi_real.connect_named_pipe(h, ov);
-}
+/* An injector for call NAME: fails as armed (SetLastError and the
+ * call's failure value), else calls the real one. */
+#define FI_WIN32(name, ret, fail, params, args)                             \
+    static ret WINAPI fi_##name params                                      \
+    {                                                                       \
+        if (fi_hit(#name)) {                                                \
+            SetLastError((DWORD)fi_err);                                    \
+            return fail;                                                    \
+        }                                                                   \
+        return fi_real.name args;                                           \
+    }
+FI_WIN32(create_file, HANDLE, INVALID_HANDLE_VALUE,
+         (LPCWSTR n, DWORD a, DWORD s, LPSECURITY_ATTRIBUTES sa, DWORD d,
+          DWORD f, HANDLE t), (n, a, s, sa, d, f, t))
+FI_WIN32(read_file, BOOL, FALSE,
+         (HANDLE h, LPVOID b, DWORD l, LPDWORD n, LPOVERLAPPED ov),
+         (h, b, l, n, ov))
+FI_WIN32(write_file, BOOL, FALSE,
+         (HANDLE h, LPCVOID b, DWORD l, LPDWORD n, LPOVERLAPPED ov),
+         (h, b, l, n, ov))
+FI_WIN32(connect_named_pipe, BOOL, FALSE, (HANDLE h, LPOVERLAPPED ov),
+         (h, ov))
 
 static xpipe__win32_sys_t *fi_install(void)
 {
