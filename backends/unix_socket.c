@@ -112,9 +112,17 @@ static int unix_accept_raw(int fd)
 
 /* Every system call that can fail in interesting ways goes through here
  * (see unix_sys.h). */
+/* open() is variadic: the table wants a fixed signature. */
+static int unix_open_raw(const char *path, int flags, mode_t mode)
+{
+    return open(path, flags, mode);
+}
+
 static xpipe__unix_sys_t unix_sys = {
     socket, bind, listen, unix_accept_raw, connect, recv, send, sendmsg,
     recvmsg, poll,
+    close, shutdown, setsockopt, getsockopt, unix_open_raw, flock, lstat,
+    fstat, mkdir, chmod, fchmod, chown, unlink, read, write,
 };
 
 /* ------------------------------------------------------------------ */
@@ -123,7 +131,7 @@ static xpipe__unix_sys_t unix_sys = {
 static void unix_close_fd(int *fd)
 {
     if (*fd >= 0) {
-        close(*fd); /* no EINTR retry: the fd is released either way */
+        unix_sys.close(*fd); /* no EINTR retry: the fd is released either way */
         *fd = -1;
     }
 }
@@ -153,8 +161,8 @@ static int unix_wake_make(int fds[2])
     if (pipe(fds) < 0)
         return -1;
     if (unix_cloexec_nonblock(fds[0]) < 0 || unix_cloexec_nonblock(fds[1]) < 0) {
-        close(fds[0]);
-        close(fds[1]);
+        unix_sys.close(fds[0]);
+        unix_sys.close(fds[1]);
         return -1;
     }
     return 0;
@@ -180,9 +188,9 @@ static apr_status_t unix_wake_fds(unix_wake_t *w, int *rd, int *wr)
         mine = (apr_uint64_t)(unsigned int)fds[0] << 32 | (unsigned int)fds[1];
         v = apr_atomic_cas64(&w->fds, mine, UNIX_WAKE_NONE);
         if (v != UNIX_WAKE_NONE) { /* another thread made one first */
-            close(fds[0]);
+            unix_sys.close(fds[0]);
             if (fds[1] != fds[0])
-                close(fds[1]);
+                unix_sys.close(fds[1]);
         }
         else
             v = mine;
@@ -205,11 +213,11 @@ static apr_status_t unix_wake_set(unix_wake_t *w, int on)
     if (on) {
         /* EAGAIN means it is already signalled: fine. An eventfd takes
          * 8 bytes, a pipe any. */
-        while (write(wr, &one, rd == wr ? sizeof(one) : 1) < 0 && errno == EINTR)
+        while (unix_sys.write(wr, &one, rd == wr ? sizeof(one) : 1) < 0 && errno == EINTR)
             ;
     }
     else {
-        while (read(rd, buf, sizeof(buf)) > 0 || errno == EINTR)
+        while (unix_sys.read(rd, buf, sizeof(buf)) > 0 || errno == EINTR)
             ;
     }
     return APR_SUCCESS;
@@ -221,9 +229,9 @@ static void unix_wake_close(unix_wake_t *w)
 
     if (v != UNIX_WAKE_NONE) {
         int rd = (int)(v >> 32), wr = (int)(v & 0xffffffffu);
-        close(rd);
+        unix_sys.close(rd);
         if (wr != rd)
-            close(wr);
+            unix_sys.close(wr);
         apr_atomic_set64(&w->fds, UNIX_WAKE_NONE);
     }
 }
@@ -285,7 +293,7 @@ static apr_status_t unix_socket_new(int *out, const xpipe_attr_t *attr)
 #else
     fd = unix_sys.socket(AF_UNIX, type, 0);
     if (fd >= 0 && unix_cloexec_nonblock(fd) < 0) {
-        close(fd);
+        unix_sys.close(fd);
         fd = -1;
     }
 #endif
@@ -293,19 +301,19 @@ static apr_status_t unix_socket_new(int *out, const xpipe_attr_t *attr)
         return APR_FROM_OS_ERROR(errno);
 #ifdef SO_NOSIGPIPE
     v = 1;
-    setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &v, sizeof(v));
+    unix_sys.setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &v, sizeof(v));
 #endif
     /* Sizes are hints the kernel may clamp; a failure here is not fatal. */
     if (attr->in_buffer) {
         v = (int)attr->in_buffer;
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
+        unix_sys.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
     }
     v = (int)attr->out_buffer;
     /* A SOCK_SEQPACKET message must fit the send buffer whole. */
     if (type == SOCK_SEQPACKET && (apr_size_t)v < attr->max_message + 1024)
         v = (int)attr->max_message + 1024;
     if (v)
-        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+        unix_sys.setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
     *out = fd;
     return APR_SUCCESS;
 }
@@ -328,7 +336,7 @@ static const char *unix_rundir(apr_pool_t *pool)
     const char *xdg = getenv("XDG_RUNTIME_DIR");
     struct stat st;
 
-    if (xdg && xdg[0] == '/' && lstat(xdg, &st) == 0 && S_ISDIR(st.st_mode)
+    if (xdg && xdg[0] == '/' && unix_sys.lstat(xdg, &st) == 0 && S_ISDIR(st.st_mode)
         && st.st_uid == geteuid() && (st.st_mode & 0777) == 0700)
         return apr_pstrcat(pool, xdg, "/xpipe", NULL);
     return apr_psprintf(pool, "/tmp/xpipe-%lu", (unsigned long)geteuid());
@@ -340,12 +348,12 @@ static apr_status_t unix_rundir_check(const char *dir, int create)
 {
     struct stat st;
 
-    if (create && mkdir(dir, 0700) == 0)
-        chmod(dir, 0700); /* the umask may have taken owner bits */
+    if (create && unix_sys.mkdir(dir, 0700) == 0)
+        unix_sys.chmod(dir, 0700); /* the umask may have taken owner bits */
     else if (create && errno != EEXIST)
         return xpipe__fail(APR_FROM_OS_ERROR(errno),
                            "cannot create run directory %s", dir);
-    if (lstat(dir, &st) < 0)
+    if (unix_sys.lstat(dir, &st) < 0)
         return errno == ENOENT ? XPIPE_ENOPIPE : APR_FROM_OS_ERROR(errno);
     /* lstat does not follow links: a symlink is refused as such. */
     if (S_ISLNK(st.st_mode))
@@ -419,7 +427,7 @@ static int unix_path_is_live(const char *path, const xpipe_attr_t *attr)
     unix_sockaddr(&sa, path);
     rc = unix_sys.connect(fd, (struct sockaddr *)&sa, sizeof(sa));
     live = rc == 0 || (errno != ECONNREFUSED && errno != ENOENT);
-    close(fd);
+    unix_sys.close(fd);
     return live;
 }
 
@@ -436,7 +444,7 @@ static apr_status_t unix_bind(int fd, const char *path, const xpipe_attr_t *attr
             return APR_SUCCESS;
         if (errno != EADDRINUSE)
             return xpipe__fail(APR_FROM_OS_ERROR(errno), "cannot bind %s", path);
-        if (lstat(path, &st) < 0)
+        if (unix_sys.lstat(path, &st) < 0)
             continue; /* gone meanwhile: bind again */
         if (!S_ISSOCK(st.st_mode)) /* a file, directory or link: hands off */
             return xpipe__fail(XPIPE_ENOTSOCK, "%s exists and is a %s", path,
@@ -447,7 +455,7 @@ static apr_status_t unix_bind(int fd, const char *path, const xpipe_attr_t *attr
         if (unix_path_is_live(path, attr))
             return xpipe__fail(XPIPE_EINUSE, "a server is listening on %s",
                                path);
-        if (unlink(path) < 0 && errno != ENOENT)
+        if (unix_sys.unlink(path) < 0 && errno != ENOENT)
             return APR_FROM_OS_ERROR(errno);
     }
     return XPIPE_EINUSE;
@@ -465,27 +473,27 @@ static apr_status_t unix_lock(int *lock_fd, const char **lock_path,
     int tries, fd;
 
     for (tries = 0; tries < 100; tries++) {
-        fd = open(lock, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        fd = unix_sys.open(lock, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0)
             return xpipe__fail(errno == ELOOP ? XPIPE_ENOTSOCK
                                               : APR_FROM_OS_ERROR(errno),
                                "cannot open lock file %s", lock);
-        while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        while (unix_sys.flock(fd, LOCK_EX | LOCK_NB) < 0) {
             int err = errno;
             if (err == EINTR)
                 continue;
-            close(fd);
+            unix_sys.close(fd);
             return xpipe__fail(err == EWOULDBLOCK ? XPIPE_EINUSE
                                                   : APR_FROM_OS_ERROR(err),
                                "another server holds %s", lock);
         }
-        if (fstat(fd, &fst) == 0 && lstat(lock, &pst) == 0
+        if (unix_sys.fstat(fd, &fst) == 0 && unix_sys.lstat(lock, &pst) == 0
             && fst.st_dev == pst.st_dev && fst.st_ino == pst.st_ino) {
             *lock_fd = fd;
             *lock_path = lock;
             return APR_SUCCESS;
         }
-        close(fd); /* its previous owner removed it: take the new one */
+        unix_sys.close(fd); /* its previous owner removed it: take the new one */
     }
     return XPIPE_EINUSE;
 }
@@ -497,6 +505,7 @@ static apr_status_t unix_listen(xpipe__lsn_t **out, const xpipe__name_t *name,
     xpipe__lsn_t *l = apr_pcalloc(pool, sizeof(*l));
     struct stat st;
     apr_status_t rv;
+    int bound = 0;
 
     l->fd = l->lock_fd = -1;
     unix_wake_init(&l->wake);
@@ -511,16 +520,19 @@ static apr_status_t unix_listen(xpipe__lsn_t **out, const xpipe__name_t *name,
         /* On Linux bind() gives the socket file the mode of the socket's
          * inode (less the umask), so it is never wider than asked for,
          * not even for an instant; chmod then sets it exactly. */
-        fchmod(l->fd, (mode_t)attr->permissions);
+        unix_sys.fchmod(l->fd, (mode_t)attr->permissions);
         rv = unix_bind(l->fd, native, attr);
+        bound = rv == APR_SUCCESS;
     }
     if (rv == APR_SUCCESS && attr->group >= 0
-        && chown(native, (uid_t)-1, (gid_t)attr->group) < 0)
+        && unix_sys.chown(native, (uid_t)-1, (gid_t)attr->group) < 0)
         rv = xpipe__fail(APR_FROM_OS_ERROR(errno),
                          "cannot give %s to group %ld", native, attr->group);
-    if (rv == APR_SUCCESS && (chmod(native, (mode_t)attr->permissions) < 0
-                              || lstat(native, &st) < 0))
-        rv = APR_FROM_OS_ERROR(errno);
+    if (rv == APR_SUCCESS
+        && (unix_sys.chmod(native, (mode_t)attr->permissions) < 0
+            || unix_sys.lstat(native, &st) < 0))
+        rv = xpipe__fail(APR_FROM_OS_ERROR(errno),
+                         "cannot set the mode of %s", native);
     if (rv == APR_SUCCESS) {
         l->dev = st.st_dev;
         l->ino = st.st_ino;
@@ -528,11 +540,13 @@ static apr_status_t unix_listen(xpipe__lsn_t **out, const xpipe__name_t *name,
             rv = APR_FROM_OS_ERROR(errno);
     }
     if (rv != APR_SUCCESS) {
-        if (l->dev || l->ino)
-            unlink(native);
+        /* Our own socket file, bound before the failure (we hold the
+         * lock, so the path is still ours): remove it. */
+        if (bound)
+            unix_sys.unlink(native);
         unix_close_fd(&l->fd);
         if (l->lock_fd >= 0)
-            unlink(l->lock_path);
+            unix_sys.unlink(l->lock_path);
         unix_close_fd(&l->lock_fd);
         return rv;
     }
@@ -573,13 +587,13 @@ static apr_status_t unix_hello_check(int fd, xpipe__lsn_t *l)
             continue;
         rv = unix_wait(fd, POLLIN, &l->wake, until);
         if (rv != APR_SUCCESS) {
-            close(fd);
+            unix_sys.close(fd);
             return rv;
         }
     }
     if (n == 1 && b == want)
         return APR_SUCCESS;
-    close(fd);
+    unix_sys.close(fd);
     return XPIPE_EMODE;
 }
 
@@ -628,9 +642,9 @@ static apr_status_t unix_listener_close(xpipe__lsn_t *l)
     unix_close_fd(&l->fd);
     /* Remove the socket file only if it is still the one we bound, and
      * while we still hold the lock, so a new listener's is never hit. */
-    if (lstat(l->path, &st) == 0 && st.st_dev == l->dev && st.st_ino == l->ino)
-        unlink(l->path);
-    unlink(l->lock_path);
+    if (unix_sys.lstat(l->path, &st) == 0 && st.st_dev == l->dev && st.st_ino == l->ino)
+        unix_sys.unlink(l->path);
+    unix_sys.unlink(l->lock_path);
     unix_close_fd(&l->lock_fd);
     unix_wake_close(&l->wake);
     return APR_SUCCESS;
@@ -685,7 +699,7 @@ static apr_status_t unix_connect(xpipe__chan_t **out, const xpipe__name_t *name,
                 elen = sizeof(err);
                 if (rv != APR_SUCCESS)
                     err = EAGAIN;
-                else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
+                else if (unix_sys.getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
                     err = errno;
             }
             if (err == 0 && UNIX_FRAMED) {
@@ -697,7 +711,7 @@ static apr_status_t unix_connect(xpipe__chan_t **out, const xpipe__name_t *name,
             }
             if (err == 0)
                 return unix_chan_new(out, fd, attr, pool);
-            close(fd);
+            unix_sys.close(fd);
         }
         switch (err) {
         case ENOENT:       /* no socket file */
@@ -1016,7 +1030,7 @@ static apr_status_t unix_shutdown(xpipe__chan_t *c, xpipe_shutdown_e how)
 {
     static const int hows[] = { SHUT_RD, SHUT_WR, SHUT_RDWR };
 
-    if (shutdown(c->fd, hows[how]) < 0)
+    if (unix_sys.shutdown(c->fd, hows[how]) < 0)
         return APR_FROM_OS_ERROR(errno);
     return APR_SUCCESS;
 }
@@ -1044,7 +1058,7 @@ static apr_status_t unix_peer_get(xpipe__chan_t *c, xpipe_peer_t *peer,
     struct ucred cred;
     socklen_t len = sizeof(cred);
 
-    if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+    if (unix_sys.getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
         return APR_FROM_OS_ERROR(errno);
     peer->pid = (long)cred.pid;
     peer->uid = (long)cred.uid;

@@ -1,5 +1,6 @@
 /* unix_sys.h — PRIVATE to backends/unix_socket.c and white-box tests: the
- * table the POSIX backend's system calls go through. A test obtains it
+ * table every system call of the POSIX backend goes through (but the
+ * wake object's creation, fcntl fallbacks, getenv/geteuid/getpid). A test obtains it
  * with XPIPE__BACKEND.sys() and may replace an entry (to spy on a call or
  * make the Nth one fail with a chosen errno), restoring it afterwards.
  */
@@ -8,6 +9,7 @@
 
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 typedef struct xpipe__unix_sys_t {
@@ -22,6 +24,23 @@ typedef struct xpipe__unix_sys_t {
     ssize_t (*sendmsg)(int fd, const struct msghdr *msg, int flags);
     ssize_t (*recvmsg)(int fd, struct msghdr *msg, int flags);
     int (*poll)(struct pollfd *fds, nfds_t n, int timeout_ms);
+    /* descriptors, socket options, files */
+    int (*close)(int fd);
+    int (*shutdown)(int fd, int how);
+    int (*setsockopt)(int fd, int level, int name, const void *v,
+                      socklen_t len);
+    int (*getsockopt)(int fd, int level, int name, void *v, socklen_t *len);
+    int (*open)(const char *path, int flags, mode_t mode);
+    int (*flock)(int fd, int op);
+    int (*lstat)(const char *path, struct stat *st);
+    int (*fstat)(int fd, struct stat *st);
+    int (*mkdir)(const char *path, mode_t mode);
+    int (*chmod)(const char *path, mode_t mode);
+    int (*fchmod)(int fd, mode_t mode);
+    int (*chown)(const char *path, uid_t uid, gid_t gid);
+    int (*unlink)(const char *path);
+    ssize_t (*read)(int fd, void *buf, size_t len);
+    ssize_t (*write)(int fd, const void *buf, size_t len);
 } xpipe__unix_sys_t;
 
 #endif

@@ -51,6 +51,7 @@ static apr_status_t fi_cleanup(void *sys);
 
 #ifndef _WIN32
 #include <errno.h>
+#include <unistd.h>
 #include "../backends/unix_sys.h"
 
 static xpipe__unix_sys_t fi_real;
@@ -74,6 +75,8 @@ FI_POSIX(accept, int, (int fd), (fd))
 FI_POSIX(connect, int, (int fd, const struct sockaddr *sa, socklen_t len),
          (fd, sa, len))
 FI_POSIX(socket, int, (int d, int t, int p), (d, t, p))
+FI_POSIX(chmod, int, (const char *path, mode_t m), (path, m))
+FI_POSIX(flock, int, (int fd, int op), (fd, op))
 
 /* Route every call through the injectors (they pass through unarmed). */
 static xpipe__unix_sys_t *fi_install(void)
@@ -89,6 +92,8 @@ static xpipe__unix_sys_t *fi_install(void)
     sys->accept = fi_accept;
     sys->connect = fi_connect;
     sys->socket = fi_socket;
+    sys->chmod = fi_chmod;
+    sys->flock = fi_flock;
     apr_pool_cleanup_register(xt_p, sys, fi_cleanup, apr_pool_cleanup_null);
     return sys;
 }
@@ -253,6 +258,30 @@ static void test_socket_failure_reported_and_nothing_leaks(void)
     /* And the next one works. */
     XT_OK(xpipe_connect(&c, name, NULL, XT_LONG, xt_p));
 }
+static void test_listen_failures_leave_nothing(void)
+{
+    xpipe__unix_sys_t *sys = fi_install();
+    xpipe_listener_t *l = NULL;
+    const char *name = xt_name(), *native = NULL;
+    char lock[256];
+
+    XT_OK(xpipe_name_resolve(&native, name, xt_p));
+    apr_snprintf(lock, sizeof(lock), "%s.lock", native);
+    /* chmod of the new socket fails: no listener, and neither the socket
+     * file nor the lock file is left behind. */
+    fi_arm("chmod", 1, 1, EPERM);
+    XT_STATUS(xpipe_listen(&l, name, NULL, xt_p), APR_FROM_OS_ERROR(EPERM));
+    CU_ASSERT_EQUAL(fi_done(), 1);
+    CU_ASSERT(access(native, F_OK) != 0);
+    CU_ASSERT(access(lock, F_OK) != 0);
+    /* The lock is held by another server: "in use", nothing touched. */
+    fi_arm("flock", 1, 1, EWOULDBLOCK);
+    XT_STATUS(xpipe_listen(&l, name, NULL, xt_p), XPIPE_EINUSE);
+    CU_ASSERT_EQUAL(fi_done(), 1);
+    fi_remove(sys);
+    /* And then the name serves. */
+    XT_OK(xpipe_listener_close(xt_serve_check(name, name, NULL, NULL)));
+}
 #else
 #include <windows.h>
 #include "../backends/win32_sys.h"
@@ -410,6 +439,8 @@ CU_TestInfo xt_faults_tests[] = {
     { "EINTR on connect and accept: retried", test_accept_and_connect_eintr },
     { "socket() failing (EMFILE): reported, next connect fine",
       test_socket_failure_reported_and_nothing_leaks },
+    { "chmod or flock failing in listen: reported, nothing left behind",
+      test_listen_failures_leave_nothing },
 #else
     { "ERROR_PIPE_BUSY: connect retries", test_pipe_busy_retried },
     { "ERROR_BROKEN_PIPE / ERROR_NO_DATA: APR_EOF and XPIPE_EPIPE",
