@@ -65,6 +65,9 @@ struct xpipe__chan_t {
 static xpipe__win32_sys_t win32_sys = {
     CreateNamedPipeW, CreateFileW, ConnectNamedPipe, ReadFile,
     WriteFile,        PeekNamedPipe, WaitNamedPipeW,
+    CancelIoEx, GetOverlappedResult, WaitForMultipleObjects,
+    DisconnectNamedPipe, GetNamedPipeInfo, SetNamedPipeHandleState,
+    GetNamedPipeHandleStateW, CloseHandle, CreateEventW,
 };
 
 /* ------------------------------------------------------------------ */
@@ -147,7 +150,7 @@ static apr_status_t win32_wait_io(HANDLE h, OVERLAPPED *ov, HANDLE wake,
     for (;;) {
         ms_left = xpipe__remaining_ms(deadline);
         ms = ms_left < 0 ? INFINITE : (DWORD)ms_left;
-        w = WaitForMultipleObjects(wake ? 2 : 1, evs, FALSE, ms);
+        w = win32_sys.wait_for_multiple_objects(wake ? 2 : 1, evs, FALSE, ms);
         if (w == WAIT_OBJECT_0)
             break;
         if (w == WAIT_OBJECT_0 + 1) {
@@ -164,8 +167,8 @@ static apr_status_t win32_wait_io(HANDLE h, OVERLAPPED *ov, HANDLE wake,
         break;
     }
     if (why != APR_SUCCESS)
-        CancelIoEx(h, ov);
-    if (GetOverlappedResult(h, ov, n, TRUE))
+        win32_sys.cancel_io_ex(h, ov);
+    if (win32_sys.get_overlapped_result(h, ov, n, TRUE))
         return APR_SUCCESS; /* done, even if we asked to cancel */
     if (why != APR_SUCCESS && GetLastError() == ERROR_OPERATION_ABORTED)
         return why;
@@ -178,12 +181,12 @@ static HANDLE win32_event(HANDLE volatile *slot)
     HANDLE h = *slot, mine;
 
     if (h == NULL) {
-        mine = CreateEventW(NULL, TRUE, FALSE, NULL);
+        mine = win32_sys.create_event(NULL, TRUE, FALSE, NULL);
         if (mine == NULL)
             return NULL;
         h = InterlockedCompareExchangePointer((PVOID volatile *)slot, mine, NULL);
         if (h != NULL)
-            CloseHandle(mine);
+            win32_sys.close_handle(mine);
         else
             h = mine;
     }
@@ -213,7 +216,7 @@ static apr_status_t win32_io(xpipe__chan_t *c, int out, void *buf, DWORD len,
         return win32_os_status(err);
     if (err != ERROR_IO_PENDING) {
         /* Done already (the usual case for a ready pipe): no wait. */
-        if (GetOverlappedResult(c->pipe, &ov, n, FALSE))
+        if (win32_sys.get_overlapped_result(c->pipe, &ov, n, FALSE))
             return APR_SUCCESS;
         return win32_os_status(GetLastError());
     }
@@ -271,7 +274,7 @@ static apr_status_t win32_token_sid(HANDLE process, const char **sid,
         *sid = apr_pstrdup(pool, str);
         LocalFree(str);
     }
-    CloseHandle(tok);
+    win32_sys.close_handle(tok);
     return rv;
 }
 
@@ -364,14 +367,14 @@ static apr_status_t win32_arm(xpipe__lsn_t *l, win32_inst_t *s)
             s->state = SLOT_READY;
             return APR_SUCCESS;
         case ERROR_NO_DATA: /* a client came and went: recycle, try again */
-            DisconnectNamedPipe(s->pipe);
+            win32_sys.disconnect_named_pipe(s->pipe);
             continue;
         default:
             break;
         }
         break;
     }
-    CloseHandle(s->pipe);
+    win32_sys.close_handle(s->pipe);
     s->pipe = INVALID_HANDLE_VALUE;
     s->state = SLOT_EMPTY;
     return win32_os_status(err);
@@ -401,9 +404,9 @@ static apr_status_t win32_listen(xpipe__lsn_t **out, const xpipe__name_t *name,
     l->slot = apr_pcalloc(pool, sizeof(win32_inst_t) * (apr_size_t)l->n);
     for (i = 0; i < l->n; i++) {
         l->slot[i].pipe = INVALID_HANDLE_VALUE;
-        l->slot[i].ov.hEvent = CreateEventW(NULL, TRUE, FALSE, NULL);
+        l->slot[i].ov.hEvent = win32_sys.create_event(NULL, TRUE, FALSE, NULL);
     }
-    l->wake = CreateEventW(NULL, TRUE, FALSE, NULL);
+    l->wake = win32_sys.create_event(NULL, TRUE, FALSE, NULL);
     InitializeCriticalSection(&l->lock);
     /* The first instance claims the name. FILE_FLAG_FIRST_PIPE_INSTANCE
      * makes that fail on Windows when a server exists (ERROR_ACCESS_DENIED);
@@ -420,7 +423,7 @@ static apr_status_t win32_listen(xpipe__lsn_t **out, const xpipe__name_t *name,
                  : err == ERROR_INVALID_NAME || err == ERROR_BAD_PATHNAME
                        ? XPIPE_EBADNAME
                        : win32_os_status(err);
-    else if (!GetNamedPipeHandleStateW(l->slot[0].pipe, NULL, &count, NULL,
+    else if (!win32_sys.get_named_pipe_handle_state(l->slot[0].pipe, NULL, &count, NULL,
                                        NULL, NULL, 0))
         rv = win32_os_status(GetLastError());
     else if ((long)count != 1 + ours)
@@ -464,10 +467,10 @@ static HANDLE win32_take_ready(xpipe__lsn_t *l)
         if (s->state == SLOT_EMPTY)
             win32_arm(l, s); /* try again to refill it */
         if (s->state == SLOT_PENDING && HasOverlappedIoCompleted(&s->ov)) {
-            if (GetOverlappedResult(s->pipe, &s->ov, &n, FALSE))
+            if (win32_sys.get_overlapped_result(s->pipe, &s->ov, &n, FALSE))
                 s->state = SLOT_READY;
             else {
-                DisconnectNamedPipe(s->pipe);
+                win32_sys.disconnect_named_pipe(s->pipe);
                 win32_arm(l, s);
             }
         }
@@ -480,7 +483,7 @@ static HANDLE win32_take_ready(xpipe__lsn_t *l)
          * not worth a channel (a client of the other mode does that). */
         if (!win32_sys.peek_named_pipe(h, NULL, 0, NULL, &n, NULL)
             && GetLastError() == ERROR_BROKEN_PIPE) {
-            CloseHandle(h);
+            win32_sys.close_handle(h);
             i = -1; /* look again from the start */
             continue;
         }
@@ -524,7 +527,7 @@ static apr_status_t win32_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
         /* With no slot pending (none could be created), poll for a retry. */
         if (k == 1 && (ms == INFINITE || ms > 100))
             ms = 100;
-        w = WaitForMultipleObjects((DWORD)k, evs, FALSE, ms);
+        w = win32_sys.wait_for_multiple_objects((DWORD)k, evs, FALSE, ms);
         if (w == WAIT_OBJECT_0 + (DWORD)k - 1)
             return XPIPE_ECANCELED;
         if (w == WAIT_TIMEOUT && xpipe__remaining_ms(deadline) == 0)
@@ -556,15 +559,15 @@ static apr_status_t win32_listener_close(xpipe__lsn_t *l)
         win32_inst_t *s = &l->slot[i];
         if (s->pipe != INVALID_HANDLE_VALUE) {
             if (s->state == SLOT_PENDING) {
-                CancelIoEx(s->pipe, &s->ov);
-                GetOverlappedResult(s->pipe, &s->ov, &n, TRUE);
+                win32_sys.cancel_io_ex(s->pipe, &s->ov);
+                win32_sys.get_overlapped_result(s->pipe, &s->ov, &n, TRUE);
             }
             /* A connected, never accepted client reads end of stream. */
-            CloseHandle(s->pipe);
+            win32_sys.close_handle(s->pipe);
         }
-        CloseHandle(s->ov.hEvent);
+        win32_sys.close_handle(s->ov.hEvent);
     }
-    CloseHandle(l->wake);
+    win32_sys.close_handle(l->wake);
     DeleteCriticalSection(&l->lock);
     LocalFree(l->sd);
     return APR_SUCCESS;
@@ -629,20 +632,20 @@ static apr_status_t win32_connect(xpipe__chan_t **out,
         }
     }
     /* Both ends must agree on the mode, as they must on POSIX. */
-    if (!GetNamedPipeInfo(h, &flags, NULL, NULL, NULL)) {
+    if (!win32_sys.get_named_pipe_info(h, &flags, NULL, NULL, NULL)) {
         err = GetLastError();
-        CloseHandle(h);
+        win32_sys.close_handle(h);
         return win32_os_status(err);
     }
     if (((flags & PIPE_TYPE_MESSAGE) != 0) != (attr->mode == XPIPE_MODE_MESSAGE)) {
-        CloseHandle(h);
+        win32_sys.close_handle(h);
         return XPIPE_EMODE;
     }
     mode = attr->mode == XPIPE_MODE_MESSAGE ? PIPE_READMODE_MESSAGE
                                             : PIPE_READMODE_BYTE;
-    if (!SetNamedPipeHandleState(h, &mode, NULL, NULL)) {
+    if (!win32_sys.set_named_pipe_handle_state(h, &mode, NULL, NULL)) {
         err = GetLastError();
-        CloseHandle(h);
+        win32_sys.close_handle(h);
         return win32_os_status(err);
     }
     return win32_chan_new(out, h, 0, pool);
@@ -791,19 +794,19 @@ static apr_status_t win32_close(xpipe__chan_t *c)
     if (c->wname) {
         /* Under the lock, so a listener never counts a closed instance. */
         AcquireSRWLockExclusive(&win32_names_lock);
-        CloseHandle(c->pipe);
+        win32_sys.close_handle(c->pipe);
         win32_names_add(c->wname, -1);
         ReleaseSRWLockExclusive(&win32_names_lock);
     }
     else
-        CloseHandle(c->pipe);
+        win32_sys.close_handle(c->pipe);
     free(c->held.data);
     if (c->wake)
-        CloseHandle(c->wake);
+        win32_sys.close_handle(c->wake);
     if (c->rd_ev)
-        CloseHandle(c->rd_ev);
+        win32_sys.close_handle(c->rd_ev);
     if (c->wr_ev)
-        CloseHandle(c->wr_ev);
+        win32_sys.close_handle(c->wr_ev);
     return APR_SUCCESS;
 }
 
@@ -826,7 +829,7 @@ static apr_status_t win32_peer_get(xpipe__chan_t *c, xpipe_peer_t *peer,
     if (proc) {
         if (win32_token_sid(proc, &peer->sid, pool) == APR_SUCCESS)
             peer->have |= XPIPE_PEER_SID;
-        CloseHandle(proc);
+        win32_sys.close_handle(proc);
     }
     return APR_SUCCESS;
 }

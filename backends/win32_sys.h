@@ -1,5 +1,6 @@
 /* win32_sys.h — PRIVATE to backends/win32_pipe.c and white-box tests: the
- * table the Win32 backend's pipe calls go through. A test obtains it with
+ * table the Win32 backend's pipe, completion and handle calls go through
+ * (events are set and reset directly; identity calls too). A test obtains it with
  * XPIPE__BACKEND.sys() and may replace an entry (to spy on the flags
  * passed, or make the Nth call fail with a chosen error), restoring it
  * afterwards. Include <windows.h> first.
@@ -24,6 +25,24 @@ typedef struct xpipe__win32_sys_t {
     BOOL (WINAPI *peek_named_pipe)(HANDLE h, LPVOID buf, DWORD len,
                                    LPDWORD n, LPDWORD avail, LPDWORD left);
     BOOL (WINAPI *wait_named_pipe)(LPCWSTR name, DWORD timeout_ms);
+    /* completion, instances, handles */
+    BOOL (WINAPI *cancel_io_ex)(HANDLE h, LPOVERLAPPED ov);
+    BOOL (WINAPI *get_overlapped_result)(HANDLE h, LPOVERLAPPED ov, LPDWORD n,
+                                         BOOL wait);
+    DWORD (WINAPI *wait_for_multiple_objects)(DWORD n, const HANDLE *h,
+                                              BOOL all, DWORD ms);
+    BOOL (WINAPI *disconnect_named_pipe)(HANDLE h);
+    BOOL (WINAPI *get_named_pipe_info)(HANDLE h, LPDWORD flags, LPDWORD out,
+                                       LPDWORD in, LPDWORD max);
+    BOOL (WINAPI *set_named_pipe_handle_state)(HANDLE h, LPDWORD mode,
+                                               LPDWORD max, LPDWORD timeout);
+    BOOL (WINAPI *get_named_pipe_handle_state)(HANDLE h, LPDWORD state,
+                                               LPDWORD instances,
+                                               LPDWORD max, LPDWORD timeout,
+                                               LPWSTR user, DWORD user_len);
+    BOOL (WINAPI *close_handle)(HANDLE h);
+    HANDLE (WINAPI *create_event)(LPSECURITY_ATTRIBUTES sa, BOOL manual,
+                                  BOOL initial, LPCWSTR name);
 } xpipe__win32_sys_t;
 
 #endif

@@ -310,6 +310,11 @@ FI_WIN32(write_file, BOOL, FALSE,
          (h, b, l, n, ov))
 FI_WIN32(connect_named_pipe, BOOL, FALSE, (HANDLE h, LPOVERLAPPED ov),
          (h, ov))
+FI_WIN32(get_named_pipe_info, BOOL, FALSE,
+         (HANDLE h, LPDWORD f, LPDWORD o, LPDWORD i, LPDWORD m),
+         (h, f, o, i, m))
+FI_WIN32(create_event, HANDLE, NULL,
+         (LPSECURITY_ATTRIBUTES sa, BOOL m, BOOL i, LPCWSTR n), (sa, m, i, n))
 
 static xpipe__win32_sys_t *fi_install(void)
 {
@@ -320,6 +325,8 @@ static xpipe__win32_sys_t *fi_install(void)
     sys->read_file = fi_read_file;
     sys->write_file = fi_write_file;
     sys->connect_named_pipe = fi_connect_named_pipe;
+    sys->get_named_pipe_info = fi_get_named_pipe_info;
+    sys->create_event = fi_create_event;
     apr_pool_cleanup_register(xt_p, sys, fi_cleanup, apr_pool_cleanup_null);
     return sys;
 }
@@ -407,6 +414,33 @@ static void test_client_gone_before_connect_recycled(void)
     xt_roundtrip(c, s, 'n');
 }
 
+static void test_connect_and_event_failures_reported(void)
+{
+    xpipe__win32_sys_t *sys = fi_install();
+    xpipe_listener_t *l = NULL;
+    xpipe_t *c = NULL, *s = NULL;
+    const char *name = xt_name();
+    char buf[4];
+    apr_size_t n = sizeof(buf);
+
+    XT_OK(xpipe_listen(&l, name, NULL, xt_p));
+    /* The pipe opened but cannot be examined: its own code, no channel. */
+    fi_arm("get_named_pipe_info", 1, 1, ERROR_ACCESS_DENIED);
+    XT_STATUS(xpipe_connect(&c, name, NULL, XT_LONG, xt_p),
+              APR_FROM_OS_ERROR(ERROR_ACCESS_DENIED));
+    CU_ASSERT_PTR_NULL(c);
+    CU_ASSERT_EQUAL(fi_done(), 1);
+    /* No event for an overlapped read: reported, channel unharmed. */
+    fi_remove(sys);
+    sys = fi_install();
+    XT_OK(xpipe_connect(&c, name, NULL, XT_LONG, xt_p));
+    XT_OK(xpipe_accept(&s, l, XT_LONG, xt_p));
+    fi_arm("create_event", 1, 1, ERROR_NOT_ENOUGH_MEMORY);
+    XT_STATUS(xpipe_read(s, buf, &n), APR_FROM_OS_ERROR(ERROR_NOT_ENOUGH_MEMORY));
+    fi_remove(sys);
+    xt_roundtrip(c, s, 'v');
+}
+
 static void test_more_data_keeps_the_message(void)
 {
     /* ERROR_MORE_DATA, for real: a message longer than the buffer. */
@@ -451,6 +485,8 @@ CU_TestInfo xt_faults_tests[] = {
       test_client_gone_before_connect_recycled },
     { "ERROR_MORE_DATA: the message is kept whole",
       test_more_data_keeps_the_message },
+    { "GetNamedPipeInfo and CreateEvent failing: reported, nothing broken",
+      test_connect_and_event_failures_reported },
 #endif
     CU_TEST_INFO_NULL,
 };
