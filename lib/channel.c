@@ -216,15 +216,13 @@ static apr_status_t obj_pools(apr_pool_t *pool, apr_pool_t **owner,
 
     *own = pool == NULL;
     if (*own) {
+        /* A private pool dies with the object: it holds everything. */
         rv = apr_pool_create(&pool, NULL);
-        if (rv != APR_SUCCESS)
-            return rv;
+        *owner = *sub = pool;
+        return rv;
     }
-    rv = apr_pool_create(sub, pool);
-    if (rv != APR_SUCCESS && *own)
-        apr_pool_destroy(pool);
     *owner = pool;
-    return rv;
+    return apr_pool_create(sub, pool);
 }
 
 /* Undo obj_pools after a failed constructor. */
