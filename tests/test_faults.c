@@ -46,15 +46,43 @@ static int fi_done(void)
     return fired;
 }
 
-/* Puts the real calls back (defined per backend below). */
-static apr_status_t fi_cleanup(void *sys);
-
 #ifndef _WIN32
 #include <errno.h>
 #include <unistd.h>
 #include "../backends/unix_sys.h"
+typedef xpipe__unix_sys_t fi_sys_t;
+#else
+#include <windows.h>
+#include "../backends/win32_sys.h"
+typedef xpipe__win32_sys_t fi_sys_t;
+#endif
 
-static xpipe__unix_sys_t fi_real;
+static fi_sys_t fi_real; /* the real calls, while injectors stand in */
+
+static void fi_remove(fi_sys_t *sys)
+{
+    fi_times = 0;
+    *sys = fi_real;
+}
+
+/* Restore the table even when a failed assertion ends the test early. */
+static apr_status_t fi_cleanup(void *sys)
+{
+    fi_remove(sys);
+    return APR_SUCCESS;
+}
+
+/* The backend's table, its real entries saved, restored at teardown. */
+static fi_sys_t *fi_take(void)
+{
+    fi_sys_t *sys = XPIPE__BACKEND.sys();
+
+    fi_real = *sys;
+    apr_pool_cleanup_register(xt_p, sys, fi_cleanup, apr_pool_cleanup_null);
+    return sys;
+}
+
+#ifndef _WIN32
 
 /* An injector for call NAME: fails as armed, else calls the real one. */
 #define FI_POSIX(name, ret, params, args)                                   \
@@ -79,11 +107,10 @@ FI_POSIX(chmod, int, (const char *path, mode_t m), (path, m))
 FI_POSIX(flock, int, (int fd, int op), (fd, op))
 
 /* Route every call through the injectors (they pass through unarmed). */
-static xpipe__unix_sys_t *fi_install(void)
+static fi_sys_t *fi_install(void)
 {
-    xpipe__unix_sys_t *sys = XPIPE__BACKEND.sys();
+    fi_sys_t *sys = fi_take();
 
-    fi_real = *sys;
     sys->recv = fi_recv;
     sys->send = fi_send;
     sys->recvmsg = fi_recvmsg;
@@ -94,21 +121,7 @@ static xpipe__unix_sys_t *fi_install(void)
     sys->socket = fi_socket;
     sys->chmod = fi_chmod;
     sys->flock = fi_flock;
-    apr_pool_cleanup_register(xt_p, sys, fi_cleanup, apr_pool_cleanup_null);
     return sys;
-}
-
-static void fi_remove(xpipe__unix_sys_t *sys)
-{
-    fi_times = 0;
-    *sys = fi_real;
-}
-
-/* Restore the table even when a failed assertion ends the test early. */
-static apr_status_t fi_cleanup(void *sys)
-{
-    fi_remove(sys);
-    return APR_SUCCESS;
 }
 
 /* Which calls carry messages: SOCK_SEQPACKET sends with send() and
@@ -120,7 +133,7 @@ static int fi_framed(void)
 
 static void test_eintr_retried_everywhere(void)
 {
-    xpipe__unix_sys_t *sys = fi_install();
+    fi_sys_t *sys = fi_install();
     xpipe_t *c, *s;
     char buf[8];
     apr_size_t n = 5;
@@ -150,7 +163,7 @@ static void test_eintr_retried_everywhere(void)
 
 static void test_eagain_on_send_waits_and_retries(void)
 {
-    xpipe__unix_sys_t *sys = fi_install();
+    fi_sys_t *sys = fi_install();
     xpipe_t *c, *s;
     char buf[4];
     apr_size_t n = 3;
@@ -166,7 +179,7 @@ static void test_eagain_on_send_waits_and_retries(void)
 
 static void test_econnreset_reported_as_reset(void)
 {
-    xpipe__unix_sys_t *sys = fi_install();
+    fi_sys_t *sys = fi_install();
     xpipe_t *c, *s;
     char buf[4];
     apr_size_t n = 2;
@@ -186,7 +199,7 @@ static void test_econnreset_reported_as_reset(void)
 
 static void test_enobufs_on_send_loses_nothing(void)
 {
-    xpipe__unix_sys_t *sys = fi_install();
+    fi_sys_t *sys = fi_install();
     xpipe_t *c, *s;
     char buf[8];
     apr_size_t n = sizeof(buf);
@@ -208,7 +221,7 @@ static void test_enobufs_on_send_loses_nothing(void)
 
 static void test_message_recv_eintr(void)
 {
-    xpipe__unix_sys_t *sys = fi_install();
+    fi_sys_t *sys = fi_install();
     xpipe_t *c, *s;
     char buf[8];
     apr_size_t n = sizeof(buf);
@@ -224,7 +237,7 @@ static void test_message_recv_eintr(void)
 
 static void test_accept_and_connect_eintr(void)
 {
-    xpipe__unix_sys_t *sys = fi_install();
+    fi_sys_t *sys = fi_install();
     xpipe_listener_t *l = NULL;
     xpipe_t *c = NULL, *s = NULL;
     const char *name = xt_name();
@@ -244,7 +257,7 @@ static void test_accept_and_connect_eintr(void)
 
 static void test_socket_failure_reported_and_nothing_leaks(void)
 {
-    xpipe__unix_sys_t *sys = fi_install();
+    fi_sys_t *sys = fi_install();
     xpipe_listener_t *l = NULL;
     xpipe_t *c = NULL;
     const char *name = xt_name();
@@ -260,7 +273,7 @@ static void test_socket_failure_reported_and_nothing_leaks(void)
 }
 static void test_listen_failures_leave_nothing(void)
 {
-    xpipe__unix_sys_t *sys = fi_install();
+    fi_sys_t *sys = fi_install();
     xpipe_listener_t *l = NULL;
     const char *name = xt_name(), *native = NULL;
     char lock[256];
@@ -283,10 +296,6 @@ static void test_listen_failures_leave_nothing(void)
     XT_OK(xpipe_listener_close(xt_serve_check(name, name, NULL, NULL)));
 }
 #else
-#include <windows.h>
-#include "../backends/win32_sys.h"
-
-static xpipe__win32_sys_t fi_real;
 
 /* An injector for call NAME: fails as armed (SetLastError and the
  * call's failure value), else calls the real one. */
@@ -316,37 +325,22 @@ FI_WIN32(get_named_pipe_info, BOOL, FALSE,
 FI_WIN32(create_event, HANDLE, NULL,
          (LPSECURITY_ATTRIBUTES sa, BOOL m, BOOL i, LPCWSTR n), (sa, m, i, n))
 
-static xpipe__win32_sys_t *fi_install(void)
+static fi_sys_t *fi_install(void)
 {
-    xpipe__win32_sys_t *sys = XPIPE__BACKEND.sys();
+    fi_sys_t *sys = fi_take();
 
-    fi_real = *sys;
     sys->create_file = fi_create_file;
     sys->read_file = fi_read_file;
     sys->write_file = fi_write_file;
     sys->connect_named_pipe = fi_connect_named_pipe;
     sys->get_named_pipe_info = fi_get_named_pipe_info;
     sys->create_event = fi_create_event;
-    apr_pool_cleanup_register(xt_p, sys, fi_cleanup, apr_pool_cleanup_null);
     return sys;
-}
-
-static void fi_remove(xpipe__win32_sys_t *sys)
-{
-    fi_times = 0;
-    *sys = fi_real;
-}
-
-/* Restore the table even when a failed assertion ends the test early. */
-static apr_status_t fi_cleanup(void *sys)
-{
-    fi_remove(sys);
-    return APR_SUCCESS;
 }
 
 static void test_pipe_busy_retried(void)
 {
-    xpipe__win32_sys_t *sys = fi_install();
+    fi_sys_t *sys = fi_install();
     xpipe_listener_t *l = NULL;
     xpipe_t *c = NULL, *s = NULL;
     const char *name = xt_name();
@@ -362,7 +356,7 @@ static void test_pipe_busy_retried(void)
 
 static void test_broken_pipe_is_eof_and_epipe(void)
 {
-    xpipe__win32_sys_t *sys = fi_install();
+    fi_sys_t *sys = fi_install();
     xpipe_t *c, *s;
     char buf[4];
     apr_size_t n = sizeof(buf);
@@ -381,7 +375,7 @@ static void test_broken_pipe_is_eof_and_epipe(void)
 
 static void test_operation_aborted_keeps_its_code(void)
 {
-    xpipe__win32_sys_t *sys = fi_install();
+    fi_sys_t *sys = fi_install();
     xpipe_t *c, *s;
     char buf[4];
     apr_size_t n = sizeof(buf);
@@ -398,7 +392,7 @@ static void test_client_gone_before_connect_recycled(void)
 {
     /* ConnectNamedPipe says ERROR_NO_DATA (a client came and went): the
      * instance is recycled and serves the next client. */
-    xpipe__win32_sys_t *sys = fi_install();
+    fi_sys_t *sys = fi_install();
     xpipe_attr_t *a = xt_attr(XPIPE_MODE_BYTE);
     xpipe_listener_t *l = NULL;
     xpipe_t *c = NULL, *s = NULL;
@@ -416,7 +410,7 @@ static void test_client_gone_before_connect_recycled(void)
 
 static void test_connect_and_event_failures_reported(void)
 {
-    xpipe__win32_sys_t *sys = fi_install();
+    fi_sys_t *sys = fi_install();
     xpipe_listener_t *l = NULL;
     xpipe_t *c = NULL, *s = NULL;
     const char *name = xt_name();
