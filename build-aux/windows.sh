@@ -13,7 +13,7 @@ DEPS=$ROOT/build-win-deps
 PREFIX=$DEPS/prefix
 WRAPPER=$ROOT/build-aux/wine-run
 HOST=x86_64-w64-mingw32
-PKGS="gcc-mingw-w64-x86-64 wine64 cmake meson ninja-build pkg-config python3 bzip2"
+PKGS="gcc-mingw-w64-x86-64 wine64 cmake meson ninja-build pkg-config python3 bzip2 patch"
 
 log() { printf '==> %s\n' "$*" >&2; }
 
