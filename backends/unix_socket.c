@@ -42,6 +42,7 @@ typedef struct unix_wake_t {
 
 struct xpipe__lsn_t {
     int fd;
+    volatile apr_uint32_t accept_waited; /* the last accept had to wait */
     unix_wake_t wake;
     int lock_fd;    /* flock on "<path>.lock", held while listening */
     const char *lock_path;
@@ -603,6 +604,14 @@ static apr_status_t unix_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
     apr_status_t rv;
     int fd;
 
+    /* A server whose last accept had to wait (clients arrive one by one)
+     * waits first, sparing an accept that would only say EAGAIN; a busy
+     * one (clients queued) tries first. A hint: threads may race on it. */
+    if (apr_atomic_read32(&l->accept_waited)) {
+        rv = unix_wait(l->fd, POLLIN, &l->wake, deadline);
+        if (rv != APR_SUCCESS)
+            return rv;
+    }
     for (;;) {
         fd = unix_sys.accept(l->fd);
         if (fd >= 0 && UNIX_FRAMED) {
@@ -612,13 +621,19 @@ static apr_status_t unix_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
             if (rv != APR_SUCCESS)
                 continue; /* wrong mode, or silent: dropped */
         }
-        if (fd >= 0)
+        if (fd >= 0) {
+            /* Another client already waiting means a busy server. */
+            struct pollfd more = { l->fd, POLLIN, 0 };
+            apr_atomic_set32(&l->accept_waited,
+                             unix_sys.poll(&more, 1, 0) == 0);
             return unix_chan_new(out, fd, l->attr, pool);
+        }
         if (errno == EINTR || errno == ECONNABORTED)
             continue; /* a client that gave up is not our failure */
         if (errno != EAGAIN && errno != EWOULDBLOCK)
             return APR_FROM_OS_ERROR(errno);
-        /* Several threads may accept: another one took it, wait again. */
+        /* Nobody queued (or another thread took it): wait. */
+        apr_atomic_set32(&l->accept_waited, 1);
         rv = unix_wait(l->fd, POLLIN, &l->wake, deadline);
         if (rv != APR_SUCCESS)
             return rv;
