@@ -62,6 +62,9 @@ struct xpipe__chan_t {
     apr_size_t rx_got;
     unsigned char *tx_rest; /* unsent tail of a frame already committed */
     apr_size_t tx_len, tx_off;
+    /* Per direction (0 in, 1 out): the last transfer moved less than
+     * asked, so the socket was drained / full: wait first next time. */
+    int short_xfer[2];
     /* SOCK_SEQPACKET message mode: */
     apr_size_t max_message;
     unsigned char *spill;   /* where a message longer than the buffer runs on */
@@ -779,12 +782,21 @@ static apr_status_t unix_xfer(xpipe__chan_t *c, int out, void *buf,
     ssize_t n;
     apr_status_t rv;
 
+    /* After a short transfer the next try would most likely say EAGAIN:
+     * wait first, sparing it (when the guess is wrong, the wait returns
+     * at once and costs one poll more). */
+    if (c->short_xfer[out] && !(flags & MSG_PEEK)) {
+        rv = unix_wait(c->fd, out ? POLLOUT : POLLIN, &c->wake, deadline);
+        if (rv != APR_SUCCESS)
+            return rv;
+    }
     for (;;) {
         if (out)
             n = unix_sys.send(c->fd, buf, *len, flags | MSG_NOSIGNAL);
         else
             n = unix_sys.recv(c->fd, buf, *len, flags);
         if (n > 0) {
+            c->short_xfer[out] = (apr_size_t)n < *len;
             *len = (apr_size_t)n;
             return APR_SUCCESS;
         }
