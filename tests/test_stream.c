@@ -17,21 +17,8 @@ typedef struct stream_job_t {
 static apr_status_t stream_echo(void *arg)
 {
     stream_job_t *j = arg;
-    char buf[4096];
-    apr_status_t rv;
 
-    for (;;) {
-        apr_size_t n = sizeof(buf);
-        rv = xpipe_read(j->ch, buf, &n);
-        if (APR_STATUS_IS_EOF(rv))
-            return APR_SUCCESS;
-        if (rv != APR_SUCCESS)
-            return rv;
-        rv = xpipe_write_full(j->ch, buf, n, NULL);
-        if (rv != APR_SUCCESS)
-            return rv;
-        j->moved += n;
-    }
+    return xt_echo(j->ch, &j->moved);
 }
 
 static void test_echo_threads(void)

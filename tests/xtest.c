@@ -162,6 +162,27 @@ xpipe_listener_t *xt_serve_check(const char *lname, const char *cname,
     return l;
 }
 
+apr_status_t xt_echo(xpipe_t *ch, apr_size_t *count)
+{
+    int message = xpipe_mode_get(ch) == XPIPE_MODE_MESSAGE;
+    char *buf = malloc(65536);
+    apr_status_t rv;
+
+    for (;;) {
+        apr_size_t n = 65536;
+        rv = message ? xpipe_recv(ch, buf, &n) : xpipe_read(ch, buf, &n);
+        if (rv == APR_SUCCESS)
+            rv = message ? xpipe_send(ch, buf, n)
+                         : xpipe_write_full(ch, buf, n, NULL);
+        if (rv != APR_SUCCESS)
+            break;
+        if (count)
+            *count += message ? 1 : n;
+    }
+    free(buf);
+    return APR_STATUS_IS_EOF(rv) ? APR_SUCCESS : rv;
+}
+
 void xt_fill(unsigned char *buf, apr_size_t len, apr_size_t offset,
              unsigned int seed)
 {
@@ -242,30 +263,15 @@ void xt_child_kill(apr_proc_t *proc)
 static int child_echo(const char *name, const char *mode)
 {
     xpipe_mode_e m = mode[0] == 'm' ? XPIPE_MODE_MESSAGE : XPIPE_MODE_BYTE;
-    static char buf[65536];
     xpipe_attr_t *attr;
     xpipe_t *ch;
-    apr_size_t n;
-    apr_status_t rv;
 
     xpipe_attr_create(&attr, xt_p);
     xpipe_attr_mode_set(attr, m);
     if (xpipe_connect(&ch, name, attr, XT_LONG, xt_p) != APR_SUCCESS)
         return 2;
     xpipe_timeout_set(ch, XT_LONG);
-    for (;;) {
-        n = sizeof(buf);
-        rv = m == XPIPE_MODE_MESSAGE ? xpipe_recv(ch, buf, &n)
-                                     : xpipe_read(ch, buf, &n);
-        if (APR_STATUS_IS_EOF(rv))
-            return 0;
-        if (rv != APR_SUCCESS)
-            return 3;
-        rv = m == XPIPE_MODE_MESSAGE ? xpipe_send(ch, buf, n)
-                                     : xpipe_write_full(ch, buf, n, NULL);
-        if (rv != APR_SUCCESS)
-            return 4;
-    }
+    return xt_echo(ch, NULL) == APR_SUCCESS ? 0 : 3;
 }
 
 /* Role "midway NAME": connect, write 5000 bytes of a promised 10000 and

@@ -62,6 +62,11 @@ void xt_roundtrip(xpipe_t *from, xpipe_t *to, char c);
 xpipe_listener_t *xt_serve_check(const char *lname, const char *cname,
                                  xpipe_t **client, xpipe_t **server);
 
+/* Echo everything back, in the channel's mode, until the peer ends.
+ * *count (if not NULL) gets the bytes (byte mode) or messages echoed.
+ * Returns APR_SUCCESS at end of stream, else the status that stopped it. */
+apr_status_t xt_echo(xpipe_t *ch, apr_size_t *count);
+
 /* Deterministic data: byte i of stream seed. */
 void xt_fill(unsigned char *buf, apr_size_t len, apr_size_t offset,
              unsigned int seed);
