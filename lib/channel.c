@@ -562,15 +562,15 @@ static apr_status_t chan_io(xpipe_t *ch, io_op_e op, void *buf,
         return APR_SUCCESS; /* nothing to move is complete */
     if (want == 0)
         return APR_EINVAL;  /* 0-byte read/write/message: never ambiguous */
-    if (op == IO_SEND && want > ch->max_message)
-        return guard_closed(&ch->g) ? XPIPE_ECLOSED : XPIPE_EMSGSIZE;
     rv = guard_enter(&ch->g);
     if (rv != APR_SUCCESS)
-        return rv;
+        return rv; /* closed or interrupted comes first */
     if ((ch->mode == XPIPE_MODE_MESSAGE) != message) {
         *len = 0;
         return guard_leave(&ch->g, XPIPE_EMODE);
     }
+    if (op == IO_SEND && want > ch->max_message)
+        return guard_leave(&ch->g, XPIPE_EMSGSIZE);
     deadline = xpipe__deadline(ch->timeout);
     do {
         apr_size_t n = want - done;
