@@ -145,7 +145,7 @@ typedef struct xpipe__backend_t {
 /* The backend chosen by meson (see config.h: XPIPE__BACKEND). */
 extern const xpipe__backend_t XPIPE__BACKEND;
 
-/* Helpers shared by lib/ and backends (lib/time.c). */
+/* Helpers shared by lib/ and backends (lib/helpers.c). */
 
 /* Deadline for a relative timeout: -1 -> XPIPE__FOREVER. */
 apr_time_t xpipe__deadline(apr_interval_time_t timeout);
@@ -165,7 +165,7 @@ apr_status_t xpipe__fail(apr_status_t rv, const char *fmt, ...)
  * with one). */
 void xpipe__fail_clear(void);
 /* A message kept whole by a backend because the caller's buffer was too
- * small (lib/time.c). xpipe__held_take delivers it: 1 when one was held
+ * small (lib/helpers.c). xpipe__held_take delivers it: 1 when one was held
  * (*rv then says APR_SUCCESS, or XPIPE_EMSGSIZE with *len its size), 0
  * when none was. */
 typedef struct xpipe__held_t {

@@ -1,4 +1,4 @@
-/* time.c — PRIVATE: helpers shared by lib/ and the backends: deadlines,
+/* helpers.c — PRIVATE: helpers shared by lib/ and the backends: deadlines,
  * and the delivery of a message held for a larger buffer. */
 #include "backend.h"
 
