@@ -1,15 +1,92 @@
 /* test_interrupt.c — waking blocked calls from another thread: accept,
  * read, write (each within 100 ms), a latched interrupt, and close.
  *
- * The short sleeps below only give the other thread time to block, so the
- * blocked path is the one exercised; correctness never depends on them,
- * because an interrupt raised before the call blocks is kept (latched).
+ * To interrupt a call that really is blocked, the test learns when the
+ * other thread enters its blocking wait: the backend's wait call (poll on
+ * POSIX, WaitForMultipleObjects on Windows) goes through its syscall
+ * table, where a spy counts the waits that may block.
  */
 #include "xtest.h"
 
+#include <apr_thread_cond.h>
+#include <apr_thread_mutex.h>
 #include <string.h>
 
-#define SETTLE 50000 /* let the other thread reach its blocking call */
+#include "../lib/backend.h"
+#ifdef _WIN32
+#include <windows.h>
+#include "../backends/win32_sys.h"
+typedef xpipe__win32_sys_t spy_sys_t;
+#else
+#include "../backends/unix_sys.h"
+typedef xpipe__unix_sys_t spy_sys_t;
+#endif
+
+static apr_thread_mutex_t *spy_lock;
+static apr_thread_cond_t *spy_cond;
+static int spy_waits; /* blocking waits entered since spy_install */
+static spy_sys_t spy_real;
+
+static void spy_entered(long ms)
+{
+    if (ms == 0)
+        return; /* a check, not a wait */
+    apr_thread_mutex_lock(spy_lock);
+    spy_waits++;
+    apr_thread_cond_broadcast(spy_cond);
+    apr_thread_mutex_unlock(spy_lock);
+}
+
+#ifdef _WIN32
+static DWORD WINAPI spy_wait(DWORD n, const HANDLE *h, BOOL all, DWORD ms)
+{
+    spy_entered((long)ms);
+    return spy_real.wait_for_multiple_objects(n, h, all, ms);
+}
+#else
+static int spy_poll(struct pollfd *p, nfds_t n, int ms)
+{
+    spy_entered(ms);
+    return spy_real.poll(p, n, ms);
+}
+#endif
+
+static apr_status_t spy_remove(void *sys)
+{
+    *(spy_sys_t *)sys = spy_real;
+    return APR_SUCCESS;
+}
+
+static void spy_install(void)
+{
+    spy_sys_t *sys = XPIPE__BACKEND.sys();
+
+    XT_OK(apr_thread_mutex_create(&spy_lock, APR_THREAD_MUTEX_DEFAULT, xt_p));
+    XT_OK(apr_thread_cond_create(&spy_cond, xt_p));
+    spy_waits = 0;
+    spy_real = *sys;
+#ifdef _WIN32
+    sys->wait_for_multiple_objects = spy_wait;
+#else
+    sys->poll = spy_poll;
+#endif
+    apr_pool_cleanup_register(xt_p, sys, spy_remove, apr_pool_cleanup_null);
+}
+
+/* Wait (10 s at most) until count blocking waits have been entered. The
+ * spy counts just before the wait starts; an interrupt landing in that
+ * gap is kept (latched), so the result is the same either way. */
+static int spy_until_blocked(int count)
+{
+    apr_time_t end = apr_time_now() + XT_LONG;
+
+    apr_thread_mutex_lock(spy_lock);
+    while (spy_waits < count && apr_time_now() < end)
+        apr_thread_cond_timedwait(spy_cond, spy_lock, end - apr_time_now());
+    count = spy_waits >= count;
+    apr_thread_mutex_unlock(spy_lock);
+    return count;
+}
 
 typedef struct blocked_t {
     xpipe_listener_t *l;
@@ -52,10 +129,12 @@ static apr_status_t blocked_call(void *arg)
 static void wake_check(blocked_t *b, apr_status_t (*fn)(void *), void *obj,
                        apr_status_t want)
 {
-    apr_thread_t *t = xt_thread(blocked_call, b);
+    apr_thread_t *t;
     apr_time_t t0;
 
-    apr_sleep(SETTLE);
+    spy_install();
+    t = xt_thread(blocked_call, b);
+    CU_ASSERT(spy_until_blocked(1));
     t0 = apr_time_now();
     XT_OK(fn(obj));
     XT_OK(xt_join(t));
@@ -157,9 +236,10 @@ static void test_one_interrupt_wakes_reader_and_writer(void)
     r.ch = w.ch = c;
     r.op = 1;
     w.op = 2;
+    spy_install();
     tr = xt_thread(blocked_call, &r);
     tw = xt_thread(blocked_call, &w);
-    apr_sleep(SETTLE);
+    CU_ASSERT(spy_until_blocked(2));
     t0 = apr_time_now();
     XT_OK(xpipe_interrupt(c));
     XT_OK(xt_join(tr));
