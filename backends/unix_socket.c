@@ -5,8 +5,15 @@
  * xpipe__unix_backend; everything else is static. Every fd is
  * non-blocking and close-on-exec; blocking is poll() on the socket and the
  * object's wake pipe, bounded by the deadline.
+ *
+ * A listener exported to SMB clients (attr->smb_export) also listens in a
+ * local Samba's np directory: smbd forwards each open of
+ * \\host\pipe\<name> there, the handshake (smb_npa.h) is done before
+ * accept returns, and such a channel carries a plain stream (byte mode) or
+ * frames of a little-endian u16 length and payload (message mode).
  */
 #include "backend.h"
+#include "smb_npa.h"
 #include "unix_sys.h"
 
 #include <apr_atomic.h>
@@ -40,22 +47,35 @@ typedef struct unix_wake_t {
 } unix_wake_t;
 #define UNIX_WAKE_NONE (~(apr_uint64_t)0)
 
-struct xpipe__lsn_t {
+/* One listening socket file and the lock that guards its name. */
+typedef struct unix_sock_file_t {
     int fd;
-    volatile apr_uint32_t accept_waited; /* the last accept had to wait */
-    unix_wake_t wake;
     int lock_fd;    /* flock on "<path>.lock", held while listening */
-    const char *lock_path;
-    const xpipe_attr_t *attr;
-    const char *path;
+    const char *path, *lock_path;
     dev_t dev;      /* the socket file we bound: close unlinks only it */
     ino_t ino;
+} unix_sock_file_t;
+
+struct xpipe__lsn_t {
+    unix_sock_file_t sock;
+    volatile apr_uint32_t accept_waited; /* the last accept had to wait */
+    unix_wake_t wake;
+    const xpipe_attr_t *attr;
+    /* Exported to SMB clients: the socket in Samba's np directory (fd -1
+     * when not), and the attributes it was made with (byte mode). */
+    unix_sock_file_t smb;
+    xpipe_attr_t smb_attr;
 };
 
 struct xpipe__chan_t {
     int fd;
     unix_wake_t wake;
-    /* Framed message mode only (UNIX_FRAMED): */
+    /* Message framing on a stream: 0 none (SOCK_SEQPACKET, or byte mode),
+     * 4 xpipe frames (big-endian u32 length: UNIX_FRAMED builds), 2 SMB
+     * frames (little-endian u16 length, from smbd). */
+    int frame;
+    const xpipe__npa_info_t *smb; /* a network client's identity, or NULL */
+    /* Framed message mode only: */
     unsigned char hdr[4];  /* the current frame's length, as read so far */
     apr_size_t hdr_got;
     unsigned char *rx_part; /* payload read before a deadline cut in */
@@ -85,6 +105,8 @@ struct xpipe__chan_t {
 #define UNIX_HELLO_MSG 'M'
 /* How long accept waits for a new client's hello before dropping it. */
 #define UNIX_HELLO_WAIT (APR_USEC_PER_SEC)
+/* How long accept waits for smbd's handshake request. */
+#define UNIX_NPA_WAIT (2 * APR_USEC_PER_SEC)
 
 /* fcntl is needed only where the OS lacks the calls that set these
  * flags atomically. */
@@ -240,44 +262,51 @@ static void unix_wake_close(unix_wake_t *w)
     }
 }
 
-/* Wait until fd is ready for events, the wake object is signalled
- * (XPIPE_ECANCELED) or the deadline passes (APR_TIMEUP). Errors and
- * hang-ups count as ready: the next syscall reports them. w may be NULL
- * (nothing can interrupt the call). */
-static apr_status_t unix_wait(int fd, short events, unix_wake_t *w,
-                              apr_time_t deadline)
+/* Wait until fd (or fd2, when not -1) is ready for events, the wake
+ * object is signalled (XPIPE_ECANCELED) or the deadline passes
+ * (APR_TIMEUP). Errors and hang-ups count as ready: the next syscall
+ * reports them. w may be NULL (nothing can interrupt the call). */
+static apr_status_t unix_wait2(int fd, int fd2, short events, unix_wake_t *w,
+                               apr_time_t deadline)
 {
-    struct pollfd p[2];
-    int n, wr, nfds = 1;
+    struct pollfd p[3];
+    int n, wr, i, nfds = fd2 >= 0 ? 2 : 1, wake = -1;
     apr_status_t rv;
 
+    p[1].fd = fd2;
     /* A wait that may block needs the wake object: an interrupt made
      * while we poll must find it in our set. A zero wait does not. */
     if (w && (xpipe__remaining_ms(deadline) != 0
               || apr_atomic_read64(&w->fds) != UNIX_WAKE_NONE)) {
-        rv = unix_wake_fds(w, &p[1].fd, &wr);
+        wake = nfds++;
+        rv = unix_wake_fds(w, &p[wake].fd, &wr);
         if (rv != APR_SUCCESS)
             return rv;
-        nfds = 2;
     }
     for (;;) {
+        for (i = 0; i < nfds; i++) {
+            p[i].events = i == wake ? POLLIN : events;
+            p[i].revents = 0;
+        }
         p[0].fd = fd;
-        p[0].events = events;
-        p[0].revents = 0;
-        p[1].events = POLLIN;
-        p[1].revents = 0;
         n = unix_sys.poll(p, (nfds_t)nfds, xpipe__remaining_ms(deadline));
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
             continue; /* a signal, or (POSIX) a transient shortage */
         if (n < 0)
             return APR_FROM_OS_ERROR(errno);
-        if (nfds == 2 && p[1].revents)
+        if (wake >= 0 && p[wake].revents)
             return XPIPE_ECANCELED;
-        if (p[0].revents)
+        if (p[0].revents || (fd2 >= 0 && p[1].revents))
             return APR_SUCCESS;
         if (xpipe__remaining_ms(deadline) == 0)
             return APR_TIMEUP;
     }
+}
+
+static apr_status_t unix_wait(int fd, short events, unix_wake_t *w,
+                              apr_time_t deadline)
+{
+    return unix_wait2(fd, -1, events, w, deadline);
 }
 
 static int unix_sock_type(const xpipe_attr_t *attr)
@@ -502,60 +531,162 @@ static apr_status_t unix_lock(int *lock_fd, const char **lock_path,
     return XPIPE_EINUSE;
 }
 
+/* Lock, bind and listen on one socket file (attr gives its type, mode,
+ * group and backlog). On failure everything taken is released again: the
+ * socket file too, since we hold the lock and it is still ours. */
+static apr_status_t unix_sock_open(unix_sock_file_t *f, const char *path,
+                                   const xpipe_attr_t *attr, apr_pool_t *pool)
+{
+    struct stat st;
+    apr_status_t rv;
+    int bound = 0;
+
+    f->fd = f->lock_fd = -1;
+    f->path = path;
+    rv = unix_lock(&f->lock_fd, &f->lock_path, path, pool);
+    if (rv == APR_SUCCESS)
+        rv = unix_socket_new(&f->fd, attr);
+    if (rv == APR_SUCCESS) {
+        /* On Linux bind() gives the socket file the mode of the socket's
+         * inode (less the umask), so it is never wider than asked for,
+         * not even for an instant; chmod then sets it exactly. */
+        unix_sys.fchmod(f->fd, (mode_t)attr->permissions);
+        rv = unix_bind(f->fd, path, attr);
+        bound = rv == APR_SUCCESS;
+    }
+    if (rv == APR_SUCCESS && attr->group >= 0
+        && unix_sys.chown(path, (uid_t)-1, (gid_t)attr->group) < 0)
+        rv = xpipe__fail(APR_FROM_OS_ERROR(errno),
+                         "cannot give %s to group %ld", path, attr->group);
+    if (rv == APR_SUCCESS
+        && (unix_sys.chmod(path, (mode_t)attr->permissions) < 0
+            || unix_sys.lstat(path, &st) < 0))
+        rv = xpipe__fail(APR_FROM_OS_ERROR(errno),
+                         "cannot set the mode of %s", path);
+    if (rv == APR_SUCCESS) {
+        f->dev = st.st_dev;
+        f->ino = st.st_ino;
+        if (unix_sys.listen(f->fd, attr->instances) < 0)
+            rv = APR_FROM_OS_ERROR(errno);
+    }
+    if (rv != APR_SUCCESS) {
+        if (bound)
+            unix_sys.unlink(path);
+        unix_close_fd(&f->fd);
+        if (f->lock_fd >= 0)
+            unix_sys.unlink(f->lock_path);
+        unix_close_fd(&f->lock_fd);
+    }
+    return rv;
+}
+
+/* Close a socket file opened by unix_sock_open. */
+static void unix_sock_close(unix_sock_file_t *f)
+{
+    struct stat st;
+
+    if (f->lock_fd < 0)
+        return; /* never opened */
+    unix_close_fd(&f->fd);
+    /* Remove the socket file only if it is still the one we bound, and
+     * while we still hold the lock, so a new listener's is never hit. */
+    if (unix_sys.lstat(f->path, &st) == 0 && st.st_dev == f->dev
+        && st.st_ino == f->ino)
+        unix_sys.unlink(f->path);
+    unix_sys.unlink(f->lock_path);
+    unix_close_fd(&f->lock_fd);
+}
+
+/* Samba's np directory: the attribute's, else "<ncalrpc dir>/np" with the
+ * ncalrpc dir from smb.conf's [global], else Samba's built-in one. */
+static const char *unix_smb_np_dir(const xpipe_attr_t *attr, apr_pool_t *pool)
+{
+    const char *ncalrpc = NULL;
+    char *text = NULL;
+    apr_size_t cap = 1024 * 1024, got = 0;
+    ssize_t n;
+    int fd;
+
+    if (attr->smb_np_dir)
+        return attr->smb_np_dir;
+    fd = unix_sys.open(XPIPE_SAMBA_CONF, O_RDONLY | O_CLOEXEC, 0);
+    if (fd >= 0) {
+        text = apr_palloc(pool, cap);
+        while (got < cap
+               && ((n = unix_sys.read(fd, text + got, cap - got)) > 0
+                   || (n < 0 && errno == EINTR)))
+            got += n > 0 ? (apr_size_t)n : 0;
+        unix_sys.close(fd);
+        ncalrpc = xpipe__smbconf_ncalrpc_dir(text, got, pool);
+    }
+    return apr_pstrcat(pool, ncalrpc ? ncalrpc : XPIPE_SAMBA_NCALRPC_DIR,
+                       "/np", NULL);
+}
+
+/* Export the listener to SMB clients: a stream socket named after the
+ * pipe (lower-cased) in Samba's np directory. */
+static apr_status_t unix_smb_listen(xpipe__lsn_t *l, const xpipe__name_t *name,
+                                    const char *native, apr_pool_t *pool)
+{
+    const char *dir = unix_smb_np_dir(l->attr, pool), *path;
+    char *pipe;
+    struct stat st;
+
+    if (name->kind == XPIPE__NAME_PATH)
+        native = strrchr(native, '/') + 1; /* a path's last part names it */
+    pipe = apr_pstrdup(pool, name->kind == XPIPE__NAME_PATH ? native
+                                                           : name->name);
+    for (char *p = pipe; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    if (unix_sys.lstat(dir, &st) < 0)
+        return xpipe__fail(errno == ENOENT ? XPIPE_ENOPIPE
+                                           : APR_FROM_OS_ERROR(errno),
+                           "Samba's np directory %s: %s (is Samba installed, "
+                           "and has smbd started once?)", dir,
+                           strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return xpipe__fail(APR_ENOTDIR, "Samba's np directory %s is not a "
+                           "directory", dir);
+    if (access(dir, W_OK | X_OK) < 0)
+        return xpipe__fail(APR_EACCES, "cannot create a socket in Samba's "
+                           "np directory %s (owner uid %lu, mode %04o): run "
+                           "the server as that user", dir,
+                           (unsigned long)st.st_uid,
+                           (unsigned int)(st.st_mode & 07777));
+    path = apr_pstrcat(pool, dir, "/", pipe, NULL);
+    if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+        return xpipe__fail(XPIPE_ENAMETOOLONG, "socket path %s is too long "
+                           "for this OS", path);
+    /* smbd connects with a stream socket, as root or as its own user. */
+    l->smb_attr = *l->attr;
+    l->smb_attr.mode = XPIPE_MODE_BYTE;
+    l->smb_attr.permissions = 0600;
+    l->smb_attr.group = -1;
+    return unix_sock_open(&l->smb, path, &l->smb_attr, pool);
+}
+
 static apr_status_t unix_listen(xpipe__lsn_t **out, const xpipe__name_t *name,
                                 const char *native, const xpipe_attr_t *attr,
                                 apr_pool_t *pool)
 {
     xpipe__lsn_t *l = apr_pcalloc(pool, sizeof(*l));
-    struct stat st;
     apr_status_t rv;
-    int bound = 0;
 
-    l->fd = l->lock_fd = -1;
+    l->sock.fd = l->sock.lock_fd = l->smb.fd = l->smb.lock_fd = -1;
     unix_wake_init(&l->wake);
     l->attr = attr;
-    l->path = native;
     rv = unix_name_dir_check(name, native, 1, pool);
     if (rv == APR_SUCCESS)
-        rv = unix_lock(&l->lock_fd, &l->lock_path, native, pool);
+        rv = unix_sock_open(&l->sock, native, attr, pool);
+    if (rv == APR_SUCCESS && attr->smb_export) {
+        rv = unix_smb_listen(l, name, native, pool);
+        if (rv != APR_SUCCESS)
+            unix_sock_close(&l->sock);
+    }
     if (rv == APR_SUCCESS)
-        rv = unix_socket_new(&l->fd, attr);
-    if (rv == APR_SUCCESS) {
-        /* On Linux bind() gives the socket file the mode of the socket's
-         * inode (less the umask), so it is never wider than asked for,
-         * not even for an instant; chmod then sets it exactly. */
-        unix_sys.fchmod(l->fd, (mode_t)attr->permissions);
-        rv = unix_bind(l->fd, native, attr);
-        bound = rv == APR_SUCCESS;
-    }
-    if (rv == APR_SUCCESS && attr->group >= 0
-        && unix_sys.chown(native, (uid_t)-1, (gid_t)attr->group) < 0)
-        rv = xpipe__fail(APR_FROM_OS_ERROR(errno),
-                         "cannot give %s to group %ld", native, attr->group);
-    if (rv == APR_SUCCESS
-        && (unix_sys.chmod(native, (mode_t)attr->permissions) < 0
-            || unix_sys.lstat(native, &st) < 0))
-        rv = xpipe__fail(APR_FROM_OS_ERROR(errno),
-                         "cannot set the mode of %s", native);
-    if (rv == APR_SUCCESS) {
-        l->dev = st.st_dev;
-        l->ino = st.st_ino;
-        if (unix_sys.listen(l->fd, attr->instances) < 0)
-            rv = APR_FROM_OS_ERROR(errno);
-    }
-    if (rv != APR_SUCCESS) {
-        /* Our own socket file, bound before the failure (we hold the
-         * lock, so the path is still ours): remove it. */
-        if (bound)
-            unix_sys.unlink(native);
-        unix_close_fd(&l->fd);
-        if (l->lock_fd >= 0)
-            unix_sys.unlink(l->lock_path);
-        unix_close_fd(&l->lock_fd);
-        return rv;
-    }
-    *out = l;
-    return APR_SUCCESS;
+        *out = l;
+    return rv;
 }
 
 static apr_status_t unix_chan_new(xpipe__chan_t **out, int fd,
@@ -564,9 +695,39 @@ static apr_status_t unix_chan_new(xpipe__chan_t **out, int fd,
     xpipe__chan_t *c = apr_pcalloc(pool, sizeof(*c));
 
     c->max_message = attr->max_message;
+    c->frame = UNIX_FRAMED && attr->mode == XPIPE_MODE_MESSAGE ? 4 : 0;
     unix_wake_init(&c->wake);
     c->fd = fd;
     *out = c;
+    return APR_SUCCESS;
+}
+
+/* Read exactly n bytes from a connection being accepted, before until:
+ * APR_EOF when it closes first, APR_TIMEUP, XPIPE_ECANCELED when the
+ * listener is woken, or an OS status. */
+static apr_status_t unix_recv_exact(int fd, void *buf, apr_size_t n,
+                                    unix_wake_t *w, apr_time_t until)
+{
+    apr_size_t got = 0;
+    apr_status_t rv;
+    ssize_t r;
+
+    while (got < n) {
+        r = unix_sys.recv(fd, (char *)buf + got, n - got, 0);
+        if (r > 0) {
+            got += (apr_size_t)r;
+            continue;
+        }
+        if (r == 0)
+            return APR_EOF;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return APR_FROM_OS_ERROR(errno);
+        rv = unix_wait(fd, POLLIN, w, until);
+        if (rv != APR_SUCCESS)
+            return rv;
+    }
     return APR_SUCCESS;
 }
 
@@ -576,29 +737,117 @@ static apr_status_t unix_hello_check(int fd, xpipe__lsn_t *l)
 {
     char want = l->attr->mode == XPIPE_MODE_MESSAGE ? UNIX_HELLO_MSG
                                                     : UNIX_HELLO_BYTE;
-    apr_time_t until = apr_time_now() + UNIX_HELLO_WAIT;
-    apr_status_t rv;
     char b = 0;
-    ssize_t n;
+    apr_status_t rv = unix_recv_exact(fd, &b, 1, &l->wake,
+                                      apr_time_now() + UNIX_HELLO_WAIT);
 
-    for (;;) {
-        n = unix_sys.recv(fd, &b, 1, 0);
-        if (n == 1 || (n < 0 && errno != EINTR && errno != EAGAIN))
-            break;
-        if (n == 0)
-            break;
-        if (n < 0 && errno == EINTR)
-            continue;
-        rv = unix_wait(fd, POLLIN, &l->wake, until);
-        if (rv != APR_SUCCESS) {
-            unix_sys.close(fd);
-            return rv;
-        }
-    }
-    if (n == 1 && b == want)
+    if (rv == APR_SUCCESS && b == want)
         return APR_SUCCESS;
     unix_sys.close(fd);
+    return rv == XPIPE_ECANCELED ? rv : XPIPE_EMODE;
+}
+
+/* A connection forwarded by smbd: read its handshake request (waiting at
+ * most UNIX_NPA_WAIT), parse it, answer with our mode. On success *info
+ * holds the client's identity (from a pool that lives with the channel).
+ * Otherwise the fd is closed, the reason logged (unless the listener was
+ * woken: XPIPE_ECANCELED), and XPIPE_EMODE returned. */
+static apr_status_t unix_smb_handshake(int fd, xpipe__lsn_t *l,
+                                       const xpipe__npa_info_t **info,
+                                       apr_pool_t *pool)
+{
+    apr_time_t until = apr_time_now() + UNIX_NPA_WAIT;
+    unsigned char hdr[4], reply[XPIPE__NPA_REPLY_LEN], *req = NULL;
+    xpipe__npa_info_t *in;
+    apr_pool_t *sub = NULL;
+    apr_size_t len = 0, sent = 0;
+    char why[256] = "";
+    apr_status_t rv;
+    ssize_t n;
+
+    rv = unix_recv_exact(fd, hdr, 4, &l->wake, until);
+    if (rv == APR_SUCCESS) {
+        len = xpipe__npa_length(hdr);
+        if (len < 12 || len > XPIPE__NPA_MAX) {
+            apr_snprintf(why, sizeof(why), "handshake of %lu bytes announced "
+                         "(12 to %lu expected)", (unsigned long)len,
+                         (unsigned long)XPIPE__NPA_MAX);
+            rv = APR_EGENERAL;
+        }
+        else if ((req = malloc(len + 4)) == NULL)
+            rv = APR_ENOMEM;
+        else {
+            memcpy(req, hdr, 4);
+            rv = unix_recv_exact(fd, req + 4, len, &l->wake, until);
+        }
+    }
+    if (rv == APR_SUCCESS)
+        rv = apr_pool_create(&sub, pool);
+    if (rv == APR_SUCCESS) {
+        in = apr_palloc(sub, sizeof(*in));
+        rv = xpipe__npa_parse(in, req, len, why, sizeof(why), sub);
+    }
+    free(req);
+    xpipe__npa_reply(reply, l->attr->mode == XPIPE_MODE_MESSAGE);
+    while (rv == APR_SUCCESS && sent < sizeof(reply)) {
+        n = unix_sys.send(fd, reply + sent, sizeof(reply) - sent, MSG_NOSIGNAL);
+        if (n > 0)
+            sent += (apr_size_t)n;
+        else if (n < 0 && errno == EINTR)
+            continue;
+        else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            rv = unix_wait(fd, POLLOUT, &l->wake, until);
+        else
+            rv = APR_FROM_OS_ERROR(errno);
+    }
+    if (rv == APR_SUCCESS) {
+        *info = in;
+        return APR_SUCCESS;
+    }
+    unix_sys.close(fd);
+    if (sub)
+        apr_pool_destroy(sub);
+    if (rv == XPIPE_ECANCELED)
+        return rv;
+    if (why[0] == '\0') {
+        if (APR_STATUS_IS_TIMEUP(rv))
+            apr_snprintf(why, sizeof(why), "no handshake within %d s",
+                         (int)(UNIX_NPA_WAIT / APR_USEC_PER_SEC));
+        else if (APR_STATUS_IS_EOF(rv))
+            apr_cpystrn(why, "closed during the handshake", sizeof(why));
+        else
+            apr_strerror(rv, why, sizeof(why));
+    }
+    xpipe__log(l->attr, "dropped an SMB connection on %s: %s", l->smb.path,
+               why);
     return XPIPE_EMODE;
+}
+
+/* One connection forwarded by smbd, if one is queued: APR_SUCCESS with
+ * the channel, APR_EAGAIN when none is (or it was dropped),
+ * XPIPE_ECANCELED, or an OS status. */
+static apr_status_t unix_smb_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
+                                    apr_pool_t *pool)
+{
+    const xpipe__npa_info_t *info;
+    apr_status_t rv;
+    int fd;
+
+    do
+        fd = unix_sys.accept(l->smb.fd);
+    while (fd < 0 && (errno == EINTR || errno == ECONNABORTED));
+    if (fd < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK
+                   ? APR_EAGAIN : APR_FROM_OS_ERROR(errno);
+    rv = unix_smb_handshake(fd, l, &info, pool);
+    if (rv != APR_SUCCESS)
+        return rv == XPIPE_ECANCELED ? rv : APR_EAGAIN;
+    rv = unix_chan_new(out, fd, l->attr, pool);
+    if (rv == APR_SUCCESS) {
+        (*out)->smb = info;
+        (*out)->frame = l->attr->mode == XPIPE_MODE_MESSAGE ? 2 : 0;
+    }
+    return rv;
 }
 
 static apr_status_t unix_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
@@ -611,12 +860,12 @@ static apr_status_t unix_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
      * waits first, sparing an accept that would only say EAGAIN; a busy
      * one (clients queued) tries first. A hint: threads may race on it. */
     if (apr_atomic_read32(&l->accept_waited)) {
-        rv = unix_wait(l->fd, POLLIN, &l->wake, deadline);
+        rv = unix_wait2(l->sock.fd, l->smb.fd, POLLIN, &l->wake, deadline);
         if (rv != APR_SUCCESS)
             return rv;
     }
     for (;;) {
-        fd = unix_sys.accept(l->fd);
+        fd = unix_sys.accept(l->sock.fd);
         if (fd >= 0 && UNIX_FRAMED) {
             rv = unix_hello_check(fd, l);
             if (rv == XPIPE_ECANCELED)
@@ -626,7 +875,7 @@ static apr_status_t unix_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
         }
         if (fd >= 0) {
             /* Another client already waiting means a busy server. */
-            struct pollfd more = { l->fd, POLLIN, 0 };
+            struct pollfd more = { l->sock.fd, POLLIN, 0 };
             apr_atomic_set32(&l->accept_waited,
                              unix_sys.poll(&more, 1, 0) == 0);
             return unix_chan_new(out, fd, l->attr, pool);
@@ -635,9 +884,15 @@ static apr_status_t unix_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
             continue; /* a client that gave up is not our failure */
         if (errno != EAGAIN && errno != EWOULDBLOCK)
             return APR_FROM_OS_ERROR(errno);
+        /* No local client queued: a network one, if exported. */
+        if (l->smb.fd >= 0) {
+            rv = unix_smb_accept(out, l, pool);
+            if (!APR_STATUS_IS_EAGAIN(rv))
+                return rv;
+        }
         /* Nobody queued (or another thread took it): wait. */
         apr_atomic_set32(&l->accept_waited, 1);
-        rv = unix_wait(l->fd, POLLIN, &l->wake, deadline);
+        rv = unix_wait2(l->sock.fd, l->smb.fd, POLLIN, &l->wake, deadline);
         if (rv != APR_SUCCESS)
             return rv;
     }
@@ -655,15 +910,8 @@ static apr_status_t unix_listener_unwake(xpipe__lsn_t *l)
 
 static apr_status_t unix_listener_close(xpipe__lsn_t *l)
 {
-    struct stat st;
-
-    unix_close_fd(&l->fd);
-    /* Remove the socket file only if it is still the one we bound, and
-     * while we still hold the lock, so a new listener's is never hit. */
-    if (unix_sys.lstat(l->path, &st) == 0 && st.st_dev == l->dev && st.st_ino == l->ino)
-        unix_sys.unlink(l->path);
-    unix_sys.unlink(l->lock_path);
-    unix_close_fd(&l->lock_fd);
+    unix_sock_close(&l->sock);
+    unix_sock_close(&l->smb);
     unix_wake_close(&l->wake);
     return APR_SUCCESS;
 }
@@ -825,7 +1073,32 @@ static apr_status_t unix_write(xpipe__chan_t *c, const void *buf,
 }
 
 /* ------------------------------------------------------------------ */
-/* Framed messages (UNIX_FRAMED builds) */
+/* Framed messages: xpipe's (UNIX_FRAMED builds, c->frame 4: big-endian
+ * u32 length) and SMB's (c->frame 2: little-endian u16 length) */
+
+static void unix_frame_hdr(const xpipe__chan_t *c, unsigned char *hdr,
+                           apr_size_t len)
+{
+    if (c->frame == 2) {
+        hdr[0] = (unsigned char)len;
+        hdr[1] = (unsigned char)(len >> 8);
+        return;
+    }
+    hdr[0] = (unsigned char)(len >> 24);
+    hdr[1] = (unsigned char)(len >> 16);
+    hdr[2] = (unsigned char)(len >> 8);
+    hdr[3] = (unsigned char)len;
+}
+
+static apr_size_t unix_frame_len(const xpipe__chan_t *c)
+{
+    const unsigned char *h = c->hdr;
+
+    if (c->frame == 2)
+        return (apr_size_t)h[1] << 8 | h[0];
+    return (apr_size_t)h[0] << 24 | (apr_size_t)h[1] << 16
+           | (apr_size_t)h[2] << 8 | h[3];
+}
 
 /* Write what is left of a committed frame, within the deadline. */
 static apr_status_t unix_frame_flush(xpipe__chan_t *c, apr_time_t deadline)
@@ -853,7 +1126,7 @@ static apr_status_t unix_frame_send(xpipe__chan_t *c, const void *buf,
                                     apr_size_t len, apr_time_t deadline)
 {
     unsigned char hdr[4];
-    apr_size_t total = len + 4, sent = 0;
+    apr_size_t hl = (apr_size_t)c->frame, total = len + hl, sent = 0;
     struct iovec iov[2];
     struct msghdr msg;
     apr_status_t rv;
@@ -862,22 +1135,19 @@ static apr_status_t unix_frame_send(xpipe__chan_t *c, const void *buf,
     rv = unix_frame_flush(c, deadline);
     if (rv != APR_SUCCESS)
         return rv;
-    hdr[0] = (unsigned char)(len >> 24);
-    hdr[1] = (unsigned char)(len >> 16);
-    hdr[2] = (unsigned char)(len >> 8);
-    hdr[3] = (unsigned char)len;
+    unix_frame_hdr(c, hdr, len);
     while (sent < total) {
         memset(&msg, 0, sizeof(msg));
         msg.msg_iov = iov;
-        if (sent < 4) {
+        if (sent < hl) {
             iov[0].iov_base = hdr + sent;
-            iov[0].iov_len = 4 - sent;
+            iov[0].iov_len = hl - sent;
             iov[1].iov_base = (void *)buf;
             iov[1].iov_len = len;
             msg.msg_iovlen = 2;
         }
         else {
-            iov[0].iov_base = (char *)buf + (sent - 4);
+            iov[0].iov_base = (char *)buf + (sent - hl);
             iov[0].iov_len = total - sent;
             msg.msg_iovlen = 1;
         }
@@ -900,12 +1170,12 @@ static apr_status_t unix_frame_send(xpipe__chan_t *c, const void *buf,
         c->tx_rest = malloc(c->tx_len);
         if (c->tx_rest == NULL)
             return APR_ENOMEM;
-        if (sent < 4) {
-            memcpy(c->tx_rest, hdr + sent, 4 - sent);
-            memcpy(c->tx_rest + 4 - sent, buf, len);
+        if (sent < hl) {
+            memcpy(c->tx_rest, hdr + sent, hl - sent);
+            memcpy(c->tx_rest + hl - sent, buf, len);
         }
         else
-            memcpy(c->tx_rest, (const char *)buf + (sent - 4), total - sent);
+            memcpy(c->tx_rest, (const char *)buf + (sent - hl), total - sent);
         return APR_SUCCESS;
     }
     return APR_SUCCESS;
@@ -913,25 +1183,30 @@ static apr_status_t unix_frame_send(xpipe__chan_t *c, const void *buf,
 
 /* Receive one frame. The header and any payload read before a deadline
  * are kept, so a later call resumes the same message; a too-small buffer
- * leaves it all in place. */
+ * leaves it all in place. An empty SMB message is skipped: an xpipe
+ * message has at least one byte. */
 static apr_status_t unix_frame_recv(xpipe__chan_t *c, void *buf,
                                     apr_size_t *len, apr_time_t deadline)
 {
-    apr_size_t size, n;
+    apr_size_t hl = (apr_size_t)c->frame, size, n;
     apr_status_t rv;
 
-    while (c->hdr_got < 4) {
-        n = 4 - c->hdr_got;
-        rv = unix_xfer(c, 0, c->hdr + c->hdr_got, &n, 0, deadline);
-        if (rv != APR_SUCCESS) {
-            *len = 0;
-            /* End of stream inside a frame: the peer died mid-message. */
-            return APR_STATUS_IS_EOF(rv) && c->hdr_got ? XPIPE_ERESET : rv;
+    for (;;) {
+        while (c->hdr_got < hl) {
+            n = hl - c->hdr_got;
+            rv = unix_xfer(c, 0, c->hdr + c->hdr_got, &n, 0, deadline);
+            if (rv != APR_SUCCESS) {
+                *len = 0;
+                /* End of stream inside a frame: the peer died mid-message. */
+                return APR_STATUS_IS_EOF(rv) && c->hdr_got ? XPIPE_ERESET : rv;
+            }
+            c->hdr_got += n;
         }
-        c->hdr_got += n;
+        size = unix_frame_len(c);
+        if (size > 0 || c->frame != 2)
+            break;
+        c->hdr_got = 0;
     }
-    size = (apr_size_t)c->hdr[0] << 24 | (apr_size_t)c->hdr[1] << 16
-           | (apr_size_t)c->hdr[2] << 8 | c->hdr[3];
     if (size == 0 || size > XPIPE_MESSAGE_MAX_LIMIT) {
         *len = 0;
         return XPIPE_EMODE; /* not an xpipe frame: a foreign peer */
@@ -969,7 +1244,11 @@ static apr_status_t unix_frame_recv(xpipe__chan_t *c, void *buf,
 static apr_status_t unix_send(xpipe__chan_t *c, const void *buf,
                               apr_size_t len, apr_time_t deadline)
 {
-    if (UNIX_FRAMED)
+    if (c->frame == 2 && len > XPIPE__NPA_MESSAGE_MAX)
+        return xpipe__fail(XPIPE_EMSGSIZE, "%lu bytes: an SMB client's "
+                           "messages hold at most %d", (unsigned long)len,
+                           XPIPE__NPA_MESSAGE_MAX);
+    if (c->frame)
         return unix_frame_send(c, buf, len, deadline);
     /* SOCK_SEQPACKET sends are atomic: all of the message or an error. */
     return unix_xfer(c, 1, (void *)buf, &len, 0, deadline);
@@ -1038,7 +1317,7 @@ static apr_status_t unix_seq_recv(xpipe__chan_t *c, void *buf,
 static apr_status_t unix_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
                               apr_time_t deadline)
 {
-    if (UNIX_FRAMED)
+    if (c->frame)
         return unix_frame_recv(c, buf, len, deadline);
     return unix_seq_recv(c, buf, len, deadline);
 }
@@ -1081,6 +1360,26 @@ static apr_status_t unix_peer_get(xpipe__chan_t *c, xpipe_peer_t *peer,
                                   apr_pool_t *pool)
 {
     (void)pool;
+    if (c->smb) {
+        /* A network client: who the SMB session says it is, not smbd. */
+        const xpipe__npa_info_t *i = c->smb;
+        peer->have = XPIPE_PEER_REMOTE;
+        peer->account = i->account;
+        peer->domain = i->domain;
+        peer->host = i->client_name;
+        peer->address = i->client_addr;
+        peer->port = i->client_port;
+        if (i->sid) {
+            peer->have |= XPIPE_PEER_SID;
+            peer->sid = i->sid;
+        }
+        if (i->have_unix) {
+            peer->have |= XPIPE_PEER_UID | XPIPE_PEER_GID;
+            peer->uid = i->uid;
+            peer->gid = i->gid;
+        }
+        return APR_SUCCESS;
+    }
 #if defined(SO_PEERCRED)
     struct ucred cred;
     socklen_t len = sizeof(cred);

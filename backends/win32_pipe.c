@@ -325,7 +325,8 @@ static HANDLE win32_instance_new(xpipe__lsn_t *l, int first, DWORD *err)
         out = (DWORD)a->max_message;
     if (a->mode == XPIPE_MODE_MESSAGE && !a->in_buffer && in < a->max_message)
         in = (DWORD)a->max_message;
-    if (!a->remote)
+    /* Exported (smb_export): the OS's own SMB server serves the name. */
+    if (!a->remote && !a->smb_export)
         mode |= PIPE_REJECT_REMOTE_CLIENTS;
     if (first)
         open |= FILE_FLAG_FIRST_PIPE_INSTANCE;

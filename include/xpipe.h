@@ -318,6 +318,52 @@ apr_status_t xpipe_attr_group_set(xpipe_attr_t *attr, long gid);
 apr_status_t xpipe_attr_peer_require_set(xpipe_attr_t *attr, const char *who);
 
 /**
+ * Network pipes: make the listener reachable from other machines as
+ * `\\host\pipe\name`. On Windows this is the OS's own SMB server: the
+ * pipe simply accepts remote clients (as xpipe_attr_remote_set). On POSIX
+ * a local Samba serves the name: the listener also binds a socket named
+ * after the pipe (lower-cased, as Samba expects) in Samba's np directory,
+ * and every connection smbd forwards there is accepted after Samba's
+ * handshake, with the SMB client's identity in its peer record
+ * (XPIPE_PEER_REMOTE). Byte mode is a plain stream; in message mode an
+ * SMB channel carries at most XPIPE_SMB_MESSAGE_MAX bytes per message.
+ * A forwarded connection whose handshake is malformed is logged (see
+ * xpipe_attr_log_set) and dropped; accept goes on waiting.
+ * @param attr   the attribute set.
+ * @param on     nonzero to export.
+ * @param np_dir POSIX: Samba's np directory; NULL for the one named by
+ *               "ncalrpc dir" in Samba's smb.conf (plus "/np"), else
+ *               Samba's built-in default. Copied. Ignored on Windows.
+ * @return APR_SUCCESS; APR_EINVAL for a NULL attr or an empty or relative
+ *         np_dir. xpipe_listen then fails with XPIPE_ENOPIPE when the
+ *         directory is missing, APR_EACCES when this process cannot
+ *         create a socket in it (xpipe_error_detail() says which).
+ */
+apr_status_t xpipe_attr_smb_export_set(xpipe_attr_t *attr, int on,
+                                       const char *np_dir);
+
+/** Largest message an SMB client can exchange in message mode: Samba
+ *  frames each one with a 16-bit length. */
+#define XPIPE_SMB_MESSAGE_MAX 65535
+
+/** A log sink (xpipe_attr_log_set): baton as given, one line with no
+ *  newline. */
+typedef void (*xpipe_log_fn)(void *baton, const char *line);
+
+/**
+ * Where a listener reports events that are not a caller's failure, such
+ * as a network client dropped for a malformed handshake: one line per
+ * event, without a newline. The default (fn NULL) writes "xpipe: <line>"
+ * to stderr.
+ * @param attr  the attribute set.
+ * @param fn    called with baton and the line, from the accepting thread.
+ * @param baton passed to fn.
+ * @return APR_SUCCESS, APR_EINVAL for a NULL attr.
+ */
+apr_status_t xpipe_attr_log_set(xpipe_attr_t *attr, xpipe_log_fn fn,
+                                void *baton);
+
+/**
  * Read an attribute back (for tests and tools). The getters below take an
  * attribute set, or NULL for the defaults.
  * @param attr the attribute set, or NULL.
@@ -338,6 +384,12 @@ long xpipe_attr_group_get(const xpipe_attr_t *attr);
 /** @param attr the attribute set, or NULL. @return the peer requirement,
  *  NULL for anyone. */
 const char *xpipe_attr_peer_require_get(const xpipe_attr_t *attr);
+/** @param attr the attribute set, or NULL. @return nonzero when the
+ *  listener is exported to SMB clients. */
+int xpipe_attr_smb_export_get(const xpipe_attr_t *attr);
+/** @param attr the attribute set, or NULL. @return the np directory set,
+ *  NULL for Samba's. */
+const char *xpipe_attr_smb_np_dir_get(const xpipe_attr_t *attr);
 /** @param attr the attribute set, or NULL. @return the SDDL string, NULL
  *  for the default descriptor. */
 const char *xpipe_attr_sddl_get(const xpipe_attr_t *attr);
@@ -593,7 +645,9 @@ enum {
     XPIPE_PEER_PID = 1,  /**< pid is set */
     XPIPE_PEER_UID = 2,  /**< uid is set (POSIX) */
     XPIPE_PEER_GID = 4,  /**< gid is set (POSIX) */
-    XPIPE_PEER_SID = 8   /**< sid is set (Windows) */
+    XPIPE_PEER_SID = 8,  /**< sid is set (Windows, SMB clients) */
+    XPIPE_PEER_REMOTE = 16 /**< a network client through Samba (POSIX):
+                                account, domain, host, address, port set */
 };
 
 /** One identity record for the peer process, on every OS. Fields that
@@ -604,6 +658,13 @@ typedef struct xpipe_peer_t {
     long uid;           /**< user id (POSIX) */
     long gid;           /**< group id (POSIX) */
     const char *sid;    /**< user SID string "S-1-5-..." (Windows) */
+    /* XPIPE_PEER_REMOTE: what the SMB session told Samba. uid/gid (when
+     * set) are the Unix account Samba mapped the user to; pid is absent. */
+    const char *account; /**< account name, e.g. "alice" */
+    const char *domain;  /**< its domain or workgroup */
+    const char *host;    /**< the client machine's name */
+    const char *address; /**< the client's IP address */
+    unsigned int port;   /**< the client's TCP port */
 } xpipe_peer_t;
 
 /**

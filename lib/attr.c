@@ -17,7 +17,10 @@ static const xpipe_attr_t attr_defaults = {
     0,                         /* connect does not wait for a server */
     NULL,                      /* pool: set by xpipe_attr_create */
     -1,                        /* group: the creator's */
-    NULL                       /* peer_require: anyone */
+    NULL,                      /* peer_require: anyone */
+    0,                         /* smb_export: off */
+    NULL,                      /* smb_np_dir: Samba's */
+    NULL, NULL                 /* log: stderr */
 };
 
 const xpipe_attr_t *xpipe__attr_defaults(void)
@@ -173,6 +176,36 @@ apr_size_t xpipe_attr_max_message_get(const xpipe_attr_t *attr)
 int xpipe_attr_permissions_get(const xpipe_attr_t *attr)
 {
     return attr ? attr->permissions : attr_defaults.permissions;
+}
+
+apr_status_t xpipe_attr_smb_export_set(xpipe_attr_t *attr, int on,
+                                       const char *np_dir)
+{
+    if (attr == NULL || (np_dir != NULL && np_dir[0] != '/'))
+        return APR_EINVAL;
+    attr->smb_export = on != 0;
+    attr->smb_np_dir = np_dir ? apr_pstrdup(attr->pool, np_dir) : NULL;
+    return APR_SUCCESS;
+}
+
+apr_status_t xpipe_attr_log_set(xpipe_attr_t *attr, xpipe_log_fn fn,
+                                void *baton)
+{
+    if (attr == NULL)
+        return APR_EINVAL;
+    attr->log_fn = fn;
+    attr->log_baton = baton;
+    return APR_SUCCESS;
+}
+
+int xpipe_attr_smb_export_get(const xpipe_attr_t *attr)
+{
+    return attr ? attr->smb_export : attr_defaults.smb_export;
+}
+
+const char *xpipe_attr_smb_np_dir_get(const xpipe_attr_t *attr)
+{
+    return attr ? attr->smb_np_dir : NULL;
 }
 
 int xpipe_attr_remote_get(const xpipe_attr_t *attr)

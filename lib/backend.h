@@ -32,6 +32,10 @@ struct xpipe_attr_t {
     apr_pool_t *pool;      /* the set's own pool, for copies */
     long group;            /* POSIX socket group, -1 = none */
     const char *peer_require; /* NULL, "self", uid or SID string */
+    int smb_export;        /* serve \\host\pipe\name (Samba on POSIX) */
+    const char *smb_np_dir; /* NULL = Samba's configured np directory */
+    xpipe_log_fn log_fn;   /* NULL = stderr */
+    void *log_baton;
 };
 
 /* The defaults, for a NULL attr (lib/attr.c). */
@@ -160,6 +164,10 @@ int xpipe__remaining_ms(apr_time_t deadline);
 #define XPIPE__PRINTF(f, a)
 #endif
 apr_status_t xpipe__fail(apr_status_t rv, const char *fmt, ...)
+    XPIPE__PRINTF(2, 3);
+/* Report an event that is no caller's failure through attr's log sink
+ * (lib/helpers.c). */
+void xpipe__log(const xpipe_attr_t *attr, const char *fmt, ...)
     XPIPE__PRINTF(2, 3);
 /* Forget the last detail (at the start of each public call that can fail
  * with one). */

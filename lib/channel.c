@@ -313,6 +313,8 @@ apr_status_t xpipe_listen(xpipe_listener_t **listener, const char *name,
         copy->sddl = apr_pstrdup(sub, copy->sddl);
     if (copy->peer_require)
         copy->peer_require = apr_pstrdup(sub, copy->peer_require);
+    if (copy->smb_np_dir)
+        copy->smb_np_dir = apr_pstrdup(sub, copy->smb_np_dir);
     rv = guard_init(&l->g, owner, lsn_wake);
     if (rv == APR_SUCCESS)
         rv = name_resolve(&parsed, &l->native, name, sub);
@@ -444,6 +446,11 @@ static apr_status_t chan_peer_check(xpipe__chan_t *impl,
     is = peer.have & XPIPE_PEER_SID ? peer.sid
          : peer.have & XPIPE_PEER_UID ? apr_psprintf(pool, "uid %ld", peer.uid)
                                       : "unknown";
+    if (peer.have & XPIPE_PEER_REMOTE)
+        return xpipe__fail(XPIPE_EPEER, "network peer %s\\%s at %s runs as "
+                           "%s, required %s", peer.domain ? peer.domain : "?",
+                           peer.account ? peer.account : "?",
+                           peer.address ? peer.address : "?", is, who);
     return xpipe__fail(XPIPE_EPEER, "peer (pid %ld) runs as %s, required %s",
                        peer.have & XPIPE_PEER_PID ? peer.pid : -1L, is, who);
 }
@@ -471,6 +478,8 @@ apr_status_t xpipe_accept(xpipe_t **channel, xpipe_listener_t *listener,
             && chan_peer_check(ch->impl, listener->attr, ch->sub)
                    != APR_SUCCESS) {
             /* Refused: dropped unread, and we wait for the next client. */
+            xpipe__log(listener->attr, "refused a client of %s: %s",
+                       listener->native, xpipe_error_detail());
             BE->close(ch->impl);
             obj_pools_drop(ch->pool, ch->sub, ch->own_pool);
             continue;

@@ -1,7 +1,11 @@
 /* helpers.c — PRIVATE: helpers shared by lib/ and the backends: deadlines,
- * and the delivery of a message held for a larger buffer. */
+ * the delivery of a message held for a larger buffer, and the log sink. */
 #include "backend.h"
 
+#include <apr_strings.h>
+
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,4 +46,18 @@ int xpipe__remaining_ms(apr_time_t deadline)
     /* Round up so a wait never ends just before the deadline. */
     left = (left + 999) / 1000;
     return left > 0x7fffffff ? 0x7fffffff : (int)left;
+}
+
+void xpipe__log(const xpipe_attr_t *attr, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    apr_vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (attr->log_fn)
+        attr->log_fn(attr->log_baton, line);
+    else
+        fprintf(stderr, "xpipe: %s\n", line);
 }

@@ -51,6 +51,10 @@ static const char tool_usage[] =
     "  --peer WHO           only talk to peers running as WHO: self, a uid\n"
     "                       or a SID\n"
     "  --accept-remote      Windows: accept clients from other machines\n"
+    "  --smb                listen: serve \\\\host\\pipe\\NAME to SMB clients too\n"
+    "                       (Windows: the OS's; POSIX: through a local Samba)\n"
+    "  --smb-dir DIR        POSIX: Samba's np directory (default: from\n"
+    "                       smb.conf's \"ncalrpc dir\", plus /np)\n"
     "  --max-message BYTES  largest message (default 65536)\n"
     "  --progress           show bytes and rate on stderr (a terminal)\n"
     "  -v                   one line per connection with the peer's identity\n"
@@ -96,8 +100,13 @@ static void tool_peer_line(xpipe_t *ch, const char *what)
         fprintf(stderr, "xpipe: %s (peer unknown)\n", what);
         return;
     }
-    fprintf(stderr, "xpipe: %s: pid %ld", what,
-            p.have & XPIPE_PEER_PID ? p.pid : -1L);
+    if (p.have & XPIPE_PEER_REMOTE)
+        fprintf(stderr, "xpipe: %s: network client %s\\%s on %s (%s port %u)",
+                what, p.domain ? p.domain : "?", p.account ? p.account : "?",
+                p.host ? p.host : "?", p.address ? p.address : "?", p.port);
+    else
+        fprintf(stderr, "xpipe: %s: pid %ld", what,
+                p.have & XPIPE_PEER_PID ? p.pid : -1L);
     if (p.have & XPIPE_PEER_UID)
         fprintf(stderr, " uid %ld gid %ld", p.uid, p.gid);
     if (p.have & XPIPE_PEER_SID)
@@ -494,7 +503,7 @@ static int tool_connect(tool_t *tool, const char *name)
 enum {
     OPT_ECHO = 256, OPT_ONCE, OPT_MESSAGE, OPT_TIMEOUT, OPT_LINGER, OPT_MODE,
     OPT_GROUP, OPT_SDDL, OPT_PEER, OPT_REMOTE, OPT_MAXMSG, OPT_PROGRESS,
-    OPT_HELP, OPT_VERSION, OPT_WAIT
+    OPT_HELP, OPT_VERSION, OPT_WAIT, OPT_SMB, OPT_SMB_DIR
 };
 
 static const apr_getopt_option_t tool_opts[] = {
@@ -508,6 +517,8 @@ static const apr_getopt_option_t tool_opts[] = {
     { "sddl", OPT_SDDL, 1, "Windows SDDL" },
     { "peer", OPT_PEER, 1, "required peer identity" },
     { "accept-remote", OPT_REMOTE, 0, "Windows: remote clients" },
+    { "smb", OPT_SMB, 0, "export to SMB clients" },
+    { "smb-dir", OPT_SMB_DIR, 1, "Samba's np directory" },
     { "max-message", OPT_MAXMSG, 1, "largest message" },
     { "progress", OPT_PROGRESS, 0, "progress on stderr" },
     { "wait", OPT_WAIT, 0, "wait for the server" },
@@ -580,6 +591,14 @@ static int tool_parse(tool_t *tool, int argc, const char *const *argv,
                 return tool_usage_error("--peer takes self, a uid or a SID");
             break;
         case OPT_REMOTE: xpipe_attr_remote_set(tool->attr, 1); break;
+        case OPT_SMB:
+            xpipe_attr_smb_export_set(tool->attr, 1,
+                                      xpipe_attr_smb_np_dir_get(tool->attr));
+            break;
+        case OPT_SMB_DIR:
+            if (xpipe_attr_smb_export_set(tool->attr, 1, arg))
+                return tool_usage_error("--smb-dir takes an absolute path");
+            break;
         case OPT_MAXMSG:
             v = strtol(arg, &end, 10);
             if (*end || v <= 0
