@@ -25,6 +25,7 @@ static CU_SuiteInfo suites[] = {
     { .pName = "tool", .pTests = xt_tool_tests },
     { .pName = "reliability", .pTests = xt_reliability_tests },
     { .pName = "faults", .pTests = xt_faults_tests },
+    { .pName = "smb", .pTests = xt_smb_tests },
 #ifdef _WIN32
     { .pName = "win32", .pTests = xt_win32_tests },
 #endif

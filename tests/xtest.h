@@ -106,5 +106,6 @@ extern CU_TestInfo xt_security_tests[];
 extern CU_TestInfo xt_tool_tests[];
 extern CU_TestInfo xt_reliability_tests[];
 extern CU_TestInfo xt_faults_tests[];
+extern CU_TestInfo xt_smb_tests[];
 
 #endif
