@@ -4,7 +4,7 @@ independent SMB2 client (Debian's python3-impacket) that opens
 \\\\127.0.0.1\\pipe\\<name> on the test rig's smbd (build-aux/smbd-rig.sh)
 and reports what crossed, one line per result, on stdout.
 
-    smb_client.py OP PIPE [ARGS]
+    smb_client.py [-a] OP PIPE [ARGS]     (-a: log in anonymously)
 
 Environment: XT_SMB_PORT, XT_SMB_USER, XT_SMB_PASS (user "-" logs in
 anonymously). Exit status 0 when every check passed, 1 otherwise (with an
@@ -156,6 +156,9 @@ OPS = {"echo": op_echo, "messages": op_messages, "transact": op_transact,
 
 
 def main(argv):
+    if len(argv) > 1 and argv[1] == "-a":
+        os.environ["XT_SMB_USER"] = "-"
+        argv = argv[:1] + argv[2:]
     if len(argv) < 3 or argv[1] not in OPS:
         sys.stderr.write(__doc__)
         return 2

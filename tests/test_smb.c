@@ -18,6 +18,8 @@
 
 #ifndef _WIN32
 #include <apr_file_io.h>
+#include <apr_strings.h>
+#include <stdarg.h>
 #include <apr_thread_cond.h>
 #include <apr_thread_mutex.h>
 #include <errno.h>
@@ -585,6 +587,368 @@ static void test_handshake_malformed(void)
     np_dir_remove(np);
 }
 
+/* ------------------------------------------------------------------ */
+/* Against a real smbd (build-aux/smbd-rig.sh), impacket as the client */
+
+/* The rig's np directory, or NULL after marking the case skipped. */
+static const char *rig_np(void)
+{
+    const char *np = getenv("XT_SMB_NPDIR"), *why = getenv("XT_SMB_SKIP");
+
+    if (np && *np && getenv("XT_SRCDIR"))
+        return np;
+    xt_skip(apr_psprintf(xt_p, "no smbd rig: %s", why && *why ? why
+                         : "XT_SMB_* not set (./run tests starts one with "
+                           "build-aux/smbd-rig.sh)"));
+    return NULL;
+}
+
+/* Run tests/smb_client.py with args (NULL-terminated) to its end, within
+ * 120 s; its stdout into out. Returns its exit code (-1 killed). */
+static int rig_client(char *out, apr_size_t outlen, ...)
+{
+    const char *argv[12];
+    apr_procattr_t *pa;
+    apr_proc_t proc;
+    apr_size_t got = 0, n;
+    const char *arg;
+    va_list ap;
+    int argc = 0;
+
+    argv[argc++] = "/usr/bin/python3";
+    argv[argc++] = apr_pstrcat(xt_p, getenv("XT_SRCDIR"),
+                               "/tests/smb_client.py", NULL);
+    va_start(ap, outlen);
+    while ((arg = va_arg(ap, const char *)) != NULL && argc < 11)
+        argv[argc++] = arg;
+    va_end(ap);
+    argv[argc] = NULL;
+    out[0] = '\0';
+    if (apr_procattr_create(&pa, xt_p) != APR_SUCCESS
+        || apr_procattr_cmdtype_set(pa, APR_PROGRAM_ENV) != APR_SUCCESS
+        || apr_procattr_io_set(pa, APR_NO_PIPE, APR_CHILD_BLOCK, APR_NO_PIPE)
+               != APR_SUCCESS
+        || apr_proc_create(&proc, argv[0], argv, NULL, pa, xt_p) != APR_SUCCESS)
+        return -2;
+    apr_file_pipe_timeout_set(proc.out, 120 * APR_USEC_PER_SEC);
+    for (;;) {
+        n = outlen - 1 - got;
+        if (n == 0 || apr_file_read(proc.out, out + got, &n) != APR_SUCCESS)
+            break;
+        got += n;
+    }
+    out[got] = '\0';
+    apr_file_close(proc.out);
+    return xt_child_wait(&proc, 30 * APR_USEC_PER_SEC);
+}
+
+/* CRC-32 (IEEE, as Python's zlib.crc32), continuing from crc. */
+static apr_uint32_t crc32_update(apr_uint32_t crc, const unsigned char *p,
+                                 apr_size_t n)
+{
+    static apr_uint32_t table[256];
+    apr_uint32_t i, j, c;
+
+    if (table[1] == 0)
+        for (i = 0; i < 256; i++) {
+            for (c = i, j = 0; j < 8; j++)
+                c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+            table[i] = c;
+        }
+    crc = ~crc;
+    while (n--)
+        crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+    return ~crc;
+}
+
+/* What the server thread does with the one client it accepts. */
+typedef enum rig_op_e { RIG_ECHO, RIG_PEER, RIG_BIG, RIG_VANISH } rig_op_e;
+
+typedef struct rig_job_t {
+    xpipe_listener_t *l;
+    rig_op_e op;
+    apr_size_t size;       /* RIG_BIG, RIG_VANISH: bytes expected */
+    apr_status_t rv;       /* accept's, then the op's */
+    apr_size_t count;      /* bytes or messages echoed / received */
+    apr_uint32_t crc;      /* RIG_BIG: of what arrived */
+    apr_status_t end;      /* RIG_VANISH: the status after the data */
+    xpipe_peer_t peer;
+    char report[512];      /* RIG_PEER: what was sent to the client */
+} rig_job_t;
+
+static apr_status_t rig_main(void *arg)
+{
+    rig_job_t *j = arg;
+    unsigned char *buf;
+    apr_size_t n;
+    xpipe_t *ch;
+
+    j->rv = xpipe_accept(&ch, j->l, XT_LONG * 3, xt_p);
+    if (j->rv != APR_SUCCESS)
+        return j->rv;
+    xpipe_timeout_set(ch, XT_LONG * 3);
+    switch (j->op) {
+    case RIG_ECHO:
+        j->rv = xt_echo(ch, &j->count);
+        break;
+    case RIG_PEER:
+        j->rv = xpipe_peer_get(ch, &j->peer);
+        if (j->rv != APR_SUCCESS)
+            break;
+        apr_snprintf(j->report, sizeof(j->report),
+                     "account=%s domain=%s sid=%s uid=%ld host=%s "
+                     "address=%s", j->peer.account, j->peer.domain,
+                     j->peer.sid, j->peer.uid, j->peer.host,
+                     j->peer.address);
+        j->rv = xpipe_write_full(ch, j->report, strlen(j->report), NULL);
+        if (j->rv == APR_SUCCESS)
+            j->rv = xt_echo(ch, NULL); /* until the client leaves */
+        break;
+    case RIG_BIG:
+        /* All in, then all back: the client sends everything first. */
+        buf = malloc(j->size);
+        if (buf == NULL) {
+            j->rv = APR_ENOMEM;
+            break;
+        }
+        j->rv = xpipe_read_full(ch, buf, j->size, &j->count);
+        j->crc = crc32_update(0, buf, j->count);
+        if (j->rv == APR_SUCCESS)
+            j->rv = xpipe_write_full(ch, buf, j->size, &n);
+        free(buf);
+        break;
+    case RIG_VANISH:
+        buf = malloc(j->size + 1);
+        j->rv = xpipe_read_full(ch, buf, j->size, &j->count);
+        n = 1;
+        j->end = xpipe_read(ch, buf, &n);
+        free(buf);
+        break;
+    }
+    xpipe_close(ch);
+    return j->rv;
+}
+
+static xpipe_listener_t *rig_listen(const char *np, xpipe_mode_e mode,
+                                    const char *name, const char *require,
+                                    log_box_t **log)
+{
+    xpipe_attr_t *a = xt_attr(mode);
+    xpipe_listener_t *l = NULL;
+
+    XT_OK(xpipe_attr_smb_export_set(a, 1, np));
+    if (require)
+        XT_OK(xpipe_attr_peer_require_set(a, require));
+    if (log)
+        *log = log_box(a);
+    XT_OK(xpipe_listen(&l, name, a, xt_p));
+    return l;
+}
+
+static void test_rig_byte_echo(void)
+{
+    const char *np = rig_np(), *name = xt_name();
+    rig_job_t j = { 0 };
+    apr_thread_t *t;
+    char out[1024];
+
+    if (np == NULL)
+        return;
+    j.l = rig_listen(np, XPIPE_MODE_BYTE, name, NULL, NULL);
+    j.op = RIG_ECHO;
+    t = xt_thread(rig_main, &j);
+    CU_ASSERT_EQUAL(rig_client(out, sizeof(out), "echo", name, "200000",
+                               NULL), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "echo 200000 "));
+    XT_OK(xt_join(t));
+    CU_ASSERT_EQUAL(j.count, 200000);
+    if (j.count != 200000)
+        printf("\n  client said: %s\n", out);
+}
+
+static void test_rig_messages(void)
+{
+    const char *np = rig_np(), *name = xt_name();
+    rig_job_t j = { 0 };
+    apr_thread_t *t;
+    char out[1024];
+
+    if (np == NULL)
+        return;
+    j.l = rig_listen(np, XPIPE_MODE_MESSAGE, name, NULL, NULL);
+    j.op = RIG_ECHO;
+    t = xt_thread(rig_main, &j);
+    CU_ASSERT_EQUAL(rig_client(out, sizeof(out), "messages", name, "1", "100",
+                               "4096", "60000", "65535", NULL), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "message 1 ok\nmessage 100 ok\n"
+                                       "message 4096 ok\nmessage 60000 ok\n"
+                                       "message 65535 ok\n"));
+    XT_OK(xt_join(t));
+    CU_ASSERT_EQUAL(j.count, 5); /* messages echoed, each whole */
+    if (j.count != 5)
+        printf("\n  client said: %s\n", out);
+}
+
+static void test_rig_transact(void)
+{
+    const char *np = rig_np(), *name = xt_name();
+    rig_job_t j = { 0 };
+    apr_thread_t *t;
+    char out[1024];
+
+    if (np == NULL)
+        return;
+    j.l = rig_listen(np, XPIPE_MODE_MESSAGE, name, NULL, NULL);
+    j.op = RIG_ECHO;
+    t = xt_thread(rig_main, &j);
+    CU_ASSERT_EQUAL(rig_client(out, sizeof(out), "transact", name, "1", "1000",
+                               "60000", NULL), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "transact 1 ok\ntransact 1000 ok\n"
+                                       "transact 60000 ok\n"));
+    XT_OK(xt_join(t));
+    CU_ASSERT_EQUAL(j.count, 3);
+    if (j.count != 3)
+        printf("\n  client said: %s\n", out);
+}
+
+static void test_rig_peer_identity(void)
+{
+    const char *np = rig_np(), *name = xt_name();
+    const char *user = getenv("XT_SMB_USER"), *dom = getenv("XT_SMB_DOMAIN");
+    rig_job_t j = { 0 };
+    apr_thread_t *t;
+    char out[1024];
+
+    if (np == NULL)
+        return;
+    /* "self": the SMB user maps to our own Unix account in the rig. */
+    j.l = rig_listen(np, XPIPE_MODE_BYTE, name, "self", NULL);
+    j.op = RIG_PEER;
+    t = xt_thread(rig_main, &j);
+    CU_ASSERT_EQUAL(rig_client(out, sizeof(out), "peer", name, NULL), 0);
+    XT_OK(xt_join(t));
+    /* The client saw what the server reported, and it is right. */
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, j.report));
+    CU_ASSERT(j.peer.have & XPIPE_PEER_REMOTE);
+    CU_ASSERT(j.peer.have & XPIPE_PEER_SID);
+    CU_ASSERT(!(j.peer.have & XPIPE_PEER_PID));
+    CU_ASSERT_STRING_EQUAL(j.peer.account, user ? user : "?");
+    CU_ASSERT_STRING_EQUAL(j.peer.domain, dom ? dom : "?");
+    CU_ASSERT_STRING_EQUAL(j.peer.address, "127.0.0.1");
+    CU_ASSERT(strncmp(j.peer.sid, "S-1-5-21-", 9) == 0);
+    CU_ASSERT_EQUAL(j.peer.uid, (long)geteuid());
+    printf("\n  server saw: %s\n  client saw: %s", j.report, out);
+}
+
+static void test_rig_anonymous_refused(void)
+{
+    const char *np = rig_np(), *name = xt_name();
+    rig_job_t j = { 0 };
+    log_box_t *log;
+    apr_thread_t *t;
+    char out[1024];
+
+    if (np == NULL)
+        return;
+    j.l = rig_listen(np, XPIPE_MODE_BYTE, name, "self", &log);
+    j.op = RIG_ECHO;
+    t = xt_thread(rig_main, &j);
+    /* Anonymous maps to the guest account: not us. */
+    CU_ASSERT_NOT_EQUAL(rig_client(out, sizeof(out), "-a", "echo", name, "10",
+                                   NULL), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "error"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(log_wait(log, 0), "S-1-5-7"));
+    XT_OK(xpipe_listener_close(j.l));
+    XT_STATUS(xt_join(t), XPIPE_ECLOSED);
+}
+
+static void test_rig_big_transfer(void)
+{
+    const apr_size_t size = 16 * 1024 * 1024;
+    const char *np = rig_np(), *name = xt_name();
+    rig_job_t j = { 0 };
+    unsigned long n1 = 0, n2 = 0;
+    char out[1024], crc1[16] = "", crc2[16] = "", want[16];
+    double s1 = 0, s2 = 0;
+    apr_thread_t *t;
+    const char *p;
+
+    if (np == NULL)
+        return;
+    j.l = rig_listen(np, XPIPE_MODE_BYTE, name, NULL, NULL);
+    j.op = RIG_BIG;
+    j.size = size;
+    t = xt_thread(rig_main, &j);
+    CU_ASSERT_EQUAL(rig_client(out, sizeof(out), "big", name,
+                               apr_psprintf(xt_p, "%lu", (unsigned long)size),
+                               NULL), 0);
+    XT_OK(xt_join(t));
+    CU_ASSERT_EQUAL(j.count, size);
+    apr_snprintf(want, sizeof(want), "%08x", (unsigned int)j.crc);
+    p = strstr(out, "sent ");
+    CU_ASSERT_FATAL(p != NULL);
+    CU_ASSERT(sscanf(p, "sent %lu %15s %lf", &n1, crc1, &s1) == 3);
+    p = strstr(out, "received ");
+    CU_ASSERT_FATAL(p != NULL);
+    CU_ASSERT(sscanf(p, "received %lu %15s %lf", &n2, crc2, &s2) == 3);
+    /* Both directions whole and unchanged. */
+    CU_ASSERT(n1 == size && n2 == size);
+    CU_ASSERT_STRING_EQUAL(crc1, want);
+    CU_ASSERT_STRING_EQUAL(crc2, want);
+    printf("\n  16 MiB through smbd: client->server %.1f MiB/s, "
+           "server->client %.1f MiB/s (crc32 %s both ways)",
+           s1 > 0 ? 16 / s1 : 0.0, s2 > 0 ? 16 / s2 : 0.0, want);
+}
+
+static void test_rig_client_vanishes(void)
+{
+    const char *np = rig_np(), *name = xt_name();
+    rig_job_t j = { 0 }, j2 = { 0 };
+    apr_thread_t *t;
+    char out[1024];
+
+    if (np == NULL)
+        return;
+    j.l = rig_listen(np, XPIPE_MODE_BYTE, name, NULL, NULL);
+    j.op = RIG_VANISH;
+    j.size = 1000;
+    t = xt_thread(rig_main, &j);
+    CU_ASSERT_EQUAL(rig_client(out, sizeof(out), "vanish", name, "1000",
+                               NULL), 0);
+    XT_OK(xt_join(t));
+    /* Everything written before the reset arrived; then the end. */
+    CU_ASSERT_EQUAL(j.count, 1000);
+    CU_ASSERT(XPIPE_STATUS_IS_PEER_GONE(j.end));
+    /* The listener serves the next client. */
+    j2.l = j.l;
+    j2.op = RIG_ECHO;
+    t = xt_thread(rig_main, &j2);
+    CU_ASSERT_EQUAL(rig_client(out, sizeof(out), "echo", name, "10", NULL), 0);
+    XT_OK(xt_join(t));
+    CU_ASSERT_EQUAL(j2.count, 10);
+}
+
+static void test_rig_oversized_message(void)
+{
+    const char *np = rig_np(), *name = xt_name();
+    rig_job_t j = { 0 };
+    apr_thread_t *t;
+    char out[1024];
+
+    if (np == NULL)
+        return;
+    j.l = rig_listen(np, XPIPE_MODE_MESSAGE, name, NULL, NULL);
+    j.op = RIG_ECHO;
+    t = xt_thread(rig_main, &j);
+    /* 65536 bytes cannot be framed: smbd refuses it; nothing reaches us. */
+    CU_ASSERT_EQUAL(rig_client(out, sizeof(out), "oversize", name, "65536",
+                               NULL), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "oversize refused"));
+    XT_OK(xt_join(t));
+    CU_ASSERT_EQUAL(j.count, 0);
+    printf("\n  client said: %s", out);
+}
+
 CU_TestInfo xt_smb_tests[] = {
     { "export: bad np directories give clear statuses",
       test_export_bad_settings },
@@ -600,6 +964,18 @@ CU_TestInfo xt_smb_tests[] = {
       test_handshake_message_mode },
     { "handshake (played): malformed requests logged and dropped",
       test_handshake_malformed },
+    { "smbd: byte mode echo (impacket client)", test_rig_byte_echo },
+    { "smbd: messages come back whole, up to 65535 bytes", test_rig_messages },
+    { "smbd: TransactNamedPipe (FSCTL_PIPE_TRANSCEIVE)", test_rig_transact },
+    { "smbd: the client's identity as the server reported it",
+      test_rig_peer_identity },
+    { "smbd: an anonymous client refused by peer_require self",
+      test_rig_anonymous_refused },
+    { "smbd: 16 MiB checksummed both ways", test_rig_big_transfer },
+    { "smbd: a client whose connection resets mid-stream",
+      test_rig_client_vanishes },
+    { "smbd: a 65536-byte message is refused by smbd",
+      test_rig_oversized_message },
     CU_TEST_INFO_NULL,
 };
 
