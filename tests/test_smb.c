@@ -11,6 +11,9 @@
  * suite skips there.
  */
 #include "xtest.h"
+#ifndef _WIN32
+#include "../backends/smb_npa.h"
+#endif
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -949,6 +953,109 @@ static void test_rig_oversized_message(void)
     printf("\n  client said: %s", out);
 }
 
+/* The tool: "xpipe listen --smb --echo NAME" serves an SMB client. */
+static void test_rig_tool_listen_smb(void)
+{
+    const char *np = rig_np(), *name = xt_name();
+    const char *argv[8];
+    apr_procattr_t *pa;
+    apr_proc_t proc;
+    char line[512], out[1024];
+    int ready = 0, seen = 0;
+    apr_finfo_t fi;
+
+    if (np == NULL)
+        return;
+    if (apr_stat(&fi, xt_tool_path(), APR_FINFO_TYPE, xt_p) != APR_SUCCESS) {
+        xt_skip("the tool is not built (-Dtools=disabled)");
+        return;
+    }
+    argv[0] = xt_tool_path();
+    argv[1] = "listen";
+    argv[2] = "--smb-dir";
+    argv[3] = np;
+    argv[4] = "--echo";
+    argv[5] = "-v";
+    argv[6] = name;
+    argv[7] = NULL;
+    XT_OK(apr_procattr_create(&pa, xt_p));
+    XT_OK(apr_procattr_cmdtype_set(pa, APR_PROGRAM));
+    XT_OK(apr_procattr_io_set(pa, APR_NO_PIPE, APR_NO_PIPE, APR_CHILD_BLOCK));
+    XT_OK(apr_proc_create(&proc, argv[0], argv, NULL, pa, xt_p));
+    apr_file_pipe_timeout_set(proc.err, XT_LONG);
+    /* Ready when it says it listens. */
+    while (!ready && apr_file_gets(line, sizeof(line), proc.err) == APR_SUCCESS)
+        ready = strstr(line, "listening on") != NULL;
+    CU_ASSERT(ready);
+    if (ready) {
+        CU_ASSERT_EQUAL(rig_client(out, sizeof(out), "echo", name, "65536",
+                                   NULL), 0);
+        CU_ASSERT_PTR_NOT_NULL(strstr(out, "echo 65536 "));
+        printf("\n  client: %s", out);
+        while (!seen
+               && apr_file_gets(line, sizeof(line), proc.err) == APR_SUCCESS) {
+            seen = strstr(line, "network client") != NULL;
+            printf("  tool: %s", line);
+        }
+        CU_ASSERT(seen);
+    }
+    apr_proc_kill(&proc, SIGTERM);
+    CU_ASSERT_EQUAL(xt_child_wait(&proc, XT_LONG), 0);
+    apr_file_close(proc.err);
+}
+
+/* The default np directory comes from smb.conf's "ncalrpc dir". */
+static void test_smbconf_ncalrpc_dir(void)
+{
+    static const struct {
+        const char *text;
+        const char *want;
+    } cases[] = {
+        { "[global]\n  ncalrpc dir = /srv/np1\n", "/srv/np1" },
+        { "[GLOBAL]\nNcalRPC_Dir=/srv/np2  \n", "/srv/np2" },
+        { "ncalrpcdir = /srv/np3\n[share]\n", "/srv/np3" },
+        { "[global]\n; ncalrpc dir = /no\n# ncalrpc dir = /no\n", NULL },
+        { "[share]\n ncalrpc dir = /no\n", NULL },
+        { "[global]\r\n ncalrpc dir = \\\r\n   /srv/np4\r\n", "/srv/np4" },
+        { "[global]\nncalrpc dir = /a\nncalrpc dir = /b\n", "/b" },
+        { "[global]\nncalrpc directory = /no\n", NULL },
+        { "", NULL },
+    };
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *got = xpipe__smbconf_ncalrpc_dir(
+            cases[i].text, strlen(cases[i].text), xt_p);
+        if (cases[i].want) {
+            CU_ASSERT(got && strcmp(got, cases[i].want) == 0);
+        }
+        else {
+            CU_ASSERT_PTR_NULL(got);
+        }
+    }
+}
+
+/* With no directory given, the listener uses Samba's configured one: it
+ * either works there or says which directory it tried. */
+static void test_export_default_dir(void)
+{
+    xpipe_attr_t *a = xt_attr(XPIPE_MODE_BYTE);
+    xpipe_listener_t *l = NULL;
+    apr_status_t rv;
+
+    XT_OK(xpipe_attr_smb_export_set(a, 1, NULL));
+    CU_ASSERT_PTR_NULL(xpipe_attr_smb_np_dir_get(a));
+    rv = xpipe_listen(&l, xt_name(), a, xt_p);
+    if (rv == APR_SUCCESS) {
+        XT_OK(xpipe_listener_close(l));
+    }
+    else {
+        CU_ASSERT(rv == XPIPE_ENOPIPE || rv == APR_EACCES);
+        CU_ASSERT_PTR_NOT_NULL(strstr(xpipe_error_detail(), "/np"));
+        printf("\n  %s", xpipe_error_detail());
+    }
+}
+
 CU_TestInfo xt_smb_tests[] = {
     { "export: bad np directories give clear statuses",
       test_export_bad_settings },
@@ -964,6 +1071,10 @@ CU_TestInfo xt_smb_tests[] = {
       test_handshake_message_mode },
     { "handshake (played): malformed requests logged and dropped",
       test_handshake_malformed },
+    { "export: smb.conf's ncalrpc dir read as Samba reads it",
+      test_smbconf_ncalrpc_dir },
+    { "export: the default np directory, from Samba's configuration",
+      test_export_default_dir },
     { "smbd: byte mode echo (impacket client)", test_rig_byte_echo },
     { "smbd: messages come back whole, up to 65535 bytes", test_rig_messages },
     { "smbd: TransactNamedPipe (FSCTL_PIPE_TRANSCEIVE)", test_rig_transact },
@@ -976,6 +1087,8 @@ CU_TestInfo xt_smb_tests[] = {
       test_rig_client_vanishes },
     { "smbd: a 65536-byte message is refused by smbd",
       test_rig_oversized_message },
+    { "smbd: xpipe listen --smb --echo serves an SMB client",
+      test_rig_tool_listen_smb },
     CU_TEST_INFO_NULL,
 };
 

@@ -7,33 +7,15 @@
 #include <apr_strings.h>
 #include <string.h>
 
-#ifdef _WIN32
-#define TOOL_EXE "xpipe.exe"
-#else
+#ifndef _WIN32
 #include <signal.h>
 #include <unistd.h>
-#define TOOL_EXE "xpipe"
 #endif
 
 typedef struct tool_run_t {
     apr_proc_t proc;
     apr_file_t *in, *out, *err;
 } tool_run_t;
-
-/* The tool sits beside the tests in the build tree: tests/../tools/. */
-static const char *tool_path(void)
-{
-    const char *self = xt_self;
-    const char *slash = strrchr(self, '/');
-    const char *bslash = strrchr(self, '\\');
-    apr_size_t dir;
-
-    if (bslash && (!slash || bslash > slash))
-        slash = bslash;
-    dir = slash ? (apr_size_t)(slash - self) + 1 : 0;
-    return apr_pstrcat(xt_p, apr_pstrmemdup(xt_p, self, dir), "../tools/",
-                       TOOL_EXE, NULL);
-}
 
 /* Start the tool with up to 6 arguments (NULL-terminated). */
 static void tool_start(tool_run_t *t, const char *a1, const char *a2,
@@ -43,7 +25,7 @@ static void tool_start(tool_run_t *t, const char *a1, const char *a2,
     const char *argv[8] = { NULL, a1, a2, a3, a4, a5, a6, NULL };
     apr_procattr_t *pa;
 
-    argv[0] = tool_path();
+    argv[0] = xt_tool_path();
     XT_OK(apr_procattr_create(&pa, xt_p));
     XT_OK(apr_procattr_cmdtype_set(pa, APR_PROGRAM));
     XT_OK(apr_procattr_io_set(pa, APR_CHILD_BLOCK, APR_CHILD_BLOCK,

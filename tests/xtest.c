@@ -250,6 +250,24 @@ int xt_child_wait(apr_proc_t *proc, apr_interval_time_t timeout)
     return -1;
 }
 
+const char *xt_tool_path(void)
+{
+#ifdef _WIN32
+    const char *exe = "xpipe.exe";
+#else
+    const char *exe = "xpipe";
+#endif
+    const char *slash = strrchr(xt_self, '/');
+    const char *bslash = strrchr(xt_self, '\\');
+    apr_size_t dir;
+
+    if (bslash && (!slash || bslash > slash))
+        slash = bslash;
+    dir = slash ? (apr_size_t)(slash - xt_self) + 1 : 0;
+    return apr_pstrcat(xt_p, apr_pstrmemdup(xt_p, xt_self, dir), "../tools/",
+                       exe, NULL);
+}
+
 void xt_child_kill(apr_proc_t *proc)
 {
     apr_exit_why_e why;

@@ -84,6 +84,8 @@ apr_status_t xt_child_start(apr_proc_t *proc, const char *role,
  * exit code, or -1 when it had to be killed or died of a signal. */
 int xt_child_wait(apr_proc_t *proc, apr_interval_time_t timeout);
 void xt_child_kill(apr_proc_t *proc);
+/* The xpipe tool, beside the tests in the build tree (tests/../tools/). */
+const char *xt_tool_path(void);
 /* main() keeps argv[0] here. */
 extern const char *xt_self;
 /* Child roles, dispatched by main(); returns the exit code. */
