@@ -3,8 +3,9 @@
 # to 127.0.0.1 on a non-default port, every state directory under one temp
 # directory, never the system's configuration, stopped by its PID.
 #
-#   smbd-rig.sh start DIR [PORT]   start; prints the XT_SMB_* variables
-#                                  (also written to DIR/env) on success
+#   smbd-rig.sh start DIR [PORT]   start (on PORT, else a free port);
+#                                  prints the XT_SMB_* variables (also
+#                                  written to DIR/env) on success
 #   smbd-rig.sh stop DIR           stop the smbd started in DIR
 #
 # start exits 0 and prints "XT_SMB_SKIP=<reason>" when the rig cannot run
@@ -13,7 +14,7 @@
 set -u
 cmd=${1:-}
 dir=${2:-}
-port=${3:-4450}
+port=${3:-}
 [ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop DIR [PORT]" >&2; exit 2; }
 
 skip() {
@@ -31,6 +32,10 @@ start)
     [ "$(id -u)" = 0 ] || skip "smbd needs root to serve sessions (running as uid $(id -u))"
     [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import impacket' 2>/dev/null \
         || skip "python3-impacket is not installed"
+    if [ -z "$port" ]; then
+        port=$(/usr/bin/python3 -c 'import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    fi
     user=$(id -un)
     pass="xpipe-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
     for d in private lock state cache pid ncalrpc binddns log; do
@@ -65,8 +70,10 @@ CONF
     printf '%s\n%s\n' "$pass" "$pass" \
         | smbpasswd -c "$dir/smb.conf" -a -s "$user" >"$dir/log/smbpasswd.out" 2>&1 \
         || skip "smbpasswd failed: $(tail -1 "$dir/log/smbpasswd.out")"
-    smbd -F --no-process-group --configfile="$dir/smb.conf" \
-        >"$dir/log/smbd.out" 2>&1 &
+    # Its own session: smbd signals its whole process group when it
+    # stops, which must not be ours.
+    setsid smbd -F --no-process-group --configfile="$dir/smb.conf" \
+        >"$dir/log/smbd.out" 2>&1 </dev/null &
     echo $! > "$dir/smbd.pid"
     # Ready when the port answers (bounded: 20 s).
     i=0
