@@ -7,8 +7,8 @@
  * real smbd started by build-aux/smbd-rig.sh (XT_SMB_* in the
  * environment), with Debian's impacket as the SMB client
  * (tests/smb_client.py): those skip, saying why, when there is no rig.
- * Windows serves \\host\pipe\name itself and Wine has no SMB server: the
- * suite skips there.
+ * Windows serves \\host\pipe\name itself: there the export only admits
+ * remote clients, which is checked (Wine has no SMB server to try).
  */
 #include "xtest.h"
 #ifndef _WIN32
@@ -953,6 +953,33 @@ static void test_rig_oversized_message(void)
     printf("\n  client said: %s", out);
 }
 
+/* A server that cannot write to Samba's root-owned np directory exports
+ * into a directory of its own; an administrator links the name there. */
+static void test_rig_admin_symlink(void)
+{
+    const char *np = rig_np(), *name = xt_name(), *own, *link;
+    rig_job_t j = { 0 };
+    apr_thread_t *t;
+    char out[1024];
+
+    if (np == NULL)
+        return;
+    own = np_dir_make();
+    link = apr_pstrcat(xt_p, np, "/", name, NULL);
+    j.l = rig_listen(own, XPIPE_MODE_BYTE, name, NULL, NULL);
+    CU_ASSERT_FATAL(symlink(apr_pstrcat(xt_p, own, "/", name, NULL), link)
+                    == 0);
+    j.op = RIG_ECHO;
+    t = xt_thread(rig_main, &j);
+    CU_ASSERT_EQUAL(rig_client(out, sizeof(out), "echo", name, "1000", NULL),
+                    0);
+    XT_OK(xt_join(t));
+    CU_ASSERT_EQUAL(j.count, 1000);
+    unlink(link);
+    XT_OK(xpipe_listener_close(j.l));
+    np_dir_remove(own);
+}
+
 /* The tool: "xpipe listen --smb --echo NAME" serves an SMB client. */
 static void test_rig_tool_listen_smb(void)
 {
@@ -1087,6 +1114,8 @@ CU_TestInfo xt_smb_tests[] = {
       test_rig_client_vanishes },
     { "smbd: a 65536-byte message is refused by smbd",
       test_rig_oversized_message },
+    { "smbd: through an administrator's symlink into the np directory",
+      test_rig_admin_symlink },
     { "smbd: xpipe listen --smb --echo serves an SMB client",
       test_rig_tool_listen_smb },
     CU_TEST_INFO_NULL,
@@ -1094,15 +1123,50 @@ CU_TestInfo xt_smb_tests[] = {
 
 #else /* _WIN32 */
 
-static void test_windows_serves_natively(void)
+#include <windows.h>
+#include "../backends/win32_sys.h"
+#include "../lib/backend.h"
+
+static DWORD spied_pipe_mode;
+static HANDLE(WINAPI *real_create_named_pipe)(LPCWSTR, DWORD, DWORD, DWORD,
+                                              DWORD, DWORD, DWORD,
+                                              LPSECURITY_ATTRIBUTES);
+
+static HANDLE WINAPI spy_create_named_pipe(LPCWSTR n, DWORD o, DWORD m,
+                                           DWORD i, DWORD ob, DWORD ib,
+                                           DWORD t, LPSECURITY_ATTRIBUTES sa)
 {
-    xt_skip("Windows serves \\\\host\\pipe\\name with its own SMB server "
-            "(the export attribute only admits remote clients); Wine has "
-            "none, so nothing network-side can run here");
+    spied_pipe_mode = m;
+    return real_create_named_pipe(n, o, m, i, ob, ib, t, sa);
+}
+
+/* On Windows the OS's SMB server serves every pipe that admits remote
+ * clients: exporting is exactly that. Wine has no SMB server, so the flag
+ * is spied and a local client proves the pipe still works. */
+static void test_windows_export_admits_remote(void)
+{
+    xpipe__win32_sys_t *sys = XPIPE__BACKEND.sys();
+    xpipe_attr_t *a = xt_attr(XPIPE_MODE_BYTE);
+    const char *name = xt_name();
+    xpipe_listener_t *l = NULL;
+    xpipe_t *c = NULL, *s = NULL;
+
+    XT_OK(xpipe_attr_smb_export_set(a, 1, NULL));
+    CU_ASSERT_EQUAL(xpipe_attr_smb_export_get(a), 1);
+    real_create_named_pipe = sys->create_named_pipe;
+    sys->create_named_pipe = spy_create_named_pipe;
+    spied_pipe_mode = PIPE_REJECT_REMOTE_CLIENTS;
+    XT_OK(xpipe_listen(&l, name, a, xt_p));
+    sys->create_named_pipe = real_create_named_pipe;
+    CU_ASSERT(!(spied_pipe_mode & PIPE_REJECT_REMOTE_CLIENTS));
+    XT_OK(xpipe_connect(&c, name, NULL, XT_LONG, xt_p));
+    XT_OK(xpipe_accept(&s, l, XT_LONG, xt_p));
+    xt_roundtrip(c, s, 'W');
 }
 
 CU_TestInfo xt_smb_tests[] = {
-    { "SMB bridge (POSIX only)", test_windows_serves_natively },
+    { "export admits remote clients (flag spied: Wine has no SMB server)",
+      test_windows_export_admits_remote },
     CU_TEST_INFO_NULL,
 };
 
