@@ -110,6 +110,12 @@ static void test_attributes_out_of_range(void)
     XT_STATUS(xpipe_attr_remote_set(NULL, 1), APR_EINVAL);
     XT_STATUS(xpipe_attr_wait_for_server_set(NULL, 1), APR_EINVAL);
     CU_ASSERT_EQUAL(xpipe_attr_remote_get(a), 0);
+    XT_STATUS(xpipe_attr_smb_export_set(NULL, 1, NULL), APR_EINVAL);
+    XT_STATUS(xpipe_attr_smb_export_set(a, 1, ""), APR_EINVAL);
+    XT_STATUS(xpipe_attr_smb_export_set(a, 1, "np"), APR_EINVAL);
+    CU_ASSERT_EQUAL(xpipe_attr_smb_export_get(a), 0);
+    CU_ASSERT_PTR_NULL(xpipe_attr_smb_np_dir_get(a));
+    XT_STATUS(xpipe_attr_log_set(NULL, NULL, NULL), APR_EINVAL);
 }
 
 static void test_attributes_independent(void)
@@ -125,12 +131,16 @@ static void test_attributes_independent(void)
     XT_OK(xpipe_attr_max_message_set(a, 1000));
     XT_OK(xpipe_attr_instances_set(a, 3));
     XT_OK(xpipe_attr_sddl_set(a, "D:P(A;;GA;;;SY)"));
+    XT_OK(xpipe_attr_smb_export_set(a, 1, "/srv/np"));
     CU_ASSERT_EQUAL(xpipe_attr_permissions_get(a), 0640);
+    CU_ASSERT_EQUAL(xpipe_attr_smb_export_get(a), 1);
+    CU_ASSERT_STRING_EQUAL(xpipe_attr_smb_np_dir_get(a), "/srv/np");
     CU_ASSERT_EQUAL(xpipe_attr_remote_get(a), 1);
     CU_ASSERT_EQUAL(xpipe_attr_mode_get(a), XPIPE_MODE_MESSAGE);
     CU_ASSERT_EQUAL(xpipe_attr_max_message_get(a), 1000);
     CU_ASSERT_EQUAL(xpipe_attr_instances_get(a), 3);
     /* Reverse order on another set gives the same values. */
+    XT_OK(xpipe_attr_smb_export_set(b, 1, "/srv/np"));
     XT_OK(xpipe_attr_sddl_set(b, "D:P(A;;GA;;;SY)"));
     XT_OK(xpipe_attr_instances_set(b, 3));
     XT_OK(xpipe_attr_max_message_set(b, 1000));
@@ -143,6 +153,8 @@ static void test_attributes_independent(void)
     CU_ASSERT_EQUAL(xpipe_attr_mode_get(b), XPIPE_MODE_MESSAGE);
     CU_ASSERT_EQUAL(xpipe_attr_max_message_get(b), 1000);
     CU_ASSERT_EQUAL(xpipe_attr_instances_get(b), 3);
+    CU_ASSERT_EQUAL(xpipe_attr_smb_export_get(b), 1);
+    CU_ASSERT_EQUAL(xpipe_attr_remote_get(b), 1);
     /* Defaults with NULL. */
     CU_ASSERT_EQUAL(xpipe_attr_mode_get(NULL), XPIPE_MODE_BYTE);
     CU_ASSERT_EQUAL(xpipe_attr_permissions_get(NULL), 0600);
