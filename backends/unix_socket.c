@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -39,11 +40,19 @@
 #define MSG_NOSIGNAL 0 /* then SO_NOSIGPIPE is set on every socket */
 #endif
 
-/* The wake object: an eventfd (or a pipe), made on first need — a call
- * about to block, or an interrupt — since most channels never need one.
- * Its fds are packed in one word so that racing creators agree. */
+/* The wake object, by which an interrupt or a close reaches calls blocked
+ * on a channel or listener. wake() latches `signalled` and signals every
+ * blocked thread. A thread about to block polls its own wake fd (an
+ * eventfd, or a pipe: made once per thread, so a short-lived channel
+ * costs no descriptor of its own) and registers it in one of the
+ * object's slots. When all slots are taken (many threads accepting on
+ * one listener) the object's own eventfd serves, made on first need; its
+ * fds are packed in one word so that racing creators agree. */
+#define UNIX_WAKE_SLOTS 4
 typedef struct unix_wake_t {
-    volatile apr_uint64_t fds; /* read fd << 32 | write fd */
+    volatile apr_uint32_t signalled;
+    volatile apr_uint32_t slot[UNIX_WAKE_SLOTS]; /* a thread's write fd + 1 */
+    volatile apr_uint64_t fds; /* own: read fd << 32 | write fd */
 } unix_wake_t;
 #define UNIX_WAKE_NONE (~(apr_uint64_t)0)
 
@@ -195,12 +204,100 @@ static int unix_wake_make(int fds[2])
 #endif
 }
 
+/* Signal / drain a wake fd (an eventfd takes 8 bytes, a pipe any). */
+static void unix_fd_signal(int wr)
+{
+    apr_uint64_t one = 1;
+
+#ifdef HAVE_EVENTFD
+    /* EAGAIN means it is already signalled: fine. */
+    while (write(wr, &one, sizeof(one)) < 0 && errno == EINTR)
+        ;
+#else
+    while (write(wr, &one, 1) < 0 && errno == EINTR)
+        ;
+#endif
+}
+
+static void unix_fd_drain(int rd)
+{
+    char buf[64];
+
+    while (read(rd, buf, sizeof(buf)) > 0 || errno == EINTR)
+        ;
+}
+
+/* This thread's wake fds: made on first need, closed when the thread
+ * ends (a key's destructor). A child made by fork() gets its own on first
+ * need: the inherited ones are shared with the parent. */
+typedef struct unix_thread_wake_t {
+    int rd, wr;
+} unix_thread_wake_t;
+
+static _Thread_local unix_thread_wake_t *unix_tw;
+static pthread_key_t unix_tw_key;
+static pthread_once_t unix_tw_once = PTHREAD_ONCE_INIT;
+
+static void unix_tw_free(void *v)
+{
+    unix_thread_wake_t *t = v;
+
+    close(t->rd);
+    if (t->wr != t->rd)
+        close(t->wr);
+    free(t);
+}
+
+static void unix_tw_after_fork(void)
+{
+    if (unix_tw) { /* the forking thread's: the parent's still */
+        pthread_setspecific(unix_tw_key, NULL);
+        unix_tw_free(unix_tw);
+        unix_tw = NULL;
+    }
+}
+
+static void unix_tw_setup(void)
+{
+    pthread_key_create(&unix_tw_key, unix_tw_free);
+    pthread_atfork(NULL, NULL, unix_tw_after_fork);
+}
+
+static unix_thread_wake_t *unix_thread_wake(void)
+{
+    unix_thread_wake_t *t;
+    int fds[2];
+
+    if (unix_tw)
+        return unix_tw;
+    pthread_once(&unix_tw_once, unix_tw_setup);
+    if (unix_wake_make(fds) < 0)
+        return NULL;
+    t = malloc(sizeof(*t));
+    if (t == NULL || pthread_setspecific(unix_tw_key, t) != 0) {
+        close(fds[0]);
+        if (fds[1] != fds[0])
+            close(fds[1]);
+        free(t);
+        return NULL;
+    }
+    t->rd = fds[0];
+    t->wr = fds[1];
+    unix_tw = t;
+    return t;
+}
+
 static void unix_wake_init(unix_wake_t *w)
 {
+    int i;
+
+    apr_atomic_set32(&w->signalled, 0);
+    for (i = 0; i < UNIX_WAKE_SLOTS; i++)
+        apr_atomic_set32(&w->slot[i], 0);
     apr_atomic_set64(&w->fds, UNIX_WAKE_NONE);
 }
 
-/* The wake object's fds, made now if need be. */
+/* The object's own wake fds, made now if need be. */
 static apr_status_t unix_wake_fds(unix_wake_t *w, int *rd, int *wr)
 {
     apr_uint64_t v = apr_atomic_read64(&w->fds);
@@ -226,26 +323,26 @@ static apr_status_t unix_wake_fds(unix_wake_t *w, int *rd, int *wr)
     return APR_SUCCESS;
 }
 
+/* wake (on) latches the flag, then signals every registered thread and
+ * the own fd: a thread registers before it reads the flag, so either it
+ * sees the flag or we see its slot. unwake (lib calls it only when no
+ * call is in flight) clears both. */
 static apr_status_t unix_wake_set(unix_wake_t *w, int on)
 {
-    apr_uint64_t one = 1;
-    char buf[64];
-    int rd, wr;
+    apr_uint64_t own = apr_atomic_read64(&w->fds);
+    apr_uint32_t v;
+    int i;
 
-    if (!on && apr_atomic_read64(&w->fds) == UNIX_WAKE_NONE)
-        return APR_SUCCESS; /* never made, never signalled */
-    if (unix_wake_fds(w, &rd, &wr) != APR_SUCCESS)
-        return APR_FROM_OS_ERROR(errno);
+    apr_atomic_set32(&w->signalled, on != 0);
     if (on) {
-        /* EAGAIN means it is already signalled: fine. An eventfd takes
-         * 8 bytes, a pipe any. */
-        while (unix_sys.write(wr, &one, rd == wr ? sizeof(one) : 1) < 0 && errno == EINTR)
-            ;
+        for (i = 0; i < UNIX_WAKE_SLOTS; i++)
+            if ((v = apr_atomic_read32(&w->slot[i])) != 0)
+                unix_fd_signal((int)v - 1);
+        if (own != UNIX_WAKE_NONE)
+            unix_fd_signal((int)(own & 0xffffffffu));
     }
-    else {
-        while (unix_sys.read(rd, buf, sizeof(buf)) > 0 || errno == EINTR)
-            ;
-    }
+    else if (own != UNIX_WAKE_NONE)
+        unix_fd_drain((int)(own >> 32));
     return APR_SUCCESS;
 }
 
@@ -270,20 +367,32 @@ static apr_status_t unix_wait2(int fd, int fd2, short events, unix_wake_t *w,
                                apr_time_t deadline)
 {
     struct pollfd p[3];
-    int n, wr, i, nfds = fd2 >= 0 ? 2 : 1, wake = -1;
+    int n, i, nfds = fd2 >= 0 ? 2 : 1, wake = -1, slot = -1, wr;
+    unix_thread_wake_t *tw = NULL;
     apr_status_t rv;
 
+    if (w && apr_atomic_read32(&w->signalled))
+        return XPIPE_ECANCELED;
     p[1].fd = fd2;
-    /* A wait that may block needs the wake object: an interrupt made
-     * while we poll must find it in our set. A zero wait does not. */
-    if (w && (xpipe__remaining_ms(deadline) != 0
-              || apr_atomic_read64(&w->fds) != UNIX_WAKE_NONE)) {
+    /* A wait that may block must be reachable by wake(): register this
+     * thread's wake fd (or use the object's own), then look at the flag
+     * again. A zero wait needs neither. */
+    if (w && xpipe__remaining_ms(deadline) != 0) {
         wake = nfds++;
-        rv = unix_wake_fds(w, &p[wake].fd, &wr);
-        if (rv != APR_SUCCESS)
+        tw = unix_thread_wake();
+        for (i = 0; tw && i < UNIX_WAKE_SLOTS && slot < 0; i++)
+            if (apr_atomic_cas32(&w->slot[i], (apr_uint32_t)tw->wr + 1, 0) == 0)
+                slot = i;
+        if (slot >= 0)
+            p[wake].fd = tw->rd;
+        else if ((rv = unix_wake_fds(w, &p[wake].fd, &wr)) != APR_SUCCESS)
             return rv;
     }
     for (;;) {
+        if (w && apr_atomic_read32(&w->signalled)) {
+            rv = XPIPE_ECANCELED;
+            break;
+        }
         for (i = 0; i < nfds; i++) {
             p[i].events = i == wake ? POLLIN : events;
             p[i].revents = 0;
@@ -292,15 +401,31 @@ static apr_status_t unix_wait2(int fd, int fd2, short events, unix_wake_t *w,
         n = unix_sys.poll(p, (nfds_t)nfds, xpipe__remaining_ms(deadline));
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
             continue; /* a signal, or (POSIX) a transient shortage */
-        if (n < 0)
-            return APR_FROM_OS_ERROR(errno);
-        if (wake >= 0 && p[wake].revents)
-            return XPIPE_ECANCELED;
-        if (p[0].revents || (fd2 >= 0 && p[1].revents))
-            return APR_SUCCESS;
-        if (xpipe__remaining_ms(deadline) == 0)
-            return APR_TIMEUP;
+        if (n < 0) {
+            rv = APR_FROM_OS_ERROR(errno);
+            break;
+        }
+        if (wake >= 0 && p[wake].revents) {
+            /* Ours, or a stale signal meant for an earlier wait of this
+             * thread: the flag tells (checked at the top). */
+            if (slot >= 0)
+                unix_fd_drain(tw->rd);
+            else if (!apr_atomic_read32(&w->signalled))
+                unix_fd_drain(p[wake].fd);
+            continue;
+        }
+        if (p[0].revents || (fd2 >= 0 && p[1].revents)) {
+            rv = APR_SUCCESS;
+            break;
+        }
+        if (xpipe__remaining_ms(deadline) == 0) {
+            rv = APR_TIMEUP;
+            break;
+        }
     }
+    if (slot >= 0)
+        apr_atomic_set32(&w->slot[slot], 0);
+    return rv;
 }
 
 static apr_status_t unix_wait(int fd, short events, unix_wake_t *w,
@@ -854,15 +979,17 @@ static apr_status_t unix_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
                                 apr_time_t deadline, apr_pool_t *pool)
 {
     apr_status_t rv;
-    int fd;
+    int fd, waited = 0;
 
     /* A server whose last accept had to wait (clients arrive one by one)
      * waits first, sparing an accept that would only say EAGAIN; a busy
-     * one (clients queued) tries first. A hint: threads may race on it. */
+     * one (clients queued: the last accept took one at once) tries first.
+     * A hint: threads may race on it. */
     if (apr_atomic_read32(&l->accept_waited)) {
         rv = unix_wait2(l->sock.fd, l->smb.fd, POLLIN, &l->wake, deadline);
         if (rv != APR_SUCCESS)
             return rv;
+        waited = 1;
     }
     for (;;) {
         fd = unix_sys.accept(l->sock.fd);
@@ -874,10 +1001,7 @@ static apr_status_t unix_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
                 continue; /* wrong mode, or silent: dropped */
         }
         if (fd >= 0) {
-            /* Another client already waiting means a busy server. */
-            struct pollfd more = { l->sock.fd, POLLIN, 0 };
-            apr_atomic_set32(&l->accept_waited,
-                             unix_sys.poll(&more, 1, 0) == 0);
+            apr_atomic_set32(&l->accept_waited, waited);
             return unix_chan_new(out, fd, l->attr, pool);
         }
         if (errno == EINTR || errno == ECONNABORTED)
@@ -891,10 +1015,10 @@ static apr_status_t unix_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
                 return rv;
         }
         /* Nobody queued (or another thread took it): wait. */
-        apr_atomic_set32(&l->accept_waited, 1);
         rv = unix_wait2(l->sock.fd, l->smb.fd, POLLIN, &l->wake, deadline);
         if (rv != APR_SUCCESS)
             return rv;
+        waited = 1;
     }
 }
 

@@ -228,13 +228,23 @@ typedef struct accept_job_t {
     xpipe_listener_t *l;
     xpipe_t *ch;
     apr_status_t rv;
+    apr_pool_t *pool; /* the thread's own: pools are not shared */
 } accept_job_t;
+
+/* A pool for a thread's job, made by the test's thread (job_start). */
+static apr_pool_t *job_pool(void)
+{
+    apr_pool_t *p = NULL;
+
+    CU_ASSERT_FATAL(apr_pool_create(&p, xt_p) == APR_SUCCESS);
+    return p;
+}
 
 static apr_status_t accept_main(void *arg)
 {
     accept_job_t *j = arg;
 
-    j->rv = xpipe_accept(&j->ch, j->l, XT_LONG, xt_p);
+    j->rv = xpipe_accept(&j->ch, j->l, XT_LONG, j->pool);
     if (j->rv == APR_SUCCESS)
         xpipe_timeout_set(j->ch, XT_LONG);
     return j->rv;
@@ -296,8 +306,11 @@ static void test_export_name_lowercased_and_removed(void)
     /* The local name still works beside it. */
     {
         xpipe_t *c = NULL;
-        accept_job_t j = { l, NULL, 0 };
-        apr_thread_t *t = xt_thread(accept_main, &j);
+        accept_job_t j = { l, NULL, 0, NULL };
+        apr_thread_t *t;
+
+        j.pool = job_pool();
+        t = xt_thread(accept_main, &j);
         XT_OK(xpipe_connect(&c, name, NULL, XT_LONG, xt_p));
         XT_OK(xt_join(t));
         xt_roundtrip(c, j.ch, 'L');
@@ -320,6 +333,7 @@ static void test_handshake_byte_mode(void)
     int fd;
 
     j.l = smb_listen(np, XPIPE_MODE_BYTE, xt_name(), &path, NULL);
+    j.pool = job_pool();
     t = xt_thread(accept_main, &j);
     fd = fake_connect(path);
     CU_ASSERT_EQUAL(fake_handshake(fd, req, npa_minimal(req)), 1);
@@ -359,6 +373,7 @@ static void test_handshake_identity(void)
         return;
     }
     j.l = smb_listen(np, XPIPE_MODE_BYTE, xt_name(), &path, NULL);
+    j.pool = job_pool();
     t = xt_thread(accept_main, &j);
     fd = fake_connect(path);
     CU_ASSERT_EQUAL(fake_handshake(fd, req, len), 1);
@@ -421,6 +436,7 @@ static void test_handshake_peer_require(void)
         XT_OK(xpipe_attr_smb_export_set(a, 1, np));
         XT_OK(xpipe_attr_peer_require_set(a, cases[i].who));
         XT_OK(xpipe_listen(&j.l, name, a, xt_p));
+        j.pool = job_pool();
         t = xt_thread(accept_main, &j);
         fd = fake_connect(path);
         CU_ASSERT_EQUAL(fake_handshake(fd, req, len), 1);
@@ -457,6 +473,7 @@ static void test_handshake_message_mode(void)
     int fd;
 
     j.l = smb_listen(np, XPIPE_MODE_MESSAGE, xt_name(), &path, NULL);
+    j.pool = job_pool();
     t = xt_thread(accept_main, &j);
     fd = fake_connect(path);
     CU_ASSERT_EQUAL(fake_handshake(fd, req, npa_minimal(req)), 2);
@@ -537,6 +554,7 @@ static void test_handshake_malformed(void)
     char c;
 
     j.l = smb_listen(np, XPIPE_MODE_BYTE, xt_name(), &path, &log);
+    j.pool = job_pool();
     t = xt_thread(accept_main, &j);
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         len = npa_minimal(req);
@@ -678,6 +696,7 @@ typedef struct rig_job_t {
     apr_status_t end;      /* RIG_VANISH: the status after the data */
     xpipe_peer_t peer;
     char report[512];      /* RIG_PEER: what was sent to the client */
+    apr_pool_t *pool;      /* the thread's own */
 } rig_job_t;
 
 static apr_status_t rig_main(void *arg)
@@ -687,7 +706,7 @@ static apr_status_t rig_main(void *arg)
     apr_size_t n;
     xpipe_t *ch;
 
-    j->rv = xpipe_accept(&ch, j->l, XT_LONG * 3, xt_p);
+    j->rv = xpipe_accept(&ch, j->l, XT_LONG * 3, j->pool);
     if (j->rv != APR_SUCCESS)
         return j->rv;
     xpipe_timeout_set(ch, XT_LONG * 3);
@@ -760,6 +779,7 @@ static void test_rig_byte_echo(void)
         return;
     j.l = rig_listen(np, XPIPE_MODE_BYTE, name, NULL, NULL);
     j.op = RIG_ECHO;
+    j.pool = job_pool();
     t = xt_thread(rig_main, &j);
     CU_ASSERT_EQUAL(rig_client(out, sizeof(out), "echo", name, "200000",
                                NULL), 0);
@@ -781,6 +801,7 @@ static void test_rig_messages(void)
         return;
     j.l = rig_listen(np, XPIPE_MODE_MESSAGE, name, NULL, NULL);
     j.op = RIG_ECHO;
+    j.pool = job_pool();
     t = xt_thread(rig_main, &j);
     CU_ASSERT_EQUAL(rig_client(out, sizeof(out), "messages", name, "1", "100",
                                "4096", "60000", "65535", NULL), 0);
@@ -804,6 +825,7 @@ static void test_rig_transact(void)
         return;
     j.l = rig_listen(np, XPIPE_MODE_MESSAGE, name, NULL, NULL);
     j.op = RIG_ECHO;
+    j.pool = job_pool();
     t = xt_thread(rig_main, &j);
     CU_ASSERT_EQUAL(rig_client(out, sizeof(out), "transact", name, "1", "1000",
                                "60000", NULL), 0);
@@ -828,6 +850,7 @@ static void test_rig_peer_identity(void)
     /* "self": the SMB user maps to our own Unix account in the rig. */
     j.l = rig_listen(np, XPIPE_MODE_BYTE, name, "self", NULL);
     j.op = RIG_PEER;
+    j.pool = job_pool();
     t = xt_thread(rig_main, &j);
     CU_ASSERT_EQUAL(rig_client(out, sizeof(out), "peer", name, NULL), 0);
     XT_OK(xt_join(t));
@@ -856,6 +879,7 @@ static void test_rig_anonymous_refused(void)
         return;
     j.l = rig_listen(np, XPIPE_MODE_BYTE, name, "self", &log);
     j.op = RIG_ECHO;
+    j.pool = job_pool();
     t = xt_thread(rig_main, &j);
     /* Anonymous maps to the guest account: not us. */
     CU_ASSERT_NOT_EQUAL(rig_client(out, sizeof(out), "-a", "echo", name, "10",
@@ -882,6 +906,7 @@ static void test_rig_big_transfer(void)
     j.l = rig_listen(np, XPIPE_MODE_BYTE, name, NULL, NULL);
     j.op = RIG_BIG;
     j.size = size;
+    j.pool = job_pool();
     t = xt_thread(rig_main, &j);
     CU_ASSERT_EQUAL(rig_client(out, sizeof(out), "big", name,
                                apr_psprintf(xt_p, "%lu", (unsigned long)size),
@@ -916,6 +941,7 @@ static void test_rig_client_vanishes(void)
     j.l = rig_listen(np, XPIPE_MODE_BYTE, name, NULL, NULL);
     j.op = RIG_VANISH;
     j.size = 1000;
+    j.pool = job_pool();
     t = xt_thread(rig_main, &j);
     CU_ASSERT_EQUAL(rig_client(out, sizeof(out), "vanish", name, "1000",
                                NULL), 0);
@@ -926,6 +952,7 @@ static void test_rig_client_vanishes(void)
     /* The listener serves the next client. */
     j2.l = j.l;
     j2.op = RIG_ECHO;
+    j2.pool = job_pool();
     t = xt_thread(rig_main, &j2);
     CU_ASSERT_EQUAL(rig_client(out, sizeof(out), "echo", name, "10", NULL), 0);
     XT_OK(xt_join(t));
@@ -943,6 +970,7 @@ static void test_rig_oversized_message(void)
         return;
     j.l = rig_listen(np, XPIPE_MODE_MESSAGE, name, NULL, NULL);
     j.op = RIG_ECHO;
+    j.pool = job_pool();
     t = xt_thread(rig_main, &j);
     /* 65536 bytes cannot be framed: smbd refuses it; nothing reaches us. */
     CU_ASSERT_EQUAL(rig_client(out, sizeof(out), "oversize", name, "65536",
@@ -970,6 +998,7 @@ static void test_rig_admin_symlink(void)
     CU_ASSERT_FATAL(symlink(apr_pstrcat(xt_p, own, "/", name, NULL), link)
                     == 0);
     j.op = RIG_ECHO;
+    j.pool = job_pool();
     t = xt_thread(rig_main, &j);
     CU_ASSERT_EQUAL(rig_client(out, sizeof(out), "echo", name, "1000", NULL),
                     0);
