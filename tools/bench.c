@@ -3,6 +3,10 @@
  * measurement is a child process (this program, `bench --serve ...`).
  * Raw = blocking AF_UNIX read/write on POSIX; synchronous
  * CreateNamedPipe/ConnectNamedPipe/ReadFile/WriteFile on Windows.
+ * POSIX also measures the floor of any implementation whose blocking
+ * calls another thread can interrupt without signals: the same raw calls
+ * on non-blocking sockets, waiting in poll() on the socket and an eventfd
+ * (as a wake object) — no library at all.
  */
 #include "xpipe.h"
 #include "tool.h"
@@ -26,9 +30,24 @@ typedef HANDLE raw_t;
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <poll.h>
+#ifdef __linux__
+#include <sys/eventfd.h>
+#endif
 typedef int raw_t;
 #define RAW_NONE (-1)
+#define BENCH_FLOOR 1
 #endif
+
+/* What is measured: xpipe, the raw calls, and (POSIX) the poll floor. */
+enum { IMPL_XPIPE, IMPL_RAW, IMPL_FLOOR };
+#ifdef BENCH_FLOOR
+#define IMPLS 3
+#else
+#define IMPLS 2
+#endif
+static const char *const impl_names[3] = { "xpipe", "raw", "floor" };
 
 typedef enum kind_e {
     K_RTT_BYTE, K_RTT_MSG, K_STREAM_64K, K_STREAM_4K, K_CONNECT, K_COUNT
@@ -203,6 +222,41 @@ static void raw_close(raw_t h)
     CloseHandle(h);
 }
 #else
+/* The floor: every raw call made non-blocking, waiting in poll() on the
+ * fd and a wake descriptor (never signalled) when it would block. */
+static int raw_polled;
+static int raw_wake_fd = -1;
+
+static void raw_nonblock(int fd)
+{
+    if (raw_polled && fd >= 0)
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+/* 1 when the call should be tried again after waiting for events. */
+static int raw_wait(int fd, short events)
+{
+    struct pollfd p[2];
+
+    if (!raw_polled || (errno != EAGAIN && errno != EWOULDBLOCK))
+        return 0;
+    if (raw_wake_fd < 0) {
+#ifdef __linux__
+        raw_wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+#else
+        int fds[2];
+        raw_wake_fd = pipe(fds) == 0 ? fds[0] : -1;
+#endif
+    }
+    p[0].fd = fd;
+    p[0].events = events;
+    p[1].fd = raw_wake_fd;
+    p[1].events = POLLIN;
+    while (poll(p, 2, -1) < 0 && errno == EINTR)
+        ;
+    return 1;
+}
+
 typedef struct raw_lsn_t {
     int fd;
     const char *path;
@@ -222,12 +276,18 @@ static raw_lsn_t *raw_listen(const char *native, int message, apr_pool_t *p)
     if (l->fd < 0 || bind(l->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0
         || listen(l->fd, 8) < 0)
         return NULL;
+    raw_nonblock(l->fd);
     return l;
 }
 
 static raw_t raw_accept(raw_lsn_t *l)
 {
-    return accept(l->fd, NULL, NULL);
+    int fd;
+
+    while ((fd = accept(l->fd, NULL, NULL)) < 0 && raw_wait(l->fd, POLLIN))
+        ;
+    raw_nonblock(fd);
+    return fd;
 }
 
 static void raw_listen_close(raw_lsn_t *l)
@@ -248,6 +308,7 @@ static raw_t raw_connect(const char *native, int message, apr_pool_t *p)
     strcpy(sa.sun_path, native);
     for (;;) {
         fd = socket(AF_UNIX, message ? SOCK_SEQPACKET : SOCK_STREAM, 0);
+        raw_nonblock(fd);
         if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
             return fd;
         close(fd);
@@ -259,12 +320,21 @@ static raw_t raw_connect(const char *native, int message, apr_pool_t *p)
 
 static long raw_read(raw_t fd, void *buf, long len)
 {
-    return (long)read(fd, buf, (size_t)len);
+    long n;
+
+    while ((n = (long)read(fd, buf, (size_t)len)) < 0 && raw_wait(fd, POLLIN))
+        ;
+    return n;
 }
 
 static long raw_write(raw_t fd, const void *buf, long len)
 {
-    return (long)send(fd, buf, (size_t)len, MSG_NOSIGNAL);
+    long n;
+
+    while ((n = (long)send(fd, buf, (size_t)len, MSG_NOSIGNAL)) < 0
+           && raw_wait(fd, POLLOUT))
+        ;
+    return n;
 }
 
 static void raw_close(raw_t fd)
@@ -441,8 +511,11 @@ static int bench_serve_kind(int raw, kind_e kind, const char *name, long count,
 static int bench_serve(const char *impl, const char *base, long rtts,
                        long bytes, long conns, apr_pool_t *p)
 {
-    int raw = strcmp(impl, "raw") == 0, k;
+    int raw = strcmp(impl, "xpipe") != 0, k;
 
+#ifdef BENCH_FLOOR
+    raw_polled = strcmp(impl, "floor") == 0;
+#endif
     for (k = 0; k < K_COUNT; k++) {
         const char *name = apr_psprintf(p, "%s-%d", base, k);
         if (bench_serve_kind(raw, (kind_e)k, name,
@@ -457,7 +530,7 @@ static int bench_serve(const char *impl, const char *base, long rtts,
 
 static const char *bench_self;
 
-static apr_status_t bench_child(apr_proc_t *proc, int raw, const char *base,
+static apr_status_t bench_child(apr_proc_t *proc, int impl, const char *base,
                                 const bench_opts_t *o, int cpu, apr_pool_t *p)
 {
     const char *argv[11];
@@ -467,7 +540,7 @@ static apr_status_t bench_child(apr_proc_t *proc, int raw, const char *base,
     argv[0] = bench_self;
     argv[1] = "bench";
     argv[2] = "--serve";
-    argv[3] = raw ? "raw" : "xpipe";
+    argv[3] = impl_names[impl];
     argv[4] = base;
     argv[5] = apr_psprintf(p, "%ld", o->rtt_count);
     argv[6] = apr_psprintf(p, "%ld", o->stream_mib << 20);
@@ -558,9 +631,10 @@ static int bench_kind(int raw, kind_e kind, const char *name, long count,
 }
 
 /* One round for one implementation: a server child, every kind. */
-static int bench_round(int raw, const bench_opts_t *o, int server_cpu,
+static int bench_round(int impl, const bench_opts_t *o, int server_cpu,
                        result_t res[K_COUNT], apr_pool_t *p)
 {
+    int raw = impl != IMPL_XPIPE;
     static unsigned int seq;
     const char *base = apr_psprintf(p, "xpipe-bench-%lu-%u",
                                     (unsigned long)(apr_time_now() % 1000000),
@@ -569,15 +643,18 @@ static int bench_round(int raw, const bench_opts_t *o, int server_cpu,
     apr_proc_t proc;
     int code = 1, k, failed = 0;
 
-    if (bench_child(&proc, raw, base, o, server_cpu, p) != APR_SUCCESS)
+    if (bench_child(&proc, impl, base, o, server_cpu, p) != APR_SUCCESS)
         return -1;
+#ifdef BENCH_FLOOR
+    raw_polled = impl == IMPL_FLOOR;
+#endif
     for (k = 0; k < K_COUNT && !failed; k++)
         if (bench_kind(raw, (kind_e)k, apr_psprintf(p, "%s-%d", base, k),
                        kind_count((kind_e)k, o->rtt_count, o->stream_mib << 20,
                                   o->conn_count),
                        &res[k], p)) {
             fprintf(stderr, "xpipe: bench %s (%s) failed\n", kind_names[k],
-                    raw ? "raw" : "xpipe");
+                    impl_names[impl]);
             failed = 1;
         }
     if (failed)
@@ -597,12 +674,33 @@ static double median3(double *v, int n)
     return v[n / 2];
 }
 
+/* impl's figure over raw's for a kind (row 1: the p99 latency). */
+static double bench_ratio(const result_t *r, kind_e k, int impl, int row)
+{
+    if (k <= K_RTT_MSG)
+        return row ? r[impl].p99_us / r[IMPL_RAW].p99_us
+                   : r[impl].median_us / r[IMPL_RAW].median_us;
+    return r[impl].per_sec / r[IMPL_RAW].per_sec;
+}
+
+/* One table cell: a latency, a rate or a throughput. */
+static void bench_cell(result_t r, kind_e k, int row)
+{
+    if (k <= K_RTT_MSG)
+        printf(" %11.2f us", row ? r.p99_us : r.median_us);
+    else if (k == K_CONNECT)
+        printf(" %12.0f/s", r.per_sec);
+    else
+        printf(" %9.2f GiB/s", r.per_sec / 1073741824.0);
+}
+
 static const char bench_usage[] =
     "usage: xpipe bench [--quick] [--rounds N] [--rtt-count N] [--stream-mib N]\n"
     "                   [--conn-count N] [--cpu same|split|any] [--json]\n"
     "  Measures xpipe and the raw OS calls in the same run, alternating,\n"
     "  with the server in a child process; prints medians over the rounds\n"
-    "  and xpipe/raw ratios. --cpu same (default) pins both processes to\n"
+    "  and xpipe/raw ratios (POSIX also: raw calls waiting in poll(), the\n"
+    "  floor of an interruptible design). --cpu same (default) pins both to\n"
     "  CPU 0; split puts the server on CPU 1; any leaves placement alone.\n";
 
 int tool_bench(int argc, const char *const *argv, apr_pool_t *pool)
@@ -620,8 +718,8 @@ int tool_bench(int argc, const char *const *argv, apr_pool_t *pool)
         { NULL, 0, 0, NULL },
     };
     bench_opts_t o = { 3, 20000, 512, 3000, 0, "same" };
-    double med[K_COUNT][2][16], p99[K_COUNT][2][16];
-    result_t r[K_COUNT][2];
+    double med[K_COUNT][IMPLS][16], p99[K_COUNT][IMPLS][16];
+    result_t r[K_COUNT][IMPLS];
     apr_getopt_t *os;
     const char *arg;
     int ch, serve = 0, round, k, impl, client_cpu = 0, server_cpu = 0;
@@ -665,9 +763,9 @@ int tool_bench(int argc, const char *const *argv, apr_pool_t *pool)
         server_cpu = 1;
     bench_pin(client_cpu);
     for (round = 0; round < o.rounds; round++)
-        for (impl = 0; impl < 2; impl++) {
-            /* Alternate which goes first: A B, then B A. */
-            int raw = (impl + round) % 2;
+        for (impl = 0; impl < IMPLS; impl++) {
+            /* Rotate which goes first: A B C, then B C A, ... */
+            int raw = (impl + round) % IMPLS; /* the implementation */
             result_t one[K_COUNT];
             apr_pool_t *p;
             apr_pool_create(&p, pool);
@@ -681,7 +779,7 @@ int tool_bench(int argc, const char *const *argv, apr_pool_t *pool)
             }
         }
     for (k = 0; k < K_COUNT; k++)
-        for (impl = 0; impl < 2; impl++) {
+        for (impl = 0; impl < IMPLS; impl++) {
             if (k <= K_RTT_MSG) {
                 r[k][impl].median_us = median3(med[k][impl], o.rounds);
                 r[k][impl].p99_us = median3(p99[k][impl], o.rounds);
@@ -694,42 +792,49 @@ int tool_bench(int argc, const char *const *argv, apr_pool_t *pool)
                xpipe_backend_name(), o.cpu, o.rounds);
         for (k = 0; k < K_COUNT; k++) {
             printf("%s\"%s\":{", k ? "," : "", kind_names[k]);
-            for (impl = 0; impl < 2; impl++) {
-                const char *who = impl ? "raw" : "xpipe";
+            for (impl = 0; impl < IMPLS; impl++) {
                 if (k <= K_RTT_MSG)
                     printf("%s\"%s\":{\"median_us\":%.3f,\"p99_us\":%.3f}",
-                           impl ? "," : "", who, r[k][impl].median_us,
-                           r[k][impl].p99_us);
+                           impl ? "," : "", impl_names[impl],
+                           r[k][impl].median_us, r[k][impl].p99_us);
                 else
-                    printf("%s\"%s\":{\"per_sec\":%.1f}", impl ? "," : "", who,
-                           r[k][impl].per_sec);
+                    printf("%s\"%s\":{\"per_sec\":%.1f}", impl ? "," : "",
+                           impl_names[impl], r[k][impl].per_sec);
             }
-            printf(",\"ratio\":%.4f}",
-                   k <= K_RTT_MSG ? r[k][0].median_us / r[k][1].median_us
-                                  : r[k][0].per_sec / r[k][1].per_sec);
+            printf(",\"ratio\":%.4f", bench_ratio(r[k], (kind_e)k, IMPL_XPIPE, 0));
+            if (IMPLS > 2)
+                printf(",\"floor_ratio\":%.4f",
+                       bench_ratio(r[k], (kind_e)k, IMPLS - 1, 0));
+            printf("}");
         }
         printf("}}\n");
         return 0;
     }
     printf("xpipe bench: backend %s, cpu %s, %d round(s), medians\n",
            xpipe_backend_name(), o.cpu, o.rounds);
-    printf("%-32s %14s %14s %8s\n", "", "xpipe", "raw", "xpipe/raw");
+    printf("%-32s %14s %14s", "", "xpipe", "raw");
+    if (IMPLS > 2)
+        printf(" %14s", "raw+poll");
+    printf(" %9s", "xpipe/raw");
+    if (IMPLS > 2)
+        printf(" %10s", "floor/raw");
+    printf("\n");
     for (k = 0; k < K_COUNT; k++) {
-        if (k <= K_RTT_MSG) {
-            printf("%-32s %11.2f us %11.2f us %8.3f\n", kind_titles[k],
-                   r[k][0].median_us, r[k][1].median_us,
-                   r[k][0].median_us / r[k][1].median_us);
-            printf("%-32s %11.2f us %11.2f us %8.3f\n", "  p99", r[k][0].p99_us,
-                   r[k][1].p99_us, r[k][0].p99_us / r[k][1].p99_us);
+        int rows = k <= K_RTT_MSG ? 2 : 1, row;
+        for (row = 0; row < rows; row++) {
+            printf("%-32s", row ? "  p99" : kind_titles[k]);
+            for (impl = 0; impl < IMPLS; impl++)
+                bench_cell(r[k][impl], (kind_e)k, row);
+            printf(" %9.3f", bench_ratio(r[k], (kind_e)k, IMPL_XPIPE, row));
+            if (IMPLS > 2)
+                printf(" %10.3f", bench_ratio(r[k], (kind_e)k, IMPLS - 1, row));
+            printf("\n");
         }
-        else if (k == K_CONNECT)
-            printf("%-32s %12.0f/s %12.0f/s %8.3f\n", kind_titles[k],
-                   r[k][0].per_sec, r[k][1].per_sec,
-                   r[k][0].per_sec / r[k][1].per_sec);
-        else
-            printf("%-32s %9.2f GiB/s %9.2f GiB/s %8.3f\n", kind_titles[k],
-                   r[k][0].per_sec / 1073741824.0, r[k][1].per_sec / 1073741824.0,
-                   r[k][0].per_sec / r[k][1].per_sec);
     }
+    if (IMPLS > 2)
+        printf("raw+poll: the raw calls non-blocking, waiting in poll() on the "
+               "socket and an eventfd:\nthe floor of any implementation whose "
+               "blocking calls can be interrupted\nfrom another thread without "
+               "signals.\n");
     return 0;
 }
