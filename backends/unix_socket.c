@@ -1378,53 +1378,56 @@ static apr_status_t unix_send(xpipe__chan_t *c, const void *buf,
     return unix_xfer(c, 1, (void *)buf, &len, 0, deadline);
 }
 
-/* SOCK_SEQPACKET receive in one system call: the message lands in buf
- * and, when longer, runs on into the channel's spill buffer, so a buffer
- * too small loses nothing: the message is kept whole for the next call
- * (XPIPE_EMSGSIZE with its size). Only a message longer than this
- * channel's max message size (from a peer that ignored its own) can be
- * cut: that too is XPIPE_EMSGSIZE, and the message is gone. */
+/* Linux: recv() with MSG_TRUNC returns the real length of a message it
+ * cut. Elsewhere the buffers below hold one byte more than the largest
+ * message, which tells a cut the same. */
+#ifdef __linux__
+#define UNIX_RECV_TRUNC MSG_TRUNC
+#else
+#define UNIX_RECV_TRUNC 0
+#endif
+
+/* SOCK_SEQPACKET receive in one plain recv() (measurably cheaper than
+ * recvmsg here). A buffer larger than the max message size takes the
+ * message directly; a smaller one gets it through the channel's spill
+ * buffer, so a buffer too small loses nothing: the message is kept whole
+ * for the next call (XPIPE_EMSGSIZE with its size). Only a message longer
+ * than this channel's max message size (from a peer that ignored its own)
+ * can be cut: that too is XPIPE_EMSGSIZE, and the message is gone. */
 static apr_status_t unix_seq_recv(xpipe__chan_t *c, void *buf,
                                   apr_size_t *len, apr_time_t deadline)
 {
-    apr_size_t spill_len = c->max_message > *len ? c->max_message - *len : 0;
-    struct iovec iov[2];
-    struct msghdr msg;
+    int direct = *len > c->max_message;
+    apr_size_t room = direct ? *len : c->max_message + 1, got;
     apr_status_t rv;
     ssize_t n;
 
     if (xpipe__held_take(&c->held, buf, len, &rv))
         return rv;
-    if (spill_len && c->spill == NULL
-        && (c->spill = malloc(c->max_message)) == NULL)
+    if (!direct && c->spill == NULL
+        && (c->spill = malloc(c->max_message + 1)) == NULL)
         return APR_ENOMEM;
     for (;;) {
-        iov[0].iov_base = buf;
-        iov[0].iov_len = *len;
-        iov[1].iov_base = c->spill;
-        iov[1].iov_len = spill_len;
-        memset(&msg, 0, sizeof(msg));
-        msg.msg_iov = iov;
-        msg.msg_iovlen = spill_len ? 2 : 1;
-        /* MSG_TRUNC: Linux returns the real length of a cut message. */
-        n = unix_sys.recvmsg(c->fd, &msg, MSG_TRUNC);
-        if (n > 0 && (msg.msg_flags & MSG_TRUNC)) {
-            *len = (apr_size_t)n;
-            return XPIPE_EMSGSIZE;
-        }
-        if (n > 0 && (apr_size_t)n <= *len) {
-            *len = (apr_size_t)n;
-            return APR_SUCCESS;
-        }
+        n = unix_sys.recv(c->fd, direct ? buf : c->spill, room,
+                          UNIX_RECV_TRUNC);
         if (n > 0) {
-            c->held.data = malloc((apr_size_t)n);
-            if (c->held.data == NULL)
-                return APR_ENOMEM;
-            memcpy(c->held.data, buf, *len);
-            memcpy(c->held.data + *len, c->spill, (apr_size_t)n - *len);
-            c->held.len = (apr_size_t)n;
-            *len = (apr_size_t)n;
-            return XPIPE_EMSGSIZE;
+            got = (apr_size_t)n;
+            if (got > c->max_message) { /* cut: longer than allowed */
+                *len = got;
+                return XPIPE_EMSGSIZE;
+            }
+            if (!direct && got <= *len)
+                memcpy(buf, c->spill, got);
+            else if (!direct) {
+                /* Keep it whole: the spill buffer becomes the held one. */
+                c->held.data = c->spill;
+                c->held.len = got;
+                c->spill = NULL;
+                *len = got;
+                return XPIPE_EMSGSIZE;
+            }
+            *len = got;
+            return APR_SUCCESS;
         }
         if (n == 0)
             return APR_EOF;
