@@ -492,12 +492,23 @@ static void unix_sockaddr(struct sockaddr_un *sa, const char *path)
 static const char *unix_rundir(apr_pool_t *pool)
 {
     const char *xdg = getenv("XDG_RUNTIME_DIR");
+    unsigned long uid;
+    char buf[40], digits[24];
     struct stat st;
+    int n = 0, at = 11;
 
     if (xdg && xdg[0] == '/' && unix_sys.lstat(xdg, &st) == 0 && S_ISDIR(st.st_mode)
         && st.st_uid == geteuid() && (st.st_mode & 0777) == 0700)
         return apr_pstrcat(pool, xdg, "/xpipe", NULL);
-    return apr_psprintf(pool, "/tmp/xpipe-%lu", (unsigned long)geteuid());
+    /* "/tmp/xpipe-<uid>", formatted by hand: every connect comes here. */
+    uid = (unsigned long)geteuid();
+    do
+        digits[n++] = (char)('0' + uid % 10);
+    while ((uid /= 10) != 0);
+    memcpy(buf, "/tmp/xpipe-", 11);
+    while (n > 0)
+        buf[at++] = digits[--n];
+    return apr_pstrmemdup(pool, buf, (apr_size_t)at);
 }
 
 /* Make sure dir is a real directory, ours, with no access for others.
