@@ -9,6 +9,7 @@
  * (as a wake object) — no library at all.
  */
 #include "xpipe.h"
+#include "bench.h"
 #include "tool.h"
 
 #include <apr_getopt.h>
@@ -40,18 +41,19 @@ typedef int raw_t;
 #define BENCH_FLOOR 1
 #endif
 
-/* What is measured: xpipe, the raw calls, and (POSIX) the poll floor. */
-enum { IMPL_XPIPE, IMPL_RAW, IMPL_FLOOR };
-#ifdef BENCH_FLOOR
+/* What is measured: xpipe, the raw calls, (POSIX) the poll floor, and
+ * with -Dbench_peers=enabled libuv. */
+enum { IMPL_XPIPE, IMPL_RAW, IMPL_FLOOR, IMPL_UV };
+#if defined(BENCH_FLOOR) && defined(XPIPE_BENCH_UV)
+#define IMPLS 4
+#elif defined(BENCH_FLOOR)
 #define IMPLS 3
 #else
 #define IMPLS 2
 #endif
-static const char *const impl_names[3] = { "xpipe", "raw", "floor" };
-
-typedef enum kind_e {
-    K_RTT_BYTE, K_RTT_MSG, K_STREAM_64K, K_STREAM_4K, K_CONNECT, K_COUNT
-} kind_e;
+static const char *const impl_names[4] = { "xpipe", "raw", "floor", "libuv" };
+static const char *const impl_titles[4] = { "xpipe", "raw", "raw+poll",
+                                            "libuv" };
 
 static const char *const kind_names[K_COUNT] = {
     "rtt-byte", "rtt-message", "stream-64k", "stream-4k", "connect"
@@ -70,13 +72,7 @@ typedef struct bench_opts_t {
     const char *cpu; /* "same", "split", "any" */
 } bench_opts_t;
 
-/* One measurement's result. */
-typedef struct result_t {
-    double median_us, p99_us; /* latency kinds */
-    double per_sec;           /* bytes/s (streams) or connections/s */
-} result_t;
-
-static apr_uint64_t bench_now_ns(void)
+apr_uint64_t bench_now_ns(void)
 {
 #ifdef _WIN32
     static LARGE_INTEGER freq;
@@ -121,6 +117,13 @@ static double pct(double *v, long n, double p)
 {
     long i = (long)(p * (double)(n - 1) + 0.5);
     return v[i < n ? i : n - 1];
+}
+
+void bench_latencies(double *lat, long count, long warm, result_t *res)
+{
+    qsort(lat + warm, (size_t)(count - warm), sizeof(double), cmp_double);
+    res->median_us = pct(lat + warm, count - warm, 0.5);
+    res->p99_us = pct(lat + warm, count - warm, 0.99);
 }
 
 /* ------------------------------------------------------------------ */
@@ -512,12 +515,25 @@ static int bench_serve(const char *impl, const char *base, long rtts,
                        long bytes, long conns, apr_pool_t *p)
 {
     int raw = strcmp(impl, "xpipe") != 0, k;
+#ifdef XPIPE_BENCH_UV
+    int uv = strcmp(impl, "libuv") == 0;
+#endif
 
 #ifdef BENCH_FLOOR
     raw_polled = strcmp(impl, "floor") == 0;
 #endif
     for (k = 0; k < K_COUNT; k++) {
         const char *name = apr_psprintf(p, "%s-%d", base, k);
+#ifdef XPIPE_BENCH_UV
+        const char *native;
+        if (uv) {
+            if (xpipe_name_resolve(&native, name, p) != APR_SUCCESS
+                || bench_uv_serve((kind_e)k, native,
+                                  kind_count((kind_e)k, rtts, bytes, conns)))
+                return 1;
+            continue;
+        }
+#endif
         if (bench_serve_kind(raw, (kind_e)k, name,
                              kind_count((kind_e)k, rtts, bytes, conns), p))
             return 1;
@@ -598,12 +614,8 @@ static int bench_kind(int raw, kind_e kind, const char *name, long count,
             lat[k] = (double)(bench_now_ns() - t0) / 1000.0;
         }
         conn_close(&c);
-        if (k == count) {
-            /* The first tenth is warm-up. */
-            qsort(lat + warm, (size_t)(count - warm), sizeof(double), cmp_double);
-            res->median_us = pct(lat + warm, count - warm, 0.5);
-            res->p99_us = pct(lat + warm, count - warm, 0.99);
-        }
+        if (k == count) /* the first tenth is warm-up */
+            bench_latencies(lat, count, warm, res);
         free(lat);
         if (k != count)
             return -1;
@@ -630,6 +642,23 @@ static int bench_kind(int raw, kind_e kind, const char *name, long count,
     return 0;
 }
 
+/* One kind, measured with the implementation's client. */
+static int bench_impl_kind(int impl, int raw, kind_e kind, const char *name,
+                           long count, result_t *res, apr_pool_t *p)
+{
+#ifdef XPIPE_BENCH_UV
+    if (impl == IMPL_UV) {
+        const char *native;
+        if (xpipe_name_resolve(&native, name, p) != APR_SUCCESS)
+            return -1;
+        return bench_uv_measure(kind, native, count, res);
+    }
+#else
+    (void)impl;
+#endif
+    return bench_kind(raw, kind, name, count, res, p);
+}
+
 /* One round for one implementation: a server child, every kind. */
 static int bench_round(int impl, const bench_opts_t *o, int server_cpu,
                        result_t res[K_COUNT], apr_pool_t *p)
@@ -649,10 +678,11 @@ static int bench_round(int impl, const bench_opts_t *o, int server_cpu,
     raw_polled = impl == IMPL_FLOOR;
 #endif
     for (k = 0; k < K_COUNT && !failed; k++)
-        if (bench_kind(raw, (kind_e)k, apr_psprintf(p, "%s-%d", base, k),
-                       kind_count((kind_e)k, o->rtt_count, o->stream_mib << 20,
-                                  o->conn_count),
-                       &res[k], p)) {
+        if (bench_impl_kind(impl, raw, (kind_e)k,
+                            apr_psprintf(p, "%s-%d", base, k),
+                            kind_count((kind_e)k, o->rtt_count,
+                                       o->stream_mib << 20, o->conn_count),
+                            &res[k], p)) {
             fprintf(stderr, "xpipe: bench %s (%s) failed\n", kind_names[k],
                     impl_names[impl]);
             failed = 1;
@@ -686,7 +716,9 @@ static double bench_ratio(const result_t *r, kind_e k, int impl, int row)
 /* One table cell: a latency, a rate or a throughput. */
 static void bench_cell(result_t r, kind_e k, int row)
 {
-    if (k <= K_RTT_MSG)
+    if (r.na)
+        printf(" %14s", "n/a");
+    else if (k <= K_RTT_MSG)
         printf(" %11.2f us", row ? r.p99_us : r.median_us);
     else if (k == K_CONNECT)
         printf(" %12.0f/s", r.per_sec);
@@ -776,6 +808,7 @@ int tool_bench(int argc, const char *const *argv, apr_pool_t *pool)
                 med[k][raw][round] = k <= K_RTT_MSG ? one[k].median_us
                                                     : one[k].per_sec;
                 p99[k][raw][round] = one[k].p99_us;
+                r[k][raw].na = one[k].na;
             }
         }
     for (k = 0; k < K_COUNT; k++)
@@ -793,7 +826,9 @@ int tool_bench(int argc, const char *const *argv, apr_pool_t *pool)
         for (k = 0; k < K_COUNT; k++) {
             printf("%s\"%s\":{", k ? "," : "", kind_names[k]);
             for (impl = 0; impl < IMPLS; impl++) {
-                if (k <= K_RTT_MSG)
+                if (r[k][impl].na)
+                    printf("%s\"%s\":null", impl ? "," : "", impl_names[impl]);
+                else if (k <= K_RTT_MSG)
                     printf("%s\"%s\":{\"median_us\":%.3f,\"p99_us\":%.3f}",
                            impl ? "," : "", impl_names[impl],
                            r[k][impl].median_us, r[k][impl].p99_us);
@@ -801,10 +836,12 @@ int tool_bench(int argc, const char *const *argv, apr_pool_t *pool)
                     printf("%s\"%s\":{\"per_sec\":%.1f}", impl ? "," : "",
                            impl_names[impl], r[k][impl].per_sec);
             }
-            printf(",\"ratio\":%.4f", bench_ratio(r[k], (kind_e)k, IMPL_XPIPE, 0));
-            if (IMPLS > 2)
-                printf(",\"floor_ratio\":%.4f",
-                       bench_ratio(r[k], (kind_e)k, IMPLS - 1, 0));
+            /* "ratio" is xpipe's; the others are named after theirs. */
+            for (impl = 0; impl < IMPLS; impl++)
+                if (impl != IMPL_RAW && !r[k][impl].na)
+                    printf(",\"%s%s\":%.4f", impl ? impl_names[impl] : "",
+                           impl ? "_ratio" : "ratio",
+                           bench_ratio(r[k], (kind_e)k, impl, 0));
             printf("}");
         }
         printf("}}\n");
@@ -812,12 +849,12 @@ int tool_bench(int argc, const char *const *argv, apr_pool_t *pool)
     }
     printf("xpipe bench: backend %s, cpu %s, %d round(s), medians\n",
            xpipe_backend_name(), o.cpu, o.rounds);
-    printf("%-32s %14s %14s", "", "xpipe", "raw");
-    if (IMPLS > 2)
-        printf(" %14s", "raw+poll");
-    printf(" %9s", "xpipe/raw");
-    if (IMPLS > 2)
-        printf(" %10s", "floor/raw");
+    printf("%-32s", "");
+    for (impl = 0; impl < IMPLS; impl++)
+        printf(" %14s", impl_titles[impl]);
+    for (impl = 0; impl < IMPLS; impl++)
+        if (impl != IMPL_RAW)
+            printf(" %9s/raw", impl == IMPL_FLOOR ? "floor" : impl_titles[impl]);
     printf("\n");
     for (k = 0; k < K_COUNT; k++) {
         int rows = k <= K_RTT_MSG ? 2 : 1, row;
@@ -825,9 +862,11 @@ int tool_bench(int argc, const char *const *argv, apr_pool_t *pool)
             printf("%-32s", row ? "  p99" : kind_titles[k]);
             for (impl = 0; impl < IMPLS; impl++)
                 bench_cell(r[k][impl], (kind_e)k, row);
-            printf(" %9.3f", bench_ratio(r[k], (kind_e)k, IMPL_XPIPE, row));
-            if (IMPLS > 2)
-                printf(" %10.3f", bench_ratio(r[k], (kind_e)k, IMPLS - 1, row));
+            for (impl = 0; impl < IMPLS; impl++)
+                if (impl != IMPL_RAW && r[k][impl].na)
+                    printf(" %13s", "n/a");
+                else if (impl != IMPL_RAW)
+                    printf(" %13.3f", bench_ratio(r[k], (kind_e)k, impl, row));
             printf("\n");
         }
     }
@@ -836,5 +875,8 @@ int tool_bench(int argc, const char *const *argv, apr_pool_t *pool)
                "socket and an eventfd:\nthe floor of any implementation whose "
                "blocking calls can be interrupted\nfrom another thread without "
                "signals.\n");
+    if (IMPLS > 3)
+        printf("libuv: uv_pipe_t %s (byte streams only: no message mode)\n",
+               bench_uv_version());
     return 0;
 }

@@ -1,0 +1,329 @@
+/* bench_uv.c — the libuv column of `xpipe bench` (-Dbench_peers=enabled,
+ * Debian's libuv1-dev): the same measurements with uv_pipe_t on the same
+ * socket paths, written as a libuv program would be: one loop, callbacks,
+ * writes queued with uv_write. Byte streams only: libuv has no message
+ * mode, so that row is n/a.
+ */
+#include "bench.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#define UV_INFLIGHT 8 /* stream writes queued at once */
+
+static char uv_rbuf[65536];   /* every read lands here (content unused) */
+static char uv_wbuf[65536];   /* every write comes from here */
+
+static void uv_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)h;
+    (void)suggested;
+    buf->base = uv_rbuf;
+    buf->len = sizeof(uv_rbuf);
+}
+
+/* ------------------------------------------------------------------ */
+/* Server */
+
+typedef struct uv_srv_t {
+    uv_loop_t loop;
+    uv_pipe_t listener;
+    kind_e kind;
+    long count;        /* round trips, bytes or connections */
+    long done;         /* connections closed (K_CONNECT) */
+    int failed;
+} uv_srv_t;
+
+typedef struct uv_srv_conn_t {
+    uv_pipe_t pipe;    /* first: the handle's data points back here */
+    uv_srv_t *srv;
+    long long got;     /* bytes received */
+    long pending;      /* RTT: bytes not yet answered */
+    uv_write_t wr;
+} uv_srv_conn_t;
+
+static void uv_srv_closed(uv_handle_t *h)
+{
+    uv_srv_conn_t *c = h->data;
+    uv_srv_t *s = c->srv;
+
+    free(c);
+    if (s->kind == K_CONNECT && ++s->done < s->count)
+        return;
+    if (!uv_is_closing((uv_handle_t *)&s->listener))
+        uv_close((uv_handle_t *)&s->listener, NULL);
+}
+
+static void uv_srv_written(uv_write_t *w, int status)
+{
+    if (status < 0)
+        ((uv_srv_conn_t *)w->data)->srv->failed = 1;
+}
+
+static void uv_srv_reply(uv_srv_conn_t *c, size_t len)
+{
+    uv_buf_t b = uv_buf_init(uv_wbuf, (unsigned int)len);
+
+    c->wr.data = c;
+    if (uv_write(&c->wr, (uv_stream_t *)&c->pipe, &b, 1, uv_srv_written) < 0)
+        c->srv->failed = 1;
+}
+
+static void uv_srv_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+    uv_srv_conn_t *c = st->data;
+    uv_srv_t *s = c->srv;
+
+    (void)buf;
+    if (n < 0) { /* end of stream (or error): this client is done */
+        uv_close((uv_handle_t *)st, uv_srv_closed);
+        return;
+    }
+    c->got += n;
+    switch (s->kind) {
+    case K_RTT_BYTE: /* answer each whole 64-byte request */
+        c->pending += (long)n;
+        if (c->pending >= 64) {
+            c->pending -= 64;
+            uv_srv_reply(c, 64);
+        }
+        break;
+    case K_STREAM_64K:
+    case K_STREAM_4K:
+        if (c->got == s->count)
+            uv_srv_reply(c, 1); /* all in: acknowledge */
+        break;
+    default:
+        if (c->got == 1)
+            uv_srv_reply(c, 1);
+        break;
+    }
+}
+
+static void uv_srv_conn(uv_stream_t *l, int status)
+{
+    uv_srv_t *s = l->data;
+    uv_srv_conn_t *c;
+
+    if (status < 0 || (c = calloc(1, sizeof(*c))) == NULL) {
+        s->failed = 1;
+        return;
+    }
+    c->srv = s;
+    uv_pipe_init(&s->loop, &c->pipe, 0);
+    c->pipe.data = c;
+    if (uv_accept(l, (uv_stream_t *)&c->pipe) < 0
+        || uv_read_start((uv_stream_t *)&c->pipe, uv_alloc, uv_srv_read) < 0) {
+        s->failed = 1;
+        uv_close((uv_handle_t *)&c->pipe, uv_srv_closed);
+    }
+}
+
+int bench_uv_serve(kind_e kind, const char *native, long count)
+{
+    uv_srv_t s;
+
+    if (kind == K_RTT_MSG)
+        return 0; /* n/a: byte streams only */
+    memset(&s, 0, sizeof(s));
+    s.kind = kind;
+    s.count = count;
+    unlink(native);
+    if (uv_loop_init(&s.loop) < 0)
+        return 1;
+    uv_pipe_init(&s.loop, &s.listener, 0);
+    s.listener.data = &s;
+    if (uv_pipe_bind(&s.listener, native) < 0
+        || uv_listen((uv_stream_t *)&s.listener, 8, uv_srv_conn) < 0)
+        return 1;
+    uv_run(&s.loop, UV_RUN_DEFAULT);
+    uv_loop_close(&s.loop);
+    unlink(native);
+    return s.failed;
+}
+
+/* ------------------------------------------------------------------ */
+/* Client */
+
+typedef struct uv_cli_t {
+    uv_loop_t loop;
+    uv_pipe_t pipe;
+    uv_connect_t creq;
+    uv_timer_t retry;
+    uv_write_t wreq[UV_INFLIGHT];
+    const char *native;
+    kind_e kind;
+    long count;
+    long k;            /* round trips / connections done */
+    long long sent, got, total;
+    int inflight, failed, waiting_server;
+    unsigned long seq; /* writes issued */
+    apr_uint64_t t0, start, deadline;
+    double *lat;
+} uv_cli_t;
+
+static void uv_cli_connect(uv_cli_t *c);
+
+static void uv_cli_written(uv_write_t *w, int status);
+
+static void uv_cli_write(uv_cli_t *c, size_t len)
+{
+    uv_buf_t b = uv_buf_init(uv_wbuf, (unsigned int)len);
+    /* Writes on a stream complete in order: with at most UV_INFLIGHT
+     * queued, the slot after the newest is free. */
+    uv_write_t *w = &c->wreq[c->seq++ % UV_INFLIGHT];
+
+    c->inflight++;
+
+    w->data = c;
+    if (uv_write(w, (uv_stream_t *)&c->pipe, &b, 1, uv_cli_written) < 0)
+        c->failed = 1;
+}
+
+/* Streams: keep UV_INFLIGHT writes queued until all are out. */
+static void uv_cli_fill(uv_cli_t *c)
+{
+    long chunk = c->kind == K_STREAM_64K ? 65536 : 4096;
+
+    while (c->sent < c->total && c->inflight < UV_INFLIGHT) {
+        c->sent += chunk;
+        uv_cli_write(c, (size_t)chunk);
+    }
+}
+
+static void uv_cli_written(uv_write_t *w, int status)
+{
+    uv_cli_t *c = w->data;
+
+    c->inflight--;
+    if (status < 0)
+        c->failed = 1;
+    else if (c->kind == K_STREAM_64K || c->kind == K_STREAM_4K)
+        uv_cli_fill(c);
+}
+
+static void uv_cli_closed(uv_handle_t *h)
+{
+    uv_cli_t *c = h->data;
+
+    if (c->kind == K_CONNECT && !c->failed && ++c->k < c->count) {
+        if (c->k == 1)
+            c->start = bench_now_ns(); /* the first waited for the server */
+        uv_cli_connect(c);
+    }
+}
+
+static void uv_cli_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+    uv_cli_t *c = st->data;
+
+    (void)buf;
+    if (n < 0) {
+        c->failed = 1;
+        uv_close((uv_handle_t *)st, uv_cli_closed);
+        return;
+    }
+    c->got += n;
+    if (c->kind == K_RTT_BYTE && c->got >= 64) {
+        c->got -= 64;
+        c->lat[c->k++] = (double)(bench_now_ns() - c->t0) / 1000.0;
+        if (c->k == c->count) {
+            uv_close((uv_handle_t *)st, uv_cli_closed);
+            return;
+        }
+        c->t0 = bench_now_ns();
+        uv_cli_write(c, 64);
+    }
+    else if (c->kind != K_RTT_BYTE && c->got >= 1) /* ack or echo */
+        uv_close((uv_handle_t *)st, uv_cli_closed);
+}
+
+static void uv_cli_retry(uv_timer_t *t)
+{
+    uv_cli_connect(t->data);
+}
+
+static void uv_cli_connected(uv_connect_t *req, int status)
+{
+    uv_cli_t *c = req->data;
+
+    if (status < 0) { /* not up yet (or backlog full): retry shortly */
+        uv_close((uv_handle_t *)&c->pipe, NULL);
+        if (bench_now_ns() > c->deadline) {
+            c->failed = 1;
+            return;
+        }
+        c->waiting_server = 1;
+        uv_timer_start(&c->retry, uv_cli_retry, 1, 0);
+        return;
+    }
+    c->got = 0;
+    if (uv_read_start((uv_stream_t *)&c->pipe, uv_alloc, uv_cli_read) < 0) {
+        c->failed = 1;
+        return;
+    }
+    c->t0 = bench_now_ns();
+    if (c->kind == K_RTT_BYTE)
+        uv_cli_write(c, 64);
+    else if (c->kind == K_CONNECT)
+        uv_cli_write(c, 1);
+    else {
+        c->start = c->t0;
+        uv_cli_fill(c);
+    }
+}
+
+static void uv_cli_connect(uv_cli_t *c)
+{
+    uv_pipe_init(&c->loop, &c->pipe, 0);
+    c->pipe.data = c;
+    c->creq.data = c;
+    uv_pipe_connect(&c->creq, &c->pipe, c->native, uv_cli_connected);
+}
+
+int bench_uv_measure(kind_e kind, const char *native, long count,
+                     result_t *res)
+{
+    uv_cli_t c;
+    apr_uint64_t end;
+
+    memset(res, 0, sizeof(*res));
+    if (kind == K_RTT_MSG) {
+        res->na = 1;
+        return 0;
+    }
+    memset(&c, 0, sizeof(c));
+    c.native = native;
+    c.kind = kind;
+    c.count = kind == K_RTT_BYTE || kind == K_CONNECT ? count : 1;
+    c.total = kind == K_STREAM_64K || kind == K_STREAM_4K ? count : 0;
+    c.deadline = bench_now_ns() + 10000000000ull;
+    if (kind == K_RTT_BYTE && (c.lat = malloc(sizeof(double) * (size_t)count)) == NULL)
+        return -1;
+    if (uv_loop_init(&c.loop) < 0)
+        return -1;
+    uv_timer_init(&c.loop, &c.retry);
+    c.retry.data = &c;
+    uv_cli_connect(&c);
+    uv_run(&c.loop, UV_RUN_DEFAULT);
+    end = bench_now_ns();
+    uv_close((uv_handle_t *)&c.retry, NULL);
+    uv_run(&c.loop, UV_RUN_DEFAULT);
+    uv_loop_close(&c.loop);
+    if (!c.failed && kind == K_RTT_BYTE)
+        bench_latencies(c.lat, count, count / 10, res);
+    else if (!c.failed && kind == K_CONNECT)
+        res->per_sec = (double)(count - 1) * 1e9 / (double)(end - c.start);
+    else if (!c.failed)
+        res->per_sec = (double)count * 1e9 / (double)(end - c.start);
+    free(c.lat);
+    return c.failed ? -1 : 0;
+}
+
+const char *bench_uv_version(void)
+{
+    return uv_version_string();
+}
