@@ -59,7 +59,7 @@ static void uv_srv_closed(uv_handle_t *h)
 
 static void uv_srv_written(uv_write_t *w, int status)
 {
-    if (status < 0)
+    if (status < 0 && status != UV_ECANCELED)
         ((uv_srv_conn_t *)w->data)->srv->failed = 1;
 }
 
@@ -199,7 +199,9 @@ static void uv_cli_written(uv_write_t *w, int status)
     uv_cli_t *c = w->data;
 
     c->inflight--;
-    if (status < 0)
+    /* Cancelled: the handle was closed after the server had acknowledged
+     * every byte, before this callback ran. */
+    if (status < 0 && status != UV_ECANCELED)
         c->failed = 1;
     else if (c->kind == K_STREAM_64K || c->kind == K_STREAM_4K)
         uv_cli_fill(c);
