@@ -17,6 +17,14 @@
 static char uv_rbuf[65536];   /* every read lands here (content unused) */
 static char uv_wbuf[65536];   /* every write comes from here */
 
+/* A failure says where and why on stderr, then fails the measurement. */
+static void uv_failed(int *failed, const char *where, int status)
+{
+    fprintf(stderr, "xpipe: bench libuv: %s: %s\n", where,
+            status < 0 ? uv_strerror(status) : "failed");
+    *failed = 1;
+}
+
 static void uv_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)h;
@@ -42,7 +50,11 @@ typedef struct uv_srv_conn_t {
     uv_srv_t *srv;
     long long got;     /* bytes received */
     long pending;      /* RTT: bytes not yet answered */
-    uv_write_t wr;
+    /* A write request stays busy until its callback, which may come after
+     * the client's next request: a ring of them (writes finish in order;
+     * a client has at most two answers outstanding). */
+    uv_write_t wr[UV_INFLIGHT];
+    unsigned long seq;
 } uv_srv_conn_t;
 
 static void uv_srv_closed(uv_handle_t *h)
@@ -60,16 +72,20 @@ static void uv_srv_closed(uv_handle_t *h)
 static void uv_srv_written(uv_write_t *w, int status)
 {
     if (status < 0 && status != UV_ECANCELED)
-        ((uv_srv_conn_t *)w->data)->srv->failed = 1;
+        uv_failed(&((uv_srv_conn_t *)w->data)->srv->failed, "server write",
+                  status);
 }
 
 static void uv_srv_reply(uv_srv_conn_t *c, size_t len)
 {
     uv_buf_t b = uv_buf_init(uv_wbuf, (unsigned int)len);
+    uv_write_t *w = &c->wr[c->seq++ % UV_INFLIGHT];
+    int rc;
 
-    c->wr.data = c;
-    if (uv_write(&c->wr, (uv_stream_t *)&c->pipe, &b, 1, uv_srv_written) < 0)
-        c->srv->failed = 1;
+    w->data = c;
+    rc = uv_write(w, (uv_stream_t *)&c->pipe, &b, 1, uv_srv_written);
+    if (rc < 0)
+        uv_failed(&c->srv->failed, "server uv_write", rc);
 }
 
 static void uv_srv_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
@@ -109,7 +125,7 @@ static void uv_srv_conn(uv_stream_t *l, int status)
     uv_srv_conn_t *c;
 
     if (status < 0 || (c = calloc(1, sizeof(*c))) == NULL) {
-        s->failed = 1;
+        uv_failed(&s->failed, "server accept", status);
         return;
     }
     c->srv = s;
@@ -117,7 +133,7 @@ static void uv_srv_conn(uv_stream_t *l, int status)
     c->pipe.data = c;
     if (uv_accept(l, (uv_stream_t *)&c->pipe) < 0
         || uv_read_start((uv_stream_t *)&c->pipe, uv_alloc, uv_srv_read) < 0) {
-        s->failed = 1;
+        uv_failed(&s->failed, "server uv_accept/uv_read_start", 0);
         uv_close((uv_handle_t *)&c->pipe, uv_srv_closed);
     }
 }
@@ -125,6 +141,7 @@ static void uv_srv_conn(uv_stream_t *l, int status)
 int bench_uv_serve(kind_e kind, const char *native, long count)
 {
     uv_srv_t s;
+    int rc;
 
     if (kind == K_RTT_MSG)
         return 0; /* n/a: byte streams only */
@@ -136,9 +153,11 @@ int bench_uv_serve(kind_e kind, const char *native, long count)
         return 1;
     uv_pipe_init(&s.loop, &s.listener, 0);
     s.listener.data = &s;
-    if (uv_pipe_bind(&s.listener, native) < 0
-        || uv_listen((uv_stream_t *)&s.listener, 8, uv_srv_conn) < 0)
+    if ((rc = uv_pipe_bind(&s.listener, native)) < 0
+        || (rc = uv_listen((uv_stream_t *)&s.listener, 8, uv_srv_conn)) < 0) {
+        uv_failed(&s.failed, native, rc);
         return 1;
+    }
     uv_run(&s.loop, UV_RUN_DEFAULT);
     uv_loop_close(&s.loop);
     unlink(native);
@@ -179,8 +198,10 @@ static void uv_cli_write(uv_cli_t *c, size_t len)
     c->inflight++;
 
     w->data = c;
-    if (uv_write(w, (uv_stream_t *)&c->pipe, &b, 1, uv_cli_written) < 0)
-        c->failed = 1;
+    int rc = uv_write(w, (uv_stream_t *)&c->pipe, &b, 1, uv_cli_written);
+
+    if (rc < 0)
+        uv_failed(&c->failed, "client uv_write", rc);
 }
 
 /* Streams: keep UV_INFLIGHT writes queued until all are out. */
@@ -202,7 +223,7 @@ static void uv_cli_written(uv_write_t *w, int status)
     /* Cancelled: the handle was closed after the server had acknowledged
      * every byte, before this callback ran. */
     if (status < 0 && status != UV_ECANCELED)
-        c->failed = 1;
+        uv_failed(&c->failed, "client write", status);
     else if (c->kind == K_STREAM_64K || c->kind == K_STREAM_4K)
         uv_cli_fill(c);
 }
@@ -224,7 +245,7 @@ static void uv_cli_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 
     (void)buf;
     if (n < 0) {
-        c->failed = 1;
+        uv_failed(&c->failed, "client read", (int)n);
         uv_close((uv_handle_t *)st, uv_cli_closed);
         return;
     }
@@ -255,7 +276,7 @@ static void uv_cli_connected(uv_connect_t *req, int status)
     if (status < 0) { /* not up yet (or backlog full): retry shortly */
         uv_close((uv_handle_t *)&c->pipe, NULL);
         if (bench_now_ns() > c->deadline) {
-            c->failed = 1;
+            uv_failed(&c->failed, "connect (for 10 s)", status);
             return;
         }
         c->waiting_server = 1;
@@ -264,7 +285,7 @@ static void uv_cli_connected(uv_connect_t *req, int status)
     }
     c->got = 0;
     if (uv_read_start((uv_stream_t *)&c->pipe, uv_alloc, uv_cli_read) < 0) {
-        c->failed = 1;
+        uv_failed(&c->failed, "client uv_read_start", 0);
         return;
     }
     c->t0 = bench_now_ns();
