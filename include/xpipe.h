@@ -275,7 +275,8 @@ apr_status_t xpipe_attr_sddl_set(xpipe_attr_t *attr, const char *sddl);
 
 /**
  * Windows: accept clients from other machines (`\\host\pipe\name`).
- * Off by default (PIPE_REJECT_REMOTE_CLIENTS).
+ * Off by default (PIPE_REJECT_REMOTE_CLIENTS). For a portable switch that
+ * also works on POSIX (through Samba), use xpipe_attr_smb_export_set.
  * @param attr the attribute set.
  * @param allow nonzero to accept remote clients.
  * @return APR_SUCCESS, APR_EINVAL for a NULL attr.
@@ -398,12 +399,16 @@ const char *xpipe_attr_sddl_get(const xpipe_attr_t *attr);
 /* ------------------------------------------------------------------ */
 /** @name Names
  *
- * | name given         | Windows           | POSIX                      |
- * |--------------------|-------------------|----------------------------|
- * | `chat`             | `\\.\pipe\chat`   | `<rundir>/chat`            |
- * | `\\.\pipe\chat`    | as given          | same as `chat`             |
- * | `\\host\pipe\chat` | remote pipe (SMB) | XPIPE_EREMOTE              |
- * | `/abs/path.sock`   | XPIPE_EBADNAME    | that socket path           |
+ * | name given         | Windows           | POSIX                         |
+ * |--------------------|-------------------|-------------------------------|
+ * | `chat`             | `\\.\pipe\chat`   | `<rundir>/chat`               |
+ * | `\\.\pipe\chat`    | as given          | same as `chat`                |
+ * | `\\host\pipe\chat` | remote pipe (SMB) | XPIPE_EREMOTE (see below)     |
+ * | `/abs/path.sock`   | XPIPE_EBADNAME    | that socket path              |
+ *
+ * On POSIX, `\\host\pipe\chat` can be served but not opened: a listener
+ * on `chat` exported with xpipe_attr_smb_export_set is what a local Samba
+ * hands SMB clients' opens of `\\host\pipe\chat` to.
  *
  * `<rundir>` is `$XDG_RUNTIME_DIR/xpipe` when $XDG_RUNTIME_DIR is ours and
  * mode 0700, else `/tmp/xpipe-<uid>`; it is created 0700 and checked
