@@ -161,6 +161,48 @@ static void test_accept_woken(void)
     xt_roundtrip(c, s, 'k');
 }
 
+/* Many threads blocked in accept on one listener, more than a backend
+ * may track cheaply (the POSIX one registers 4, then falls back to the
+ * object's own wake descriptor): one interrupt wakes every one, and so
+ * does a close. */
+static void test_many_accepts_woken(void)
+{
+    enum { N = 8 };
+    blocked_t b[N];
+    apr_thread_t *t[N];
+    const char *name = xt_name();
+    xpipe_listener_t *l = NULL;
+    xpipe_t *c = NULL, *s = NULL;
+    apr_time_t t0;
+    int i, round;
+
+    XT_OK(xpipe_listen(&l, name, NULL, xt_p));
+    spy_install();
+    for (round = 0; round < 2; round++) {
+        spy_waits = 0; /* no thread of ours is running */
+        memset(b, 0, sizeof(b));
+        for (i = 0; i < N; i++) {
+            b[i].l = l;
+            t[i] = xt_thread(blocked_call, &b[i]);
+        }
+        CU_ASSERT(spy_until_blocked(N));
+        t0 = apr_time_now();
+        XT_OK(round == 0 ? xpipe_listener_interrupt(l)
+                         : xpipe_listener_close(l));
+        for (i = 0; i < N; i++) {
+            XT_OK(xt_join(t[i]));
+            XT_STATUS(b[i].rv, round == 0 ? XPIPE_ECANCELED : XPIPE_ECLOSED);
+            CU_ASSERT(b[i].returned - t0 < 1000000);
+        }
+        if (round == 0) {
+            /* Consumed: the listener serves again. */
+            XT_OK(xpipe_connect(&c, name, NULL, XT_LONG, xt_p));
+            XT_OK(xpipe_accept(&s, l, XT_LONG, xt_p));
+            xt_roundtrip(c, s, 'm');
+        }
+    }
+}
+
 static void test_read_woken(void)
 {
     blocked_t b = { 0 };
@@ -299,6 +341,8 @@ static void test_message_recv_woken(void)
 }
 
 CU_TestInfo xt_interrupt_tests[] = {
+    { "8 threads in accept: one interrupt wakes all, then close does",
+      test_many_accepts_woken },
     { "blocked accept woken within 100 ms", test_accept_woken },
     { "blocked read woken within 100 ms", test_read_woken },
     { "blocked write woken within 100 ms, data intact", test_write_woken },
