@@ -25,9 +25,10 @@ static CU_SuiteInfo suites[] = {
     { .pName = "tool", .pTests = xt_tool_tests },
     { .pName = "reliability", .pTests = xt_reliability_tests },
     { .pName = "faults", .pTests = xt_faults_tests },
-    { .pName = "smb", .pTests = xt_smb_tests },
 #ifdef _WIN32
     { .pName = "win32", .pTests = xt_win32_tests },
+#else
+    { .pName = "smb", .pTests = xt_smb_tests },
 #endif
     CU_SUITE_INFO_NULL,
 };

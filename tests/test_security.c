@@ -468,6 +468,13 @@ static void test_remote_clients_rejected_by_default(void)
     XT_OK(xpipe_attr_remote_set(a, 1));
     XT_OK(xpipe_listen(&l, xt_name(), a, xt_p));
     CU_ASSERT(!(spied_pipe_mode & PIPE_REJECT_REMOTE_CLIENTS));
+    /* Exported (the portable switch for \\host\pipe\name): the same, as
+     * the OS's own SMB server serves the pipe. */
+    a = xt_attr(XPIPE_MODE_BYTE);
+    XT_OK(xpipe_attr_smb_export_set(a, 1, NULL));
+    spied_pipe_mode = PIPE_REJECT_REMOTE_CLIENTS;
+    XT_OK(xpipe_listen(&l, xt_name(), a, xt_p));
+    CU_ASSERT(!(spied_pipe_mode & PIPE_REJECT_REMOTE_CLIENTS));
     sys->create_named_pipe = real_create_named_pipe;
     /* Wine accepts the flag but has no remote clients to refuse. */
 }
@@ -594,8 +601,8 @@ CU_TestInfo xt_security_tests[] = {
     { "client refuses a server run by another user, sends nothing",
       test_client_checks_server_user },
 #else
-    { "remote clients rejected unless allowed (flag spied: Wine has no "
-      "remote clients)", test_remote_clients_rejected_by_default },
+    { "remote clients rejected unless allowed or exported (flag spied: "
+      "Wine has no remote clients)", test_remote_clients_rejected_by_default },
     { "clients open with SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION",
       test_clients_open_with_identification_only },
     { "default DACL (user + SYSTEM) read back on every instance (Wine stores "

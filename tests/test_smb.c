@@ -7,8 +7,9 @@
  * real smbd started by build-aux/smbd-rig.sh (XT_SMB_* in the
  * environment), with Debian's impacket as the SMB client
  * (tests/smb_client.py): those skip, saying why, when there is no rig.
- * Windows serves \\host\pipe\name itself: there the export only admits
- * remote clients, which is checked (Wine has no SMB server to try).
+ * POSIX only (main.c registers it there): Windows serves \\host\pipe\name
+ * itself, and the export there only admits remote clients, which the
+ * security suite checks.
  */
 #include "xtest.h"
 #ifndef _WIN32
@@ -250,6 +251,23 @@ static apr_status_t accept_main(void *arg)
     return j->rv;
 }
 
+/* Play smbd against j->l: accept in a thread while connecting to path
+ * and handing over req; check the file type answered (1 byte mode, 2
+ * message mode). The accepted channel is j->ch; returns the fake's fd. */
+static int played_accept(accept_job_t *j, const char *path,
+                         const unsigned char *req, apr_size_t len, int type)
+{
+    apr_thread_t *t;
+    int fd;
+
+    j->pool = job_pool();
+    t = xt_thread(accept_main, j);
+    fd = fake_connect(path);
+    CU_ASSERT_EQUAL(fake_handshake(fd, req, len), type);
+    XT_OK(xt_join(t));
+    return fd;
+}
+
 /* ------------------------------------------------------------------ */
 /* Without smbd: the protocol, played by the test */
 
@@ -327,17 +345,12 @@ static void test_handshake_byte_mode(void)
     accept_job_t j = { 0 };
     unsigned char req[64];
     xpipe_peer_t peer;
-    apr_thread_t *t;
     apr_size_t n;
     char buf[16];
     int fd;
 
     j.l = smb_listen(np, XPIPE_MODE_BYTE, xt_name(), &path, NULL);
-    j.pool = job_pool();
-    t = xt_thread(accept_main, &j);
-    fd = fake_connect(path);
-    CU_ASSERT_EQUAL(fake_handshake(fd, req, npa_minimal(req)), 1);
-    XT_OK(xt_join(t));
+    fd = played_accept(&j, path, req, npa_minimal(req), 1);
     /* A plain stream both ways. */
     CU_ASSERT(fake_send(fd, "hello", 5));
     XT_OK(xpipe_read_full(j.ch, buf, 5, &n));
@@ -361,7 +374,6 @@ static void test_handshake_identity(void)
     const char *np = np_dir_make(), *path;
     accept_job_t j = { 0 };
     xpipe_peer_t peer;
-    apr_thread_t *t;
     unsigned char *req;
     apr_size_t len;
     int fd;
@@ -373,11 +385,7 @@ static void test_handshake_identity(void)
         return;
     }
     j.l = smb_listen(np, XPIPE_MODE_BYTE, xt_name(), &path, NULL);
-    j.pool = job_pool();
-    t = xt_thread(accept_main, &j);
-    fd = fake_connect(path);
-    CU_ASSERT_EQUAL(fake_handshake(fd, req, len), 1);
-    XT_OK(xt_join(t));
+    fd = played_accept(&j, path, req, len, 1);
     CU_ASSERT(fake_send(fd, "I", 1));
     {
         char c = 0;
@@ -467,17 +475,12 @@ static void test_handshake_message_mode(void)
     const char *np = np_dir_make(), *path;
     unsigned char req[64], frame[2 + 300], *big;
     accept_job_t j = { 0 };
-    apr_thread_t *t;
     apr_size_t n, i;
     char buf[400];
     int fd;
 
     j.l = smb_listen(np, XPIPE_MODE_MESSAGE, xt_name(), &path, NULL);
-    j.pool = job_pool();
-    t = xt_thread(accept_main, &j);
-    fd = fake_connect(path);
-    CU_ASSERT_EQUAL(fake_handshake(fd, req, npa_minimal(req)), 2);
-    XT_OK(xt_join(t));
+    fd = played_accept(&j, path, req, npa_minimal(req), 2);
     /* In: an empty frame (skipped: messages have a byte at least), then
      * 300 bytes in pieces: one whole message arrives. */
     frame[0] = frame[1] = 0;
@@ -768,6 +771,19 @@ static xpipe_listener_t *rig_listen(const char *np, xpipe_mode_e mode,
     return l;
 }
 
+/* Start the server thread: an exported listener on name (in np) and the
+ * job's op on the one client it accepts. */
+static apr_thread_t *rig_start(rig_job_t *j, const char *np,
+                               xpipe_mode_e mode, const char *name,
+                               const char *require, log_box_t **log,
+                               rig_op_e op)
+{
+    j->l = rig_listen(np, mode, name, require, log);
+    j->op = op;
+    j->pool = job_pool();
+    return xt_thread(rig_main, j);
+}
+
 static void test_rig_byte_echo(void)
 {
     const char *np = rig_np(), *name = xt_name();
@@ -777,10 +793,7 @@ static void test_rig_byte_echo(void)
 
     if (np == NULL)
         return;
-    j.l = rig_listen(np, XPIPE_MODE_BYTE, name, NULL, NULL);
-    j.op = RIG_ECHO;
-    j.pool = job_pool();
-    t = xt_thread(rig_main, &j);
+    t = rig_start(&j, np, XPIPE_MODE_BYTE, name, NULL, NULL, RIG_ECHO);
     CU_ASSERT_EQUAL(rig_client(out, sizeof(out), "echo", name, "200000",
                                NULL), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "echo 200000 "));
@@ -799,10 +812,7 @@ static void test_rig_messages(void)
 
     if (np == NULL)
         return;
-    j.l = rig_listen(np, XPIPE_MODE_MESSAGE, name, NULL, NULL);
-    j.op = RIG_ECHO;
-    j.pool = job_pool();
-    t = xt_thread(rig_main, &j);
+    t = rig_start(&j, np, XPIPE_MODE_MESSAGE, name, NULL, NULL, RIG_ECHO);
     CU_ASSERT_EQUAL(rig_client(out, sizeof(out), "messages", name, "1", "100",
                                "4096", "60000", "65535", NULL), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "message 1 ok\nmessage 100 ok\n"
@@ -823,10 +833,7 @@ static void test_rig_transact(void)
 
     if (np == NULL)
         return;
-    j.l = rig_listen(np, XPIPE_MODE_MESSAGE, name, NULL, NULL);
-    j.op = RIG_ECHO;
-    j.pool = job_pool();
-    t = xt_thread(rig_main, &j);
+    t = rig_start(&j, np, XPIPE_MODE_MESSAGE, name, NULL, NULL, RIG_ECHO);
     CU_ASSERT_EQUAL(rig_client(out, sizeof(out), "transact", name, "1", "1000",
                                "60000", NULL), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "transact 1 ok\ntransact 1000 ok\n"
@@ -848,10 +855,7 @@ static void test_rig_peer_identity(void)
     if (np == NULL)
         return;
     /* "self": the SMB user maps to our own Unix account in the rig. */
-    j.l = rig_listen(np, XPIPE_MODE_BYTE, name, "self", NULL);
-    j.op = RIG_PEER;
-    j.pool = job_pool();
-    t = xt_thread(rig_main, &j);
+    t = rig_start(&j, np, XPIPE_MODE_BYTE, name, "self", NULL, RIG_PEER);
     CU_ASSERT_EQUAL(rig_client(out, sizeof(out), "peer", name, NULL), 0);
     XT_OK(xt_join(t));
     /* The client saw what the server reported, and it is right. */
@@ -877,10 +881,7 @@ static void test_rig_anonymous_refused(void)
 
     if (np == NULL)
         return;
-    j.l = rig_listen(np, XPIPE_MODE_BYTE, name, "self", &log);
-    j.op = RIG_ECHO;
-    j.pool = job_pool();
-    t = xt_thread(rig_main, &j);
+    t = rig_start(&j, np, XPIPE_MODE_BYTE, name, "self", &log, RIG_ECHO);
     /* Anonymous maps to the guest account: not us. */
     CU_ASSERT_NOT_EQUAL(rig_client(out, sizeof(out), "-a", "echo", name, "10",
                                    NULL), 0);
@@ -903,11 +904,8 @@ static void test_rig_big_transfer(void)
 
     if (np == NULL)
         return;
-    j.l = rig_listen(np, XPIPE_MODE_BYTE, name, NULL, NULL);
-    j.op = RIG_BIG;
     j.size = size;
-    j.pool = job_pool();
-    t = xt_thread(rig_main, &j);
+    t = rig_start(&j, np, XPIPE_MODE_BYTE, name, NULL, NULL, RIG_BIG);
     CU_ASSERT_EQUAL(rig_client(out, sizeof(out), "big", name,
                                apr_psprintf(xt_p, "%lu", (unsigned long)size),
                                NULL), 0);
@@ -938,11 +936,8 @@ static void test_rig_client_vanishes(void)
 
     if (np == NULL)
         return;
-    j.l = rig_listen(np, XPIPE_MODE_BYTE, name, NULL, NULL);
-    j.op = RIG_VANISH;
     j.size = 1000;
-    j.pool = job_pool();
-    t = xt_thread(rig_main, &j);
+    t = rig_start(&j, np, XPIPE_MODE_BYTE, name, NULL, NULL, RIG_VANISH);
     CU_ASSERT_EQUAL(rig_client(out, sizeof(out), "vanish", name, "1000",
                                NULL), 0);
     XT_OK(xt_join(t));
@@ -968,10 +963,7 @@ static void test_rig_oversized_message(void)
 
     if (np == NULL)
         return;
-    j.l = rig_listen(np, XPIPE_MODE_MESSAGE, name, NULL, NULL);
-    j.op = RIG_ECHO;
-    j.pool = job_pool();
-    t = xt_thread(rig_main, &j);
+    t = rig_start(&j, np, XPIPE_MODE_MESSAGE, name, NULL, NULL, RIG_ECHO);
     /* 65536 bytes cannot be framed: smbd refuses it; nothing reaches us. */
     CU_ASSERT_EQUAL(rig_client(out, sizeof(out), "oversize", name, "65536",
                                NULL), 0);
@@ -994,12 +986,9 @@ static void test_rig_admin_symlink(void)
         return;
     own = np_dir_make();
     link = apr_pstrcat(xt_p, np, "/", name, NULL);
-    j.l = rig_listen(own, XPIPE_MODE_BYTE, name, NULL, NULL);
+    t = rig_start(&j, own, XPIPE_MODE_BYTE, name, NULL, NULL, RIG_ECHO);
     CU_ASSERT_FATAL(symlink(apr_pstrcat(xt_p, own, "/", name, NULL), link)
                     == 0);
-    j.op = RIG_ECHO;
-    j.pool = job_pool();
-    t = xt_thread(rig_main, &j);
     CU_ASSERT_EQUAL(rig_client(out, sizeof(out), "echo", name, "1000", NULL),
                     0);
     XT_OK(xt_join(t));
@@ -1150,53 +1139,4 @@ CU_TestInfo xt_smb_tests[] = {
     CU_TEST_INFO_NULL,
 };
 
-#else /* _WIN32 */
-
-#include <windows.h>
-#include "../backends/win32_sys.h"
-#include "../lib/backend.h"
-
-static DWORD spied_pipe_mode;
-static HANDLE(WINAPI *real_create_named_pipe)(LPCWSTR, DWORD, DWORD, DWORD,
-                                              DWORD, DWORD, DWORD,
-                                              LPSECURITY_ATTRIBUTES);
-
-static HANDLE WINAPI spy_create_named_pipe(LPCWSTR n, DWORD o, DWORD m,
-                                           DWORD i, DWORD ob, DWORD ib,
-                                           DWORD t, LPSECURITY_ATTRIBUTES sa)
-{
-    spied_pipe_mode = m;
-    return real_create_named_pipe(n, o, m, i, ob, ib, t, sa);
-}
-
-/* On Windows the OS's SMB server serves every pipe that admits remote
- * clients: exporting is exactly that. Wine has no SMB server, so the flag
- * is spied and a local client proves the pipe still works. */
-static void test_windows_export_admits_remote(void)
-{
-    xpipe__win32_sys_t *sys = XPIPE__BACKEND.sys();
-    xpipe_attr_t *a = xt_attr(XPIPE_MODE_BYTE);
-    const char *name = xt_name();
-    xpipe_listener_t *l = NULL;
-    xpipe_t *c = NULL, *s = NULL;
-
-    XT_OK(xpipe_attr_smb_export_set(a, 1, NULL));
-    CU_ASSERT_EQUAL(xpipe_attr_smb_export_get(a), 1);
-    real_create_named_pipe = sys->create_named_pipe;
-    sys->create_named_pipe = spy_create_named_pipe;
-    spied_pipe_mode = PIPE_REJECT_REMOTE_CLIENTS;
-    XT_OK(xpipe_listen(&l, name, a, xt_p));
-    sys->create_named_pipe = real_create_named_pipe;
-    CU_ASSERT(!(spied_pipe_mode & PIPE_REJECT_REMOTE_CLIENTS));
-    XT_OK(xpipe_connect(&c, name, NULL, XT_LONG, xt_p));
-    XT_OK(xpipe_accept(&s, l, XT_LONG, xt_p));
-    xt_roundtrip(c, s, 'W');
-}
-
-CU_TestInfo xt_smb_tests[] = {
-    { "export admits remote clients (flag spied: Wine has no SMB server)",
-      test_windows_export_admits_remote },
-    CU_TEST_INFO_NULL,
-};
-
-#endif
+#endif /* !_WIN32 */
