@@ -737,26 +737,32 @@ static void unix_sock_close(unix_sock_file_t *f)
  * ncalrpc dir from smb.conf's [global], else Samba's built-in one. */
 static const char *unix_smb_np_dir(const xpipe_attr_t *attr, apr_pool_t *pool)
 {
-    const char *ncalrpc = NULL;
-    char *text = NULL;
+    const char *ncalrpc = NULL, *dir;
     apr_size_t cap = 1024 * 1024, got = 0;
+    apr_pool_t *tmp = NULL;
+    char *text;
     ssize_t n;
     int fd;
 
     if (attr->smb_np_dir)
         return attr->smb_np_dir;
+    /* The file (up to 1 MiB) is read into a scratch pool, not kept. */
     fd = unix_sys.open(XPIPE_SAMBA_CONF, O_RDONLY | O_CLOEXEC, 0);
-    if (fd >= 0) {
-        text = apr_palloc(pool, cap);
+    if (fd >= 0 && apr_pool_create(&tmp, pool) == APR_SUCCESS) {
+        text = apr_palloc(tmp, cap);
         while (got < cap
                && ((n = unix_sys.read(fd, text + got, cap - got)) > 0
                    || (n < 0 && errno == EINTR)))
             got += n > 0 ? (apr_size_t)n : 0;
-        unix_sys.close(fd);
-        ncalrpc = xpipe__smbconf_ncalrpc_dir(text, got, pool);
+        ncalrpc = xpipe__smbconf_ncalrpc_dir(text, got, tmp);
     }
-    return apr_pstrcat(pool, ncalrpc ? ncalrpc : XPIPE_SAMBA_NCALRPC_DIR,
-                       "/np", NULL);
+    if (fd >= 0)
+        unix_sys.close(fd);
+    dir = apr_pstrcat(pool, ncalrpc ? ncalrpc : XPIPE_SAMBA_NCALRPC_DIR, "/np",
+                      NULL);
+    if (tmp)
+        apr_pool_destroy(tmp);
+    return dir;
 }
 
 /* Export the listener to SMB clients: a stream socket named after the
