@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* smb_npa.c — parse smbd's named-pipe handshake, build the answer, and
  * find the np directory in smb.conf (see smb_npa.h). Every read is bounds
  * checked against the request; the first failure says where and why and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* unix_socket.c — the POSIX backend: Unix domain sockets. Byte mode is
  * SOCK_STREAM; message mode is SOCK_SEQPACKET where the OS has it, else
  * (or with -Dunix_messages=framed) frames on SOCK_STREAM with the same

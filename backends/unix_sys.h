@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* unix_sys.h — PRIVATE to backends/unix_socket.c and white-box tests: the
  * table every system call of the POSIX backend goes through (but the
  * wake object's creation, fcntl fallbacks, getenv/geteuid/getpid). A test obtains it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* win32_pipe.c — the Windows backend: named pipes with overlapped I/O and
  * wide-char APIs. Exports only xpipe__win32_backend; everything else is
  * static. Every wait is WaitForMultipleObjects on the operation's event

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* win32_sys.h — PRIVATE to backends/win32_pipe.c and white-box tests: the
  * table the Win32 backend's pipe, completion and handle calls go through
  * (events are set and reset directly; identity calls too). A test obtains it with

@@ -1,13 +1,20 @@
 #!/usr/bin/env python3
-"""Count CUnit results from meson's testlog.json files.
+# SPDX-License-Identifier: Apache-2.0
+"""Count the results of every leg of ./run tests.
 
-Usage: results.py LABEL=build/meson-logs/testlog.json [LABEL=...]
+Usage: results.py LEG [LEG...], each LEG one of
+    LABEL=PATH               a meson testlog.json (or the consumer driver's
+                             file in the same format) written by this run
+    LABEL=!failed:CAUSE      the leg could not run: one failed case
+    LABEL=!skipped:REASON    the leg was left out: one skipped case
 
-Each test program prints one line
+Each CUnit test program prints one line
     XPIPE-RESULT backend=B suite=S passed=N failed=N skipped=N
-counted here. A meson test that failed without printing that line (a
-crash, a timeout) counts as one failed case. Prints a line per build and
-the final `tests: N passed, N failed[, N skipped]`; exits 1 on any failure.
+counted here. A test that failed without printing that line (a crash, a
+timeout) counts as one failed case; one that meson reports as SKIP (exit
+77) counts as one skipped case, with the reason it printed. Prints a line
+per leg and the final `tests: N passed, N failed[, N skipped]`; exits 1
+on any failure or when nothing passed.
 """
 import json
 import re
@@ -17,34 +24,50 @@ LINE = re.compile(r"XPIPE-RESULT backend=(\S+) suite=(\S+) passed=(\d+) "
                   r"failed=(\d+) skipped=(\d+)")
 
 
+def count_test(t, notes):
+    """Counts (passed, failed, skipped) of one meson test record."""
+    out = t.get("stdout") or ""
+    result = t.get("result")
+    m = LINE.search(out)
+    ok = result in ("OK", "EXPECTEDFAIL")
+    for sk in re.findall(r"^\s*SKIP (.*)$", out, re.M):
+        notes.append(f"{t['name']}: skipped {sk.strip()}")
+    if m:
+        p, fl, s = (int(x) for x in m.group(3, 4, 5))
+        if not ok and result != "SKIP" and fl == 0:
+            fl = 1  # exited badly after counting: still a failure
+            notes.append(f"{t['name']}: {result} after its cases")
+        return p, fl, s
+    # Not a CUnit program (docs, fuzzing, the crash check, a consumer
+    # project): one case.
+    runs = re.search(r"Done (\d+) runs in (\d+) second",
+                     out + (t.get("stderr") or ""))
+    if runs:
+        notes.append(f"{t['name']}: {runs.group(1)} executions in "
+                     f"{runs.group(2)} s")
+    if result == "SKIP":
+        if not re.search(r"^\s*SKIP ", out, re.M):
+            notes.append(f"{t['name']}: skipped (no reason printed)")
+        return 0, 0, 1
+    if ok:
+        return 1, 0, 0
+    why = (out + (t.get("stderr") or "")).strip().splitlines()
+    notes.append(f"{t['name']}: {result}"
+                 + (f": {why[-1][:160]}" if why else " with no output"))
+    return 0, 1, 0
+
+
 def count(path):
     passed = failed = skipped = 0
     notes = []
     with open(path, encoding="utf-8", errors="replace") as f:
         for raw in f:
-            t = json.loads(raw)
-            m = LINE.search(t.get("stdout") or "")
-            ok = t.get("result") in ("OK", "EXPECTEDFAIL", "SKIP")
-            if m:
-                p, fl, s = (int(x) for x in m.group(3, 4, 5))
-                if not ok and fl == 0:
-                    fl = 1  # exited badly after counting: still a failure
-                    notes.append(f"{t['name']}: {t.get('result')} after its cases")
-            else:
-                # A test that is not a CUnit program (docs, fuzzing, the
-                # crash check) counts as one case.
-                p, fl, s = (1, 0, 0) if ok else (0, 1, 0)
-                if not ok:
-                    notes.append(f"{t['name']}: {t.get('result')} with no result line")
-                runs = re.search(r"Done (\d+) runs in (\d+) second",
-                                 (t.get("stdout") or "") + (t.get("stderr") or ""))
-                if runs:
-                    notes.append(f"{t['name']}: {runs.group(1)} executions in {runs.group(2)} s")
+            if not raw.strip():
+                continue
+            p, fl, s = count_test(json.loads(raw), notes)
             passed += p
             failed += fl
             skipped += s
-            for sk in re.findall(r"SKIP (.*)", t.get("stdout") or ""):
-                notes.append(f"{t['name']}: skipped {sk.strip()}")
     return passed, failed, skipped, notes
 
 
@@ -56,11 +79,16 @@ def line(p, f, s):
 def main():
     tp = tf = ts = 0
     for arg in sys.argv[1:]:
-        label, _, path = arg.partition("=")
-        try:
-            p, f, s, notes = count(path)
-        except OSError as e:
-            p, f, s, notes = 0, 1, 0, [f"no results: {e}"]
+        label, _, what = arg.partition("=")
+        if what.startswith("!failed:"):
+            p, f, s, notes = 0, 1, 0, [f"FAILED: {what[8:]}"]
+        elif what.startswith("!skipped:"):
+            p, f, s, notes = 0, 0, 1, [f"skipped: {what[9:]}"]
+        else:
+            try:
+                p, f, s, notes = count(what)
+            except (OSError, ValueError) as e:
+                p, f, s, notes = 0, 1, 0, [f"FAILED: no results: {e}"]
         for n in notes:
             print(f"  {label}: {n}")
         print(f"{label}: {line(p, f, s)}")

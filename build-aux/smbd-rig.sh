@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # smbd-rig.sh — a private Samba server for the SMB bridge tests: smbd bound
 # to 127.0.0.1 on a non-default port, every state directory under one temp
 # directory, never the system's configuration, stopped by its PID.

@@ -1,34 +1,30 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # windows.sh — the Windows half of the build: mingw-w64 cross-compilation
 # run under Wine. Steps (each implies the ones before):
 #   deps   install the Debian packages; cross-build APR 1.7.2 and CUnit
 #          2.1-3 from Debian's source packages into build-win-deps/prefix
 #          (kept: a second run reuses it)
-#   setup  meson setup build-win with the cross file
+#   setup  meson setup build-win with the cross file, and build
 #   test   build and run the conformance suite under Wine
+# Exits 0 when the suite ran (its results are in
+# build-win/meson-logs/testlog.json, deleted first); otherwise non-zero,
+# with the cause on stderr and, when XPIPE_CAUSE_FILE is set, in that file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
+. build-aux/lib.sh
 DEPS=$ROOT/build-win-deps
 PREFIX=$DEPS/prefix
 WRAPPER=$ROOT/build-aux/wine-run
 HOST=x86_64-w64-mingw32
 PKGS="gcc-mingw-w64-x86-64 wine64 cmake meson ninja-build pkg-config python3 bzip2 patch"
 
-log() { printf '==> %s\n' "$*" >&2; }
-
-ensure_pkgs() {
-    local missing=() p
-    for p in "$@"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' \
-            || missing+=("$p")
-    done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    [ "$(id -u)" -eq 0 ] || { log "missing packages: ${missing[*]}"; return 1; }
-    log "installing: ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# fail CAUSE: say why the leg cannot run, and stop.
+fail() {
+    log "windows: $*"
+    [ -n "${XPIPE_CAUSE_FILE:-}" ] && printf '%s\n' "$*" >"$XPIPE_CAUSE_FILE"
+    exit 1
 }
 
 # Debian ships no mingw build of APR or CUnit: fetch their source packages.
@@ -93,17 +89,24 @@ TC
     cmake --build "$bld" >"$DEPS/apr-build.log" 2>&1 \
         || { tail -30 "$DEPS/apr-build.log"; return 1; }
     cmake --install "$bld" >>"$DEPS/apr-build.log" 2>&1
+}
+
+# APR as a DLL (liblibapr-1.dll, CMake's name for it): libxpipe-0.dll and
+# the programs that link it must share one APR, as on any Windows install
+# (two static copies would each keep their own pools and threads).
+# wine-run puts the DLL's directory on WINEPATH.
+apr_pc() {
     mkdir -p "$PREFIX/lib/pkgconfig"
-    # Static linking needs APR_DECLARE_STATIC and APR's system libraries.
     cat > "$PREFIX/lib/pkgconfig/apr-1.pc" <<PC
 prefix=$PREFIX
 libdir=\${prefix}/lib
 includedir=\${prefix}/include
 Name: APR
-Description: Apache Portable Runtime (static, mingw-w64)
+Description: Apache Portable Runtime (DLL, mingw-w64)
 Version: 1.7.2
-Libs: -L\${libdir} -l:libapr-1.a -lws2_32 -lmswsock -lrpcrt4 -ladvapi32 -lshell32
-Cflags: -I\${includedir} -DAPR_DECLARE_STATIC
+Libs: -L\${libdir} -l:liblibapr-1.dll.a
+Libs.private: -lws2_32 -lmswsock -lrpcrt4 -ladvapi32 -lshell32
+Cflags: -I\${includedir}
 PC
 }
 
@@ -138,54 +141,61 @@ PC
 }
 
 deps() {
-    ensure_pkgs $PKGS
+    find_prog DPKG dpkg-query || fail "not a Debian system (no dpkg-query)"
+    ensure_pkgs $PKGS || fail "required packages $PKGS_WHY"
+    find_wine || fail "Wine is not installed where Debian puts it (/usr/lib/wine/wine64)"
     mkdir -p "$DEPS"
-    if [ ! -f "$DEPS/wineprefix/system.reg" ]; then
+    if [ ! -f "$XPIPE_WINEPREFIX/system.reg" ]; then
         log "creating the Wine prefix"
-        "$WRAPPER" cmd /c exit >/dev/null 2>&1 || true
+        logged wine-prefix "$WRAPPER" cmd /c exit </dev/null \
+            || fail "Wine could not create its prefix (logs/wine-prefix.log)"
     fi
-    fetch_sources
-    build_apr
-    build_cunit
+    logged win-sources fetch_sources \
+        || fail "could not fetch the APR and CUnit source packages (logs/win-sources.log)"
+    build_apr || fail "APR did not cross-build (build-win-deps/apr-*.log)"
+    [ -f "$PREFIX/bin/liblibapr-1.dll" ] || fail "APR's DLL is missing from $PREFIX/bin"
+    apr_pc
+    logged win-cunit build_cunit || fail "CUnit did not cross-build (logs/win-cunit.log)"
     printf "[constants]\nprefix = '%s'\nwrapper = '%s'\n" "$PREFIX" "$WRAPPER" \
         > "$DEPS/paths.ini"
 }
 
 setup() {
     deps
-    if [ ! -f build-win/build.ninja ]; then
-        meson setup build-win --cross-file "$DEPS/paths.ini" \
-            --cross-file build-aux/mingw-w64.ini >/dev/null
-    fi
-    ninja -C build-win >/dev/null
+    build_dir build-win --cross-file "$DEPS/paths.ini" \
+        --cross-file build-aux/mingw-w64.ini \
+        || fail "the Windows build failed (logs/build-win-setup.log, logs/build-win-build.log)"
 }
 
 # Start Wine's server and services before the tests, detached from every
 # output pipe: a service that inherits a test's stdout keeps meson waiting
 # for it to close (seconds per test). Stopped again after the run.
 wine_start() {
-    export WINEPREFIX=$DEPS/wineprefix
-    wineserver -k >/dev/null 2>&1 || true
-    wineserver -p </dev/null >/dev/null 2>&1
-    "$WRAPPER" cmd /c exit </dev/null >/dev/null 2>&1 || true
+    export WINEPREFIX=$XPIPE_WINEPREFIX
+    "$WINESERVER" -k >/dev/null 2>&1 || true
+    "$WINESERVER" -p </dev/null >/dev/null 2>&1 \
+        || fail "$WINESERVER -p did not start"
+    logged wine-start "$WRAPPER" cmd /c exit </dev/null \
+        || fail "Wine does not run programs (logs/wine-start.log)"
 }
 
 wine_stop() {
-    WINEPREFIX=$DEPS/wineprefix wineserver -k >/dev/null 2>&1 || true
+    WINEPREFIX=$XPIPE_WINEPREFIX "$WINESERVER" -k >/dev/null 2>&1 || true
 }
 
 case "${1:-test}" in
 deps) deps ;;
 setup) setup ;;
 test)
+    rm -f build-win/meson-logs/testlog.json
     setup
     log "Windows suite (backend: win32, under Wine)"
     wine_start
-    rc=0
-    meson test -C build-win --suite conformance --print-errorlogs >/dev/null \
-        || rc=$?
+    meson test -C build-win --no-rebuild --suite conformance --print-errorlogs \
+        >"$XPIPE_LOGS/windows-test.log" 2>&1 || true
     wine_stop
-    exit $rc
+    [ -s build-win/meson-logs/testlog.json ] \
+        || fail "meson test wrote no results (logs/windows-test.log: $(tail -1 "$XPIPE_LOGS/windows-test.log"))"
     ;;
 *) echo "usage: build-aux/windows.sh deps|setup|test" >&2; exit 2 ;;
 esac

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* hello_client.c — the classic named-pipe tutorial's client, done right.
  *
  * It connects by name (waiting up to 10 s for the server to appear),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* hello_server.c — the classic named-pipe tutorial's server, done right.
  *
  * It listens on a pipe name, serves every client on its own worker

@@ -1,9 +1,13 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* xpipe.h — the public API of xpipe, a portable IPC channel library.
- * This is the only public header: opaque types, xpipe_* calls, XPIPE_*
- * status codes. It includes APR headers only, never an OS header.
+ * The header to include: opaque types, xpipe_* calls, XPIPE_* status
+ * codes, and (from the generated xpipe_version.h) the version. It
+ * includes APR headers only, never an OS header.
  */
 #ifndef XPIPE_H
 #define XPIPE_H
+
+#include "xpipe_version.h"
 
 #include <apr.h>
 #include <apr_errno.h>
@@ -12,6 +16,25 @@
 
 #ifdef __cplusplus
 extern "C" {
+#endif
+
+/* XPIPE_API marks the library's exported functions; nothing else is
+ * exported. Windows: dllexport while building the DLL, dllimport for its
+ * users, nothing with XPIPE_STATIC (linking the static library: its
+ * pkg-config file and CMake target define it). Elsewhere: default
+ * visibility, the library being built with -fvisibility=hidden. */
+#if defined(_WIN32) || defined(__CYGWIN__)
+#if defined(XPIPE_BUILDING)
+#define XPIPE_API __declspec(dllexport)
+#elif defined(XPIPE_STATIC)
+#define XPIPE_API
+#else
+#define XPIPE_API __declspec(dllimport)
+#endif
+#elif defined(__GNUC__) && __GNUC__ >= 4
+#define XPIPE_API __attribute__((visibility("default")))
+#else
+#define XPIPE_API
 #endif
 
 /**
@@ -59,35 +82,42 @@ extern "C" {
 /** First status code used by xpipe. */
 #define XPIPE_START_ERROR (APR_OS_START_USERERR + 7300)
 
-/** The status list: X(NAME, offset, text). Codes, names and texts are all
- *  generated from this one list. */
-#define XPIPE_STATUS_LIST(X)                                                   \
-    X(ENOPIPE, 1, "no such pipe: nothing is listening on that name")          \
-    X(EINUSE, 2, "pipe name in use: another server is listening on it")       \
-    X(ECLOSED, 3, "the channel or listener has been closed")                  \
-    X(ECANCELED, 4, "the call was interrupted by xpipe_interrupt")             \
-    X(EMSGSIZE, 5, "message larger than the buffer or the maximum size")      \
-    X(ERESET, 6, "connection reset: the peer vanished abortively")            \
-    X(EPIPE, 7, "the peer has closed its end; nothing more can be written")   \
-    X(EBADNAME, 8, "invalid pipe name")                                        \
-    X(ENAMETOOLONG, 9,                                                         \
-      "pipe name too long for this OS (Unix socket paths: 107 bytes on "       \
-      "Linux, 103 on BSD/macOS; Windows pipe names: 256 characters)")          \
-    X(EREMOTE, 10, "remote pipe names (\\\\host\\pipe\\name) are not "         \
-                   "supported by this backend")                                \
-    X(EMODE, 11, "operation or peer does not match the channel's mode "        \
-                 "(byte stream vs message)")                                   \
-    X(ERUNDIR, 12, "the run directory is unsafe: wrong owner, mode, "          \
-                   "or a symbolic link")                                       \
-    X(ENOTSOCK, 13, "the path exists and is not a socket; it was left "        \
-                    "untouched")                                               \
-    X(EPEER, 14, "the peer's identity was refused")
-
-/** Status codes of xpipe. */
-enum {
-#define XPIPE__STATUS_ENUM(name, off, text) XPIPE_##name = XPIPE_START_ERROR + (off),
-    XPIPE_STATUS_LIST(XPIPE__STATUS_ENUM)
-#undef XPIPE__STATUS_ENUM
+/** Status codes of xpipe. xpipe_strerror() gives each one's text and
+ *  xpipe_status_name() its name. */
+enum xpipe_status_e {
+    /** No such pipe: nothing is listening on that name. */
+    XPIPE_ENOPIPE = XPIPE_START_ERROR + 1,
+    /** The name is in use: another server is listening on it. */
+    XPIPE_EINUSE = XPIPE_START_ERROR + 2,
+    /** The channel or listener has been closed. */
+    XPIPE_ECLOSED = XPIPE_START_ERROR + 3,
+    /** The call was interrupted by xpipe_interrupt or
+     *  xpipe_listener_interrupt. */
+    XPIPE_ECANCELED = XPIPE_START_ERROR + 4,
+    /** The message is larger than the buffer or the maximum message size. */
+    XPIPE_EMSGSIZE = XPIPE_START_ERROR + 5,
+    /** Connection reset: the peer vanished abortively. */
+    XPIPE_ERESET = XPIPE_START_ERROR + 6,
+    /** The peer has closed its end; nothing more can be written. */
+    XPIPE_EPIPE = XPIPE_START_ERROR + 7,
+    /** Invalid pipe name. */
+    XPIPE_EBADNAME = XPIPE_START_ERROR + 8,
+    /** The name is too long for this OS (Unix socket paths: 107 bytes on
+     *  Linux, 103 on BSD/macOS; Windows pipe names: 256 characters). */
+    XPIPE_ENAMETOOLONG = XPIPE_START_ERROR + 9,
+    /** Remote pipe names (`\\host\pipe\name`) are not supported by this
+     *  backend. */
+    XPIPE_EREMOTE = XPIPE_START_ERROR + 10,
+    /** The operation or the peer does not match the channel's mode (byte
+     *  stream or message). */
+    XPIPE_EMODE = XPIPE_START_ERROR + 11,
+    /** The run directory is unsafe: wrong owner, mode, or a symbolic link. */
+    XPIPE_ERUNDIR = XPIPE_START_ERROR + 12,
+    /** The path exists and is not a socket; it was left untouched. */
+    XPIPE_ENOTSOCK = XPIPE_START_ERROR + 13,
+    /** The peer's identity was refused (xpipe_attr_peer_require_set). */
+    XPIPE_EPEER = XPIPE_START_ERROR + 14,
+    /** One past the last code (not a status). */
     XPIPE_STATUS_END
 };
 
@@ -133,7 +163,7 @@ enum {
  * @param bufsize size of buf in bytes.
  * @return buf.
  */
-char *xpipe_strerror(apr_status_t status, char *buf, apr_size_t bufsize);
+XPIPE_API char *xpipe_strerror(apr_status_t status, char *buf, apr_size_t bufsize);
 
 /**
  * What xpipe knew about the last failure in the calling thread: the path,
@@ -142,14 +172,14 @@ char *xpipe_strerror(apr_status_t status, char *buf, apr_size_t bufsize);
  * more than its status. Valid until the thread's next xpipe call.
  * @return a NUL-terminated string, never NULL.
  */
-const char *xpipe_error_detail(void);
+XPIPE_API const char *xpipe_error_detail(void);
 
 /**
  * The symbolic name of a status ("XPIPE_ENOPIPE", "APR_EOF", ...).
  * @param status any apr_status_t.
  * @return a static string; "" for a code without a known name.
  */
-const char *xpipe_status_name(apr_status_t status);
+XPIPE_API const char *xpipe_status_name(apr_status_t status);
 /** @} */
 
 /* ------------------------------------------------------------------ */
@@ -162,16 +192,29 @@ const char *xpipe_status_name(apr_status_t status);
  * this too, or skip it.
  * @return APR_SUCCESS, or the status apr_initialize failed with.
  */
-apr_status_t xpipe_initialize(void);
+XPIPE_API apr_status_t xpipe_initialize(void);
 
 /** Release what xpipe_initialize took; the last call terminates APR. */
-void xpipe_terminate(void);
+XPIPE_API void xpipe_terminate(void);
+
+/**
+ * The version of the library in use, which may differ from the
+ * XPIPE_VERSION_* macros the caller was compiled with.
+ * @return XPIPE_VERSION_HEX of the library: 0xMMmmpp.
+ */
+XPIPE_API unsigned int xpipe_version(void);
+
+/**
+ * The version of the library in use, as text.
+ * @return XPIPE_VERSION_STRING of the library, e.g. "0.2.0".
+ */
+XPIPE_API const char *xpipe_version_string(void);
 
 /**
  * Which backend is compiled in.
  * @return "unix", "unix-framed" (POSIX with framed messages) or "win32".
  */
-const char *xpipe_backend_name(void);
+XPIPE_API const char *xpipe_backend_name(void);
 /** @} */
 
 /* ------------------------------------------------------------------ */
@@ -210,7 +253,7 @@ typedef enum xpipe_mode_e {
  * @param pool  pool to allocate from (NULL is not accepted here).
  * @return APR_SUCCESS, APR_EINVAL for a NULL argument.
  */
-apr_status_t xpipe_attr_create(xpipe_attr_t **attr, apr_pool_t *pool);
+XPIPE_API apr_status_t xpipe_attr_create(xpipe_attr_t **attr, apr_pool_t *pool);
 
 /**
  * Set the channel mode.
@@ -218,7 +261,7 @@ apr_status_t xpipe_attr_create(xpipe_attr_t **attr, apr_pool_t *pool);
  * @param mode XPIPE_MODE_BYTE or XPIPE_MODE_MESSAGE.
  * @return APR_SUCCESS, APR_EINVAL for NULL or an unknown mode.
  */
-apr_status_t xpipe_attr_mode_set(xpipe_attr_t *attr, xpipe_mode_e mode);
+XPIPE_API apr_status_t xpipe_attr_mode_set(xpipe_attr_t *attr, xpipe_mode_e mode);
 
 /**
  * Listener: how many clients may wait to be accepted (POSIX backlog;
@@ -227,7 +270,7 @@ apr_status_t xpipe_attr_mode_set(xpipe_attr_t *attr, xpipe_mode_e mode);
  * @param instances how many; default XPIPE_INSTANCES_DEFAULT.
  * @return APR_SUCCESS, APR_EINVAL when out of range or attr is NULL.
  */
-apr_status_t xpipe_attr_instances_set(xpipe_attr_t *attr, int instances);
+XPIPE_API apr_status_t xpipe_attr_instances_set(xpipe_attr_t *attr, int instances);
 
 /**
  * Message mode: the largest message xpipe_send accepts,
@@ -236,7 +279,7 @@ apr_status_t xpipe_attr_instances_set(xpipe_attr_t *attr, int instances);
  * @param max the size in bytes; default XPIPE_MESSAGE_MAX_DEFAULT.
  * @return APR_SUCCESS, APR_EINVAL when out of range or attr is NULL.
  */
-apr_status_t xpipe_attr_max_message_set(xpipe_attr_t *attr, apr_size_t max);
+XPIPE_API apr_status_t xpipe_attr_max_message_set(xpipe_attr_t *attr, apr_size_t max);
 
 /**
  * OS buffer sizes (SO_RCVBUF/SO_SNDBUF; the pipe's in/out buffer sizes).
@@ -246,7 +289,7 @@ apr_status_t xpipe_attr_max_message_set(xpipe_attr_t *attr, apr_size_t max);
  * @param out_size send buffer in bytes, or 0.
  * @return APR_SUCCESS, APR_EINVAL when out of range or attr is NULL.
  */
-apr_status_t xpipe_attr_buffer_size_set(xpipe_attr_t *attr,
+XPIPE_API apr_status_t xpipe_attr_buffer_size_set(xpipe_attr_t *attr,
                                         apr_size_t in_size,
                                         apr_size_t out_size);
 
@@ -258,7 +301,7 @@ apr_status_t xpipe_attr_buffer_size_set(xpipe_attr_t *attr,
  * @param mode permission bits, e.g. 0660.
  * @return APR_SUCCESS, APR_EINVAL when out of range or attr is NULL.
  */
-apr_status_t xpipe_attr_permissions_set(xpipe_attr_t *attr, int mode);
+XPIPE_API apr_status_t xpipe_attr_permissions_set(xpipe_attr_t *attr, int mode);
 
 /**
  * Windows: the pipe's security descriptor as an SDDL string, applied to
@@ -271,7 +314,7 @@ apr_status_t xpipe_attr_permissions_set(xpipe_attr_t *attr, int mode);
  * @return APR_SUCCESS, APR_EINVAL for a NULL attr, an empty string or
  *         (Windows) an SDDL string that does not parse.
  */
-apr_status_t xpipe_attr_sddl_set(xpipe_attr_t *attr, const char *sddl);
+XPIPE_API apr_status_t xpipe_attr_sddl_set(xpipe_attr_t *attr, const char *sddl);
 
 /**
  * Windows: accept clients from other machines (`\\host\pipe\name`).
@@ -281,7 +324,7 @@ apr_status_t xpipe_attr_sddl_set(xpipe_attr_t *attr, const char *sddl);
  * @param allow nonzero to accept remote clients.
  * @return APR_SUCCESS, APR_EINVAL for a NULL attr.
  */
-apr_status_t xpipe_attr_remote_set(xpipe_attr_t *attr, int allow);
+XPIPE_API apr_status_t xpipe_attr_remote_set(xpipe_attr_t *attr, int allow);
 
 /**
  * Connect: when nothing listens on the name yet, keep retrying until the
@@ -290,7 +333,7 @@ apr_status_t xpipe_attr_remote_set(xpipe_attr_t *attr, int allow);
  * @param wait nonzero to wait.
  * @return APR_SUCCESS, APR_EINVAL for a NULL attr.
  */
-apr_status_t xpipe_attr_wait_for_server_set(xpipe_attr_t *attr, int wait);
+XPIPE_API apr_status_t xpipe_attr_wait_for_server_set(xpipe_attr_t *attr, int wait);
 
 /**
  * POSIX: give the socket file this group (chown), so that with
@@ -301,7 +344,7 @@ apr_status_t xpipe_attr_wait_for_server_set(xpipe_attr_t *attr, int wait);
  * @param gid the numeric group id, or -1.
  * @return APR_SUCCESS, APR_EINVAL for a NULL attr or a gid below -1.
  */
-apr_status_t xpipe_attr_group_set(xpipe_attr_t *attr, long gid);
+XPIPE_API apr_status_t xpipe_attr_group_set(xpipe_attr_t *attr, long gid);
 
 /**
  * Whom the other end must run as. On a listener, a client that does not
@@ -316,7 +359,7 @@ apr_status_t xpipe_attr_group_set(xpipe_attr_t *attr, long gid);
  * @return APR_SUCCESS, APR_EINVAL for a NULL attr or a string of none of
  *         these forms.
  */
-apr_status_t xpipe_attr_peer_require_set(xpipe_attr_t *attr, const char *who);
+XPIPE_API apr_status_t xpipe_attr_peer_require_set(xpipe_attr_t *attr, const char *who);
 
 /**
  * Network pipes: make the listener reachable from other machines as
@@ -340,7 +383,7 @@ apr_status_t xpipe_attr_peer_require_set(xpipe_attr_t *attr, const char *who);
  *         directory is missing, APR_EACCES when this process cannot
  *         create a socket in it (xpipe_error_detail() says which).
  */
-apr_status_t xpipe_attr_smb_export_set(xpipe_attr_t *attr, int on,
+XPIPE_API apr_status_t xpipe_attr_smb_export_set(xpipe_attr_t *attr, int on,
                                        const char *np_dir);
 
 /** Largest message an SMB client can exchange in message mode: Samba
@@ -361,7 +404,7 @@ typedef void (*xpipe_log_fn)(void *baton, const char *line);
  * @param baton passed to fn.
  * @return APR_SUCCESS, APR_EINVAL for a NULL attr.
  */
-apr_status_t xpipe_attr_log_set(xpipe_attr_t *attr, xpipe_log_fn fn,
+XPIPE_API apr_status_t xpipe_attr_log_set(xpipe_attr_t *attr, xpipe_log_fn fn,
                                 void *baton);
 
 /**
@@ -370,30 +413,30 @@ apr_status_t xpipe_attr_log_set(xpipe_attr_t *attr, xpipe_log_fn fn,
  * @param attr the attribute set, or NULL.
  * @return the mode.
  */
-xpipe_mode_e xpipe_attr_mode_get(const xpipe_attr_t *attr);
+XPIPE_API xpipe_mode_e xpipe_attr_mode_get(const xpipe_attr_t *attr);
 /** @param attr the attribute set, or NULL. @return the pending instances. */
-int xpipe_attr_instances_get(const xpipe_attr_t *attr);
+XPIPE_API int xpipe_attr_instances_get(const xpipe_attr_t *attr);
 /** @param attr the attribute set, or NULL. @return the max message size. */
-apr_size_t xpipe_attr_max_message_get(const xpipe_attr_t *attr);
+XPIPE_API apr_size_t xpipe_attr_max_message_get(const xpipe_attr_t *attr);
 /** @param attr the attribute set, or NULL. @return the permission bits. */
-int xpipe_attr_permissions_get(const xpipe_attr_t *attr);
+XPIPE_API int xpipe_attr_permissions_get(const xpipe_attr_t *attr);
 /** @param attr the attribute set, or NULL. @return nonzero when remote
  *  clients are accepted. */
-int xpipe_attr_remote_get(const xpipe_attr_t *attr);
+XPIPE_API int xpipe_attr_remote_get(const xpipe_attr_t *attr);
 /** @param attr the attribute set, or NULL. @return the group, -1 for none. */
-long xpipe_attr_group_get(const xpipe_attr_t *attr);
+XPIPE_API long xpipe_attr_group_get(const xpipe_attr_t *attr);
 /** @param attr the attribute set, or NULL. @return the peer requirement,
  *  NULL for anyone. */
-const char *xpipe_attr_peer_require_get(const xpipe_attr_t *attr);
+XPIPE_API const char *xpipe_attr_peer_require_get(const xpipe_attr_t *attr);
 /** @param attr the attribute set, or NULL. @return nonzero when the
  *  listener is exported to SMB clients. */
-int xpipe_attr_smb_export_get(const xpipe_attr_t *attr);
+XPIPE_API int xpipe_attr_smb_export_get(const xpipe_attr_t *attr);
 /** @param attr the attribute set, or NULL. @return the np directory set,
  *  NULL for Samba's. */
-const char *xpipe_attr_smb_np_dir_get(const xpipe_attr_t *attr);
+XPIPE_API const char *xpipe_attr_smb_np_dir_get(const xpipe_attr_t *attr);
 /** @param attr the attribute set, or NULL. @return the SDDL string, NULL
  *  for the default descriptor. */
-const char *xpipe_attr_sddl_get(const xpipe_attr_t *attr);
+XPIPE_API const char *xpipe_attr_sddl_get(const xpipe_attr_t *attr);
 /** @} */
 
 /* ------------------------------------------------------------------ */
@@ -426,7 +469,7 @@ const char *xpipe_attr_sddl_get(const xpipe_attr_t *attr);
  * @return APR_SUCCESS, APR_EINVAL for NULL arguments, XPIPE_EBADNAME,
  *         XPIPE_ENAMETOOLONG, XPIPE_EREMOTE.
  */
-apr_status_t xpipe_name_resolve(const char **native, const char *name,
+XPIPE_API apr_status_t xpipe_name_resolve(const char **native, const char *name,
                                 apr_pool_t *pool);
 /** @} */
 
@@ -452,7 +495,7 @@ typedef struct xpipe_t xpipe_t;
  *         XPIPE_ERUNDIR when the run directory is unsafe;
  *         APR_EACCES, or an OS status.
  */
-apr_status_t xpipe_listen(xpipe_listener_t **listener, const char *name,
+XPIPE_API apr_status_t xpipe_listen(xpipe_listener_t **listener, const char *name,
                           const xpipe_attr_t *attr, apr_pool_t *pool);
 
 /**
@@ -465,7 +508,7 @@ apr_status_t xpipe_listen(xpipe_listener_t **listener, const char *name,
  *         xpipe_listener_interrupt; XPIPE_ECLOSED after close; APR_EINVAL;
  *         an OS status.
  */
-apr_status_t xpipe_accept(xpipe_t **channel, xpipe_listener_t *listener,
+XPIPE_API apr_status_t xpipe_accept(xpipe_t **channel, xpipe_listener_t *listener,
                           apr_interval_time_t timeout, apr_pool_t *pool);
 
 /**
@@ -474,7 +517,7 @@ apr_status_t xpipe_accept(xpipe_t **channel, xpipe_listener_t *listener,
  * @param listener the listener.
  * @return APR_SUCCESS, APR_EINVAL, XPIPE_ECLOSED.
  */
-apr_status_t xpipe_listener_interrupt(xpipe_listener_t *listener);
+XPIPE_API apr_status_t xpipe_listener_interrupt(xpipe_listener_t *listener);
 
 /**
  * Stop listening: wakes blocked accepts (they return XPIPE_ECLOSED), waits
@@ -483,14 +526,14 @@ apr_status_t xpipe_listener_interrupt(xpipe_listener_t *listener);
  * @param listener the listener.
  * @return APR_SUCCESS, APR_EINVAL.
  */
-apr_status_t xpipe_listener_close(xpipe_listener_t *listener);
+XPIPE_API apr_status_t xpipe_listener_close(xpipe_listener_t *listener);
 
 /**
  * The native name the listener serves.
  * @param listener the listener.
  * @return the socket path or pipe name; NULL for a NULL listener.
  */
-const char *xpipe_listener_native_name(const xpipe_listener_t *listener);
+XPIPE_API const char *xpipe_listener_native_name(const xpipe_listener_t *listener);
 /** @} */
 
 /* ------------------------------------------------------------------ */
@@ -512,7 +555,7 @@ const char *xpipe_listener_native_name(const xpipe_listener_t *listener);
  *         missing when waiting); XPIPE_EMODE (server uses the other mode);
  *         XPIPE_ERUNDIR; APR_EACCES; an OS status.
  */
-apr_status_t xpipe_connect(xpipe_t **channel, const char *name,
+XPIPE_API apr_status_t xpipe_connect(xpipe_t **channel, const char *name,
                            const xpipe_attr_t *attr,
                            apr_interval_time_t timeout, apr_pool_t *pool);
 
@@ -525,7 +568,7 @@ apr_status_t xpipe_connect(xpipe_t **channel, const char *name,
  *         XPIPE_ERESET; APR_TIMEUP; XPIPE_ECANCELED; XPIPE_ECLOSED;
  *         XPIPE_EMODE on a message channel; APR_EINVAL (NULL, zero length).
  */
-apr_status_t xpipe_read(xpipe_t *channel, void *buf, apr_size_t *len);
+XPIPE_API apr_status_t xpipe_read(xpipe_t *channel, void *buf, apr_size_t *len);
 
 /**
  * Byte mode: write up to *len bytes; returns once some are written.
@@ -536,7 +579,7 @@ apr_status_t xpipe_read(xpipe_t *channel, void *buf, apr_size_t *len);
  *         APR_TIMEUP; XPIPE_ECANCELED; XPIPE_ECLOSED; XPIPE_EMODE;
  *         APR_EINVAL. Never raises SIGPIPE.
  */
-apr_status_t xpipe_write(xpipe_t *channel, const void *buf, apr_size_t *len);
+XPIPE_API apr_status_t xpipe_write(xpipe_t *channel, const void *buf, apr_size_t *len);
 
 /**
  * Byte mode: read exactly len bytes unless an error or EOF stops it.
@@ -547,7 +590,7 @@ apr_status_t xpipe_write(xpipe_t *channel, const void *buf, apr_size_t *len);
  * @param done receives the bytes read (may be NULL).
  * @return as xpipe_read; APR_EOF when the stream ended early.
  */
-apr_status_t xpipe_read_full(xpipe_t *channel, void *buf, apr_size_t len,
+XPIPE_API apr_status_t xpipe_read_full(xpipe_t *channel, void *buf, apr_size_t len,
                              apr_size_t *done);
 
 /**
@@ -559,7 +602,7 @@ apr_status_t xpipe_read_full(xpipe_t *channel, void *buf, apr_size_t len,
  * @param done receives the bytes written (may be NULL).
  * @return as xpipe_write.
  */
-apr_status_t xpipe_write_full(xpipe_t *channel, const void *buf,
+XPIPE_API apr_status_t xpipe_write_full(xpipe_t *channel, const void *buf,
                               apr_size_t len, apr_size_t *done);
 
 /**
@@ -572,7 +615,7 @@ apr_status_t xpipe_write_full(xpipe_t *channel, const void *buf,
  *         size; APR_EINVAL for len 0 or NULL; XPIPE_EPIPE, XPIPE_ERESET;
  *         APR_TIMEUP; XPIPE_ECANCELED; XPIPE_ECLOSED; XPIPE_EMODE.
  */
-apr_status_t xpipe_send(xpipe_t *channel, const void *buf, apr_size_t len);
+XPIPE_API apr_status_t xpipe_send(xpipe_t *channel, const void *buf, apr_size_t len);
 
 /**
  * Message mode: receive one whole message.
@@ -585,7 +628,7 @@ apr_status_t xpipe_send(xpipe_t *channel, const void *buf, apr_size_t len);
  * @return APR_SUCCESS; XPIPE_EMSGSIZE; APR_EOF; XPIPE_ERESET; APR_TIMEUP;
  *         XPIPE_ECANCELED; XPIPE_ECLOSED; XPIPE_EMODE; APR_EINVAL.
  */
-apr_status_t xpipe_recv(xpipe_t *channel, void *buf, apr_size_t *len);
+XPIPE_API apr_status_t xpipe_recv(xpipe_t *channel, void *buf, apr_size_t *len);
 
 /**
  * Set the deadline of each later read/write/send/recv call (and of the
@@ -594,21 +637,21 @@ apr_status_t xpipe_recv(xpipe_t *channel, void *buf, apr_size_t *len);
  * @param timeout microseconds; -1 forever, 0 do not block.
  * @return APR_SUCCESS, APR_EINVAL (NULL, or below -1), XPIPE_ECLOSED.
  */
-apr_status_t xpipe_timeout_set(xpipe_t *channel, apr_interval_time_t timeout);
+XPIPE_API apr_status_t xpipe_timeout_set(xpipe_t *channel, apr_interval_time_t timeout);
 
 /**
  * The current channel timeout.
  * @param channel the channel.
  * @return microseconds, -1 for forever (and for a NULL channel).
  */
-apr_interval_time_t xpipe_timeout_get(const xpipe_t *channel);
+XPIPE_API apr_interval_time_t xpipe_timeout_get(const xpipe_t *channel);
 
 /**
  * The channel's mode.
  * @param channel the channel.
  * @return XPIPE_MODE_BYTE or XPIPE_MODE_MESSAGE.
  */
-xpipe_mode_e xpipe_mode_get(const xpipe_t *channel);
+XPIPE_API xpipe_mode_e xpipe_mode_get(const xpipe_t *channel);
 
 /**
  * Wake every call blocked on the channel now (read, write, send, recv);
@@ -617,7 +660,7 @@ xpipe_mode_e xpipe_mode_get(const xpipe_t *channel);
  * @param channel the channel.
  * @return APR_SUCCESS, APR_EINVAL, XPIPE_ECLOSED.
  */
-apr_status_t xpipe_interrupt(xpipe_t *channel);
+XPIPE_API apr_status_t xpipe_interrupt(xpipe_t *channel);
 
 /** How xpipe_shutdown closes a direction. */
 typedef enum xpipe_shutdown_e {
@@ -633,7 +676,7 @@ typedef enum xpipe_shutdown_e {
  * @return APR_SUCCESS; APR_ENOTIMPL where the backend cannot (Win32
  *         pipes have no half close); APR_EINVAL; XPIPE_ECLOSED.
  */
-apr_status_t xpipe_shutdown(xpipe_t *channel, xpipe_shutdown_e how);
+XPIPE_API apr_status_t xpipe_shutdown(xpipe_t *channel, xpipe_shutdown_e how);
 
 /**
  * Close the channel. Everything written before is still delivered: the
@@ -643,7 +686,7 @@ apr_status_t xpipe_shutdown(xpipe_t *channel, xpipe_shutdown_e how);
  * @param channel the channel.
  * @return APR_SUCCESS, APR_EINVAL.
  */
-apr_status_t xpipe_close(xpipe_t *channel);
+XPIPE_API apr_status_t xpipe_close(xpipe_t *channel);
 
 /** What xpipe_peer_t fields hold a value. */
 enum {
@@ -679,7 +722,7 @@ typedef struct xpipe_peer_t {
  *             closed.
  * @return APR_SUCCESS, APR_EINVAL, XPIPE_ECLOSED, APR_ENOTIMPL, OS status.
  */
-apr_status_t xpipe_peer_get(xpipe_t *channel, xpipe_peer_t *peer);
+XPIPE_API apr_status_t xpipe_peer_get(xpipe_t *channel, xpipe_peer_t *peer);
 
 /** The native handle of a channel: an fd on POSIX, a HANDLE on Windows. */
 typedef union xpipe_os_handle_t {
@@ -695,7 +738,7 @@ typedef union xpipe_os_handle_t {
  * @param handle receives it.
  * @return APR_SUCCESS, APR_EINVAL, XPIPE_ECLOSED.
  */
-apr_status_t xpipe_os_handle_get(xpipe_t *channel, xpipe_os_handle_t *handle);
+XPIPE_API apr_status_t xpipe_os_handle_get(xpipe_t *channel, xpipe_os_handle_t *handle);
 /** @} */
 
 #ifdef __cplusplus

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* attr.c — attribute sets: defaults and range checks. Public API; each
  * setter touches exactly one field, so attributes stay independent.
  */

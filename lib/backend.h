@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* backend.h — PRIVATE: the contract between the generic layer (lib/) and an
  * OS backend (backends/). A backend exports exactly one const
  * xpipe__backend_t; lib/ has validated every argument and the object's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* channel.c — the generic layer: argument and state checks, lifetimes
  * (pools, cleanups, close from any thread) and interrupt bookkeeping, then
  * one call through the backend table. Public API. No OS code here.
@@ -243,6 +244,16 @@ apr_status_t xpipe_initialize(void)
 void xpipe_terminate(void)
 {
     apr_terminate();
+}
+
+unsigned int xpipe_version(void)
+{
+    return XPIPE_VERSION_HEX;
+}
+
+const char *xpipe_version_string(void)
+{
+    return XPIPE_VERSION_STRING;
 }
 
 const char *xpipe_backend_name(void)

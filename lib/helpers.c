@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* helpers.c — PRIVATE: helpers shared by lib/ and the backends: deadlines,
  * the delivery of a message held for a larger buffer, and the log sink. */
 #include "backend.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* name.c — PRIVATE: parsing of portable pipe names (see the Names table in
  * include/xpipe.h). The backend maps the parsed name to a native one.
  */

@@ -1,5 +1,7 @@
-/* status.c — the status table: names and texts of xpipe's own codes, all
- * generated from XPIPE_STATUS_LIST in include/xpipe.h. Public API.
+/* SPDX-License-Identifier: Apache-2.0 */
+/* status.c — the status table: names and texts of xpipe's own codes (the
+ * codes themselves are enum xpipe_status_e in include/xpipe.h), and the
+ * per-thread failure detail. Public API.
  */
 
 #include "backend.h"
@@ -37,12 +39,36 @@ typedef struct status_entry_t {
     const char *text;
 } status_entry_t;
 
+/* In code order: status_find indexes it, and checks the code. */
+#define STATUS(name, text) { XPIPE_##name, "XPIPE_" #name, text }
 static const status_entry_t status_table[] = {
-#define STATUS_ENTRY(name, off, text) \
-    { XPIPE_START_ERROR + (off), "XPIPE_" #name, text },
-    XPIPE_STATUS_LIST(STATUS_ENTRY)
-#undef STATUS_ENTRY
+    STATUS(ENOPIPE, "no such pipe: nothing is listening on that name"),
+    STATUS(EINUSE, "pipe name in use: another server is listening on it"),
+    STATUS(ECLOSED, "the channel or listener has been closed"),
+    STATUS(ECANCELED, "the call was interrupted by xpipe_interrupt"),
+    STATUS(EMSGSIZE, "message larger than the buffer or the maximum size"),
+    STATUS(ERESET, "connection reset: the peer vanished abortively"),
+    STATUS(EPIPE, "the peer has closed its end; nothing more can be written"),
+    STATUS(EBADNAME, "invalid pipe name"),
+    STATUS(ENAMETOOLONG,
+           "pipe name too long for this OS (Unix socket paths: 107 bytes on "
+           "Linux, 103 on BSD/macOS; Windows pipe names: 256 characters)"),
+    STATUS(EREMOTE, "remote pipe names (\\\\host\\pipe\\name) are not "
+                    "supported by this backend"),
+    STATUS(EMODE, "operation or peer does not match the channel's mode "
+                  "(byte stream vs message)"),
+    STATUS(ERUNDIR, "the run directory is unsafe: wrong owner, mode, or a "
+                    "symbolic link"),
+    STATUS(ENOTSOCK, "the path exists and is not a socket; it was left "
+                     "untouched"),
+    STATUS(EPEER, "the peer's identity was refused"),
 };
+#undef STATUS
+
+/* Every code has its entry, in order. */
+_Static_assert(sizeof(status_table) / sizeof(status_table[0])
+                   == XPIPE_STATUS_END - XPIPE_START_ERROR - 1,
+               "status_table must list every XPIPE_E* code");
 
 /* APR codes that xpipe returns by contract, for xpipe_status_name(). */
 static const status_entry_t apr_names[] = {
@@ -57,9 +83,12 @@ static const status_entry_t apr_names[] = {
 
 static const status_entry_t *status_find(apr_status_t status)
 {
+    const status_entry_t *e;
+
     if (!XPIPE_STATUS_IS_XPIPE(status))
         return NULL;
-    return &status_table[status - XPIPE_START_ERROR - 1];
+    e = &status_table[status - XPIPE_START_ERROR - 1];
+    return e->code == status ? e : NULL;
 }
 
 char *xpipe_strerror(apr_status_t status, char *buf, apr_size_t bufsize)

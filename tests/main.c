@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* main.c — the CUnit runner: lists the suites, runs all or one
  * ("--suite NAME"), dispatches child roles ("--child ROLE ..."), prints a
  * machine-readable result line and exits non-zero on any failure.

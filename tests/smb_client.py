@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """smb_client.py — the SMB client side of the network-pipe tests: an
 independent SMB2 client (Debian's python3-impacket) that opens
 \\\\127.0.0.1\\pipe\\<name> on the test rig's smbd (build-aux/smbd-rig.sh)

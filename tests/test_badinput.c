@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_badinput.c — bad input gets a clear status and loses nothing:
  * NULL arguments, zero lengths, attributes out of range, status texts.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_close.c — closing: everything written is delivered, then EOF;
  * idempotent close; calls after close; pools that close what they own.
  */

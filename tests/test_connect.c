@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_connect.c — connect and accept: a missing server, a busy one, the
  * deadlines of both, and waiting for a server that starts later.
  */

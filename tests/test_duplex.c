@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_duplex.c — one thread reads while another writes on the same
  * channel: 10 MiB each way at once, both checksummed.
  */

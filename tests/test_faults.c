@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_faults.c — white-box fault injection: the backend's system calls
  * go through a table (backends/<name>_sys.h) where a test makes chosen
  * calls fail with a chosen error, then checks that each failure is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_interrupt.c — waking blocked calls from another thread: accept,
  * read, write (each within 100 ms), a latched interrupt, and close.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_many.c — many clients at once: 32 concurrent clients x 1000
  * messages each through one listener, every message accounted for.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_message.c — message mode: boundaries kept, too-small buffers,
  * the max-message-size attribute, order, and mode mismatches.
  */

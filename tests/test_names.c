@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_names.c — the name table: mapping, case-insensitivity, the
  * `\\.\pipe\` prefix, explicit paths, and names that must be rejected.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_paths.c — who owns a name: a live server keeps it; on POSIX a
  * stale socket file is replaced, other files are never touched, the
  * listener removes only its own socket, and modes are exact.

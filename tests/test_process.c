@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_process.c — channels between processes: echo through a child,
  * peer credentials, a peer killed mid-message, a server killed while
  * listening. The child is this test program run in a child role, so the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_reliability.c — load, deaths, races and leaks: many clients with
  * checksummed, numbered messages; peers killed at random points; close
  * and interrupt racing blocked calls; thousands of connect/close cycles

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_security.c — access control, name ownership and peer identity,
  * each attacked. Cases both backends can run come first; then POSIX
  * attacks by a child that drops to another uid (needs root, as in CI);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_smb.c — network pipes on POSIX: a listener exported to SMB clients
  * through a local Samba (xpipe_attr_smb_export_set).
  *

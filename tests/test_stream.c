@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_stream.c — byte mode: echo across threads, a 64 MiB checksummed
  * transfer in odd-sized writes, partial reads, the _full calls, deadlines.
  */

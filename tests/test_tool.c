@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_tool.c — the xpipe command-line tool, end to end: spawned as a
  * process with its stdin/stdout/stderr on pipes, on every backend.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_win32.c — Win32 backend only: native Win32 programs and xpipe meet
  * on the same pipe names (the library must interoperate with plain
  * CreateFile / CreateNamedPipe peers), and pending instances absorb a

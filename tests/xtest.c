@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* xtest.c — PRIVATE to the test suite: the helpers of xtest.h and the
  * child-process roles used by cases that need a second process.
  */

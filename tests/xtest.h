@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* xtest.h — PRIVATE to the test suite: helpers shared by the CUnit test
  * files (pools, unique names, threads, child processes, data patterns,
  * skips). Written against the public API only, so the same cases run on

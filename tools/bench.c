@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bench.c — `xpipe bench`: xpipe against the raw OS calls it wraps, in
  * the same run, alternating, as ratios. The server side of every
  * measurement is a child process (this program, `bench --serve ...`).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bench.h — PRIVATE to tools/: what bench.c shares with the optional peer
  * implementations (bench_uv.c, built with -Dbench_peers=enabled). */
 #ifndef XPIPE_BENCH_H

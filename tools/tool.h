@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* tool.h — PRIVATE to tools/: what the xpipe tool's files share. */
 #ifndef XPIPE_TOOL_H
 #define XPIPE_TOOL_H

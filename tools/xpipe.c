@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* xpipe.c — the xpipe command-line tool: serve, connect, resolve and
  * benchmark pipes from a shell, like socat does for sockets. A thin
  * program over the public API (bench lives in bench.c).
@@ -25,7 +26,6 @@
 #define tool_isatty(fd) isatty(fd)
 #endif
 
-#define TOOL_VERSION "0.1.0"
 
 static const char tool_usage[] =
     "usage: xpipe listen [options] NAME     serve NAME: relay the first client\n"
@@ -72,6 +72,15 @@ typedef struct tool_t {
 
 /* ------------------------------------------------------------------ */
 /* Reporting */
+
+/* The tool's version is the headers' it was built with; the library's is
+ * asked at run time (another libxpipe.so.0 may be loaded). */
+static int tool_version(void)
+{
+    printf("xpipe %s (library %s, backend %s)\n", XPIPE_VERSION_STRING,
+           xpipe_version_string(), xpipe_backend_name());
+    return 0;
+}
 
 int tool_fail(const char *what, apr_status_t rv)
 {
@@ -609,9 +618,7 @@ static int tool_parse(tool_t *tool, int argc, const char *const *argv,
         case OPT_WAIT: xpipe_attr_wait_for_server_set(tool->attr, 1); break;
         case 'v': tool->verbose = 1; break;
         case OPT_HELP: fputs(tool_usage, stdout); return 0;
-        case OPT_VERSION:
-            printf("xpipe %s (backend %s)\n", TOOL_VERSION, xpipe_backend_name());
-            return 0;
+        case OPT_VERSION: return tool_version();
         }
     }
     if (rv != APR_EOF)
@@ -640,10 +647,8 @@ int main(int argc, const char *const *argv)
         fputs(tool_usage, stdout);
         rc = 0;
     }
-    else if (strcmp(cmd, "--version") == 0) {
-        printf("xpipe %s (backend %s)\n", TOOL_VERSION, xpipe_backend_name());
-        rc = 0;
-    }
+    else if (strcmp(cmd, "--version") == 0)
+        rc = tool_version();
     else if (strcmp(cmd, "bench") == 0)
         rc = tool_bench(argc, argv, tool.pool);
     else if (strcmp(cmd, "resolve") == 0) {

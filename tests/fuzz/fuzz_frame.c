@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_frame.c — libFuzzer target: the framed message decoder (the POSIX
  * message transport where SOCK_SEQPACKET is missing; built with
  * -Dunix_messages=framed). The input is what a hostile peer sends after

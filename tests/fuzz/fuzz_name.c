@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_name.c — libFuzzer target: the name parser and mapper. Any byte
  * string is a name; resolving it must never crash, never produce a path
  * that does not fit the OS, and give one of the documented statuses.

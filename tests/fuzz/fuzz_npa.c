@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_npa.c — libFuzzer target: the parser of smbd's named-pipe
  * handshake (backends/smb_npa.c), which reads what any process able to
  * reach the np socket sends before accept returns. The input is a request
