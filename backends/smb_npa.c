@@ -21,7 +21,7 @@
 
 typedef struct npa_cur_t {
     const unsigned char *b;
-    apr_size_t len;  /* the whole request, length field included */
+    apr_size_t len; /* the whole request, length field included */
     apr_size_t off;
     int bad;
     char *why;
@@ -61,9 +61,11 @@ static int npa_need(npa_cur_t *c, apr_size_t n, const char *what)
     if (c->bad)
         return 0;
     if (n > c->len - c->off)
-        return npa_fail(c, "request ends at byte %lu: %s needs %lu bytes at "
-                        "offset %lu", (unsigned long)c->len, what,
-                        (unsigned long)n, (unsigned long)c->off);
+        return npa_fail(c,
+                        "request ends at byte %lu: %s needs %lu bytes at "
+                        "offset %lu",
+                        (unsigned long)c->len, what, (unsigned long)n,
+                        (unsigned long)c->off);
     return 1;
 }
 
@@ -131,9 +133,11 @@ static int npa_string(npa_cur_t *c, int present, const char **out,
         || !npa_u32(c, &n, what))
         return 0;
     if (ofs != 0 || n > max)
-        return npa_fail(c, "%s: bad string counts (max %lu, offset %lu, "
-                        "length %lu)", what, (unsigned long)max,
-                        (unsigned long)ofs, (unsigned long)n);
+        return npa_fail(c,
+                        "%s: bad string counts (max %lu, offset %lu, "
+                        "length %lu)",
+                        what, (unsigned long)max, (unsigned long)ofs,
+                        (unsigned long)n);
     if (!npa_need(c, n, what))
         return 0;
     s = c->b + c->off;
@@ -189,8 +193,8 @@ static int npa_sid(npa_cur_t *c, const char **out, const char *what)
 }
 
 /* A conformant array's count, given first, must match the count field. */
-static int npa_conformant(npa_cur_t *c, apr_uint32_t *count,
-                          apr_uint32_t limit, const char *what)
+static int npa_conformant(npa_cur_t *c, apr_uint32_t *count, apr_uint32_t limit,
+                          const char *what)
 {
     apr_uint32_t max = 0;
 
@@ -247,11 +251,11 @@ static int npa_unix_token(npa_cur_t *c, xpipe__npa_info_t *info)
  * strings. Only the account and domain names are kept. */
 static int npa_user_info(npa_cur_t *c, xpipe__npa_info_t *info)
 {
-    static const char *const names[10] = {
-        "account name", "principal name", "domain name", "DNS domain name",
-        "full name", "logon script", "profile path", "home directory",
-        "home drive", "logon server"
-    };
+    static const char *const names[10] = { "account name", "principal name",
+                                           "domain name",  "DNS domain name",
+                                           "full name",    "logon script",
+                                           "profile path", "home directory",
+                                           "home drive",   "logon server" };
     int have[10], i;
     const char *s;
     apr_uint64_t v;
@@ -293,7 +297,7 @@ static int npa_session(npa_cur_t *c, xpipe__npa_info_t *info)
         || !npa_ptr(c, &unix_info, "unix info")
         || !npa_ptr(c, &ignored, "torture info") /* always sent NULL */
         || !npa_blob(c, "session key")
-        || !npa_ptr(c, &ignored, "credentials")  /* always sent NULL */
+        || !npa_ptr(c, &ignored, "credentials") /* always sent NULL */
         || !npa_skip(c, 16, 4, "session GUID")
         || !npa_int(c, &v, 2, 2, "ticket type"))
         return 0;
@@ -320,9 +324,9 @@ apr_size_t xpipe__npa_length(const unsigned char hdr[4])
            | (apr_size_t)hdr[2] << 8 | hdr[3];
 }
 
-apr_status_t xpipe__npa_parse(xpipe__npa_info_t *info,
-                              const unsigned char *req, apr_size_t len,
-                              char *why, apr_size_t whylen, apr_pool_t *pool)
+apr_status_t xpipe__npa_parse(xpipe__npa_info_t *info, const unsigned char *req,
+                              apr_size_t len, char *why, apr_size_t whylen,
+                              apr_pool_t *pool)
 {
     npa_cur_t c = { req, len + 4, 4, 0, why, whylen, pool };
     apr_uint32_t level = 0, sw = 0;
@@ -348,12 +352,14 @@ apr_status_t xpipe__npa_parse(xpipe__npa_info_t *info,
     if (!npa_u32(&c, &level, "level") || !npa_u32(&c, &sw, "union level"))
         return APR_EGENERAL;
     if (level != XPIPE__NPA_LEVEL || sw != level) {
-        npa_fail(&c, "handshake level %lu (union %lu); only level %d (as "
-                 "Samba 4.17 sends) is understood", (unsigned long)level,
-                 (unsigned long)sw, XPIPE__NPA_LEVEL);
+        npa_fail(&c,
+                 "handshake level %lu (union %lu); only level %d (as "
+                 "Samba 4.17 sends) is understood",
+                 (unsigned long)level, (unsigned long)sw, XPIPE__NPA_LEVEL);
         return APR_EGENERAL;
     }
-    if (!npa_int(&c, &v, 1, 4, "transport") || !npa_ptr(&c, &cname, "client name")
+    if (!npa_int(&c, &v, 1, 4, "transport")
+        || !npa_ptr(&c, &cname, "client name")
         || !npa_ptr(&c, &caddr, "client address")
         || !npa_int(&c, &v, 2, 2, "client port"))
         return APR_EGENERAL;
@@ -371,7 +377,8 @@ apr_status_t xpipe__npa_parse(xpipe__npa_info_t *info,
         return APR_EGENERAL;
     if (sess) {
         /* auth_session_info_transport: the session, exported creds. */
-        if (!npa_ptr(&c, &si, "session") || !npa_blob(&c, "exported credentials"))
+        if (!npa_ptr(&c, &si, "session")
+            || !npa_blob(&c, "exported credentials"))
             return APR_EGENERAL;
         if (si && !npa_session(&c, info))
             return APR_EGENERAL;
@@ -384,8 +391,7 @@ apr_status_t xpipe__npa_parse(xpipe__npa_info_t *info,
     return APR_SUCCESS;
 }
 
-void xpipe__npa_reply(unsigned char out[XPIPE__NPA_REPLY_LEN],
-                      int message_mode)
+void xpipe__npa_reply(unsigned char out[XPIPE__NPA_REPLY_LEN], int message_mode)
 {
     /* FILE_TYPE_BYTE_MODE_PIPE 1 / FILE_TYPE_MESSAGE_MODE_PIPE 2; the
      * device state's low byte is the instance count (unlimited), 0x0100
@@ -457,10 +463,9 @@ const char *xpipe__smbconf_ncalrpc_dir(const char *text, apr_size_t len,
             eol = memchr(text, '\n', (apr_size_t)(end - text));
             if (eol == NULL)
                 eol = end;
-            line = apr_pstrcat(pool, line,
-                               apr_pstrmemdup(pool, text,
-                                              (apr_size_t)(eol - text)),
-                               NULL);
+            line = apr_pstrcat(
+                pool, line,
+                apr_pstrmemdup(pool, text, (apr_size_t)(eol - text)), NULL);
             text = eol < end ? eol + 1 : end;
         }
         for (p = line; *p == ' ' || *p == '\t'; p++)
@@ -469,7 +474,8 @@ const char *xpipe__smbconf_ncalrpc_dir(const char *text, apr_size_t len,
             continue;
         if (*p == '[') {
             q = strchr(p, ']');
-            global = q && smbconf_key_is(p + 1, (apr_size_t)(q - p - 1), "global");
+            global =
+                q && smbconf_key_is(p + 1, (apr_size_t)(q - p - 1), "global");
             continue;
         }
         eq = strchr(p, '=');

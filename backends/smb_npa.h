@@ -32,18 +32,18 @@
 
 /* What the request tells; strings from the pool, NULL when absent. */
 typedef struct xpipe__npa_info_t {
-    const char *client_name;  /* the client machine's name */
-    const char *client_addr;  /* its IP address */
+    const char *client_name; /* the client machine's name */
+    const char *client_addr; /* its IP address */
     unsigned int client_port;
     const char *server_name;
     const char *server_addr;
     unsigned int server_port;
-    int have_session;         /* the fields below come from it */
-    const char *account;      /* account name, e.g. "alice" */
-    const char *domain;       /* e.g. "WORKGROUP" */
-    const char *sid;          /* the user's SID string (the token's first) */
-    const char *unix_name;    /* the Unix account smbd mapped it to */
-    int have_unix;            /* uid and gid are set */
+    int have_session;      /* the fields below come from it */
+    const char *account;   /* account name, e.g. "alice" */
+    const char *domain;    /* e.g. "WORKGROUP" */
+    const char *sid;       /* the user's SID string (the token's first) */
+    const char *unix_name; /* the Unix account smbd mapped it to */
+    int have_unix;         /* uid and gid are set */
     long uid;
     long gid;
 } xpipe__npa_info_t;
@@ -54,9 +54,9 @@ apr_size_t xpipe__npa_length(const unsigned char hdr[4]);
 /* Parse a whole request: req holds the 4 length bytes and the len bytes
  * they announce. On failure returns APR_EGENERAL and writes why (for the
  * log) into why[whylen]; nothing is trusted from a request that fails. */
-apr_status_t xpipe__npa_parse(xpipe__npa_info_t *info,
-                              const unsigned char *req, apr_size_t len,
-                              char *why, apr_size_t whylen, apr_pool_t *pool);
+apr_status_t xpipe__npa_parse(xpipe__npa_info_t *info, const unsigned char *req,
+                              apr_size_t len, char *why, apr_size_t whylen,
+                              apr_pool_t *pool);
 
 /* The answer for a request of XPIPE__NPA_LEVEL: byte or message mode. */
 void xpipe__npa_reply(unsigned char out[XPIPE__NPA_REPLY_LEN],

@@ -60,9 +60,9 @@ typedef struct unix_wake_t {
 /* One listening socket file and the lock that guards its name. */
 typedef struct unix_sock_file_t {
     int fd;
-    int lock_fd;    /* flock on "<path>.lock", held while listening */
+    int lock_fd; /* flock on "<path>.lock", held while listening */
     const char *path, *lock_path;
-    dev_t dev;      /* the socket file we bound: close unlinks only it */
+    dev_t dev; /* the socket file we bound: close unlinks only it */
     ino_t ino;
 } unix_sock_file_t;
 
@@ -86,7 +86,7 @@ struct xpipe__chan_t {
     int frame;
     const xpipe__npa_info_t *smb; /* a network client's identity, or NULL */
     /* Framed message mode only: */
-    unsigned char hdr[4];  /* the current frame's length, as read so far */
+    unsigned char hdr[4]; /* the current frame's length, as read so far */
     apr_size_t hdr_got;
     unsigned char *rx_part; /* payload read before a deadline cut in */
     apr_size_t rx_got;
@@ -97,8 +97,8 @@ struct xpipe__chan_t {
     int short_xfer[2];
     /* SOCK_SEQPACKET message mode: */
     apr_size_t max_message;
-    unsigned char *spill;   /* where a message longer than the buffer runs on */
-    xpipe__held_t held;     /* such a message, kept whole for the next call */
+    unsigned char *spill; /* where a message longer than the buffer runs on */
+    xpipe__held_t held;   /* such a message, kept whole for the next call */
 };
 
 /* Framed messages: chosen by meson (config.h). Then every connection
@@ -120,8 +120,9 @@ struct xpipe__chan_t {
 
 /* fcntl is needed only where the OS lacks the calls that set these
  * flags atomically. */
-#if !(defined(SOCK_CLOEXEC) && defined(SOCK_NONBLOCK)) \
-    || !defined(HAVE_ACCEPT4) || !(defined(HAVE_EVENTFD) || defined(HAVE_PIPE2))
+#if !(defined(SOCK_CLOEXEC) && defined(SOCK_NONBLOCK))                         \
+    || !defined(HAVE_ACCEPT4)                                                  \
+    || !(defined(HAVE_EVENTFD) || defined(HAVE_PIPE2))
 #define UNIX_NEED_FCNTL 1
 static int unix_cloexec_nonblock(int fd);
 #else
@@ -155,10 +156,13 @@ static int unix_open_raw(const char *path, int flags, mode_t mode)
 }
 
 static xpipe__unix_sys_t unix_sys = {
-    socket, bind, listen, unix_accept_raw, connect, recv, send, sendmsg,
-    recvmsg, poll,
-    close, shutdown, setsockopt, getsockopt, unix_open_raw, flock, lstat,
-    fstat, mkdir, chmod, fchmod, chown, unlink, read, write,
+    socket,     bind,       listen,        unix_accept_raw,
+    connect,    recv,       send,          sendmsg,
+    recvmsg,    poll,       close,         shutdown,
+    setsockopt, getsockopt, unix_open_raw, flock,
+    lstat,      fstat,      mkdir,         chmod,
+    fchmod,     chown,      unlink,        read,
+    write,
 };
 
 /* ------------------------------------------------------------------ */
@@ -196,7 +200,8 @@ static int unix_wake_make(int fds[2])
 #else
     if (pipe(fds) < 0)
         return -1;
-    if (unix_cloexec_nonblock(fds[0]) < 0 || unix_cloexec_nonblock(fds[1]) < 0) {
+    if (unix_cloexec_nonblock(fds[0]) < 0
+        || unix_cloexec_nonblock(fds[1]) < 0) {
         unix_sys.close(fds[0]);
         unix_sys.close(fds[1]);
         return -1;
@@ -498,8 +503,9 @@ static const char *unix_rundir(apr_pool_t *pool)
     struct stat st;
     int n = 0, at = 11;
 
-    if (xdg && xdg[0] == '/' && unix_sys.lstat(xdg, &st) == 0 && S_ISDIR(st.st_mode)
-        && st.st_uid == geteuid() && (st.st_mode & 0777) == 0700)
+    if (xdg && xdg[0] == '/' && unix_sys.lstat(xdg, &st) == 0
+        && S_ISDIR(st.st_mode) && st.st_uid == geteuid()
+        && (st.st_mode & 0777) == 0700)
         return apr_pstrcat(pool, xdg, "/xpipe", NULL);
     /* "/tmp/xpipe-<uid>", formatted by hand: every connect comes here. */
     uid = (unsigned long)geteuid();
@@ -527,15 +533,16 @@ static apr_status_t unix_rundir_check(const char *dir, int create)
         return errno == ENOENT ? XPIPE_ENOPIPE : APR_FROM_OS_ERROR(errno);
     /* lstat does not follow links: a symlink is refused as such. */
     if (S_ISLNK(st.st_mode))
-        return xpipe__fail(XPIPE_ERUNDIR,
-                           "run directory %s is a symbolic link", dir);
+        return xpipe__fail(XPIPE_ERUNDIR, "run directory %s is a symbolic link",
+                           dir);
     if (!S_ISDIR(st.st_mode))
-        return xpipe__fail(XPIPE_ERUNDIR,
-                           "run directory %s is not a directory", dir);
+        return xpipe__fail(XPIPE_ERUNDIR, "run directory %s is not a directory",
+                           dir);
     if (st.st_uid != geteuid())
         return xpipe__fail(XPIPE_ERUNDIR,
                            "run directory %s belongs to uid %lu, not to us "
-                           "(uid %lu)", dir, (unsigned long)st.st_uid,
+                           "(uid %lu)",
+                           dir, (unsigned long)st.st_uid,
                            (unsigned long)geteuid());
     if ((st.st_mode & 077) != 0)
         return xpipe__fail(XPIPE_ERUNDIR,
@@ -550,22 +557,19 @@ static apr_status_t unix_resolve(const char **native, const xpipe__name_t *name,
     const char *path;
 
     switch (name->kind) {
-    case XPIPE__NAME_REMOTE:
-        return XPIPE_EREMOTE;
-    case XPIPE__NAME_PATH:
-        path = name->name;
-        break;
+    case XPIPE__NAME_REMOTE: return XPIPE_EREMOTE;
+    case XPIPE__NAME_PATH: path = name->name; break;
     default:
         path = apr_pstrcat(pool, unix_rundir(pool), "/", name->name, NULL);
         break;
     }
     /* sun_path must hold the path and its NUL: never truncate. */
     if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
-        return xpipe__fail(XPIPE_ENAMETOOLONG,
-                           "socket path %s is %lu bytes; this OS holds %lu",
-                           path, (unsigned long)strlen(path),
-                           (unsigned long)sizeof(((struct sockaddr_un *)0)
-                                                     ->sun_path) - 1);
+        return xpipe__fail(
+            XPIPE_ENAMETOOLONG,
+            "socket path %s is %lu bytes; this OS holds %lu", path,
+            (unsigned long)strlen(path),
+            (unsigned long)sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
     *native = path;
     return APR_SUCCESS;
 }
@@ -602,7 +606,8 @@ static int unix_path_is_live(const char *path, const xpipe_attr_t *attr)
 }
 
 /* bind(), replacing a stale socket file but nothing else. */
-static apr_status_t unix_bind(int fd, const char *path, const xpipe_attr_t *attr)
+static apr_status_t unix_bind(int fd, const char *path,
+                              const xpipe_attr_t *attr)
 {
     struct sockaddr_un sa;
     struct stat st;
@@ -613,9 +618,10 @@ static apr_status_t unix_bind(int fd, const char *path, const xpipe_attr_t *attr
         if (unix_sys.bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
             return APR_SUCCESS;
         if (errno != EADDRINUSE)
-            return xpipe__fail(APR_FROM_OS_ERROR(errno), "cannot bind %s", path);
+            return xpipe__fail(APR_FROM_OS_ERROR(errno), "cannot bind %s",
+                               path);
         if (unix_sys.lstat(path, &st) < 0)
-            continue; /* gone meanwhile: bind again */
+            continue;              /* gone meanwhile: bind again */
         if (!S_ISSOCK(st.st_mode)) /* a file, directory or link: hands off */
             return xpipe__fail(XPIPE_ENOTSOCK, "%s exists and is a %s", path,
                                S_ISLNK(st.st_mode)   ? "symbolic link"
@@ -643,7 +649,8 @@ static apr_status_t unix_lock(int *lock_fd, const char **lock_path,
     int tries, fd;
 
     for (tries = 0; tries < 100; tries++) {
-        fd = unix_sys.open(lock, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        fd = unix_sys.open(lock, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+                           0600);
         if (fd < 0)
             return xpipe__fail(errno == ELOOP ? XPIPE_ENOTSOCK
                                               : APR_FROM_OS_ERROR(errno),
@@ -663,7 +670,8 @@ static apr_status_t unix_lock(int *lock_fd, const char **lock_path,
             *lock_path = lock;
             return APR_SUCCESS;
         }
-        unix_sys.close(fd); /* its previous owner removed it: take the new one */
+        unix_sys.close(
+            fd); /* its previous owner removed it: take the new one */
     }
     return XPIPE_EINUSE;
 }
@@ -698,8 +706,8 @@ static apr_status_t unix_sock_open(unix_sock_file_t *f, const char *path,
     if (rv == APR_SUCCESS
         && (unix_sys.chmod(path, (mode_t)attr->permissions) < 0
             || unix_sys.lstat(path, &st) < 0))
-        rv = xpipe__fail(APR_FROM_OS_ERROR(errno),
-                         "cannot set the mode of %s", path);
+        rv = xpipe__fail(APR_FROM_OS_ERROR(errno), "cannot set the mode of %s",
+                         path);
     if (rv == APR_SUCCESS) {
         f->dev = st.st_dev;
         f->ino = st.st_ino;
@@ -777,8 +785,8 @@ static apr_status_t unix_smb_listen(xpipe__lsn_t *l, const xpipe__name_t *name,
 
     if (name->kind == XPIPE__NAME_PATH)
         native = strrchr(native, '/') + 1; /* a path's last part names it */
-    pipe = apr_pstrdup(pool, name->kind == XPIPE__NAME_PATH ? native
-                                                           : name->name);
+    pipe =
+        apr_pstrdup(pool, name->kind == XPIPE__NAME_PATH ? native : name->name);
     for (char *p = pipe; *p; p++)
         if (*p >= 'A' && *p <= 'Z')
             *p = (char)(*p - 'A' + 'a');
@@ -786,21 +794,26 @@ static apr_status_t unix_smb_listen(xpipe__lsn_t *l, const xpipe__name_t *name,
         return xpipe__fail(errno == ENOENT ? XPIPE_ENOPIPE
                                            : APR_FROM_OS_ERROR(errno),
                            "Samba's np directory %s: %s (is Samba installed, "
-                           "and has smbd started once?)", dir,
-                           strerror(errno));
+                           "and has smbd started once?)",
+                           dir, strerror(errno));
     if (!S_ISDIR(st.st_mode))
-        return xpipe__fail(APR_ENOTDIR, "Samba's np directory %s is not a "
-                           "directory", dir);
+        return xpipe__fail(APR_ENOTDIR,
+                           "Samba's np directory %s is not a "
+                           "directory",
+                           dir);
     if (access(dir, W_OK | X_OK) < 0)
-        return xpipe__fail(APR_EACCES, "cannot create a socket in Samba's "
+        return xpipe__fail(APR_EACCES,
+                           "cannot create a socket in Samba's "
                            "np directory %s (owner uid %lu, mode %04o): run "
-                           "the server as that user", dir,
-                           (unsigned long)st.st_uid,
+                           "the server as that user",
+                           dir, (unsigned long)st.st_uid,
                            (unsigned int)(st.st_mode & 07777));
     path = apr_pstrcat(pool, dir, "/", pipe, NULL);
     if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
-        return xpipe__fail(XPIPE_ENAMETOOLONG, "socket path %s is too long "
-                           "for this OS", path);
+        return xpipe__fail(XPIPE_ENAMETOOLONG,
+                           "socket path %s is too long "
+                           "for this OS",
+                           path);
     /* smbd connects with a stream socket, as root or as its own user. */
     l->smb_attr = *l->attr;
     l->smb_attr.mode = XPIPE_MODE_BYTE;
@@ -878,11 +891,11 @@ static apr_status_t unix_recv_exact(int fd, void *buf, apr_size_t n,
  * UNIX_HELLO_WAIT); the fd is closed unless it names our mode. */
 static apr_status_t unix_hello_check(int fd, xpipe__lsn_t *l)
 {
-    char want = l->attr->mode == XPIPE_MODE_MESSAGE ? UNIX_HELLO_MSG
-                                                    : UNIX_HELLO_BYTE;
+    char want =
+        l->attr->mode == XPIPE_MODE_MESSAGE ? UNIX_HELLO_MSG : UNIX_HELLO_BYTE;
     char b = 0;
-    apr_status_t rv = unix_recv_exact(fd, &b, 1, &l->wake,
-                                      apr_time_now() + UNIX_HELLO_WAIT);
+    apr_status_t rv =
+        unix_recv_exact(fd, &b, 1, &l->wake, apr_time_now() + UNIX_HELLO_WAIT);
 
     if (rv == APR_SUCCESS && b == want)
         return APR_SUCCESS;
@@ -912,9 +925,10 @@ static apr_status_t unix_smb_handshake(int fd, xpipe__lsn_t *l,
     if (rv == APR_SUCCESS) {
         len = xpipe__npa_length(hdr);
         if (len < 12 || len > XPIPE__NPA_MAX) {
-            apr_snprintf(why, sizeof(why), "handshake of %lu bytes announced "
-                         "(12 to %lu expected)", (unsigned long)len,
-                         (unsigned long)XPIPE__NPA_MAX);
+            apr_snprintf(why, sizeof(why),
+                         "handshake of %lu bytes announced "
+                         "(12 to %lu expected)",
+                         (unsigned long)len, (unsigned long)XPIPE__NPA_MAX);
             rv = APR_EGENERAL;
         }
         else if ((req = malloc(len + 4)) == NULL)
@@ -981,7 +995,8 @@ static apr_status_t unix_smb_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
     while (fd < 0 && (errno == EINTR || errno == ECONNABORTED));
     if (fd < 0)
         return errno == EAGAIN || errno == EWOULDBLOCK
-                   ? APR_EAGAIN : APR_FROM_OS_ERROR(errno);
+                   ? APR_EAGAIN
+                   : APR_FROM_OS_ERROR(errno);
     rv = unix_smb_handshake(fd, l, &info, pool);
     if (rv != APR_SUCCESS)
         return rv == XPIPE_ECANCELED ? rv : APR_EAGAIN;
@@ -1101,13 +1116,17 @@ static apr_status_t unix_connect(xpipe__chan_t **out, const xpipe__name_t *name,
             rv = unix_socket_new(&fd, attr);
             if (rv != APR_SUCCESS)
                 return rv;
-            err = unix_sys.connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ? 0 : errno;
+            err = unix_sys.connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0
+                      ? 0
+                      : errno;
             if (err == EINPROGRESS) {
                 rv = unix_wait(fd, POLLOUT, NULL, deadline);
                 elen = sizeof(err);
                 if (rv != APR_SUCCESS)
                     err = EAGAIN;
-                else if (unix_sys.getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
+                else if (unix_sys.getsockopt(fd, SOL_SOCKET, SO_ERROR, &err,
+                                             &elen)
+                         < 0)
                     err = errno;
             }
             if (err == 0 && UNIX_FRAMED) {
@@ -1129,18 +1148,17 @@ static apr_status_t unix_connect(xpipe__chan_t **out, const xpipe__name_t *name,
             if (!unix_backoff(&delay, deadline))
                 return APR_TIMEUP;
             break;
-        case EAGAIN:       /* backlog full: busy, retried until the deadline */
+        case EAGAIN: /* backlog full: busy, retried until the deadline */
         case EINTR:
             if (!unix_backoff(&delay, deadline))
                 return APR_TIMEUP;
             break;
-        case EPROTOTYPE:   /* the server's socket type is the other mode */
+        case EPROTOTYPE: /* the server's socket type is the other mode */
             return XPIPE_EMODE;
-        case EACCES:       /* the socket's or a directory's permissions */
+        case EACCES: /* the socket's or a directory's permissions */
             return xpipe__fail(APR_EACCES, "no permission to connect to %s",
                                native);
-        default:
-            return APR_FROM_OS_ERROR(err);
+        default: return APR_FROM_OS_ERROR(err);
         }
     }
 }
@@ -1154,12 +1172,11 @@ static apr_status_t unix_io_status(int err)
     switch (err) {
     case ECONNRESET: /* peer closed with data unread, or was killed */
         return XPIPE_ERESET;
-    case EPIPE:      /* peer closed: nothing more can be written */
+    case EPIPE: /* peer closed: nothing more can be written */
         return XPIPE_EPIPE;
-    case EMSGSIZE:   /* larger than the socket can carry whole */
+    case EMSGSIZE: /* larger than the socket can carry whole */
         return XPIPE_EMSGSIZE;
-    default:
-        return APR_FROM_OS_ERROR(err);
+    default: return APR_FROM_OS_ERROR(err);
     }
 }
 
@@ -1383,13 +1400,14 @@ static apr_status_t unix_frame_recv(xpipe__chan_t *c, void *buf,
     return APR_SUCCESS;
 }
 
-static apr_status_t unix_send(xpipe__chan_t *c, const void *buf,
-                              apr_size_t len, apr_time_t deadline)
+static apr_status_t unix_send(xpipe__chan_t *c, const void *buf, apr_size_t len,
+                              apr_time_t deadline)
 {
     if (c->frame == 2 && len > XPIPE__NPA_MESSAGE_MAX)
-        return xpipe__fail(XPIPE_EMSGSIZE, "%lu bytes: an SMB client's "
-                           "messages hold at most %d", (unsigned long)len,
-                           XPIPE__NPA_MESSAGE_MAX);
+        return xpipe__fail(XPIPE_EMSGSIZE,
+                           "%lu bytes: an SMB client's "
+                           "messages hold at most %d",
+                           (unsigned long)len, XPIPE__NPA_MESSAGE_MAX);
     if (c->frame)
         return unix_frame_send(c, buf, len, deadline);
     /* SOCK_SEQPACKET sends are atomic: all of the message or an error. */
@@ -1412,8 +1430,8 @@ static apr_status_t unix_send(xpipe__chan_t *c, const void *buf,
  * for the next call (XPIPE_EMSGSIZE with its size). Only a message longer
  * than this channel's max message size (from a peer that ignored its own)
  * can be cut: that too is XPIPE_EMSGSIZE, and the message is gone. */
-static apr_status_t unix_seq_recv(xpipe__chan_t *c, void *buf,
-                                  apr_size_t *len, apr_time_t deadline)
+static apr_status_t unix_seq_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
+                                  apr_time_t deadline)
 {
     int direct = *len > c->max_message;
     apr_size_t room = direct ? *len : c->max_message + 1, got;

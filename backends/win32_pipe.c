@@ -64,11 +64,22 @@ struct xpipe__chan_t {
 
 /* Every pipe call goes through here (see win32_sys.h). */
 static xpipe__win32_sys_t win32_sys = {
-    CreateNamedPipeW, CreateFileW, ConnectNamedPipe, ReadFile,
-    WriteFile,        PeekNamedPipe, WaitNamedPipeW,
-    CancelIoEx, GetOverlappedResult, WaitForMultipleObjects,
-    DisconnectNamedPipe, GetNamedPipeInfo, SetNamedPipeHandleState,
-    GetNamedPipeHandleStateW, CloseHandle, CreateEventW,
+    CreateNamedPipeW,
+    CreateFileW,
+    ConnectNamedPipe,
+    ReadFile,
+    WriteFile,
+    PeekNamedPipe,
+    WaitNamedPipeW,
+    CancelIoEx,
+    GetOverlappedResult,
+    WaitForMultipleObjects,
+    DisconnectNamedPipe,
+    GetNamedPipeInfo,
+    SetNamedPipeHandleState,
+    GetNamedPipeHandleStateW,
+    CloseHandle,
+    CreateEventW,
 };
 
 /* ------------------------------------------------------------------ */
@@ -185,7 +196,8 @@ static HANDLE win32_event(HANDLE volatile *slot)
         mine = win32_sys.create_event(NULL, TRUE, FALSE, NULL);
         if (mine == NULL)
             return NULL;
-        h = InterlockedCompareExchangePointer((PVOID volatile *)slot, mine, NULL);
+        h = InterlockedCompareExchangePointer((PVOID volatile *)slot, mine,
+                                              NULL);
         if (h != NULL)
             win32_sys.close_handle(mine);
         else
@@ -241,9 +253,7 @@ static apr_status_t win32_resolve(const char **native,
     case XPIPE__NAME_REMOTE:
         s = apr_pstrcat(pool, "\\\\", name->host, "\\pipe\\", name->name, NULL);
         break;
-    default:
-        s = apr_pstrcat(pool, "\\\\.\\pipe\\", name->name, NULL);
-        break;
+    default: s = apr_pstrcat(pool, "\\\\.\\pipe\\", name->name, NULL); break;
     }
     if (strlen(s) > WIN32_NAME_MAX)
         return xpipe__fail(XPIPE_ENAMETOOLONG,
@@ -297,7 +307,7 @@ static apr_status_t win32_security(xpipe__lsn_t *l, apr_pool_t *pool)
     w = win32_wide(sddl, pool);
     if (w == NULL
         || !ConvertStringSecurityDescriptorToSecurityDescriptorW(
-               w, SDDL_REVISION_1, &l->sd, NULL))
+            w, SDDL_REVISION_1, &l->sd, NULL))
         return APR_EINVAL; /* the SDDL string does not parse */
     l->sa.nLength = sizeof(l->sa);
     l->sa.lpSecurityDescriptor = l->sd;
@@ -321,8 +331,7 @@ static HANDLE win32_instance_new(xpipe__lsn_t *l, int first, DWORD *err)
 
     /* As on POSIX, one whole message of the maximum size fits the buffer,
      * so a send does not wait for the reader unless messages pile up. */
-    if (a->mode == XPIPE_MODE_MESSAGE && !a->out_buffer
-        && out < a->max_message)
+    if (a->mode == XPIPE_MODE_MESSAGE && !a->out_buffer && out < a->max_message)
         out = (DWORD)a->max_message;
     if (a->mode == XPIPE_MODE_MESSAGE && !a->in_buffer && in < a->max_message)
         in = (DWORD)a->max_message;
@@ -333,7 +342,8 @@ static HANDLE win32_instance_new(xpipe__lsn_t *l, int first, DWORD *err)
         open |= FILE_FLAG_FIRST_PIPE_INSTANCE;
     /* Unlimited: accepted channels count as instances too. */
     h = win32_sys.create_named_pipe(l->wname, open, mode | PIPE_WAIT,
-                         PIPE_UNLIMITED_INSTANCES, out, in, 0, &l->sa);
+                                    PIPE_UNLIMITED_INSTANCES, out, in, 0,
+                                    &l->sa);
     *err = h == INVALID_HANDLE_VALUE ? GetLastError() : 0;
     return h;
 }
@@ -362,17 +372,14 @@ static apr_status_t win32_arm(xpipe__lsn_t *l, win32_inst_t *s)
         }
         err = GetLastError();
         switch (err) {
-        case ERROR_IO_PENDING:
-            s->state = SLOT_PENDING;
-            return APR_SUCCESS;
+        case ERROR_IO_PENDING: s->state = SLOT_PENDING; return APR_SUCCESS;
         case ERROR_PIPE_CONNECTED: /* connected between create and connect */
             s->state = SLOT_READY;
             return APR_SUCCESS;
         case ERROR_NO_DATA: /* a client came and went: recycle, try again */
             win32_sys.disconnect_named_pipe(s->pipe);
             continue;
-        default:
-            break;
+        default: break;
         }
         break;
     }
@@ -419,20 +426,20 @@ static apr_status_t win32_listen(xpipe__lsn_t **out, const xpipe__name_t *name,
     ours = win32_names_add(l->wname, 0);
     l->slot[0].pipe = win32_instance_new(l, ours == 0, &err);
     if (l->slot[0].pipe == INVALID_HANDLE_VALUE)
-        rv = err == ERROR_ACCESS_DENIED || err == ERROR_PIPE_BUSY
-                 ? xpipe__fail(XPIPE_EINUSE, "another server owns pipe %s",
-                               native)
-                 : err == ERROR_INVALID_NAME || err == ERROR_BAD_PATHNAME
-                       ? XPIPE_EBADNAME
-                       : win32_os_status(err);
-    else if (!win32_sys.get_named_pipe_handle_state(l->slot[0].pipe, NULL, &count, NULL,
-                                       NULL, NULL, 0))
+        rv = err == ERROR_ACCESS_DENIED || err == ERROR_PIPE_BUSY ? xpipe__fail(
+                 XPIPE_EINUSE, "another server owns pipe %s", native)
+             : err == ERROR_INVALID_NAME || err == ERROR_BAD_PATHNAME
+                 ? XPIPE_EBADNAME
+                 : win32_os_status(err);
+    else if (!win32_sys.get_named_pipe_handle_state(
+                 l->slot[0].pipe, NULL, &count, NULL, NULL, NULL, 0))
         rv = win32_os_status(GetLastError());
     else if ((long)count != 1 + ours)
-        rv = xpipe__fail(XPIPE_EINUSE,
-                         "pipe %s has %lu instances besides ours: another "
-                         "server owns it", native, (unsigned long)count - 1
-                                                       - (unsigned long)ours);
+        rv =
+            xpipe__fail(XPIPE_EINUSE,
+                        "pipe %s has %lu instances besides ours: another "
+                        "server owns it",
+                        native, (unsigned long)count - 1 - (unsigned long)ours);
     ReleaseSRWLockExclusive(&win32_names_lock);
     for (i = 0; i < l->n && rv == APR_SUCCESS; i++)
         rv = win32_arm(l, &l->slot[i]);
@@ -444,8 +451,8 @@ static apr_status_t win32_listen(xpipe__lsn_t **out, const xpipe__name_t *name,
     return APR_SUCCESS;
 }
 
-static apr_status_t win32_chan_new(xpipe__chan_t **out, HANDLE pipe,
-                                   int server, apr_pool_t *pool)
+static apr_status_t win32_chan_new(xpipe__chan_t **out, HANDLE pipe, int server,
+                                   apr_pool_t *pool)
 {
     xpipe__chan_t *c = apr_pcalloc(pool, sizeof(*c));
 
@@ -514,9 +521,8 @@ static apr_status_t win32_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
         if (h != INVALID_HANDLE_VALUE) {
             apr_status_t rv = win32_chan_new(out, h, 1, pool);
             if (rv == APR_SUCCESS) {
-                (*out)->wname = apr_pmemdup(pool, l->wname,
-                                            (wcslen(l->wname) + 1)
-                                                * sizeof(wchar_t));
+                (*out)->wname = apr_pmemdup(
+                    pool, l->wname, (wcslen(l->wname) + 1) * sizeof(wchar_t));
                 AcquireSRWLockExclusive(&win32_names_lock);
                 win32_names_add((*out)->wname, 1);
                 ReleaseSRWLockExclusive(&win32_names_lock);
@@ -579,9 +585,9 @@ static apr_status_t win32_listener_close(xpipe__lsn_t *l)
 /* Connect */
 
 static apr_status_t win32_connect(xpipe__chan_t **out,
-                                  const xpipe__name_t *name,
-                                  const char *native, const xpipe_attr_t *attr,
-                                  apr_time_t deadline, apr_pool_t *pool)
+                                  const xpipe__name_t *name, const char *native,
+                                  const xpipe_attr_t *attr, apr_time_t deadline,
+                                  apr_pool_t *pool)
 {
     const wchar_t *w = win32_wide(native, pool);
     DWORD err, flags = 0, mode;
@@ -594,10 +600,11 @@ static apr_status_t win32_connect(xpipe__chan_t **out,
         return XPIPE_EBADNAME;
     for (;;) {
         /* SQOS: the server may identify us but never act as us. */
-        h = win32_sys.create_file(w, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING,
-                        FILE_FLAG_OVERLAPPED | SECURITY_SQOS_PRESENT
-                            | SECURITY_IDENTIFICATION,
-                        NULL);
+        h = win32_sys.create_file(w, GENERIC_READ | GENERIC_WRITE, 0, NULL,
+                                  OPEN_EXISTING,
+                                  FILE_FLAG_OVERLAPPED | SECURITY_SQOS_PRESENT
+                                      | SECURITY_IDENTIFICATION,
+                                  NULL);
         if (h != INVALID_HANDLE_VALUE)
             break;
         err = GetLastError();
@@ -612,7 +619,8 @@ static apr_status_t win32_connect(xpipe__chan_t **out,
             if (ms == 0)
                 return APR_TIMEUP;
             apr_sleep(ms < 0 || delay < (apr_interval_time_t)ms * 1000
-                          ? delay : (apr_interval_time_t)ms * 1000);
+                          ? delay
+                          : (apr_interval_time_t)ms * 1000);
             if (delay < 25000)
                 delay *= 2;
             continue;
@@ -622,15 +630,14 @@ static apr_status_t win32_connect(xpipe__chan_t **out,
             /* Wakes early when an instance frees; 0 would mean "the
              * server's default", so wait at least 1 ms. Remote servers
              * (Samba) do not support it: then just pause. */
-            if (!win32_sys.wait_named_pipe(w, ms < 0 || ms > 1000 ? 1000 : (DWORD)ms)
+            if (!win32_sys.wait_named_pipe(w, ms < 0 || ms > 1000 ? 1000
+                                                                  : (DWORD)ms)
                 && GetLastError() != ERROR_SEM_TIMEOUT
                 && GetLastError() != ERROR_FILE_NOT_FOUND)
                 apr_sleep(delay);
             continue;
-        case ERROR_ACCESS_DENIED:
-            return APR_EACCES;
-        default:
-            return win32_os_status(err);
+        case ERROR_ACCESS_DENIED: return APR_EACCES;
+        default: return win32_os_status(err);
         }
     }
     /* Both ends must agree on the mode, as they must on POSIX. */
@@ -639,7 +646,8 @@ static apr_status_t win32_connect(xpipe__chan_t **out,
         win32_sys.close_handle(h);
         return win32_os_status(err);
     }
-    if (((flags & PIPE_TYPE_MESSAGE) != 0) != (attr->mode == XPIPE_MODE_MESSAGE)) {
+    if (((flags & PIPE_TYPE_MESSAGE) != 0)
+        != (attr->mode == XPIPE_MODE_MESSAGE)) {
         win32_sys.close_handle(h);
         return XPIPE_EMODE;
     }
@@ -672,13 +680,11 @@ static apr_status_t win32_read(xpipe__chan_t *c, void *buf, apr_size_t *len,
             continue; /* a 0-byte message from a foreign peer: not data */
         *len = 0;
         switch (APR_TO_OS_ERROR(rv)) {
-        case ERROR_BROKEN_PIPE:        /* peer closed, all read: end */
-        case ERROR_PIPE_NOT_CONNECTED:
-            return APR_EOF;
-        case ERROR_NETNAME_DELETED:    /* remote peer vanished */
+        case ERROR_BROKEN_PIPE: /* peer closed, all read: end */
+        case ERROR_PIPE_NOT_CONNECTED: return APR_EOF;
+        case ERROR_NETNAME_DELETED: /* remote peer vanished */
             return XPIPE_ERESET;
-        default:
-            return rv;
+        default: return rv;
         }
     }
 }
@@ -686,14 +692,11 @@ static apr_status_t win32_read(xpipe__chan_t *c, void *buf, apr_size_t *len,
 static apr_status_t win32_write_status(apr_status_t rv)
 {
     switch (APR_TO_OS_ERROR(rv)) {
-    case ERROR_NO_DATA:            /* the peer closed its end */
+    case ERROR_NO_DATA: /* the peer closed its end */
     case ERROR_BROKEN_PIPE:
-    case ERROR_PIPE_NOT_CONNECTED:
-        return XPIPE_EPIPE;
-    case ERROR_NETNAME_DELETED:
-        return XPIPE_ERESET;
-    default:
-        return rv;
+    case ERROR_PIPE_NOT_CONNECTED: return XPIPE_EPIPE;
+    case ERROR_NETNAME_DELETED: return XPIPE_ERESET;
+    default: return rv;
     }
 }
 
@@ -705,7 +708,8 @@ static apr_status_t win32_write(xpipe__chan_t *c, const void *buf,
 
     /* A write cut short by a deadline or an interrupt reports what went
      * through: those bytes are delivered, so they are a success. */
-    if (rv != APR_SUCCESS && n > 0 && (rv == APR_TIMEUP || rv == XPIPE_ECANCELED))
+    if (rv != APR_SUCCESS && n > 0
+        && (rv == APR_TIMEUP || rv == XPIPE_ECANCELED))
         rv = APR_SUCCESS;
     *len = n;
     return rv == APR_SUCCESS ? rv : win32_write_status(rv);
@@ -727,7 +731,8 @@ static apr_status_t win32_send(xpipe__chan_t *c, const void *buf,
 static apr_status_t win32_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
                                apr_time_t deadline)
 {
-    DWORD n, m, avail, left, want = *len > 0x40000000 ? 0x40000000 : (DWORD)*len;
+    DWORD n, m, avail, left,
+        want = *len > 0x40000000 ? 0x40000000 : (DWORD)*len;
     apr_status_t rv;
 
     if (xpipe__held_take(&c->held, buf, len, &rv))
@@ -757,11 +762,9 @@ static apr_status_t win32_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
         c->held.len = (apr_size_t)n + m;
         *len = c->held.len;
         return XPIPE_EMSGSIZE;
-    case ERROR_BROKEN_PIPE:        /* peer closed, all read: end */
-    case ERROR_PIPE_NOT_CONNECTED:
-        return APR_EOF;
-    default:
-        return rv;
+    case ERROR_BROKEN_PIPE: /* peer closed, all read: end */
+    case ERROR_PIPE_NOT_CONNECTED: return APR_EOF;
+    default: return rv;
     }
 }
 
@@ -861,8 +864,9 @@ static apr_status_t win32_sddl_check(const char *sddl)
     if (apr_pool_create(&p, NULL) != APR_SUCCESS)
         return APR_ENOMEM;
     w = win32_wide(sddl, p);
-    if (w && ConvertStringSecurityDescriptorToSecurityDescriptorW(
-                 w, SDDL_REVISION_1, &sd, NULL)) {
+    if (w
+        && ConvertStringSecurityDescriptorToSecurityDescriptorW(
+            w, SDDL_REVISION_1, &sd, NULL)) {
         LocalFree(sd);
         rv = APR_SUCCESS;
     }

@@ -122,38 +122,38 @@ enum xpipe_status_e {
 };
 
 /** True when status s is XPIPE_ENOPIPE. */
-#define XPIPE_STATUS_IS_ENOPIPE(s)      ((s) == XPIPE_ENOPIPE)
+#define XPIPE_STATUS_IS_ENOPIPE(s) ((s) == XPIPE_ENOPIPE)
 /** True when status s is XPIPE_EINUSE. */
-#define XPIPE_STATUS_IS_EINUSE(s)       ((s) == XPIPE_EINUSE)
+#define XPIPE_STATUS_IS_EINUSE(s) ((s) == XPIPE_EINUSE)
 /** True when status s is XPIPE_ECLOSED. */
-#define XPIPE_STATUS_IS_ECLOSED(s)      ((s) == XPIPE_ECLOSED)
+#define XPIPE_STATUS_IS_ECLOSED(s) ((s) == XPIPE_ECLOSED)
 /** True when status s is XPIPE_ECANCELED. */
-#define XPIPE_STATUS_IS_ECANCELED(s)    ((s) == XPIPE_ECANCELED)
+#define XPIPE_STATUS_IS_ECANCELED(s) ((s) == XPIPE_ECANCELED)
 /** True when status s is XPIPE_EMSGSIZE. */
-#define XPIPE_STATUS_IS_EMSGSIZE(s)     ((s) == XPIPE_EMSGSIZE)
+#define XPIPE_STATUS_IS_EMSGSIZE(s) ((s) == XPIPE_EMSGSIZE)
 /** True when status s is XPIPE_ERESET. */
-#define XPIPE_STATUS_IS_ERESET(s)       ((s) == XPIPE_ERESET)
+#define XPIPE_STATUS_IS_ERESET(s) ((s) == XPIPE_ERESET)
 /** True when status s is XPIPE_EPIPE. */
-#define XPIPE_STATUS_IS_EPIPE(s)        ((s) == XPIPE_EPIPE)
+#define XPIPE_STATUS_IS_EPIPE(s) ((s) == XPIPE_EPIPE)
 /** True when status s is XPIPE_EBADNAME. */
-#define XPIPE_STATUS_IS_EBADNAME(s)     ((s) == XPIPE_EBADNAME)
+#define XPIPE_STATUS_IS_EBADNAME(s) ((s) == XPIPE_EBADNAME)
 /** True when status s is XPIPE_ENAMETOOLONG. */
 #define XPIPE_STATUS_IS_ENAMETOOLONG(s) ((s) == XPIPE_ENAMETOOLONG)
 /** True when status s is XPIPE_EREMOTE. */
-#define XPIPE_STATUS_IS_EREMOTE(s)      ((s) == XPIPE_EREMOTE)
+#define XPIPE_STATUS_IS_EREMOTE(s) ((s) == XPIPE_EREMOTE)
 /** True when status s is XPIPE_EMODE. */
-#define XPIPE_STATUS_IS_EMODE(s)        ((s) == XPIPE_EMODE)
+#define XPIPE_STATUS_IS_EMODE(s) ((s) == XPIPE_EMODE)
 /** True when status s is XPIPE_ERUNDIR. */
-#define XPIPE_STATUS_IS_ERUNDIR(s)      ((s) == XPIPE_ERUNDIR)
+#define XPIPE_STATUS_IS_ERUNDIR(s) ((s) == XPIPE_ERUNDIR)
 /** True when status s is XPIPE_ENOTSOCK. */
-#define XPIPE_STATUS_IS_ENOTSOCK(s)     ((s) == XPIPE_ENOTSOCK)
+#define XPIPE_STATUS_IS_ENOTSOCK(s) ((s) == XPIPE_ENOTSOCK)
 /** True when status s is XPIPE_EPEER. */
-#define XPIPE_STATUS_IS_EPEER(s)        ((s) == XPIPE_EPEER)
+#define XPIPE_STATUS_IS_EPEER(s) ((s) == XPIPE_EPEER)
 /** True for any code of xpipe's own range. */
-#define XPIPE_STATUS_IS_XPIPE(s) \
+#define XPIPE_STATUS_IS_XPIPE(s)                                               \
     ((s) > XPIPE_START_ERROR && (s) < XPIPE_STATUS_END)
 /** True when the peer is gone: end of stream, reset, or closed pipe. */
-#define XPIPE_STATUS_IS_PEER_GONE(s) \
+#define XPIPE_STATUS_IS_PEER_GONE(s)                                           \
     (APR_STATUS_IS_EOF(s) || (s) == XPIPE_ERESET || (s) == XPIPE_EPIPE)
 
 /**
@@ -163,7 +163,8 @@ enum xpipe_status_e {
  * @param bufsize size of buf in bytes.
  * @return buf.
  */
-XPIPE_API char *xpipe_strerror(apr_status_t status, char *buf, apr_size_t bufsize);
+XPIPE_API char *xpipe_strerror(apr_status_t status, char *buf,
+                               apr_size_t bufsize);
 
 /**
  * What xpipe knew about the last failure in the calling thread: the path,
@@ -229,8 +230,8 @@ typedef struct xpipe_attr_t xpipe_attr_t;
 
 /** Channel mode. Both ends of a channel must use the same mode. */
 typedef enum xpipe_mode_e {
-    XPIPE_MODE_BYTE = 0,    /**< byte stream (default) */
-    XPIPE_MODE_MESSAGE = 1  /**< boundaries kept: one send = one recv */
+    XPIPE_MODE_BYTE = 0,   /**< byte stream (default) */
+    XPIPE_MODE_MESSAGE = 1 /**< boundaries kept: one send = one recv */
 } xpipe_mode_e;
 
 /** Largest value accepted by xpipe_attr_max_message_set. */
@@ -261,7 +262,8 @@ XPIPE_API apr_status_t xpipe_attr_create(xpipe_attr_t **attr, apr_pool_t *pool);
  * @param mode XPIPE_MODE_BYTE or XPIPE_MODE_MESSAGE.
  * @return APR_SUCCESS, APR_EINVAL for NULL or an unknown mode.
  */
-XPIPE_API apr_status_t xpipe_attr_mode_set(xpipe_attr_t *attr, xpipe_mode_e mode);
+XPIPE_API apr_status_t xpipe_attr_mode_set(xpipe_attr_t *attr,
+                                           xpipe_mode_e mode);
 
 /**
  * Listener: how many clients may wait to be accepted (POSIX backlog;
@@ -270,7 +272,8 @@ XPIPE_API apr_status_t xpipe_attr_mode_set(xpipe_attr_t *attr, xpipe_mode_e mode
  * @param instances how many; default XPIPE_INSTANCES_DEFAULT.
  * @return APR_SUCCESS, APR_EINVAL when out of range or attr is NULL.
  */
-XPIPE_API apr_status_t xpipe_attr_instances_set(xpipe_attr_t *attr, int instances);
+XPIPE_API apr_status_t xpipe_attr_instances_set(xpipe_attr_t *attr,
+                                                int instances);
 
 /**
  * Message mode: the largest message xpipe_send accepts,
@@ -279,7 +282,8 @@ XPIPE_API apr_status_t xpipe_attr_instances_set(xpipe_attr_t *attr, int instance
  * @param max the size in bytes; default XPIPE_MESSAGE_MAX_DEFAULT.
  * @return APR_SUCCESS, APR_EINVAL when out of range or attr is NULL.
  */
-XPIPE_API apr_status_t xpipe_attr_max_message_set(xpipe_attr_t *attr, apr_size_t max);
+XPIPE_API apr_status_t xpipe_attr_max_message_set(xpipe_attr_t *attr,
+                                                  apr_size_t max);
 
 /**
  * OS buffer sizes (SO_RCVBUF/SO_SNDBUF; the pipe's in/out buffer sizes).
@@ -290,8 +294,8 @@ XPIPE_API apr_status_t xpipe_attr_max_message_set(xpipe_attr_t *attr, apr_size_t
  * @return APR_SUCCESS, APR_EINVAL when out of range or attr is NULL.
  */
 XPIPE_API apr_status_t xpipe_attr_buffer_size_set(xpipe_attr_t *attr,
-                                        apr_size_t in_size,
-                                        apr_size_t out_size);
+                                                  apr_size_t in_size,
+                                                  apr_size_t out_size);
 
 /**
  * POSIX: the socket file's permission bits (0 to 0777), applied exactly
@@ -314,7 +318,8 @@ XPIPE_API apr_status_t xpipe_attr_permissions_set(xpipe_attr_t *attr, int mode);
  * @return APR_SUCCESS, APR_EINVAL for a NULL attr, an empty string or
  *         (Windows) an SDDL string that does not parse.
  */
-XPIPE_API apr_status_t xpipe_attr_sddl_set(xpipe_attr_t *attr, const char *sddl);
+XPIPE_API apr_status_t xpipe_attr_sddl_set(xpipe_attr_t *attr,
+                                           const char *sddl);
 
 /**
  * Windows: accept clients from other machines (`\\host\pipe\name`).
@@ -333,7 +338,8 @@ XPIPE_API apr_status_t xpipe_attr_remote_set(xpipe_attr_t *attr, int allow);
  * @param wait nonzero to wait.
  * @return APR_SUCCESS, APR_EINVAL for a NULL attr.
  */
-XPIPE_API apr_status_t xpipe_attr_wait_for_server_set(xpipe_attr_t *attr, int wait);
+XPIPE_API apr_status_t xpipe_attr_wait_for_server_set(xpipe_attr_t *attr,
+                                                      int wait);
 
 /**
  * POSIX: give the socket file this group (chown), so that with
@@ -359,7 +365,8 @@ XPIPE_API apr_status_t xpipe_attr_group_set(xpipe_attr_t *attr, long gid);
  * @return APR_SUCCESS, APR_EINVAL for a NULL attr or a string of none of
  *         these forms.
  */
-XPIPE_API apr_status_t xpipe_attr_peer_require_set(xpipe_attr_t *attr, const char *who);
+XPIPE_API apr_status_t xpipe_attr_peer_require_set(xpipe_attr_t *attr,
+                                                   const char *who);
 
 /**
  * Network pipes: make the listener reachable from other machines as
@@ -384,7 +391,7 @@ XPIPE_API apr_status_t xpipe_attr_peer_require_set(xpipe_attr_t *attr, const cha
  *         create a socket in it (xpipe_error_detail() says which).
  */
 XPIPE_API apr_status_t xpipe_attr_smb_export_set(xpipe_attr_t *attr, int on,
-                                       const char *np_dir);
+                                                 const char *np_dir);
 
 /** Largest message an SMB client can exchange in message mode: Samba
  *  frames each one with a 16-bit length. */
@@ -405,7 +412,7 @@ typedef void (*xpipe_log_fn)(void *baton, const char *line);
  * @return APR_SUCCESS, APR_EINVAL for a NULL attr.
  */
 XPIPE_API apr_status_t xpipe_attr_log_set(xpipe_attr_t *attr, xpipe_log_fn fn,
-                                void *baton);
+                                          void *baton);
 
 /**
  * Read an attribute back (for tests and tools). The getters below take an
@@ -470,7 +477,7 @@ XPIPE_API const char *xpipe_attr_sddl_get(const xpipe_attr_t *attr);
  *         XPIPE_ENAMETOOLONG, XPIPE_EREMOTE.
  */
 XPIPE_API apr_status_t xpipe_name_resolve(const char **native, const char *name,
-                                apr_pool_t *pool);
+                                          apr_pool_t *pool);
 /** @} */
 
 /* ------------------------------------------------------------------ */
@@ -495,8 +502,9 @@ typedef struct xpipe_t xpipe_t;
  *         XPIPE_ERUNDIR when the run directory is unsafe;
  *         APR_EACCES, or an OS status.
  */
-XPIPE_API apr_status_t xpipe_listen(xpipe_listener_t **listener, const char *name,
-                          const xpipe_attr_t *attr, apr_pool_t *pool);
+XPIPE_API apr_status_t xpipe_listen(xpipe_listener_t **listener,
+                                    const char *name, const xpipe_attr_t *attr,
+                                    apr_pool_t *pool);
 
 /**
  * Wait for a client and return its channel.
@@ -508,8 +516,10 @@ XPIPE_API apr_status_t xpipe_listen(xpipe_listener_t **listener, const char *nam
  *         xpipe_listener_interrupt; XPIPE_ECLOSED after close; APR_EINVAL;
  *         an OS status.
  */
-XPIPE_API apr_status_t xpipe_accept(xpipe_t **channel, xpipe_listener_t *listener,
-                          apr_interval_time_t timeout, apr_pool_t *pool);
+XPIPE_API apr_status_t xpipe_accept(xpipe_t **channel,
+                                    xpipe_listener_t *listener,
+                                    apr_interval_time_t timeout,
+                                    apr_pool_t *pool);
 
 /**
  * Wake every xpipe_accept blocked on the listener now; if none is blocked,
@@ -533,7 +543,8 @@ XPIPE_API apr_status_t xpipe_listener_close(xpipe_listener_t *listener);
  * @param listener the listener.
  * @return the socket path or pipe name; NULL for a NULL listener.
  */
-XPIPE_API const char *xpipe_listener_native_name(const xpipe_listener_t *listener);
+XPIPE_API const char *xpipe_listener_native_name(
+    const xpipe_listener_t *listener);
 /** @} */
 
 /* ------------------------------------------------------------------ */
@@ -556,8 +567,9 @@ XPIPE_API const char *xpipe_listener_native_name(const xpipe_listener_t *listene
  *         XPIPE_ERUNDIR; APR_EACCES; an OS status.
  */
 XPIPE_API apr_status_t xpipe_connect(xpipe_t **channel, const char *name,
-                           const xpipe_attr_t *attr,
-                           apr_interval_time_t timeout, apr_pool_t *pool);
+                                     const xpipe_attr_t *attr,
+                                     apr_interval_time_t timeout,
+                                     apr_pool_t *pool);
 
 /**
  * Byte mode: read up to *len bytes; returns as soon as any are there.
@@ -579,7 +591,8 @@ XPIPE_API apr_status_t xpipe_read(xpipe_t *channel, void *buf, apr_size_t *len);
  *         APR_TIMEUP; XPIPE_ECANCELED; XPIPE_ECLOSED; XPIPE_EMODE;
  *         APR_EINVAL. Never raises SIGPIPE.
  */
-XPIPE_API apr_status_t xpipe_write(xpipe_t *channel, const void *buf, apr_size_t *len);
+XPIPE_API apr_status_t xpipe_write(xpipe_t *channel, const void *buf,
+                                   apr_size_t *len);
 
 /**
  * Byte mode: read exactly len bytes unless an error or EOF stops it.
@@ -590,8 +603,8 @@ XPIPE_API apr_status_t xpipe_write(xpipe_t *channel, const void *buf, apr_size_t
  * @param done receives the bytes read (may be NULL).
  * @return as xpipe_read; APR_EOF when the stream ended early.
  */
-XPIPE_API apr_status_t xpipe_read_full(xpipe_t *channel, void *buf, apr_size_t len,
-                             apr_size_t *done);
+XPIPE_API apr_status_t xpipe_read_full(xpipe_t *channel, void *buf,
+                                       apr_size_t len, apr_size_t *done);
 
 /**
  * Byte mode: write all len bytes unless an error stops it.
@@ -603,7 +616,7 @@ XPIPE_API apr_status_t xpipe_read_full(xpipe_t *channel, void *buf, apr_size_t l
  * @return as xpipe_write.
  */
 XPIPE_API apr_status_t xpipe_write_full(xpipe_t *channel, const void *buf,
-                              apr_size_t len, apr_size_t *done);
+                                        apr_size_t len, apr_size_t *done);
 
 /**
  * Message mode: send one message of len bytes (1..max message size).
@@ -615,7 +628,8 @@ XPIPE_API apr_status_t xpipe_write_full(xpipe_t *channel, const void *buf,
  *         size; APR_EINVAL for len 0 or NULL; XPIPE_EPIPE, XPIPE_ERESET;
  *         APR_TIMEUP; XPIPE_ECANCELED; XPIPE_ECLOSED; XPIPE_EMODE.
  */
-XPIPE_API apr_status_t xpipe_send(xpipe_t *channel, const void *buf, apr_size_t len);
+XPIPE_API apr_status_t xpipe_send(xpipe_t *channel, const void *buf,
+                                  apr_size_t len);
 
 /**
  * Message mode: receive one whole message.
@@ -637,7 +651,8 @@ XPIPE_API apr_status_t xpipe_recv(xpipe_t *channel, void *buf, apr_size_t *len);
  * @param timeout microseconds; -1 forever, 0 do not block.
  * @return APR_SUCCESS, APR_EINVAL (NULL, or below -1), XPIPE_ECLOSED.
  */
-XPIPE_API apr_status_t xpipe_timeout_set(xpipe_t *channel, apr_interval_time_t timeout);
+XPIPE_API apr_status_t xpipe_timeout_set(xpipe_t *channel,
+                                         apr_interval_time_t timeout);
 
 /**
  * The current channel timeout.
@@ -664,9 +679,9 @@ XPIPE_API apr_status_t xpipe_interrupt(xpipe_t *channel);
 
 /** How xpipe_shutdown closes a direction. */
 typedef enum xpipe_shutdown_e {
-    XPIPE_SHUTDOWN_READ = 0,   /**< no more reading */
-    XPIPE_SHUTDOWN_WRITE = 1,  /**< peer reads the rest, then APR_EOF */
-    XPIPE_SHUTDOWN_BOTH = 2    /**< both */
+    XPIPE_SHUTDOWN_READ = 0,  /**< no more reading */
+    XPIPE_SHUTDOWN_WRITE = 1, /**< peer reads the rest, then APR_EOF */
+    XPIPE_SHUTDOWN_BOTH = 2   /**< both */
 } xpipe_shutdown_e;
 
 /**
@@ -690,10 +705,10 @@ XPIPE_API apr_status_t xpipe_close(xpipe_t *channel);
 
 /** What xpipe_peer_t fields hold a value. */
 enum {
-    XPIPE_PEER_PID = 1,  /**< pid is set */
-    XPIPE_PEER_UID = 2,  /**< uid is set (POSIX) */
-    XPIPE_PEER_GID = 4,  /**< gid is set (POSIX) */
-    XPIPE_PEER_SID = 8,  /**< sid is set (Windows, SMB clients) */
+    XPIPE_PEER_PID = 1,    /**< pid is set */
+    XPIPE_PEER_UID = 2,    /**< uid is set (POSIX) */
+    XPIPE_PEER_GID = 4,    /**< gid is set (POSIX) */
+    XPIPE_PEER_SID = 8,    /**< sid is set (Windows, SMB clients) */
     XPIPE_PEER_REMOTE = 16 /**< a network client through Samba (POSIX):
                                 account, domain, host, address, port set */
 };
@@ -701,11 +716,11 @@ enum {
 /** One identity record for the peer process, on every OS. Fields that
  *  this OS cannot give are absent: their bit in `have` is clear. */
 typedef struct xpipe_peer_t {
-    unsigned int have;  /**< XPIPE_PEER_* bits */
-    long pid;           /**< process id */
-    long uid;           /**< user id (POSIX) */
-    long gid;           /**< group id (POSIX) */
-    const char *sid;    /**< user SID string "S-1-5-..." (Windows) */
+    unsigned int have; /**< XPIPE_PEER_* bits */
+    long pid;          /**< process id */
+    long uid;          /**< user id (POSIX) */
+    long gid;          /**< group id (POSIX) */
+    const char *sid;   /**< user SID string "S-1-5-..." (Windows) */
     /* XPIPE_PEER_REMOTE: what the SMB session told Samba. uid/gid (when
      * set) are the Unix account Samba mapped the user to; pid is absent. */
     const char *account; /**< account name, e.g. "alice" */
@@ -726,8 +741,8 @@ XPIPE_API apr_status_t xpipe_peer_get(xpipe_t *channel, xpipe_peer_t *peer);
 
 /** The native handle of a channel: an fd on POSIX, a HANDLE on Windows. */
 typedef union xpipe_os_handle_t {
-    int fd;        /**< POSIX file descriptor */
-    void *handle;  /**< Windows HANDLE */
+    int fd;       /**< POSIX file descriptor */
+    void *handle; /**< Windows HANDLE */
 } xpipe_os_handle_t;
 
 /**
@@ -738,7 +753,8 @@ typedef union xpipe_os_handle_t {
  * @param handle receives it.
  * @return APR_SUCCESS, APR_EINVAL, XPIPE_ECLOSED.
  */
-XPIPE_API apr_status_t xpipe_os_handle_get(xpipe_t *channel, xpipe_os_handle_t *handle);
+XPIPE_API apr_status_t xpipe_os_handle_get(xpipe_t *channel,
+                                           xpipe_os_handle_t *handle);
 /** @} */
 
 #ifdef __cplusplus

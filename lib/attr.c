@@ -11,17 +11,19 @@ static const xpipe_attr_t attr_defaults = {
     XPIPE_MODE_BYTE,           /* mode */
     XPIPE_INSTANCES_DEFAULT,   /* instances */
     XPIPE_MESSAGE_MAX_DEFAULT, /* max_message */
-    0, 0,                      /* buffers: OS default */
-    0600,                      /* permissions: owner only */
-    NULL,                      /* sddl: creating user + SYSTEM */
-    0,                         /* remote clients refused */
-    0,                         /* connect does not wait for a server */
-    NULL,                      /* pool: set by xpipe_attr_create */
-    -1,                        /* group: the creator's */
-    NULL,                      /* peer_require: anyone */
-    0,                         /* smb_export: off */
-    NULL,                      /* smb_np_dir: Samba's */
-    NULL, NULL                 /* log: stderr */
+    0,
+    0,    /* buffers: OS default */
+    0600, /* permissions: owner only */
+    NULL, /* sddl: creating user + SYSTEM */
+    0,    /* remote clients refused */
+    0,    /* connect does not wait for a server */
+    NULL, /* pool: set by xpipe_attr_create */
+    -1,   /* group: the creator's */
+    NULL, /* peer_require: anyone */
+    0,    /* smb_export: off */
+    NULL, /* smb_np_dir: Samba's */
+    NULL,
+    NULL /* log: stderr */
 };
 
 const xpipe_attr_t *xpipe__attr_defaults(void)
@@ -62,8 +64,7 @@ apr_status_t xpipe_attr_max_message_set(xpipe_attr_t *attr, apr_size_t max)
     return APR_SUCCESS;
 }
 
-apr_status_t xpipe_attr_buffer_size_set(xpipe_attr_t *attr,
-                                        apr_size_t in_size,
+apr_status_t xpipe_attr_buffer_size_set(xpipe_attr_t *attr, apr_size_t in_size,
                                         apr_size_t out_size)
 {
     if (attr == NULL || in_size > XPIPE_BUFFER_LIMIT

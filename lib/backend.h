@@ -30,12 +30,12 @@ struct xpipe_attr_t {
     const char *sddl;      /* NULL = default descriptor */
     int remote;
     int wait_for_server;
-    apr_pool_t *pool;      /* the set's own pool, for copies */
-    long group;            /* POSIX socket group, -1 = none */
+    apr_pool_t *pool;         /* the set's own pool, for copies */
+    long group;               /* POSIX socket group, -1 = none */
     const char *peer_require; /* NULL, "self", uid or SID string */
-    int smb_export;        /* serve \\host\pipe\name (Samba on POSIX) */
-    const char *smb_np_dir; /* NULL = Samba's configured np directory */
-    xpipe_log_fn log_fn;   /* NULL = stderr */
+    int smb_export;           /* serve \\host\pipe\name (Samba on POSIX) */
+    const char *smb_np_dir;   /* NULL = Samba's configured np directory */
+    xpipe_log_fn log_fn;      /* NULL = stderr */
     void *log_baton;
 };
 
@@ -105,8 +105,8 @@ typedef struct xpipe__backend_t {
      * stream. A signalled wake object gives XPIPE_ECANCELED. */
     apr_status_t (*read)(xpipe__chan_t *chan, void *buf, apr_size_t *len,
                          apr_time_t deadline);
-    apr_status_t (*write)(xpipe__chan_t *chan, const void *buf,
-                          apr_size_t *len, apr_time_t deadline);
+    apr_status_t (*write)(xpipe__chan_t *chan, const void *buf, apr_size_t *len,
+                          apr_time_t deadline);
 
     /* Message mode: send is all or nothing; len <= the channel's max.
      * recv: a message larger than *len returns XPIPE_EMSGSIZE with *len set

@@ -317,8 +317,8 @@ apr_status_t xpipe_listen(xpipe_listener_t **listener, const char *name,
     l->own_pool = own;
     /* The backend keeps its own copy of the attributes, so the caller may
      * change or free theirs right after this call. */
-    copy = apr_pmemdup(sub, attr ? attr : xpipe__attr_defaults(),
-                       sizeof(*copy));
+    copy =
+        apr_pmemdup(sub, attr ? attr : xpipe__attr_defaults(), sizeof(*copy));
     copy->pool = sub;
     if (copy->sddl)
         copy->sddl = apr_pstrdup(sub, copy->sddl);
@@ -406,16 +406,14 @@ static apr_status_t chan_create(xpipe_t **out, const xpipe_attr_t *attr,
 }
 
 /* Finish chan_create once the backend made its state (rv from it). */
-static apr_status_t chan_finish(xpipe_t **channel, xpipe_t *ch,
-                                apr_status_t rv)
+static apr_status_t chan_finish(xpipe_t **channel, xpipe_t *ch, apr_status_t rv)
 {
     if (rv != APR_SUCCESS) {
         obj_pools_drop(ch->pool, ch->sub, ch->own_pool);
         return rv;
     }
     ch->g.impl = ch->impl;
-    apr_pool_cleanup_register(ch->sub, ch, chan_cleanup,
-                              apr_pool_cleanup_null);
+    apr_pool_cleanup_register(ch->sub, ch, chan_cleanup, apr_pool_cleanup_null);
     *channel = ch;
     return APR_SUCCESS;
 }
@@ -449,17 +447,20 @@ static apr_status_t chan_peer_check(xpipe__chan_t *impl,
         }
     }
     else if (who[0] == 'S')
-        ok = (peer.have & XPIPE_PEER_SID) && apr_cstr_casecmp(peer.sid, who) == 0;
+        ok = (peer.have & XPIPE_PEER_SID)
+             && apr_cstr_casecmp(peer.sid, who) == 0;
     else
         ok = (peer.have & XPIPE_PEER_UID) && peer.uid == strtol(who, NULL, 10);
     if (ok)
         return APR_SUCCESS;
-    is = peer.have & XPIPE_PEER_SID ? peer.sid
+    is = peer.have & XPIPE_PEER_SID   ? peer.sid
          : peer.have & XPIPE_PEER_UID ? apr_psprintf(pool, "uid %ld", peer.uid)
                                       : "unknown";
     if (peer.have & XPIPE_PEER_REMOTE)
-        return xpipe__fail(XPIPE_EPEER, "network peer %s\\%s at %s runs as "
-                           "%s, required %s", peer.domain ? peer.domain : "?",
+        return xpipe__fail(XPIPE_EPEER,
+                           "network peer %s\\%s at %s runs as "
+                           "%s, required %s",
+                           peer.domain ? peer.domain : "?",
                            peer.account ? peer.account : "?",
                            peer.address ? peer.address : "?", is, who);
     return xpipe__fail(XPIPE_EPEER, "peer (pid %ld) runs as %s, required %s",
@@ -548,21 +549,16 @@ static apr_status_t chan_io_once(xpipe_t *ch, io_op_e op, void *buf,
 {
     switch (op) {
     case IO_READ:
-    case IO_READ_FULL:
-        return BE->read(ch->impl, buf, len, deadline);
+    case IO_READ_FULL: return BE->read(ch->impl, buf, len, deadline);
     case IO_WRITE:
-    case IO_WRITE_FULL:
-        return BE->write(ch->impl, buf, len, deadline);
-    case IO_SEND:
-        return BE->send(ch->impl, buf, *len, deadline);
-    case IO_RECV:
-        return BE->recv(ch->impl, buf, len, deadline);
+    case IO_WRITE_FULL: return BE->write(ch->impl, buf, len, deadline);
+    case IO_SEND: return BE->send(ch->impl, buf, *len, deadline);
+    case IO_RECV: return BE->recv(ch->impl, buf, len, deadline);
     }
     return APR_EINVAL;
 }
 
-static apr_status_t chan_io(xpipe_t *ch, io_op_e op, void *buf,
-                            apr_size_t *len)
+static apr_status_t chan_io(xpipe_t *ch, io_op_e op, void *buf, apr_size_t *len)
 {
     int message = op == IO_SEND || op == IO_RECV;
     int full = op == IO_READ_FULL || op == IO_WRITE_FULL;
@@ -581,7 +577,7 @@ static apr_status_t chan_io(xpipe_t *ch, io_op_e op, void *buf,
     else if (want == 0)
         return APR_SUCCESS; /* nothing to move is complete */
     if (want == 0)
-        return APR_EINVAL;  /* 0-byte read/write/message: never ambiguous */
+        return APR_EINVAL; /* 0-byte read/write/message: never ambiguous */
     rv = guard_enter(&ch->g);
     if (rv != APR_SUCCESS)
         return rv; /* closed or interrupted comes first */
@@ -623,8 +619,8 @@ apr_status_t xpipe_read_full(xpipe_t *channel, void *buf, apr_size_t len,
     return rv;
 }
 
-apr_status_t xpipe_write_full(xpipe_t *channel, const void *buf,
-                              apr_size_t len, apr_size_t *done)
+apr_status_t xpipe_write_full(xpipe_t *channel, const void *buf, apr_size_t len,
+                              apr_size_t *done)
 {
     apr_status_t rv = chan_io(channel, IO_WRITE_FULL, (void *)buf, &len);
 

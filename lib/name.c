@@ -77,7 +77,7 @@ static apr_status_t name_parse_unc(xpipe__name_t *out, const char *s,
         return rv;
     for (i = 0; host + i < sep; i++)
         if (!name_char_ok((unsigned char)host[i]) || host[i] == '?')
-            return XPIPE_EBADNAME;  /* "\\?\pipe\" is not a pipe name */
+            return XPIPE_EBADNAME; /* "\\?\pipe\" is not a pipe name */
     out->name = name_lower(rest, pool);
     if (sep - host == 1 && host[0] == '.') {
         out->kind = XPIPE__NAME_PORTABLE;

@@ -40,7 +40,10 @@ typedef struct status_entry_t {
 } status_entry_t;
 
 /* In code order: status_find indexes it, and checks the code. */
-#define STATUS(name, text) { XPIPE_##name, "XPIPE_" #name, text }
+#define STATUS(name, text)                                                     \
+    {                                                                          \
+        XPIPE_##name, "XPIPE_" #name, text                                     \
+    }
 static const status_entry_t status_table[] = {
     STATUS(ENOPIPE, "no such pipe: nothing is listening on that name"),
     STATUS(EINUSE, "pipe name in use: another server is listening on it"),
@@ -72,12 +75,9 @@ _Static_assert(sizeof(status_table) / sizeof(status_table[0])
 
 /* APR codes that xpipe returns by contract, for xpipe_status_name(). */
 static const status_entry_t apr_names[] = {
-    { APR_SUCCESS, "APR_SUCCESS", NULL },
-    { APR_EINVAL, "APR_EINVAL", NULL },
-    { APR_EOF, "APR_EOF", NULL },
-    { APR_TIMEUP, "APR_TIMEUP", NULL },
-    { APR_ENOTIMPL, "APR_ENOTIMPL", NULL },
-    { APR_ENOMEM, "APR_ENOMEM", NULL },
+    { APR_SUCCESS, "APR_SUCCESS", NULL },   { APR_EINVAL, "APR_EINVAL", NULL },
+    { APR_EOF, "APR_EOF", NULL },           { APR_TIMEUP, "APR_TIMEUP", NULL },
+    { APR_ENOTIMPL, "APR_ENOTIMPL", NULL }, { APR_ENOMEM, "APR_ENOMEM", NULL },
     { APR_EACCES, "APR_EACCES", NULL },
 };
 

@@ -76,11 +76,11 @@ def format_check(root):
     if not cf:
         print("SKIP clang-format is not installed: formatting not checked")
         return 77
-    files = [f for f in sources(root) if f.endswith((".c", ".h", ".h.in"))]
+    files = [f for f in sources(root) if f.endswith((".c", ".h"))]
     bad = []
     for f in files:
         r = subprocess.run([cf, "--style=file", "--dry-run", "--Werror",
-                            "--assume-filename=" + f.replace(".h.in", ".h"),
+                            "--assume-filename=" + f,
                             os.path.join(root, f)],
                            capture_output=True, text=True, cwd=root)
         if r.returncode != 0:

@@ -81,9 +81,10 @@ int main(int argc, const char *const *argv)
     failed = CU_get_number_of_tests_failed();
     skipped = xt_skipped();
     /* A skipped case returned early without failing: count it apart. */
-    printf("\nXPIPE-RESULT backend=%s suite=%s passed=%u failed=%u skipped=%u\n",
-           xpipe_backend_name(), only ? only : "all", run - failed - skipped,
-           failed, skipped);
+    printf(
+        "\nXPIPE-RESULT backend=%s suite=%s passed=%u failed=%u skipped=%u\n",
+        xpipe_backend_name(), only ? only : "all", run - failed - skipped,
+        failed, skipped);
     rc = (failed > 0 || run == 0) ? 1 : 0;
     CU_cleanup_registry();
     xpipe_terminate();

@@ -40,9 +40,10 @@ static int fi_hit(const char *fn)
 /* fi_hit() counts that hit; reports how many injected failures ran. */
 static int fi_done(void)
 {
-    int fired = fi_calls >= fi_at ? (fi_calls - fi_at + 1 < fi_times
-                                         ? fi_calls - fi_at + 1 : fi_times)
-                                  : 0;
+    int fired = fi_calls >= fi_at
+                    ? (fi_calls - fi_at + 1 < fi_times ? fi_calls - fi_at + 1
+                                                       : fi_times)
+                    : 0;
     fi_times = 0;
     return fired;
 }
@@ -86,20 +87,20 @@ static fi_sys_t *fi_take(void)
 #ifndef _WIN32
 
 /* An injector for call NAME: fails as armed, else calls the real one. */
-#define FI_POSIX(name, ret, params, args)                                   \
-    static ret fi_##name params                                             \
-    {                                                                       \
-        if (fi_hit(#name)) {                                                \
-            errno = fi_err;                                                 \
-            return -1;                                                      \
-        }                                                                   \
-        return fi_real.name args;                                           \
+#define FI_POSIX(name, ret, params, args)                                      \
+    static ret fi_##name params                                                \
+    {                                                                          \
+        if (fi_hit(#name)) {                                                   \
+            errno = fi_err;                                                    \
+            return -1;                                                         \
+        }                                                                      \
+        return fi_real.name args;                                              \
     }
 FI_POSIX(recv, ssize_t, (int fd, void *b, size_t n, int f), (fd, b, n, f))
 FI_POSIX(send, ssize_t, (int fd, const void *b, size_t n, int f), (fd, b, n, f))
 FI_POSIX(sendmsg, ssize_t, (int fd, const struct msghdr *m, int f), (fd, m, f))
 FI_POSIX(recvmsg, ssize_t, (int fd, struct msghdr *m, int f), (fd, m, f))
-FI_POSIX(poll, int, (struct pollfd *p, nfds_t n, int ms), (p, n, ms))
+FI_POSIX(poll, int, (struct pollfd * p, nfds_t n, int ms), (p, n, ms))
 FI_POSIX(accept, int, (int fd), (fd))
 FI_POSIX(connect, int, (int fd, const struct sockaddr *sa, socklen_t len),
          (fd, sa, len))
@@ -300,26 +301,26 @@ static void test_listen_failures_leave_nothing(void)
 
 /* An injector for call NAME: fails as armed (SetLastError and the
  * call's failure value), else calls the real one. */
-#define FI_WIN32(name, ret, fail, params, args)                             \
-    static ret WINAPI fi_##name params                                      \
-    {                                                                       \
-        if (fi_hit(#name)) {                                                \
-            SetLastError((DWORD)fi_err);                                    \
-            return fail;                                                    \
-        }                                                                   \
-        return fi_real.name args;                                           \
+#define FI_WIN32(name, ret, fail, params, args)                                \
+    static ret WINAPI fi_##name params                                         \
+    {                                                                          \
+        if (fi_hit(#name)) {                                                   \
+            SetLastError((DWORD)fi_err);                                       \
+            return fail;                                                       \
+        }                                                                      \
+        return fi_real.name args;                                              \
     }
 FI_WIN32(create_file, HANDLE, INVALID_HANDLE_VALUE,
          (LPCWSTR n, DWORD a, DWORD s, LPSECURITY_ATTRIBUTES sa, DWORD d,
-          DWORD f, HANDLE t), (n, a, s, sa, d, f, t))
+          DWORD f, HANDLE t),
+         (n, a, s, sa, d, f, t))
 FI_WIN32(read_file, BOOL, FALSE,
          (HANDLE h, LPVOID b, DWORD l, LPDWORD n, LPOVERLAPPED ov),
          (h, b, l, n, ov))
 FI_WIN32(write_file, BOOL, FALSE,
          (HANDLE h, LPCVOID b, DWORD l, LPDWORD n, LPOVERLAPPED ov),
          (h, b, l, n, ov))
-FI_WIN32(connect_named_pipe, BOOL, FALSE, (HANDLE h, LPOVERLAPPED ov),
-         (h, ov))
+FI_WIN32(connect_named_pipe, BOOL, FALSE, (HANDLE h, LPOVERLAPPED ov), (h, ov))
 FI_WIN32(get_named_pipe_info, BOOL, FALSE,
          (HANDLE h, LPDWORD f, LPDWORD o, LPDWORD i, LPDWORD m),
          (h, f, o, i, m))
@@ -384,7 +385,8 @@ static void test_operation_aborted_keeps_its_code(void)
     xt_pair(&c, &s, NULL);
     fi_arm("read_file", 1, 1, ERROR_OPERATION_ABORTED);
     /* Not ours: unmapped native codes are kept, never lost. */
-    XT_STATUS(xpipe_read(s, buf, &n), APR_FROM_OS_ERROR(ERROR_OPERATION_ABORTED));
+    XT_STATUS(xpipe_read(s, buf, &n),
+              APR_FROM_OS_ERROR(ERROR_OPERATION_ABORTED));
     fi_remove(sys);
     xt_roundtrip(c, s, 'a');
 }
@@ -431,7 +433,8 @@ static void test_connect_and_event_failures_reported(void)
     XT_OK(xpipe_connect(&c, name, NULL, XT_LONG, xt_p));
     XT_OK(xpipe_accept(&s, l, XT_LONG, xt_p));
     fi_arm("create_event", 1, 1, ERROR_NOT_ENOUGH_MEMORY);
-    XT_STATUS(xpipe_read(s, buf, &n), APR_FROM_OS_ERROR(ERROR_NOT_ENOUGH_MEMORY));
+    XT_STATUS(xpipe_read(s, buf, &n),
+              APR_FROM_OS_ERROR(ERROR_NOT_ENOUGH_MEMORY));
     fi_remove(sys);
     xt_roundtrip(c, s, 'v');
 }

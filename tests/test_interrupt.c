@@ -111,16 +111,12 @@ static apr_status_t blocked_call(void *arg)
         if (s)
             xpipe_close(s);
         break;
-    case 1:
-        b->rv = xpipe_read(b->ch, buf, &n);
-        break;
+    case 1: b->rv = xpipe_read(b->ch, buf, &n); break;
     case 2:
         n = sizeof(big);
         b->rv = xpipe_write(b->ch, big, &n);
         break;
-    default:
-        b->rv = xpipe_recv(b->ch, buf, &n);
-        break;
+    default: b->rv = xpipe_recv(b->ch, buf, &n); break;
     }
     b->returned = apr_time_now();
     return APR_SUCCESS;
@@ -143,10 +139,22 @@ static void wake_check(blocked_t *b, apr_status_t (*fn)(void *), void *obj,
     CU_ASSERT(b->returned - t0 < 100000);
 }
 
-static apr_status_t do_lsn_interrupt(void *l) { return xpipe_listener_interrupt(l); }
-static apr_status_t do_interrupt(void *c) { return xpipe_interrupt(c); }
-static apr_status_t do_close(void *c) { return xpipe_close(c); }
-static apr_status_t do_lsn_close(void *l) { return xpipe_listener_close(l); }
+static apr_status_t do_lsn_interrupt(void *l)
+{
+    return xpipe_listener_interrupt(l);
+}
+static apr_status_t do_interrupt(void *c)
+{
+    return xpipe_interrupt(c);
+}
+static apr_status_t do_close(void *c)
+{
+    return xpipe_close(c);
+}
+static apr_status_t do_lsn_close(void *l)
+{
+    return xpipe_listener_close(l);
+}
 
 static void test_accept_woken(void)
 {
@@ -353,6 +361,7 @@ CU_TestInfo xt_interrupt_tests[] = {
     { "one interrupt wakes a blocked reader and writer",
       test_one_interrupt_wakes_reader_and_writer },
     { "close from another thread wakes a blocked read", test_close_wakes_read },
-    { "listener close wakes a blocked accept", test_listener_close_wakes_accept },
+    { "listener close wakes a blocked accept",
+      test_listener_close_wakes_accept },
     CU_TEST_INFO_NULL,
 };

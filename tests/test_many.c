@@ -13,7 +13,7 @@ typedef struct many_client_t {
     const char *name;
     const xpipe_attr_t *attr;
     unsigned int id;
-    int ok;       /* echoes that came back intact */
+    int ok; /* echoes that came back intact */
     apr_status_t rv;
 } many_client_t;
 

@@ -91,9 +91,19 @@ static void test_empty_rejected(void)
 static void test_invalid_chars_rejected(void)
 {
     static const char *bad[] = {
-        "a/b", "a\\b", ".", "..", "tab\there", "bell\a", "del\x7f",
-        "\\\\.\\nopipe\\x", "\\\\\\pipe\\x", "\\single", "\\\\?\\pipe\\x",
-        "\\\\.\\pipe\\a\\b", "\\\\.\\pipe",
+        "a/b",
+        "a\\b",
+        ".",
+        "..",
+        "tab\there",
+        "bell\a",
+        "del\x7f",
+        "\\\\.\\nopipe\\x",
+        "\\\\\\pipe\\x",
+        "\\single",
+        "\\\\?\\pipe\\x",
+        "\\\\.\\pipe\\a\\b",
+        "\\\\.\\pipe",
     };
     const char *native;
     apr_size_t i;
@@ -162,8 +172,8 @@ static void test_remote_name(void)
     CU_ASSERT_STRING_EQUAL(native, "\\\\Host1\\pipe\\chat");
     /* Error path only: Wine has no SMB redirector, so no remote open can
      * succeed here; a missing remote pipe must still be a clear status. */
-    rv = xpipe_connect(&c, "\\\\localhost\\pipe\\xpipe-none", NULL,
-                       200000, xt_p);
+    rv = xpipe_connect(&c, "\\\\localhost\\pipe\\xpipe-none", NULL, 200000,
+                       xt_p);
     CU_ASSERT(rv == XPIPE_ENOPIPE);
 #else
     XT_STATUS(xpipe_name_resolve(&native, "\\\\host\\pipe\\chat", xt_p),
@@ -185,6 +195,7 @@ CU_TestInfo xt_names_tests[] = {
     { "longest name that fits works end to end",
       test_longest_name_fits_or_refused },
     { "remote \\\\host\\pipe\\x names (Windows: error path only, Wine has "
-      "no SMB redirector)", test_remote_name },
+      "no SMB redirector)",
+      test_remote_name },
     CU_TEST_INFO_NULL,
 };

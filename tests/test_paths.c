@@ -170,8 +170,10 @@ static void test_rundir_checked(void)
     chmod(sub, 0755);
     XT_STATUS(xpipe_listen(&l, "rd", NULL, xt_p), XPIPE_ERUNDIR);
     CU_ASSERT_STRING_EQUAL(xpipe_error_detail(),
-                           apr_psprintf(xt_p, "run directory %s has mode 0755; "
-                                        "it must be 0700", sub));
+                           apr_psprintf(xt_p,
+                                        "run directory %s has mode 0755; "
+                                        "it must be 0700",
+                                        sub));
     XT_STATUS(xpipe_connect(&c, "rd", NULL, 0, xt_p), XPIPE_ERUNDIR);
     /* Owned by someone else (root can arrange that): refused. */
     if (geteuid() == 0) {

@@ -214,8 +214,10 @@ static void rel_stress(xpipe_mode_e mode)
     CU_ASSERT_EQUAL(got, clients * per);
     CU_ASSERT_EQUAL(bad, 0);
     printf("\n  %d clients x %d %s messages, %.1f MiB of payload: %d intact, "
-           "%d bad ", clients, per, mode == XPIPE_MODE_MESSAGE ? "message-mode"
-           : "byte-mode", (double)bytes / 1048576.0, got - bad, bad);
+           "%d bad ",
+           clients, per,
+           mode == XPIPE_MODE_MESSAGE ? "message-mode" : "byte-mode",
+           (double)bytes / 1048576.0, got - bad, bad);
 }
 
 static void test_stress_bytes(void)
@@ -266,7 +268,8 @@ static void test_peer_death_random_points(void)
             apr_size_t n = sizeof(buf);
             rv = xpipe_read(s, buf, &n);
         } while (rv == APR_SUCCESS);
-        if (XPIPE_STATUS_IS_PEER_GONE(rv) && apr_time_now() - t0 < 5 * APR_USEC_PER_SEC)
+        if (XPIPE_STATUS_IS_PEER_GONE(rv)
+            && apr_time_now() - t0 < 5 * APR_USEC_PER_SEC)
             clean++;
         else
             printf("\n  round %d: %s", i, xpipe_status_name(rv));
@@ -274,7 +277,8 @@ static void test_peer_death_random_points(void)
         xpipe_listener_close(l);
     }
     CU_ASSERT_EQUAL(clean, rounds);
-    printf("\n  %d peers killed mid-transfer, %d clean endings ", rounds, clean);
+    printf("\n  %d peers killed mid-transfer, %d clean endings ", rounds,
+           clean);
 }
 
 /* ------------------------------------------------------------------ */
@@ -321,7 +325,6 @@ static void test_close_interrupt_races(void)
         unsigned int how = (unsigned int)(rel_rand(&seed) % 4);
         int good;
 
-
         apr_pool_t *p;
 
         /* The objects outlive the threads that use them (a call after
@@ -349,13 +352,15 @@ static void test_close_interrupt_races(void)
 
         xt_join(tr);
         xt_join(ta);
-        good = (j.read_rv == XPIPE_ECLOSED || j.read_rv == XPIPE_ECANCELED)
-               && (j.accept_rv == XPIPE_ECLOSED || j.accept_rv == XPIPE_ECANCELED);
+        good =
+            (j.read_rv == XPIPE_ECLOSED || j.read_rv == XPIPE_ECANCELED)
+            && (j.accept_rv == XPIPE_ECLOSED || j.accept_rv == XPIPE_ECANCELED);
         if (good)
             ok++;
         else
             printf("\n  round %d: read %s, accept %s", i,
-                   xpipe_status_name(j.read_rv), xpipe_status_name(j.accept_rv));
+                   xpipe_status_name(j.read_rv),
+                   xpipe_status_name(j.accept_rv));
         apr_pool_destroy(p);
     }
     CU_ASSERT_EQUAL(ok, rounds);

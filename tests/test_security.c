@@ -147,7 +147,8 @@ static void test_peer_require_forms(void)
     XT_STATUS(xpipe_attr_peer_require_set(a, ""), APR_EINVAL);
     XT_STATUS(xpipe_attr_peer_require_set(a, "S-"), APR_EINVAL);
     XT_STATUS(xpipe_attr_peer_require_set(a, "12x"), APR_EINVAL);
-    CU_ASSERT_STRING_EQUAL(xpipe_attr_peer_require_get(a), "S-1-5-21-1-2-3-1001");
+    CU_ASSERT_STRING_EQUAL(xpipe_attr_peer_require_get(a),
+                           "S-1-5-21-1-2-3-1001");
     XT_OK(xpipe_attr_peer_require_set(a, NULL));
     CU_ASSERT_PTR_NULL(xpipe_attr_peer_require_get(a));
     XT_STATUS(xpipe_attr_group_set(a, -2), APR_EINVAL);
@@ -434,23 +435,23 @@ static void test_client_checks_server_user(void)
 #ifdef _WIN32
 static DWORD spied_pipe_mode, spied_open_flags;
 static HANDLE(WINAPI *real_create_named_pipe)(LPCWSTR, DWORD, DWORD, DWORD,
-                                             DWORD, DWORD, DWORD,
-                                             LPSECURITY_ATTRIBUTES);
+                                              DWORD, DWORD, DWORD,
+                                              LPSECURITY_ATTRIBUTES);
 static HANDLE(WINAPI *real_create_file)(LPCWSTR, DWORD, DWORD,
-                                       LPSECURITY_ATTRIBUTES, DWORD, DWORD,
-                                       HANDLE);
+                                        LPSECURITY_ATTRIBUTES, DWORD, DWORD,
+                                        HANDLE);
 
-static HANDLE WINAPI spy_create_named_pipe(LPCWSTR n, DWORD o, DWORD m,
-                                           DWORD i, DWORD ob, DWORD ib,
-                                           DWORD t, LPSECURITY_ATTRIBUTES sa)
+static HANDLE WINAPI spy_create_named_pipe(LPCWSTR n, DWORD o, DWORD m, DWORD i,
+                                           DWORD ob, DWORD ib, DWORD t,
+                                           LPSECURITY_ATTRIBUTES sa)
 {
     spied_pipe_mode = m;
     return real_create_named_pipe(n, o, m, i, ob, ib, t, sa);
 }
 
 static HANDLE WINAPI spy_create_file(LPCWSTR n, DWORD a, DWORD s,
-                                     LPSECURITY_ATTRIBUTES sa, DWORD d,
-                                     DWORD f, HANDLE t)
+                                     LPSECURITY_ATTRIBUTES sa, DWORD d, DWORD f,
+                                     HANDLE t)
 {
     spied_open_flags = f;
     return real_create_file(n, a, s, sa, d, f, t);
@@ -507,7 +508,8 @@ static const char *dacl_sids(HANDLE h)
     DWORD i;
 
     if (GetSecurityInfo(h, SE_KERNEL_OBJECT, DACL_SECURITY_INFORMATION, NULL,
-                        NULL, &dacl, NULL, &sd) != ERROR_SUCCESS)
+                        NULL, &dacl, NULL, &sd)
+        != ERROR_SUCCESS)
         return "(unreadable)";
     for (i = 0; dacl && i < dacl->AceCount; i++) {
         ACCESS_ALLOWED_ACE *ace;
@@ -603,11 +605,13 @@ CU_TestInfo xt_security_tests[] = {
       test_client_checks_server_user },
 #else
     { "remote clients rejected unless allowed or exported (flag spied: "
-      "Wine has no remote clients)", test_remote_clients_rejected_by_default },
+      "Wine has no remote clients)",
+      test_remote_clients_rejected_by_default },
     { "clients open with SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION",
       test_clients_open_with_identification_only },
     { "default DACL (user + SYSTEM) read back on every instance (Wine stores "
-      "but does not enforce it)", test_default_dacl_on_every_instance },
+      "but does not enforce it)",
+      test_default_dacl_on_every_instance },
     { "SDDL attribute read back on every instance",
       test_sddl_widens_every_instance },
 #endif

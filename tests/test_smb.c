@@ -42,8 +42,8 @@
 /* A private np directory (0700) for the cases without smbd. */
 static const char *np_dir_make(void)
 {
-    const char *d = apr_psprintf(xt_p, "/tmp/xt-np-%ld-%s", xt_pid(),
-                                 xt_name() + 3);
+    const char *d =
+        apr_psprintf(xt_p, "/tmp/xt-np-%ld-%s", xt_pid(), xt_name() + 3);
 
     CU_ASSERT_FATAL(mkdir(d, 0700) == 0);
     return d;
@@ -199,10 +199,11 @@ static unsigned char *npa_captured(apr_size_t *len)
 
     if (src == NULL)
         return NULL;
-    if (apr_file_open(&f, apr_pstrcat(xt_p, src,
-                                      "/tests/fuzz/corpus/npa/user-root.bin",
-                                      NULL),
-                      APR_READ | APR_BINARY, 0, xt_p) != APR_SUCCESS)
+    if (apr_file_open(&f,
+                      apr_pstrcat(xt_p, src,
+                                  "/tests/fuzz/corpus/npa/user-root.bin", NULL),
+                      APR_READ | APR_BINARY, 0, xt_p)
+        != APR_SUCCESS)
         return NULL;
     apr_file_info_get(&fi, APR_FINFO_SIZE, f);
     b = apr_palloc(xt_p, (apr_size_t)fi.size);
@@ -283,7 +284,8 @@ static void test_export_bad_settings(void)
     CU_ASSERT_EQUAL(xpipe_attr_smb_export_get(a), 0);
     CU_ASSERT_EQUAL(xpipe_attr_smb_export_get(NULL), 0);
     /* A missing directory: a clear status and detail, nothing left. */
-    XT_OK(xpipe_attr_smb_export_set(a, 1, apr_pstrcat(xt_p, np, "/none", NULL)));
+    XT_OK(
+        xpipe_attr_smb_export_set(a, 1, apr_pstrcat(xt_p, np, "/none", NULL)));
     CU_ASSERT_EQUAL(xpipe_attr_smb_export_get(a), 1);
     XT_STATUS(xpipe_listen(&l, xt_name(), a, xt_p), XPIPE_ENOPIPE);
     CU_ASSERT_PTR_NOT_NULL(strstr(xpipe_error_detail(), "/none"));
@@ -500,8 +502,7 @@ static void test_handshake_message_mode(void)
      * anything is written, so the next frame is the first to arrive. */
     big = calloc(1, XPIPE_SMB_MESSAGE_MAX + 1);
     CU_ASSERT_FATAL(big != NULL);
-    XT_STATUS(xpipe_send(j.ch, big, XPIPE_SMB_MESSAGE_MAX + 1),
-              XPIPE_EMSGSIZE);
+    XT_STATUS(xpipe_send(j.ch, big, XPIPE_SMB_MESSAGE_MAX + 1), XPIPE_EMSGSIZE);
     CU_ASSERT_PTR_NOT_NULL(strstr(xpipe_error_detail(), "65535"));
     big[0] = 'B';
     big[XPIPE_SMB_MESSAGE_MAX - 1] = 'E';
@@ -563,26 +564,39 @@ static void test_handshake_malformed(void)
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         len = npa_minimal(req);
         switch (i) {
-        case 0: req[0] = 0x7f; break;              /* 2 GiB announced */
-        case 1: req[3] = 4; len = 8; break;        /* only "NPAM" */
+        case 0: req[0] = 0x7f; break; /* 2 GiB announced */
+        case 1:
+            req[3] = 4;
+            len = 8;
+            break; /* only "NPAM" */
         case 2: req[4] = 'X'; break;
         case 3: req[8] = req[12] = 5; break;
         case 4: req[12] = 8; break;
-        case 5: req[3] = 40; len = 44; break;      /* cut before session ptr */
-        case 6:                                    /* client name: max 1, len 3 */
-            req[3] = 60; len = 64;
-            req[20] = 1;                           /* referent id */
-            req[48] = 1; req[56] = 3;
+        case 5:
+            req[3] = 40;
+            len = 44;
+            break; /* cut before session ptr */
+        case 6:    /* client name: max 1, len 3 */
+            req[3] = 60;
+            len = 64;
+            req[20] = 1; /* referent id */
+            req[48] = 1;
+            req[56] = 3;
             memcpy(req + 60, "ab", 3);
             break;
-        case 7:                                    /* "abcd" without NUL */
-            req[3] = 60; len = 64;
+        case 7: /* "abcd" without NUL */
+            req[3] = 60;
+            len = 64;
             req[20] = 1;
-            req[48] = 4; req[56] = 4;
+            req[48] = 4;
+            req[56] = 4;
             memcpy(req + 60, "abcd", 4);
             break;
-        case 8: req[3] = 48; len = 52; break;      /* 4 stray bytes */
-        case 9: len = 20; break;                   /* then close */
+        case 8:
+            req[3] = 48;
+            len = 52;
+            break;               /* 4 stray bytes */
+        case 9: len = 20; break; /* then close */
         }
         fd = fake_connect(path);
         CU_ASSERT(fake_send(fd, req, len));
@@ -623,9 +637,11 @@ static const char *rig_np(void)
 
     if (np && *np && getenv("XT_SRCDIR"))
         return np;
-    xt_skip(apr_psprintf(xt_p, "no smbd rig: %s", why && *why ? why
-                         : "XT_SMB_* not set (./run tests starts one with "
-                           "build-aux/smbd-rig.sh)"));
+    xt_skip(apr_psprintf(xt_p, "no smbd rig: %s",
+                         why && *why
+                             ? why
+                             : "XT_SMB_* not set (./run tests starts one with "
+                               "build-aux/smbd-rig.sh)"));
     return NULL;
 }
 
@@ -642,8 +658,8 @@ static int rig_client(char *out, apr_size_t outlen, ...)
     int argc = 0;
 
     argv[argc++] = "/usr/bin/python3";
-    argv[argc++] = apr_pstrcat(xt_p, getenv("XT_SRCDIR"),
-                               "/tests/smb_client.py", NULL);
+    argv[argc++] =
+        apr_pstrcat(xt_p, getenv("XT_SRCDIR"), "/tests/smb_client.py", NULL);
     va_start(ap, outlen);
     while ((arg = va_arg(ap, const char *)) != NULL && argc < 11)
         argv[argc++] = arg;
@@ -693,14 +709,14 @@ typedef enum rig_op_e { RIG_ECHO, RIG_PEER, RIG_BIG, RIG_VANISH } rig_op_e;
 typedef struct rig_job_t {
     xpipe_listener_t *l;
     rig_op_e op;
-    apr_size_t size;       /* RIG_BIG, RIG_VANISH: bytes expected */
-    apr_status_t rv;       /* accept's, then the op's */
-    apr_size_t count;      /* bytes or messages echoed / received */
-    apr_uint32_t crc;      /* RIG_BIG: of what arrived */
-    apr_status_t end;      /* RIG_VANISH: the status after the data */
+    apr_size_t size;  /* RIG_BIG, RIG_VANISH: bytes expected */
+    apr_status_t rv;  /* accept's, then the op's */
+    apr_size_t count; /* bytes or messages echoed / received */
+    apr_uint32_t crc; /* RIG_BIG: of what arrived */
+    apr_status_t end; /* RIG_VANISH: the status after the data */
     xpipe_peer_t peer;
-    char report[512];      /* RIG_PEER: what was sent to the client */
-    apr_pool_t *pool;      /* the thread's own */
+    char report[512]; /* RIG_PEER: what was sent to the client */
+    apr_pool_t *pool; /* the thread's own */
 } rig_job_t;
 
 static apr_status_t rig_main(void *arg)
@@ -715,18 +731,16 @@ static apr_status_t rig_main(void *arg)
         return j->rv;
     xpipe_timeout_set(ch, XT_LONG * 3);
     switch (j->op) {
-    case RIG_ECHO:
-        j->rv = xt_echo(ch, &j->count);
-        break;
+    case RIG_ECHO: j->rv = xt_echo(ch, &j->count); break;
     case RIG_PEER:
         j->rv = xpipe_peer_get(ch, &j->peer);
         if (j->rv != APR_SUCCESS)
             break;
         apr_snprintf(j->report, sizeof(j->report),
                      "account=%s domain=%s sid=%s uid=%ld host=%s "
-                     "address=%s", j->peer.account, j->peer.domain,
-                     j->peer.sid, j->peer.uid, j->peer.host,
-                     j->peer.address);
+                     "address=%s",
+                     j->peer.account, j->peer.domain, j->peer.sid, j->peer.uid,
+                     j->peer.host, j->peer.address);
         j->rv = xpipe_write_full(ch, j->report, strlen(j->report), NULL);
         if (j->rv == APR_SUCCESS)
             j->rv = xt_echo(ch, NULL); /* until the client leaves */
@@ -774,10 +788,9 @@ static xpipe_listener_t *rig_listen(const char *np, xpipe_mode_e mode,
 
 /* Start the server thread: an exported listener on name (in np) and the
  * job's op on the one client it accepts. */
-static apr_thread_t *rig_start(rig_job_t *j, const char *np,
-                               xpipe_mode_e mode, const char *name,
-                               const char *require, log_box_t **log,
-                               rig_op_e op)
+static apr_thread_t *rig_start(rig_job_t *j, const char *np, xpipe_mode_e mode,
+                               const char *name, const char *require,
+                               log_box_t **log, rig_op_e op)
 {
     j->l = rig_listen(np, mode, name, require, log);
     j->op = op;
@@ -795,8 +808,8 @@ static void test_rig_byte_echo(void)
     if (np == NULL)
         return;
     t = rig_start(&j, np, XPIPE_MODE_BYTE, name, NULL, NULL, RIG_ECHO);
-    CU_ASSERT_EQUAL(rig_client(out, sizeof(out), "echo", name, "200000",
-                               NULL), 0);
+    CU_ASSERT_EQUAL(rig_client(out, sizeof(out), "echo", name, "200000", NULL),
+                    0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "echo 200000 "));
     XT_OK(xt_join(t));
     CU_ASSERT_EQUAL(j.count, 200000);
@@ -815,7 +828,8 @@ static void test_rig_messages(void)
         return;
     t = rig_start(&j, np, XPIPE_MODE_MESSAGE, name, NULL, NULL, RIG_ECHO);
     CU_ASSERT_EQUAL(rig_client(out, sizeof(out), "messages", name, "1", "100",
-                               "4096", "60000", "65535", NULL), 0);
+                               "4096", "60000", "65535", NULL),
+                    0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "message 1 ok\nmessage 100 ok\n"
                                        "message 4096 ok\nmessage 60000 ok\n"
                                        "message 65535 ok\n"));
@@ -836,7 +850,8 @@ static void test_rig_transact(void)
         return;
     t = rig_start(&j, np, XPIPE_MODE_MESSAGE, name, NULL, NULL, RIG_ECHO);
     CU_ASSERT_EQUAL(rig_client(out, sizeof(out), "transact", name, "1", "1000",
-                               "60000", NULL), 0);
+                               "60000", NULL),
+                    0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "transact 1 ok\ntransact 1000 ok\n"
                                        "transact 60000 ok\n"));
     XT_OK(xt_join(t));
@@ -884,8 +899,8 @@ static void test_rig_anonymous_refused(void)
         return;
     t = rig_start(&j, np, XPIPE_MODE_BYTE, name, "self", &log, RIG_ECHO);
     /* Anonymous maps to the guest account: not us. */
-    CU_ASSERT_NOT_EQUAL(rig_client(out, sizeof(out), "-a", "echo", name, "10",
-                                   NULL), 0);
+    CU_ASSERT_NOT_EQUAL(
+        rig_client(out, sizeof(out), "-a", "echo", name, "10", NULL), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "error"));
     CU_ASSERT_PTR_NOT_NULL(strstr(log_wait(log, 0), "S-1-5-7"));
     XT_OK(xpipe_listener_close(j.l));
@@ -909,7 +924,8 @@ static void test_rig_big_transfer(void)
     t = rig_start(&j, np, XPIPE_MODE_BYTE, name, NULL, NULL, RIG_BIG);
     CU_ASSERT_EQUAL(rig_client(out, sizeof(out), "big", name,
                                apr_psprintf(xt_p, "%lu", (unsigned long)size),
-                               NULL), 0);
+                               NULL),
+                    0);
     XT_OK(xt_join(t));
     CU_ASSERT_EQUAL(j.count, size);
     apr_snprintf(want, sizeof(want), "%08x", (unsigned int)j.crc);
@@ -939,8 +955,8 @@ static void test_rig_client_vanishes(void)
         return;
     j.size = 1000;
     t = rig_start(&j, np, XPIPE_MODE_BYTE, name, NULL, NULL, RIG_VANISH);
-    CU_ASSERT_EQUAL(rig_client(out, sizeof(out), "vanish", name, "1000",
-                               NULL), 0);
+    CU_ASSERT_EQUAL(rig_client(out, sizeof(out), "vanish", name, "1000", NULL),
+                    0);
     XT_OK(xt_join(t));
     /* Everything written before the reset arrived; then the end. */
     CU_ASSERT_EQUAL(j.count, 1000);
@@ -966,8 +982,8 @@ static void test_rig_oversized_message(void)
         return;
     t = rig_start(&j, np, XPIPE_MODE_MESSAGE, name, NULL, NULL, RIG_ECHO);
     /* 65536 bytes cannot be framed: smbd refuses it; nothing reaches us. */
-    CU_ASSERT_EQUAL(rig_client(out, sizeof(out), "oversize", name, "65536",
-                               NULL), 0);
+    CU_ASSERT_EQUAL(
+        rig_client(out, sizeof(out), "oversize", name, "65536", NULL), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "oversize refused"));
     XT_OK(xt_join(t));
     CU_ASSERT_EQUAL(j.count, 0);
@@ -1034,8 +1050,8 @@ static void test_rig_tool_listen_smb(void)
         ready = strstr(line, "listening on") != NULL;
     CU_ASSERT(ready);
     if (ready) {
-        CU_ASSERT_EQUAL(rig_client(out, sizeof(out), "echo", name, "65536",
-                                   NULL), 0);
+        CU_ASSERT_EQUAL(
+            rig_client(out, sizeof(out), "echo", name, "65536", NULL), 0);
         CU_ASSERT_PTR_NOT_NULL(strstr(out, "echo 65536 "));
         printf("\n  client: %s", out);
         while (!seen

@@ -144,7 +144,8 @@ static void test_tool_echo_several_clients(void)
         code = tool_wait(&cli[i]);
         CU_ASSERT_EQUAL(code, 0);
         if (code != 0)
-            printf("  client %d exit %d: %s\n", i, code, tool_slurp(cli[i].err));
+            printf("  client %d exit %d: %s\n", i, code,
+                   tool_slurp(cli[i].err));
     }
     tool_stop(&srv);
 #ifndef _WIN32
@@ -186,14 +187,16 @@ static void test_tool_exit_statuses(void)
     CU_ASSERT(strstr(err, "usage:") != NULL);
     CU_ASSERT_EQUAL(tool_once(&out, &err, "bogus", NULL, NULL, NULL), 2);
     CU_ASSERT_EQUAL(tool_once(&out, &err, "listen", NULL, NULL, NULL), 2);
-    CU_ASSERT_EQUAL(tool_once(&out, &err, "connect", "--timeout", "soon", none), 2);
+    CU_ASSERT_EQUAL(tool_once(&out, &err, "connect", "--timeout", "soon", none),
+                    2);
     CU_ASSERT(strstr(err, "--timeout takes seconds") != NULL);
     CU_ASSERT_EQUAL(tool_once(&out, &err, "connect", "--nope", none, NULL), 2);
     CU_ASSERT_EQUAL(tool_once(&out, &err, "resolve", "", NULL, NULL), 1);
     CU_ASSERT(strstr(err, "xpipe: resolve : invalid pipe name") != NULL);
     CU_ASSERT_EQUAL(tool_once(&out, &err, "connect", none, NULL, NULL), 1);
-    CU_ASSERT(strstr(err, apr_psprintf(xt_p, "xpipe: connect %s: no such pipe",
-                                       none)) != NULL);
+    CU_ASSERT(
+        strstr(err, apr_psprintf(xt_p, "xpipe: connect %s: no such pipe", none))
+        != NULL);
 }
 
 static void test_tool_killed_listener_name_reused(void)
@@ -223,7 +226,8 @@ static void test_tool_bench_quick(void)
     /* A smoke test that the benchmark runs here; it asserts no speed. */
     const char *out, *err;
 
-    CU_ASSERT_EQUAL(tool_once(&out, &err, "bench", "--quick", "--cpu", "any"), 0);
+    CU_ASSERT_EQUAL(tool_once(&out, &err, "bench", "--quick", "--cpu", "any"),
+                    0);
     CU_ASSERT(strstr(out, "xpipe/raw") != NULL);
     CU_ASSERT(strstr(out, "connect + 1 B echo + close") != NULL);
     if (strstr(out, "xpipe/raw") == NULL)

@@ -15,8 +15,8 @@ static HANDLE w32_open(const char *native)
     wchar_t w[300];
 
     MultiByteToWideChar(CP_UTF8, 0, native, -1, w, 300);
-    return CreateFileW(w, GENERIC_READ | GENERIC_WRITE, 0, NULL,
-                       OPEN_EXISTING, 0, NULL);
+    return CreateFileW(w, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING,
+                       0, NULL);
 }
 
 static void test_native_client_reaches_xpipe_server(void)
@@ -32,7 +32,8 @@ static void test_native_client_reaches_xpipe_server(void)
 
     XT_OK(xpipe_listen(&l, name, NULL, xt_p));
     XT_OK(xpipe_name_resolve(&native, name, xt_p));
-    CU_ASSERT_STRING_EQUAL(native, apr_pstrcat(xt_p, "\\\\.\\pipe\\", name, NULL));
+    CU_ASSERT_STRING_EQUAL(native,
+                           apr_pstrcat(xt_p, "\\\\.\\pipe\\", name, NULL));
     h = w32_open(native);
     CU_ASSERT_FATAL(h != INVALID_HANDLE_VALUE);
     CU_ASSERT(WriteFile(h, "native", 6, &n, NULL) && n == 6);
@@ -62,7 +63,8 @@ static apr_status_t native_server(void *arg)
     DWORD n;
     int i;
 
-    if (!ConnectNamedPipe(j->pipe, NULL) && GetLastError() != ERROR_PIPE_CONNECTED)
+    if (!ConnectNamedPipe(j->pipe, NULL)
+        && GetLastError() != ERROR_PIPE_CONNECTED)
         return APR_FROM_OS_ERROR(GetLastError());
     GetNamedPipeClientProcessId(j->pipe, &j->client_pid);
     for (i = 0; i < 3; i++) {
@@ -91,9 +93,10 @@ static void test_xpipe_client_reaches_native_server(void)
 
     XT_OK(xpipe_name_resolve(&native, name, xt_p));
     MultiByteToWideChar(CP_UTF8, 0, native, -1, w, 300);
-    j.pipe = CreateNamedPipeW(w, PIPE_ACCESS_DUPLEX,
-                              PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_WAIT,
-                              1, 4096, 4096, 0, NULL);
+    j.pipe =
+        CreateNamedPipeW(w, PIPE_ACCESS_DUPLEX,
+                         PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_WAIT,
+                         1, 4096, 4096, 0, NULL);
     CU_ASSERT_FATAL(j.pipe != INVALID_HANDLE_VALUE);
     t = xt_thread(native_server, &j);
     XT_OK(xpipe_connect(&c, name, xt_attr(XPIPE_MODE_MESSAGE), XT_LONG, xt_p));
@@ -184,7 +187,8 @@ CU_TestInfo xt_win32_tests[] = {
       test_xpipe_client_reaches_native_server },
     { "8 pending instances: a burst of 8 native clients, no ERROR_PIPE_BUSY",
       test_burst_sees_no_pipe_busy },
-    { "the OS handle is the server end of the pipe", test_os_handle_is_the_pipe },
+    { "the OS handle is the server end of the pipe",
+      test_os_handle_is_the_pipe },
 #endif
     CU_TEST_INFO_NULL,
 };

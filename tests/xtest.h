@@ -40,7 +40,8 @@ unsigned int xt_skipped(void);
 
 #define XT_OK(expr) CU_ASSERT_EQUAL_FATAL((expr), APR_SUCCESS)
 /* Assert a status, printing both names on a mismatch. */
-#define XT_STATUS(expr, want) xt_status_check((expr), (want), #expr, __FILE__, __LINE__)
+#define XT_STATUS(expr, want)                                                  \
+    xt_status_check((expr), (want), #expr, __FILE__, __LINE__)
 int xt_status_check(apr_status_t got, apr_status_t want, const char *what,
                     const char *file, int line);
 

@@ -56,12 +56,13 @@ static const char *const impl_names[4] = { "xpipe", "raw", "floor", "libuv" };
 static const char *const impl_titles[4] = { "xpipe", "raw", "raw+poll",
                                             "libuv" };
 
-static const char *const kind_names[K_COUNT] = {
-    "rtt-byte", "rtt-message", "stream-64k", "stream-4k", "connect"
-};
+static const char *const kind_names[K_COUNT] = { "rtt-byte", "rtt-message",
+                                                 "stream-64k", "stream-4k",
+                                                 "connect" };
 static const char *const kind_titles[K_COUNT] = {
     "64 B round trip, byte mode", "64 B round trip, message mode",
-    "stream, 64 KiB writes", "stream, 4 KiB writes", "connect + 1 B echo + close"
+    "stream, 64 KiB writes", "stream, 4 KiB writes",
+    "connect + 1 B echo + close"
 };
 
 typedef struct bench_opts_t {
@@ -187,8 +188,8 @@ static raw_t raw_connect(const char *native, int message, apr_pool_t *p)
     HANDLE h;
 
     for (;;) {
-        h = CreateFileW(w, GENERIC_READ | GENERIC_WRITE, 0, NULL,
-                        OPEN_EXISTING, 0, NULL);
+        h = CreateFileW(w, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING,
+                        0, NULL);
         if (h != INVALID_HANDLE_VALUE)
             break;
         if (apr_time_now() > end)
@@ -208,7 +209,8 @@ static raw_t raw_connect(const char *native, int message, apr_pool_t *p)
 static long raw_read(raw_t h, void *buf, long len)
 {
     DWORD n = 0;
-    if (!ReadFile(h, buf, (DWORD)len, &n, NULL) && GetLastError() != ERROR_MORE_DATA)
+    if (!ReadFile(h, buf, (DWORD)len, &n, NULL)
+        && GetLastError() != ERROR_MORE_DATA)
         return -1;
     return (long)n;
 }
@@ -388,9 +390,12 @@ static int conn_read_full(conn_t *c, void *buf, long len)
         return raw_read_full(c->r, buf, len);
     if (c->message) {
         apr_size_t n = (apr_size_t)len;
-        return xpipe_recv(c->x, buf, &n) == APR_SUCCESS && (long)n == len ? 0 : -1;
+        return xpipe_recv(c->x, buf, &n) == APR_SUCCESS && (long)n == len ? 0
+                                                                          : -1;
     }
-    return xpipe_read_full(c->x, buf, (apr_size_t)len, NULL) == APR_SUCCESS ? 0 : -1;
+    return xpipe_read_full(c->x, buf, (apr_size_t)len, NULL) == APR_SUCCESS
+               ? 0
+               : -1;
 }
 
 static int conn_write_full(conn_t *c, const void *buf, long len)
@@ -399,7 +404,9 @@ static int conn_write_full(conn_t *c, const void *buf, long len)
         return raw_write_full(c->r, buf, len);
     if (c->message)
         return xpipe_send(c->x, buf, (apr_size_t)len) == APR_SUCCESS ? 0 : -1;
-    return xpipe_write_full(c->x, buf, (apr_size_t)len, NULL) == APR_SUCCESS ? 0 : -1;
+    return xpipe_write_full(c->x, buf, (apr_size_t)len, NULL) == APR_SUCCESS
+               ? 0
+               : -1;
 }
 
 /* Read whatever is there (streams): bytes read, or -1. */
@@ -435,7 +442,9 @@ static int conn_connect(conn_t *c, int raw, const char *name,
         xpipe_attr_mode_set(a, message ? XPIPE_MODE_MESSAGE : XPIPE_MODE_BYTE);
         xpipe_attr_wait_for_server_set(a, 1);
         return xpipe_connect(&c->x, name, a, 10 * APR_USEC_PER_SEC, NULL)
-                   == APR_SUCCESS ? 0 : -1;
+                       == APR_SUCCESS
+                   ? 0
+                   : -1;
     }
 }
 
@@ -480,7 +489,8 @@ static int bench_serve_kind(int raw, kind_e kind, const char *name, long count,
             if (c.r == RAW_NONE)
                 return 1;
         }
-        else if (xpipe_accept(&c.x, xl, 30 * APR_USEC_PER_SEC, NULL) != APR_SUCCESS)
+        else if (xpipe_accept(&c.x, xl, 30 * APR_USEC_PER_SEC, NULL)
+                 != APR_SUCCESS)
             return 1;
         if (kind == K_RTT_BYTE || kind == K_RTT_MSG) {
             long k;
@@ -666,9 +676,9 @@ static int bench_round(int impl, const bench_opts_t *o, int server_cpu,
 {
     int raw = impl != IMPL_XPIPE;
     static unsigned int seq;
-    const char *base = apr_psprintf(p, "xpipe-bench-%lu-%u",
-                                    (unsigned long)(apr_time_now() % 1000000),
-                                    ++seq);
+    const char *base =
+        apr_psprintf(p, "xpipe-bench-%lu-%u",
+                     (unsigned long)(apr_time_now() % 1000000), ++seq);
     apr_exit_why_e why;
     apr_proc_t proc;
     int code = 1, k, failed = 0;
@@ -728,7 +738,8 @@ static void bench_cell(result_t r, kind_e k, int row)
 }
 
 static const char bench_usage[] =
-    "usage: xpipe bench [--quick] [--rounds N] [--rtt-count N] [--stream-mib N]\n"
+    "usage: xpipe bench [--quick] [--rounds N] [--rtt-count N] [--stream-mib "
+    "N]\n"
     "                   [--conn-count N] [--cpu same|split|any] [--json]\n"
     "  Measures xpipe and the raw OS calls in the same run, alternating,\n"
     "  with the server in a child process; prints medians over the rounds\n"
@@ -764,8 +775,12 @@ int tool_bench(int argc, const char *const *argv, apr_pool_t *pool)
     os->ind = os->skip_start = os->skip_end = 2; /* after "bench" */
     while ((rv = apr_getopt_long(os, opts, &ch, &arg)) == APR_SUCCESS) {
         switch (ch) {
-        case 'q': o.rounds = 1; o.rtt_count = 200; o.stream_mib = 4;
-                  o.conn_count = 50; break;
+        case 'q':
+            o.rounds = 1;
+            o.rtt_count = 200;
+            o.stream_mib = 4;
+            o.conn_count = 50;
+            break;
         case 'r': o.rounds = atoi(arg); break;
         case 't': o.rtt_count = atol(arg); break;
         case 's': o.stream_mib = atol(arg); break;
@@ -786,7 +801,8 @@ int tool_bench(int argc, const char *const *argv, apr_pool_t *pool)
     }
     if (rv != APR_EOF || os->ind != argc || o.rounds < 1 || o.rounds > 16
         || o.rtt_count < 10 || o.stream_mib < 1 || o.conn_count < 2
-        || (strcmp(o.cpu, "same") && strcmp(o.cpu, "split") && strcmp(o.cpu, "any"))) {
+        || (strcmp(o.cpu, "same") && strcmp(o.cpu, "split")
+            && strcmp(o.cpu, "any"))) {
         fputs(bench_usage, stderr);
         return 2;
     }
@@ -806,8 +822,8 @@ int tool_bench(int argc, const char *const *argv, apr_pool_t *pool)
                 return 1;
             apr_pool_destroy(p);
             for (k = 0; k < K_COUNT; k++) {
-                med[k][raw][round] = k <= K_RTT_MSG ? one[k].median_us
-                                                    : one[k].per_sec;
+                med[k][raw][round] =
+                    k <= K_RTT_MSG ? one[k].median_us : one[k].per_sec;
                 p99[k][raw][round] = one[k].p99_us;
                 r[k][raw].na = one[k].na;
             }
@@ -855,7 +871,8 @@ int tool_bench(int argc, const char *const *argv, apr_pool_t *pool)
         printf(" %14s", impl_titles[impl]);
     for (impl = 0; impl < IMPLS; impl++)
         if (impl != IMPL_RAW)
-            printf(" %9s/raw", impl == IMPL_FLOOR ? "floor" : impl_titles[impl]);
+            printf(" %9s/raw",
+                   impl == IMPL_FLOOR ? "floor" : impl_titles[impl]);
     printf("\n");
     for (k = 0; k < K_COUNT; k++) {
         int rows = k <= K_RTT_MSG ? 2 : 1, row;

@@ -7,7 +7,12 @@
 #include <apr.h>
 
 typedef enum kind_e {
-    K_RTT_BYTE, K_RTT_MSG, K_STREAM_64K, K_STREAM_4K, K_CONNECT, K_COUNT
+    K_RTT_BYTE,
+    K_RTT_MSG,
+    K_STREAM_64K,
+    K_STREAM_4K,
+    K_CONNECT,
+    K_COUNT
 } kind_e;
 
 /* One measurement's result. */

@@ -15,8 +15,8 @@
 
 #define UV_INFLIGHT 8 /* stream writes queued at once */
 
-static char uv_rbuf[65536];   /* every read lands here (content unused) */
-static char uv_wbuf[65536];   /* every write comes from here */
+static char uv_rbuf[65536]; /* every read lands here (content unused) */
+static char uv_wbuf[65536]; /* every write comes from here */
 
 /* A failure says where and why on stderr, then fails the measurement. */
 static void uv_failed(int *failed, const char *where, int status)
@@ -41,16 +41,16 @@ typedef struct uv_srv_t {
     uv_loop_t loop;
     uv_pipe_t listener;
     kind_e kind;
-    long count;        /* round trips, bytes or connections */
-    long done;         /* connections closed (K_CONNECT) */
+    long count; /* round trips, bytes or connections */
+    long done;  /* connections closed (K_CONNECT) */
     int failed;
 } uv_srv_t;
 
 typedef struct uv_srv_conn_t {
-    uv_pipe_t pipe;    /* first: the handle's data points back here */
+    uv_pipe_t pipe; /* first: the handle's data points back here */
     uv_srv_t *srv;
-    long long got;     /* bytes received */
-    long pending;      /* RTT: bytes not yet answered */
+    long long got; /* bytes received */
+    long pending;  /* RTT: bytes not yet answered */
     /* A write request stays busy until its callback, which may come after
      * the client's next request: a ring of them (writes finish in order;
      * a client has at most two answers outstanding). */
@@ -177,7 +177,7 @@ typedef struct uv_cli_t {
     const char *native;
     kind_e kind;
     long count;
-    long k;            /* round trips / connections done */
+    long k; /* round trips / connections done */
     long long sent, got, total;
     int inflight, failed, waiting_server;
     unsigned long seq; /* writes issued */
@@ -308,8 +308,7 @@ static void uv_cli_connect(uv_cli_t *c)
     uv_pipe_connect(&c->creq, &c->pipe, c->native, uv_cli_connected);
 }
 
-int bench_uv_measure(kind_e kind, const char *native, long count,
-                     result_t *res)
+int bench_uv_measure(kind_e kind, const char *native, long count, result_t *res)
 {
     uv_cli_t c;
     apr_uint64_t end;
@@ -325,7 +324,8 @@ int bench_uv_measure(kind_e kind, const char *native, long count,
     c.count = kind == K_RTT_BYTE || kind == K_CONNECT ? count : 1;
     c.total = kind == K_STREAM_64K || kind == K_STREAM_4K ? count : 0;
     c.deadline = bench_now_ns() + 10000000000ull;
-    if (kind == K_RTT_BYTE && (c.lat = malloc(sizeof(double) * (size_t)count)) == NULL)
+    if (kind == K_RTT_BYTE
+        && (c.lat = malloc(sizeof(double) * (size_t)count)) == NULL)
         return -1;
     if (uv_loop_init(&c.loop) < 0)
         return -1;

@@ -26,13 +26,15 @@
 #define tool_isatty(fd) isatty(fd)
 #endif
 
-
 static const char tool_usage[] =
-    "usage: xpipe listen [options] NAME     serve NAME: relay the first client\n"
-    "                                       to stdin/stdout (--echo: echo all)\n"
+    "usage: xpipe listen [options] NAME     serve NAME: relay the first "
+    "client\n"
+    "                                       to stdin/stdout (--echo: echo "
+    "all)\n"
     "       xpipe connect [options] NAME    relay stdin/stdout to the server\n"
     "       xpipe resolve NAME              print the native name of NAME\n"
-    "       xpipe bench [bench options]     measure xpipe against raw OS calls\n"
+    "       xpipe bench [bench options]     measure xpipe against raw OS "
+    "calls\n"
     "                                       (xpipe bench --help)\n"
     "options:\n"
     "  --echo               listen: echo every client back, many at once\n"
@@ -51,7 +53,8 @@ static const char tool_usage[] =
     "  --peer WHO           only talk to peers running as WHO: self, a uid\n"
     "                       or a SID\n"
     "  --accept-remote      Windows: accept clients from other machines\n"
-    "  --smb                listen: serve \\\\host\\pipe\\NAME to SMB clients too\n"
+    "  --smb                listen: serve \\\\host\\pipe\\NAME to SMB clients "
+    "too\n"
     "                       (Windows: the OS's; POSIX: through a local Samba)\n"
     "  --smb-dir DIR        POSIX: Samba's np directory (default: from\n"
     "                       smb.conf's \"ncalrpc dir\", plus /np)\n"
@@ -245,7 +248,7 @@ typedef struct relay_t {
     tool_t *tool;
     xpipe_t *ch;
     progress_t *prog;
-    volatile int in_done;  /* stdin ended */
+    volatile int in_done;   /* stdin ended */
     volatile int lingering; /* ... and the pipe could not half-close */
     apr_status_t in_rv;
 } relay_t;
@@ -399,7 +402,8 @@ static void *APR_THREAD_FUNC echo_main(apr_thread_t *t, void *data)
     stop_track(w->ch, 0);
     if (tool->verbose)
         fprintf(stderr, "xpipe: client done (%s)\n",
-                APR_STATUS_IS_EOF(rv) ? "end of stream" : xpipe_status_name(rv));
+                APR_STATUS_IS_EOF(rv) ? "end of stream"
+                                      : xpipe_status_name(rv));
     xpipe_close(w->ch);
     free(buf);
     w->done = 1;
@@ -494,9 +498,9 @@ static int tool_connect(tool_t *tool, const char *name)
     apr_status_t rv;
     int rc;
 
-    rv = xpipe_connect(&ch, name, tool->attr,
-                       tool->timeout < 0 ? 10 * APR_USEC_PER_SEC : tool->timeout,
-                       tool->pool);
+    rv = xpipe_connect(
+        &ch, name, tool->attr,
+        tool->timeout < 0 ? 10 * APR_USEC_PER_SEC : tool->timeout, tool->pool);
     if (rv != APR_SUCCESS)
         return tool_fail(apr_psprintf(tool->pool, "connect %s", name), rv);
     if (tool->verbose)
@@ -510,9 +514,23 @@ static int tool_connect(tool_t *tool, const char *name)
 /* Options */
 
 enum {
-    OPT_ECHO = 256, OPT_ONCE, OPT_MESSAGE, OPT_TIMEOUT, OPT_LINGER, OPT_MODE,
-    OPT_GROUP, OPT_SDDL, OPT_PEER, OPT_REMOTE, OPT_MAXMSG, OPT_PROGRESS,
-    OPT_HELP, OPT_VERSION, OPT_WAIT, OPT_SMB, OPT_SMB_DIR
+    OPT_ECHO = 256,
+    OPT_ONCE,
+    OPT_MESSAGE,
+    OPT_TIMEOUT,
+    OPT_LINGER,
+    OPT_MODE,
+    OPT_GROUP,
+    OPT_SDDL,
+    OPT_PEER,
+    OPT_REMOTE,
+    OPT_MAXMSG,
+    OPT_PROGRESS,
+    OPT_HELP,
+    OPT_VERSION,
+    OPT_WAIT,
+    OPT_SMB,
+    OPT_SMB_DIR
 };
 
 static const apr_getopt_option_t tool_opts[] = {
@@ -593,7 +611,8 @@ static int tool_parse(tool_t *tool, int argc, const char *const *argv,
             break;
         case OPT_SDDL:
             if (xpipe_attr_sddl_set(tool->attr, arg))
-                return tool_usage_error("--sddl: the SDDL string does not parse");
+                return tool_usage_error(
+                    "--sddl: the SDDL string does not parse");
             break;
         case OPT_PEER:
             if (xpipe_attr_peer_require_set(tool->attr, arg))

@@ -56,7 +56,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fd = socket(AF_UNIX, SOCK_STREAM, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
         abort();
-    if (write(fd, "M", 1) != 1 || (size && write(fd, data, size) != (ssize_t)size))
+    if (write(fd, "M", 1) != 1
+        || (size && write(fd, data, size) != (ssize_t)size))
         abort();
     shutdown(fd, SHUT_WR);
     apr_pool_create(&p, pool);

@@ -37,8 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (req == NULL)
         return 0;
     memcpy(req, data, size);
-    if (xpipe__npa_parse(&info, req, len, why, sizeof(why), pool)
-        != APR_SUCCESS && why[0] == '\0')
+    if (xpipe__npa_parse(&info, req, len, why, sizeof(why), pool) != APR_SUCCESS
+        && why[0] == '\0')
         abort(); /* a refusal must say why */
     req[0] = (unsigned char)(len >> 24);
     req[1] = (unsigned char)(len >> 16);
