@@ -191,7 +191,7 @@ test)
     setup
     log "Windows suite (backend: win32, under Wine)"
     wine_start
-    meson test -C build-win --no-rebuild --suite conformance --print-errorlogs \
+    meson test -C build-win --no-rebuild --suite conformance --suite package --print-errorlogs \
         >"$XPIPE_LOGS/windows-test.log" 2>&1 || true
     wine_stop
     [ -s build-win/meson-logs/testlog.json ] \
