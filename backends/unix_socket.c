@@ -637,6 +637,37 @@ static apr_status_t unix_bind(int fd, const char *path,
     return XPIPE_EINUSE;
 }
 
+/* Why "<path>.lock" could not be opened, in the terms the caller used:
+ * the socket's directory, not the lock file xpipe made up. */
+static apr_status_t unix_lock_fail(int err, const char *path, const char *lock,
+                                   apr_pool_t *pool)
+{
+    const char *slash = strrchr(path, '/');
+    const char *dir =
+        slash == path ? "/"
+        : slash       ? apr_pstrmemdup(pool, path, (apr_size_t)(slash - path))
+                      : ".";
+
+    switch (err) {
+    case ENOENT:
+        return xpipe__fail(APR_FROM_OS_ERROR(err),
+                           "directory %s does not exist", dir);
+    case ENOTDIR:
+        return xpipe__fail(APR_FROM_OS_ERROR(err),
+                           "%s is not a directory (in the path %s)", dir, path);
+    case EACCES:
+    case EPERM:
+    case EROFS:
+        return xpipe__fail(APR_FROM_OS_ERROR(err),
+                           "cannot create %s in directory %s", path, dir);
+    case ELOOP:
+        return xpipe__fail(XPIPE_ENOTSOCK, "%s is a symbolic link", lock);
+    default:
+        return xpipe__fail(APR_FROM_OS_ERROR(err), "cannot open lock file %s",
+                           lock);
+    }
+}
+
 /* Take "<path>.lock" so that two listeners started together cannot both
  * decide that the name is theirs between the check and the bind. The
  * lock file is removed on close; a lock taken on a file that was removed
@@ -652,9 +683,7 @@ static apr_status_t unix_lock(int *lock_fd, const char **lock_path,
         fd = unix_sys.open(lock, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
                            0600);
         if (fd < 0)
-            return xpipe__fail(errno == ELOOP ? XPIPE_ENOTSOCK
-                                              : APR_FROM_OS_ERROR(errno),
-                               "cannot open lock file %s", lock);
+            return unix_lock_fail(errno, path, lock, pool);
         while (unix_sys.flock(fd, LOCK_EX | LOCK_NB) < 0) {
             int err = errno;
             if (err == EINTR)
@@ -670,8 +699,8 @@ static apr_status_t unix_lock(int *lock_fd, const char **lock_path,
             *lock_path = lock;
             return APR_SUCCESS;
         }
-        unix_sys.close(
-            fd); /* its previous owner removed it: take the new one */
+        /* Its previous owner removed it: take the new one. */
+        unix_sys.close(fd);
     }
     return XPIPE_EINUSE;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #ifndef _WIN32
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 #endif
@@ -180,23 +181,226 @@ static void test_tool_exit_statuses(void)
     const char *none = xt_name();
 
     CU_ASSERT_EQUAL(tool_once(&out, &err, "--version", NULL, NULL, NULL), 0);
-    CU_ASSERT(strncmp(out, "xpipe ", 6) == 0);
+    CU_ASSERT(strncmp(out, "xpipe " XPIPE_VERSION_STRING " (library ",
+                      strlen("xpipe " XPIPE_VERSION_STRING " (library "))
+              == 0);
     CU_ASSERT_EQUAL(tool_once(&out, &err, "resolve", "chat", NULL, NULL), 0);
     CU_ASSERT(strstr(out, "chat") != NULL);
-    CU_ASSERT_EQUAL(tool_once(&out, &err, NULL, NULL, NULL, NULL), 2);
-    CU_ASSERT(strstr(err, "usage:") != NULL);
-    CU_ASSERT_EQUAL(tool_once(&out, &err, "bogus", NULL, NULL, NULL), 2);
-    CU_ASSERT_EQUAL(tool_once(&out, &err, "listen", NULL, NULL, NULL), 2);
-    CU_ASSERT_EQUAL(tool_once(&out, &err, "connect", "--timeout", "soon", none),
-                    2);
-    CU_ASSERT(strstr(err, "--timeout takes seconds") != NULL);
-    CU_ASSERT_EQUAL(tool_once(&out, &err, "connect", "--nope", none, NULL), 2);
     CU_ASSERT_EQUAL(tool_once(&out, &err, "resolve", "", NULL, NULL), 1);
     CU_ASSERT(strstr(err, "xpipe: resolve : invalid pipe name") != NULL);
     CU_ASSERT_EQUAL(tool_once(&out, &err, "connect", none, NULL, NULL), 1);
     CU_ASSERT(
         strstr(err, apr_psprintf(xt_p, "xpipe: connect %s: no such pipe", none))
         != NULL);
+}
+
+/* A usage error is one line naming what was wrong, then the hint; exit 2
+ * and nothing on stdout. */
+static void tool_check_usage_error(const char *a1, const char *a2,
+                                   const char *a3, const char *a4,
+                                   const char *line)
+{
+    const char *out, *err;
+    const char *want = apr_pstrcat(xt_p, line, "\ntry 'xpipe --help'\n", NULL);
+    int code = tool_once(&out, &err, a1, a2, a3, a4);
+
+    CU_ASSERT_EQUAL(code, 2);
+    CU_ASSERT_STRING_EQUAL(out, "");
+    /* Windows' C runtime may write \r\n: compare without the \r. */
+    {
+        char *e = apr_pstrdup(xt_p, err), *w = e;
+        const char *r;
+        for (r = e; *r; r++)
+            if (*r != '\r')
+                *w++ = *r;
+        *w = '\0';
+        CU_ASSERT_STRING_EQUAL(e, want);
+        if (strcmp(e, want) != 0)
+            printf("\n  usage error was: [%s]\n  expected: [%s]\n", e, want);
+    }
+}
+
+static void test_tool_usage_errors(void)
+{
+    const char *none = xt_name();
+
+    tool_check_usage_error(NULL, NULL, NULL, NULL,
+                           "xpipe: missing command (listen, connect, "
+                           "resolve, bench or help)");
+    tool_check_usage_error("bogus", NULL, NULL, NULL,
+                           "xpipe: unknown command 'bogus'");
+    tool_check_usage_error("listen", NULL, NULL, NULL,
+                           "xpipe: listen: missing NAME");
+    tool_check_usage_error("listen", "a", "b", NULL,
+                           "xpipe: listen: unexpected argument 'b' (one "
+                           "NAME only)");
+    tool_check_usage_error("connect", "--timeout", "soon", none,
+                           "xpipe: connect: --timeout takes seconds, not "
+                           "'soon'");
+    tool_check_usage_error("connect", "--nope", none, NULL,
+                           "xpipe: connect: invalid option: --nope");
+    tool_check_usage_error("connect", none, "--timeout", NULL,
+                           "xpipe: connect: missing argument: --timeout");
+    tool_check_usage_error("connect", "--echo", none, NULL,
+                           "xpipe: connect: --echo is not an option of "
+                           "connect");
+    tool_check_usage_error("resolve", "a", "b", NULL,
+                           "xpipe: resolve: unexpected argument 'b' (one "
+                           "NAME only)");
+    tool_check_usage_error("help", "bogus", NULL, NULL,
+                           "xpipe: help: unknown command 'bogus'");
+    tool_check_usage_error("bench", "--rounds", "0", NULL,
+                           "xpipe: bench: --rounds takes 1 to 16");
+}
+
+static void test_tool_help(void)
+{
+    const char *out, *err, *out2;
+    static const char *const cmds[] = { "listen", "connect", "resolve",
+                                        "help" };
+    size_t i;
+
+    /* xpipe --help: every command; exit 0, on stdout. */
+    CU_ASSERT_EQUAL(tool_once(&out, &err, "--help", NULL, NULL, NULL), 0);
+    for (i = 0; i < 4; i++)
+        CU_ASSERT(strstr(out, apr_psprintf(xt_p, "xpipe %s ", cmds[i]))
+                  != NULL);
+    CU_ASSERT_STRING_EQUAL(err, "");
+    /* xpipe CMD --help and xpipe help CMD print the same, about CMD only. */
+    for (i = 0; i < 4; i++) {
+        CU_ASSERT_EQUAL(tool_once(&out, &err, cmds[i], "--help", NULL, NULL),
+                        0);
+        CU_ASSERT_EQUAL(tool_once(&out2, &err, "help", cmds[i], NULL, NULL), 0);
+        CU_ASSERT_STRING_EQUAL(out, out2);
+        CU_ASSERT(strncmp(out, apr_psprintf(xt_p, "usage: xpipe %s ", cmds[i]),
+                          strlen(cmds[i]) + 14)
+                  == 0);
+    }
+    /* Per command: listen's options are not connect's. */
+    CU_ASSERT_EQUAL(tool_once(&out, &err, "connect", "--help", NULL, NULL), 0);
+    CU_ASSERT(strstr(out, "--wait") != NULL);
+    CU_ASSERT(strstr(out, "--echo") == NULL);
+    /* resolve --help is help, not a name to resolve. */
+    CU_ASSERT_EQUAL(tool_once(&out, &err, "resolve", "--help", NULL, NULL), 0);
+    CU_ASSERT(strstr(out, "usage: xpipe resolve NAME") != NULL);
+    CU_ASSERT(strstr(out, "--help") != NULL);
+    /* help bench is bench's own usage. */
+    CU_ASSERT_EQUAL(tool_once(&out, &err, "help", "bench", NULL, NULL), 0);
+    CU_ASSERT(strstr(out, "usage: xpipe bench") != NULL);
+}
+
+static void test_tool_missing_directory(void)
+{
+    const char *out, *err;
+    const char *dir = apr_psprintf(xt_p, "/nonexistent-%ld/sub", xt_pid());
+    int code = tool_once(&out, &err, "listen",
+                         apr_pstrcat(xt_p, dir, "/s.sock", NULL), NULL, NULL);
+
+    CU_ASSERT_EQUAL(code, 1);
+#ifdef _WIN32
+    /* Not a pipe name on Windows at all: said so, nothing about files. */
+    CU_ASSERT(strstr(err, "invalid pipe name") != NULL);
+#else
+    CU_ASSERT(
+        strstr(err, apr_psprintf(xt_p, "directory %s does not exist", dir))
+        != NULL);
+#endif
+    CU_ASSERT(strstr(err, ".lock") == NULL);
+}
+
+/* Feeds a tool's stdin until told to stop or the tool stops reading. */
+typedef struct feeder_t {
+    apr_file_t *in;
+    apr_size_t total, written;
+} feeder_t;
+
+static apr_status_t feed_main(void *arg)
+{
+    feeder_t *f = arg;
+    static char chunk[65536];
+    apr_status_t rv = APR_SUCCESS;
+
+#ifndef _WIN32
+    /* This thread's writes to a pipe whose reader died fail with EPIPE
+     * instead of raising SIGPIPE (a pending one dies with the thread). */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+#endif
+    memset(chunk, 'x', sizeof(chunk));
+    while (rv == APR_SUCCESS && f->written < f->total) {
+        apr_size_t n = sizeof(chunk);
+        rv = apr_file_write_full(f->in, chunk, n, &n);
+        f->written += n;
+    }
+    apr_file_close(f->in);
+    return rv;
+}
+
+/* Read n bytes of a tool's stdout (deadline: the pipe's timeout). */
+static apr_size_t tool_drain(tool_run_t *t, apr_size_t n)
+{
+    char buf[65536];
+    apr_size_t got = 0;
+
+    while (got < n) {
+        apr_size_t k = sizeof(buf);
+        if (apr_file_read(t->out, buf, &k) != APR_SUCCESS)
+            break;
+        got += k;
+    }
+    return got;
+}
+
+static void test_tool_peer_killed_mid_transfer(void)
+{
+    const char *name = xt_name(), *err;
+    tool_run_t srv, cli;
+    feeder_t f = { NULL, 64 << 20, 0 };
+    apr_thread_t *t;
+    int code;
+
+    tool_start(&srv, "listen", "--once", name, NULL, NULL, NULL);
+    tool_start(&cli, "connect", "--wait", name, NULL, NULL, NULL);
+    f.in = cli.in;
+    t = xt_thread(feed_main, &f);
+    /* The client's stdin is flowing to the server's stdout... */
+    CU_ASSERT_EQUAL(tool_drain(&srv, 256 << 10), 256 << 10);
+    /* ... when the server dies (SIGKILL / TerminateProcess). */
+    xt_child_kill(&srv.proc);
+    code = tool_wait(&cli);
+    err = tool_slurp(cli.err);
+    /* Not all of stdin was delivered: exit 1 with the cause. */
+    CU_ASSERT_EQUAL(code, 1);
+    CU_ASSERT(strncmp(err, "xpipe: ", 7) == 0);
+    CU_ASSERT(strstr(err, "reset") || strstr(err, "closed its end")
+              || strstr(err, "not delivered"));
+    xt_join(t);
+    CU_ASSERT(f.written < f.total);
+    if (code != 1 || strncmp(err, "xpipe: ", 7) != 0)
+        printf("\n  client exit %d, stderr: %s\n", code, err);
+}
+
+static void test_tool_half_closed_peer_gets_everything(void)
+{
+    const char *name = xt_name();
+    tool_run_t srv, cli;
+    feeder_t f = { NULL, 4 << 20, 0 };
+    apr_thread_t *t;
+
+    /* The server sends nothing and ends its side at once (its stdin is
+     * empty); the client's stdin must still reach it in full. */
+    tool_start(&srv, "listen", "--once", name, NULL, NULL, NULL);
+    tool_feed(&srv, NULL, 1);
+    tool_start(&cli, "connect", "--wait", name, NULL, NULL, NULL);
+    f.in = cli.in;
+    t = xt_thread(feed_main, &f);
+    CU_ASSERT_EQUAL(tool_drain(&srv, f.total + 1), f.total);
+    CU_ASSERT_EQUAL(xt_join(t), APR_SUCCESS);
+    CU_ASSERT_EQUAL(f.written, f.total);
+    CU_ASSERT_EQUAL(tool_wait(&cli), 0);
+    CU_ASSERT_EQUAL(tool_wait(&srv), 0);
 }
 
 static void test_tool_killed_listener_name_reused(void)
@@ -240,7 +444,16 @@ CU_TestInfo xt_tool_tests[] = {
     { "--echo serves several clients at once; a stop is clean",
       test_tool_echo_several_clients },
     { "--message: one line, one message", test_tool_message_lines },
-    { "exit statuses 0, 1 and 2 with their messages", test_tool_exit_statuses },
+    { "exit statuses 0 and 1 with their messages", test_tool_exit_statuses },
+    { "usage errors: one line naming the problem, exit 2",
+      test_tool_usage_errors },
+    { "help: --help, CMD --help, help CMD", test_tool_help },
+    { "listen in a missing directory says so (Windows: not a pipe name)",
+      test_tool_missing_directory },
+    { "a peer killed mid-transfer: connect exits 1 with the cause",
+      test_tool_peer_killed_mid_transfer },
+    { "a peer that ended its side still receives all of stdin",
+      test_tool_half_closed_peer_gets_everything },
     { "a killed listener's name serves again",
       test_tool_killed_listener_name_reused },
     { "bench --quick runs (smoke test)", test_tool_bench_quick },

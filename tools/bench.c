@@ -767,12 +767,13 @@ int tool_bench(int argc, const char *const *argv, apr_pool_t *pool)
     apr_getopt_t *os;
     const char *arg;
     int ch, serve = 0, round, k, impl, client_cpu = 0, server_cpu = 0;
+    char err[TOOL_ERRLEN];
+    const char *why = NULL;
     apr_status_t rv;
 
     bench_self = argv[0];
-    apr_getopt_init(&os, pool, argc, argv);
-    os->errfn = NULL;
-    os->ind = os->skip_start = os->skip_end = 2; /* after "bench" */
+    tool_getopt_init(&os, pool, argc, argv, err); /* after "bench" */
+    os->interleave = 0; /* --serve's operands follow its options */
     while ((rv = apr_getopt_long(os, opts, &ch, &arg)) == APR_SUCCESS) {
         switch (ch) {
         case 'q':
@@ -799,13 +800,23 @@ int tool_bench(int argc, const char *const *argv, apr_pool_t *pool)
                            atol(argv[os->ind + 2]), atol(argv[os->ind + 3]),
                            atol(argv[os->ind + 4]), pool);
     }
-    if (rv != APR_EOF || os->ind != argc || o.rounds < 1 || o.rounds > 16
-        || o.rtt_count < 10 || o.stream_mib < 1 || o.conn_count < 2
-        || (strcmp(o.cpu, "same") && strcmp(o.cpu, "split")
-            && strcmp(o.cpu, "any"))) {
-        fputs(bench_usage, stderr);
-        return 2;
-    }
+    if (rv != APR_EOF)
+        why = err[0] ? err : "bad option";
+    else if (os->ind != argc)
+        why = apr_psprintf(pool, "unexpected argument '%s'", argv[os->ind]);
+    else if (o.rounds < 1 || o.rounds > 16)
+        why = "--rounds takes 1 to 16";
+    else if (o.rtt_count < 10)
+        why = "--rtt-count takes 10 or more";
+    else if (o.stream_mib < 1)
+        why = "--stream-mib takes 1 or more";
+    else if (o.conn_count < 2)
+        why = "--conn-count takes 2 or more";
+    else if (strcmp(o.cpu, "same") && strcmp(o.cpu, "split")
+             && strcmp(o.cpu, "any"))
+        why = "--cpu takes same, split or any";
+    if (why)
+        return tool_usage_error(apr_psprintf(pool, "bench: %s", why));
     if (strcmp(o.cpu, "any") == 0)
         client_cpu = server_cpu = -1;
     else if (strcmp(o.cpu, "split") == 0)

@@ -9,6 +9,8 @@
 #include <apr_file_io.h>
 #include <apr_getopt.h>
 #include <apr_strings.h>
+#include <stdarg.h>
+#include <apr_thread_cond.h>
 #include <apr_thread_mutex.h>
 #include <apr_thread_proc.h>
 
@@ -26,43 +28,176 @@
 #define tool_isatty(fd) isatty(fd)
 #endif
 
-static const char tool_usage[] =
-    "usage: xpipe listen [options] NAME     serve NAME: relay the first "
-    "client\n"
-    "                                       to stdin/stdout (--echo: echo "
-    "all)\n"
-    "       xpipe connect [options] NAME    relay stdin/stdout to the server\n"
-    "       xpipe resolve NAME              print the native name of NAME\n"
-    "       xpipe bench [bench options]     measure xpipe against raw OS "
-    "calls\n"
-    "                                       (xpipe bench --help)\n"
-    "options:\n"
-    "  --echo               listen: echo every client back, many at once\n"
-    "  --once               listen: exit after the first client\n"
-    "  --message            message mode: one stdin line = one message, one\n"
-    "                       message = one output line (empty lines skipped)\n"
-    "  --timeout SECONDS    connect/accept deadline (connect default 10)\n"
-    "  --wait               connect: wait (to the deadline) for the server to\n"
-    "                       appear instead of failing at once\n"
-    "  --linger SECONDS     after stdin ends where a pipe cannot half-close\n"
-    "                       (Windows), wait this long for the peer's last\n"
-    "                       data (default 0.5)\n"
-    "  --mode OCTAL         POSIX socket permissions (default 600)\n"
-    "  --group GID          POSIX socket group\n"
-    "  --sddl STRING        Windows security descriptor (SDDL)\n"
-    "  --peer WHO           only talk to peers running as WHO: self, a uid\n"
-    "                       or a SID\n"
-    "  --accept-remote      Windows: accept clients from other machines\n"
-    "  --smb                listen: serve \\\\host\\pipe\\NAME to SMB clients "
-    "too\n"
-    "                       (Windows: the OS's; POSIX: through a local Samba)\n"
-    "  --smb-dir DIR        POSIX: Samba's np directory (default: from\n"
-    "                       smb.conf's \"ncalrpc dir\", plus /np)\n"
-    "  --max-message BYTES  largest message (default 65536)\n"
-    "  --progress           show bytes and rate on stderr (a terminal)\n"
-    "  -v                   one line per connection with the peer's identity\n"
-    "  --help, --version\n"
-    "exit status: 0 success, 1 failure, 2 bad usage\n";
+/* The commands, with their summaries for the usage. */
+enum { CMD_LISTEN = 1, CMD_CONNECT = 2, CMD_RESOLVE = 4, CMD_HELP = 8 };
+
+typedef struct tool_cmd_t {
+    const char *name;
+    unsigned int id;
+    const char *synopsis; /* after "xpipe NAME " */
+    const char *summary;  /* what it does, one or more lines */
+} tool_cmd_t;
+
+static const tool_cmd_t tool_cmds[] = {
+    { "listen", CMD_LISTEN, "[options] NAME",
+      "serve NAME: relay the first client to stdin/stdout until both sides\n"
+      "end (--echo: echo every client back, many at once)" },
+    { "connect", CMD_CONNECT, "[options] NAME",
+      "relay stdin to the server and the server to stdout until both end;\n"
+      "exit 1 if the peer vanishes before all of stdin was delivered" },
+    { "resolve", CMD_RESOLVE, "NAME",
+      "print the native name of NAME (a socket path or a pipe name)" },
+    { "bench", 0, "[bench options]",
+      "measure xpipe against the raw OS calls (xpipe bench --help)" },
+    { "help", CMD_HELP, "[COMMAND]", "the usage of COMMAND, or of all" },
+    { NULL, 0, NULL, NULL },
+};
+
+enum {
+    OPT_ECHO = 256,
+    OPT_ONCE,
+    OPT_MESSAGE,
+    OPT_TIMEOUT,
+    OPT_LINGER,
+    OPT_MODE,
+    OPT_GROUP,
+    OPT_SDDL,
+    OPT_PEER,
+    OPT_REMOTE,
+    OPT_MAXMSG,
+    OPT_PROGRESS,
+    OPT_HELP,
+    OPT_VERSION,
+    OPT_WAIT,
+    OPT_SMB,
+    OPT_SMB_DIR
+};
+
+#define CMD_RELAY (CMD_LISTEN | CMD_CONNECT)
+#define CMD_ALL (CMD_RELAY | CMD_RESOLVE | CMD_HELP)
+
+/* The options: apr_getopt's table, and for each the commands that take
+ * it and its help (the same index). */
+static const apr_getopt_option_t tool_opts[] = {
+    { "echo", OPT_ECHO, 0, "" },
+    { "once", OPT_ONCE, 0, "" },
+    { "message", OPT_MESSAGE, 0, "" },
+    { "timeout", OPT_TIMEOUT, 1, "" },
+    { "wait", OPT_WAIT, 0, "" },
+    { "linger", OPT_LINGER, 1, "" },
+    { "mode", OPT_MODE, 1, "" },
+    { "group", OPT_GROUP, 1, "" },
+    { "sddl", OPT_SDDL, 1, "" },
+    { "peer", OPT_PEER, 1, "" },
+    { "accept-remote", OPT_REMOTE, 0, "" },
+    { "smb", OPT_SMB, 0, "" },
+    { "smb-dir", OPT_SMB_DIR, 1, "" },
+    { "max-message", OPT_MAXMSG, 1, "" },
+    { "progress", OPT_PROGRESS, 0, "" },
+    { NULL, 'v', 0, "" },
+    { "help", OPT_HELP, 0, "" },
+    { "version", OPT_VERSION, 0, "" },
+    { NULL, 0, 0, NULL },
+};
+
+typedef struct tool_opt_help_t {
+    unsigned int cmds;
+    const char *arg;
+    const char *help;
+} tool_opt_help_t;
+
+static const tool_opt_help_t tool_opt_help[] = {
+    { CMD_LISTEN, NULL, "listen: echo every client back, many at once" },
+    { CMD_LISTEN, NULL, "listen: exit after the first client" },
+    { CMD_RELAY, NULL,
+      "message mode: one stdin line = one message, one\n"
+      "message = one output line (empty lines skipped)" },
+    { CMD_RELAY, "SECONDS", "connect/accept deadline (connect default 10)" },
+    { CMD_CONNECT, NULL,
+      "connect: wait (to the deadline) for the server to\n"
+      "appear instead of failing at once" },
+    { CMD_RELAY, "SECONDS",
+      "when one direction has ended, how long the other\n"
+      "may go without progress; also, where a pipe cannot\n"
+      "half-close (Windows), how long to wait for the\n"
+      "peer's last data after stdin ends (default 0.5)" },
+    { CMD_LISTEN, "OCTAL", "POSIX socket permissions (default 600)" },
+    { CMD_LISTEN, "GID", "POSIX socket group" },
+    { CMD_LISTEN, "STRING", "Windows security descriptor (SDDL)" },
+    { CMD_RELAY, "WHO",
+      "only talk to peers running as WHO: self, a uid\n"
+      "or a SID" },
+    { CMD_LISTEN, NULL, "Windows: accept clients from other machines" },
+    { CMD_LISTEN, NULL,
+      "listen: serve \\\\host\\pipe\\NAME to SMB clients too\n"
+      "(Windows: the OS's; POSIX: through a local Samba)" },
+    { CMD_LISTEN, "DIR",
+      "POSIX: Samba's np directory (default: from\n"
+      "smb.conf's \"ncalrpc dir\", plus /np)" },
+    { CMD_RELAY, "BYTES", "largest message (default 65536)" },
+    { CMD_RELAY, NULL, "show bytes and rate on stderr (a terminal)" },
+    { CMD_RELAY, NULL, "one line per connection with the peer's identity" },
+    { CMD_ALL, NULL, "this help" },
+    { 0, NULL, "the versions of the tool and the library" },
+};
+
+/* The usage of one command (cmd), or of all (NULL), on f. */
+static void tool_usage(FILE *f, const tool_cmd_t *cmd)
+{
+    const tool_cmd_t *c;
+    unsigned int want = cmd ? cmd->id : CMD_ALL;
+    size_t i;
+
+    for (c = tool_cmds; c->name; c++) {
+        const char *p;
+        if (cmd && c != cmd)
+            continue;
+        fprintf(f, "%s xpipe %s %s\n",
+                c == tool_cmds || cmd ? "usage:" : "      ", c->name,
+                c->synopsis);
+        for (p = c->summary; *p;) {
+            size_t n = strcspn(p, "\n");
+            fprintf(f, "           %.*s\n", (int)n, p);
+            p += n + (p[n] == '\n');
+        }
+    }
+    if (!cmd)
+        fputs("       xpipe --help | --version\n", f);
+    if (cmd && cmd->id == 0)
+        return;
+    fputs("options:\n", f);
+    for (i = 0; tool_opts[i].optch; i++) {
+        const tool_opt_help_t *h = &tool_opt_help[i];
+        const char *p = h->help;
+        char head[32];
+        int first = 1;
+        if (!(h->cmds & want) && !(cmd == NULL && h->cmds == 0))
+            continue;
+        if (tool_opts[i].name)
+            snprintf(head, sizeof(head), "--%s%s%s", tool_opts[i].name,
+                     h->arg ? " " : "", h->arg ? h->arg : "");
+        else
+            snprintf(head, sizeof(head), "-%c", tool_opts[i].optch);
+        while (*p) {
+            size_t n = strcspn(p, "\n");
+            fprintf(f, "  %-19s %.*s\n", first ? head : "", (int)n, p);
+            p += n + (p[n] == '\n');
+            first = 0;
+        }
+    }
+    if (!cmd || cmd->id & CMD_RELAY)
+        fputs("exit status: 0 success, 1 failure, 2 bad usage\n", f);
+}
+
+static const tool_cmd_t *tool_cmd_find(const char *name)
+{
+    const tool_cmd_t *c;
+
+    for (c = tool_cmds; c->name; c++)
+        if (strcmp(c->name, name) == 0)
+            return c;
+    return NULL;
+}
 
 typedef struct tool_t {
     apr_pool_t *pool;
@@ -98,10 +233,37 @@ int tool_fail(const char *what, apr_status_t rv)
 
 int tool_usage_error(const char *why)
 {
-    if (why)
-        fprintf(stderr, "xpipe: %s\n", why);
-    fputs(tool_usage, stderr);
+    fprintf(stderr, "xpipe: %s\ntry 'xpipe --help'\n", why);
     return 2;
+}
+
+/* apr_getopt's complaint, e.g. "invalid option: --nope" or "missing
+ * argument: --timeout", kept for the one-line usage error. */
+static void tool_getopt_err(void *arg, const char *fmt, ...)
+{
+    char line[256];
+    const char *p;
+    va_list ap;
+
+    va_start(ap, fmt);
+    apr_vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    /* "xpipe: invalid option: --nope\n": drop the program name */
+    p = strstr(line, ": ");
+    apr_cpystrn(arg, p ? p + 2 : line, TOOL_ERRLEN);
+    ((char *)arg)[strcspn(arg, "\n")] = '\0';
+}
+
+void tool_getopt_init(apr_getopt_t **os, apr_pool_t *pool, int argc,
+                      const char *const *argv, char *err)
+{
+    apr_getopt_init(os, pool, argc, argv);
+    (*os)->errfn = tool_getopt_err;
+    (*os)->errarg = err;
+    err[0] = '\0';
+    /* Options start after the command and may follow NAME too. */
+    (*os)->ind = (*os)->skip_start = (*os)->skip_end = 2;
+    (*os)->interleave = 1;
 }
 
 static void tool_peer_line(xpipe_t *ch, const char *what)
@@ -248,10 +410,32 @@ typedef struct relay_t {
     tool_t *tool;
     xpipe_t *ch;
     progress_t *prog;
-    volatile int in_done;   /* stdin ended */
-    volatile int lingering; /* ... and the pipe could not half-close */
-    apr_status_t in_rv;
+    /* What the stdin thread tells the reader, under lock; cond is
+     * signalled at each change. */
+    apr_thread_mutex_t *lock;
+    apr_thread_cond_t *cond;
+    int in_done;            /* stdin ended, or sending failed */
+    int lingering;          /* ... ended, and the pipe could not half-close */
+    apr_status_t in_rv;     /* why sending stopped (success: end of stdin) */
+    apr_uint64_t delivered; /* bytes of stdin written to the channel */
+    apr_size_t unsent;      /* bytes read from stdin, not yet written */
 } relay_t;
+
+/* The stdin thread's news, under the lock, and a wake-up for the reader. */
+static void relay_note(relay_t *r, apr_size_t read, apr_size_t written,
+                       int done, apr_status_t rv)
+{
+    apr_thread_mutex_lock(r->lock);
+    r->unsent += read;
+    r->unsent -= written;
+    r->delivered += written;
+    if (done) {
+        r->in_done = 1;
+        r->in_rv = rv;
+    }
+    apr_thread_cond_broadcast(r->cond);
+    apr_thread_mutex_unlock(r->lock);
+}
 
 static void *APR_THREAD_FUNC relay_stdin(apr_thread_t *t, void *data)
 {
@@ -262,7 +446,7 @@ static void *APR_THREAD_FUNC relay_stdin(apr_thread_t *t, void *data)
     apr_status_t rv = APR_SUCCESS;
 
     while (rv == APR_SUCCESS && !stop_requested) {
-        apr_size_t n = 65536;
+        apr_size_t n = 65536, done = 0;
         if (tool->message) {
             rv = apr_file_gets(buf, (int)cap, tool->in);
             n = strlen(buf);
@@ -272,32 +456,72 @@ static void *APR_THREAD_FUNC relay_stdin(apr_thread_t *t, void *data)
                 buf[--n] = '\0';
             if (rv == APR_EOF && n > 0)
                 rv = APR_SUCCESS; /* a last line without a newline */
-            if (rv == APR_SUCCESS && n > 0)
-                rv = xpipe_send(r->ch, buf, n);
+            if (rv != APR_SUCCESS || n == 0)
+                continue;
+            relay_note(r, n, 0, 0, APR_SUCCESS);
+            rv = xpipe_send(r->ch, buf, n);
+            done = rv == APR_SUCCESS ? n : 0;
         }
         else {
             rv = apr_file_read(tool->in, buf, &n);
-            if (rv == APR_SUCCESS)
-                rv = xpipe_write_full(r->ch, buf, n, NULL);
+            if (rv != APR_SUCCESS)
+                continue;
+            relay_note(r, n, 0, 0, APR_SUCCESS);
+            rv = xpipe_write_full(r->ch, buf, n, &done);
         }
-        if (rv == APR_SUCCESS && r->prog)
-            r->prog->sent += n;
+        relay_note(r, 0, done, 0, APR_SUCCESS);
+        if (r->prog)
+            r->prog->sent += done;
     }
     free(buf);
-    r->in_rv = APR_STATUS_IS_EOF(rv) ? APR_SUCCESS : rv;
     if (APR_STATUS_IS_EOF(rv)) {
         /* Tell the peer we are done sending. Named pipes cannot half
          * close: then the reader lingers for the peer's last data. */
         if (xpipe_shutdown(r->ch, XPIPE_SHUTDOWN_WRITE) == APR_ENOTIMPL) {
+            apr_thread_mutex_lock(r->lock);
             r->lingering = 1;
-            xpipe_interrupt(r->ch); /* the reader re-reads with --linger */
+            apr_thread_mutex_unlock(r->lock);
         }
+        rv = APR_SUCCESS;
     }
-    else
-        xpipe_interrupt(r->ch); /* the peer is gone or we failed */
-    r->in_done = 1;
+    relay_note(r, 0, 0, 1, rv);
+    /* Wake the reader when it must re-read with --linger, or report. */
+    if (rv != APR_SUCCESS || r->lingering)
+        xpipe_interrupt(r->ch);
     apr_thread_exit(t, APR_SUCCESS);
     return NULL;
+}
+
+/* The peer ended its direction while stdin was still open: wait for ours
+ * to end too, for as long as it makes progress (--linger without any).
+ * Returns the exit status: 0 when nothing read from stdin was lost. */
+static int relay_drain(relay_t *r)
+{
+    apr_interval_time_t linger = r->tool->linger;
+    apr_status_t in_rv;
+    apr_size_t unsent;
+
+    apr_thread_mutex_lock(r->lock);
+    while (!r->in_done && !stop_requested) {
+        apr_uint64_t before = r->delivered;
+        apr_size_t pending = r->unsent;
+        apr_thread_cond_timedwait(r->cond, r->lock, linger);
+        if (!r->in_done && r->delivered == before && r->unsent == pending)
+            break; /* no progress for --linger */
+    }
+    in_rv = r->in_done ? r->in_rv : APR_SUCCESS;
+    unsent = r->unsent;
+    apr_thread_mutex_unlock(r->lock);
+    if (in_rv != APR_SUCCESS)
+        return tool_fail("sending", in_rv);
+    if (unsent > 0 && !stop_requested) {
+        fprintf(stderr,
+                "xpipe: sending: the peer ended and stopped reading; %lu "
+                "bytes read from stdin were not delivered\n",
+                (unsigned long)unsent);
+        return 1;
+    }
+    return 0; /* stdin had nothing more to say */
 }
 
 static int tool_relay(tool_t *tool, xpipe_t *ch)
@@ -309,11 +533,19 @@ static int tool_relay(tool_t *tool, xpipe_t *ch)
     relay_t *rp = apr_pcalloc(tool->pool, sizeof(*rp));
     progress_t *pp = apr_pcalloc(tool->pool, sizeof(*pp));
     apr_thread_t *in_thread, *prog_thread = NULL;
+    apr_threadattr_t *ta;
     apr_status_t rv = APR_SUCCESS;
+    int rc = -1;
 
     rp->tool = tool;
     rp->ch = ch;
     pp->start = apr_time_now();
+    if (apr_thread_mutex_create(&rp->lock, APR_THREAD_MUTEX_DEFAULT, tool->pool)
+            != APR_SUCCESS
+        || apr_thread_cond_create(&rp->cond, tool->pool) != APR_SUCCESS) {
+        free(buf);
+        return tool_fail("relay", APR_ENOMEM);
+    }
     if (tool->progress && tool_isatty(2)) {
         rp->prog = pp;
         apr_thread_create(&prog_thread, NULL, progress_main, pp, tool->pool);
@@ -321,14 +553,13 @@ static int tool_relay(tool_t *tool, xpipe_t *ch)
     stop_track(ch, 1);
     /* The stdin thread may stay blocked in a read when the peer ends
      * first; it is detached and ends with the process. */
-    {
-        apr_threadattr_t *ta;
-        apr_threadattr_create(&ta, tool->pool);
-        apr_threadattr_detach_set(ta, 1);
-        apr_thread_create(&in_thread, ta, relay_stdin, rp, tool->pool);
-    }
-    for (;;) {
+    apr_threadattr_create(&ta, tool->pool);
+    apr_threadattr_detach_set(ta, 1);
+    apr_thread_create(&in_thread, ta, relay_stdin, rp, tool->pool);
+    while (rc < 0) {
         apr_size_t n = cap < 65536 ? 65536 : cap;
+        int done, lingering;
+        apr_status_t in_rv;
         rv = tool->message ? xpipe_recv(ch, buf, &n) : xpipe_read(ch, buf, &n);
         if (rv == APR_SUCCESS) {
             if (tool->message)
@@ -338,22 +569,30 @@ static int tool_relay(tool_t *tool, xpipe_t *ch)
             rv = apr_file_write_full(tool->out, buf, n, NULL);
             if (rv == APR_SUCCESS)
                 rv = apr_file_flush(tool->out);
-            if (rv != APR_SUCCESS) {
-                tool_fail("writing stdout", rv);
-                break;
-            }
+            if (rv != APR_SUCCESS)
+                rc = tool_fail("writing stdout", rv);
             continue;
         }
-        if (rv == XPIPE_ECANCELED && !stop_requested) {
-            if (rp->lingering)
+        apr_thread_mutex_lock(rp->lock);
+        done = rp->in_done;
+        lingering = rp->lingering;
+        in_rv = rp->in_rv;
+        apr_thread_mutex_unlock(rp->lock);
+        if (stop_requested)
+            rc = 0; /* a stop by signal */
+        else if (XPIPE_STATUS_IS_ECANCELED(rv)) {
+            if (done && in_rv != APR_SUCCESS)
+                rc = tool_fail("sending", in_rv); /* the peer is gone */
+            else if (lingering)
                 xpipe_timeout_set(ch, tool->linger);
-            if (!rp->in_done || rp->in_rv == APR_SUCCESS)
-                continue;
-            rv = rp->in_rv; /* sending failed: report that */
         }
-        if (APR_STATUS_IS_TIMEUP(rv) && rp->lingering)
-            rv = APR_EOF; /* the peer had nothing more to say */
-        break;
+        else if (APR_STATUS_IS_TIMEUP(rv) && lingering)
+            rc = 0; /* the peer had nothing more to say */
+        else if (APR_STATUS_IS_EOF(rv))
+            rc = done ? (in_rv == APR_SUCCESS ? 0 : tool_fail("sending", in_rv))
+                      : relay_drain(rp);
+        else
+            rc = tool_fail("receiving", rv); /* a reset, among others */
     }
     stop_track(ch, 0);
     pp->done = 1;
@@ -362,11 +601,7 @@ static int tool_relay(tool_t *tool, xpipe_t *ch)
         apr_thread_join(&prv, prog_thread);
     }
     free(buf);
-    if (APR_STATUS_IS_EOF(rv) || XPIPE_STATUS_IS_ECANCELED(rv))
-        return 0; /* the end, or a stop by signal */
-    if (XPIPE_STATUS_IS_PEER_GONE(rv))
-        return 0; /* the peer left: the relay is over */
-    return tool_fail("relay", rv);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -513,48 +748,6 @@ static int tool_connect(tool_t *tool, const char *name)
 /* ------------------------------------------------------------------ */
 /* Options */
 
-enum {
-    OPT_ECHO = 256,
-    OPT_ONCE,
-    OPT_MESSAGE,
-    OPT_TIMEOUT,
-    OPT_LINGER,
-    OPT_MODE,
-    OPT_GROUP,
-    OPT_SDDL,
-    OPT_PEER,
-    OPT_REMOTE,
-    OPT_MAXMSG,
-    OPT_PROGRESS,
-    OPT_HELP,
-    OPT_VERSION,
-    OPT_WAIT,
-    OPT_SMB,
-    OPT_SMB_DIR
-};
-
-static const apr_getopt_option_t tool_opts[] = {
-    { "echo", OPT_ECHO, 0, "echo every client" },
-    { "once", OPT_ONCE, 0, "exit after the first client" },
-    { "message", OPT_MESSAGE, 0, "message mode" },
-    { "timeout", OPT_TIMEOUT, 1, "deadline in seconds" },
-    { "linger", OPT_LINGER, 1, "wait after stdin ends (no half close)" },
-    { "mode", OPT_MODE, 1, "POSIX permissions" },
-    { "group", OPT_GROUP, 1, "POSIX group" },
-    { "sddl", OPT_SDDL, 1, "Windows SDDL" },
-    { "peer", OPT_PEER, 1, "required peer identity" },
-    { "accept-remote", OPT_REMOTE, 0, "Windows: remote clients" },
-    { "smb", OPT_SMB, 0, "export to SMB clients" },
-    { "smb-dir", OPT_SMB_DIR, 1, "Samba's np directory" },
-    { "max-message", OPT_MAXMSG, 1, "largest message" },
-    { "progress", OPT_PROGRESS, 0, "progress on stderr" },
-    { "wait", OPT_WAIT, 0, "wait for the server" },
-    { "help", OPT_HELP, 0, "help" },
-    { "version", OPT_VERSION, 0, "version" },
-    { NULL, 'v', 0, "verbose" },
-    { NULL, 0, 0, NULL },
-};
-
 /* Seconds (a decimal) to an interval; -2 when malformed. */
 apr_interval_time_t tool_seconds(const char *s)
 {
@@ -566,22 +759,45 @@ apr_interval_time_t tool_seconds(const char *s)
     return (apr_interval_time_t)(d * APR_USEC_PER_SEC);
 }
 
-static int tool_parse(tool_t *tool, int argc, const char *const *argv,
-                      const char **name)
+/* The option's name as typed, for messages. */
+static const char *tool_opt_name(int ch)
+{
+    size_t i;
+
+    for (i = 0; tool_opts[i].optch; i++)
+        if (tool_opts[i].optch == ch)
+            return tool_opts[i].name ? tool_opts[i].name : "v";
+    return "?";
+}
+
+/* Parse the options and operands of CMD (argv[1]); *operands receives
+ * the operands (argv order), *n_operands their count. Returns -1 to go
+ * on, else the exit status (0 after --help/--version, 2 on bad usage). */
+static int tool_parse(tool_t *tool, const tool_cmd_t *cmd, int argc,
+                      const char *const *argv, const char *const **operands,
+                      int *n_operands)
 {
     apr_getopt_t *os;
     const char *arg;
-    char *end;
+    char *end, err[TOOL_ERRLEN];
+    const char *why = NULL;
     long v;
     int ch;
+    size_t i;
     apr_status_t rv;
 
-    apr_getopt_init(&os, tool->pool, argc, argv);
-    os->errfn = NULL; /* we print our own usage */
-    /* Options start after the command and may follow NAME too. */
-    os->ind = os->skip_start = os->skip_end = 2;
-    os->interleave = 1;
+    tool_getopt_init(&os, tool->pool, argc, argv, err);
     while ((rv = apr_getopt_long(os, tool_opts, &ch, &arg)) == APR_SUCCESS) {
+        for (i = 0; tool_opts[i].optch != ch; i++)
+            ;
+        if (ch != OPT_VERSION && !(tool_opt_help[i].cmds & cmd->id)) {
+            why = apr_psprintf(tool->pool, "%s: --%s is not an option of %s",
+                               cmd->name, tool_opt_name(ch), cmd->name);
+            if (ch == 'v')
+                why = apr_psprintf(tool->pool, "%s: -v is not an option of %s",
+                                   cmd->name, cmd->name);
+            return tool_usage_error(why);
+        }
         switch (ch) {
         case OPT_ECHO: tool->echo = 1; break;
         case OPT_ONCE: tool->once = 1; break;
@@ -592,31 +808,30 @@ static int tool_parse(tool_t *tool, int argc, const char *const *argv,
         case OPT_TIMEOUT:
             tool->timeout = tool_seconds(arg);
             if (tool->timeout == -2)
-                return tool_usage_error("--timeout takes seconds");
+                why = "--timeout takes seconds";
             break;
         case OPT_LINGER:
             tool->linger = tool_seconds(arg);
             if (tool->linger == -2)
-                return tool_usage_error("--linger takes seconds");
+                why = "--linger takes seconds";
             break;
         case OPT_MODE:
             v = strtol(arg, &end, 8);
             if (*end || xpipe_attr_permissions_set(tool->attr, (int)v))
-                return tool_usage_error("--mode takes octal bits, 0 to 777");
+                why = "--mode takes octal bits, 0 to 777";
             break;
         case OPT_GROUP:
             v = strtol(arg, &end, 10);
             if (*end || xpipe_attr_group_set(tool->attr, v))
-                return tool_usage_error("--group takes a numeric gid");
+                why = "--group takes a numeric gid";
             break;
         case OPT_SDDL:
             if (xpipe_attr_sddl_set(tool->attr, arg))
-                return tool_usage_error(
-                    "--sddl: the SDDL string does not parse");
+                why = "--sddl: the SDDL string does not parse";
             break;
         case OPT_PEER:
             if (xpipe_attr_peer_require_set(tool->attr, arg))
-                return tool_usage_error("--peer takes self, a uid or a SID");
+                why = "--peer takes self, a uid or a SID";
             break;
         case OPT_REMOTE: xpipe_attr_remote_set(tool->attr, 1); break;
         case OPT_SMB:
@@ -625,34 +840,53 @@ static int tool_parse(tool_t *tool, int argc, const char *const *argv,
             break;
         case OPT_SMB_DIR:
             if (xpipe_attr_smb_export_set(tool->attr, 1, arg))
-                return tool_usage_error("--smb-dir takes an absolute path");
+                why = "--smb-dir takes an absolute path";
             break;
         case OPT_MAXMSG:
             v = strtol(arg, &end, 10);
             if (*end || v <= 0
                 || xpipe_attr_max_message_set(tool->attr, (apr_size_t)v))
-                return tool_usage_error("--max-message takes 1 to 262144");
+                why = "--max-message takes 1 to 262144";
             break;
         case OPT_PROGRESS: tool->progress = 1; break;
         case OPT_WAIT: xpipe_attr_wait_for_server_set(tool->attr, 1); break;
         case 'v': tool->verbose = 1; break;
-        case OPT_HELP: fputs(tool_usage, stdout); return 0;
+        case OPT_HELP: tool_usage(stdout, cmd); return 0;
         case OPT_VERSION: return tool_version();
         }
+        if (why)
+            return tool_usage_error(apr_psprintf(tool->pool, "%s: %s, not '%s'",
+                                                 cmd->name, why, arg));
     }
     if (rv != APR_EOF)
-        return tool_usage_error("unknown option or missing argument");
-    if (os->ind != argc - 1)
-        return tool_usage_error("expected exactly one NAME");
-    *name = argv[os->ind];
+        return tool_usage_error(apr_psprintf(tool->pool, "%s: %s", cmd->name,
+                                             err[0] ? err : "bad option"));
+    *operands = argv + os->ind;
+    *n_operands = argc - os->ind;
     return -1; /* go on */
+}
+
+/* Exactly one NAME among the operands, or a usage error. */
+static int tool_one_name(const tool_cmd_t *cmd, const char *const *ops, int n,
+                         apr_pool_t *pool)
+{
+    if (n == 0)
+        return tool_usage_error(
+            apr_psprintf(pool, "%s: missing NAME", cmd->name));
+    if (n > 1)
+        return tool_usage_error(
+            apr_psprintf(pool, "%s: unexpected argument '%s' (one NAME only)",
+                         cmd->name, ops[1]));
+    return -1;
 }
 
 int main(int argc, const char *const *argv)
 {
-    const char *cmd, *name = NULL;
+    const char *arg1;
+    const char *const *ops = NULL;
+    const tool_cmd_t *cmd;
     tool_t tool;
-    int rc;
+    int rc, n = 0;
 
     if (xpipe_initialize() != APR_SUCCESS)
         return 1;
@@ -661,41 +895,61 @@ int main(int argc, const char *const *argv)
     xpipe_attr_create(&tool.attr, tool.pool);
     tool.timeout = -1;
     tool.linger = APR_USEC_PER_SEC / 2;
-    cmd = argc > 1 ? argv[1] : "";
-    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
-        fputs(tool_usage, stdout);
+    arg1 = argc > 1 ? argv[1] : "";
+    cmd = tool_cmd_find(arg1);
+    if (strcmp(arg1, "--help") == 0 || strcmp(arg1, "-h") == 0) {
+        tool_usage(stdout, NULL);
         rc = 0;
     }
-    else if (strcmp(cmd, "--version") == 0)
+    else if (strcmp(arg1, "--version") == 0)
         rc = tool_version();
-    else if (strcmp(cmd, "bench") == 0)
+    else if (arg1[0] == '\0')
+        rc = tool_usage_error("missing command (listen, connect, resolve, "
+                              "bench or help)");
+    else if (cmd == NULL)
+        rc = tool_usage_error(
+            apr_psprintf(tool.pool, "unknown command '%s'", arg1));
+    else if (cmd->id == 0) /* bench parses its own options */
         rc = tool_bench(argc, argv, tool.pool);
-    else if (strcmp(cmd, "resolve") == 0) {
+    else if ((rc = tool_parse(&tool, cmd, argc, argv, &ops, &n)) >= 0)
+        ; /* --help, --version, or bad usage */
+    else if (cmd->id == CMD_HELP) {
+        const tool_cmd_t *which = n == 1 ? tool_cmd_find(ops[0]) : NULL;
+        if (n > 1)
+            rc = tool_usage_error("help: one COMMAND at most");
+        else if (n == 1 && which == NULL)
+            rc = tool_usage_error(
+                apr_psprintf(tool.pool, "help: unknown command '%s'", ops[0]));
+        else if (which && which->id == 0)
+            rc = tool_bench(
+                3, (const char *const[]){ argv[0], "bench", "--help", NULL },
+                tool.pool);
+        else {
+            tool_usage(stdout, which);
+            rc = 0;
+        }
+    }
+    else if ((rc = tool_one_name(cmd, ops, n, tool.pool)) >= 0)
+        ;
+    else if (cmd->id == CMD_RESOLVE) {
         const char *native;
-        apr_status_t rv;
-        if (argc != 3)
-            rc = tool_usage_error("resolve takes one NAME");
-        else if ((rv = xpipe_name_resolve(&native, argv[2], tool.pool)))
-            rc = tool_fail(apr_psprintf(tool.pool, "resolve %s", argv[2]), rv);
+        apr_status_t rv = xpipe_name_resolve(&native, ops[0], tool.pool);
+        if (rv != APR_SUCCESS)
+            rc = tool_fail(apr_psprintf(tool.pool, "resolve %s", ops[0]), rv);
         else {
             printf("%s\n", native);
             rc = 0;
         }
     }
-    else if (strcmp(cmd, "listen") == 0 || strcmp(cmd, "connect") == 0) {
-        rc = tool_parse(&tool, argc, argv, &name);
-        if (rc < 0) {
-            apr_file_open_stdin(&tool.in, tool.pool);
-            apr_file_open_stdout(&tool.out, tool.pool);
-            if (stop_setup(tool.pool) != APR_SUCCESS)
-                rc = tool_fail("signals", APR_EGENERAL);
-            else
-                rc = cmd[0] == 'l' ? tool_listen(&tool, name)
-                                   : tool_connect(&tool, name);
-        }
+    else {
+        apr_file_open_stdin(&tool.in, tool.pool);
+        apr_file_open_stdout(&tool.out, tool.pool);
+        if (stop_setup(tool.pool) != APR_SUCCESS)
+            rc = tool_fail("signals", APR_EGENERAL);
+        else
+            rc = cmd->id == CMD_LISTEN ? tool_listen(&tool, ops[0])
+                                       : tool_connect(&tool, ops[0]);
     }
-    else
-        rc = tool_usage_error(cmd[0] ? "unknown command" : NULL);
     fflush(stdout);
     /* Threads blocked on stdin may remain: leave without tearing APR down
      * under them. */
