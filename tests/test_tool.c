@@ -222,35 +222,41 @@ static void tool_check_usage_error(const char *a1, const char *a2,
 
 static void test_tool_usage_errors(void)
 {
-    const char *none = xt_name();
+    /* Arguments ("@" stands for a name nobody serves) and the line. */
+    static const struct {
+        const char *args[4];
+        const char *line;
+    } cases[] = {
+        { { NULL },
+          "missing command (listen, connect, resolve, bench or help)" },
+        { { "bogus" }, "unknown command 'bogus'" },
+        { { "listen" }, "listen: missing NAME" },
+        { { "listen", "a", "b" },
+          "listen: unexpected argument 'b' (one NAME only)" },
+        { { "connect", "--timeout", "soon", "@" },
+          "connect: --timeout takes seconds, not 'soon'" },
+        { { "connect", "--nope", "@" }, "connect: invalid option: --nope" },
+        { { "connect", "@", "--timeout" },
+          "connect: missing argument: --timeout" },
+        { { "connect", "--echo", "@" },
+          "connect: --echo is not an option of connect" },
+        { { "resolve", "a", "b" },
+          "resolve: unexpected argument 'b' (one NAME only)" },
+        { { "help", "bogus" }, "help: unknown command 'bogus'" },
+        { { "bench", "--rounds", "0" }, "bench: --rounds takes 1 to 16" },
+    };
+    const char *none = xt_name(), *a[4];
+    size_t i, k;
 
-    tool_check_usage_error(NULL, NULL, NULL, NULL,
-                           "xpipe: missing command (listen, connect, "
-                           "resolve, bench or help)");
-    tool_check_usage_error("bogus", NULL, NULL, NULL,
-                           "xpipe: unknown command 'bogus'");
-    tool_check_usage_error("listen", NULL, NULL, NULL,
-                           "xpipe: listen: missing NAME");
-    tool_check_usage_error("listen", "a", "b", NULL,
-                           "xpipe: listen: unexpected argument 'b' (one "
-                           "NAME only)");
-    tool_check_usage_error("connect", "--timeout", "soon", none,
-                           "xpipe: connect: --timeout takes seconds, not "
-                           "'soon'");
-    tool_check_usage_error("connect", "--nope", none, NULL,
-                           "xpipe: connect: invalid option: --nope");
-    tool_check_usage_error("connect", none, "--timeout", NULL,
-                           "xpipe: connect: missing argument: --timeout");
-    tool_check_usage_error("connect", "--echo", none, NULL,
-                           "xpipe: connect: --echo is not an option of "
-                           "connect");
-    tool_check_usage_error("resolve", "a", "b", NULL,
-                           "xpipe: resolve: unexpected argument 'b' (one "
-                           "NAME only)");
-    tool_check_usage_error("help", "bogus", NULL, NULL,
-                           "xpipe: help: unknown command 'bogus'");
-    tool_check_usage_error("bench", "--rounds", "0", NULL,
-                           "xpipe: bench: --rounds takes 1 to 16");
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        for (k = 0; k < 4; k++)
+            a[k] = cases[i].args[k] && strcmp(cases[i].args[k], "@") == 0
+                       ? none
+                       : cases[i].args[k];
+        tool_check_usage_error(
+            a[0], a[1], a[2], a[3],
+            apr_pstrcat(xt_p, "xpipe: ", cases[i].line, NULL));
+    }
 }
 
 static void test_tool_help(void)
