@@ -155,14 +155,32 @@ static int unix_open_raw(const char *path, int flags, mode_t mode)
     return open(path, flags, mode);
 }
 
-static xpipe__unix_sys_t unix_sys = {
-    socket,     bind,       listen,        unix_accept_raw,
-    connect,    recv,       send,          sendmsg,
-    recvmsg,    poll,       close,         shutdown,
-    setsockopt, getsockopt, unix_open_raw, flock,
-    lstat,      fstat,      mkdir,         chmod,
-    fchmod,     chown,      unlink,        read,
-    write,
+xpipe__unix_sys_t xpipe__unix_sys = {
+    .socket = socket,
+    .bind = bind,
+    .listen = listen,
+    .accept = unix_accept_raw,
+    .connect = connect,
+    .recv = recv,
+    .send = send,
+    .sendmsg = sendmsg,
+    .recvmsg = recvmsg,
+    .poll = poll,
+    .close = close,
+    .shutdown = shutdown,
+    .setsockopt = setsockopt,
+    .getsockopt = getsockopt,
+    .open = unix_open_raw,
+    .flock = flock,
+    .lstat = lstat,
+    .fstat = fstat,
+    .mkdir = mkdir,
+    .chmod = chmod,
+    .fchmod = fchmod,
+    .chown = chown,
+    .unlink = unlink,
+    .read = read,
+    .write = write,
 };
 
 /* ------------------------------------------------------------------ */
@@ -809,16 +827,9 @@ static apr_status_t unix_smb_listen(xpipe__lsn_t *l, const xpipe__name_t *name,
                                     const char *native, apr_pool_t *pool)
 {
     const char *dir = unix_smb_np_dir(l->attr, pool), *path;
-    char *pipe;
     struct stat st;
 
-    if (name->kind == XPIPE__NAME_PATH)
-        native = strrchr(native, '/') + 1; /* a path's last part names it */
-    pipe =
-        apr_pstrdup(pool, name->kind == XPIPE__NAME_PATH ? native : name->name);
-    for (char *p = pipe; *p; p++)
-        if (*p >= 'A' && *p <= 'Z')
-            *p = (char)(*p - 'A' + 'a');
+    (void)native;
     if (unix_sys.lstat(dir, &st) < 0)
         return xpipe__fail(errno == ENOENT ? XPIPE_ENOPIPE
                                            : APR_FROM_OS_ERROR(errno),
@@ -837,7 +848,7 @@ static apr_status_t unix_smb_listen(xpipe__lsn_t *l, const xpipe__name_t *name,
                            "the server as that user",
                            dir, (unsigned long)st.st_uid,
                            (unsigned int)(st.st_mode & 07777));
-    path = apr_pstrcat(pool, dir, "/", pipe, NULL);
+    path = apr_pstrcat(pool, dir, "/", name->pipe, NULL);
     if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
         return xpipe__fail(XPIPE_ENAMETOOLONG,
                            "socket path %s is too long "
@@ -1105,90 +1116,55 @@ static apr_status_t unix_listener_close(xpipe__lsn_t *l)
 /* ------------------------------------------------------------------ */
 /* Connect */
 
-/* Sleep before another connect try: short at first, never past the
- * deadline. Returns 0 when the deadline has passed. */
-static int unix_backoff(apr_interval_time_t *delay, apr_time_t deadline)
+/* One connect attempt (lib/ loops). */
+static apr_status_t unix_dial(xpipe__chan_t **out, const xpipe__name_t *name,
+                              const char *native, const xpipe_attr_t *attr,
+                              apr_time_t deadline, apr_pool_t *pool)
 {
-    apr_interval_time_t d = *delay;
-
-    if (deadline != XPIPE__FOREVER) {
-        apr_time_t left = deadline - apr_time_now();
-        if (left <= 0)
-            return 0;
-        if (d > left)
-            d = left;
-    }
-    apr_sleep(d);
-    if (*delay < 25000)
-        *delay *= 2;
-    return 1;
-}
-
-static apr_status_t unix_connect(xpipe__chan_t **out, const xpipe__name_t *name,
-                                 const char *native, const xpipe_attr_t *attr,
-                                 apr_time_t deadline, apr_pool_t *pool)
-{
-    apr_interval_time_t delay = 1000;
     struct sockaddr_un sa;
     apr_status_t rv;
     int fd, err;
     socklen_t elen;
 
+    rv = unix_name_dir_check(name, native, 0, pool);
+    if (rv != APR_SUCCESS)
+        return rv; /* XPIPE_ENOPIPE when the run directory is missing */
+    rv = unix_socket_new(&fd, attr);
+    if (rv != APR_SUCCESS)
+        return rv;
     unix_sockaddr(&sa, native);
-    for (;;) {
-        rv = unix_name_dir_check(name, native, 0, pool);
-        if (rv == XPIPE_ENOPIPE)
-            err = ENOENT;
-        else if (rv != APR_SUCCESS)
-            return rv;
-        else {
-            rv = unix_socket_new(&fd, attr);
-            if (rv != APR_SUCCESS)
-                return rv;
-            err = unix_sys.connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0
-                      ? 0
-                      : errno;
-            if (err == EINPROGRESS) {
-                rv = unix_wait(fd, POLLOUT, NULL, deadline);
-                elen = sizeof(err);
-                if (rv != APR_SUCCESS)
-                    err = EAGAIN;
-                else if (unix_sys.getsockopt(fd, SOL_SOCKET, SO_ERROR, &err,
-                                             &elen)
-                         < 0)
-                    err = errno;
-            }
-            if (err == 0 && UNIX_FRAMED) {
-                /* An empty socket always takes one byte. */
-                char hello = attr->mode == XPIPE_MODE_MESSAGE ? UNIX_HELLO_MSG
-                                                              : UNIX_HELLO_BYTE;
-                if (unix_sys.send(fd, &hello, 1, MSG_NOSIGNAL) != 1)
-                    err = errno ? errno : EAGAIN;
-            }
-            if (err == 0)
-                return unix_chan_new(out, fd, attr, pool);
-            unix_sys.close(fd);
-        }
-        switch (err) {
-        case ENOENT:       /* no socket file */
-        case ECONNREFUSED: /* a stale file: nobody listens */
-            if (!attr->wait_for_server)
-                return XPIPE_ENOPIPE;
-            if (!unix_backoff(&delay, deadline))
-                return APR_TIMEUP;
-            break;
-        case EAGAIN: /* backlog full: busy, retried until the deadline */
-        case EINTR:
-            if (!unix_backoff(&delay, deadline))
-                return APR_TIMEUP;
-            break;
-        case EPROTOTYPE: /* the server's socket type is the other mode */
-            return XPIPE_EMODE;
-        case EACCES: /* the socket's or a directory's permissions */
-            return xpipe__fail(APR_EACCES, "no permission to connect to %s",
-                               native);
-        default: return APR_FROM_OS_ERROR(err);
-        }
+    err = unix_sys.connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ? 0
+                                                                        : errno;
+    if (err == EINPROGRESS) {
+        rv = unix_wait(fd, POLLOUT, NULL, deadline);
+        elen = sizeof(err);
+        if (rv != APR_SUCCESS)
+            err = EAGAIN;
+        else if (unix_sys.getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
+            err = errno;
+    }
+    if (err == 0 && UNIX_FRAMED) {
+        /* An empty socket always takes one byte. */
+        char hello =
+            attr->mode == XPIPE_MODE_MESSAGE ? UNIX_HELLO_MSG : UNIX_HELLO_BYTE;
+        if (unix_sys.send(fd, &hello, 1, MSG_NOSIGNAL) != 1)
+            err = errno ? errno : EAGAIN;
+    }
+    if (err == 0)
+        return unix_chan_new(out, fd, attr, pool);
+    unix_sys.close(fd);
+    switch (err) {
+    case ENOENT: /* no socket file */
+    case ECONNREFUSED: /* a stale file: nobody listens */ return XPIPE_ENOPIPE;
+    case EAGAIN: /* backlog full */
+    case EINTR: return XPIPE__EBUSY;
+    case EPROTOTYPE: /* the server's socket type is the other mode */
+        return xpipe__fail(XPIPE_EMODE, "the server of %s uses the other mode",
+                           native);
+    case EACCES: /* the socket's or a directory's permissions */
+        return xpipe__fail(APR_EACCES, "no permission to connect to %s",
+                           native);
+    default: return APR_FROM_OS_ERROR(err);
     }
 }
 
@@ -1622,32 +1598,27 @@ static apr_status_t unix_sddl_check(const char *sddl)
     return APR_SUCCESS;
 }
 
-static void *unix_sys_get(void)
-{
-    return &unix_sys;
-}
-
 const xpipe__backend_t xpipe__unix_backend = {
-    XPIPE__BACKEND_VERSION,
-    UNIX_NAME,
-    unix_resolve,
-    unix_listen,
-    unix_accept,
-    unix_listener_wake,
-    unix_listener_unwake,
-    unix_listener_close,
-    unix_connect,
-    unix_read,
-    unix_write,
-    unix_send,
-    unix_recv,
-    unix_wake,
-    unix_unwake,
-    unix_shutdown,
-    unix_close,
-    unix_peer_get,
-    unix_os_handle_get,
-    unix_self_get,
-    unix_sddl_check,
-    unix_sys_get,
+    .version = XPIPE__BACKEND_VERSION,
+    .name = UNIX_NAME,
+    .resolve = unix_resolve,
+    .listen = unix_listen,
+    .accept = unix_accept,
+    .listener_wake = unix_listener_wake,
+    .listener_unwake = unix_listener_unwake,
+    .listener_close = unix_listener_close,
+    .dial = unix_dial,
+    .busy_wait = NULL, /* a full backlog cannot be waited on: backoff */
+    .read = unix_read,
+    .write = unix_write,
+    .send = unix_send,
+    .recv = unix_recv,
+    .wake = unix_wake,
+    .unwake = unix_unwake,
+    .shutdown = unix_shutdown,
+    .close = unix_close,
+    .peer_get = unix_peer_get,
+    .os_handle_get = unix_os_handle_get,
+    .self_get = unix_self_get,
+    .sddl_check = unix_sddl_check,
 };

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* unix_sys.h — PRIVATE to backends/unix_socket.c and white-box tests: the
+/* unix_sys.h — PRIVATE to the POSIX backend and white-box tests: the
  * table every system call of the POSIX backend goes through (but the
- * wake object's creation, fcntl fallbacks, getenv/geteuid/getpid). A test obtains it
- * with XPIPE__BACKEND.sys() and may replace an entry (to spy on a call or
- * make the Nth one fail with a chosen errno), restoring it afterwards.
+ * wake object's creation, fcntl fallbacks, getenv/geteuid/getpid). A test
+ * (linked with the static library: the symbol is hidden from the shared
+ * one) may replace an entry to spy on a call or make the Nth one fail
+ * with a chosen errno, and restores it afterwards (tests/xtest.h).
  */
 #ifndef XPIPE_UNIX_SYS_H
 #define XPIPE_UNIX_SYS_H
@@ -43,5 +44,9 @@ typedef struct xpipe__unix_sys_t {
     ssize_t (*read)(int fd, void *buf, size_t len);
     ssize_t (*write)(int fd, const void *buf, size_t len);
 } xpipe__unix_sys_t;
+
+/* The table (backends/unix_socket.c); unix_sys inside the backend. */
+extern xpipe__unix_sys_t xpipe__unix_sys;
+#define unix_sys xpipe__unix_sys
 
 #endif

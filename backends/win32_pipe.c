@@ -63,23 +63,23 @@ struct xpipe__chan_t {
 };
 
 /* Every pipe call goes through here (see win32_sys.h). */
-static xpipe__win32_sys_t win32_sys = {
-    CreateNamedPipeW,
-    CreateFileW,
-    ConnectNamedPipe,
-    ReadFile,
-    WriteFile,
-    PeekNamedPipe,
-    WaitNamedPipeW,
-    CancelIoEx,
-    GetOverlappedResult,
-    WaitForMultipleObjects,
-    DisconnectNamedPipe,
-    GetNamedPipeInfo,
-    SetNamedPipeHandleState,
-    GetNamedPipeHandleStateW,
-    CloseHandle,
-    CreateEventW,
+xpipe__win32_sys_t xpipe__win32_sys = {
+    .create_named_pipe = CreateNamedPipeW,
+    .create_file = CreateFileW,
+    .connect_named_pipe = ConnectNamedPipe,
+    .read_file = ReadFile,
+    .write_file = WriteFile,
+    .peek_named_pipe = PeekNamedPipe,
+    .wait_named_pipe = WaitNamedPipeW,
+    .cancel_io_ex = CancelIoEx,
+    .get_overlapped_result = GetOverlappedResult,
+    .wait_for_multiple_objects = WaitForMultipleObjects,
+    .disconnect_named_pipe = DisconnectNamedPipe,
+    .get_named_pipe_info = GetNamedPipeInfo,
+    .set_named_pipe_handle_state = SetNamedPipeHandleState,
+    .get_named_pipe_handle_state = GetNamedPipeHandleStateW,
+    .close_handle = CloseHandle,
+    .create_event = CreateEventW,
 };
 
 /* ------------------------------------------------------------------ */
@@ -248,8 +248,11 @@ static apr_status_t win32_resolve(const char **native,
     const char *s;
 
     switch (name->kind) {
-    case XPIPE__NAME_PATH:
-        return XPIPE_EBADNAME; /* a POSIX socket path means nothing here */
+    case XPIPE__NAME_PATH: /* a POSIX socket path means nothing here */
+        return xpipe__fail(XPIPE_EBADNAME,
+                           "%s is a socket path: Windows names pipes "
+                           "\\\\.\\pipe\\NAME",
+                           name->name);
     case XPIPE__NAME_REMOTE:
         s = apr_pstrcat(pool, "\\\\", name->host, "\\pipe\\", name->name, NULL);
         break;
@@ -406,7 +409,8 @@ static apr_status_t win32_listen(xpipe__lsn_t **out, const xpipe__name_t *name,
     l->n = attr->instances;
     l->wname = win32_wide(native, pool);
     if (l->wname == NULL)
-        return XPIPE_EBADNAME;
+        return xpipe__fail(XPIPE_EBADNAME, "%s does not convert to UTF-16",
+                           native);
     rv = win32_security(l, pool);
     if (rv != APR_SUCCESS)
         return rv;
@@ -429,7 +433,8 @@ static apr_status_t win32_listen(xpipe__lsn_t **out, const xpipe__name_t *name,
         rv = err == ERROR_ACCESS_DENIED || err == ERROR_PIPE_BUSY ? xpipe__fail(
                  XPIPE_EINUSE, "another server owns pipe %s", native)
              : err == ERROR_INVALID_NAME || err == ERROR_BAD_PATHNAME
-                 ? XPIPE_EBADNAME
+                 ? xpipe__fail(XPIPE_EBADNAME, "Windows refuses the name %s",
+                               native)
                  : win32_os_status(err);
     else if (!win32_sys.get_named_pipe_handle_state(
                  l->slot[0].pipe, NULL, &count, NULL, NULL, NULL, 0))
@@ -584,59 +589,42 @@ static apr_status_t win32_listener_close(xpipe__lsn_t *l)
 /* ------------------------------------------------------------------ */
 /* Connect */
 
-static apr_status_t win32_connect(xpipe__chan_t **out,
-                                  const xpipe__name_t *name, const char *native,
-                                  const xpipe_attr_t *attr, apr_time_t deadline,
-                                  apr_pool_t *pool)
+/* One connect attempt (lib/ loops). */
+static apr_status_t win32_dial(xpipe__chan_t **out, const xpipe__name_t *name,
+                               const char *native, const xpipe_attr_t *attr,
+                               apr_time_t deadline, apr_pool_t *pool)
 {
     const wchar_t *w = win32_wide(native, pool);
     DWORD err, flags = 0, mode;
-    apr_interval_time_t delay = 1000;
     HANDLE h;
-    int ms;
 
     (void)name;
+    (void)deadline; /* CreateFile on a pipe does not block */
     if (w == NULL)
-        return XPIPE_EBADNAME;
-    for (;;) {
-        /* SQOS: the server may identify us but never act as us. */
-        h = win32_sys.create_file(w, GENERIC_READ | GENERIC_WRITE, 0, NULL,
-                                  OPEN_EXISTING,
-                                  FILE_FLAG_OVERLAPPED | SECURITY_SQOS_PRESENT
-                                      | SECURITY_IDENTIFICATION,
-                                  NULL);
-        if (h != INVALID_HANDLE_VALUE)
-            break;
+        return xpipe__fail(XPIPE_EBADNAME, "%s does not convert to UTF-16",
+                           native);
+    /* SQOS: the server may identify us but never act as us. */
+    h = win32_sys.create_file(
+        w, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING,
+        FILE_FLAG_OVERLAPPED | SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION,
+        NULL);
+    if (h == INVALID_HANDLE_VALUE) {
         err = GetLastError();
-        ms = xpipe__remaining_ms(deadline);
         switch (err) {
         case ERROR_FILE_NOT_FOUND: /* no such pipe */
         case ERROR_PATH_NOT_FOUND: /* no such pipe (remote names on Wine) */
         case ERROR_BAD_NETPATH:    /* no such host */
-        case ERROR_BAD_NET_NAME:
-            if (!attr->wait_for_server)
-                return XPIPE_ENOPIPE;
-            if (ms == 0)
-                return APR_TIMEUP;
-            apr_sleep(ms < 0 || delay < (apr_interval_time_t)ms * 1000
-                          ? delay
-                          : (apr_interval_time_t)ms * 1000);
-            if (delay < 25000)
-                delay *= 2;
-            continue;
-        case ERROR_PIPE_BUSY: /* all instances taken: retried to the deadline */
-            if (ms == 0)
-                return APR_TIMEUP;
-            /* Wakes early when an instance frees; 0 would mean "the
-             * server's default", so wait at least 1 ms. Remote servers
-             * (Samba) do not support it: then just pause. */
-            if (!win32_sys.wait_named_pipe(w, ms < 0 || ms > 1000 ? 1000
-                                                                  : (DWORD)ms)
-                && GetLastError() != ERROR_SEM_TIMEOUT
-                && GetLastError() != ERROR_FILE_NOT_FOUND)
-                apr_sleep(delay);
-            continue;
-        case ERROR_ACCESS_DENIED: return APR_EACCES;
+        case ERROR_BAD_NET_NAME: return XPIPE_ENOPIPE;
+        case ERROR_PIPE_BUSY: return XPIPE__EBUSY; /* all instances taken */
+        case ERROR_ACCESS_DENIED:
+            return xpipe__fail(APR_EACCES,
+                               "access to pipe %s denied (its security "
+                               "descriptor does not admit this user)",
+                               native);
+        case ERROR_INVALID_NAME:
+        case ERROR_BAD_PATHNAME:
+            return xpipe__fail(XPIPE_EBADNAME, "Windows refuses the name %s",
+                               native);
         default: return win32_os_status(err);
         }
     }
@@ -649,7 +637,10 @@ static apr_status_t win32_connect(xpipe__chan_t **out,
     if (((flags & PIPE_TYPE_MESSAGE) != 0)
         != (attr->mode == XPIPE_MODE_MESSAGE)) {
         win32_sys.close_handle(h);
-        return XPIPE_EMODE;
+        return xpipe__fail(XPIPE_EMODE, "pipe %s is in %s mode, not %s", native,
+                           flags & PIPE_TYPE_MESSAGE ? "message" : "byte",
+                           attr->mode == XPIPE_MODE_MESSAGE ? "message"
+                                                            : "byte");
     }
     mode = attr->mode == XPIPE_MODE_MESSAGE ? PIPE_READMODE_MESSAGE
                                             : PIPE_READMODE_BYTE;
@@ -659,6 +650,26 @@ static apr_status_t win32_connect(xpipe__chan_t **out,
         return win32_os_status(err);
     }
     return win32_chan_new(out, h, 0, pool);
+}
+
+/* WaitNamedPipe: returns early when an instance frees. 0 ms would mean
+ * "the server's default", so at least 1 ms. Remote servers (Samba) do not
+ * support it: then lib/ just pauses. */
+static apr_status_t win32_busy_wait(const char *native, apr_time_t deadline,
+                                    apr_pool_t *pool)
+{
+    const wchar_t *w = win32_wide(native, pool);
+    int ms = xpipe__remaining_ms(deadline);
+
+    if (w == NULL)
+        return APR_ENOTIMPL;
+    if (win32_sys.wait_named_pipe(w, ms <= 0 ? 1 : (DWORD)ms))
+        return APR_SUCCESS;
+    switch (GetLastError()) {
+    case ERROR_SEM_TIMEOUT: return APR_TIMEUP;
+    case ERROR_FILE_NOT_FOUND: return APR_SUCCESS; /* gone: dial says */
+    default: return APR_ENOTIMPL;
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -874,32 +885,27 @@ static apr_status_t win32_sddl_check(const char *sddl)
     return rv;
 }
 
-static void *win32_sys_get(void)
-{
-    return &win32_sys;
-}
-
 const xpipe__backend_t xpipe__win32_backend = {
-    XPIPE__BACKEND_VERSION,
-    "win32",
-    win32_resolve,
-    win32_listen,
-    win32_accept,
-    win32_listener_wake,
-    win32_listener_unwake,
-    win32_listener_close,
-    win32_connect,
-    win32_read,
-    win32_write,
-    win32_send,
-    win32_recv,
-    win32_wake,
-    win32_unwake,
-    win32_shutdown,
-    win32_close,
-    win32_peer_get,
-    win32_os_handle_get,
-    win32_self_get,
-    win32_sddl_check,
-    win32_sys_get,
+    .version = XPIPE__BACKEND_VERSION,
+    .name = "win32",
+    .resolve = win32_resolve,
+    .listen = win32_listen,
+    .accept = win32_accept,
+    .listener_wake = win32_listener_wake,
+    .listener_unwake = win32_listener_unwake,
+    .listener_close = win32_listener_close,
+    .dial = win32_dial,
+    .busy_wait = win32_busy_wait,
+    .read = win32_read,
+    .write = win32_write,
+    .send = win32_send,
+    .recv = win32_recv,
+    .wake = win32_wake,
+    .unwake = win32_unwake,
+    .shutdown = win32_shutdown,
+    .close = win32_close,
+    .peer_get = win32_peer_get,
+    .os_handle_get = win32_os_handle_get,
+    .self_get = win32_self_get,
+    .sddl_check = win32_sddl_check,
 };

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* win32_sys.h — PRIVATE to backends/win32_pipe.c and white-box tests: the
+/* win32_sys.h — PRIVATE to the Win32 backend and white-box tests: the
  * table the Win32 backend's pipe, completion and handle calls go through
- * (events are set and reset directly; identity calls too). A test obtains it with
- * XPIPE__BACKEND.sys() and may replace an entry (to spy on the flags
- * passed, or make the Nth call fail with a chosen error), restoring it
- * afterwards. Include <windows.h> first.
+ * (events are set and reset directly; identity calls too). A test (linked
+ * with the static library: the symbol is not exported by the DLL) may
+ * replace an entry, to spy on the flags passed or make the Nth call fail
+ * with a chosen error, and restores it afterwards (tests/xsys.h).
+ * Include <windows.h> first.
  */
 #ifndef XPIPE_WIN32_SYS_H
 #define XPIPE_WIN32_SYS_H
@@ -42,5 +43,9 @@ typedef struct xpipe__win32_sys_t {
     HANDLE(WINAPI *create_event)
     (LPSECURITY_ATTRIBUTES sa, BOOL manual, BOOL initial, LPCWSTR name);
 } xpipe__win32_sys_t;
+
+/* The table (backends/win32_pipe.c); win32_sys inside the backend. */
+extern xpipe__win32_sys_t xpipe__win32_sys;
+#define win32_sys xpipe__win32_sys
 
 #endif

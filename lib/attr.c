@@ -8,22 +8,22 @@
 #include <string.h>
 
 static const xpipe_attr_t attr_defaults = {
-    XPIPE_MODE_BYTE,           /* mode */
-    XPIPE_INSTANCES_DEFAULT,   /* instances */
-    XPIPE_MESSAGE_MAX_DEFAULT, /* max_message */
-    0,
-    0,    /* buffers: OS default */
-    0600, /* permissions: owner only */
-    NULL, /* sddl: creating user + SYSTEM */
-    0,    /* remote clients refused */
-    0,    /* connect does not wait for a server */
-    NULL, /* pool: set by xpipe_attr_create */
-    -1,   /* group: the creator's */
-    NULL, /* peer_require: anyone */
-    0,    /* smb_export: off */
-    NULL, /* smb_np_dir: Samba's */
-    NULL,
-    NULL /* log: stderr */
+    .mode = XPIPE_MODE_BYTE,
+    .instances = XPIPE_INSTANCES_DEFAULT,
+    .max_message = XPIPE_MESSAGE_MAX_DEFAULT,
+    .in_buffer = 0,       /* the OS's default */
+    .out_buffer = 0,      /* the OS's default */
+    .permissions = 0600,  /* owner only */
+    .sddl = NULL,         /* the creating user and SYSTEM */
+    .remote = 0,          /* remote clients refused */
+    .wait_for_server = 0, /* a missing server is XPIPE_ENOPIPE at once */
+    .pool = NULL,         /* set by xpipe_attr_create */
+    .group = -1,          /* the creator's */
+    .peer_require = NULL, /* anyone */
+    .smb_export = 0,
+    .smb_np_dir = NULL, /* Samba's configured one */
+    .log_fn = NULL,     /* stderr */
+    .log_baton = NULL,
 };
 
 const xpipe_attr_t *xpipe__attr_defaults(void)
@@ -31,8 +31,23 @@ const xpipe_attr_t *xpipe__attr_defaults(void)
     return &attr_defaults;
 }
 
+xpipe_attr_t *xpipe__attr_copy(const xpipe_attr_t *attr, apr_pool_t *pool)
+{
+    xpipe_attr_t *copy = apr_pmemdup(pool, attr, sizeof(*copy));
+
+    copy->pool = pool;
+    /* Every string field: a new one added here, and nowhere else. */
+    copy->sddl = attr->sddl ? apr_pstrdup(pool, attr->sddl) : NULL;
+    copy->peer_require =
+        attr->peer_require ? apr_pstrdup(pool, attr->peer_require) : NULL;
+    copy->smb_np_dir =
+        attr->smb_np_dir ? apr_pstrdup(pool, attr->smb_np_dir) : NULL;
+    return copy;
+}
+
 apr_status_t xpipe_attr_create(xpipe_attr_t **attr, apr_pool_t *pool)
 {
+    xpipe__fail_clear();
     if (attr == NULL || pool == NULL)
         return APR_EINVAL;
     *attr = apr_pmemdup(pool, &attr_defaults, sizeof(attr_defaults));
@@ -42,6 +57,7 @@ apr_status_t xpipe_attr_create(xpipe_attr_t **attr, apr_pool_t *pool)
 
 apr_status_t xpipe_attr_mode_set(xpipe_attr_t *attr, xpipe_mode_e mode)
 {
+    xpipe__fail_clear();
     if (attr == NULL || (mode != XPIPE_MODE_BYTE && mode != XPIPE_MODE_MESSAGE))
         return APR_EINVAL;
     attr->mode = mode;
@@ -50,6 +66,7 @@ apr_status_t xpipe_attr_mode_set(xpipe_attr_t *attr, xpipe_mode_e mode)
 
 apr_status_t xpipe_attr_instances_set(xpipe_attr_t *attr, int instances)
 {
+    xpipe__fail_clear();
     if (attr == NULL || instances < 1 || instances > XPIPE_INSTANCES_LIMIT)
         return APR_EINVAL;
     attr->instances = instances;
@@ -58,6 +75,7 @@ apr_status_t xpipe_attr_instances_set(xpipe_attr_t *attr, int instances)
 
 apr_status_t xpipe_attr_max_message_set(xpipe_attr_t *attr, apr_size_t max)
 {
+    xpipe__fail_clear();
     if (attr == NULL || max < 1 || max > XPIPE_MESSAGE_MAX_LIMIT)
         return APR_EINVAL;
     attr->max_message = max;
@@ -67,6 +85,7 @@ apr_status_t xpipe_attr_max_message_set(xpipe_attr_t *attr, apr_size_t max)
 apr_status_t xpipe_attr_buffer_size_set(xpipe_attr_t *attr, apr_size_t in_size,
                                         apr_size_t out_size)
 {
+    xpipe__fail_clear();
     if (attr == NULL || in_size > XPIPE_BUFFER_LIMIT
         || out_size > XPIPE_BUFFER_LIMIT)
         return APR_EINVAL;
@@ -77,6 +96,7 @@ apr_status_t xpipe_attr_buffer_size_set(xpipe_attr_t *attr, apr_size_t in_size,
 
 apr_status_t xpipe_attr_permissions_set(xpipe_attr_t *attr, int mode)
 {
+    xpipe__fail_clear();
     if (attr == NULL || mode < 0 || mode > 0777)
         return APR_EINVAL;
     attr->permissions = mode;
@@ -85,6 +105,7 @@ apr_status_t xpipe_attr_permissions_set(xpipe_attr_t *attr, int mode)
 
 apr_status_t xpipe_attr_sddl_set(xpipe_attr_t *attr, const char *sddl)
 {
+    xpipe__fail_clear();
     if (attr == NULL || (sddl != NULL && sddl[0] == '\0'))
         return APR_EINVAL;
     if (sddl != NULL && XPIPE__BACKEND.sddl_check(sddl) != APR_SUCCESS)
@@ -96,6 +117,7 @@ apr_status_t xpipe_attr_sddl_set(xpipe_attr_t *attr, const char *sddl)
 
 apr_status_t xpipe_attr_remote_set(xpipe_attr_t *attr, int allow)
 {
+    xpipe__fail_clear();
     if (attr == NULL)
         return APR_EINVAL;
     attr->remote = allow != 0;
@@ -104,6 +126,7 @@ apr_status_t xpipe_attr_remote_set(xpipe_attr_t *attr, int allow)
 
 apr_status_t xpipe_attr_wait_for_server_set(xpipe_attr_t *attr, int wait)
 {
+    xpipe__fail_clear();
     if (attr == NULL)
         return APR_EINVAL;
     attr->wait_for_server = wait != 0;
@@ -112,6 +135,7 @@ apr_status_t xpipe_attr_wait_for_server_set(xpipe_attr_t *attr, int wait)
 
 apr_status_t xpipe_attr_group_set(xpipe_attr_t *attr, long gid)
 {
+    xpipe__fail_clear();
     if (attr == NULL || gid < -1)
         return APR_EINVAL;
     attr->group = gid;
@@ -139,6 +163,7 @@ static int attr_who_ok(const char *who)
 
 apr_status_t xpipe_attr_peer_require_set(xpipe_attr_t *attr, const char *who)
 {
+    xpipe__fail_clear();
     if (attr == NULL || (who != NULL && !attr_who_ok(who)))
         return APR_EINVAL;
     attr->peer_require = who ? apr_pstrdup(attr->pool, who) : NULL;
@@ -183,6 +208,7 @@ int xpipe_attr_permissions_get(const xpipe_attr_t *attr)
 apr_status_t xpipe_attr_smb_export_set(xpipe_attr_t *attr, int on,
                                        const char *np_dir)
 {
+    xpipe__fail_clear();
     if (attr == NULL || (np_dir != NULL && np_dir[0] != '/'))
         return APR_EINVAL;
     attr->smb_export = on != 0;
@@ -193,6 +219,7 @@ apr_status_t xpipe_attr_smb_export_set(xpipe_attr_t *attr, int on,
 apr_status_t xpipe_attr_log_set(xpipe_attr_t *attr, xpipe_log_fn fn,
                                 void *baton)
 {
+    xpipe__fail_clear();
     if (attr == NULL)
         return APR_EINVAL;
     attr->log_fn = fn;

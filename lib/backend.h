@@ -12,7 +12,12 @@
 
 #include <apr_time.h>
 
-#define XPIPE__BACKEND_VERSION 1
+#define XPIPE__BACKEND_VERSION 2
+
+/* A dial attempt found the server there but unable to take a client now
+ * (all instances taken, backlog full). Internal: lib/ retries, and never
+ * returns it. */
+#define XPIPE__EBUSY (XPIPE_START_ERROR + 1000)
 
 /* A deadline is an absolute apr_time_t; XPIPE__FOREVER means none. A
  * deadline at or before "now" means "do not block". */
@@ -41,6 +46,8 @@ struct xpipe_attr_t {
 
 /* The defaults, for a NULL attr (lib/attr.c). */
 const xpipe_attr_t *xpipe__attr_defaults(void);
+/* A deep copy of attr (its strings too) in pool, owned by pool. */
+xpipe_attr_t *xpipe__attr_copy(const xpipe_attr_t *attr, apr_pool_t *pool);
 
 /* A parsed name (lib/name.c). */
 typedef enum xpipe__name_kind_e {
@@ -53,6 +60,9 @@ typedef struct xpipe__name_t {
     xpipe__name_kind_e kind;
     const char *host; /* XPIPE__NAME_REMOTE only */
     const char *name;
+    /* The pipe name an SMB client opens for it (\\host\pipe\<pipe>):
+     * the portable name, or a path's last part; lower-cased. */
+    const char *pipe;
 } xpipe__name_t;
 
 /* Backend-private state of a listener and of a channel. */
@@ -93,12 +103,21 @@ typedef struct xpipe__backend_t {
     /* Release everything; no call is in flight. Called once. */
     apr_status_t (*listener_close)(xpipe__lsn_t *lsn);
 
-    /* Connect before the deadline. Busy servers are retried until the
-     * deadline (APR_TIMEUP); a missing one is XPIPE_ENOPIPE at once unless
-     * attr->wait_for_server. attr is never NULL. */
-    apr_status_t (*connect)(xpipe__chan_t **chan, const xpipe__name_t *name,
-                            const char *native, const xpipe_attr_t *attr,
-                            apr_time_t deadline, apr_pool_t *pool);
+    /* One connect attempt, before the deadline: APR_SUCCESS with *chan;
+     * XPIPE_ENOPIPE when nobody listens there; XPIPE__EBUSY when a server
+     * is there but cannot take a client now; any other status is final.
+     * lib/ owns the policy (retries, backoff, waiting for a server).
+     * attr is never NULL. */
+    apr_status_t (*dial)(xpipe__chan_t **chan, const xpipe__name_t *name,
+                         const char *native, const xpipe_attr_t *attr,
+                         apr_time_t deadline, apr_pool_t *pool);
+
+    /* Optional (NULL: lib/ sleeps with backoff). Wait until deadline at
+     * most for a busy server to free an instance (WaitNamedPipe): return
+     * when one may have, or at the deadline; APR_ENOTIMPL when this
+     * server cannot tell (lib/ then sleeps). */
+    apr_status_t (*busy_wait)(const char *native, apr_time_t deadline,
+                              apr_pool_t *pool);
 
     /* Byte mode: move at least one byte before the deadline. *len > 0 on
      * entry; on return the count moved. read returns APR_EOF at end of
@@ -140,11 +159,6 @@ typedef struct xpipe__backend_t {
     /* Check an SDDL string at attribute time: APR_SUCCESS when this
      * backend can apply it (or ignores SDDL), APR_EINVAL when not. */
     apr_status_t (*sddl_check)(const char *sddl);
-
-    /* Test hook: the backend's table of system calls (its own struct,
-     * declared in backends/<name>_sys.h), which a test may overwrite to
-     * spy on calls or make one fail. Never used by lib/. */
-    void *(*sys)(void);
 } xpipe__backend_t;
 
 /* The backend chosen by meson (see config.h: XPIPE__BACKEND). */
@@ -170,8 +184,8 @@ apr_status_t xpipe__fail(apr_status_t rv, const char *fmt, ...)
  * (lib/helpers.c). */
 void xpipe__log(const xpipe_attr_t *attr, const char *fmt, ...)
     XPIPE__PRINTF(2, 3);
-/* Forget the last detail (at the start of each public call that can fail
- * with one). */
+/* Forget the last detail: at the start of every public call that returns
+ * an apr_status_t. */
 void xpipe__fail_clear(void);
 /* A message kept whole by a backend because the caller's buffer was too
  * small (lib/helpers.c). xpipe__held_take delivers it: 1 when one was held

@@ -28,9 +28,10 @@ typedef struct guard_t {
     volatile apr_uint32_t state;
     apr_thread_mutex_t *lock;
     apr_thread_cond_t *idle;
-    /* The backend's wake object, as the listener or the channel slot. */
-    apr_status_t (*wake)(void *impl, int on);
-    void *impl;
+    /* Sets or clears the backend's wake object of obj, the listener or
+     * channel that holds this guard. */
+    apr_status_t (*wake)(void *obj, int on);
+    void *obj;
 } guard_t;
 
 #define GUARD_CLOSED 0x80000000u
@@ -38,12 +39,13 @@ typedef struct guard_t {
 #define GUARD_BUSY 0x3fffffffu
 
 static apr_status_t guard_init(guard_t *g, apr_pool_t *pool,
-                               apr_status_t (*wake)(void *, int))
+                               apr_status_t (*wake)(void *, int), void *obj)
 {
     apr_status_t rv;
 
     memset(g, 0, sizeof(*g));
     g->wake = wake;
+    g->obj = obj;
     apr_atomic_set32(&g->state, 0);
     rv = apr_thread_mutex_create(&g->lock, APR_THREAD_MUTEX_DEFAULT, pool);
     if (rv == APR_SUCCESS)
@@ -70,7 +72,7 @@ static void guard_consume(guard_t *g, apr_uint32_t v)
 {
     if ((v & GUARD_INTR) && (v & GUARD_BUSY) == 0 && !(v & GUARD_CLOSED)) {
         guard_flag(g, GUARD_INTR, 0);
-        g->wake(g->impl, 0);
+        g->wake(g->obj, 0);
     }
 }
 
@@ -136,7 +138,7 @@ static apr_status_t guard_interrupt(guard_t *g)
         rv = XPIPE_ECLOSED;
     else if (!(v & GUARD_INTR)) {
         guard_flag(g, GUARD_INTR, 1);
-        rv = g->wake(g->impl, 1);
+        rv = g->wake(g->obj, 1);
     }
     apr_thread_mutex_unlock(g->lock);
     return rv;
@@ -160,7 +162,7 @@ static int guard_close(guard_t *g)
     if (first) {
         v = guard_flag(g, GUARD_CLOSED, 1);
         if ((v & GUARD_BUSY) && !(v & GUARD_INTR))
-            g->wake(g->impl, 1);
+            g->wake(g->obj, 1);
         while (apr_atomic_read32(&g->state) & GUARD_BUSY)
             apr_thread_cond_wait(g->idle, g->lock);
     }
@@ -177,6 +179,9 @@ static int guard_close(guard_t *g)
 
 struct xpipe_listener_t {
     guard_t g;
+    /* The transport serving this name (as SQLite's files carry their
+     * methods): its channels use it too. */
+    const xpipe__backend_t *be;
     apr_pool_t *pool;
     apr_pool_t *sub;
     int own_pool;
@@ -187,6 +192,7 @@ struct xpipe_listener_t {
 
 struct xpipe_t {
     guard_t g;
+    const xpipe__backend_t *be; /* the transport of this channel */
     apr_pool_t *pool;
     apr_pool_t *sub;
     int own_pool;
@@ -196,16 +202,26 @@ struct xpipe_t {
     apr_interval_time_t timeout;
 };
 
-#define BE (&XPIPE__BACKEND)
-
-static apr_status_t lsn_wake(void *impl, int on)
+/* The transport for a parsed name. One per build today; remote names
+ * are where a second (an SMB client on POSIX) will be chosen. */
+static const xpipe__backend_t *backend_for(const xpipe__name_t *name)
 {
-    return on ? BE->listener_wake(impl) : BE->listener_unwake(impl);
+    (void)name;
+    return &XPIPE__BACKEND;
 }
 
-static apr_status_t chan_wake(void *impl, int on)
+static apr_status_t lsn_wake(void *obj, int on)
 {
-    return on ? BE->wake(impl) : BE->unwake(impl);
+    xpipe_listener_t *l = obj;
+
+    return on ? l->be->listener_wake(l->impl) : l->be->listener_unwake(l->impl);
+}
+
+static apr_status_t chan_wake(void *obj, int on)
+{
+    xpipe_t *ch = obj;
+
+    return on ? ch->be->wake(ch->impl) : ch->be->unwake(ch->impl);
 }
 
 /* Create the object's pools: pool, or a private one when pool is NULL,
@@ -237,6 +253,7 @@ static void obj_pools_drop(apr_pool_t *owner, apr_pool_t *sub, int own)
 
 apr_status_t xpipe_initialize(void)
 {
+    xpipe__fail_clear();
     /* apr_initialize is itself reference-counted. */
     return apr_initialize();
 }
@@ -258,28 +275,32 @@ const char *xpipe_version_string(void)
 
 const char *xpipe_backend_name(void)
 {
-    return BE->name;
+    return XPIPE__BACKEND.name;
 }
 
+/* Parse a name, choose its transport, and map it to the native name. */
 static apr_status_t name_resolve(xpipe__name_t *parsed, const char **native,
-                                 const char *name, apr_pool_t *pool)
+                                 const xpipe__backend_t **be, const char *name,
+                                 apr_pool_t *pool)
 {
     apr_status_t rv = xpipe__name_parse(parsed, name, pool);
 
-    if (rv == APR_SUCCESS)
-        rv = BE->resolve(native, parsed, pool);
-    return rv;
+    if (rv != APR_SUCCESS)
+        return rv;
+    *be = backend_for(parsed);
+    return (*be)->resolve(native, parsed, pool);
 }
 
 apr_status_t xpipe_name_resolve(const char **native, const char *name,
                                 apr_pool_t *pool)
 {
+    const xpipe__backend_t *be;
     xpipe__name_t parsed;
 
+    xpipe__fail_clear();
     if (native == NULL || name == NULL || pool == NULL)
         return APR_EINVAL;
-    xpipe__fail_clear();
-    return name_resolve(&parsed, native, name, pool);
+    return name_resolve(&parsed, native, &be, name, pool);
 }
 
 /* ------------------------------------------------------------------ */
@@ -290,7 +311,7 @@ static apr_status_t lsn_cleanup(void *data)
     xpipe_listener_t *l = data;
 
     if (guard_close(&l->g))
-        BE->listener_close(l->impl);
+        l->be->listener_close(l->impl);
     return APR_SUCCESS;
 }
 
@@ -304,10 +325,10 @@ apr_status_t xpipe_listen(xpipe_listener_t **listener, const char *name,
     int own;
     apr_status_t rv;
 
+    xpipe__fail_clear();
     if (listener == NULL || name == NULL)
         return APR_EINVAL;
     *listener = NULL;
-    xpipe__fail_clear();
     rv = obj_pools(pool, &owner, &sub, &own);
     if (rv != APR_SUCCESS)
         return rv;
@@ -317,25 +338,16 @@ apr_status_t xpipe_listen(xpipe_listener_t **listener, const char *name,
     l->own_pool = own;
     /* The backend keeps its own copy of the attributes, so the caller may
      * change or free theirs right after this call. */
-    copy =
-        apr_pmemdup(sub, attr ? attr : xpipe__attr_defaults(), sizeof(*copy));
-    copy->pool = sub;
-    if (copy->sddl)
-        copy->sddl = apr_pstrdup(sub, copy->sddl);
-    if (copy->peer_require)
-        copy->peer_require = apr_pstrdup(sub, copy->peer_require);
-    if (copy->smb_np_dir)
-        copy->smb_np_dir = apr_pstrdup(sub, copy->smb_np_dir);
-    rv = guard_init(&l->g, owner, lsn_wake);
+    copy = xpipe__attr_copy(attr ? attr : xpipe__attr_defaults(), sub);
+    rv = guard_init(&l->g, owner, lsn_wake, l);
     if (rv == APR_SUCCESS)
-        rv = name_resolve(&parsed, &l->native, name, sub);
+        rv = name_resolve(&parsed, &l->native, &l->be, name, sub);
     if (rv == APR_SUCCESS)
-        rv = BE->listen(&l->impl, &parsed, l->native, copy, sub);
+        rv = l->be->listen(&l->impl, &parsed, l->native, copy, sub);
     if (rv != APR_SUCCESS) {
         obj_pools_drop(owner, sub, own);
         return rv;
     }
-    l->g.impl = l->impl;
     l->attr = copy;
     apr_pool_cleanup_register(sub, l, lsn_cleanup, apr_pool_cleanup_null);
     *listener = l;
@@ -349,6 +361,7 @@ const char *xpipe_listener_native_name(const xpipe_listener_t *listener)
 
 apr_status_t xpipe_listener_interrupt(xpipe_listener_t *listener)
 {
+    xpipe__fail_clear();
     if (listener == NULL)
         return APR_EINVAL;
     return guard_interrupt(&listener->g);
@@ -356,11 +369,12 @@ apr_status_t xpipe_listener_interrupt(xpipe_listener_t *listener)
 
 apr_status_t xpipe_listener_close(xpipe_listener_t *l)
 {
+    xpipe__fail_clear();
     if (l == NULL)
         return APR_EINVAL;
     if (!guard_close(&l->g))
         return APR_SUCCESS;
-    BE->listener_close(l->impl);
+    l->be->listener_close(l->impl);
     apr_pool_cleanup_kill(l->sub, l, lsn_cleanup);
     obj_pools_drop(l->pool, l->sub, l->own_pool);
     return APR_SUCCESS;
@@ -374,13 +388,14 @@ static apr_status_t chan_cleanup(void *data)
     xpipe_t *ch = data;
 
     if (guard_close(&ch->g))
-        BE->close(ch->impl);
+        ch->be->close(ch->impl);
     return APR_SUCCESS;
 }
 
-/* A channel object without backend state yet. */
-static apr_status_t chan_create(xpipe_t **out, const xpipe_attr_t *attr,
-                                apr_pool_t *pool)
+/* A channel object without backend state yet (be: its transport, or
+ * NULL until the name is resolved). */
+static apr_status_t chan_create(xpipe_t **out, const xpipe__backend_t *be,
+                                const xpipe_attr_t *attr, apr_pool_t *pool)
 {
     apr_pool_t *owner, *sub;
     xpipe_t *ch;
@@ -393,10 +408,11 @@ static apr_status_t chan_create(xpipe_t **out, const xpipe_attr_t *attr,
     ch->pool = owner;
     ch->sub = sub;
     ch->own_pool = own;
+    ch->be = be;
     ch->mode = attr->mode;
     ch->max_message = attr->max_message;
     ch->timeout = -1;
-    rv = guard_init(&ch->g, owner, chan_wake);
+    rv = guard_init(&ch->g, owner, chan_wake, ch);
     if (rv != APR_SUCCESS) {
         obj_pools_drop(owner, sub, own);
         return rv;
@@ -412,7 +428,6 @@ static apr_status_t chan_finish(xpipe_t **channel, xpipe_t *ch, apr_status_t rv)
         obj_pools_drop(ch->pool, ch->sub, ch->own_pool);
         return rv;
     }
-    ch->g.impl = ch->impl;
     apr_pool_cleanup_register(ch->sub, ch, chan_cleanup, apr_pool_cleanup_null);
     *channel = ch;
     return APR_SUCCESS;
@@ -420,9 +435,9 @@ static apr_status_t chan_finish(xpipe_t **channel, xpipe_t *ch, apr_status_t rv)
 
 /* Does the peer of a new channel qualify under attr->peer_require?
  * XPIPE_EPEER when not, or when its identity cannot be had (fail closed). */
-static apr_status_t chan_peer_check(xpipe__chan_t *impl,
-                                    const xpipe_attr_t *attr, apr_pool_t *pool)
+static apr_status_t chan_peer_check(xpipe_t *ch, const xpipe_attr_t *attr)
 {
+    apr_pool_t *pool = ch->sub;
     const char *who = attr->peer_require, *is;
     xpipe_peer_t peer, self;
     int ok;
@@ -431,10 +446,10 @@ static apr_status_t chan_peer_check(xpipe__chan_t *impl,
         return APR_SUCCESS;
     memset(&peer, 0, sizeof(peer));
     memset(&self, 0, sizeof(self));
-    if (BE->peer_get(impl, &peer, pool) != APR_SUCCESS)
+    if (ch->be->peer_get(ch->impl, &peer, pool) != APR_SUCCESS)
         return xpipe__fail(XPIPE_EPEER, "the peer's identity is unavailable");
     if (strcmp(who, "self") == 0) {
-        if (BE->self_get(&self, pool) != APR_SUCCESS)
+        if (ch->be->self_get(&self, pool) != APR_SUCCESS)
             return xpipe__fail(XPIPE_EPEER, "our own identity is unavailable");
         if (self.have & XPIPE_PEER_UID) {
             ok = (peer.have & XPIPE_PEER_UID) && peer.uid == self.uid;
@@ -474,25 +489,24 @@ apr_status_t xpipe_accept(xpipe_t **channel, xpipe_listener_t *listener,
     xpipe_t *ch;
     apr_status_t rv;
 
+    xpipe__fail_clear();
     if (channel == NULL || listener == NULL)
         return APR_EINVAL;
     *channel = NULL;
     rv = guard_enter(&listener->g);
     if (rv != APR_SUCCESS)
         return rv;
-    xpipe__fail_clear();
     for (;;) {
-        rv = chan_create(&ch, listener->attr, pool);
+        rv = chan_create(&ch, listener->be, listener->attr, pool);
         if (rv != APR_SUCCESS)
             break;
-        rv = BE->accept(&ch->impl, listener->impl, deadline, ch->sub);
+        rv = ch->be->accept(&ch->impl, listener->impl, deadline, ch->sub);
         if (rv == APR_SUCCESS
-            && chan_peer_check(ch->impl, listener->attr, ch->sub)
-                   != APR_SUCCESS) {
+            && chan_peer_check(ch, listener->attr) != APR_SUCCESS) {
             /* Refused: dropped unread, and we wait for the next client. */
             xpipe__log(listener->attr, "refused a client of %s: %s",
                        listener->native, xpipe_error_detail());
-            BE->close(ch->impl);
+            ch->be->close(ch->impl);
             obj_pools_drop(ch->pool, ch->sub, ch->own_pool);
             continue;
         }
@@ -500,6 +514,68 @@ apr_status_t xpipe_accept(xpipe_t **channel, xpipe_listener_t *listener,
         break;
     }
     return guard_leave(&listener->g, rv);
+}
+
+/* Sleep before another connect attempt: 1 ms at first, doubling up to
+ * 25 ms, never past the deadline. Returns 0 when the deadline has
+ * passed. */
+static int connect_backoff(apr_interval_time_t *delay, apr_time_t deadline)
+{
+    apr_interval_time_t d = *delay;
+
+    if (deadline != XPIPE__FOREVER) {
+        apr_time_t left = deadline - apr_time_now();
+        if (left <= 0)
+            return 0;
+        if (d > left)
+            d = left;
+    }
+    apr_sleep(d);
+    if (*delay < 25000)
+        *delay *= 2;
+    return 1;
+}
+
+/* Connect policy, the same for every transport: a busy server is retried
+ * until the deadline (waiting for a free instance where the transport
+ * can, else with backoff); a missing one is XPIPE_ENOPIPE at once unless
+ * attr->wait_for_server, when it is waited for up to the deadline. */
+static apr_status_t connect_loop(xpipe_t *ch, const xpipe__name_t *name,
+                                 const char *native, const xpipe_attr_t *attr,
+                                 apr_time_t deadline)
+{
+    const xpipe__backend_t *be = ch->be;
+    apr_interval_time_t delay = 1000;
+    apr_status_t rv;
+
+    for (;;) {
+        rv = be->dial(&ch->impl, name, native, attr, deadline, ch->sub);
+        if (rv == XPIPE_ENOPIPE && !attr->wait_for_server)
+            return xpipe__fail(rv, "nothing listens on %s", native);
+        if (rv != XPIPE_ENOPIPE && rv != XPIPE__EBUSY)
+            return rv;
+        if (rv == XPIPE__EBUSY && be->busy_wait
+            && xpipe__remaining_ms(deadline) != 0) {
+            /* At most a second at a time: a wait the server cannot end
+             * early (a remote one) must not hold us to the deadline. */
+            apr_time_t soon = apr_time_now() + APR_USEC_PER_SEC;
+            if (be->busy_wait(native,
+                              deadline == XPIPE__FOREVER || deadline > soon
+                                  ? soon
+                                  : deadline,
+                              ch->sub)
+                != APR_ENOTIMPL)
+                continue;
+        }
+        if (!connect_backoff(&delay, deadline))
+            return xpipe__fail(APR_TIMEUP,
+                               rv == XPIPE_ENOPIPE
+                                   ? "nothing listened on %s before the "
+                                     "deadline"
+                                   : "every instance of %s stayed busy "
+                                     "until the deadline",
+                               native);
+    }
 }
 
 apr_status_t xpipe_connect(xpipe_t **channel, const char *name,
@@ -512,23 +588,23 @@ apr_status_t xpipe_connect(xpipe_t **channel, const char *name,
     xpipe_t *ch;
     apr_status_t rv;
 
+    xpipe__fail_clear();
     if (channel == NULL || name == NULL)
         return APR_EINVAL;
     *channel = NULL;
     if (attr == NULL)
         attr = xpipe__attr_defaults();
-    xpipe__fail_clear();
-    rv = chan_create(&ch, attr, pool);
+    rv = chan_create(&ch, NULL, attr, pool);
     if (rv != APR_SUCCESS)
         return rv;
-    rv = name_resolve(&parsed, &native, name, ch->sub);
+    rv = name_resolve(&parsed, &native, &ch->be, name, ch->sub);
     if (rv == APR_SUCCESS)
-        rv = BE->connect(&ch->impl, &parsed, native, attr, deadline, ch->sub);
+        rv = connect_loop(ch, &parsed, native, attr, deadline);
     if (rv == APR_SUCCESS) {
         /* A server that does not qualify gets nothing: we have not sent. */
-        rv = chan_peer_check(ch->impl, attr, ch->sub);
+        rv = chan_peer_check(ch, attr);
         if (rv != APR_SUCCESS)
-            BE->close(ch->impl);
+            ch->be->close(ch->impl);
     }
     return chan_finish(channel, ch, rv);
 }
@@ -549,11 +625,11 @@ static apr_status_t chan_io_once(xpipe_t *ch, io_op_e op, void *buf,
 {
     switch (op) {
     case IO_READ:
-    case IO_READ_FULL: return BE->read(ch->impl, buf, len, deadline);
+    case IO_READ_FULL: return ch->be->read(ch->impl, buf, len, deadline);
     case IO_WRITE:
-    case IO_WRITE_FULL: return BE->write(ch->impl, buf, len, deadline);
-    case IO_SEND: return BE->send(ch->impl, buf, *len, deadline);
-    case IO_RECV: return BE->recv(ch->impl, buf, len, deadline);
+    case IO_WRITE_FULL: return ch->be->write(ch->impl, buf, len, deadline);
+    case IO_SEND: return ch->be->send(ch->impl, buf, *len, deadline);
+    case IO_RECV: return ch->be->recv(ch->impl, buf, len, deadline);
     }
     return APR_EINVAL;
 }
@@ -566,6 +642,7 @@ static apr_status_t chan_io(xpipe_t *ch, io_op_e op, void *buf, apr_size_t *len)
     apr_time_t deadline;
     apr_status_t rv;
 
+    xpipe__fail_clear();
     if (ch == NULL || len == NULL || (buf == NULL && *len > 0)) {
         if (len && !full)
             *len = 0;
@@ -643,6 +720,7 @@ apr_status_t xpipe_timeout_set(xpipe_t *channel, apr_interval_time_t timeout)
 {
     apr_status_t rv = APR_SUCCESS;
 
+    xpipe__fail_clear();
     if (channel == NULL || timeout < -1)
         return APR_EINVAL;
     apr_thread_mutex_lock(channel->g.lock);
@@ -666,6 +744,7 @@ xpipe_mode_e xpipe_mode_get(const xpipe_t *channel)
 
 apr_status_t xpipe_interrupt(xpipe_t *channel)
 {
+    xpipe__fail_clear();
     if (channel == NULL)
         return APR_EINVAL;
     return guard_interrupt(&channel->g);
@@ -675,22 +754,24 @@ apr_status_t xpipe_shutdown(xpipe_t *channel, xpipe_shutdown_e how)
 {
     apr_status_t rv;
 
+    xpipe__fail_clear();
     if (channel == NULL || how < XPIPE_SHUTDOWN_READ
         || how > XPIPE_SHUTDOWN_BOTH)
         return APR_EINVAL;
     rv = guard_enter(&channel->g);
     if (rv != APR_SUCCESS)
         return rv;
-    return guard_leave(&channel->g, BE->shutdown(channel->impl, how));
+    return guard_leave(&channel->g, channel->be->shutdown(channel->impl, how));
 }
 
 apr_status_t xpipe_close(xpipe_t *channel)
 {
+    xpipe__fail_clear();
     if (channel == NULL)
         return APR_EINVAL;
     if (!guard_close(&channel->g))
         return APR_SUCCESS;
-    BE->close(channel->impl);
+    channel->be->close(channel->impl);
     apr_pool_cleanup_kill(channel->sub, channel, chan_cleanup);
     obj_pools_drop(channel->pool, channel->sub, channel->own_pool);
     return APR_SUCCESS;
@@ -700,25 +781,28 @@ apr_status_t xpipe_peer_get(xpipe_t *channel, xpipe_peer_t *peer)
 {
     apr_status_t rv;
 
+    xpipe__fail_clear();
     if (channel == NULL || peer == NULL)
         return APR_EINVAL;
     memset(peer, 0, sizeof(*peer));
     rv = guard_enter(&channel->g);
     if (rv != APR_SUCCESS)
         return rv;
-    return guard_leave(&channel->g,
-                       BE->peer_get(channel->impl, peer, channel->sub));
+    return guard_leave(
+        &channel->g, channel->be->peer_get(channel->impl, peer, channel->sub));
 }
 
 apr_status_t xpipe_os_handle_get(xpipe_t *channel, xpipe_os_handle_t *handle)
 {
     apr_status_t rv;
 
+    xpipe__fail_clear();
     if (channel == NULL || handle == NULL)
         return APR_EINVAL;
     memset(handle, 0, sizeof(*handle));
     rv = guard_enter(&channel->g);
     if (rv != APR_SUCCESS)
         return rv;
-    return guard_leave(&channel->g, BE->os_handle_get(channel->impl, handle));
+    return guard_leave(&channel->g,
+                       channel->be->os_handle_get(channel->impl, handle));
 }

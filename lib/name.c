@@ -16,6 +16,51 @@ static int name_char_ok(unsigned char c)
     return c >= 0x20 && c != 0x7f && c != '/' && c != '\\';
 }
 
+/* Well-formed UTF-8 (RFC 3629): no overlong forms, no surrogates,
+ * nothing above U+10FFFF. A portable name means the same on every OS:
+ * Windows needs it as UTF-16, so every OS refuses what would not convert. */
+static int name_utf8_ok(const unsigned char *s, apr_size_t len)
+{
+    apr_size_t i = 0, n, k;
+    apr_uint32_t cp, min;
+
+    while (i < len) {
+        unsigned int c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf) {
+            n = 1;
+            cp = c & 0x1f;
+            min = 0x80;
+        }
+        else if ((c & 0xf0) == 0xe0) {
+            n = 2;
+            cp = c & 0x0f;
+            min = 0x800;
+        }
+        else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3;
+            cp = c & 0x07;
+            min = 0x10000;
+        }
+        else
+            return 0; /* a continuation byte, or 0xc0, 0xc1, 0xf5-0xff */
+        if (len - i <= n)
+            return 0; /* cut short */
+        for (k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return 0;
+            cp = cp << 6 | (s[i + k] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        i += n + 1;
+    }
+    return 1;
+}
+
 static apr_status_t name_check_portable(const char *s, apr_size_t len)
 {
     apr_size_t i;
@@ -29,6 +74,8 @@ static apr_status_t name_check_portable(const char *s, apr_size_t len)
     for (i = 0; i < len; i++)
         if (!name_char_ok((unsigned char)s[i]))
             return XPIPE_EBADNAME;
+    if (!name_utf8_ok((const unsigned char *)s, len))
+        return xpipe__fail(XPIPE_EBADNAME, "pipe name is not valid UTF-8");
     return APR_SUCCESS;
 }
 
@@ -78,7 +125,9 @@ static apr_status_t name_parse_unc(xpipe__name_t *out, const char *s,
     for (i = 0; host + i < sep; i++)
         if (!name_char_ok((unsigned char)host[i]) || host[i] == '?')
             return XPIPE_EBADNAME; /* "\\?\pipe\" is not a pipe name */
-    out->name = name_lower(rest, pool);
+    if (!name_utf8_ok((const unsigned char *)host, (apr_size_t)(sep - host)))
+        return xpipe__fail(XPIPE_EBADNAME, "host name is not valid UTF-8");
+    out->name = out->pipe = name_lower(rest, pool);
     if (sep - host == 1 && host[0] == '.') {
         out->kind = XPIPE__NAME_PORTABLE;
         out->host = NULL;
@@ -105,14 +154,16 @@ apr_status_t xpipe__name_parse(xpipe__name_t *out, const char *name,
         return name_parse_unc(out, name, pool);
     }
     if (name[0] == '/') {
+        /* A POSIX path: the OS's bytes, taken as they are. */
         out->kind = XPIPE__NAME_PATH;
         out->name = apr_pstrdup(pool, name);
+        out->pipe = name_lower(strrchr(name, '/') + 1, pool);
         return APR_SUCCESS;
     }
     rv = name_check_portable(name, len);
     if (rv != APR_SUCCESS)
         return rv;
     out->kind = XPIPE__NAME_PORTABLE;
-    out->name = name_lower(name, pool);
+    out->name = out->pipe = name_lower(name, pool);
     return APR_SUCCESS;
 }

@@ -234,6 +234,45 @@ static void test_bad_timeouts_and_how(void)
     xt_roundtrip(c, s, 't');
 }
 
+/* xpipe_error_detail() belongs to the last call: a later failure (or
+ * success) never reports an earlier call's reason. */
+static void test_error_detail_is_per_call(void)
+{
+    xpipe_listener_t *l = NULL, *l2 = NULL;
+    xpipe_t *c = NULL, *s = NULL;
+    const char *name = xt_name();
+    xpipe_attr_t *msg = xt_attr(XPIPE_MODE_MESSAGE);
+    char big[4096];
+    apr_size_t n;
+    apr_status_t rv;
+    int i;
+
+    /* A failure with a detail naming the pipe... */
+    XT_OK(xpipe_listen(&l, name, NULL, xt_p));
+    XT_STATUS(xpipe_listen(&l2, name, NULL, xt_p), XPIPE_EINUSE);
+    CU_ASSERT(strstr(xpipe_error_detail(), name) != NULL);
+    /* ... is gone after a call that succeeds, */
+    XT_OK(xpipe_connect(&c, name, NULL, XT_LONG, xt_p));
+    CU_ASSERT_STRING_EQUAL(xpipe_error_detail(), "");
+    XT_OK(xpipe_accept(&s, l, XT_LONG, xt_p));
+    /* and a failure without one does not report the old one. */
+    XT_STATUS(xpipe_listen(&l2, name, NULL, xt_p), XPIPE_EINUSE);
+    XT_OK(xpipe_close(s));
+    memset(big, 'x', sizeof(big));
+    for (i = 0, rv = APR_SUCCESS; i < 1000 && rv == APR_SUCCESS; i++) {
+        n = sizeof(big);
+        rv = xpipe_write(c, big, &n);
+    }
+    CU_ASSERT(XPIPE_STATUS_IS_PEER_GONE(rv));
+    CU_ASSERT(strstr(xpipe_error_detail(), name) == NULL);
+    /* Details of the connect policy name the pipe on every backend. */
+    XT_STATUS(xpipe_connect(&c, xt_name(), NULL, XT_LONG, xt_p), XPIPE_ENOPIPE);
+    CU_ASSERT(strstr(xpipe_error_detail(), "nothing listens on") != NULL);
+    /* (The framed transport refuses the other mode at accept instead.) */
+    if (XPIPE_STATUS_IS_EMODE(xpipe_connect(&c, name, msg, XT_LONG, xt_p)))
+        CU_ASSERT(strstr(xpipe_error_detail(), "mode") != NULL);
+}
+
 CU_TestInfo xt_badinput_tests[] = {
     { "NULL arguments: APR_EINVAL, nothing lost", test_null_arguments },
     { "zero lengths", test_zero_lengths },
@@ -243,5 +282,7 @@ CU_TestInfo xt_badinput_tests[] = {
     { "a listener copies its attributes", test_attr_changes_after_listen },
     { "status names and texts", test_status_texts },
     { "bad timeouts and shutdown modes", test_bad_timeouts_and_how },
+    { "the error detail belongs to the last call",
+      test_error_detail_is_per_call },
     CU_TEST_INFO_NULL,
 };

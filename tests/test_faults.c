@@ -48,40 +48,27 @@ static int fi_done(void)
     return fired;
 }
 
+#include "xsys.h"
 #ifndef _WIN32
 #include <errno.h>
 #include <unistd.h>
-#include "../backends/unix_sys.h"
-typedef xpipe__unix_sys_t fi_sys_t;
-#else
-#include <windows.h>
-#include "../backends/win32_sys.h"
-typedef xpipe__win32_sys_t fi_sys_t;
 #endif
+typedef xt_sys_t fi_sys_t;
 
-static fi_sys_t fi_real; /* the real calls, while injectors stand in */
+/* The real calls, while injectors stand in (xsys.h). */
+#define fi_real xt_sys_real
 
 static void fi_remove(fi_sys_t *sys)
 {
+    (void)sys;
     fi_times = 0;
-    *sys = fi_real;
-}
-
-/* Restore the table even when a failed assertion ends the test early. */
-static apr_status_t fi_cleanup(void *sys)
-{
-    fi_remove(sys);
-    return APR_SUCCESS;
+    xt_sys_restore();
 }
 
 /* The backend's table, its real entries saved, restored at teardown. */
 static fi_sys_t *fi_take(void)
 {
-    fi_sys_t *sys = XPIPE__BACKEND.sys();
-
-    fi_real = *sys;
-    apr_pool_cleanup_register(xt_p, sys, fi_cleanup, apr_pool_cleanup_null);
-    return sys;
+    return xt_sys_take();
 }
 
 #ifndef _WIN32

@@ -13,20 +13,11 @@
 #include <apr_thread_mutex.h>
 #include <string.h>
 
-#include "../lib/backend.h"
-#ifdef _WIN32
-#include <windows.h>
-#include "../backends/win32_sys.h"
-typedef xpipe__win32_sys_t spy_sys_t;
-#else
-#include "../backends/unix_sys.h"
-typedef xpipe__unix_sys_t spy_sys_t;
-#endif
+#include "xsys.h"
 
 static apr_thread_mutex_t *spy_lock;
 static apr_thread_cond_t *spy_cond;
 static int spy_waits; /* blocking waits entered since spy_install */
-static spy_sys_t spy_real;
 
 static void spy_entered(long ms)
 {
@@ -42,36 +33,28 @@ static void spy_entered(long ms)
 static DWORD WINAPI spy_wait(DWORD n, const HANDLE *h, BOOL all, DWORD ms)
 {
     spy_entered((long)ms);
-    return spy_real.wait_for_multiple_objects(n, h, all, ms);
+    return xt_sys_real.wait_for_multiple_objects(n, h, all, ms);
 }
 #else
 static int spy_poll(struct pollfd *p, nfds_t n, int ms)
 {
     spy_entered(ms);
-    return spy_real.poll(p, n, ms);
+    return xt_sys_real.poll(p, n, ms);
 }
 #endif
 
-static apr_status_t spy_remove(void *sys)
-{
-    *(spy_sys_t *)sys = spy_real;
-    return APR_SUCCESS;
-}
-
 static void spy_install(void)
 {
-    spy_sys_t *sys = XPIPE__BACKEND.sys();
+    xt_sys_t *sys = xt_sys_take();
 
     XT_OK(apr_thread_mutex_create(&spy_lock, APR_THREAD_MUTEX_DEFAULT, xt_p));
     XT_OK(apr_thread_cond_create(&spy_cond, xt_p));
     spy_waits = 0;
-    spy_real = *sys;
 #ifdef _WIN32
     sys->wait_for_multiple_objects = spy_wait;
 #else
     sys->poll = spy_poll;
 #endif
-    apr_pool_cleanup_register(xt_p, sys, spy_remove, apr_pool_cleanup_null);
 }
 
 /* Wait (10 s at most) until count blocking waits have been entered. The

@@ -184,6 +184,44 @@ static void test_remote_name(void)
     CU_ASSERT_PTR_NULL(c);
 }
 
+/* Names must be well-formed UTF-8 on every OS (Windows needs UTF-16):
+ * resolve, listen and connect all refuse the same ones. */
+static void test_utf8_names(void)
+{
+    static const char *const bad[] = {
+        "\xff",             /* never in UTF-8 */
+        "a\xc0\x80",        /* overlong NUL */
+        "\xe0\x80\xaf",     /* overlong '/' */
+        "\xed\xa0\x80",     /* a UTF-16 surrogate */
+        "\xf4\x90\x80\x80", /* above U+10FFFF */
+        "ab\xe2\x82",       /* cut short */
+        "\x80x",            /* a lone continuation byte */
+    };
+    const char *native = NULL, *good;
+    xpipe_listener_t *l = NULL;
+    xpipe_t *c = NULL, *s = NULL;
+    size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *n = apr_pstrcat(xt_p, xt_name(), bad[i], NULL);
+        XT_STATUS(xpipe_name_resolve(&native, n, xt_p), XPIPE_EBADNAME);
+        XT_STATUS(xpipe_listen(&l, n, NULL, xt_p), XPIPE_EBADNAME);
+        XT_STATUS(xpipe_connect(&c, n, NULL, 0, xt_p), XPIPE_EBADNAME);
+        XT_STATUS(xpipe_name_resolve(
+                      &native,
+                      apr_pstrcat(xt_p, "\\\\h", bad[i], "\\pipe\\x", NULL),
+                      xt_p),
+                  XPIPE_EBADNAME);
+    }
+    /* Non-ASCII that is well formed works end to end: café, 日本, 🙂. */
+    good = apr_pstrcat(xt_p, xt_name(),
+                       "-caf\xc3\xa9-\xe6\x97\xa5\xe6\x9c\xac-"
+                       "\xf0\x9f\x99\x82",
+                       NULL);
+    XT_OK(xpipe_name_resolve(&native, good, xt_p));
+    CU_ASSERT_PTR_NOT_NULL(xt_serve_check(good, good, &c, &s));
+}
+
 CU_TestInfo xt_names_tests[] = {
     { "portable name maps to the native name", test_portable_maps_native },
     { "names are case-insensitive", test_case_insensitive },
@@ -191,6 +229,7 @@ CU_TestInfo xt_names_tests[] = {
     { "explicit socket path (POSIX) / invalid (Windows)", test_explicit_path },
     { "empty names rejected", test_empty_rejected },
     { "invalid characters and forms rejected", test_invalid_chars_rejected },
+    { "names are UTF-8 on every OS", test_utf8_names },
     { "too long names rejected, never truncated", test_too_long_rejected },
     { "longest name that fits works end to end",
       test_longest_name_fits_or_refused },

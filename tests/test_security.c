@@ -14,7 +14,7 @@
 #define COM_NO_WINDOWS_H
 #include <aclapi.h>
 #include <sddl.h>
-#include "../backends/win32_sys.h"
+#include "xsys.h"
 #else
 #include <errno.h>
 #include <stdio.h>
@@ -434,19 +434,13 @@ static void test_client_checks_server_user(void)
 
 #ifdef _WIN32
 static DWORD spied_pipe_mode, spied_open_flags;
-static HANDLE(WINAPI *real_create_named_pipe)(LPCWSTR, DWORD, DWORD, DWORD,
-                                              DWORD, DWORD, DWORD,
-                                              LPSECURITY_ATTRIBUTES);
-static HANDLE(WINAPI *real_create_file)(LPCWSTR, DWORD, DWORD,
-                                        LPSECURITY_ATTRIBUTES, DWORD, DWORD,
-                                        HANDLE);
 
 static HANDLE WINAPI spy_create_named_pipe(LPCWSTR n, DWORD o, DWORD m, DWORD i,
                                            DWORD ob, DWORD ib, DWORD t,
                                            LPSECURITY_ATTRIBUTES sa)
 {
     spied_pipe_mode = m;
-    return real_create_named_pipe(n, o, m, i, ob, ib, t, sa);
+    return xt_sys_real.create_named_pipe(n, o, m, i, ob, ib, t, sa);
 }
 
 static HANDLE WINAPI spy_create_file(LPCWSTR n, DWORD a, DWORD s,
@@ -454,16 +448,15 @@ static HANDLE WINAPI spy_create_file(LPCWSTR n, DWORD a, DWORD s,
                                      HANDLE t)
 {
     spied_open_flags = f;
-    return real_create_file(n, a, s, sa, d, f, t);
+    return xt_sys_real.create_file(n, a, s, sa, d, f, t);
 }
 
 static void test_remote_clients_rejected_by_default(void)
 {
-    xpipe__win32_sys_t *sys = XPIPE__BACKEND.sys();
+    xt_sys_t *sys = xt_sys_take();
     xpipe_attr_t *a = xt_attr(XPIPE_MODE_BYTE);
     xpipe_listener_t *l = NULL;
 
-    real_create_named_pipe = sys->create_named_pipe;
     sys->create_named_pipe = spy_create_named_pipe;
     XT_OK(xpipe_listen(&l, xt_name(), NULL, xt_p));
     CU_ASSERT(spied_pipe_mode & PIPE_REJECT_REMOTE_CLIENTS);
@@ -477,22 +470,21 @@ static void test_remote_clients_rejected_by_default(void)
     spied_pipe_mode = PIPE_REJECT_REMOTE_CLIENTS;
     XT_OK(xpipe_listen(&l, xt_name(), a, xt_p));
     CU_ASSERT(!(spied_pipe_mode & PIPE_REJECT_REMOTE_CLIENTS));
-    sys->create_named_pipe = real_create_named_pipe;
+    xt_sys_restore();
     /* Wine accepts the flag but has no remote clients to refuse. */
 }
 
 static void test_clients_open_with_identification_only(void)
 {
-    xpipe__win32_sys_t *sys = XPIPE__BACKEND.sys();
+    xt_sys_t *sys = xt_sys_take();
     xpipe_t *c = NULL, *s = NULL;
     xpipe_listener_t *l;
 
     const char *name = xt_name();
 
-    real_create_file = sys->create_file;
     sys->create_file = spy_create_file;
     l = xt_serve_check(name, name, &c, &s);
-    sys->create_file = real_create_file;
+    xt_sys_restore();
     CU_ASSERT_PTR_NOT_NULL(l);
     CU_ASSERT(spied_open_flags & SECURITY_SQOS_PRESENT);
     CU_ASSERT((spied_open_flags & SECURITY_CONTEXT_TRACKING) == 0);

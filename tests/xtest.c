@@ -455,3 +455,30 @@ int xt_child_main(int argc, const char *const *argv)
     fprintf(stderr, "unknown child role '%s'\n", role);
     return 100;
 }
+
+/* ------------------------------------------------------------------ */
+/* The backend's system-call table (xsys.h) */
+
+#include "xsys.h"
+
+xt_sys_t xt_sys_real;
+
+void xt_sys_restore(void)
+{
+    *XT_SYS = xt_sys_real;
+}
+
+static apr_status_t xt_sys_cleanup(void *data)
+{
+    (void)data;
+    xt_sys_restore();
+    return APR_SUCCESS;
+}
+
+xt_sys_t *xt_sys_take(void)
+{
+    xt_sys_real = *XT_SYS;
+    apr_pool_cleanup_register(xt_p, NULL, xt_sys_cleanup,
+                              apr_pool_cleanup_null);
+    return XT_SYS;
+}
