@@ -170,7 +170,9 @@ XPIPE_API char *xpipe_strerror(apr_status_t status, char *buf,
  * What xpipe knew about the last failure in the calling thread: the path,
  * the limit or the peer involved, e.g. "run directory /tmp/xpipe-1000 has
  * mode 0755; it must be 0700". Empty when the last failure said nothing
- * more than its status. Valid until the thread's next xpipe call.
+ * more than its status. Every xpipe call that returns an apr_status_t
+ * clears it first, so it never tells an earlier call's reason;
+ * xpipe_strerror, xpipe_status_name and the getters leave it alone.
  * @return a NUL-terminated string, never NULL.
  */
 XPIPE_API const char *xpipe_error_detail(void);
