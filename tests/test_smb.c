@@ -14,7 +14,7 @@
  */
 #include "xtest.h"
 #ifndef _WIN32
-#include "../backends/smb_npa.h"
+#include "../backends/smb/npa.h"
 #endif
 
 #include <stdio.h>

@@ -17,7 +17,7 @@
 typedef xpipe__win32_sys_t xt_sys_t;
 #define XT_SYS (&xpipe__win32_sys)
 #else
-#include "../backends/unix_sys.h"
+#include "../backends/posix/sys.h"
 #undef unix_sys
 typedef xpipe__unix_sys_t xt_sys_t;
 #define XT_SYS (&xpipe__unix_sys)

@@ -7,7 +7,7 @@
  * Parsing must never crash, read out of bounds, or accept a request
  * without saying what it found.
  */
-#include "smb_npa.h"
+#include "npa.h"
 
 #include <apr_general.h>
 #include <apr_pools.h>

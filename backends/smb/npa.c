@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* smb_npa.c — parse smbd's named-pipe handshake, build the answer, and
- * find the np directory in smb.conf (see smb_npa.h). Every read is bounds
+/* npa.c — parse smbd's named-pipe handshake, build the answer, and
+ * find the np directory in smb.conf (see npa.h). Every read is bounds
  * checked against the request; the first failure says where and why and
  * stops the parse. No recursion, no allocation beyond the strings kept.
  */
-#include "smb_npa.h"
+#include "npa.h"
 
 #include <apr_strings.h>
 

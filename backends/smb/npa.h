@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* smb_npa.h — PRIVATE to the POSIX backend: the local protocol by which a
+/* npa.h — PRIVATE to the SMB export: the local protocol by which a
  * Samba smbd hands an SMB client's named-pipe open to a Unix socket in its
  * np directory ("named pipe auth", level 7 as Samba 4.17 speaks it).
  *

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* backend.c — the POSIX backend's table: Unix domain sockets. Byte mode
+ * is SOCK_STREAM; message mode is SOCK_SEQPACKET where the OS has it,
+ * else (or with -Dunix_messages=framed) frames on SOCK_STREAM with the
+ * same semantics (frame.h). The files by role are listed in posix.h.
+ */
+#include "posix.h"
+
+#include <unistd.h>
+
+static apr_status_t unix_self_get(xpipe_peer_t *self, apr_pool_t *pool)
+{
+    (void)pool;
+    self->pid = (long)getpid();
+    self->uid = (long)geteuid();
+    self->gid = (long)getegid();
+    self->have = XPIPE_PEER_PID | XPIPE_PEER_UID | XPIPE_PEER_GID;
+    return APR_SUCCESS;
+}
+
+static apr_status_t unix_sddl_check(const char *sddl)
+{
+    (void)sddl; /* SDDL is for Windows; POSIX uses modes and groups */
+    return APR_SUCCESS;
+}
+
+const xpipe__backend_t xpipe__unix_backend = {
+    .version = XPIPE__BACKEND_VERSION,
+    .name = UNIX_NAME,
+    .resolve = xpipe__unix_resolve,
+    .listen = xpipe__unix_listen,
+    .accept = xpipe__unix_accept,
+    .listener_wake = xpipe__unix_listener_wake,
+    .listener_unwake = xpipe__unix_listener_unwake,
+    .listener_close = xpipe__unix_listener_close,
+    .dial = xpipe__unix_dial,
+    .busy_wait = NULL, /* a full backlog cannot be waited on: backoff */
+    .read = xpipe__unix_read,
+    .write = xpipe__unix_write,
+    .send = xpipe__unix_send,
+    .recv = xpipe__unix_recv,
+    .wake = xpipe__unix_wake,
+    .unwake = xpipe__unix_unwake,
+    .shutdown = xpipe__unix_shutdown,
+    .close = xpipe__unix_close,
+    .peer_get = xpipe__unix_peer_get,
+    .os_handle_get = xpipe__unix_os_handle_get,
+    .self_get = unix_self_get,
+    .sddl_check = unix_sddl_check,
+};

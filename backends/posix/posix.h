@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* posix.h — PRIVATE to backends/posix/ (and the SMB export): the POSIX
+ * backend's objects and what its files share. The files by role:
+ *   sys.c      the system-call table, socket creation
+ *   wake.c     the wake object and the one wait every blocking call uses
+ *   names.c    the run directory and name resolution
+ *   listen.c   the listener: lock, bind, accept
+ *   dial.c     one connect attempt
+ *   conn.c     a connection's I/O, close and identity
+ *   frame.c    messages as frames on a stream (pure code)
+ *   backend.c  the backend table
+ * Every fd is non-blocking and close-on-exec; blocking is poll() on the
+ * socket and a wake fd, bounded by the deadline.
+ */
+#ifndef XPIPE_POSIX_H
+#define XPIPE_POSIX_H
+
+#include "backend.h"
+#include "frame.h"
+#include "sys.h"
+
+#include <apr_atomic.h>
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/un.h>
+
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0 /* then SO_NOSIGPIPE is set on every socket */
+#endif
+
+/* Framed messages: chosen by meson (config.h). Then every connection
+ * starts with one hello byte from the client naming its mode, so a server
+ * drops a client of the other mode as SOCK_SEQPACKET's type check does. */
+#if XPIPE_UNIX_FRAMED
+#define UNIX_FRAMED 1
+#define UNIX_NAME "unix-framed"
+#else
+#define UNIX_FRAMED 0
+#define UNIX_NAME "unix"
+#endif
+#define UNIX_HELLO_BYTE 'B'
+#define UNIX_HELLO_MSG 'M'
+/* The frames of a local channel with these attributes. */
+#define UNIX_MSG_FRAMES(attr)                                                  \
+    (UNIX_FRAMED && (attr)->mode == XPIPE_MODE_MESSAGE ? XPIPE__FRAME_U32BE    \
+                                                       : XPIPE__FRAME_NONE)
+
+/* The wake object, by which an interrupt or a close reaches calls blocked
+ * on a channel or listener. wake() latches `signalled` and signals every
+ * blocked thread. A thread about to block polls its own wake fd (an
+ * eventfd, or a pipe: made once per thread, so a short-lived channel
+ * costs no descriptor of its own) and registers it in one of the
+ * object's slots. When all slots are taken (many threads accepting on
+ * one listener) the object's own eventfd serves, made on first need; its
+ * fds are packed in one word so that racing creators agree. */
+#define UNIX_WAKE_SLOTS 4
+typedef struct xpipe__unix_wake_t {
+    volatile apr_uint32_t signalled;
+    volatile apr_uint32_t slot[UNIX_WAKE_SLOTS]; /* a thread's write fd + 1 */
+    volatile apr_uint64_t fds; /* own: read fd << 32 | write fd */
+} xpipe__unix_wake_t;
+
+/* One listening socket file and the lock that guards its name. */
+typedef struct xpipe__unix_sock_file_t {
+    int fd;
+    int lock_fd; /* flock on "<path>.lock", held while listening */
+    const char *path, *lock_path;
+    dev_t dev; /* the socket file we bound: close unlinks only it */
+    ino_t ino;
+} xpipe__unix_sock_file_t;
+
+struct xpipe__lsn_t {
+    xpipe__unix_sock_file_t sock;
+    volatile apr_uint32_t accept_waited; /* the last accept had to wait */
+    xpipe__unix_wake_t wake;
+    const xpipe_attr_t *attr;
+    /* Exported to SMB clients: the socket in Samba's np directory (fd -1
+     * when not), and the attributes it was made with (byte mode). */
+    xpipe__unix_sock_file_t smb;
+    xpipe_attr_t smb_attr;
+};
+
+typedef struct xpipe__npa_info_t xpipe__npa_info_t;
+
+struct xpipe__chan_t {
+    int fd;
+    xpipe__unix_wake_t wake;
+    /* Framed message mode (a stream carrying frames): the codec's state
+     * per direction; rx.kind is XPIPE__FRAME_NONE otherwise. */
+    xpipe__frame_rx_t rx;
+    xpipe__frame_tx_t tx;
+    const xpipe__npa_info_t *smb; /* a network client's identity, or NULL */
+    /* Per direction (0 in, 1 out): the last transfer moved less than
+     * asked, so the socket was drained / full: wait first next time. */
+    int short_xfer[2];
+    /* SOCK_SEQPACKET message mode: */
+    apr_size_t max_message;
+    unsigned char *spill; /* where a message longer than the buffer runs on */
+    xpipe__held_t held;   /* such a message, kept whole for the next call */
+};
+
+/* sys.c */
+/* A new socket for attr's mode: close-on-exec, non-blocking, no SIGPIPE,
+ * buffers sized. */
+apr_status_t xpipe__unix_socket_new(int *out, const xpipe_attr_t *attr);
+void xpipe__unix_sockaddr(struct sockaddr_un *sa, const char *path);
+/* Close *fd (when >= 0) and set it to -1. */
+void xpipe__unix_close_fd(int *fd);
+/* Make fd close-on-exec and non-blocking (where no call does it at once):
+ * 0, or -1 with errno. */
+int xpipe__unix_cloexec_nonblock(int fd);
+
+/* wake.c */
+void xpipe__unix_wake_init(xpipe__unix_wake_t *w);
+apr_status_t xpipe__unix_wake_set(xpipe__unix_wake_t *w, int on);
+void xpipe__unix_wake_close(xpipe__unix_wake_t *w);
+/* Wait until fd (or fd2, when not -1) is ready for events, the wake
+ * object is signalled (XPIPE_ECANCELED) or the deadline passes
+ * (APR_TIMEUP). Errors and hang-ups count as ready: the next syscall
+ * reports them. w may be NULL (nothing can interrupt the call). */
+apr_status_t xpipe__unix_wait2(int fd, int fd2, short events,
+                               xpipe__unix_wake_t *w, apr_time_t deadline);
+apr_status_t xpipe__unix_wait(int fd, short events, xpipe__unix_wake_t *w,
+                              apr_time_t deadline);
+
+/* names.c */
+apr_status_t xpipe__unix_resolve(const char **native, const xpipe__name_t *name,
+                                 apr_pool_t *pool);
+/* The directory of a resolved portable name, checked (with create, made
+ * first). Missing without create: XPIPE_ENOPIPE. */
+apr_status_t xpipe__unix_name_dir_check(const xpipe__name_t *name,
+                                        const char *native, int create,
+                                        apr_pool_t *pool);
+
+/* listen.c */
+apr_status_t xpipe__unix_listen(xpipe__lsn_t **out, const xpipe__name_t *name,
+                                const char *native, const xpipe_attr_t *attr,
+                                apr_pool_t *pool);
+apr_status_t xpipe__unix_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
+                                apr_time_t deadline, apr_pool_t *pool);
+apr_status_t xpipe__unix_listener_wake(xpipe__lsn_t *l);
+apr_status_t xpipe__unix_listener_unwake(xpipe__lsn_t *l);
+apr_status_t xpipe__unix_listener_close(xpipe__lsn_t *l);
+/* Lock, bind and listen on one socket file / undo it (the SMB export's
+ * socket too). */
+apr_status_t xpipe__unix_sock_open(xpipe__unix_sock_file_t *f, const char *path,
+                                   const xpipe_attr_t *attr, apr_pool_t *pool);
+void xpipe__unix_sock_close(xpipe__unix_sock_file_t *f);
+/* Read exactly n bytes from a connection being accepted, before until:
+ * APR_EOF when it closes first, APR_TIMEUP, XPIPE_ECANCELED when the
+ * listener is woken, or an OS status. */
+apr_status_t xpipe__unix_recv_exact(int fd, void *buf, apr_size_t n,
+                                    xpipe__unix_wake_t *w, apr_time_t until);
+
+/* dial.c */
+apr_status_t xpipe__unix_dial(xpipe__chan_t **out, const xpipe__name_t *name,
+                              const char *native, const xpipe_attr_t *attr,
+                              apr_time_t deadline, apr_pool_t *pool);
+
+/* conn.c */
+/* A channel on a connected fd, framed as kind. */
+apr_status_t xpipe__unix_chan_new(xpipe__chan_t **out, int fd,
+                                  const xpipe_attr_t *attr,
+                                  xpipe__frame_kind_e kind, apr_pool_t *pool);
+apr_status_t xpipe__unix_read(xpipe__chan_t *c, void *buf, apr_size_t *len,
+                              apr_time_t deadline);
+apr_status_t xpipe__unix_write(xpipe__chan_t *c, const void *buf,
+                               apr_size_t *len, apr_time_t deadline);
+apr_status_t xpipe__unix_send(xpipe__chan_t *c, const void *buf, apr_size_t len,
+                              apr_time_t deadline);
+apr_status_t xpipe__unix_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
+                              apr_time_t deadline);
+apr_status_t xpipe__unix_wake(xpipe__chan_t *c);
+apr_status_t xpipe__unix_unwake(xpipe__chan_t *c);
+apr_status_t xpipe__unix_shutdown(xpipe__chan_t *c, xpipe_shutdown_e how);
+apr_status_t xpipe__unix_close(xpipe__chan_t *c);
+apr_status_t xpipe__unix_peer_get(xpipe__chan_t *c, xpipe_peer_t *peer,
+                                  apr_pool_t *pool);
+apr_status_t xpipe__unix_os_handle_get(xpipe__chan_t *c, xpipe_os_handle_t *h);
+
+/* The SMB export (backends/smb/export.c; stubs when built without it). */
+/* Also listen in Samba's np directory for name. */
+apr_status_t xpipe__smb_listen(xpipe__lsn_t *l, const xpipe__name_t *name,
+                               apr_pool_t *pool);
+/* One connection forwarded by smbd, if one is queued: APR_SUCCESS with
+ * the channel, APR_EAGAIN when none is (or it was dropped),
+ * XPIPE_ECANCELED, or an OS status. */
+apr_status_t xpipe__smb_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
+                               apr_pool_t *pool);
+/* A network client's identity, as the SMB session told it. */
+void xpipe__smb_peer_get(const xpipe__npa_info_t *info, xpipe_peer_t *peer);
+
+#endif

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* sys.c — the POSIX backend's system-call table (sys.h: every call that
+ * can fail in interesting ways goes through it, so a test can stand in
+ * for one) and socket creation.
+ */
+#include "posix.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* fcntl, for OSes that lack the calls that set these flags atomically. */
+int xpipe__unix_cloexec_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return -1;
+    fl = fcntl(fd, F_GETFD);
+    if (fl < 0 || fcntl(fd, F_SETFD, fl | FD_CLOEXEC) < 0)
+        return -1;
+    return 0;
+}
+
+/* accept(), giving a non-blocking close-on-exec fd. */
+static int unix_accept_raw(int fd)
+{
+#ifdef HAVE_ACCEPT4
+    return accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+#else
+    int c = accept(fd, NULL, NULL);
+
+    if (c >= 0 && xpipe__unix_cloexec_nonblock(c) < 0) {
+        int err = errno;
+        close(c);
+        errno = err;
+        return -1;
+    }
+    return c;
+#endif
+}
+
+/* Every system call that can fail in interesting ways goes through here
+ * (see unix_sys.h). */
+/* open() is variadic: the table wants a fixed signature. */
+static int unix_open_raw(const char *path, int flags, mode_t mode)
+{
+    return open(path, flags, mode);
+}
+
+xpipe__unix_sys_t xpipe__unix_sys = {
+    .socket = socket,
+    .bind = bind,
+    .listen = listen,
+    .accept = unix_accept_raw,
+    .connect = connect,
+    .recv = recv,
+    .send = send,
+    .sendmsg = sendmsg,
+    .recvmsg = recvmsg,
+    .poll = poll,
+    .close = close,
+    .shutdown = shutdown,
+    .setsockopt = setsockopt,
+    .getsockopt = getsockopt,
+    .open = unix_open_raw,
+    .flock = flock,
+    .lstat = lstat,
+    .fstat = fstat,
+    .mkdir = mkdir,
+    .chmod = chmod,
+    .fchmod = fchmod,
+    .chown = chown,
+    .unlink = unlink,
+    .read = read,
+    .write = write,
+};
+
+void xpipe__unix_close_fd(int *fd)
+{
+    if (*fd >= 0) {
+        unix_sys.close(*fd); /* no EINTR retry: the fd is released either way */
+        *fd = -1;
+    }
+}
+
+static int unix_sock_type(const xpipe_attr_t *attr)
+{
+    return attr->mode == XPIPE_MODE_MESSAGE && !UNIX_FRAMED ? SOCK_SEQPACKET
+                                                            : SOCK_STREAM;
+}
+
+/* A new socket: close-on-exec, non-blocking, no SIGPIPE, sized. */
+apr_status_t xpipe__unix_socket_new(int *out, const xpipe_attr_t *attr)
+{
+    int type = unix_sock_type(attr);
+    int fd, v;
+
+#if defined(SOCK_CLOEXEC) && defined(SOCK_NONBLOCK)
+    fd = unix_sys.socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+#else
+    fd = unix_sys.socket(AF_UNIX, type, 0);
+    if (fd >= 0 && xpipe__unix_cloexec_nonblock(fd) < 0) {
+        unix_sys.close(fd);
+        fd = -1;
+    }
+#endif
+    if (fd < 0)
+        return APR_FROM_OS_ERROR(errno);
+#ifdef SO_NOSIGPIPE
+    v = 1;
+    unix_sys.setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &v, sizeof(v));
+#endif
+    /* Sizes are hints the kernel may clamp; a failure here is not fatal. */
+    if (attr->in_buffer) {
+        v = (int)attr->in_buffer;
+        unix_sys.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
+    }
+    v = (int)attr->out_buffer;
+    /* A SOCK_SEQPACKET message must fit the send buffer whole. */
+    if (type == SOCK_SEQPACKET && (apr_size_t)v < attr->max_message + 1024)
+        v = (int)attr->max_message + 1024;
+    if (v)
+        unix_sys.setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+    *out = fd;
+    return APR_SUCCESS;
+}
+
+void xpipe__unix_sockaddr(struct sockaddr_un *sa, const char *path)
+{
+    memset(sa, 0, sizeof(*sa));
+    sa->sun_family = AF_UNIX;
+    /* resolve() already checked that path fits with its NUL. */
+    memcpy(sa->sun_path, path, strlen(path) + 1);
+}
