@@ -28,7 +28,8 @@ static CU_SuiteInfo suites[] = {
     { .pName = "faults", .pTests = xt_faults_tests },
 #ifdef _WIN32
     { .pName = "win32", .pTests = xt_win32_tests },
-#else
+#endif
+#ifdef XT_HAVE_SMB
     { .pName = "smb", .pTests = xt_smb_tests },
 #endif
     CU_SUITE_INFO_NULL,
