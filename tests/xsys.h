@@ -13,7 +13,7 @@
 
 #ifdef _WIN32
 #include <windows.h>
-#include "../backends/win32_sys.h"
+#include "../backends/win32/sys.h"
 typedef xpipe__win32_sys_t xt_sys_t;
 #define XT_SYS (&xpipe__win32_sys)
 #else

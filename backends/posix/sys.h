@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* unix_sys.h — PRIVATE to the POSIX backend and white-box tests: the
+/* sys.h — PRIVATE to the POSIX backend and white-box tests: the
  * table every system call of the POSIX backend goes through (but the
  * wake object's creation, fcntl fallbacks, getenv/geteuid/getpid). A test
  * (linked with the static library: the symbol is hidden from the shared
@@ -45,7 +45,7 @@ typedef struct xpipe__unix_sys_t {
     ssize_t (*write)(int fd, const void *buf, size_t len);
 } xpipe__unix_sys_t;
 
-/* The table (backends/unix_socket.c); unix_sys inside the backend. */
+/* The table (backends/posix/sys.c); unix_sys inside the backend. */
 extern xpipe__unix_sys_t xpipe__unix_sys;
 #define unix_sys xpipe__unix_sys
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* win32_sys.h — PRIVATE to the Win32 backend and white-box tests: the
+/* sys.h — PRIVATE to the Win32 backend and white-box tests: the
  * table the Win32 backend's pipe, completion and handle calls go through
  * (events are set and reset directly; identity calls too). A test (linked
  * with the static library: the symbol is not exported by the DLL) may
@@ -44,7 +44,7 @@ typedef struct xpipe__win32_sys_t {
     (LPSECURITY_ATTRIBUTES sa, BOOL manual, BOOL initial, LPCWSTR name);
 } xpipe__win32_sys_t;
 
-/* The table (backends/win32_pipe.c); win32_sys inside the backend. */
+/* The table (backends/win32/sys.c); win32_sys inside the backend. */
 extern xpipe__win32_sys_t xpipe__win32_sys;
 #define win32_sys xpipe__win32_sys
 

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* dial.c — one connect attempt on Windows, and waiting for a busy
+ * server; lib/ owns the policy.
+ */
+#include "win32.h"
+
+/* One connect attempt (lib/ loops). */
+apr_status_t xpipe__win32_dial(xpipe__chan_t **out, const xpipe__name_t *name,
+                               const char *native, const xpipe_attr_t *attr,
+                               apr_time_t deadline, apr_pool_t *pool)
+{
+    const wchar_t *w = xpipe__win32_wide(native, pool);
+    DWORD err, flags = 0, mode;
+    HANDLE h;
+
+    (void)name;
+    (void)deadline; /* CreateFile on a pipe does not block */
+    if (w == NULL)
+        return xpipe__fail(XPIPE_EBADNAME, "%s does not convert to UTF-16",
+                           native);
+    /* SQOS: the server may identify us but never act as us. */
+    h = win32_sys.create_file(
+        w, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING,
+        FILE_FLAG_OVERLAPPED | SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION,
+        NULL);
+    if (h == INVALID_HANDLE_VALUE) {
+        err = GetLastError();
+        switch (err) {
+        case ERROR_FILE_NOT_FOUND: /* no such pipe */
+        case ERROR_PATH_NOT_FOUND: /* no such pipe (remote names on Wine) */
+        case ERROR_BAD_NETPATH:    /* no such host */
+        case ERROR_BAD_NET_NAME: return XPIPE_ENOPIPE;
+        case ERROR_PIPE_BUSY: return XPIPE__EBUSY; /* all instances taken */
+        case ERROR_ACCESS_DENIED:
+            return xpipe__fail(APR_EACCES,
+                               "access to pipe %s denied (its security "
+                               "descriptor does not admit this user)",
+                               native);
+        case ERROR_INVALID_NAME:
+        case ERROR_BAD_PATHNAME:
+            return xpipe__fail(XPIPE_EBADNAME, "Windows refuses the name %s",
+                               native);
+        default: return win32_os_status(err);
+        }
+    }
+    /* Both ends must agree on the mode, as they must on POSIX. */
+    if (!win32_sys.get_named_pipe_info(h, &flags, NULL, NULL, NULL)) {
+        err = GetLastError();
+        win32_sys.close_handle(h);
+        return win32_os_status(err);
+    }
+    if (((flags & PIPE_TYPE_MESSAGE) != 0)
+        != (attr->mode == XPIPE_MODE_MESSAGE)) {
+        win32_sys.close_handle(h);
+        return xpipe__fail(XPIPE_EMODE, "pipe %s is in %s mode, not %s", native,
+                           flags & PIPE_TYPE_MESSAGE ? "message" : "byte",
+                           attr->mode == XPIPE_MODE_MESSAGE ? "message"
+                                                            : "byte");
+    }
+    mode = attr->mode == XPIPE_MODE_MESSAGE ? PIPE_READMODE_MESSAGE
+                                            : PIPE_READMODE_BYTE;
+    if (!win32_sys.set_named_pipe_handle_state(h, &mode, NULL, NULL)) {
+        err = GetLastError();
+        win32_sys.close_handle(h);
+        return win32_os_status(err);
+    }
+    return xpipe__win32_chan_new(out, h, 0, pool);
+}
+
+/* WaitNamedPipe: returns early when an instance frees. 0 ms would mean
+ * "the server's default", so at least 1 ms. Remote servers (Samba) do not
+ * support it: then lib/ just pauses. */
+apr_status_t xpipe__win32_busy_wait(const char *native, apr_time_t deadline,
+                                    apr_pool_t *pool)
+{
+    const wchar_t *w = xpipe__win32_wide(native, pool);
+    int ms = xpipe__remaining_ms(deadline);
+
+    if (w == NULL)
+        return APR_ENOTIMPL;
+    if (win32_sys.wait_named_pipe(w, ms <= 0 ? 1 : (DWORD)ms))
+        return APR_SUCCESS;
+    switch (GetLastError()) {
+    case ERROR_SEM_TIMEOUT: return APR_TIMEUP;
+    case ERROR_FILE_NOT_FOUND: return APR_SUCCESS; /* gone: dial says */
+    default: return APR_ENOTIMPL;
+    }
+}

@@ -1,0 +1,291 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* listen.c — the Win32 listener: N pending instances (an overlapped
+ * ConnectNamedPipe on each), the first claiming the name, each with the
+ * listener's security descriptor; accept takes a connected one.
+ */
+#include "win32.h"
+
+#include <apr_strings.h>
+
+#include <sddl.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The descriptor every instance gets: the attribute's SDDL, or by default
+ * full access for the creating user and SYSTEM, nobody else, with no
+ * inherited entries ("P"). */
+static apr_status_t win32_security(xpipe__lsn_t *l, apr_pool_t *pool)
+{
+    const char *sddl = l->attr->sddl, *me;
+    wchar_t *w;
+    apr_status_t rv;
+
+    if (sddl == NULL) {
+        rv = xpipe__win32_token_sid(GetCurrentProcess(), &me, pool);
+        if (rv != APR_SUCCESS)
+            return rv;
+        sddl = apr_psprintf(pool, "D:P(A;;GA;;;SY)(A;;GA;;;%s)", me);
+    }
+    w = xpipe__win32_wide(sddl, pool);
+    if (w == NULL
+        || !ConvertStringSecurityDescriptorToSecurityDescriptorW(
+            w, SDDL_REVISION_1, &l->sd, NULL))
+        return APR_EINVAL; /* the SDDL string does not parse */
+    l->sa.nLength = sizeof(l->sa);
+    l->sa.lpSecurityDescriptor = l->sd;
+    l->sa.bInheritHandle = FALSE;
+    return APR_SUCCESS;
+}
+
+static HANDLE win32_instance_new(xpipe__lsn_t *l, int first, DWORD *err)
+{
+    const xpipe_attr_t *a = l->attr;
+    DWORD mode = a->mode == XPIPE_MODE_MESSAGE
+                     ? PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE
+                     : PIPE_TYPE_BYTE | PIPE_READMODE_BYTE;
+    DWORD open = PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED;
+    DWORD out = a->out_buffer ? (DWORD)a->out_buffer : 65536;
+    DWORD in = a->in_buffer ? (DWORD)a->in_buffer : 65536;
+    HANDLE h;
+
+    /* As on POSIX, one whole message of the maximum size fits the buffer,
+     * so a send does not wait for the reader unless messages pile up. */
+    if (a->mode == XPIPE_MODE_MESSAGE && !a->out_buffer && out < a->max_message)
+        out = (DWORD)a->max_message;
+    if (a->mode == XPIPE_MODE_MESSAGE && !a->in_buffer && in < a->max_message)
+        in = (DWORD)a->max_message;
+    /* Exported (smb_export): the OS's own SMB server serves the name. */
+    if (!a->remote && !a->smb_export)
+        mode |= PIPE_REJECT_REMOTE_CLIENTS;
+    if (first)
+        open |= FILE_FLAG_FIRST_PIPE_INSTANCE;
+    /* Unlimited: accepted channels count as instances too. */
+    h = win32_sys.create_named_pipe(l->wname, open, mode | PIPE_WAIT,
+                                    PIPE_UNLIMITED_INSTANCES, out, in, 0,
+                                    &l->sa);
+    *err = h == INVALID_HANDLE_VALUE ? GetLastError() : 0;
+    return h;
+}
+
+/* Start waiting for a client on a slot, creating its instance if needed. */
+static apr_status_t win32_arm(xpipe__lsn_t *l, xpipe__win32_inst_t *s)
+{
+    DWORD err;
+    int tries;
+
+    if (s->pipe == INVALID_HANDLE_VALUE) {
+        s->pipe = win32_instance_new(l, 0, &err);
+        if (s->pipe == INVALID_HANDLE_VALUE) {
+            s->state = SLOT_EMPTY;
+            return win32_os_status(err);
+        }
+    }
+    for (tries = 0; tries < 2; tries++) {
+        HANDLE ev = s->ov.hEvent;
+        memset(&s->ov, 0, sizeof(s->ov));
+        s->ov.hEvent = ev;
+        ResetEvent(ev);
+        if (win32_sys.connect_named_pipe(s->pipe, &s->ov)) {
+            s->state = SLOT_READY;
+            return APR_SUCCESS;
+        }
+        err = GetLastError();
+        switch (err) {
+        case ERROR_IO_PENDING: s->state = SLOT_PENDING; return APR_SUCCESS;
+        case ERROR_PIPE_CONNECTED: /* connected between create and connect */
+            s->state = SLOT_READY;
+            return APR_SUCCESS;
+        case ERROR_NO_DATA: /* a client came and went: recycle, try again */
+            win32_sys.disconnect_named_pipe(s->pipe);
+            continue;
+        default: break;
+        }
+        break;
+    }
+    win32_sys.close_handle(s->pipe);
+    s->pipe = INVALID_HANDLE_VALUE;
+    s->state = SLOT_EMPTY;
+    return win32_os_status(err);
+}
+
+apr_status_t xpipe__win32_listen(xpipe__lsn_t **out, const xpipe__name_t *name,
+                                 const char *native, const xpipe_attr_t *attr,
+                                 apr_pool_t *pool)
+{
+    xpipe__lsn_t *l = apr_pcalloc(pool, sizeof(*l));
+    DWORD err, count = 0;
+    apr_status_t rv;
+    long ours;
+    int i;
+
+    (void)name;
+    l->attr = attr;
+    l->n = attr->instances;
+    l->wname = xpipe__win32_wide(native, pool);
+    if (l->wname == NULL)
+        return xpipe__fail(XPIPE_EBADNAME, "%s does not convert to UTF-16",
+                           native);
+    rv = win32_security(l, pool);
+    if (rv != APR_SUCCESS)
+        return rv;
+    l->slot = apr_pcalloc(pool, sizeof(xpipe__win32_inst_t) * (apr_size_t)l->n);
+    for (i = 0; i < l->n; i++) {
+        l->slot[i].pipe = INVALID_HANDLE_VALUE;
+        l->slot[i].ov.hEvent = win32_sys.create_event(NULL, TRUE, FALSE, NULL);
+    }
+    l->wake = win32_sys.create_event(NULL, TRUE, FALSE, NULL);
+    InitializeCriticalSection(&l->lock);
+    /* The first instance claims the name. FILE_FLAG_FIRST_PIPE_INSTANCE
+     * makes that fail on Windows when a server exists (ERROR_ACCESS_DENIED);
+     * Wine ignores the flag, so also count the instances: more than ours
+     * (this one and our channels from earlier listeners) means another
+     * server owns the name. */
+    xpipe__win32_names_lock();
+    ours = xpipe__win32_names_add(l->wname, 0);
+    l->slot[0].pipe = win32_instance_new(l, ours == 0, &err);
+    if (l->slot[0].pipe == INVALID_HANDLE_VALUE)
+        rv = err == ERROR_ACCESS_DENIED || err == ERROR_PIPE_BUSY ? xpipe__fail(
+                 XPIPE_EINUSE, "another server owns pipe %s", native)
+             : err == ERROR_INVALID_NAME || err == ERROR_BAD_PATHNAME
+                 ? xpipe__fail(XPIPE_EBADNAME, "Windows refuses the name %s",
+                               native)
+                 : win32_os_status(err);
+    else if (!win32_sys.get_named_pipe_handle_state(
+                 l->slot[0].pipe, NULL, &count, NULL, NULL, NULL, 0))
+        rv = win32_os_status(GetLastError());
+    else if ((long)count != 1 + ours)
+        rv =
+            xpipe__fail(XPIPE_EINUSE,
+                        "pipe %s has %lu instances besides ours: another "
+                        "server owns it",
+                        native, (unsigned long)count - 1 - (unsigned long)ours);
+    xpipe__win32_names_unlock();
+    for (i = 0; i < l->n && rv == APR_SUCCESS; i++)
+        rv = win32_arm(l, &l->slot[i]);
+    if (rv != APR_SUCCESS) {
+        xpipe__win32_listener_close(l);
+        return rv;
+    }
+    *out = l;
+    return APR_SUCCESS;
+}
+
+/* Under the lock: hand out a slot whose client is connected, if any.
+ * Completed-but-failed connects are re-armed on the way. */
+static HANDLE win32_take_ready(xpipe__lsn_t *l)
+{
+    DWORD n;
+    int i;
+
+    for (i = 0; i < l->n; i++) {
+        xpipe__win32_inst_t *s = &l->slot[i];
+        HANDLE h;
+
+        if (s->state == SLOT_EMPTY)
+            win32_arm(l, s); /* try again to refill it */
+        if (s->state == SLOT_PENDING && HasOverlappedIoCompleted(&s->ov)) {
+            if (win32_sys.get_overlapped_result(s->pipe, &s->ov, &n, FALSE))
+                s->state = SLOT_READY;
+            else {
+                win32_sys.disconnect_named_pipe(s->pipe);
+                win32_arm(l, s);
+            }
+        }
+        if (s->state != SLOT_READY)
+            continue;
+        h = s->pipe;
+        s->pipe = INVALID_HANDLE_VALUE;
+        win32_arm(l, s); /* a fresh instance keeps the slot pending */
+        /* A client that connected and left without writing anything is
+         * not worth a channel (a client of the other mode does that). */
+        if (!win32_sys.peek_named_pipe(h, NULL, 0, NULL, &n, NULL)
+            && GetLastError() == ERROR_BROKEN_PIPE) {
+            win32_sys.close_handle(h);
+            i = -1; /* look again from the start */
+            continue;
+        }
+        return h;
+    }
+    return INVALID_HANDLE_VALUE;
+}
+
+apr_status_t xpipe__win32_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
+                                 apr_time_t deadline, apr_pool_t *pool)
+{
+    HANDLE evs[MAXIMUM_WAIT_OBJECTS];
+    HANDLE h;
+    DWORD w, ms;
+    int i, k, ms_left;
+
+    for (;;) {
+        EnterCriticalSection(&l->lock);
+        h = win32_take_ready(l);
+        k = 0;
+        if (h == INVALID_HANDLE_VALUE)
+            for (i = 0; i < l->n; i++)
+                if (l->slot[i].state == SLOT_PENDING)
+                    evs[k++] = l->slot[i].ov.hEvent;
+        LeaveCriticalSection(&l->lock);
+        if (h != INVALID_HANDLE_VALUE) {
+            apr_status_t rv = xpipe__win32_chan_new(out, h, 1, pool);
+            if (rv == APR_SUCCESS) {
+                (*out)->wname = apr_pmemdup(
+                    pool, l->wname, (wcslen(l->wname) + 1) * sizeof(wchar_t));
+                xpipe__win32_names_lock();
+                xpipe__win32_names_add((*out)->wname, 1);
+                xpipe__win32_names_unlock();
+            }
+            return rv;
+        }
+        evs[k++] = l->wake;
+        ms_left = xpipe__remaining_ms(deadline);
+        ms = ms_left < 0 ? INFINITE : (DWORD)ms_left;
+        /* With no slot pending (none could be created), poll for a retry. */
+        if (k == 1 && (ms == INFINITE || ms > 100))
+            ms = 100;
+        w = win32_sys.wait_for_multiple_objects((DWORD)k, evs, FALSE, ms);
+        if (w == WAIT_OBJECT_0 + (DWORD)k - 1)
+            return XPIPE_ECANCELED;
+        if (w == WAIT_TIMEOUT && xpipe__remaining_ms(deadline) == 0)
+            return APR_TIMEUP;
+        if (w == WAIT_FAILED)
+            return win32_os_status(GetLastError());
+        /* A slot's event fired (several threads may see it): look again. */
+    }
+}
+
+apr_status_t xpipe__win32_listener_wake(xpipe__lsn_t *l)
+{
+    SetEvent(l->wake);
+    return APR_SUCCESS;
+}
+
+apr_status_t xpipe__win32_listener_unwake(xpipe__lsn_t *l)
+{
+    ResetEvent(l->wake);
+    return APR_SUCCESS;
+}
+
+apr_status_t xpipe__win32_listener_close(xpipe__lsn_t *l)
+{
+    DWORD n;
+    int i;
+
+    for (i = 0; i < l->n; i++) {
+        xpipe__win32_inst_t *s = &l->slot[i];
+        if (s->pipe != INVALID_HANDLE_VALUE) {
+            if (s->state == SLOT_PENDING) {
+                win32_sys.cancel_io_ex(s->pipe, &s->ov);
+                win32_sys.get_overlapped_result(s->pipe, &s->ov, &n, TRUE);
+            }
+            /* A connected, never accepted client reads end of stream. */
+            win32_sys.close_handle(s->pipe);
+        }
+        win32_sys.close_handle(s->ov.hEvent);
+    }
+    win32_sys.close_handle(l->wake);
+    DeleteCriticalSection(&l->lock);
+    LocalFree(l->sd);
+    return APR_SUCCESS;
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* wait.c — the one wait of the Win32 backend: an overlapped operation,
+ * the object's wake event and the deadline; and events made on first
+ * need.
+ */
+#include "win32.h"
+
+apr_status_t xpipe__win32_wait_io(HANDLE h, OVERLAPPED *ov, HANDLE wake,
+                                  apr_time_t deadline, DWORD *n)
+{
+    HANDLE evs[2] = { ov->hEvent, wake };
+    DWORD w, ms;
+    apr_status_t why = APR_SUCCESS;
+    int ms_left;
+
+    for (;;) {
+        ms_left = xpipe__remaining_ms(deadline);
+        ms = ms_left < 0 ? INFINITE : (DWORD)ms_left;
+        w = win32_sys.wait_for_multiple_objects(wake ? 2 : 1, evs, FALSE, ms);
+        if (w == WAIT_OBJECT_0)
+            break;
+        if (w == WAIT_OBJECT_0 + 1) {
+            why = XPIPE_ECANCELED;
+            break;
+        }
+        if (w == WAIT_TIMEOUT) {
+            if (xpipe__remaining_ms(deadline) != 0)
+                continue; /* woke a little early: rounding */
+            why = APR_TIMEUP;
+            break;
+        }
+        why = win32_os_status(GetLastError());
+        break;
+    }
+    if (why != APR_SUCCESS)
+        win32_sys.cancel_io_ex(h, ov);
+    if (win32_sys.get_overlapped_result(h, ov, n, TRUE))
+        return APR_SUCCESS; /* done, even if we asked to cancel */
+    if (why != APR_SUCCESS && GetLastError() == ERROR_OPERATION_ABORTED)
+        return why;
+    return win32_os_status(GetLastError());
+}
+
+/* The event in *slot, made now if need be (racing makers agree). */
+HANDLE xpipe__win32_event(HANDLE volatile *slot)
+{
+    HANDLE h = *slot, mine;
+
+    if (h == NULL) {
+        mine = win32_sys.create_event(NULL, TRUE, FALSE, NULL);
+        if (mine == NULL)
+            return NULL;
+        h = InterlockedCompareExchangePointer((PVOID volatile *)slot, mine,
+                                              NULL);
+        if (h != NULL)
+            win32_sys.close_handle(mine);
+        else
+            h = mine;
+    }
+    return h;
+}

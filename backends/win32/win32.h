@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* win32.h — PRIVATE to backends/win32/: the Windows backend's objects and
+ * what its files share. Named pipes with overlapped I/O and wide-char
+ * APIs. The files by role:
+ *   sys.c      the system-call table
+ *   wait.c     the one wait every blocking call uses, events
+ *   names.c    name resolution, UTF-16, the table of live server ends
+ *   listen.c   the listener: pending instances, accept
+ *   dial.c     one connect attempt, waiting for a busy server
+ *   conn.c     a connection's I/O, close and identity
+ *   backend.c  identity, security descriptors, the backend table
+ * Every wait is WaitForMultipleObjects on the operation's event and the
+ * object's wake event, bounded by the deadline; a cancelled operation is
+ * always waited out, so none is left pending on freed memory.
+ */
+#ifndef XPIPE_WIN32_H
+#define XPIPE_WIN32_H
+
+/* Vista+ calls (GetNamedPipeClientProcessId, CancelIoEx); apr.h pulls in
+ * <windows.h> itself, so this comes first. */
+#ifndef _WIN32_WINNT
+#define _WIN32_WINNT 0x0601
+#endif
+#define WIN32_LEAN_AND_MEAN
+#include "backend.h" /* APR before <windows.h> */
+
+#include <windows.h>
+
+#include "sys.h"
+
+/* Windows caps a pipe path at 256 characters. */
+#define WIN32_NAME_MAX 256
+
+typedef enum xpipe__win32_slot_e {
+    SLOT_EMPTY,   /* no instance (creating one failed) */
+    SLOT_PENDING, /* ConnectNamedPipe in flight */
+    SLOT_READY    /* a client is connected, not yet accepted */
+} xpipe__win32_slot_e;
+
+typedef struct xpipe__win32_inst_t {
+    HANDLE pipe;
+    OVERLAPPED ov; /* ov.hEvent belongs to the slot, kept across instances */
+    xpipe__win32_slot_e state;
+} xpipe__win32_inst_t;
+
+struct xpipe__lsn_t {
+    const xpipe_attr_t *attr;
+    const wchar_t *wname;
+    SECURITY_ATTRIBUTES sa;
+    PSECURITY_DESCRIPTOR sd; /* LocalFree on close */
+    HANDLE wake;             /* manual-reset: set while interrupted */
+    CRITICAL_SECTION lock;   /* guards the slots */
+    int n;
+    xpipe__win32_inst_t *slot;
+};
+
+struct xpipe__chan_t {
+    const wchar_t *wname; /* server channels: the name, for the live table */
+    xpipe__held_t held;   /* a message longer than the caller's buffer,
+                             read whole and kept for the next recv */
+    HANDLE pipe;
+    /* Events, each made on first need (most channels never wait, some
+     * never write): */
+    HANDLE volatile wake;  /* manual-reset: set while interrupted */
+    HANDLE volatile rd_ev; /* events of the read and the write in flight: */
+    HANDLE volatile wr_ev; /* one of each may be pending on the handle */
+    int server;
+};
+
+static inline apr_status_t win32_os_status(DWORD err)
+{
+    return APR_FROM_OS_ERROR(err);
+}
+
+/* wait.c */
+/* Wait for an overlapped operation, the wake event or the deadline. On
+ * wake or deadline the operation is cancelled and waited out: if it
+ * completed anyway its result stands. *n gets the bytes transferred. */
+apr_status_t xpipe__win32_wait_io(HANDLE h, OVERLAPPED *ov, HANDLE wake,
+                                  apr_time_t deadline, DWORD *n);
+/* The event in *slot, made on first need (racing threads agree). */
+HANDLE xpipe__win32_event(HANDLE volatile *slot);
+
+/* names.c */
+/* UTF-8 to UTF-16 (lib/name.c checked portable names), or NULL. */
+wchar_t *xpipe__win32_wide(const char *s, apr_pool_t *pool);
+apr_status_t xpipe__win32_resolve(const char **native,
+                                  const xpipe__name_t *name, apr_pool_t *pool);
+/* Server ends that outlive their listener, counted per name (see
+ * names.c); add with the lock held. */
+void xpipe__win32_names_lock(void);
+void xpipe__win32_names_unlock(void);
+long xpipe__win32_names_add(const wchar_t *name, long delta);
+
+/* listen.c */
+apr_status_t xpipe__win32_listen(xpipe__lsn_t **out, const xpipe__name_t *name,
+                                 const char *native, const xpipe_attr_t *attr,
+                                 apr_pool_t *pool);
+apr_status_t xpipe__win32_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
+                                 apr_time_t deadline, apr_pool_t *pool);
+apr_status_t xpipe__win32_listener_wake(xpipe__lsn_t *l);
+apr_status_t xpipe__win32_listener_unwake(xpipe__lsn_t *l);
+apr_status_t xpipe__win32_listener_close(xpipe__lsn_t *l);
+
+/* dial.c */
+apr_status_t xpipe__win32_dial(xpipe__chan_t **out, const xpipe__name_t *name,
+                               const char *native, const xpipe_attr_t *attr,
+                               apr_time_t deadline, apr_pool_t *pool);
+apr_status_t xpipe__win32_busy_wait(const char *native, apr_time_t deadline,
+                                    apr_pool_t *pool);
+
+/* conn.c */
+apr_status_t xpipe__win32_chan_new(xpipe__chan_t **out, HANDLE pipe, int server,
+                                   apr_pool_t *pool);
+apr_status_t xpipe__win32_read(xpipe__chan_t *c, void *buf, apr_size_t *len,
+                               apr_time_t deadline);
+apr_status_t xpipe__win32_write(xpipe__chan_t *c, const void *buf,
+                                apr_size_t *len, apr_time_t deadline);
+apr_status_t xpipe__win32_send(xpipe__chan_t *c, const void *buf,
+                               apr_size_t len, apr_time_t deadline);
+apr_status_t xpipe__win32_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
+                               apr_time_t deadline);
+apr_status_t xpipe__win32_wake(xpipe__chan_t *c);
+apr_status_t xpipe__win32_unwake(xpipe__chan_t *c);
+apr_status_t xpipe__win32_shutdown(xpipe__chan_t *c, xpipe_shutdown_e how);
+apr_status_t xpipe__win32_close(xpipe__chan_t *c);
+apr_status_t xpipe__win32_peer_get(xpipe__chan_t *c, xpipe_peer_t *peer,
+                                   apr_pool_t *pool);
+apr_status_t xpipe__win32_os_handle_get(xpipe__chan_t *c, xpipe_os_handle_t *h);
+
+/* backend.c */
+/* The user SID of a process's token, as "S-1-5-...". */
+apr_status_t xpipe__win32_token_sid(HANDLE process, const char **sid,
+                                    apr_pool_t *pool);
+
+#endif
