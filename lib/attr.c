@@ -31,6 +31,17 @@ const xpipe_attr_t *xpipe__attr_defaults(void)
     return &attr_defaults;
 }
 
+/* The body of a setter: the error detail cleared, attr and the value
+ * checked (APR_EINVAL, nothing changed), then one field set. */
+#define ATTR_SET(field, value, valid)                                          \
+    do {                                                                       \
+        xpipe__fail_clear();                                                   \
+        if (attr == NULL || !(valid))                                          \
+            return APR_EINVAL;                                                 \
+        attr->field = (value);                                                 \
+        return APR_SUCCESS;                                                    \
+    } while (0)
+
 xpipe_attr_t *xpipe__attr_copy(const xpipe_attr_t *attr, apr_pool_t *pool)
 {
     xpipe_attr_t *copy = apr_pmemdup(pool, attr, sizeof(*copy));
@@ -57,29 +68,18 @@ apr_status_t xpipe_attr_create(xpipe_attr_t **attr, apr_pool_t *pool)
 
 apr_status_t xpipe_attr_mode_set(xpipe_attr_t *attr, xpipe_mode_e mode)
 {
-    xpipe__fail_clear();
-    if (attr == NULL || (mode != XPIPE_MODE_BYTE && mode != XPIPE_MODE_MESSAGE))
-        return APR_EINVAL;
-    attr->mode = mode;
-    return APR_SUCCESS;
+    ATTR_SET(mode, mode, mode == XPIPE_MODE_BYTE || mode == XPIPE_MODE_MESSAGE);
 }
 
 apr_status_t xpipe_attr_instances_set(xpipe_attr_t *attr, int instances)
 {
-    xpipe__fail_clear();
-    if (attr == NULL || instances < 1 || instances > XPIPE_INSTANCES_LIMIT)
-        return APR_EINVAL;
-    attr->instances = instances;
-    return APR_SUCCESS;
+    ATTR_SET(instances, instances,
+             instances >= 1 && instances <= XPIPE_INSTANCES_LIMIT);
 }
 
 apr_status_t xpipe_attr_max_message_set(xpipe_attr_t *attr, apr_size_t max)
 {
-    xpipe__fail_clear();
-    if (attr == NULL || max < 1 || max > XPIPE_MESSAGE_MAX_LIMIT)
-        return APR_EINVAL;
-    attr->max_message = max;
-    return APR_SUCCESS;
+    ATTR_SET(max_message, max, max >= 1 && max <= XPIPE_MESSAGE_MAX_LIMIT);
 }
 
 apr_status_t xpipe_attr_buffer_size_set(xpipe_attr_t *attr, apr_size_t in_size,
@@ -96,11 +96,7 @@ apr_status_t xpipe_attr_buffer_size_set(xpipe_attr_t *attr, apr_size_t in_size,
 
 apr_status_t xpipe_attr_permissions_set(xpipe_attr_t *attr, int mode)
 {
-    xpipe__fail_clear();
-    if (attr == NULL || mode < 0 || mode > 0777)
-        return APR_EINVAL;
-    attr->permissions = mode;
-    return APR_SUCCESS;
+    ATTR_SET(permissions, mode, mode >= 0 && mode <= 0777);
 }
 
 apr_status_t xpipe_attr_sddl_set(xpipe_attr_t *attr, const char *sddl)
@@ -117,29 +113,17 @@ apr_status_t xpipe_attr_sddl_set(xpipe_attr_t *attr, const char *sddl)
 
 apr_status_t xpipe_attr_remote_set(xpipe_attr_t *attr, int allow)
 {
-    xpipe__fail_clear();
-    if (attr == NULL)
-        return APR_EINVAL;
-    attr->remote = allow != 0;
-    return APR_SUCCESS;
+    ATTR_SET(remote, allow != 0, 1);
 }
 
 apr_status_t xpipe_attr_wait_for_server_set(xpipe_attr_t *attr, int wait)
 {
-    xpipe__fail_clear();
-    if (attr == NULL)
-        return APR_EINVAL;
-    attr->wait_for_server = wait != 0;
-    return APR_SUCCESS;
+    ATTR_SET(wait_for_server, wait != 0, 1);
 }
 
 apr_status_t xpipe_attr_group_set(xpipe_attr_t *attr, long gid)
 {
-    xpipe__fail_clear();
-    if (attr == NULL || gid < -1)
-        return APR_EINVAL;
-    attr->group = gid;
-    return APR_SUCCESS;
+    ATTR_SET(group, gid, gid >= -1);
 }
 
 /* "self", a decimal uid, or a SID string "S-1-..." (digits and dashes). */
@@ -163,11 +147,8 @@ static int attr_who_ok(const char *who)
 
 apr_status_t xpipe_attr_peer_require_set(xpipe_attr_t *attr, const char *who)
 {
-    xpipe__fail_clear();
-    if (attr == NULL || (who != NULL && !attr_who_ok(who)))
-        return APR_EINVAL;
-    attr->peer_require = who ? apr_pstrdup(attr->pool, who) : NULL;
-    return APR_SUCCESS;
+    ATTR_SET(peer_require, who ? apr_pstrdup(attr->pool, who) : NULL,
+             who == NULL || attr_who_ok(who));
 }
 
 long xpipe_attr_group_get(const xpipe_attr_t *attr)

@@ -161,6 +161,41 @@ typedef struct xpipe__backend_t {
     apr_status_t (*sddl_check)(const char *sddl);
 } xpipe__backend_t;
 
+/* The functions behind a backend's slots, declared for its files with the
+ * slots' own signatures: XPIPE__BACKEND_SLOTS(xpipe__unix) declares
+ * xpipe__unix_resolve, xpipe__unix_listen, ... (self_get, sddl_check and
+ * busy_wait stay each backend's own business). */
+#define XPIPE__BACKEND_SLOTS(p)                                                \
+    apr_status_t p##_resolve(const char **native, const xpipe__name_t *name,   \
+                             apr_pool_t *pool);                                \
+    apr_status_t p##_listen(xpipe__lsn_t **lsn, const xpipe__name_t *name,     \
+                            const char *native, const xpipe_attr_t *attr,      \
+                            apr_pool_t *pool);                                 \
+    apr_status_t p##_accept(xpipe__chan_t **chan, xpipe__lsn_t *lsn,           \
+                            apr_time_t deadline, apr_pool_t *pool);            \
+    apr_status_t p##_listener_wake(xpipe__lsn_t *lsn);                         \
+    apr_status_t p##_listener_unwake(xpipe__lsn_t *lsn);                       \
+    apr_status_t p##_listener_close(xpipe__lsn_t *lsn);                        \
+    apr_status_t p##_dial(xpipe__chan_t **chan, const xpipe__name_t *name,     \
+                          const char *native, const xpipe_attr_t *attr,        \
+                          apr_time_t deadline, apr_pool_t *pool);              \
+    apr_status_t p##_read(xpipe__chan_t *chan, void *buf, apr_size_t *len,     \
+                          apr_time_t deadline);                                \
+    apr_status_t p##_write(xpipe__chan_t *chan, const void *buf,               \
+                           apr_size_t *len, apr_time_t deadline);              \
+    apr_status_t p##_send(xpipe__chan_t *chan, const void *buf,                \
+                          apr_size_t len, apr_time_t deadline);                \
+    apr_status_t p##_recv(xpipe__chan_t *chan, void *buf, apr_size_t *len,     \
+                          apr_time_t deadline);                                \
+    apr_status_t p##_wake(xpipe__chan_t *chan);                                \
+    apr_status_t p##_unwake(xpipe__chan_t *chan);                              \
+    apr_status_t p##_shutdown(xpipe__chan_t *chan, xpipe_shutdown_e how);      \
+    apr_status_t p##_close(xpipe__chan_t *chan);                               \
+    apr_status_t p##_peer_get(xpipe__chan_t *chan, xpipe_peer_t *peer,         \
+                              apr_pool_t *pool);                               \
+    apr_status_t p##_os_handle_get(xpipe__chan_t *chan,                        \
+                                   xpipe_os_handle_t *handle)
+
 /* The backend chosen by meson (see config.h: XPIPE__BACKEND). */
 extern const xpipe__backend_t XPIPE__BACKEND;
 

@@ -177,25 +177,28 @@ static int guard_close(guard_t *g)
  * that close destroys, so a long-lived parent pool does not grow with
  * every accepted channel beyond this header. */
 
-struct xpipe_listener_t {
+/* What listeners and channels share. */
+typedef struct obj_t {
     guard_t g;
-    /* The transport serving this name (as SQLite's files carry their
-     * methods): its channels use it too. */
+    /* The transport (as SQLite's files carry their methods): a listener's
+     * channels use its own. */
     const xpipe__backend_t *be;
-    apr_pool_t *pool;
-    apr_pool_t *sub;
+    apr_pool_t *pool; /* the caller's, or a private one (own_pool) */
+    apr_pool_t *sub;  /* the backend state's */
     int own_pool;
+    /* Releases the backend state, once, with no call in flight. */
+    void (*release)(struct obj_t *o);
+} obj_t;
+
+struct xpipe_listener_t {
+    obj_t o; /* first: the listener is its obj_t */
     xpipe__lsn_t *impl;
     const xpipe_attr_t *attr; /* our copy: accepted channels inherit it */
     const char *native;
 };
 
 struct xpipe_t {
-    guard_t g;
-    const xpipe__backend_t *be; /* the transport of this channel */
-    apr_pool_t *pool;
-    apr_pool_t *sub;
-    int own_pool;
+    obj_t o; /* first: the channel is its obj_t */
     xpipe__chan_t *impl;
     xpipe_mode_e mode;
     apr_size_t max_message;
@@ -214,14 +217,15 @@ static apr_status_t lsn_wake(void *obj, int on)
 {
     xpipe_listener_t *l = obj;
 
-    return on ? l->be->listener_wake(l->impl) : l->be->listener_unwake(l->impl);
+    return on ? l->o.be->listener_wake(l->impl)
+              : l->o.be->listener_unwake(l->impl);
 }
 
 static apr_status_t chan_wake(void *obj, int on)
 {
     xpipe_t *ch = obj;
 
-    return on ? ch->be->wake(ch->impl) : ch->be->unwake(ch->impl);
+    return on ? ch->o.be->wake(ch->impl) : ch->o.be->unwake(ch->impl);
 }
 
 /* Create the object's pools: pool, or a private one when pool is NULL,
@@ -306,13 +310,88 @@ apr_status_t xpipe_name_resolve(const char **native, const char *name,
 /* ------------------------------------------------------------------ */
 /* Listeners */
 
-static apr_status_t lsn_cleanup(void *data)
-{
-    xpipe_listener_t *l = data;
+static void obj_drop(obj_t *o);
 
-    if (guard_close(&l->g))
-        l->be->listener_close(l->impl);
+/* The sub-pool's cleanup: the owner pool is being destroyed. */
+static apr_status_t obj_cleanup(void *data)
+{
+    obj_t *o = data;
+
+    if (guard_close(&o->g))
+        o->release(o);
     return APR_SUCCESS;
+}
+
+/* Close an object: wake the calls in flight, wait for them to leave,
+ * release the backend state, free what the object owns. */
+static apr_status_t obj_close(obj_t *o)
+{
+    xpipe__fail_clear();
+    if (o == NULL)
+        return APR_EINVAL;
+    if (!guard_close(&o->g))
+        return APR_SUCCESS;
+    o->release(o);
+    apr_pool_cleanup_kill(o->sub, o, obj_cleanup);
+    obj_drop(o);
+    return APR_SUCCESS;
+}
+
+static apr_status_t obj_interrupt(obj_t *o)
+{
+    xpipe__fail_clear();
+    if (o == NULL)
+        return APR_EINVAL;
+    return guard_interrupt(&o->g);
+}
+
+/* A new object of size bytes (its obj_t first) in pool, or in a private
+ * pool when pool is NULL; be may be NULL until the name is resolved. */
+static apr_status_t obj_new(obj_t **out, apr_size_t size, apr_pool_t *pool,
+                            const xpipe__backend_t *be,
+                            apr_status_t (*wake)(void *, int),
+                            void (*release)(obj_t *))
+{
+    apr_pool_t *owner, *sub;
+    int own;
+    obj_t *o;
+    apr_status_t rv = obj_pools(pool, &owner, &sub, &own);
+
+    if (rv != APR_SUCCESS)
+        return rv;
+    o = apr_pcalloc(owner, size);
+    o->pool = owner;
+    o->sub = sub;
+    o->own_pool = own;
+    o->be = be;
+    o->release = release;
+    rv = guard_init(&o->g, owner, wake, o);
+    if (rv != APR_SUCCESS) {
+        obj_pools_drop(owner, sub, own);
+        return rv;
+    }
+    *out = o;
+    return APR_SUCCESS;
+}
+
+/* The backend made the object's state: from now on destroying the pool
+ * closes the object. */
+static void obj_ready(obj_t *o)
+{
+    apr_pool_cleanup_register(o->sub, o, obj_cleanup, apr_pool_cleanup_null);
+}
+
+/* Undo obj_new after a failed constructor. */
+static void obj_drop(obj_t *o)
+{
+    obj_pools_drop(o->pool, o->sub, o->own_pool);
+}
+
+static void lsn_release(obj_t *o)
+{
+    xpipe_listener_t *l = (xpipe_listener_t *)o;
+
+    o->be->listener_close(l->impl);
 }
 
 apr_status_t xpipe_listen(xpipe_listener_t **listener, const char *name,
@@ -320,36 +399,28 @@ apr_status_t xpipe_listen(xpipe_listener_t **listener, const char *name,
 {
     xpipe_listener_t *l;
     xpipe__name_t parsed;
-    apr_pool_t *owner, *sub;
-    xpipe_attr_t *copy;
-    int own;
+    obj_t *o;
     apr_status_t rv;
 
     xpipe__fail_clear();
     if (listener == NULL || name == NULL)
         return APR_EINVAL;
     *listener = NULL;
-    rv = obj_pools(pool, &owner, &sub, &own);
+    rv = obj_new(&o, sizeof(*l), pool, NULL, lsn_wake, lsn_release);
     if (rv != APR_SUCCESS)
         return rv;
-    l = apr_pcalloc(owner, sizeof(*l));
-    l->pool = owner;
-    l->sub = sub;
-    l->own_pool = own;
+    l = (xpipe_listener_t *)o;
     /* The backend keeps its own copy of the attributes, so the caller may
      * change or free theirs right after this call. */
-    copy = xpipe__attr_copy(attr ? attr : xpipe__attr_defaults(), sub);
-    rv = guard_init(&l->g, owner, lsn_wake, l);
+    l->attr = xpipe__attr_copy(attr ? attr : xpipe__attr_defaults(), o->sub);
+    rv = name_resolve(&parsed, &l->native, &o->be, name, o->sub);
     if (rv == APR_SUCCESS)
-        rv = name_resolve(&parsed, &l->native, &l->be, name, sub);
-    if (rv == APR_SUCCESS)
-        rv = l->be->listen(&l->impl, &parsed, l->native, copy, sub);
+        rv = o->be->listen(&l->impl, &parsed, l->native, l->attr, o->sub);
     if (rv != APR_SUCCESS) {
-        obj_pools_drop(owner, sub, own);
+        obj_drop(o);
         return rv;
     }
-    l->attr = copy;
-    apr_pool_cleanup_register(sub, l, lsn_cleanup, apr_pool_cleanup_null);
+    obj_ready(o);
     *listener = l;
     return APR_SUCCESS;
 }
@@ -361,35 +432,22 @@ const char *xpipe_listener_native_name(const xpipe_listener_t *listener)
 
 apr_status_t xpipe_listener_interrupt(xpipe_listener_t *listener)
 {
-    xpipe__fail_clear();
-    if (listener == NULL)
-        return APR_EINVAL;
-    return guard_interrupt(&listener->g);
+    return obj_interrupt(listener ? &listener->o : NULL);
 }
 
 apr_status_t xpipe_listener_close(xpipe_listener_t *l)
 {
-    xpipe__fail_clear();
-    if (l == NULL)
-        return APR_EINVAL;
-    if (!guard_close(&l->g))
-        return APR_SUCCESS;
-    l->be->listener_close(l->impl);
-    apr_pool_cleanup_kill(l->sub, l, lsn_cleanup);
-    obj_pools_drop(l->pool, l->sub, l->own_pool);
-    return APR_SUCCESS;
+    return obj_close(l ? &l->o : NULL);
 }
 
 /* ------------------------------------------------------------------ */
 /* Channels */
 
-static apr_status_t chan_cleanup(void *data)
+static void chan_release(obj_t *o)
 {
-    xpipe_t *ch = data;
+    xpipe_t *ch = (xpipe_t *)o;
 
-    if (guard_close(&ch->g))
-        ch->be->close(ch->impl);
-    return APR_SUCCESS;
+    o->be->close(ch->impl);
 }
 
 /* A channel object without backend state yet (be: its transport, or
@@ -397,38 +455,28 @@ static apr_status_t chan_cleanup(void *data)
 static apr_status_t chan_create(xpipe_t **out, const xpipe__backend_t *be,
                                 const xpipe_attr_t *attr, apr_pool_t *pool)
 {
-    apr_pool_t *owner, *sub;
-    xpipe_t *ch;
-    int own;
-    apr_status_t rv = obj_pools(pool, &owner, &sub, &own);
+    obj_t *o;
+    apr_status_t rv =
+        obj_new(&o, sizeof(xpipe_t), pool, be, chan_wake, chan_release);
 
-    if (rv != APR_SUCCESS)
-        return rv;
-    ch = apr_pcalloc(owner, sizeof(*ch));
-    ch->pool = owner;
-    ch->sub = sub;
-    ch->own_pool = own;
-    ch->be = be;
-    ch->mode = attr->mode;
-    ch->max_message = attr->max_message;
-    ch->timeout = -1;
-    rv = guard_init(&ch->g, owner, chan_wake, ch);
-    if (rv != APR_SUCCESS) {
-        obj_pools_drop(owner, sub, own);
-        return rv;
+    if (rv == APR_SUCCESS) {
+        xpipe_t *ch = (xpipe_t *)o;
+        ch->mode = attr->mode;
+        ch->max_message = attr->max_message;
+        ch->timeout = -1;
+        *out = ch;
     }
-    *out = ch;
-    return APR_SUCCESS;
+    return rv;
 }
 
 /* Finish chan_create once the backend made its state (rv from it). */
 static apr_status_t chan_finish(xpipe_t **channel, xpipe_t *ch, apr_status_t rv)
 {
     if (rv != APR_SUCCESS) {
-        obj_pools_drop(ch->pool, ch->sub, ch->own_pool);
+        obj_drop(&ch->o);
         return rv;
     }
-    apr_pool_cleanup_register(ch->sub, ch, chan_cleanup, apr_pool_cleanup_null);
+    obj_ready(&ch->o);
     *channel = ch;
     return APR_SUCCESS;
 }
@@ -437,7 +485,7 @@ static apr_status_t chan_finish(xpipe_t **channel, xpipe_t *ch, apr_status_t rv)
  * XPIPE_EPEER when not, or when its identity cannot be had (fail closed). */
 static apr_status_t chan_peer_check(xpipe_t *ch, const xpipe_attr_t *attr)
 {
-    apr_pool_t *pool = ch->sub;
+    apr_pool_t *pool = ch->o.sub;
     const char *who = attr->peer_require, *is;
     xpipe_peer_t peer, self;
     int ok;
@@ -446,10 +494,10 @@ static apr_status_t chan_peer_check(xpipe_t *ch, const xpipe_attr_t *attr)
         return APR_SUCCESS;
     memset(&peer, 0, sizeof(peer));
     memset(&self, 0, sizeof(self));
-    if (ch->be->peer_get(ch->impl, &peer, pool) != APR_SUCCESS)
+    if (ch->o.be->peer_get(ch->impl, &peer, pool) != APR_SUCCESS)
         return xpipe__fail(XPIPE_EPEER, "the peer's identity is unavailable");
     if (strcmp(who, "self") == 0) {
-        if (ch->be->self_get(&self, pool) != APR_SUCCESS)
+        if (ch->o.be->self_get(&self, pool) != APR_SUCCESS)
             return xpipe__fail(XPIPE_EPEER, "our own identity is unavailable");
         if (self.have & XPIPE_PEER_UID) {
             ok = (peer.have & XPIPE_PEER_UID) && peer.uid == self.uid;
@@ -493,27 +541,27 @@ apr_status_t xpipe_accept(xpipe_t **channel, xpipe_listener_t *listener,
     if (channel == NULL || listener == NULL)
         return APR_EINVAL;
     *channel = NULL;
-    rv = guard_enter(&listener->g);
+    rv = guard_enter(&listener->o.g);
     if (rv != APR_SUCCESS)
         return rv;
     for (;;) {
-        rv = chan_create(&ch, listener->be, listener->attr, pool);
+        rv = chan_create(&ch, listener->o.be, listener->attr, pool);
         if (rv != APR_SUCCESS)
             break;
-        rv = ch->be->accept(&ch->impl, listener->impl, deadline, ch->sub);
+        rv = ch->o.be->accept(&ch->impl, listener->impl, deadline, ch->o.sub);
         if (rv == APR_SUCCESS
             && chan_peer_check(ch, listener->attr) != APR_SUCCESS) {
             /* Refused: dropped unread, and we wait for the next client. */
             xpipe__log(listener->attr, "refused a client of %s: %s",
                        listener->native, xpipe_error_detail());
-            ch->be->close(ch->impl);
-            obj_pools_drop(ch->pool, ch->sub, ch->own_pool);
+            ch->o.be->close(ch->impl);
+            obj_drop(&ch->o);
             continue;
         }
         rv = chan_finish(channel, ch, rv);
         break;
     }
-    return guard_leave(&listener->g, rv);
+    return guard_leave(&listener->o.g, rv);
 }
 
 /* Sleep before another connect attempt: 1 ms at first, doubling up to
@@ -544,12 +592,12 @@ static apr_status_t connect_loop(xpipe_t *ch, const xpipe__name_t *name,
                                  const char *native, const xpipe_attr_t *attr,
                                  apr_time_t deadline)
 {
-    const xpipe__backend_t *be = ch->be;
+    const xpipe__backend_t *be = ch->o.be;
     apr_interval_time_t delay = 1000;
     apr_status_t rv;
 
     for (;;) {
-        rv = be->dial(&ch->impl, name, native, attr, deadline, ch->sub);
+        rv = be->dial(&ch->impl, name, native, attr, deadline, ch->o.sub);
         if (rv == XPIPE_ENOPIPE && !attr->wait_for_server)
             return xpipe__fail(rv, "nothing listens on %s", native);
         if (rv != XPIPE_ENOPIPE && rv != XPIPE__EBUSY)
@@ -563,7 +611,7 @@ static apr_status_t connect_loop(xpipe_t *ch, const xpipe__name_t *name,
                               deadline == XPIPE__FOREVER || deadline > soon
                                   ? soon
                                   : deadline,
-                              ch->sub)
+                              ch->o.sub)
                 != APR_ENOTIMPL)
                 continue;
         }
@@ -597,14 +645,14 @@ apr_status_t xpipe_connect(xpipe_t **channel, const char *name,
     rv = chan_create(&ch, NULL, attr, pool);
     if (rv != APR_SUCCESS)
         return rv;
-    rv = name_resolve(&parsed, &native, &ch->be, name, ch->sub);
+    rv = name_resolve(&parsed, &native, &ch->o.be, name, ch->o.sub);
     if (rv == APR_SUCCESS)
         rv = connect_loop(ch, &parsed, native, attr, deadline);
     if (rv == APR_SUCCESS) {
         /* A server that does not qualify gets nothing: we have not sent. */
         rv = chan_peer_check(ch, attr);
         if (rv != APR_SUCCESS)
-            ch->be->close(ch->impl);
+            ch->o.be->close(ch->impl);
     }
     return chan_finish(channel, ch, rv);
 }
@@ -625,11 +673,11 @@ static apr_status_t chan_io_once(xpipe_t *ch, io_op_e op, void *buf,
 {
     switch (op) {
     case IO_READ:
-    case IO_READ_FULL: return ch->be->read(ch->impl, buf, len, deadline);
+    case IO_READ_FULL: return ch->o.be->read(ch->impl, buf, len, deadline);
     case IO_WRITE:
-    case IO_WRITE_FULL: return ch->be->write(ch->impl, buf, len, deadline);
-    case IO_SEND: return ch->be->send(ch->impl, buf, *len, deadline);
-    case IO_RECV: return ch->be->recv(ch->impl, buf, len, deadline);
+    case IO_WRITE_FULL: return ch->o.be->write(ch->impl, buf, len, deadline);
+    case IO_SEND: return ch->o.be->send(ch->impl, buf, *len, deadline);
+    case IO_RECV: return ch->o.be->recv(ch->impl, buf, len, deadline);
     }
     return APR_EINVAL;
 }
@@ -655,15 +703,15 @@ static apr_status_t chan_io(xpipe_t *ch, io_op_e op, void *buf, apr_size_t *len)
         return APR_SUCCESS; /* nothing to move is complete */
     if (want == 0)
         return APR_EINVAL; /* 0-byte read/write/message: never ambiguous */
-    rv = guard_enter(&ch->g);
+    rv = guard_enter(&ch->o.g);
     if (rv != APR_SUCCESS)
         return rv; /* closed or interrupted comes first */
     if ((ch->mode == XPIPE_MODE_MESSAGE) != message) {
         *len = 0;
-        return guard_leave(&ch->g, XPIPE_EMODE);
+        return guard_leave(&ch->o.g, XPIPE_EMODE);
     }
     if (op == IO_SEND && want > ch->max_message)
-        return guard_leave(&ch->g, XPIPE_EMSGSIZE);
+        return guard_leave(&ch->o.g, XPIPE_EMSGSIZE);
     deadline = xpipe__deadline(ch->timeout);
     do {
         apr_size_t n = want - done;
@@ -673,7 +721,7 @@ static apr_status_t chan_io(xpipe_t *ch, io_op_e op, void *buf, apr_size_t *len)
             done += n;
     } while (full && rv == APR_SUCCESS && done < want);
     *len = op == IO_SEND && rv == APR_SUCCESS ? want : done;
-    return guard_leave(&ch->g, rv);
+    return guard_leave(&ch->o.g, rv);
 }
 
 apr_status_t xpipe_read(xpipe_t *channel, void *buf, apr_size_t *len)
@@ -723,12 +771,12 @@ apr_status_t xpipe_timeout_set(xpipe_t *channel, apr_interval_time_t timeout)
     xpipe__fail_clear();
     if (channel == NULL || timeout < -1)
         return APR_EINVAL;
-    apr_thread_mutex_lock(channel->g.lock);
-    if (guard_closed(&channel->g))
+    apr_thread_mutex_lock(channel->o.g.lock);
+    if (guard_closed(&channel->o.g))
         rv = XPIPE_ECLOSED;
     else
         channel->timeout = timeout;
-    apr_thread_mutex_unlock(channel->g.lock);
+    apr_thread_mutex_unlock(channel->o.g.lock);
     return rv;
 }
 
@@ -744,65 +792,55 @@ xpipe_mode_e xpipe_mode_get(const xpipe_t *channel)
 
 apr_status_t xpipe_interrupt(xpipe_t *channel)
 {
+    return obj_interrupt(channel ? &channel->o : NULL);
+}
+
+/* The channel calls outside the data path: checked, then one backend
+ * call inside the guard (so close waits for it). */
+typedef enum ctl_op_e { CTL_SHUTDOWN, CTL_PEER, CTL_HANDLE } ctl_op_e;
+
+static apr_status_t chan_ctl(xpipe_t *ch, ctl_op_e op, void *out, int how)
+{
+    apr_status_t rv;
+
     xpipe__fail_clear();
-    if (channel == NULL)
+    if (ch == NULL || (op != CTL_SHUTDOWN && out == NULL)
+        || (op == CTL_SHUTDOWN
+            && (how < XPIPE_SHUTDOWN_READ || how > XPIPE_SHUTDOWN_BOTH)))
         return APR_EINVAL;
-    return guard_interrupt(&channel->g);
+    if (op == CTL_PEER)
+        memset(out, 0, sizeof(xpipe_peer_t));
+    if (op == CTL_HANDLE)
+        memset(out, 0, sizeof(xpipe_os_handle_t));
+    rv = guard_enter(&ch->o.g);
+    if (rv != APR_SUCCESS)
+        return rv;
+    switch (op) {
+    case CTL_SHUTDOWN:
+        rv = ch->o.be->shutdown(ch->impl, (xpipe_shutdown_e)how);
+        break;
+    case CTL_PEER: rv = ch->o.be->peer_get(ch->impl, out, ch->o.sub); break;
+    case CTL_HANDLE: rv = ch->o.be->os_handle_get(ch->impl, out); break;
+    }
+    return guard_leave(&ch->o.g, rv);
 }
 
 apr_status_t xpipe_shutdown(xpipe_t *channel, xpipe_shutdown_e how)
 {
-    apr_status_t rv;
-
-    xpipe__fail_clear();
-    if (channel == NULL || how < XPIPE_SHUTDOWN_READ
-        || how > XPIPE_SHUTDOWN_BOTH)
-        return APR_EINVAL;
-    rv = guard_enter(&channel->g);
-    if (rv != APR_SUCCESS)
-        return rv;
-    return guard_leave(&channel->g, channel->be->shutdown(channel->impl, how));
+    return chan_ctl(channel, CTL_SHUTDOWN, NULL, (int)how);
 }
 
 apr_status_t xpipe_close(xpipe_t *channel)
 {
-    xpipe__fail_clear();
-    if (channel == NULL)
-        return APR_EINVAL;
-    if (!guard_close(&channel->g))
-        return APR_SUCCESS;
-    channel->be->close(channel->impl);
-    apr_pool_cleanup_kill(channel->sub, channel, chan_cleanup);
-    obj_pools_drop(channel->pool, channel->sub, channel->own_pool);
-    return APR_SUCCESS;
+    return obj_close(channel ? &channel->o : NULL);
 }
 
 apr_status_t xpipe_peer_get(xpipe_t *channel, xpipe_peer_t *peer)
 {
-    apr_status_t rv;
-
-    xpipe__fail_clear();
-    if (channel == NULL || peer == NULL)
-        return APR_EINVAL;
-    memset(peer, 0, sizeof(*peer));
-    rv = guard_enter(&channel->g);
-    if (rv != APR_SUCCESS)
-        return rv;
-    return guard_leave(
-        &channel->g, channel->be->peer_get(channel->impl, peer, channel->sub));
+    return chan_ctl(channel, CTL_PEER, peer, 0);
 }
 
 apr_status_t xpipe_os_handle_get(xpipe_t *channel, xpipe_os_handle_t *handle)
 {
-    apr_status_t rv;
-
-    xpipe__fail_clear();
-    if (channel == NULL || handle == NULL)
-        return APR_EINVAL;
-    memset(handle, 0, sizeof(*handle));
-    rv = guard_enter(&channel->g);
-    if (rv != APR_SUCCESS)
-        return rv;
-    return guard_leave(&channel->g,
-                       channel->be->os_handle_get(channel->impl, handle));
+    return chan_ctl(channel, CTL_HANDLE, handle, 0);
 }

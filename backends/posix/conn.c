@@ -68,12 +68,10 @@ static apr_status_t unix_xfer(xpipe__chan_t *c, int out, void *buf,
         }
         if (n == 0 && !out)
             return APR_EOF;
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-            return unix_io_status(errno);
-        rv =
-            xpipe__unix_wait(c->fd, out ? POLLOUT : POLLIN, &c->wake, deadline);
+        if (n == 0)
+            errno = EAGAIN; /* nothing taken: wait for room */
+        rv = xpipe__unix_again(c->fd, out ? POLLOUT : POLLIN, &c->wake,
+                               deadline, unix_io_status);
         if (rv != APR_SUCCESS)
             return rv;
     }
@@ -131,11 +129,10 @@ static apr_status_t unix_frame_write(void *baton,
             *n = (apr_size_t)r;
             return APR_SUCCESS;
         }
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-            return unix_io_status(errno);
-        rv = xpipe__unix_wait(io->c->fd, POLLOUT, &io->c->wake, io->deadline);
+        if (r == 0)
+            errno = EAGAIN; /* nothing taken: wait for room */
+        rv = xpipe__unix_again(io->c->fd, POLLOUT, &io->c->wake, io->deadline,
+                               unix_io_status);
         if (rv != APR_SUCCESS)
             return rv;
     }
@@ -212,11 +209,8 @@ static apr_status_t unix_seq_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
         }
         if (n == 0)
             return APR_EOF;
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return unix_io_status(errno);
-        rv = xpipe__unix_wait(c->fd, POLLIN, &c->wake, deadline);
+        rv = xpipe__unix_again(c->fd, POLLIN, &c->wake, deadline,
+                               unix_io_status);
         if (rv != APR_SUCCESS)
             return rv;
     }

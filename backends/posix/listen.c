@@ -237,11 +237,7 @@ apr_status_t xpipe__unix_recv_exact(int fd, void *buf, apr_size_t n,
         }
         if (r == 0)
             return APR_EOF;
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return APR_FROM_OS_ERROR(errno);
-        rv = xpipe__unix_wait(fd, POLLIN, w, until);
+        rv = xpipe__unix_again(fd, POLLIN, w, until, NULL);
         if (rv != APR_SUCCESS)
             return rv;
     }

@@ -101,6 +101,9 @@ struct xpipe__chan_t {
     xpipe__held_t held;   /* such a message, kept whole for the next call */
 };
 
+/* The slot functions (backend.c puts them in the table). */
+XPIPE__BACKEND_SLOTS(xpipe__unix);
+
 /* sys.c */
 /* A new socket for attr's mode: close-on-exec, non-blocking, no SIGPIPE,
  * buffers sized. */
@@ -124,10 +127,13 @@ apr_status_t xpipe__unix_wait2(int fd, int fd2, short events,
                                xpipe__unix_wake_t *w, apr_time_t deadline);
 apr_status_t xpipe__unix_wait(int fd, short events, xpipe__unix_wake_t *w,
                               apr_time_t deadline);
+/* After a call on fd that moved nothing and set errno: APR_SUCCESS to try
+ * again (EINTR, or fd is ready after a wait on EAGAIN), else the status
+ * to return: the wait's, or errno's through map (NULL: folded as is). */
+apr_status_t xpipe__unix_again(int fd, short events, xpipe__unix_wake_t *w,
+                               apr_time_t deadline, apr_status_t (*map)(int));
 
 /* names.c */
-apr_status_t xpipe__unix_resolve(const char **native, const xpipe__name_t *name,
-                                 apr_pool_t *pool);
 /* The directory of a resolved portable name, checked (with create, made
  * first). Missing without create: XPIPE_ENOPIPE. */
 apr_status_t xpipe__unix_name_dir_check(const xpipe__name_t *name,
@@ -135,14 +141,6 @@ apr_status_t xpipe__unix_name_dir_check(const xpipe__name_t *name,
                                         apr_pool_t *pool);
 
 /* listen.c */
-apr_status_t xpipe__unix_listen(xpipe__lsn_t **out, const xpipe__name_t *name,
-                                const char *native, const xpipe_attr_t *attr,
-                                apr_pool_t *pool);
-apr_status_t xpipe__unix_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
-                                apr_time_t deadline, apr_pool_t *pool);
-apr_status_t xpipe__unix_listener_wake(xpipe__lsn_t *l);
-apr_status_t xpipe__unix_listener_unwake(xpipe__lsn_t *l);
-apr_status_t xpipe__unix_listener_close(xpipe__lsn_t *l);
 /* Lock, bind and listen on one socket file / undo it (the SMB export's
  * socket too). */
 apr_status_t xpipe__unix_sock_open(xpipe__unix_sock_file_t *f, const char *path,
@@ -154,31 +152,11 @@ void xpipe__unix_sock_close(xpipe__unix_sock_file_t *f);
 apr_status_t xpipe__unix_recv_exact(int fd, void *buf, apr_size_t n,
                                     xpipe__unix_wake_t *w, apr_time_t until);
 
-/* dial.c */
-apr_status_t xpipe__unix_dial(xpipe__chan_t **out, const xpipe__name_t *name,
-                              const char *native, const xpipe_attr_t *attr,
-                              apr_time_t deadline, apr_pool_t *pool);
-
 /* conn.c */
 /* A channel on a connected fd, framed as kind. */
 apr_status_t xpipe__unix_chan_new(xpipe__chan_t **out, int fd,
                                   const xpipe_attr_t *attr,
                                   xpipe__frame_kind_e kind, apr_pool_t *pool);
-apr_status_t xpipe__unix_read(xpipe__chan_t *c, void *buf, apr_size_t *len,
-                              apr_time_t deadline);
-apr_status_t xpipe__unix_write(xpipe__chan_t *c, const void *buf,
-                               apr_size_t *len, apr_time_t deadline);
-apr_status_t xpipe__unix_send(xpipe__chan_t *c, const void *buf, apr_size_t len,
-                              apr_time_t deadline);
-apr_status_t xpipe__unix_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
-                              apr_time_t deadline);
-apr_status_t xpipe__unix_wake(xpipe__chan_t *c);
-apr_status_t xpipe__unix_unwake(xpipe__chan_t *c);
-apr_status_t xpipe__unix_shutdown(xpipe__chan_t *c, xpipe_shutdown_e how);
-apr_status_t xpipe__unix_close(xpipe__chan_t *c);
-apr_status_t xpipe__unix_peer_get(xpipe__chan_t *c, xpipe_peer_t *peer,
-                                  apr_pool_t *pool);
-apr_status_t xpipe__unix_os_handle_get(xpipe__chan_t *c, xpipe_os_handle_t *h);
 
 /* The SMB export (backends/smb/export.c; stubs when built without it). */
 /* Also listen in Samba's np directory for name. */

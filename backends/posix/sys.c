@@ -51,33 +51,36 @@ static int unix_open_raw(const char *path, int flags, mode_t mode)
     return open(path, flags, mode);
 }
 
+/* Most entries are the call of the same name. */
+#define SYS(call) .call = call
 xpipe__unix_sys_t xpipe__unix_sys = {
-    .socket = socket,
-    .bind = bind,
-    .listen = listen,
+    SYS(socket),
+    SYS(bind),
+    SYS(listen),
     .accept = unix_accept_raw,
-    .connect = connect,
-    .recv = recv,
-    .send = send,
-    .sendmsg = sendmsg,
-    .recvmsg = recvmsg,
-    .poll = poll,
-    .close = close,
-    .shutdown = shutdown,
-    .setsockopt = setsockopt,
-    .getsockopt = getsockopt,
+    SYS(connect),
+    SYS(recv),
+    SYS(send),
+    SYS(sendmsg),
+    SYS(recvmsg),
+    SYS(poll),
+    SYS(close),
+    SYS(shutdown),
+    SYS(setsockopt),
+    SYS(getsockopt),
     .open = unix_open_raw,
-    .flock = flock,
-    .lstat = lstat,
-    .fstat = fstat,
-    .mkdir = mkdir,
-    .chmod = chmod,
-    .fchmod = fchmod,
-    .chown = chown,
-    .unlink = unlink,
-    .read = read,
-    .write = write,
+    SYS(flock),
+    SYS(lstat),
+    SYS(fstat),
+    SYS(mkdir),
+    SYS(chmod),
+    SYS(fchmod),
+    SYS(chown),
+    SYS(unlink),
+    SYS(read),
+    SYS(write),
 };
+#undef SYS
 
 void xpipe__unix_close_fd(int *fd)
 {

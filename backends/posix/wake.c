@@ -256,6 +256,18 @@ apr_status_t xpipe__unix_wait2(int fd, int fd2, short events,
     return rv;
 }
 
+apr_status_t xpipe__unix_again(int fd, short events, xpipe__unix_wake_t *w,
+                               apr_time_t deadline, apr_status_t (*map)(int))
+{
+    int err = errno;
+
+    if (err == EINTR)
+        return APR_SUCCESS; /* a signal: try again at once */
+    if (err != EAGAIN && err != EWOULDBLOCK)
+        return map ? map(err) : APR_FROM_OS_ERROR(err);
+    return xpipe__unix_wait(fd, events, w, deadline);
+}
+
 apr_status_t xpipe__unix_wait(int fd, short events, xpipe__unix_wake_t *w,
                               apr_time_t deadline)
 {

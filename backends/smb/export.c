@@ -140,12 +140,11 @@ static apr_status_t smb_handshake(int fd, xpipe__lsn_t *l,
         n = unix_sys.send(fd, reply + sent, sizeof(reply) - sent, MSG_NOSIGNAL);
         if (n > 0)
             sent += (apr_size_t)n;
-        else if (n < 0 && errno == EINTR)
-            continue;
-        else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            rv = xpipe__unix_wait(fd, POLLOUT, &l->wake, until);
-        else
-            rv = APR_FROM_OS_ERROR(errno);
+        else {
+            if (n == 0)
+                errno = EAGAIN;
+            rv = xpipe__unix_again(fd, POLLOUT, &l->wake, until, NULL);
+        }
     }
     if (rv == APR_SUCCESS) {
         *info = in;

@@ -72,6 +72,9 @@ static inline apr_status_t win32_os_status(DWORD err)
     return APR_FROM_OS_ERROR(err);
 }
 
+/* The slot functions (backend.c puts them in the table). */
+XPIPE__BACKEND_SLOTS(xpipe__win32);
+
 /* wait.c */
 /* Wait for an overlapped operation, the wake event or the deadline. On
  * wake or deadline the operation is cancelled and waited out: if it
@@ -84,49 +87,19 @@ HANDLE xpipe__win32_event(HANDLE volatile *slot);
 /* names.c */
 /* UTF-8 to UTF-16 (lib/name.c checked portable names), or NULL. */
 wchar_t *xpipe__win32_wide(const char *s, apr_pool_t *pool);
-apr_status_t xpipe__win32_resolve(const char **native,
-                                  const xpipe__name_t *name, apr_pool_t *pool);
 /* Server ends that outlive their listener, counted per name (see
  * names.c); add with the lock held. */
 void xpipe__win32_names_lock(void);
 void xpipe__win32_names_unlock(void);
 long xpipe__win32_names_add(const wchar_t *name, long delta);
 
-/* listen.c */
-apr_status_t xpipe__win32_listen(xpipe__lsn_t **out, const xpipe__name_t *name,
-                                 const char *native, const xpipe_attr_t *attr,
-                                 apr_pool_t *pool);
-apr_status_t xpipe__win32_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
-                                 apr_time_t deadline, apr_pool_t *pool);
-apr_status_t xpipe__win32_listener_wake(xpipe__lsn_t *l);
-apr_status_t xpipe__win32_listener_unwake(xpipe__lsn_t *l);
-apr_status_t xpipe__win32_listener_close(xpipe__lsn_t *l);
-
 /* dial.c */
-apr_status_t xpipe__win32_dial(xpipe__chan_t **out, const xpipe__name_t *name,
-                               const char *native, const xpipe_attr_t *attr,
-                               apr_time_t deadline, apr_pool_t *pool);
 apr_status_t xpipe__win32_busy_wait(const char *native, apr_time_t deadline,
                                     apr_pool_t *pool);
 
 /* conn.c */
 apr_status_t xpipe__win32_chan_new(xpipe__chan_t **out, HANDLE pipe, int server,
                                    apr_pool_t *pool);
-apr_status_t xpipe__win32_read(xpipe__chan_t *c, void *buf, apr_size_t *len,
-                               apr_time_t deadline);
-apr_status_t xpipe__win32_write(xpipe__chan_t *c, const void *buf,
-                                apr_size_t *len, apr_time_t deadline);
-apr_status_t xpipe__win32_send(xpipe__chan_t *c, const void *buf,
-                               apr_size_t len, apr_time_t deadline);
-apr_status_t xpipe__win32_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
-                               apr_time_t deadline);
-apr_status_t xpipe__win32_wake(xpipe__chan_t *c);
-apr_status_t xpipe__win32_unwake(xpipe__chan_t *c);
-apr_status_t xpipe__win32_shutdown(xpipe__chan_t *c, xpipe_shutdown_e how);
-apr_status_t xpipe__win32_close(xpipe__chan_t *c);
-apr_status_t xpipe__win32_peer_get(xpipe__chan_t *c, xpipe_peer_t *peer,
-                                   apr_pool_t *pool);
-apr_status_t xpipe__win32_os_handle_get(xpipe__chan_t *c, xpipe_os_handle_t *h);
 
 /* backend.c */
 /* The user SID of a process's token, as "S-1-5-...". */
