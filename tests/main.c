@@ -5,35 +5,55 @@
  */
 #include "xtest.h"
 
+#include <apr_thread_proc.h>
 #include <CUnit/Basic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static CU_SuiteInfo suites[] = {
-    { .pName = "names", .pTests = xt_names_tests },
-    { .pName = "stream", .pTests = xt_stream_tests },
-    { .pName = "message", .pTests = xt_message_tests },
-    { .pName = "connect", .pTests = xt_connect_tests },
-    { .pName = "interrupt", .pTests = xt_interrupt_tests },
-    { .pName = "duplex", .pTests = xt_duplex_tests },
-    { .pName = "close", .pTests = xt_close_tests },
-    { .pName = "process", .pTests = xt_process_tests },
-    { .pName = "many", .pTests = xt_many_tests },
-    { .pName = "paths", .pTests = xt_paths_tests },
-    { .pName = "badinput", .pTests = xt_badinput_tests },
-    { .pName = "security", .pTests = xt_security_tests },
-    { .pName = "tool", .pTests = xt_tool_tests },
-    { .pName = "reliability", .pTests = xt_reliability_tests },
-    { .pName = "faults", .pTests = xt_faults_tests },
-#ifdef _WIN32
-    { .pName = "win32", .pTests = xt_win32_tests },
-#endif
-#ifdef XT_HAVE_SMB
-    { .pName = "smb", .pTests = xt_smb_tests },
-#endif
-    CU_SUITE_INFO_NULL,
+#define XT_SUITE_INFO(s) { .pName = #s, .pTests = xt_##s##_tests },
+    XT_SUITES(XT_SUITE_INFO) CU_SUITE_INFO_NULL,
 };
+
+static const xt_child_t *const child_tables[] = {
+#define XT_CHILD_TABLE(s) xt_##s##_children,
+    XT_CHILD_SUITES(XT_CHILD_TABLE) NULL,
+};
+
+static void *APR_THREAD_FUNC child_idle(apr_thread_t *t, void *data)
+{
+    (void)data;
+    apr_sleep(APR_USEC_PER_SEC);
+    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;
+}
+
+/* "--child ROLE A1 A2": run a role of one of the suites, or "crash". */
+static int child_main(int argc, const char *const *argv)
+{
+    const char *role = argc > 2 ? argv[2] : "";
+    const char *a1 = argc > 3 ? argv[3] : "";
+    const char *a2 = argc > 4 ? argv[4] : "";
+    const xt_child_t *c;
+    int i;
+
+    xt_setup();
+    for (i = 0; child_tables[i]; i++)
+        for (c = child_tables[i]; c->role; c++)
+            if (strcmp(role, c->role) == 0)
+                return c->run(a1, a2);
+    if (strcmp(role, "crash") == 0) {
+        /* Deliberate crash after a thread exists (the case where Wine with
+         * winedbg enabled exits 0), to check that a crash fails the run. */
+        apr_thread_t *t;
+        volatile int *p = NULL;
+        apr_thread_create(&t, NULL, child_idle, NULL, xt_p);
+        return *p;
+    }
+    fprintf(stderr, "unknown child role '%s'\n", role);
+    return 100;
+}
 
 int main(int argc, const char *const *argv)
 {
@@ -45,7 +65,7 @@ int main(int argc, const char *const *argv)
     if (xpipe_initialize() != APR_SUCCESS)
         return 99;
     if (argc > 2 && strcmp(argv[1], "--child") == 0) {
-        rc = xt_child_main(argc, argv);
+        rc = child_main(argc, argv);
         xpipe_terminate();
         return rc;
     }

@@ -182,6 +182,69 @@ static void test_killed_server_name_reusable(void)
     xt_serve_check(name, name, NULL, NULL);
 }
 
+/* ------------------------------------------------------------------ */
+/* Child roles (this test program run as "--child ROLE A1 A2") */
+
+/* Role "echo NAME MODE": connect and echo everything until the peer ends. */
+static int child_echo(const char *name, const char *mode)
+{
+    xpipe_mode_e m = mode[0] == 'm' ? XPIPE_MODE_MESSAGE : XPIPE_MODE_BYTE;
+    xpipe_attr_t *attr;
+    xpipe_t *ch;
+
+    xpipe_attr_create(&attr, xt_p);
+    xpipe_attr_mode_set(attr, m);
+    if (xpipe_connect(&ch, name, attr, XT_LONG, xt_p) != APR_SUCCESS)
+        return 2;
+    xpipe_timeout_set(ch, XT_LONG);
+    return xt_echo(ch, NULL) == APR_SUCCESS ? 0 : 3;
+}
+
+/* Role "midway NAME": connect, write 5000 bytes of a promised 10000 and
+ * wait (to be killed). */
+static int child_midway(const char *name, const char *unused)
+{
+    (void)unused;
+    unsigned char buf[5000];
+    xpipe_t *ch;
+
+    if (xpipe_connect(&ch, name, NULL, XT_LONG, xt_p) != APR_SUCCESS)
+        return 2;
+    xt_fill(buf, sizeof(buf), 0, 7);
+    if (xpipe_write_full(ch, buf, sizeof(buf), NULL) != APR_SUCCESS)
+        return 3;
+    xpipe_timeout_set(ch, 30 * APR_USEC_PER_SEC);
+    xpipe_read(ch, buf, &(apr_size_t){ 1 });
+    return 0;
+}
+
+/* Role "hold NAME": listen, serve one client a byte, then wait to be
+ * killed, leaving whatever a killed server leaves. */
+static int child_hold(const char *name, const char *unused)
+{
+    (void)unused;
+    xpipe_listener_t *l;
+    xpipe_t *ch;
+    apr_size_t n = 1;
+
+    if (xpipe_listen(&l, name, NULL, xt_p) != APR_SUCCESS)
+        return 2;
+    if (xpipe_accept(&ch, l, XT_LONG, xt_p) != APR_SUCCESS)
+        return 3;
+    if (xpipe_write(ch, "H", &n) != APR_SUCCESS)
+        return 4;
+    xpipe_timeout_set(ch, 30 * APR_USEC_PER_SEC);
+    xpipe_read(ch, &n, &n);
+    return 0;
+}
+
+const xt_child_t xt_process_children[] = {
+    { "echo", child_echo },
+    { "midway", child_midway },
+    { "hold", child_hold },
+    { NULL, NULL },
+};
+
 CU_TestInfo xt_process_tests[] = {
     { "1 MiB echoed by a child process", test_echo_child_bytes },
     { "200 messages echoed by a child process", test_echo_child_messages },

@@ -447,6 +447,30 @@ static void test_no_leaks_over_cycles(void)
            cycles, before, after);
 }
 
+/* ------------------------------------------------------------------ */
+/* Child roles (this test program run as "--child ROLE A1 A2") */
+
+/* Role "flood NAME": connect and write without end (to be killed). */
+static int child_flood(const char *name, const char *unused)
+{
+    (void)unused;
+    static unsigned char buf[16384];
+    xpipe_t *ch;
+
+    if (xpipe_connect(&ch, name, NULL, XT_LONG, xt_p) != APR_SUCCESS)
+        return 2;
+    xt_fill(buf, sizeof(buf), 0, 3);
+    xpipe_timeout_set(ch, 30 * APR_USEC_PER_SEC);
+    while (xpipe_write_full(ch, buf, sizeof(buf), NULL) == APR_SUCCESS)
+        ;
+    return 0;
+}
+
+const xt_child_t xt_reliability_children[] = {
+    { "flood", child_flood },
+    { NULL, NULL },
+};
+
 CU_TestInfo xt_reliability_tests[] = {
     { "stress: many clients, numbered checksummed messages, byte mode",
       test_stress_bytes },

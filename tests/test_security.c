@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <grp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #endif
@@ -570,6 +571,89 @@ static void test_sddl_widens_every_instance(void)
     }
 }
 #endif
+
+/* ------------------------------------------------------------------ */
+/* Child roles (this test program run as "--child ROLE A1 A2") */
+
+#ifndef _WIN32
+
+/* Become the unprivileged user 65534 (nobody/nogroup), for attacks. */
+static int child_drop(void)
+{
+    if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+        return -1;
+    return 0;
+}
+
+/* Role "attack PATH": as another user, connect, send, expect a byte back.
+ * Exit 0 served; 10 EACCES; 11 no pipe; 12 other connect error;
+ * 13 connected but dropped before any reply; 14 other; 20 cannot drop. */
+static int child_attack(const char *path, const char *unused)
+{
+    (void)unused;
+    xpipe_t *ch;
+    apr_status_t rv;
+    apr_size_t n = 6;
+    char b;
+
+    if (child_drop() < 0)
+        return 20;
+    rv = xpipe_connect(&ch, path, NULL, XT_LONG, xt_p);
+    if (rv == APR_EACCES)
+        return 10;
+    if (rv == XPIPE_ENOPIPE)
+        return 11;
+    if (rv != APR_SUCCESS)
+        return 12;
+    xpipe_timeout_set(ch, XT_LONG);
+    rv = xpipe_write(ch, "attack", &n);
+    if (rv == APR_SUCCESS) {
+        n = 1;
+        rv = xpipe_read(ch, &b, &n);
+    }
+    if (rv == APR_SUCCESS)
+        return 0;
+    return XPIPE_STATUS_IS_PEER_GONE(rv) ? 13 : 14;
+}
+
+/* Role "serve-other PATH": as another user, serve one client on PATH
+ * (mode 0666) and count what it sends. Exit 0 nothing received; 1 data
+ * received; 2 listen failed; 3 accept failed; 20 cannot drop. */
+static int child_serve_other(const char *path, const char *unused)
+{
+    (void)unused;
+    xpipe_listener_t *l;
+    xpipe_attr_t *a;
+    xpipe_t *ch;
+    char buf[64];
+    apr_size_t n, total = 0;
+
+    if (child_drop() < 0)
+        return 20;
+    xpipe_attr_create(&a, xt_p);
+    xpipe_attr_permissions_set(a, 0666);
+    if (xpipe_listen(&l, path, a, xt_p) != APR_SUCCESS)
+        return 2;
+    if (xpipe_accept(&ch, l, XT_LONG, xt_p) != APR_SUCCESS)
+        return 3;
+    xpipe_timeout_set(ch, XT_LONG);
+    for (;;) {
+        n = sizeof(buf);
+        if (xpipe_read(ch, buf, &n) != APR_SUCCESS)
+            break;
+        total += n;
+    }
+    return total == 0 ? 0 : 1;
+}
+#endif
+
+const xt_child_t xt_security_children[] = {
+#ifndef _WIN32
+    { "attack", child_attack },
+    { "serve-other", child_serve_other },
+#endif
+    { NULL, NULL },
+};
 
 CU_TestInfo xt_security_tests[] = {
     { "peer required to be 'self': our own client passes",

@@ -90,26 +90,21 @@ void xt_child_kill(apr_proc_t *proc);
 const char *xt_tool_path(void);
 /* main() keeps argv[0] here. */
 extern const char *xt_self;
-/* Child roles, dispatched by main(); returns the exit code. */
-int xt_child_main(int argc, const char *const *argv);
+/* Child roles: a suite that starts this program as "--child ROLE A1 A2"
+ * defines the roles beside its tests, in xt_<suite>_children (ending
+ * with a NULL role); main() finds them through the suite list
+ * (tests/meson.build). run returns the child's exit code. */
+typedef struct xt_child_t {
+    const char *role;
+    int (*run)(const char *a1, const char *a2);
+} xt_child_t;
 
-/* Suites (one per test file). */
-extern CU_TestInfo xt_names_tests[];
-extern CU_TestInfo xt_stream_tests[];
-extern CU_TestInfo xt_message_tests[];
-extern CU_TestInfo xt_connect_tests[];
-extern CU_TestInfo xt_interrupt_tests[];
-extern CU_TestInfo xt_duplex_tests[];
-extern CU_TestInfo xt_close_tests[];
-extern CU_TestInfo xt_process_tests[];
-extern CU_TestInfo xt_many_tests[];
-extern CU_TestInfo xt_paths_tests[];
-extern CU_TestInfo xt_badinput_tests[];
-extern CU_TestInfo xt_win32_tests[];
-extern CU_TestInfo xt_security_tests[];
-extern CU_TestInfo xt_tool_tests[];
-extern CU_TestInfo xt_reliability_tests[];
-extern CU_TestInfo xt_faults_tests[];
-extern CU_TestInfo xt_smb_tests[];
+/* The suites, one per test file, and the child tables: the list is
+ * generated from tests/meson.build (xt_suites.h). */
+#include "xt_suites.h"
+#define XT_DECLARE_SUITE(s) extern CU_TestInfo xt_##s##_tests[];
+XT_SUITES(XT_DECLARE_SUITE)
+#define XT_DECLARE_CHILDREN(s) extern const xt_child_t xt_##s##_children[];
+XT_CHILD_SUITES(XT_DECLARE_CHILDREN)
 
 #endif
