@@ -645,25 +645,23 @@ static const char *rig_np(void)
     return NULL;
 }
 
-/* Run tests/smb_client.py with args (NULL-terminated) to its end, within
- * 120 s; its stdout into out. Returns its exit code (-1 killed). */
-static int rig_client(char *out, apr_size_t outlen, ...)
+/* Run tests/smb_client.py with args (NULL-terminated, at most 9) to its
+ * end, within 120 s; its stdout into out. Returns its exit code (-1
+ * killed). */
+static int rig_client_argv(char *out, apr_size_t outlen,
+                           const char *const *args)
 {
     const char *argv[12];
     apr_procattr_t *pa;
     apr_proc_t proc;
     apr_size_t got = 0, n;
-    const char *arg;
-    va_list ap;
     int argc = 0;
 
     argv[argc++] = "/usr/bin/python3";
     argv[argc++] =
         apr_pstrcat(xt_p, getenv("XT_SRCDIR"), "/tests/smb_client.py", NULL);
-    va_start(ap, outlen);
-    while ((arg = va_arg(ap, const char *)) != NULL && argc < 11)
-        argv[argc++] = arg;
-    va_end(ap);
+    while (*args && argc < 11)
+        argv[argc++] = *args++;
     argv[argc] = NULL;
     out[0] = '\0';
     if (apr_procattr_create(&pa, xt_p) != APR_SUCCESS
@@ -682,6 +680,21 @@ static int rig_client(char *out, apr_size_t outlen, ...)
     out[got] = '\0';
     apr_file_close(proc.out);
     return xt_child_wait(&proc, 30 * APR_USEC_PER_SEC);
+}
+
+/* rig_client_argv with the arguments listed (NULL-terminated). */
+static int rig_client(char *out, apr_size_t outlen, ...)
+{
+    const char *args[10];
+    int n = 0;
+    va_list ap;
+
+    va_start(ap, outlen);
+    while (n < 9 && (args[n] = va_arg(ap, const char *)) != NULL)
+        n++;
+    va_end(ap);
+    args[n] = NULL;
+    return rig_client_argv(out, outlen, args);
 }
 
 /* CRC-32 (IEEE, as Python's zlib.crc32), continuing from crc. */
@@ -798,66 +811,75 @@ static apr_thread_t *rig_start(rig_job_t *j, const char *np, xpipe_mode_e mode,
     return xt_thread(rig_main, j);
 }
 
-static void test_rig_byte_echo(void)
+/* The cases where an SMB client (impacket) talks to an echo server: its
+ * command ("@" stands for the pipe's name), what it must print, and how
+ * many bytes or messages the server must have echoed. */
+typedef struct rig_case_t {
+    xpipe_mode_e mode;
+    const char *args[8];
+    const char *want;
+    apr_size_t count;
+} rig_case_t;
+
+static const rig_case_t rig_cases[] = {
+    /* 0: a plain stream, 200,000 bytes each way. */
+    { XPIPE_MODE_BYTE, { "echo", "@", "200000" }, "echo 200000 ", 200000 },
+    /* 1: messages of 1 to 65,535 bytes, each back whole in one read. */
+    { XPIPE_MODE_MESSAGE,
+      { "messages", "@", "1", "100", "4096", "60000", "65535" },
+      "message 1 ok\nmessage 100 ok\nmessage 4096 ok\nmessage 60000 ok\n"
+      "message 65535 ok\n",
+      5 },
+    /* 2: TransactNamedPipe (FSCTL_PIPE_TRANSCEIVE). */
+    { XPIPE_MODE_MESSAGE,
+      { "transact", "@", "1", "1000", "60000" },
+      "transact 1 ok\ntransact 1000 ok\ntransact 60000 ok\n",
+      3 },
+    /* 3: 65,536 bytes cannot be framed: smbd refuses the message, and
+     * nothing reaches the server. */
+    { XPIPE_MODE_MESSAGE, { "oversize", "@", "65536" }, "oversize refused", 0 },
+};
+
+static void rig_run(const rig_case_t *c)
 {
-    const char *np = rig_np(), *name = xt_name();
+    const char *np = rig_np(), *name = xt_name(), *args[8];
     rig_job_t j = { 0 };
     apr_thread_t *t;
     char out[1024];
+    int i;
 
     if (np == NULL)
         return;
-    t = rig_start(&j, np, XPIPE_MODE_BYTE, name, NULL, NULL, RIG_ECHO);
-    CU_ASSERT_EQUAL(rig_client(out, sizeof(out), "echo", name, "200000", NULL),
-                    0);
-    CU_ASSERT_PTR_NOT_NULL(strstr(out, "echo 200000 "));
+    for (i = 0; i < 7 && c->args[i]; i++)
+        args[i] = strcmp(c->args[i], "@") == 0 ? name : c->args[i];
+    args[i] = NULL;
+    t = rig_start(&j, np, c->mode, name, NULL, NULL, RIG_ECHO);
+    CU_ASSERT_EQUAL(rig_client_argv(out, sizeof(out), args), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, c->want));
     XT_OK(xt_join(t));
-    CU_ASSERT_EQUAL(j.count, 200000);
-    if (j.count != 200000)
+    CU_ASSERT_EQUAL(j.count, c->count);
+    if (j.count != c->count || strstr(out, c->want) == NULL)
         printf("\n  client said: %s\n", out);
+}
+
+static void test_rig_byte_echo(void)
+{
+    rig_run(&rig_cases[0]);
 }
 
 static void test_rig_messages(void)
 {
-    const char *np = rig_np(), *name = xt_name();
-    rig_job_t j = { 0 };
-    apr_thread_t *t;
-    char out[1024];
-
-    if (np == NULL)
-        return;
-    t = rig_start(&j, np, XPIPE_MODE_MESSAGE, name, NULL, NULL, RIG_ECHO);
-    CU_ASSERT_EQUAL(rig_client(out, sizeof(out), "messages", name, "1", "100",
-                               "4096", "60000", "65535", NULL),
-                    0);
-    CU_ASSERT_PTR_NOT_NULL(strstr(out, "message 1 ok\nmessage 100 ok\n"
-                                       "message 4096 ok\nmessage 60000 ok\n"
-                                       "message 65535 ok\n"));
-    XT_OK(xt_join(t));
-    CU_ASSERT_EQUAL(j.count, 5); /* messages echoed, each whole */
-    if (j.count != 5)
-        printf("\n  client said: %s\n", out);
+    rig_run(&rig_cases[1]);
 }
 
 static void test_rig_transact(void)
 {
-    const char *np = rig_np(), *name = xt_name();
-    rig_job_t j = { 0 };
-    apr_thread_t *t;
-    char out[1024];
+    rig_run(&rig_cases[2]);
+}
 
-    if (np == NULL)
-        return;
-    t = rig_start(&j, np, XPIPE_MODE_MESSAGE, name, NULL, NULL, RIG_ECHO);
-    CU_ASSERT_EQUAL(rig_client(out, sizeof(out), "transact", name, "1", "1000",
-                               "60000", NULL),
-                    0);
-    CU_ASSERT_PTR_NOT_NULL(strstr(out, "transact 1 ok\ntransact 1000 ok\n"
-                                       "transact 60000 ok\n"));
-    XT_OK(xt_join(t));
-    CU_ASSERT_EQUAL(j.count, 3);
-    if (j.count != 3)
-        printf("\n  client said: %s\n", out);
+static void test_rig_oversized_message(void)
+{
+    rig_run(&rig_cases[3]);
 }
 
 static void test_rig_peer_identity(void)
@@ -969,25 +991,6 @@ static void test_rig_client_vanishes(void)
     CU_ASSERT_EQUAL(rig_client(out, sizeof(out), "echo", name, "10", NULL), 0);
     XT_OK(xt_join(t));
     CU_ASSERT_EQUAL(j2.count, 10);
-}
-
-static void test_rig_oversized_message(void)
-{
-    const char *np = rig_np(), *name = xt_name();
-    rig_job_t j = { 0 };
-    apr_thread_t *t;
-    char out[1024];
-
-    if (np == NULL)
-        return;
-    t = rig_start(&j, np, XPIPE_MODE_MESSAGE, name, NULL, NULL, RIG_ECHO);
-    /* 65536 bytes cannot be framed: smbd refuses it; nothing reaches us. */
-    CU_ASSERT_EQUAL(
-        rig_client(out, sizeof(out), "oversize", name, "65536", NULL), 0);
-    CU_ASSERT_PTR_NOT_NULL(strstr(out, "oversize refused"));
-    XT_OK(xt_join(t));
-    CU_ASSERT_EQUAL(j.count, 0);
-    printf("\n  client said: %s", out);
 }
 
 /* A server that cannot write to Samba's root-owned np directory exports
