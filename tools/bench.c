@@ -17,29 +17,18 @@
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_raw.h"
+
 #ifdef _WIN32
 #include <windows.h>
-typedef HANDLE raw_t;
-#define RAW_NONE INVALID_HANDLE_VALUE
 #else
-#include <errno.h>
 #include <sched.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
-#include <unistd.h>
-#include <fcntl.h>
-#include <poll.h>
-#ifdef __linux__
-#include <sys/eventfd.h>
-#endif
-typedef int raw_t;
-#define RAW_NONE (-1)
-#define BENCH_FLOOR 1
 #endif
 
 /* What is measured: xpipe, the raw calls, (POSIX) the poll floor, and
@@ -128,233 +117,12 @@ void bench_latencies(double *lat, long count, long warm, result_t *res)
     res->p99_us = pct(lat + warm, count - warm, 0.99);
 }
 
-/* ------------------------------------------------------------------ */
-/* Raw OS calls: the baseline */
-
-#ifdef _WIN32
-static wchar_t *raw_wide(const char *native, apr_pool_t *pool)
-{
-    int n = MultiByteToWideChar(CP_UTF8, 0, native, -1, NULL, 0);
-    wchar_t *w = apr_palloc(pool, (apr_size_t)n * sizeof(wchar_t));
-    MultiByteToWideChar(CP_UTF8, 0, native, -1, w, n);
-    return w;
-}
-
-typedef struct raw_lsn_t {
-    wchar_t *name;
-    int message;
-    HANDLE next; /* the instance the next client will find */
-} raw_lsn_t;
-
-static HANDLE raw_instance(raw_lsn_t *l)
-{
-    DWORD mode = l->message ? PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE
-                            : PIPE_TYPE_BYTE | PIPE_READMODE_BYTE;
-    return CreateNamedPipeW(l->name, PIPE_ACCESS_DUPLEX, mode | PIPE_WAIT,
-                            PIPE_UNLIMITED_INSTANCES, 65536, 65536, 0, NULL);
-}
-
-static raw_lsn_t *raw_listen(const char *native, int message, apr_pool_t *p)
-{
-    raw_lsn_t *l = apr_pcalloc(p, sizeof(*l));
-    l->name = raw_wide(native, p);
-    l->message = message;
-    l->next = raw_instance(l);
-    return l->next == INVALID_HANDLE_VALUE ? NULL : l;
-}
-
-static raw_t raw_accept(raw_lsn_t *l)
-{
-    HANDLE h = l->next;
-
-    if (!ConnectNamedPipe(h, NULL) && GetLastError() != ERROR_PIPE_CONNECTED)
-        return RAW_NONE;
-    /* Like any sane server: the next instance exists before this one is
-     * served, so clients do not find the name missing meanwhile. */
-    l->next = raw_instance(l);
-    return h;
-}
-
-static void raw_listen_close(raw_lsn_t *l)
-{
-    if (l->next != INVALID_HANDLE_VALUE)
-        CloseHandle(l->next);
-}
-
-static raw_t raw_connect(const char *native, int message, apr_pool_t *p)
-{
-    wchar_t *w = raw_wide(native, p);
-    apr_time_t end = apr_time_now() + 10 * APR_USEC_PER_SEC;
-    HANDLE h;
-
-    for (;;) {
-        h = CreateFileW(w, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING,
-                        0, NULL);
-        if (h != INVALID_HANDLE_VALUE)
-            break;
-        if (apr_time_now() > end)
-            return RAW_NONE;
-        if (GetLastError() == ERROR_PIPE_BUSY)
-            WaitNamedPipeW(w, 1000);
-        else
-            apr_sleep(1000); /* the server is not up yet */
-    }
-    if (message) {
-        DWORD mode = PIPE_READMODE_MESSAGE;
-        SetNamedPipeHandleState(h, &mode, NULL, NULL);
-    }
-    return h;
-}
-
-static long raw_read(raw_t h, void *buf, long len)
-{
-    DWORD n = 0;
-    if (!ReadFile(h, buf, (DWORD)len, &n, NULL)
-        && GetLastError() != ERROR_MORE_DATA)
-        return -1;
-    return (long)n;
-}
-
-static long raw_write(raw_t h, const void *buf, long len)
-{
-    DWORD n = 0;
-    if (!WriteFile(h, buf, (DWORD)len, &n, NULL))
-        return -1;
-    return (long)n;
-}
-
-static void raw_close(raw_t h)
-{
-    CloseHandle(h);
-}
-#else
-/* The floor: every raw call made non-blocking, waiting in poll() on the
- * fd and a wake descriptor (never signalled) when it would block. */
-static int raw_polled;
-static int raw_wake_fd = -1;
-
-static void raw_nonblock(int fd)
-{
-    if (raw_polled && fd >= 0)
-        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-}
-
-/* 1 when the call should be tried again after waiting for events. */
-static int raw_wait(int fd, short events)
-{
-    struct pollfd p[2];
-
-    if (!raw_polled || (errno != EAGAIN && errno != EWOULDBLOCK))
-        return 0;
-    if (raw_wake_fd < 0) {
-#ifdef __linux__
-        raw_wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-#else
-        int fds[2];
-        raw_wake_fd = pipe(fds) == 0 ? fds[0] : -1;
-#endif
-    }
-    p[0].fd = fd;
-    p[0].events = events;
-    p[1].fd = raw_wake_fd;
-    p[1].events = POLLIN;
-    while (poll(p, 2, -1) < 0 && errno == EINTR)
-        ;
-    return 1;
-}
-
-typedef struct raw_lsn_t {
-    int fd;
-    const char *path;
-} raw_lsn_t;
-
-static raw_lsn_t *raw_listen(const char *native, int message, apr_pool_t *p)
-{
-    raw_lsn_t *l = apr_pcalloc(p, sizeof(*l));
-    struct sockaddr_un sa;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    strcpy(sa.sun_path, native);
-    unlink(native);
-    l->path = native;
-    l->fd = socket(AF_UNIX, message ? SOCK_SEQPACKET : SOCK_STREAM, 0);
-    if (l->fd < 0 || bind(l->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0
-        || listen(l->fd, 8) < 0)
-        return NULL;
-    raw_nonblock(l->fd);
-    return l;
-}
-
-static raw_t raw_accept(raw_lsn_t *l)
-{
-    int fd;
-
-    while ((fd = accept(l->fd, NULL, NULL)) < 0 && raw_wait(l->fd, POLLIN))
-        ;
-    raw_nonblock(fd);
-    return fd;
-}
-
-static void raw_listen_close(raw_lsn_t *l)
-{
-    close(l->fd);
-    unlink(l->path);
-}
-
-static raw_t raw_connect(const char *native, int message, apr_pool_t *p)
-{
-    struct sockaddr_un sa;
-    apr_time_t end = apr_time_now() + 10 * APR_USEC_PER_SEC;
-    int fd;
-
-    (void)p;
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    strcpy(sa.sun_path, native);
-    for (;;) {
-        fd = socket(AF_UNIX, message ? SOCK_SEQPACKET : SOCK_STREAM, 0);
-        raw_nonblock(fd);
-        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-            return fd;
-        close(fd);
-        if (apr_time_now() > end)
-            return RAW_NONE;
-        apr_sleep(1000); /* not up yet (or backlog full) */
-    }
-}
-
-static long raw_read(raw_t fd, void *buf, long len)
-{
-    long n;
-
-    while ((n = (long)read(fd, buf, (size_t)len)) < 0 && raw_wait(fd, POLLIN))
-        ;
-    return n;
-}
-
-static long raw_write(raw_t fd, const void *buf, long len)
-{
-    long n;
-
-    while ((n = (long)send(fd, buf, (size_t)len, MSG_NOSIGNAL)) < 0
-           && raw_wait(fd, POLLOUT))
-        ;
-    return n;
-}
-
-static void raw_close(raw_t fd)
-{
-    close(fd);
-}
-#endif
-
-static int raw_read_full(raw_t h, void *buf, long len)
+static int bench_raw_read_full(bench_raw_t h, void *buf, long len)
 {
     long got = 0, n;
 
     while (got < len) {
-        n = raw_read(h, (char *)buf + got, len - got);
+        n = bench_raw_read(h, (char *)buf + got, len - got);
         if (n <= 0)
             return -1;
         got += n;
@@ -362,12 +130,12 @@ static int raw_read_full(raw_t h, void *buf, long len)
     return 0;
 }
 
-static int raw_write_full(raw_t h, const void *buf, long len)
+static int bench_raw_write_full(bench_raw_t h, const void *buf, long len)
 {
     long put = 0, n;
 
     while (put < len) {
-        n = raw_write(h, (const char *)buf + put, len - put);
+        n = bench_raw_write(h, (const char *)buf + put, len - put);
         if (n <= 0)
             return -1;
         put += n;
@@ -380,14 +148,14 @@ static int raw_write_full(raw_t h, const void *buf, long len)
 
 typedef struct conn_t {
     xpipe_t *x;
-    raw_t r;
+    bench_raw_t r;
     int message;
 } conn_t;
 
 static int conn_read_full(conn_t *c, void *buf, long len)
 {
     if (!c->x)
-        return raw_read_full(c->r, buf, len);
+        return bench_raw_read_full(c->r, buf, len);
     if (c->message) {
         apr_size_t n = (apr_size_t)len;
         return xpipe_recv(c->x, buf, &n) == APR_SUCCESS && (long)n == len ? 0
@@ -401,7 +169,7 @@ static int conn_read_full(conn_t *c, void *buf, long len)
 static int conn_write_full(conn_t *c, const void *buf, long len)
 {
     if (!c->x)
-        return raw_write_full(c->r, buf, len);
+        return bench_raw_write_full(c->r, buf, len);
     if (c->message)
         return xpipe_send(c->x, buf, (apr_size_t)len) == APR_SUCCESS ? 0 : -1;
     return xpipe_write_full(c->x, buf, (apr_size_t)len, NULL) == APR_SUCCESS
@@ -415,7 +183,7 @@ static long conn_read_some(conn_t *c, void *buf, long len)
     apr_size_t n = (apr_size_t)len;
 
     if (!c->x)
-        return raw_read(c->r, buf, len);
+        return bench_raw_read(c->r, buf, len);
     return xpipe_read(c->x, buf, &n) == APR_SUCCESS ? (long)n : -1;
 }
 
@@ -424,7 +192,7 @@ static void conn_close(conn_t *c)
     if (c->x)
         xpipe_close(c->x);
     else
-        raw_close(c->r);
+        bench_raw_close(c->r);
 }
 
 static int conn_connect(conn_t *c, int raw, const char *name,
@@ -433,14 +201,17 @@ static int conn_connect(conn_t *c, int raw, const char *name,
     memset(c, 0, sizeof(*c));
     c->message = message;
     if (raw) {
-        c->r = raw_connect(native, message, p);
-        return c->r == RAW_NONE ? -1 : 0;
+        c->r = bench_raw_connect(native, message, p);
+        return c->r == BENCH_RAW_NONE ? -1 : 0;
     }
     else {
         xpipe_attr_t *a;
-        xpipe_attr_create(&a, p);
-        xpipe_attr_mode_set(a, message ? XPIPE_MODE_MESSAGE : XPIPE_MODE_BYTE);
-        xpipe_attr_wait_for_server_set(a, 1);
+        if (xpipe_attr_create(&a, p) != APR_SUCCESS
+            || xpipe_attr_mode_set(a, message ? XPIPE_MODE_MESSAGE
+                                              : XPIPE_MODE_BYTE)
+                   != APR_SUCCESS
+            || xpipe_attr_wait_for_server_set(a, 1) != APR_SUCCESS)
+            return -1;
         return xpipe_connect(&c->x, name, a, 10 * APR_USEC_PER_SEC, NULL)
                        == APR_SUCCESS
                    ? 0
@@ -458,68 +229,96 @@ static long kind_count(kind_e kind, long rtts, long bytes, long conns)
     return kind == K_CONNECT ? conns : kind <= K_RTT_MSG ? rtts : bytes;
 }
 
+/* A server of either implementation, so both run the same loops. */
+typedef struct serve_t {
+    xpipe_listener_t *x;
+    bench_raw_lsn_t *r;
+} serve_t;
+
+static int serve_open(serve_t *sv, int raw, const char *name, int message,
+                      apr_pool_t *p)
+{
+    const char *native = NULL;
+    xpipe_attr_t *a;
+
+    memset(sv, 0, sizeof(*sv));
+    if (xpipe_name_resolve(&native, name, p) != APR_SUCCESS)
+        return 1;
+    if (raw) {
+        sv->r = bench_raw_listen(native, message, p);
+        return sv->r == NULL;
+    }
+    if (xpipe_attr_create(&a, p) != APR_SUCCESS
+        || xpipe_attr_mode_set(a,
+                               message ? XPIPE_MODE_MESSAGE : XPIPE_MODE_BYTE)
+               != APR_SUCCESS)
+        return 1;
+    return xpipe_listen(&sv->x, name, a, p) != APR_SUCCESS;
+}
+
+static int serve_accept(serve_t *sv, conn_t *c, int message)
+{
+    memset(c, 0, sizeof(*c));
+    c->message = message;
+    if (sv->r) {
+        c->r = bench_raw_accept(sv->r);
+        return c->r == BENCH_RAW_NONE;
+    }
+    return xpipe_accept(&c->x, sv->x, 30 * APR_USEC_PER_SEC, NULL)
+           != APR_SUCCESS;
+}
+
+static void serve_close(serve_t *sv)
+{
+    if (sv->r)
+        bench_raw_listen_close(sv->r);
+    else
+        xpipe_listener_close(sv->x);
+}
+
+/* The server's side of one client: echo round trips, echo the connect
+ * byte, or read a stream (with a 64 KiB buffer) and acknowledge it. */
+static int serve_client(conn_t *c, kind_e kind, long count)
+{
+    static char buf[65536];
+    long long left = (long long)count;
+    long k;
+
+    if (kind == K_RTT_BYTE || kind == K_RTT_MSG) {
+        for (k = 0; k < count; k++)
+            if (conn_read_full(c, buf, 64) || conn_write_full(c, buf, 64))
+                return 1;
+        return 0;
+    }
+    if (kind == K_CONNECT)
+        return conn_read_full(c, buf, 1) || conn_write_full(c, buf, 1);
+    while (left > 0) {
+        long n = conn_read_some(c, buf, sizeof(buf));
+        if (n <= 0)
+            return 1;
+        left -= n;
+    }
+    return conn_write_full(c, buf, 1);
+}
+
 static int bench_serve_kind(int raw, kind_e kind, const char *name, long count,
                             apr_pool_t *p)
 {
-    int message = kind == K_RTT_MSG, i;
-    xpipe_listener_t *xl = NULL;
-    raw_lsn_t *rl = NULL;
-    const char *native = NULL;
-    static char buf[65536];
+    int message = kind == K_RTT_MSG, i, failed = 0;
+    serve_t sv;
     conn_t c;
 
-    if (xpipe_name_resolve(&native, name, p) != APR_SUCCESS)
+    if (serve_open(&sv, raw, name, message, p))
         return 1;
-    if (raw)
-        rl = raw_listen(native, message, p);
-    else {
-        xpipe_attr_t *a;
-        xpipe_attr_create(&a, p);
-        xpipe_attr_mode_set(a, message ? XPIPE_MODE_MESSAGE : XPIPE_MODE_BYTE);
-        if (xpipe_listen(&xl, name, a, p) != APR_SUCCESS)
-            xl = NULL;
+    for (i = 0; i < (kind == K_CONNECT ? count : 1) && !failed; i++) {
+        failed = serve_accept(&sv, &c, message);
+        if (!failed) {
+            failed = serve_client(&c, kind, count);
+            conn_close(&c);
+        }
     }
-    if (raw ? rl == NULL : xl == NULL)
-        return 1;
-    for (i = 0; i < (kind == K_CONNECT ? count : 1); i++) {
-        memset(&c, 0, sizeof(c));
-        c.message = message;
-        if (raw) {
-            c.r = raw_accept(rl);
-            if (c.r == RAW_NONE)
-                return 1;
-        }
-        else if (xpipe_accept(&c.x, xl, 30 * APR_USEC_PER_SEC, NULL)
-                 != APR_SUCCESS)
-            return 1;
-        if (kind == K_RTT_BYTE || kind == K_RTT_MSG) {
-            long k;
-            for (k = 0; k < count; k++)
-                if (conn_read_full(&c, buf, 64) || conn_write_full(&c, buf, 64))
-                    return 1;
-        }
-        else if (kind == K_CONNECT) {
-            if (conn_read_full(&c, buf, 1) || conn_write_full(&c, buf, 1))
-                return 1;
-        }
-        else { /* streams: read count bytes with a 64 KiB buffer, then ack */
-            long long left = (long long)count;
-            while (left > 0) {
-                long n = conn_read_some(&c, buf, sizeof(buf));
-                if (n <= 0)
-                    return 1;
-                left -= n;
-            }
-            if (conn_write_full(&c, buf, 1))
-                return 1;
-        }
-        conn_close(&c);
-    }
-    if (raw)
-        raw_listen_close(rl);
-    else
-        xpipe_listener_close(xl);
-    return 0;
+    serve_close(&sv);
+    return failed;
 }
 
 static int bench_serve(const char *impl, const char *base, long rtts,
@@ -531,7 +330,7 @@ static int bench_serve(const char *impl, const char *base, long rtts,
 #endif
 
 #ifdef BENCH_FLOOR
-    raw_polled = strcmp(impl, "floor") == 0;
+    bench_raw_polled = strcmp(impl, "floor") == 0;
 #endif
     for (k = 0; k < K_COUNT; k++) {
         const char *name = apr_psprintf(p, "%s-%d", base, k);
@@ -582,42 +381,41 @@ static apr_status_t bench_child(apr_proc_t *proc, int impl, const char *base,
     return rv;
 }
 
-/* Measure one kind against the server child; 0 when it worked. */
-static int bench_kind(int raw, kind_e kind, const char *name, long count,
-                      result_t *res, apr_pool_t *p)
+/* Connections per second (the first, which also waits for the server
+ * to be up, untimed). */
+static int measure_connect(int raw, const char *name, const char *native,
+                           long count, result_t *res, apr_pool_t *p)
 {
-    static char buf[65536];
-    const char *native = NULL;
-    int message = kind == K_RTT_MSG, i;
-    apr_uint64_t t0, t1;
+    char buf[1];
+    apr_uint64_t t0 = 0;
     conn_t c;
+    long i;
 
-    memset(res, 0, sizeof(*res));
-    if (xpipe_name_resolve(&native, name, p) != APR_SUCCESS)
-        return -1;
-    if (kind == K_CONNECT) {
-        /* The first connect also waits for the server to be up: untimed. */
+    for (i = 0; i < count; i++) {
+        if (i == 1)
+            t0 = bench_now_ns();
         if (conn_connect(&c, raw, name, native, 0, p)
             || conn_write_full(&c, "c", 1) || conn_read_full(&c, buf, 1))
             return -1;
         conn_close(&c);
-        t0 = bench_now_ns();
-        for (i = 1; i < count; i++) {
-            if (conn_connect(&c, raw, name, native, 0, p)
-                || conn_write_full(&c, "c", 1) || conn_read_full(&c, buf, 1))
-                return -1;
-            conn_close(&c);
-        }
-        t1 = bench_now_ns();
-        res->per_sec = (double)(count - 1) * 1e9 / (double)(t1 - t0);
     }
-    else if (kind <= K_RTT_MSG) {
-        double *lat = malloc(sizeof(double) * (size_t)count);
-        long k, warm = count / 10;
-        if (conn_connect(&c, raw, name, native, message, p)) {
-            free(lat);
-            return -1;
-        }
+    res->per_sec = (double)(count - 1) * 1e9 / (double)(bench_now_ns() - t0);
+    return 0;
+}
+
+/* 64-byte round trips: median and p99 latency, the first tenth warm-up. */
+static int measure_rtt(int raw, const char *name, const char *native,
+                       int message, long count, result_t *res, apr_pool_t *p)
+{
+    static char buf[64];
+    double *lat = malloc(sizeof(double) * (size_t)count);
+    apr_uint64_t t0;
+    conn_t c;
+    long k = 0;
+
+    if (lat == NULL)
+        return -1;
+    if (conn_connect(&c, raw, name, native, message, p) == 0) {
         for (k = 0; k < count; k++) {
             t0 = bench_now_ns();
             if (conn_write_full(&c, buf, 64) || conn_read_full(&c, buf, 64))
@@ -625,32 +423,51 @@ static int bench_kind(int raw, kind_e kind, const char *name, long count,
             lat[k] = (double)(bench_now_ns() - t0) / 1000.0;
         }
         conn_close(&c);
-        if (k == count) /* the first tenth is warm-up */
-            bench_latencies(lat, count, warm, res);
-        free(lat);
-        if (k != count)
-            return -1;
     }
-    else {
-        long chunk = kind == K_STREAM_64K ? 65536 : 4096;
-        long long left = (long long)count;
-        if (conn_connect(&c, raw, name, native, 0, p))
-            return -1;
-        t0 = bench_now_ns();
-        while (left > 0) {
-            if (conn_write_full(&c, buf, chunk))
-                break;
-            left -= chunk;
-        }
-        if (left > 0 || conn_read_full(&c, buf, 1)) {
-            conn_close(&c);
-            return -1;
-        }
-        t1 = bench_now_ns();
+    if (k == count)
+        bench_latencies(lat, count, count / 10, res);
+    free(lat);
+    return k == count ? 0 : -1;
+}
+
+/* count bytes in chunk-sized writes, until the server acknowledges. */
+static int measure_stream(int raw, const char *name, const char *native,
+                          long chunk, long count, result_t *res, apr_pool_t *p)
+{
+    static char buf[65536];
+    long long left = (long long)count;
+    apr_uint64_t t0;
+    conn_t c;
+
+    if (conn_connect(&c, raw, name, native, 0, p))
+        return -1;
+    t0 = bench_now_ns();
+    while (left > 0 && conn_write_full(&c, buf, chunk) == 0)
+        left -= chunk;
+    if (left > 0 || conn_read_full(&c, buf, 1)) {
         conn_close(&c);
-        res->per_sec = (double)count * 1e9 / (double)(t1 - t0);
+        return -1;
     }
+    res->per_sec = (double)count * 1e9 / (double)(bench_now_ns() - t0);
+    conn_close(&c);
     return 0;
+}
+
+/* Measure one kind against the server child; 0 when it worked. */
+static int bench_kind(int raw, kind_e kind, const char *name, long count,
+                      result_t *res, apr_pool_t *p)
+{
+    const char *native = NULL;
+
+    memset(res, 0, sizeof(*res));
+    if (xpipe_name_resolve(&native, name, p) != APR_SUCCESS)
+        return -1;
+    if (kind == K_CONNECT)
+        return measure_connect(raw, name, native, count, res, p);
+    if (kind <= K_RTT_MSG)
+        return measure_rtt(raw, name, native, kind == K_RTT_MSG, count, res, p);
+    return measure_stream(raw, name, native,
+                          kind == K_STREAM_64K ? 65536 : 4096, count, res, p);
 }
 
 /* One kind, measured with the implementation's client. */
@@ -686,7 +503,7 @@ static int bench_round(int impl, const bench_opts_t *o, int server_cpu,
     if (bench_child(&proc, impl, base, o, server_cpu, p) != APR_SUCCESS)
         return -1;
 #ifdef BENCH_FLOOR
-    raw_polled = impl == IMPL_FLOOR;
+    bench_raw_polled = impl == IMPL_FLOOR;
 #endif
     for (k = 0; k < K_COUNT && !failed; k++)
         if (bench_impl_kind(impl, raw, (kind_e)k,
@@ -747,7 +564,31 @@ static const char bench_usage[] =
     "  floor of an interruptible design). --cpu same (default) pins both to\n"
     "  CPU 0; split puts the server on CPU 1; any leaves placement alone.\n";
 
-int tool_bench(int argc, const char *const *argv, apr_pool_t *pool)
+/* A decimal number, whole and in range: 0, or -1 when not. */
+static int bench_number(const char *arg, long min, long max, long *out)
+{
+    char *end;
+    long v;
+
+    if (arg == NULL || *arg == '\0')
+        return -1;
+    v = strtol(arg, &end, 10);
+    if (*end || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* The measurements of every round, then their medians. */
+typedef struct bench_data_t {
+    double med[K_COUNT][IMPLS][16], p99[K_COUNT][IMPLS][16];
+    result_t r[K_COUNT][IMPLS];
+} bench_data_t;
+
+/* Parse the options into o (*serve: the internal server role). Returns
+ * -1 to go on, else the exit status (help, or a usage error). */
+static int bench_parse(int argc, const char *const *argv, apr_pool_t *pool,
+                       bench_opts_t *o, int *serve, int *ind)
 {
     static const apr_getopt_option_t opts[] = {
         { "quick", 'q', 0, "tiny counts" },
@@ -761,122 +602,155 @@ int tool_bench(int argc, const char *const *argv, apr_pool_t *pool)
         { "help", 'h', 0, "help" },
         { NULL, 0, 0, NULL },
     };
-    bench_opts_t o = { 3, 20000, 512, 3000, 0, "same" };
-    double med[K_COUNT][IMPLS][16], p99[K_COUNT][IMPLS][16];
-    result_t r[K_COUNT][IMPLS];
     apr_getopt_t *os;
-    const char *arg;
-    int ch, serve = 0, round, k, impl, client_cpu = 0, server_cpu = 0;
+    const char *arg, *why = NULL;
     char err[TOOL_ERRLEN];
-    const char *why = NULL;
+    long v = 0;
+    int ch;
     apr_status_t rv;
 
-    bench_self = argv[0];
     tool_getopt_init(&os, pool, argc, argv, err); /* after "bench" */
     os->interleave = 0; /* --serve's operands follow its options */
-    while ((rv = apr_getopt_long(os, opts, &ch, &arg)) == APR_SUCCESS) {
+    while (why == NULL
+           && (rv = apr_getopt_long(os, opts, &ch, &arg)) == APR_SUCCESS) {
         switch (ch) {
         case 'q':
-            o.rounds = 1;
-            o.rtt_count = 200;
-            o.stream_mib = 4;
-            o.conn_count = 50;
+            o->rounds = 1;
+            o->rtt_count = 200;
+            o->stream_mib = 4;
+            o->conn_count = 50;
             break;
-        case 'r': o.rounds = atoi(arg); break;
-        case 't': o.rtt_count = atol(arg); break;
-        case 's': o.stream_mib = atol(arg); break;
-        case 'c': o.conn_count = atol(arg); break;
-        case 'p': o.cpu = arg; break;
-        case 'j': o.json = 1; break;
-        case 'S': serve = 1; break;
+        case 'r':
+            if (bench_number(arg, 1, 16, &v) == 0)
+                o->rounds = (int)v;
+            else
+                why = "--rounds takes 1 to 16";
+            break;
+        case 't':
+            if (bench_number(arg, 10, 100000000, &o->rtt_count))
+                why = "--rtt-count takes 10 to 100000000";
+            break;
+        case 's':
+            if (bench_number(arg, 1, 65536, &o->stream_mib))
+                why = "--stream-mib takes 1 to 65536";
+            break;
+        case 'c':
+            if (bench_number(arg, 2, 10000000, &o->conn_count))
+                why = "--conn-count takes 2 to 10000000";
+            break;
+        case 'p': o->cpu = arg; break;
+        case 'j': o->json = 1; break;
+        case 'S': *serve = 1; break;
         case 'h': fputs(bench_usage, stdout); return 0;
         }
     }
-    if (serve) {
-        if (argc - os->ind != 6)
-            return 2;
-        bench_pin(atoi(argv[os->ind + 5]));
-        return bench_serve(argv[os->ind], argv[os->ind + 1],
-                           atol(argv[os->ind + 2]), atol(argv[os->ind + 3]),
-                           atol(argv[os->ind + 4]), pool);
-    }
-    if (rv != APR_EOF)
+    *ind = os->ind;
+    if (why == NULL && rv != APR_EOF)
         why = err[0] ? err : "bad option";
-    else if (os->ind != argc)
+    else if (why == NULL && !*serve && os->ind != argc)
         why = apr_psprintf(pool, "unexpected argument '%s'", argv[os->ind]);
-    else if (o.rounds < 1 || o.rounds > 16)
-        why = "--rounds takes 1 to 16";
-    else if (o.rtt_count < 10)
-        why = "--rtt-count takes 10 or more";
-    else if (o.stream_mib < 1)
-        why = "--stream-mib takes 1 or more";
-    else if (o.conn_count < 2)
-        why = "--conn-count takes 2 or more";
-    else if (strcmp(o.cpu, "same") && strcmp(o.cpu, "split")
-             && strcmp(o.cpu, "any"))
+    else if (why == NULL && strcmp(o->cpu, "same") && strcmp(o->cpu, "split")
+             && strcmp(o->cpu, "any"))
         why = "--cpu takes same, split or any";
-    if (why)
-        return tool_usage_error(apr_psprintf(pool, "bench: %s", why));
-    if (strcmp(o.cpu, "any") == 0)
-        client_cpu = server_cpu = -1;
-    else if (strcmp(o.cpu, "split") == 0)
-        server_cpu = 1;
-    bench_pin(client_cpu);
-    for (round = 0; round < o.rounds; round++)
-        for (impl = 0; impl < IMPLS; impl++) {
-            /* Rotate which goes first: A B C, then B C A, ... */
-            int raw = (impl + round) % IMPLS; /* the implementation */
+    return why ? tool_usage_error(apr_psprintf(pool, "bench: %s", why)) : -1;
+}
+
+/* The internal server role: IMPL BASE RTTS BYTES CONNS CPU. */
+static int bench_serve_main(int argc, const char *const *argv, int ind,
+                            apr_pool_t *pool)
+{
+    long rtts, bytes, conns, cpu;
+
+    if (argc - ind != 6 || bench_number(argv[ind + 2], 1, LONG_MAX, &rtts)
+        || bench_number(argv[ind + 3], 1, LONG_MAX, &bytes)
+        || bench_number(argv[ind + 4], 1, LONG_MAX, &conns)
+        || bench_number(argv[ind + 5], -1, 1023, &cpu))
+        return 2;
+    bench_pin((int)cpu);
+    return bench_serve(argv[ind], argv[ind + 1], rtts, bytes, conns, pool);
+}
+
+/* Every round: each implementation in turn, rotating which goes first. */
+static int bench_run(const bench_opts_t *o, int server_cpu, bench_data_t *d,
+                     apr_pool_t *pool)
+{
+    int round, i, k;
+
+    for (round = 0; round < o->rounds; round++)
+        for (i = 0; i < IMPLS; i++) {
+            /* A B C, then B C A, ... */
+            int impl = (i + round) % IMPLS;
             result_t one[K_COUNT];
             apr_pool_t *p;
-            apr_pool_create(&p, pool);
-            if (bench_round(raw, &o, server_cpu, one, p))
+            if (apr_pool_create(&p, pool) != APR_SUCCESS)
+                return 1;
+            if (bench_round(impl, o, server_cpu, one, p))
                 return 1;
             apr_pool_destroy(p);
             for (k = 0; k < K_COUNT; k++) {
-                med[k][raw][round] =
+                d->med[k][impl][round] =
                     k <= K_RTT_MSG ? one[k].median_us : one[k].per_sec;
-                p99[k][raw][round] = one[k].p99_us;
-                r[k][raw].na = one[k].na;
+                d->p99[k][impl][round] = one[k].p99_us;
+                d->r[k][impl].na = one[k].na;
             }
         }
+    return 0;
+}
+
+/* The medians over the rounds. */
+static void bench_aggregate(const bench_opts_t *o, bench_data_t *d)
+{
+    int k, impl;
+
     for (k = 0; k < K_COUNT; k++)
         for (impl = 0; impl < IMPLS; impl++) {
+            result_t *r = &d->r[k][impl];
             if (k <= K_RTT_MSG) {
-                r[k][impl].median_us = median3(med[k][impl], o.rounds);
-                r[k][impl].p99_us = median3(p99[k][impl], o.rounds);
+                r->median_us = median3(d->med[k][impl], o->rounds);
+                r->p99_us = median3(d->p99[k][impl], o->rounds);
             }
             else
-                r[k][impl].per_sec = median3(med[k][impl], o.rounds);
+                r->per_sec = median3(d->med[k][impl], o->rounds);
         }
-    if (o.json) {
-        printf("{\"backend\":\"%s\",\"cpu\":\"%s\",\"rounds\":%d,\"results\":{",
-               xpipe_backend_name(), o.cpu, o.rounds);
-        for (k = 0; k < K_COUNT; k++) {
-            printf("%s\"%s\":{", k ? "," : "", kind_names[k]);
-            for (impl = 0; impl < IMPLS; impl++) {
-                if (r[k][impl].na)
-                    printf("%s\"%s\":null", impl ? "," : "", impl_names[impl]);
-                else if (k <= K_RTT_MSG)
-                    printf("%s\"%s\":{\"median_us\":%.3f,\"p99_us\":%.3f}",
-                           impl ? "," : "", impl_names[impl],
-                           r[k][impl].median_us, r[k][impl].p99_us);
-                else
-                    printf("%s\"%s\":{\"per_sec\":%.1f}", impl ? "," : "",
-                           impl_names[impl], r[k][impl].per_sec);
-            }
-            /* "ratio" is xpipe's; the others are named after theirs. */
-            for (impl = 0; impl < IMPLS; impl++)
-                if (impl != IMPL_RAW && !r[k][impl].na)
-                    printf(",\"%s%s\":%.4f", impl ? impl_names[impl] : "",
-                           impl ? "_ratio" : "ratio",
-                           bench_ratio(r[k], (kind_e)k, impl, 0));
-            printf("}");
+}
+
+static void bench_report_json(const bench_opts_t *o, const bench_data_t *d)
+{
+    int k, impl;
+
+    printf("{\"backend\":\"%s\",\"cpu\":\"%s\",\"rounds\":%d,\"results\":{",
+           xpipe_backend_name(), o->cpu, o->rounds);
+    for (k = 0; k < K_COUNT; k++) {
+        const result_t *r = d->r[k];
+        printf("%s\"%s\":{", k ? "," : "", kind_names[k]);
+        for (impl = 0; impl < IMPLS; impl++) {
+            const char *sep = impl ? "," : "";
+            if (r[impl].na)
+                printf("%s\"%s\":null", sep, impl_names[impl]);
+            else if (k <= K_RTT_MSG)
+                printf("%s\"%s\":{\"median_us\":%.3f,\"p99_us\":%.3f}", sep,
+                       impl_names[impl], r[impl].median_us, r[impl].p99_us);
+            else
+                printf("%s\"%s\":{\"per_sec\":%.1f}", sep, impl_names[impl],
+                       r[impl].per_sec);
         }
-        printf("}}\n");
-        return 0;
+        /* "ratio" is xpipe's; the others are named after theirs. */
+        for (impl = 0; impl < IMPLS; impl++)
+            if (impl != IMPL_RAW && !r[impl].na)
+                printf(",\"%s%s\":%.4f", impl ? impl_names[impl] : "",
+                       impl ? "_ratio" : "ratio",
+                       bench_ratio(r, (kind_e)k, impl, 0));
+        printf("}");
     }
+    printf("}}\n");
+}
+
+static void bench_report_table(const bench_opts_t *o, const bench_data_t *d)
+{
+    int k, impl, row;
+
     printf("xpipe bench: backend %s, cpu %s, %d round(s), medians\n",
-           xpipe_backend_name(), o.cpu, o.rounds);
+           xpipe_backend_name(), o->cpu, o->rounds);
     printf("%-32s", "");
     for (impl = 0; impl < IMPLS; impl++)
         printf(" %14s", impl_titles[impl]);
@@ -885,27 +759,54 @@ int tool_bench(int argc, const char *const *argv, apr_pool_t *pool)
             printf(" %9s/raw",
                    impl == IMPL_FLOOR ? "floor" : impl_titles[impl]);
     printf("\n");
-    for (k = 0; k < K_COUNT; k++) {
-        int rows = k <= K_RTT_MSG ? 2 : 1, row;
-        for (row = 0; row < rows; row++) {
+    for (k = 0; k < K_COUNT; k++)
+        for (row = 0; row < (k <= K_RTT_MSG ? 2 : 1); row++) {
             printf("%-32s", row ? "  p99" : kind_titles[k]);
             for (impl = 0; impl < IMPLS; impl++)
-                bench_cell(r[k][impl], (kind_e)k, row);
+                bench_cell(d->r[k][impl], (kind_e)k, row);
             for (impl = 0; impl < IMPLS; impl++)
-                if (impl != IMPL_RAW && r[k][impl].na)
+                if (impl != IMPL_RAW && d->r[k][impl].na)
                     printf(" %13s", "n/a");
                 else if (impl != IMPL_RAW)
-                    printf(" %13.3f", bench_ratio(r[k], (kind_e)k, impl, row));
+                    printf(" %13.3f",
+                           bench_ratio(d->r[k], (kind_e)k, impl, row));
             printf("\n");
         }
-    }
     if (IMPLS > 2)
         printf("raw+poll: the raw calls non-blocking, waiting in poll() on the "
                "socket and an eventfd:\nthe floor of any implementation whose "
                "blocking calls can be interrupted\nfrom another thread without "
                "signals.\n");
-    if (IMPLS > 3)
-        printf("libuv: uv_pipe_t %s (byte streams only: no message mode)\n",
-               bench_uv_version());
+#ifdef XPIPE_BENCH_UV
+    printf("libuv: uv_pipe_t %s (byte streams only: no message mode)\n",
+           bench_uv_version());
+#endif
+}
+
+int tool_bench(int argc, const char *const *argv, apr_pool_t *pool)
+{
+    bench_opts_t o = { 3, 20000, 512, 3000, 0, "same" };
+    bench_data_t *d;
+    int serve = 0, ind = 0, client_cpu = 0, server_cpu = 0;
+    int rc = bench_parse(argc, argv, pool, &o, &serve, &ind);
+
+    bench_self = argv[0];
+    if (rc >= 0)
+        return rc;
+    if (serve)
+        return bench_serve_main(argc, argv, ind, pool);
+    if (strcmp(o.cpu, "any") == 0)
+        client_cpu = server_cpu = -1;
+    else if (strcmp(o.cpu, "split") == 0)
+        server_cpu = 1;
+    bench_pin(client_cpu);
+    d = apr_pcalloc(pool, sizeof(*d));
+    if (d == NULL || bench_run(&o, server_cpu, d, pool))
+        return 1;
+    bench_aggregate(&o, d);
+    if (o.json)
+        bench_report_json(&o, d);
+    else
+        bench_report_table(&o, d);
     return 0;
 }

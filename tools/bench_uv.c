@@ -15,40 +15,40 @@
 
 #define UV_INFLIGHT 8 /* stream writes queued at once */
 
-static char uv_rbuf[65536]; /* every read lands here (content unused) */
-static char uv_wbuf[65536]; /* every write comes from here */
+static char bench_uv_rbuf[65536]; /* every read lands here (content unused) */
+static char bench_uv_wbuf[65536]; /* every write comes from here */
 
 /* A failure says where and why on stderr, then fails the measurement. */
-static void uv_failed(int *failed, const char *where, int status)
+static void bench_uv_failed(int *failed, const char *where, int status)
 {
     fprintf(stderr, "xpipe: bench libuv: %s: %s\n", where,
             status < 0 ? uv_strerror(status) : "failed");
     *failed = 1;
 }
 
-static void uv_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+static void bench_uv_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)h;
     (void)suggested;
-    buf->base = uv_rbuf;
-    buf->len = sizeof(uv_rbuf);
+    buf->base = bench_uv_rbuf;
+    buf->len = sizeof(bench_uv_rbuf);
 }
 
 /* ------------------------------------------------------------------ */
 /* Server */
 
-typedef struct uv_srv_t {
+typedef struct bench_uv_srv_t {
     uv_loop_t loop;
     uv_pipe_t listener;
     kind_e kind;
     long count; /* round trips, bytes or connections */
     long done;  /* connections closed (K_CONNECT) */
     int failed;
-} uv_srv_t;
+} bench_uv_srv_t;
 
-typedef struct uv_srv_conn_t {
+typedef struct bench_uv_srv_conn_t {
     uv_pipe_t pipe; /* first: the handle's data points back here */
-    uv_srv_t *srv;
+    bench_uv_srv_t *srv;
     long long got; /* bytes received */
     long pending;  /* RTT: bytes not yet answered */
     /* A write request stays busy until its callback, which may come after
@@ -56,12 +56,12 @@ typedef struct uv_srv_conn_t {
      * a client has at most two answers outstanding). */
     uv_write_t wr[UV_INFLIGHT];
     unsigned long seq;
-} uv_srv_conn_t;
+} bench_uv_srv_conn_t;
 
-static void uv_srv_closed(uv_handle_t *h)
+static void bench_uv_srv_closed(uv_handle_t *h)
 {
-    uv_srv_conn_t *c = h->data;
-    uv_srv_t *s = c->srv;
+    bench_uv_srv_conn_t *c = h->data;
+    bench_uv_srv_t *s = c->srv;
 
     free(c);
     if (s->kind == K_CONNECT && ++s->done < s->count)
@@ -70,33 +70,33 @@ static void uv_srv_closed(uv_handle_t *h)
         uv_close((uv_handle_t *)&s->listener, NULL);
 }
 
-static void uv_srv_written(uv_write_t *w, int status)
+static void bench_uv_srv_written(uv_write_t *w, int status)
 {
     if (status < 0 && status != UV_ECANCELED)
-        uv_failed(&((uv_srv_conn_t *)w->data)->srv->failed, "server write",
-                  status);
+        bench_uv_failed(&((bench_uv_srv_conn_t *)w->data)->srv->failed,
+                        "server write", status);
 }
 
-static void uv_srv_reply(uv_srv_conn_t *c, size_t len)
+static void bench_uv_srv_reply(bench_uv_srv_conn_t *c, size_t len)
 {
-    uv_buf_t b = uv_buf_init(uv_wbuf, (unsigned int)len);
+    uv_buf_t b = uv_buf_init(bench_uv_wbuf, (unsigned int)len);
     uv_write_t *w = &c->wr[c->seq++ % UV_INFLIGHT];
     int rc;
 
     w->data = c;
-    rc = uv_write(w, (uv_stream_t *)&c->pipe, &b, 1, uv_srv_written);
+    rc = uv_write(w, (uv_stream_t *)&c->pipe, &b, 1, bench_uv_srv_written);
     if (rc < 0)
-        uv_failed(&c->srv->failed, "server uv_write", rc);
+        bench_uv_failed(&c->srv->failed, "server uv_write", rc);
 }
 
-static void uv_srv_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+static void bench_uv_srv_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
-    uv_srv_conn_t *c = st->data;
-    uv_srv_t *s = c->srv;
+    bench_uv_srv_conn_t *c = st->data;
+    bench_uv_srv_t *s = c->srv;
 
     (void)buf;
     if (n < 0) { /* end of stream (or error): this client is done */
-        uv_close((uv_handle_t *)st, uv_srv_closed);
+        uv_close((uv_handle_t *)st, bench_uv_srv_closed);
         return;
     }
     c->got += n;
@@ -105,43 +105,45 @@ static void uv_srv_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         c->pending += (long)n;
         if (c->pending >= 64) {
             c->pending -= 64;
-            uv_srv_reply(c, 64);
+            bench_uv_srv_reply(c, 64);
         }
         break;
     case K_STREAM_64K:
     case K_STREAM_4K:
         if (c->got == s->count)
-            uv_srv_reply(c, 1); /* all in: acknowledge */
+            bench_uv_srv_reply(c, 1); /* all in: acknowledge */
         break;
     default:
         if (c->got == 1)
-            uv_srv_reply(c, 1);
+            bench_uv_srv_reply(c, 1);
         break;
     }
 }
 
-static void uv_srv_conn(uv_stream_t *l, int status)
+static void bench_uv_srv_conn(uv_stream_t *l, int status)
 {
-    uv_srv_t *s = l->data;
-    uv_srv_conn_t *c;
+    bench_uv_srv_t *s = l->data;
+    bench_uv_srv_conn_t *c;
 
     if (status < 0 || (c = calloc(1, sizeof(*c))) == NULL) {
-        uv_failed(&s->failed, "server accept", status);
+        bench_uv_failed(&s->failed, "server accept", status);
         return;
     }
     c->srv = s;
     uv_pipe_init(&s->loop, &c->pipe, 0);
     c->pipe.data = c;
     if (uv_accept(l, (uv_stream_t *)&c->pipe) < 0
-        || uv_read_start((uv_stream_t *)&c->pipe, uv_alloc, uv_srv_read) < 0) {
-        uv_failed(&s->failed, "server uv_accept/uv_read_start", 0);
-        uv_close((uv_handle_t *)&c->pipe, uv_srv_closed);
+        || uv_read_start((uv_stream_t *)&c->pipe, bench_uv_alloc,
+                         bench_uv_srv_read)
+               < 0) {
+        bench_uv_failed(&s->failed, "server uv_accept/uv_read_start", 0);
+        uv_close((uv_handle_t *)&c->pipe, bench_uv_srv_closed);
     }
 }
 
 int bench_uv_serve(kind_e kind, const char *native, long count)
 {
-    uv_srv_t s;
+    bench_uv_srv_t s;
     int rc;
 
     if (kind == K_RTT_MSG)
@@ -155,8 +157,9 @@ int bench_uv_serve(kind_e kind, const char *native, long count)
     uv_pipe_init(&s.loop, &s.listener, 0);
     s.listener.data = &s;
     if ((rc = uv_pipe_bind(&s.listener, native)) < 0
-        || (rc = uv_listen((uv_stream_t *)&s.listener, 8, uv_srv_conn)) < 0) {
-        uv_failed(&s.failed, native, rc);
+        || (rc = uv_listen((uv_stream_t *)&s.listener, 8, bench_uv_srv_conn))
+               < 0) {
+        bench_uv_failed(&s.failed, native, rc);
         return 1;
     }
     uv_run(&s.loop, UV_RUN_DEFAULT);
@@ -168,7 +171,7 @@ int bench_uv_serve(kind_e kind, const char *native, long count)
 /* ------------------------------------------------------------------ */
 /* Client */
 
-typedef struct uv_cli_t {
+typedef struct bench_uv_cli_t {
     uv_loop_t loop;
     uv_pipe_t pipe;
     uv_connect_t creq;
@@ -183,15 +186,15 @@ typedef struct uv_cli_t {
     unsigned long seq; /* writes issued */
     apr_uint64_t t0, start, deadline;
     double *lat;
-} uv_cli_t;
+} bench_uv_cli_t;
 
-static void uv_cli_connect(uv_cli_t *c);
+static void bench_uv_cli_connect(bench_uv_cli_t *c);
 
-static void uv_cli_written(uv_write_t *w, int status);
+static void bench_uv_cli_written(uv_write_t *w, int status);
 
-static void uv_cli_write(uv_cli_t *c, size_t len)
+static void bench_uv_cli_write(bench_uv_cli_t *c, size_t len)
 {
-    uv_buf_t b = uv_buf_init(uv_wbuf, (unsigned int)len);
+    uv_buf_t b = uv_buf_init(bench_uv_wbuf, (unsigned int)len);
     /* Writes on a stream complete in order: with at most UV_INFLIGHT
      * queued, the slot after the newest is free. */
     uv_write_t *w = &c->wreq[c->seq++ % UV_INFLIGHT];
@@ -199,55 +202,55 @@ static void uv_cli_write(uv_cli_t *c, size_t len)
     c->inflight++;
 
     w->data = c;
-    int rc = uv_write(w, (uv_stream_t *)&c->pipe, &b, 1, uv_cli_written);
+    int rc = uv_write(w, (uv_stream_t *)&c->pipe, &b, 1, bench_uv_cli_written);
 
     if (rc < 0)
-        uv_failed(&c->failed, "client uv_write", rc);
+        bench_uv_failed(&c->failed, "client uv_write", rc);
 }
 
 /* Streams: keep UV_INFLIGHT writes queued until all are out. */
-static void uv_cli_fill(uv_cli_t *c)
+static void bench_uv_cli_fill(bench_uv_cli_t *c)
 {
     long chunk = c->kind == K_STREAM_64K ? 65536 : 4096;
 
     while (c->sent < c->total && c->inflight < UV_INFLIGHT) {
         c->sent += chunk;
-        uv_cli_write(c, (size_t)chunk);
+        bench_uv_cli_write(c, (size_t)chunk);
     }
 }
 
-static void uv_cli_written(uv_write_t *w, int status)
+static void bench_uv_cli_written(uv_write_t *w, int status)
 {
-    uv_cli_t *c = w->data;
+    bench_uv_cli_t *c = w->data;
 
     c->inflight--;
     /* Cancelled: the handle was closed after the server had acknowledged
      * every byte, before this callback ran. */
     if (status < 0 && status != UV_ECANCELED)
-        uv_failed(&c->failed, "client write", status);
+        bench_uv_failed(&c->failed, "client write", status);
     else if (c->kind == K_STREAM_64K || c->kind == K_STREAM_4K)
-        uv_cli_fill(c);
+        bench_uv_cli_fill(c);
 }
 
-static void uv_cli_closed(uv_handle_t *h)
+static void bench_uv_cli_closed(uv_handle_t *h)
 {
-    uv_cli_t *c = h->data;
+    bench_uv_cli_t *c = h->data;
 
     if (c->kind == K_CONNECT && !c->failed && ++c->k < c->count) {
         if (c->k == 1)
             c->start = bench_now_ns(); /* the first waited for the server */
-        uv_cli_connect(c);
+        bench_uv_cli_connect(c);
     }
 }
 
-static void uv_cli_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+static void bench_uv_cli_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
-    uv_cli_t *c = st->data;
+    bench_uv_cli_t *c = st->data;
 
     (void)buf;
     if (n < 0) {
-        uv_failed(&c->failed, "client read", (int)n);
-        uv_close((uv_handle_t *)st, uv_cli_closed);
+        bench_uv_failed(&c->failed, "client read", (int)n);
+        uv_close((uv_handle_t *)st, bench_uv_cli_closed);
         return;
     }
     c->got += n;
@@ -255,62 +258,64 @@ static void uv_cli_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         c->got -= 64;
         c->lat[c->k++] = (double)(bench_now_ns() - c->t0) / 1000.0;
         if (c->k == c->count) {
-            uv_close((uv_handle_t *)st, uv_cli_closed);
+            uv_close((uv_handle_t *)st, bench_uv_cli_closed);
             return;
         }
         c->t0 = bench_now_ns();
-        uv_cli_write(c, 64);
+        bench_uv_cli_write(c, 64);
     }
     else if (c->kind != K_RTT_BYTE && c->got >= 1) /* ack or echo */
-        uv_close((uv_handle_t *)st, uv_cli_closed);
+        uv_close((uv_handle_t *)st, bench_uv_cli_closed);
 }
 
-static void uv_cli_retry(uv_timer_t *t)
+static void bench_uv_cli_retry(uv_timer_t *t)
 {
-    uv_cli_connect(t->data);
+    bench_uv_cli_connect(t->data);
 }
 
-static void uv_cli_connected(uv_connect_t *req, int status)
+static void bench_uv_cli_connected(uv_connect_t *req, int status)
 {
-    uv_cli_t *c = req->data;
+    bench_uv_cli_t *c = req->data;
 
     if (status < 0) { /* not up yet (or backlog full): retry shortly */
         uv_close((uv_handle_t *)&c->pipe, NULL);
         if (bench_now_ns() > c->deadline) {
-            uv_failed(&c->failed, "connect (for 10 s)", status);
+            bench_uv_failed(&c->failed, "connect (for 10 s)", status);
             return;
         }
         c->waiting_server = 1;
-        uv_timer_start(&c->retry, uv_cli_retry, 1, 0);
+        uv_timer_start(&c->retry, bench_uv_cli_retry, 1, 0);
         return;
     }
     c->got = 0;
-    if (uv_read_start((uv_stream_t *)&c->pipe, uv_alloc, uv_cli_read) < 0) {
-        uv_failed(&c->failed, "client uv_read_start", 0);
+    if (uv_read_start((uv_stream_t *)&c->pipe, bench_uv_alloc,
+                      bench_uv_cli_read)
+        < 0) {
+        bench_uv_failed(&c->failed, "client uv_read_start", 0);
         return;
     }
     c->t0 = bench_now_ns();
     if (c->kind == K_RTT_BYTE)
-        uv_cli_write(c, 64);
+        bench_uv_cli_write(c, 64);
     else if (c->kind == K_CONNECT)
-        uv_cli_write(c, 1);
+        bench_uv_cli_write(c, 1);
     else {
         c->start = c->t0;
-        uv_cli_fill(c);
+        bench_uv_cli_fill(c);
     }
 }
 
-static void uv_cli_connect(uv_cli_t *c)
+static void bench_uv_cli_connect(bench_uv_cli_t *c)
 {
     uv_pipe_init(&c->loop, &c->pipe, 0);
     c->pipe.data = c;
     c->creq.data = c;
-    uv_pipe_connect(&c->creq, &c->pipe, c->native, uv_cli_connected);
+    uv_pipe_connect(&c->creq, &c->pipe, c->native, bench_uv_cli_connected);
 }
 
 int bench_uv_measure(kind_e kind, const char *native, long count, result_t *res)
 {
-    uv_cli_t c;
+    bench_uv_cli_t c;
     apr_uint64_t end;
 
     memset(res, 0, sizeof(*res));
@@ -331,7 +336,7 @@ int bench_uv_measure(kind_e kind, const char *native, long count, result_t *res)
         return -1;
     uv_timer_init(&c.loop, &c.retry);
     c.retry.data = &c;
-    uv_cli_connect(&c);
+    bench_uv_cli_connect(&c);
     uv_run(&c.loop, UV_RUN_DEFAULT);
     end = bench_now_ns();
     uv_close((uv_handle_t *)&c.retry, NULL);

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* bench_raw_win32.c — the baseline of `xpipe bench` on Windows: the
+ * synchronous CreateNamedPipe/ConnectNamedPipe/ReadFile/WriteFile calls
+ * that xpipe's Win32 backend wraps (bench_raw.h).
+ */
+#include "bench_raw.h"
+
+#include <apr_strings.h>
+#include <apr_time.h>
+
+static wchar_t *raw_wide(const char *native, apr_pool_t *pool)
+{
+    int n = MultiByteToWideChar(CP_UTF8, 0, native, -1, NULL, 0);
+    wchar_t *w = apr_palloc(pool, (apr_size_t)n * sizeof(wchar_t));
+    MultiByteToWideChar(CP_UTF8, 0, native, -1, w, n);
+    return w;
+}
+
+struct bench_raw_lsn_t {
+    wchar_t *name;
+    int message;
+    HANDLE next; /* the instance the next client will find */
+};
+
+static HANDLE raw_instance(bench_raw_lsn_t *l)
+{
+    DWORD mode = l->message ? PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE
+                            : PIPE_TYPE_BYTE | PIPE_READMODE_BYTE;
+    return CreateNamedPipeW(l->name, PIPE_ACCESS_DUPLEX, mode | PIPE_WAIT,
+                            PIPE_UNLIMITED_INSTANCES, 65536, 65536, 0, NULL);
+}
+
+bench_raw_lsn_t *bench_raw_listen(const char *native, int message,
+                                  apr_pool_t *p)
+{
+    bench_raw_lsn_t *l = apr_pcalloc(p, sizeof(*l));
+    l->name = raw_wide(native, p);
+    l->message = message;
+    l->next = raw_instance(l);
+    return l->next == INVALID_HANDLE_VALUE ? NULL : l;
+}
+
+bench_raw_t bench_raw_accept(bench_raw_lsn_t *l)
+{
+    HANDLE h = l->next;
+
+    if (!ConnectNamedPipe(h, NULL) && GetLastError() != ERROR_PIPE_CONNECTED)
+        return BENCH_RAW_NONE;
+    /* Like any sane server: the next instance exists before this one is
+     * served, so clients do not find the name missing meanwhile. */
+    l->next = raw_instance(l);
+    return h;
+}
+
+void bench_raw_listen_close(bench_raw_lsn_t *l)
+{
+    if (l->next != INVALID_HANDLE_VALUE)
+        CloseHandle(l->next);
+}
+
+bench_raw_t bench_raw_connect(const char *native, int message, apr_pool_t *p)
+{
+    wchar_t *w = raw_wide(native, p);
+    apr_time_t end = apr_time_now() + 10 * APR_USEC_PER_SEC;
+    HANDLE h;
+
+    for (;;) {
+        h = CreateFileW(w, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING,
+                        0, NULL);
+        if (h != INVALID_HANDLE_VALUE)
+            break;
+        if (apr_time_now() > end)
+            return BENCH_RAW_NONE;
+        if (GetLastError() == ERROR_PIPE_BUSY)
+            WaitNamedPipeW(w, 1000);
+        else
+            apr_sleep(1000); /* the server is not up yet */
+    }
+    if (message) {
+        DWORD mode = PIPE_READMODE_MESSAGE;
+        SetNamedPipeHandleState(h, &mode, NULL, NULL);
+    }
+    return h;
+}
+
+long bench_raw_read(bench_raw_t h, void *buf, long len)
+{
+    DWORD n = 0;
+    if (!ReadFile(h, buf, (DWORD)len, &n, NULL)
+        && GetLastError() != ERROR_MORE_DATA)
+        return -1;
+    return (long)n;
+}
+
+long bench_raw_write(bench_raw_t h, const void *buf, long len)
+{
+    DWORD n = 0;
+    if (!WriteFile(h, buf, (DWORD)len, &n, NULL))
+        return -1;
+    return (long)n;
+}
+
+void bench_raw_close(bench_raw_t h)
+{
+    CloseHandle(h);
+}
