@@ -44,7 +44,7 @@ static int unix_accept_raw(int fd)
 }
 
 /* Every system call that can fail in interesting ways goes through here
- * (see unix_sys.h). */
+ * (see sys.h). */
 /* open() is variadic: the table wants a fixed signature. */
 static int unix_open_raw(const char *path, int flags, mode_t mode)
 {
