@@ -55,7 +55,7 @@ static const char *const kind_titles[K_COUNT] = {
 };
 
 typedef struct bench_opts_t {
-    int rounds;
+    long rounds;
     long rtt_count;
     long stream_mib;
     long conn_count;
@@ -526,7 +526,7 @@ static int bench_round(int impl, const bench_opts_t *o, int server_cpu,
 /* ------------------------------------------------------------------ */
 /* Driver */
 
-static double median3(double *v, int n)
+static double median3(double *v, long n)
 {
     qsort(v, (size_t)n, sizeof(double), cmp_double);
     return v[n / 2];
@@ -585,6 +585,34 @@ typedef struct bench_data_t {
     result_t r[K_COUNT][IMPLS];
 } bench_data_t;
 
+/* The counting options: their ranges, and what to say when out of them. */
+static const struct {
+    int ch;
+    long min, max;
+    const char *why;
+} bench_counts[] = {
+    { 'r', 1, 16, "--rounds takes 1 to 16" },
+    { 't', 10, 100000000, "--rtt-count takes 10 to 100000000" },
+    { 's', 1, 65536, "--stream-mib takes 1 to 65536" },
+    { 'c', 2, 10000000, "--conn-count takes 2 to 10000000" },
+};
+
+/* Set counting option ch from arg: NULL, or why it cannot be. */
+static const char *bench_count_opt(bench_opts_t *o, int ch, const char *arg)
+{
+    long *field = ch == 'r'   ? &o->rounds
+                  : ch == 't' ? &o->rtt_count
+                  : ch == 's' ? &o->stream_mib
+                              : &o->conn_count;
+    size_t i;
+
+    for (i = 0; bench_counts[i].ch != ch; i++)
+        ;
+    return bench_number(arg, bench_counts[i].min, bench_counts[i].max, field)
+               ? bench_counts[i].why
+               : NULL;
+}
+
 /* Parse the options into o (*serve: the internal server role). Returns
  * -1 to go on, else the exit status (help, or a usage error). */
 static int bench_parse(int argc, const char *const *argv, apr_pool_t *pool,
@@ -605,7 +633,6 @@ static int bench_parse(int argc, const char *const *argv, apr_pool_t *pool,
     apr_getopt_t *os;
     const char *arg, *why = NULL;
     char err[TOOL_ERRLEN];
-    long v = 0;
     int ch;
     apr_status_t rv;
 
@@ -621,23 +648,9 @@ static int bench_parse(int argc, const char *const *argv, apr_pool_t *pool,
             o->conn_count = 50;
             break;
         case 'r':
-            if (bench_number(arg, 1, 16, &v) == 0)
-                o->rounds = (int)v;
-            else
-                why = "--rounds takes 1 to 16";
-            break;
         case 't':
-            if (bench_number(arg, 10, 100000000, &o->rtt_count))
-                why = "--rtt-count takes 10 to 100000000";
-            break;
         case 's':
-            if (bench_number(arg, 1, 65536, &o->stream_mib))
-                why = "--stream-mib takes 1 to 65536";
-            break;
-        case 'c':
-            if (bench_number(arg, 2, 10000000, &o->conn_count))
-                why = "--conn-count takes 2 to 10000000";
-            break;
+        case 'c': why = bench_count_opt(o, ch, arg); break;
         case 'p': o->cpu = arg; break;
         case 'j': o->json = 1; break;
         case 'S': *serve = 1; break;
@@ -718,7 +731,7 @@ static void bench_report_json(const bench_opts_t *o, const bench_data_t *d)
 {
     int k, impl;
 
-    printf("{\"backend\":\"%s\",\"cpu\":\"%s\",\"rounds\":%d,\"results\":{",
+    printf("{\"backend\":\"%s\",\"cpu\":\"%s\",\"rounds\":%ld,\"results\":{",
            xpipe_backend_name(), o->cpu, o->rounds);
     for (k = 0; k < K_COUNT; k++) {
         const result_t *r = d->r[k];
@@ -749,7 +762,7 @@ static void bench_report_table(const bench_opts_t *o, const bench_data_t *d)
 {
     int k, impl, row;
 
-    printf("xpipe bench: backend %s, cpu %s, %d round(s), medians\n",
+    printf("xpipe bench: backend %s, cpu %s, %ld round(s), medians\n",
            xpipe_backend_name(), o->cpu, o->rounds);
     printf("%-32s", "");
     for (impl = 0; impl < IMPLS; impl++)
