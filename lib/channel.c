@@ -5,7 +5,7 @@
  */
 #include "backend.h"
 
-#include <apr_atomic.h>
+#include "atomic.h"
 #include <apr_cstr.h>
 #include <apr_strings.h>
 #include <apr_thread_cond.h>
@@ -25,7 +25,7 @@ typedef struct guard_t {
     /* busy count | GUARD_CLOSED | GUARD_INTR, changed atomically: a call
      * on an open, uninterrupted object enters and leaves with one atomic
      * operation each; the rest takes the lock. */
-    volatile apr_uint32_t state;
+    xpipe__a32_t state;
     apr_thread_mutex_t *lock;
     apr_thread_cond_t *idle;
     /* Sets or clears the backend's wake object of obj, the listener or
@@ -46,7 +46,7 @@ static apr_status_t guard_init(guard_t *g, apr_pool_t *pool,
     memset(g, 0, sizeof(*g));
     g->wake = wake;
     g->obj = obj;
-    apr_atomic_set32(&g->state, 0);
+    xpipe__a32_set(&g->state, 0);
     rv = apr_thread_mutex_create(&g->lock, APR_THREAD_MUTEX_DEFAULT, pool);
     if (rv == APR_SUCCESS)
         rv = apr_thread_cond_create(&g->idle, pool);
@@ -56,11 +56,11 @@ static apr_status_t guard_init(guard_t *g, apr_pool_t *pool,
 /* Set (on) or clear bits of the state word. */
 static apr_uint32_t guard_flag(guard_t *g, apr_uint32_t bits, int on)
 {
-    apr_uint32_t v = apr_atomic_read32(&g->state), seen;
+    apr_uint32_t v = xpipe__a32_get(&g->state), seen;
 
     for (;;) {
         apr_uint32_t want = on ? v | bits : v & ~bits;
-        seen = apr_atomic_cas32(&g->state, want, v);
+        seen = xpipe__a32_cas(&g->state, want, v);
         if (seen == v)
             return want;
         v = seen;
@@ -80,17 +80,17 @@ static void guard_consume(guard_t *g, apr_uint32_t v)
  * interrupt is pending (consumed if nothing else is in flight). */
 static apr_status_t guard_enter(guard_t *g)
 {
-    apr_uint32_t v = apr_atomic_read32(&g->state), seen;
+    apr_uint32_t v = xpipe__a32_get(&g->state), seen;
     apr_status_t rv = APR_SUCCESS;
 
     while (!(v & (GUARD_CLOSED | GUARD_INTR))) {
-        seen = apr_atomic_cas32(&g->state, v + 1, v);
+        seen = xpipe__a32_cas(&g->state, v + 1, v);
         if (seen == v)
             return APR_SUCCESS;
         v = seen;
     }
     apr_thread_mutex_lock(g->lock);
-    v = apr_atomic_read32(&g->state);
+    v = xpipe__a32_get(&g->state);
     if (v & GUARD_CLOSED)
         rv = XPIPE_ECLOSED;
     else if (v & GUARD_INTR) {
@@ -98,7 +98,7 @@ static apr_status_t guard_enter(guard_t *g)
         guard_consume(g, v);
     }
     else
-        apr_atomic_inc32(&g->state);
+        xpipe__a32_add(&g->state, 1);
     apr_thread_mutex_unlock(g->lock);
     return rv;
 }
@@ -108,7 +108,7 @@ static apr_status_t guard_leave(guard_t *g, apr_status_t rv)
     apr_uint32_t v;
 
     if (rv != XPIPE_ECANCELED) {
-        v = apr_atomic_add32(&g->state, (apr_uint32_t)-1); /* the old value */
+        v = xpipe__a32_add(&g->state, (apr_uint32_t)-1); /* the old value */
         if ((v & GUARD_CLOSED) && (v & GUARD_BUSY) == 1) {
             apr_thread_mutex_lock(g->lock); /* the closer waits for this */
             apr_thread_cond_broadcast(g->idle);
@@ -117,7 +117,7 @@ static apr_status_t guard_leave(guard_t *g, apr_status_t rv)
         return rv;
     }
     apr_thread_mutex_lock(g->lock);
-    v = apr_atomic_add32(&g->state, (apr_uint32_t)-1) - 1;
+    v = xpipe__a32_add(&g->state, (apr_uint32_t)-1) - 1;
     if (v & GUARD_CLOSED)
         rv = XPIPE_ECLOSED;
     guard_consume(g, v);
@@ -133,7 +133,7 @@ static apr_status_t guard_interrupt(guard_t *g)
     apr_uint32_t v;
 
     apr_thread_mutex_lock(g->lock);
-    v = apr_atomic_read32(&g->state);
+    v = xpipe__a32_get(&g->state);
     if (v & GUARD_CLOSED)
         rv = XPIPE_ECLOSED;
     else if (!(v & GUARD_INTR)) {
@@ -146,7 +146,7 @@ static apr_status_t guard_interrupt(guard_t *g)
 
 static int guard_closed(guard_t *g)
 {
-    return (apr_atomic_read32(&g->state) & GUARD_CLOSED) != 0;
+    return (xpipe__a32_get(&g->state) & GUARD_CLOSED) != 0;
 }
 
 /* Mark closed, wake and wait out the calls in flight. Returns 1 for the
@@ -157,13 +157,13 @@ static int guard_close(guard_t *g)
     int first;
 
     apr_thread_mutex_lock(g->lock);
-    v = apr_atomic_read32(&g->state);
+    v = xpipe__a32_get(&g->state);
     first = !(v & GUARD_CLOSED);
     if (first) {
         v = guard_flag(g, GUARD_CLOSED, 1);
         if ((v & GUARD_BUSY) && !(v & GUARD_INTR))
             g->wake(g->obj, 1);
-        while (apr_atomic_read32(&g->state) & GUARD_BUSY)
+        while (xpipe__a32_get(&g->state) & GUARD_BUSY)
             apr_thread_cond_wait(g->idle, g->lock);
     }
     apr_thread_mutex_unlock(g->lock);

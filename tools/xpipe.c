@@ -295,7 +295,7 @@ static void tool_peer_line(xpipe_t *ch, const char *what)
 static apr_thread_mutex_t *stop_lock;
 static xpipe_listener_t *stop_listener;
 static xpipe_t *stop_channels[256];
-static volatile int stop_requested;
+static _Atomic int stop_requested; /* atomic: set by the signal thread */
 
 static void stop_now(void)
 {
@@ -381,8 +381,8 @@ static apr_status_t stop_setup(apr_pool_t *pool)
 /* Progress */
 
 typedef struct progress_t {
-    volatile apr_uint64_t sent, received;
-    volatile int done;
+    _Atomic apr_uint64_t sent, received; /* atomic: shown by another thread */
+    _Atomic int done;
     apr_time_t start;
 } progress_t;
 
@@ -623,7 +623,7 @@ typedef struct echo_worker_t {
     tool_t *tool;
     xpipe_t *ch;
     apr_thread_t *thread;
-    volatile int done;
+    _Atomic int done;
 } echo_worker_t;
 
 /* A worker's work, returning before its thread exits (see

@@ -270,7 +270,7 @@ apr_status_t xpipe__unix_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
      * waits first, sparing an accept that would only say EAGAIN; a busy
      * one (clients queued: the last accept took one at once) tries first.
      * A hint: threads may race on it. */
-    if (apr_atomic_read32(&l->accept_waited)) {
+    if (xpipe__a32_get(&l->accept_waited)) {
         rv = xpipe__unix_wait2(l->sock.fd, l->smb.fd, POLLIN, &l->wake,
                                deadline);
         if (rv != APR_SUCCESS)
@@ -287,7 +287,7 @@ apr_status_t xpipe__unix_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
                 continue; /* wrong mode, or silent: dropped */
         }
         if (fd >= 0) {
-            apr_atomic_set32(&l->accept_waited, waited);
+            xpipe__a32_set(&l->accept_waited, waited);
             return xpipe__unix_chan_new(out, fd, l->attr,
                                         UNIX_MSG_FRAMES(l->attr), pool);
         }

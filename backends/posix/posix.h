@@ -19,7 +19,7 @@
 #include "frame.h"
 #include "sys.h"
 
-#include <apr_atomic.h>
+#include "atomic.h"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -57,9 +57,9 @@
  * fds are packed in one word so that racing creators agree. */
 #define UNIX_WAKE_SLOTS 4
 typedef struct xpipe__unix_wake_t {
-    volatile apr_uint32_t signalled;
-    volatile apr_uint32_t slot[UNIX_WAKE_SLOTS]; /* a thread's write fd + 1 */
-    volatile apr_uint64_t fds; /* own: read fd << 32 | write fd */
+    xpipe__a32_t signalled;
+    xpipe__a32_t slot[UNIX_WAKE_SLOTS]; /* a thread's write fd + 1 */
+    xpipe__a64_t fds;                   /* own: read fd << 32 | write fd */
 } xpipe__unix_wake_t;
 
 /* One listening socket file and the lock that guards its name. */
@@ -73,7 +73,7 @@ typedef struct xpipe__unix_sock_file_t {
 
 struct xpipe__lsn_t {
     xpipe__unix_sock_file_t sock;
-    volatile apr_uint32_t accept_waited; /* the last accept had to wait */
+    xpipe__a32_t accept_waited; /* the last accept had to wait */
     xpipe__unix_wake_t wake;
     const xpipe_attr_t *attr;
     /* Exported to SMB clients: the socket in Samba's np directory (fd -1

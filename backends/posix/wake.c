@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <unistd.h>
 #ifdef HAVE_EVENTFD
@@ -15,6 +16,8 @@
 #endif
 
 #define UNIX_WAKE_NONE (~(apr_uint64_t)0)
+/* In a slot: a waker is writing to the registered fd (wake_set). */
+#define UNIX_SLOT_BUSY 0x80000000u
 
 static int unix_wake_make(int fds[2])
 {
@@ -123,16 +126,16 @@ void xpipe__unix_wake_init(xpipe__unix_wake_t *w)
 {
     int i;
 
-    apr_atomic_set32(&w->signalled, 0);
+    xpipe__a32_set(&w->signalled, 0);
     for (i = 0; i < UNIX_WAKE_SLOTS; i++)
-        apr_atomic_set32(&w->slot[i], 0);
-    apr_atomic_set64(&w->fds, UNIX_WAKE_NONE);
+        xpipe__a32_set(&w->slot[i], 0);
+    xpipe__a64_set(&w->fds, UNIX_WAKE_NONE);
 }
 
 /* The object's own wake fds, made now if need be. */
 static apr_status_t unix_wake_fds(xpipe__unix_wake_t *w, int *rd, int *wr)
 {
-    apr_uint64_t v = apr_atomic_read64(&w->fds);
+    apr_uint64_t v = xpipe__a64_get(&w->fds);
 
     if (v == UNIX_WAKE_NONE) {
         int fds[2];
@@ -141,7 +144,7 @@ static apr_status_t unix_wake_fds(xpipe__unix_wake_t *w, int *rd, int *wr)
         if (unix_wake_make(fds) < 0)
             return APR_FROM_OS_ERROR(errno);
         mine = (apr_uint64_t)(unsigned int)fds[0] << 32 | (unsigned int)fds[1];
-        v = apr_atomic_cas64(&w->fds, mine, UNIX_WAKE_NONE);
+        v = xpipe__a64_cas(&w->fds, mine, UNIX_WAKE_NONE);
         if (v != UNIX_WAKE_NONE) { /* another thread made one first */
             unix_sys.close(fds[0]);
             if (fds[1] != fds[0])
@@ -155,21 +158,39 @@ static apr_status_t unix_wake_fds(xpipe__unix_wake_t *w, int *rd, int *wr)
     return APR_SUCCESS;
 }
 
+/* Free a slot a thread registered (mine: its write fd + 1). A waker may
+ * be writing to that fd at this moment (the slot then reads mine |
+ * UNIX_SLOT_BUSY): wait the few instructions until it is done, so the fd
+ * is never written after its thread has left the wait. */
+static void unix_slot_leave(xpipe__a32_t *slot, apr_uint32_t mine)
+{
+    while (xpipe__a32_cas(slot, 0, mine) != mine)
+        sched_yield();
+}
+
 /* wake (on) latches the flag, then signals every registered thread and
  * the own fd: a thread registers before it reads the flag, so either it
  * sees the flag or we see its slot. unwake (lib calls it only when no
  * call is in flight) clears both. */
 apr_status_t xpipe__unix_wake_set(xpipe__unix_wake_t *w, int on)
 {
-    apr_uint64_t own = apr_atomic_read64(&w->fds);
+    apr_uint64_t own = xpipe__a64_get(&w->fds);
     apr_uint32_t v;
     int i;
 
-    apr_atomic_set32(&w->signalled, on != 0);
+    xpipe__a32_set(&w->signalled, on != 0);
     if (on) {
-        for (i = 0; i < UNIX_WAKE_SLOTS; i++)
-            if ((v = apr_atomic_read32(&w->slot[i])) != 0)
+        for (i = 0; i < UNIX_WAKE_SLOTS; i++) {
+            /* Mark the slot while writing to its fd, so the thread cannot
+             * leave (and, at its exit, close the fd) under the write. A
+             * slot already marked is being signalled by another waker. */
+            v = xpipe__a32_get(&w->slot[i]);
+            if (v != 0 && !(v & UNIX_SLOT_BUSY)
+                && xpipe__a32_cas(&w->slot[i], v | UNIX_SLOT_BUSY, v) == v) {
                 unix_fd_signal((int)v - 1);
+                xpipe__a32_set(&w->slot[i], v);
+            }
+        }
         if (own != UNIX_WAKE_NONE)
             unix_fd_signal((int)(own & 0xffffffffu));
     }
@@ -180,14 +201,14 @@ apr_status_t xpipe__unix_wake_set(xpipe__unix_wake_t *w, int on)
 
 void xpipe__unix_wake_close(xpipe__unix_wake_t *w)
 {
-    apr_uint64_t v = apr_atomic_read64(&w->fds);
+    apr_uint64_t v = xpipe__a64_get(&w->fds);
 
     if (v != UNIX_WAKE_NONE) {
         int rd = (int)(v >> 32), wr = (int)(v & 0xffffffffu);
         unix_sys.close(rd);
         if (wr != rd)
             unix_sys.close(wr);
-        apr_atomic_set64(&w->fds, UNIX_WAKE_NONE);
+        xpipe__a64_set(&w->fds, UNIX_WAKE_NONE);
     }
 }
 
@@ -199,7 +220,7 @@ apr_status_t xpipe__unix_wait2(int fd, int fd2, short events,
     unix_thread_wake_t *tw = NULL;
     apr_status_t rv;
 
-    if (w && apr_atomic_read32(&w->signalled))
+    if (w && xpipe__a32_get(&w->signalled))
         return XPIPE_ECANCELED;
     p[1].fd = fd2;
     /* A wait that may block must be reachable by wake(): register this
@@ -209,7 +230,7 @@ apr_status_t xpipe__unix_wait2(int fd, int fd2, short events,
         wake = nfds++;
         tw = unix_thread_wake();
         for (i = 0; tw && i < UNIX_WAKE_SLOTS && slot < 0; i++)
-            if (apr_atomic_cas32(&w->slot[i], (apr_uint32_t)tw->wr + 1, 0) == 0)
+            if (xpipe__a32_cas(&w->slot[i], (apr_uint32_t)tw->wr + 1, 0) == 0)
                 slot = i;
         if (slot >= 0)
             p[wake].fd = tw->rd;
@@ -217,7 +238,7 @@ apr_status_t xpipe__unix_wait2(int fd, int fd2, short events,
             return rv;
     }
     for (;;) {
-        if (w && apr_atomic_read32(&w->signalled)) {
+        if (w && xpipe__a32_get(&w->signalled)) {
             rv = XPIPE_ECANCELED;
             break;
         }
@@ -238,7 +259,7 @@ apr_status_t xpipe__unix_wait2(int fd, int fd2, short events,
              * thread: the flag tells (checked at the top). */
             if (slot >= 0)
                 unix_fd_drain(tw->rd);
-            else if (!apr_atomic_read32(&w->signalled))
+            else if (!xpipe__a32_get(&w->signalled))
                 unix_fd_drain(p[wake].fd);
             continue;
         }
@@ -252,7 +273,7 @@ apr_status_t xpipe__unix_wait2(int fd, int fd2, short events,
         }
     }
     if (slot >= 0)
-        apr_atomic_set32(&w->slot[slot], 0);
+        unix_slot_leave(&w->slot[slot], (apr_uint32_t)tw->wr + 1);
     return rv;
 }
 
