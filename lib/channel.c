@@ -14,7 +14,9 @@
 #include <string.h>
 
 /* ------------------------------------------------------------------ */
-/* The guard: what listeners and channels share. It counts calls in
+/* The guard: what listeners and channels share. Its protocol is modelled
+ * in lib/model/guard.pml and model-checked by Spin in ./run tests: change
+ * the model with the code. It counts calls in
  * flight so that close can wake them and wait for them to leave before
  * the backend frees anything, and it keeps the interrupt latch: an
  * interrupt stays raised until a call has returned XPIPE_ECANCELED with

@@ -14,7 +14,7 @@ import subprocess
 import sys
 
 SOURCE_EXT = (".c", ".h", ".in", ".py", ".sh", ".build", ".txt", ".ini",
-              ".cmake")
+              ".cmake", ".pml", ".supp")
 SOURCE_NAMES = {"run", "wine-run", "meson.build", "meson_options.txt"}
 SKIP_DIRS = {".git", "corpus", "logs"}
 
