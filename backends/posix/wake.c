@@ -158,7 +158,8 @@ static apr_status_t unix_wake_fds(xpipe__unix_wake_t *w, int *rd, int *wr)
     return APR_SUCCESS;
 }
 
-/* Free a slot a thread registered (mine: its write fd + 1). A waker may
+/* Free a slot a thread registered (mine: its write fd + 1). Modelled in
+ * wake.pml (checked by Spin in ./run tests). A waker may
  * be writing to that fd at this moment (the slot then reads mine |
  * UNIX_SLOT_BUSY): wait the few instructions until it is done, so the fd
  * is never written after its thread has left the wait. */

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-"""Model-check the guard (lib/model/guard.pml) with Spin, exhaustively.
+"""Model-check the guard (lib/model/guard.pml) and the POSIX wake slots
+(backends/posix/wake.pml) with Spin, exhaustively.
 
 Usage: check.py --work DIR --out RESULTS.json
 
@@ -10,7 +11,11 @@ Cases (written in meson's testlog format for build-aux/results.py):
   seed-consume-busy   a copy with a known bug (the interrupt cleared while
                       another call is in flight): Spin must find it;
   seed-no-broadcast   a copy with another (the last call out does not wake
-                      the closer): Spin must find it.
+                      the closer): Spin must find it;
+  wake-slots          the wake slots: no fd written after its thread closed
+                      it, no deadlock;
+  seed-plain-leave    the old code (a waiter leaves its slot with a plain
+                      store): Spin must find the write to a closed fd.
 The seeded runs prove that the check can fail. Spin and gcc must be
 installed (Debian's spin); without spin every case is SKIP.
 """
@@ -23,9 +28,12 @@ import subprocess
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-MODEL = os.path.join(HERE, "guard.pml")
-PROPS = ("P1 no interrupt lost, P2 consumed at most once, P3 close waits "
-         "for every call, P4 no call enters after close, P5 no deadlock")
+GUARD = os.path.join(HERE, "guard.pml")
+WAKE = os.path.join(HERE, "..", "..", "backends", "posix", "wake.pml")
+PROPS = {GUARD: "P1 no interrupt lost, P2 consumed at most once, P3 close "
+                "waits for every call, P4 no call enters after close, "
+                "P5 no deadlock",
+         WAKE: "no fd written after its thread closed it, no deadlock"}
 
 
 def which(name):
@@ -34,12 +42,12 @@ def which(name):
          if os.path.exists(os.path.join(d, name))), None)
 
 
-def verify(work, spin, cc, defines):
-    """Run Spin on the model with defines; (errors, states, text)."""
+def verify(work, spin, cc, model, defines):
+    """Run Spin on model with defines; (errors, states, text)."""
     os.makedirs(work, exist_ok=True)
     for f in os.listdir(work):
         os.remove(os.path.join(work, f))
-    cmd = [spin] + ["-D" + d for d in defines] + ["-a", MODEL]
+    cmd = [spin] + ["-D" + d for d in defines] + ["-a", model]
     r = subprocess.run(cmd, cwd=work, capture_output=True, text=True)
     if r.returncode != 0:
         return None, 0, r.stdout + r.stderr
@@ -65,18 +73,20 @@ def main():
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
     spin, cc = which("spin"), which("gcc") or which("cc")
-    cases = [("guard", [], False),
-             ("seed-consume-busy", ["SEED_CONSUME_BUSY"], True),
-             ("seed-no-broadcast", ["SEED_NO_BROADCAST"], True)]
+    cases = [("guard", GUARD, [], False),
+             ("seed-consume-busy", GUARD, ["SEED_CONSUME_BUSY"], True),
+             ("seed-no-broadcast", GUARD, ["SEED_NO_BROADCAST"], True),
+             ("wake-slots", WAKE, [], False),
+             ("seed-plain-leave", WAKE, ["SEED_PLAIN_LEAVE"], True)]
     failed = 0
     with open(a.out, "w") as f:
-        for name, defines, must_fail in cases:
+        for name, model, defines, must_fail in cases:
             if not spin or not cc:
                 result, text = "SKIP", ("SKIP spin is not installed "
                                         "(Debian's spin package)")
             else:
                 errors, states, out = verify(os.path.join(a.work, name),
-                                             spin, cc, defines)
+                                             spin, cc, model, defines)
                 found = re.findall(r"pan:1: (.*?) \(at depth", out)
                 if errors is None:
                     result, text = "FAIL", "Spin did not run:\n" + out
@@ -86,7 +96,8 @@ def main():
                             f"{found[0] if found else 'error'}\n{out}")
                 elif not must_fail and errors == 0:
                     result = "OK"
-                    text = (f"{states} states explored, no error: {PROPS}"
+                    text = (f"{states} states explored, no error: "
+                            f"{PROPS[model]}"
                             f"\n{out}")
                 else:
                     result = "FAIL"
