@@ -5,172 +5,12 @@
  */
 #include "backend.h"
 
-#include "atomic.h"
+#include "guard.h"
 #include <apr_cstr.h>
 #include <apr_strings.h>
-#include <apr_thread_cond.h>
 #include <apr_thread_mutex.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ------------------------------------------------------------------ */
-/* The guard: what listeners and channels share. Its protocol is modelled
- * in lib/model/guard.pml and model-checked by Spin in ./run tests: change
- * the model with the code. It counts calls in
- * flight so that close can wake them and wait for them to leave before
- * the backend frees anything, and it keeps the interrupt latch: an
- * interrupt stays raised until a call has returned XPIPE_ECANCELED with
- * no other call left in flight, so a wake-up is never lost to a race with
- * a call that was just about to block. */
-
-typedef struct guard_t {
-    /* busy count | GUARD_CLOSED | GUARD_INTR, changed atomically: a call
-     * on an open, uninterrupted object enters and leaves with one atomic
-     * operation each; the rest takes the lock. */
-    xpipe__a32_t state;
-    apr_thread_mutex_t *lock;
-    apr_thread_cond_t *idle;
-    /* Sets or clears the backend's wake object of obj, the listener or
-     * channel that holds this guard. */
-    apr_status_t (*wake)(void *obj, int on);
-    void *obj;
-} guard_t;
-
-#define GUARD_CLOSED 0x80000000u
-#define GUARD_INTR 0x40000000u
-#define GUARD_BUSY 0x3fffffffu
-
-static apr_status_t guard_init(guard_t *g, apr_pool_t *pool,
-                               apr_status_t (*wake)(void *, int), void *obj)
-{
-    apr_status_t rv;
-
-    memset(g, 0, sizeof(*g));
-    g->wake = wake;
-    g->obj = obj;
-    xpipe__a32_set(&g->state, 0);
-    rv = apr_thread_mutex_create(&g->lock, APR_THREAD_MUTEX_DEFAULT, pool);
-    if (rv == APR_SUCCESS)
-        rv = apr_thread_cond_create(&g->idle, pool);
-    return rv;
-}
-
-/* Set (on) or clear bits of the state word. */
-static apr_uint32_t guard_flag(guard_t *g, apr_uint32_t bits, int on)
-{
-    apr_uint32_t v = xpipe__a32_get(&g->state), seen;
-
-    for (;;) {
-        apr_uint32_t want = on ? v | bits : v & ~bits;
-        seen = xpipe__a32_cas(&g->state, want, v);
-        if (seen == v)
-            return want;
-        v = seen;
-    }
-}
-
-/* With the lock held: the last call out clears a pending interrupt. */
-static void guard_consume(guard_t *g, apr_uint32_t v)
-{
-    if ((v & GUARD_INTR) && (v & GUARD_BUSY) == 0 && !(v & GUARD_CLOSED)) {
-        guard_flag(g, GUARD_INTR, 0);
-        g->wake(g->obj, 0);
-    }
-}
-
-/* Enter a call: XPIPE_ECLOSED after close, XPIPE_ECANCELED when an
- * interrupt is pending (consumed if nothing else is in flight). */
-static apr_status_t guard_enter(guard_t *g)
-{
-    apr_uint32_t v = xpipe__a32_get(&g->state), seen;
-    apr_status_t rv = APR_SUCCESS;
-
-    while (!(v & (GUARD_CLOSED | GUARD_INTR))) {
-        seen = xpipe__a32_cas(&g->state, v + 1, v);
-        if (seen == v)
-            return APR_SUCCESS;
-        v = seen;
-    }
-    apr_thread_mutex_lock(g->lock);
-    v = xpipe__a32_get(&g->state);
-    if (v & GUARD_CLOSED)
-        rv = XPIPE_ECLOSED;
-    else if (v & GUARD_INTR) {
-        rv = XPIPE_ECANCELED;
-        guard_consume(g, v);
-    }
-    else
-        xpipe__a32_add(&g->state, 1);
-    apr_thread_mutex_unlock(g->lock);
-    return rv;
-}
-
-static apr_status_t guard_leave(guard_t *g, apr_status_t rv)
-{
-    apr_uint32_t v;
-
-    if (rv != XPIPE_ECANCELED) {
-        v = xpipe__a32_add(&g->state, (apr_uint32_t)-1); /* the old value */
-        if ((v & GUARD_CLOSED) && (v & GUARD_BUSY) == 1) {
-            apr_thread_mutex_lock(g->lock); /* the closer waits for this */
-            apr_thread_cond_broadcast(g->idle);
-            apr_thread_mutex_unlock(g->lock);
-        }
-        return rv;
-    }
-    apr_thread_mutex_lock(g->lock);
-    v = xpipe__a32_add(&g->state, (apr_uint32_t)-1) - 1;
-    if (v & GUARD_CLOSED)
-        rv = XPIPE_ECLOSED;
-    guard_consume(g, v);
-    if ((v & GUARD_CLOSED) && (v & GUARD_BUSY) == 0)
-        apr_thread_cond_broadcast(g->idle);
-    apr_thread_mutex_unlock(g->lock);
-    return rv;
-}
-
-static apr_status_t guard_interrupt(guard_t *g)
-{
-    apr_status_t rv = APR_SUCCESS;
-    apr_uint32_t v;
-
-    apr_thread_mutex_lock(g->lock);
-    v = xpipe__a32_get(&g->state);
-    if (v & GUARD_CLOSED)
-        rv = XPIPE_ECLOSED;
-    else if (!(v & GUARD_INTR)) {
-        guard_flag(g, GUARD_INTR, 1);
-        rv = g->wake(g->obj, 1);
-    }
-    apr_thread_mutex_unlock(g->lock);
-    return rv;
-}
-
-static int guard_closed(guard_t *g)
-{
-    return (xpipe__a32_get(&g->state) & GUARD_CLOSED) != 0;
-}
-
-/* Mark closed, wake and wait out the calls in flight. Returns 1 for the
- * caller that must release the backend state, 0 when already closed. */
-static int guard_close(guard_t *g)
-{
-    apr_uint32_t v;
-    int first;
-
-    apr_thread_mutex_lock(g->lock);
-    v = xpipe__a32_get(&g->state);
-    first = !(v & GUARD_CLOSED);
-    if (first) {
-        v = guard_flag(g, GUARD_CLOSED, 1);
-        if ((v & GUARD_BUSY) && !(v & GUARD_INTR))
-            g->wake(g->obj, 1);
-        while (xpipe__a32_get(&g->state) & GUARD_BUSY)
-            apr_thread_cond_wait(g->idle, g->lock);
-    }
-    apr_thread_mutex_unlock(g->lock);
-    return first;
-}
 
 /* ------------------------------------------------------------------ */
 /* Objects. The small public struct and its guard live in the caller's
@@ -181,7 +21,7 @@ static int guard_close(guard_t *g)
 
 /* What listeners and channels share. */
 typedef struct obj_t {
-    guard_t g;
+    xpipe__guard_t g;
     /* The transport (as SQLite's files carry their methods): a listener's
      * channels use its own. */
     const xpipe__backend_t *be;
@@ -319,7 +159,7 @@ static apr_status_t obj_cleanup(void *data)
 {
     obj_t *o = data;
 
-    if (guard_close(&o->g))
+    if (xpipe__guard_close(&o->g))
         o->release(o);
     return APR_SUCCESS;
 }
@@ -331,7 +171,7 @@ static apr_status_t obj_close(obj_t *o)
     xpipe__fail_clear();
     if (o == NULL)
         return APR_EINVAL;
-    if (!guard_close(&o->g))
+    if (!xpipe__guard_close(&o->g))
         return APR_SUCCESS;
     o->release(o);
     apr_pool_cleanup_kill(o->sub, o, obj_cleanup);
@@ -344,7 +184,7 @@ static apr_status_t obj_interrupt(obj_t *o)
     xpipe__fail_clear();
     if (o == NULL)
         return APR_EINVAL;
-    return guard_interrupt(&o->g);
+    return xpipe__guard_interrupt(&o->g);
 }
 
 /* A new object of size bytes (its obj_t first) in pool, or in a private
@@ -367,7 +207,7 @@ static apr_status_t obj_new(obj_t **out, apr_size_t size, apr_pool_t *pool,
     o->own_pool = own;
     o->be = be;
     o->release = release;
-    rv = guard_init(&o->g, owner, wake, o);
+    rv = xpipe__guard_init(&o->g, owner, wake, o);
     if (rv != APR_SUCCESS) {
         obj_pools_drop(owner, sub, own);
         return rv;
@@ -543,7 +383,7 @@ apr_status_t xpipe_accept(xpipe_t **channel, xpipe_listener_t *listener,
     if (channel == NULL || listener == NULL)
         return APR_EINVAL;
     *channel = NULL;
-    rv = guard_enter(&listener->o.g);
+    rv = xpipe__guard_enter(&listener->o.g);
     if (rv != APR_SUCCESS)
         return rv;
     for (;;) {
@@ -563,7 +403,7 @@ apr_status_t xpipe_accept(xpipe_t **channel, xpipe_listener_t *listener,
         rv = chan_finish(channel, ch, rv);
         break;
     }
-    return guard_leave(&listener->o.g, rv);
+    return xpipe__guard_leave(&listener->o.g, rv);
 }
 
 /* Sleep before another connect attempt: 1 ms at first, doubling up to
@@ -705,15 +545,15 @@ static apr_status_t chan_io(xpipe_t *ch, io_op_e op, void *buf, apr_size_t *len)
         return APR_SUCCESS; /* nothing to move is complete */
     if (want == 0)
         return APR_EINVAL; /* 0-byte read/write/message: never ambiguous */
-    rv = guard_enter(&ch->o.g);
+    rv = xpipe__guard_enter(&ch->o.g);
     if (rv != APR_SUCCESS)
         return rv; /* closed or interrupted comes first */
     if ((ch->mode == XPIPE_MODE_MESSAGE) != message) {
         *len = 0;
-        return guard_leave(&ch->o.g, XPIPE_EMODE);
+        return xpipe__guard_leave(&ch->o.g, XPIPE_EMODE);
     }
     if (op == IO_SEND && want > ch->max_message)
-        return guard_leave(&ch->o.g, XPIPE_EMSGSIZE);
+        return xpipe__guard_leave(&ch->o.g, XPIPE_EMSGSIZE);
     deadline = xpipe__deadline(ch->timeout);
     do {
         apr_size_t n = want - done;
@@ -723,7 +563,7 @@ static apr_status_t chan_io(xpipe_t *ch, io_op_e op, void *buf, apr_size_t *len)
             done += n;
     } while (full && rv == APR_SUCCESS && done < want);
     *len = op == IO_SEND && rv == APR_SUCCESS ? want : done;
-    return guard_leave(&ch->o.g, rv);
+    return xpipe__guard_leave(&ch->o.g, rv);
 }
 
 apr_status_t xpipe_read(xpipe_t *channel, void *buf, apr_size_t *len)
@@ -774,7 +614,7 @@ apr_status_t xpipe_timeout_set(xpipe_t *channel, apr_interval_time_t timeout)
     if (channel == NULL || timeout < -1)
         return APR_EINVAL;
     apr_thread_mutex_lock(channel->o.g.lock);
-    if (guard_closed(&channel->o.g))
+    if (xpipe__guard_closed(&channel->o.g))
         rv = XPIPE_ECLOSED;
     else
         channel->timeout = timeout;
@@ -814,7 +654,7 @@ static apr_status_t chan_ctl(xpipe_t *ch, ctl_op_e op, void *out, int how)
         memset(out, 0, sizeof(xpipe_peer_t));
     if (op == CTL_HANDLE)
         memset(out, 0, sizeof(xpipe_os_handle_t));
-    rv = guard_enter(&ch->o.g);
+    rv = xpipe__guard_enter(&ch->o.g);
     if (rv != APR_SUCCESS)
         return rv;
     switch (op) {
@@ -824,7 +664,7 @@ static apr_status_t chan_ctl(xpipe_t *ch, ctl_op_e op, void *out, int how)
     case CTL_PEER: rv = ch->o.be->peer_get(ch->impl, out, ch->o.sub); break;
     case CTL_HANDLE: rv = ch->o.be->os_handle_get(ch->impl, out); break;
     }
-    return guard_leave(&ch->o.g, rv);
+    return xpipe__guard_leave(&ch->o.g, rv);
 }
 
 apr_status_t xpipe_shutdown(xpipe_t *channel, xpipe_shutdown_e how)

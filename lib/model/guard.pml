@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* guard.pml — the guard of lib/channel.c (guard_enter, guard_leave,
+/* guard.pml — the guard of lib/guard.c (guard_enter, guard_leave,
  * guard_interrupt, guard_close, guard_consume) as a Promela model, checked
  * exhaustively by Spin in ./run tests (lib/model/check.sh). When the guard
  * changes, this model changes with it.

@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* guard.c — PRIVATE: the guard of listeners and channels (guard.h).
+ * Its protocol is modelled in lib/model/guard.pml and model-checked by
+ * Spin in ./run tests: change the model with this file.
+ */
+#include "guard.h"
+
+#include "xpipe.h"
+
+#include <string.h>
+
+/* The guard: what listeners and channels share. It counts calls in
+ * flight so that close can wake them and wait for them to leave before
+ * the backend frees anything, and it keeps the interrupt latch: an
+ * interrupt stays raised until a call has returned XPIPE_ECANCELED with
+ * no other call left in flight, so a wake-up is never lost to a race with
+ * a call that was just about to block. The state word holds the busy
+ * count and two flags; a call on an open, uninterrupted object enters and
+ * leaves with one atomic operation each; the rest takes the lock. */
+
+#define GUARD_CLOSED 0x80000000u
+#define GUARD_INTR 0x40000000u
+#define GUARD_BUSY 0x3fffffffu
+
+apr_status_t xpipe__guard_init(xpipe__guard_t *g, apr_pool_t *pool,
+                               apr_status_t (*wake)(void *, int), void *obj)
+{
+    apr_status_t rv;
+
+    memset(g, 0, sizeof(*g));
+    g->wake = wake;
+    g->obj = obj;
+    xpipe__a32_set(&g->state, 0);
+    rv = apr_thread_mutex_create(&g->lock, APR_THREAD_MUTEX_DEFAULT, pool);
+    if (rv == APR_SUCCESS)
+        rv = apr_thread_cond_create(&g->idle, pool);
+    return rv;
+}
+
+/* Set (on) or clear bits of the state word. */
+static apr_uint32_t guard_flag(xpipe__guard_t *g, apr_uint32_t bits, int on)
+{
+    apr_uint32_t v = xpipe__a32_get(&g->state), seen;
+
+    for (;;) {
+        apr_uint32_t want = on ? v | bits : v & ~bits;
+        seen = xpipe__a32_cas(&g->state, want, v);
+        if (seen == v)
+            return want;
+        v = seen;
+    }
+}
+
+/* With the lock held: the last call out clears a pending interrupt. */
+static void guard_consume(xpipe__guard_t *g, apr_uint32_t v)
+{
+    if ((v & GUARD_INTR) && (v & GUARD_BUSY) == 0 && !(v & GUARD_CLOSED)) {
+        guard_flag(g, GUARD_INTR, 0);
+        g->wake(g->obj, 0);
+    }
+}
+
+/* Enter a call: XPIPE_ECLOSED after close, XPIPE_ECANCELED when an
+ * interrupt is pending (consumed if nothing else is in flight). */
+apr_status_t xpipe__guard_enter(xpipe__guard_t *g)
+{
+    apr_uint32_t v = xpipe__a32_get(&g->state), seen;
+    apr_status_t rv = APR_SUCCESS;
+
+    while (!(v & (GUARD_CLOSED | GUARD_INTR))) {
+        seen = xpipe__a32_cas(&g->state, v + 1, v);
+        if (seen == v)
+            return APR_SUCCESS;
+        v = seen;
+    }
+    apr_thread_mutex_lock(g->lock);
+    v = xpipe__a32_get(&g->state);
+    if (v & GUARD_CLOSED)
+        rv = XPIPE_ECLOSED;
+    else if (v & GUARD_INTR) {
+        rv = XPIPE_ECANCELED;
+        guard_consume(g, v);
+    }
+    else
+        xpipe__a32_add(&g->state, 1);
+    apr_thread_mutex_unlock(g->lock);
+    return rv;
+}
+
+apr_status_t xpipe__guard_leave(xpipe__guard_t *g, apr_status_t rv)
+{
+    apr_uint32_t v;
+
+    if (rv != XPIPE_ECANCELED) {
+        v = xpipe__a32_add(&g->state, (apr_uint32_t)-1); /* the old value */
+        if ((v & GUARD_CLOSED) && (v & GUARD_BUSY) == 1) {
+            apr_thread_mutex_lock(g->lock); /* the closer waits for this */
+            apr_thread_cond_broadcast(g->idle);
+            apr_thread_mutex_unlock(g->lock);
+        }
+        return rv;
+    }
+    apr_thread_mutex_lock(g->lock);
+    v = xpipe__a32_add(&g->state, (apr_uint32_t)-1) - 1;
+    if (v & GUARD_CLOSED)
+        rv = XPIPE_ECLOSED;
+    guard_consume(g, v);
+    if ((v & GUARD_CLOSED) && (v & GUARD_BUSY) == 0)
+        apr_thread_cond_broadcast(g->idle);
+    apr_thread_mutex_unlock(g->lock);
+    return rv;
+}
+
+apr_status_t xpipe__guard_interrupt(xpipe__guard_t *g)
+{
+    apr_status_t rv = APR_SUCCESS;
+    apr_uint32_t v;
+
+    apr_thread_mutex_lock(g->lock);
+    v = xpipe__a32_get(&g->state);
+    if (v & GUARD_CLOSED)
+        rv = XPIPE_ECLOSED;
+    else if (!(v & GUARD_INTR)) {
+        guard_flag(g, GUARD_INTR, 1);
+        rv = g->wake(g->obj, 1);
+    }
+    apr_thread_mutex_unlock(g->lock);
+    return rv;
+}
+
+int xpipe__guard_closed(xpipe__guard_t *g)
+{
+    return (xpipe__a32_get(&g->state) & GUARD_CLOSED) != 0;
+}
+
+/* Mark closed, wake and wait out the calls in flight. Returns 1 for the
+ * caller that must release the backend state, 0 when already closed. */
+int xpipe__guard_close(xpipe__guard_t *g)
+{
+    apr_uint32_t v;
+    int first;
+
+    apr_thread_mutex_lock(g->lock);
+    v = xpipe__a32_get(&g->state);
+    first = !(v & GUARD_CLOSED);
+    if (first) {
+        v = guard_flag(g, GUARD_CLOSED, 1);
+        if ((v & GUARD_BUSY) && !(v & GUARD_INTR))
+            g->wake(g->obj, 1);
+        while (xpipe__a32_get(&g->state) & GUARD_BUSY)
+            apr_thread_cond_wait(g->idle, g->lock);
+    }
+    apr_thread_mutex_unlock(g->lock);
+    return first;
+}

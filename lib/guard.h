@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* guard.h — PRIVATE to lib/: the guard every listener and channel holds
+ * (guard.c): calls in flight, the interrupt latch, close from any thread.
+ */
+#ifndef XPIPE_GUARD_H
+#define XPIPE_GUARD_H
+
+#include "atomic.h"
+
+#include <apr_errno.h>
+#include <apr_pools.h>
+#include <apr_thread_cond.h>
+#include <apr_thread_mutex.h>
+
+typedef struct xpipe__guard_t {
+    /* busy count | GUARD_CLOSED | GUARD_INTR, changed atomically: a call
+     * on an open, uninterrupted object enters and leaves with one atomic
+     * operation each; the rest takes the lock. */
+    xpipe__a32_t state;
+    apr_thread_mutex_t *lock;
+    apr_thread_cond_t *idle;
+    /* Sets or clears the backend's wake object of obj, the listener or
+     * channel that holds this guard. */
+    apr_status_t (*wake)(void *obj, int on);
+    void *obj;
+} xpipe__guard_t;
+
+/* Make g, in pool; wake(obj, on) sets or clears the backend's wake object
+ * of obj, the listener or channel holding g. */
+apr_status_t xpipe__guard_init(xpipe__guard_t *g, apr_pool_t *pool,
+                               apr_status_t (*wake)(void *, int), void *obj);
+/* Enter a call: APR_SUCCESS, XPIPE_ECLOSED after close, XPIPE_ECANCELED
+ * when an interrupt is pending (consumed if nothing else is in flight). */
+apr_status_t xpipe__guard_enter(xpipe__guard_t *g);
+/* Leave a call that entered, with its status (XPIPE_ECANCELED may become
+ * XPIPE_ECLOSED); returns the status to give the caller. */
+apr_status_t xpipe__guard_leave(xpipe__guard_t *g, apr_status_t rv);
+/* Raise the interrupt: wakes every call blocked, and the next one. */
+apr_status_t xpipe__guard_interrupt(xpipe__guard_t *g);
+int xpipe__guard_closed(xpipe__guard_t *g);
+/* Mark closed, wake and wait out the calls in flight. Returns 1 for the
+ * caller that must release the backend state, 0 when already closed. */
+int xpipe__guard_close(xpipe__guard_t *g);
+
+#endif
