@@ -11,48 +11,31 @@
 
 #include <stdatomic.h>
 
-typedef _Atomic apr_uint32_t xpipe__a32_t;
-typedef _Atomic apr_uint64_t xpipe__a64_t;
+/* xpipe__a<bits>_t and, for it: get, set, cas (set *p to with when it
+ * holds cmp; returns what it held, APR's rule) and add (returns the value
+ * before). */
+#define XPIPE__ATOMIC(bits, type)                                              \
+    typedef _Atomic type xpipe__a##bits##_t;                                   \
+    static inline type xpipe__a##bits##_get(xpipe__a##bits##_t *p)             \
+    {                                                                          \
+        return atomic_load(p);                                                 \
+    }                                                                          \
+    static inline void xpipe__a##bits##_set(xpipe__a##bits##_t *p, type v)     \
+    {                                                                          \
+        atomic_store(p, v);                                                    \
+    }                                                                          \
+    static inline type xpipe__a##bits##_cas(xpipe__a##bits##_t *p, type with,  \
+                                            type cmp)                          \
+    {                                                                          \
+        atomic_compare_exchange_strong(p, &cmp, with);                         \
+        return cmp;                                                            \
+    }                                                                          \
+    static inline type xpipe__a##bits##_add(xpipe__a##bits##_t *p, type v)     \
+    {                                                                          \
+        return atomic_fetch_add(p, v);                                         \
+    }
 
-static inline apr_uint32_t xpipe__a32_get(xpipe__a32_t *p)
-{
-    return atomic_load(p);
-}
-
-static inline void xpipe__a32_set(xpipe__a32_t *p, apr_uint32_t v)
-{
-    atomic_store(p, v);
-}
-
-/* Set *p to with when it holds cmp; returns what it held (APR's rule). */
-static inline apr_uint32_t xpipe__a32_cas(xpipe__a32_t *p, apr_uint32_t with,
-                                          apr_uint32_t cmp)
-{
-    atomic_compare_exchange_strong(p, &cmp, with);
-    return cmp;
-}
-
-/* Add v; returns the value before. */
-static inline apr_uint32_t xpipe__a32_add(xpipe__a32_t *p, apr_uint32_t v)
-{
-    return atomic_fetch_add(p, v);
-}
-
-static inline apr_uint64_t xpipe__a64_get(xpipe__a64_t *p)
-{
-    return atomic_load(p);
-}
-
-static inline void xpipe__a64_set(xpipe__a64_t *p, apr_uint64_t v)
-{
-    atomic_store(p, v);
-}
-
-static inline apr_uint64_t xpipe__a64_cas(xpipe__a64_t *p, apr_uint64_t with,
-                                          apr_uint64_t cmp)
-{
-    atomic_compare_exchange_strong(p, &cmp, with);
-    return cmp;
-}
+XPIPE__ATOMIC(32, apr_uint32_t)
+XPIPE__ATOMIC(64, apr_uint64_t)
 
 #endif
