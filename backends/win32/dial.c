@@ -9,13 +9,13 @@ apr_status_t xpipe__win32_dial(xpipe__chan_t **out, const xpipe__name_t *name,
                                const char *native, const xpipe_attr_t *attr,
                                apr_time_t deadline, apr_pool_t *pool)
 {
-    const wchar_t *w = xpipe__win32_wide(native, pool);
+    wchar_t w[WIN32_NAME_MAX + 1];
     DWORD err, flags = 0, mode;
     HANDLE h;
 
     (void)name;
     (void)deadline; /* CreateFile on a pipe does not block */
-    if (w == NULL)
+    if (xpipe__win32_wide_name(native, w) < 0)
         return xpipe__fail(XPIPE_EBADNAME, "%s does not convert to UTF-16",
                            native);
     /* SQOS: the server may identify us but never act as us. */
@@ -73,10 +73,11 @@ apr_status_t xpipe__win32_dial(xpipe__chan_t **out, const xpipe__name_t *name,
 apr_status_t xpipe__win32_busy_wait(const char *native, apr_time_t deadline,
                                     apr_pool_t *pool)
 {
-    const wchar_t *w = xpipe__win32_wide(native, pool);
+    wchar_t w[WIN32_NAME_MAX + 1];
     int ms = xpipe__remaining_ms(deadline);
 
-    if (w == NULL)
+    (void)pool;
+    if (xpipe__win32_wide_name(native, w) < 0)
         return APR_ENOTIMPL;
     if (win32_sys.wait_named_pipe(w, ms <= 0 ? 1 : (DWORD)ms))
         return APR_SUCCESS;

@@ -64,6 +64,17 @@ long xpipe__win32_names_add(const wchar_t *name, long delta)
     return 0;
 }
 
+int xpipe__win32_wide_name(const char *native, wchar_t out[WIN32_NAME_MAX + 1])
+{
+    /* resolve() capped native at WIN32_NAME_MAX bytes: no more UTF-16
+     * units than that. */
+    return MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, native, -1, out,
+                               WIN32_NAME_MAX + 1)
+                   > 0
+               ? 0
+               : -1;
+}
+
 wchar_t *xpipe__win32_wide(const char *s, apr_pool_t *pool)
 {
     int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, NULL, 0);

@@ -87,6 +87,10 @@ HANDLE xpipe__win32_event(HANDLE volatile *slot);
 /* names.c */
 /* UTF-8 to UTF-16 (lib/name.c checked portable names), or NULL. */
 wchar_t *xpipe__win32_wide(const char *s, apr_pool_t *pool);
+/* A resolved pipe name in UTF-16, into out (no allocation: dial and
+ * busy_wait run once per connect attempt). 0, or -1 when it does not
+ * convert. */
+int xpipe__win32_wide_name(const char *native, wchar_t out[WIN32_NAME_MAX + 1]);
 /* Server ends that outlive their listener, counted per name (see
  * names.c); add with the lock held. */
 void xpipe__win32_names_lock(void);
