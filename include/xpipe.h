@@ -757,6 +757,173 @@ typedef union xpipe_os_handle_t {
  */
 XPIPE_API apr_status_t xpipe_os_handle_get(xpipe_t *channel,
                                            xpipe_os_handle_t *handle);
+
+/**
+ * A listener's native handle, for an event loop of the caller's own.
+ * POSIX: the listening socket's descriptor, readable when a client
+ * waits to be accepted (with xpipe_attr_smb_export_set, network clients
+ * arrive on a second descriptor this call does not give: a poll set
+ * watches both). Windows: a manual-reset event that is signalled when a
+ * client may be waiting; xpipe resets it as xpipe_accept finds none.
+ * Owned by xpipe: do not close it or read from it. After the handle
+ * signals, xpipe_accept with timeout 0 takes the client or returns
+ * APR_TIMEUP.
+ * @param listener the listener.
+ * @param handle receives it.
+ * @return APR_SUCCESS, APR_EINVAL, XPIPE_ECLOSED.
+ */
+XPIPE_API apr_status_t xpipe_listener_os_handle_get(xpipe_listener_t *listener,
+                                                    xpipe_os_handle_t *handle);
+/** @} */
+
+/* ------------------------------------------------------------------ */
+/** @name Poll sets
+ * One thread waits for many channels and listeners, as with APR's
+ * apr_pollset: add each with the events it is wanted for, call
+ * xpipe_pollset_poll, and for each object it reports call the object's
+ * function with timeout 0 (xpipe_timeout_set(ch, 0), xpipe_accept(...,
+ * 0, ...)). Readiness is a hint that never blocks: the call then makes
+ * progress, or returns APR_TIMEUP when another thread got there first.
+ * Level-triggered: an object stays reported while it is ready.
+ *
+ * Rules
+ * - One thread polls a set at a time; xpipe_pollset_add,
+ *   xpipe_pollset_remove and xpipe_pollset_wakeup may be called from any
+ *   thread, also while another polls.
+ * - An object is in at most one set at a time, and on Windows a channel
+ *   stays bound to the first set it joined (its handle's completion
+ *   port): it may leave and join that set again, not another one.
+ *   Listeners move freely.
+ * - Closing an object removes it from its set. A poll that is already
+ *   returning may still report it; calls on it then return
+ *   XPIPE_ECLOSED (with a caller's pool: an object with a private pool
+ *   is freed by its close, so close such objects from the polling thread
+ *   or remove them first).
+ * - Objects outside the set keep their blocking calls. An object inside
+ *   it may still use them, with timeout 0 after a report being the fast
+ *   path. While a channel is in a set for XPIPE_POLLIN, its reads belong
+ *   to the polling thread: the set may read a message's frames ahead
+ *   into the channel (framed message mode), so a second reader would
+ *   break the one-reader rule.
+ *
+ * Backends: POSIX uses APR's apr_pollset (epoll, kqueue or poll, as APR
+ * finds them). Windows uses an I/O completion port: a zero-byte
+ * overlapped read on each channel completes when data (or the end)
+ * arrives, without taking it; listeners' pending connects signal the
+ * set's event; nothing polls with timeouts, except that a full pipe's
+ * XPIPE_POLLOUT is re-checked every XPIPE_POLLOUT_RECHECK_MS (Windows
+ * tells of free pipe buffer space only to a write in flight).
+ * @{ */
+
+/** A poll set. Opaque. */
+typedef struct xpipe_pollset_t xpipe_pollset_t;
+
+/** Channel: xpipe_read or xpipe_recv makes progress (data, a whole
+ *  message, the end of the stream, or an error to report). */
+#define XPIPE_POLLIN 0x1
+/** Channel: xpipe_write or xpipe_send makes progress (or reports the
+ *  peer gone). */
+#define XPIPE_POLLOUT 0x2
+/** Listener: a client is there for xpipe_accept. */
+#define XPIPE_POLLACCEPT 0x4
+/** Windows: how often a full pipe is re-checked for XPIPE_POLLOUT. */
+#define XPIPE_POLLOUT_RECHECK_MS 10
+/** Largest size accepted by xpipe_pollset_create. */
+#define XPIPE_POLLSET_LIMIT (1024 * 1024)
+
+/** What to watch, and (in results) what is ready. */
+typedef struct xpipe_pollfd_t {
+    xpipe_t *channel;           /**< the channel; NULL for a listener */
+    xpipe_listener_t *listener; /**< the listener; NULL for a channel */
+    apr_int16_t reqevents;      /**< XPIPE_POLLIN / _POLLOUT (channel),
+                                     XPIPE_POLLACCEPT (listener) */
+    apr_int16_t rtnevents;      /**< results: the events ready */
+    void *client_data;          /**< yours, handed back in results */
+} xpipe_pollfd_t;
+
+/**
+ * Create a poll set.
+ * @param pollset receives it.
+ * @param size    how many objects it may hold, 1..XPIPE_POLLSET_LIMIT.
+ * @param pool    owner pool (destroying it destroys the set), or NULL for
+ *                a private one freed by xpipe_pollset_destroy.
+ * @return APR_SUCCESS, APR_EINVAL, APR_ENOMEM, or an OS status.
+ */
+XPIPE_API apr_status_t xpipe_pollset_create(xpipe_pollset_t **pollset,
+                                            apr_uint32_t size,
+                                            apr_pool_t *pool);
+
+/**
+ * Add a channel or a listener. The descriptor is copied.
+ * @param pollset the set.
+ * @param desc    exactly one of channel and listener, and reqevents
+ *                valid for it (not 0).
+ * @return APR_SUCCESS; APR_EINVAL for NULLs, both or neither object, or
+ *         events the object cannot have; APR_EEXIST when the object is
+ *         already in this set; APR_EBUSY when it is in another set (or,
+ *         on Windows, a channel was bound to another); APR_ENOSPC when
+ *         the set holds size objects; XPIPE_ECLOSED for a closed object
+ *         or set.
+ */
+XPIPE_API apr_status_t xpipe_pollset_add(xpipe_pollset_t *pollset,
+                                         const xpipe_pollfd_t *desc);
+
+/**
+ * Remove the object desc names (its channel or listener; the other
+ * fields are ignored).
+ * @return APR_SUCCESS; APR_NOTFOUND when it is not in this set;
+ *         APR_EINVAL; XPIPE_ECLOSED for a destroyed set.
+ */
+XPIPE_API apr_status_t xpipe_pollset_remove(xpipe_pollset_t *pollset,
+                                            const xpipe_pollfd_t *desc);
+
+/**
+ * Wait until objects are ready, the deadline passes, or another thread
+ * calls xpipe_pollset_wakeup.
+ * @param pollset the set.
+ * @param timeout -1 forever, 0 do not block, else microseconds.
+ * @param num     receives how many objects are ready.
+ * @param descriptors receives an array of num copies of their
+ *        descriptors with rtnevents set, valid until the next poll.
+ * @return APR_SUCCESS (num > 0); APR_TIMEUP (num 0); XPIPE_ECANCELED
+ *         after xpipe_pollset_wakeup (num 0); APR_EBUSY when another
+ *         thread is polling the set; APR_EINVAL; XPIPE_ECLOSED.
+ */
+XPIPE_API apr_status_t xpipe_pollset_poll(xpipe_pollset_t *pollset,
+                                          apr_interval_time_t timeout,
+                                          apr_int32_t *num,
+                                          const xpipe_pollfd_t **descriptors);
+
+/**
+ * Wake the thread blocked in xpipe_pollset_poll: it returns
+ * XPIPE_ECANCELED. When none is, the next poll returns it at once. Any
+ * thread.
+ * @return APR_SUCCESS, APR_EINVAL, XPIPE_ECLOSED.
+ */
+XPIPE_API apr_status_t xpipe_pollset_wakeup(xpipe_pollset_t *pollset);
+
+/**
+ * One handle an event loop of the caller's own can wait on for the whole
+ * set. Windows: a manual-reset event, signalled when a member may be
+ * ready or on xpipe_pollset_wakeup; give it to MsgWaitForMultipleObjects
+ * or WaitForMultipleObjects, then call xpipe_pollset_poll with timeout 0
+ * (which resets it). POSIX: APR_ENOTIMPL (APR's pollset keeps its
+ * descriptor to itself): add each object's descriptor
+ * (xpipe_os_handle_get, xpipe_listener_os_handle_get) to the loop.
+ * Owned by the set: do not close it.
+ * @return APR_SUCCESS, APR_ENOTIMPL, APR_EINVAL, XPIPE_ECLOSED.
+ */
+XPIPE_API apr_status_t xpipe_pollset_os_handle_get(xpipe_pollset_t *pollset,
+                                                   xpipe_os_handle_t *handle);
+
+/**
+ * Destroy the set: its objects leave it and stay open. With a caller's
+ * pool the set's memory stays until the pool goes and later calls
+ * return XPIPE_ECLOSED; with a private one it is freed. No thread may be
+ * polling it.
+ * @return APR_SUCCESS, APR_EINVAL.
+ */
+XPIPE_API apr_status_t xpipe_pollset_destroy(xpipe_pollset_t *pollset);
 /** @} */
 
 #ifdef __cplusplus

@@ -12,7 +12,7 @@
 
 #include <apr_time.h>
 
-#define XPIPE__BACKEND_VERSION 2
+#define XPIPE__BACKEND_VERSION 3
 
 /* A dial attempt found the server there but unable to take a client now
  * (all instances taken, backlog full). Internal: lib/ retries, and never
@@ -68,6 +68,30 @@ typedef struct xpipe__name_t {
 /* Backend-private state of a listener and of a channel. */
 typedef struct xpipe__lsn_t xpipe__lsn_t;
 typedef struct xpipe__chan_t xpipe__chan_t;
+
+/* Poll sets: lib/poll.c owns the members, the results and the rules
+ * (locking, wake-up latch, membership); a backend watches the members'
+ * handles and waits. xpipe__pset_t is the backend's state of a set. */
+typedef struct xpipe__pset_t xpipe__pset_t;
+
+/* A member, made and freed by lib/poll.c. A backend reads chan or lsn
+ * and desc.reqevents, and keeps its own per-member state in be. */
+typedef struct xpipe__pm_t {
+    xpipe_pollfd_t desc; /* the caller's, copied */
+    xpipe__chan_t *chan; /* the member's backend state: one of these */
+    xpipe__lsn_t *lsn;
+    void *be; /* the backend's */
+    /* lib/poll.c's own: */
+    void *obj;                       /* its obj_t */
+    struct xpipe__pm_t *prev, *next; /* the live members, or the dead */
+    struct xpipe__pm_t *recheck;     /* next on the recheck list */
+    int on_recheck, dead;
+    apr_uint32_t round; /* the poll that reported it last */
+    apr_int32_t res;    /* its index in that poll's results */
+} xpipe__pm_t;
+
+/* Called by a backend's pset_collect for each member the OS reported. */
+typedef void (*xpipe__pm_found_fn)(void *baton, xpipe__pm_t *m, int events);
 
 typedef struct xpipe__backend_t {
     /* XPIPE__BACKEND_VERSION; slots are only ever appended. */
@@ -159,6 +183,42 @@ typedef struct xpipe__backend_t {
     /* Check an SDDL string at attribute time: APR_SUCCESS when this
      * backend can apply it (or ignores SDDL), APR_EINVAL when not. */
     apr_status_t (*sddl_check)(const char *sddl);
+
+    /* --- version 3: poll sets and listener handles --- */
+
+    /* The listener's native handle (xpipe_listener_os_handle_get). */
+    apr_status_t (*listener_os_handle_get)(xpipe__lsn_t *lsn,
+                                           xpipe_os_handle_t *handle);
+    /* A set for up to size members, from pool. */
+    apr_status_t (*pset_create)(xpipe__pset_t **ps, apr_uint32_t size,
+                                apr_pool_t *pool);
+    /* Start / stop watching m for m->desc.reqevents. lib/ holds the set's
+     * lock; another thread may be in pset_wait. APR_EBUSY when the
+     * member's handle is bound to another set for good (Windows). */
+    apr_status_t (*pset_add)(xpipe__pset_t *ps, xpipe__pm_t *m);
+    void (*pset_remove)(xpipe__pset_t *ps, xpipe__pm_t *m);
+    /* Block until a member may be ready, a wake-up, or the deadline
+     * (XPIPE__FOREVER: none; at or before now: do not block), collecting
+     * what the OS reports. APR_SUCCESS, APR_TIMEUP, XPIPE_ECANCELED after
+     * pset_wakeup, or an OS status. One thread at a time, without the
+     * set's lock. */
+    apr_status_t (*pset_wait)(xpipe__pset_t *ps, apr_time_t deadline);
+    /* With the set's lock: hand each member the last wait collected to
+     * found (a member removed since may come: lib/ skips it). */
+    void (*pset_collect)(xpipe__pset_t *ps, xpipe__pm_found_fn found,
+                         void *baton);
+    /* Make a pset_wait in flight (or the next) return XPIPE_ECANCELED. */
+    apr_status_t (*pset_wakeup)(xpipe__pset_t *ps);
+    /* Release everything; no member is left, no wait in flight. */
+    void (*pset_destroy)(xpipe__pset_t *ps);
+    /* One waitable handle for the set, or APR_ENOTIMPL. */
+    apr_status_t (*pset_os_handle_get)(xpipe__pset_t *ps,
+                                       xpipe_os_handle_t *handle);
+    /* Which of m's requested events hold now, without blocking: os holds
+     * what the OS reported for m (0 when lib/ asks again about a member
+     * reported by the last poll: state xpipe keeps, as a message held or
+     * a frame read ahead, is what counts then). With the set's lock. */
+    int (*pm_ready)(xpipe__pm_t *m, int os);
 } xpipe__backend_t;
 
 /* The functions behind a backend's slots, declared for its files with the
@@ -194,7 +254,21 @@ typedef struct xpipe__backend_t {
     apr_status_t p##_peer_get(xpipe__chan_t *chan, xpipe_peer_t *peer,         \
                               apr_pool_t *pool);                               \
     apr_status_t p##_os_handle_get(xpipe__chan_t *chan,                        \
-                                   xpipe_os_handle_t *handle)
+                                   xpipe_os_handle_t *handle);                 \
+    apr_status_t p##_listener_os_handle_get(xpipe__lsn_t *lsn,                 \
+                                            xpipe_os_handle_t *handle);        \
+    apr_status_t p##_pset_create(xpipe__pset_t **ps, apr_uint32_t size,        \
+                                 apr_pool_t *pool);                            \
+    apr_status_t p##_pset_add(xpipe__pset_t *ps, xpipe__pm_t *m);              \
+    void p##_pset_remove(xpipe__pset_t *ps, xpipe__pm_t *m);                   \
+    apr_status_t p##_pset_wait(xpipe__pset_t *ps, apr_time_t deadline);        \
+    void p##_pset_collect(xpipe__pset_t *ps, xpipe__pm_found_fn found,         \
+                          void *baton);                                        \
+    apr_status_t p##_pset_wakeup(xpipe__pset_t *ps);                           \
+    void p##_pset_destroy(xpipe__pset_t *ps);                                  \
+    apr_status_t p##_pset_os_handle_get(xpipe__pset_t *ps,                     \
+                                        xpipe_os_handle_t *handle);            \
+    int p##_pm_ready(xpipe__pm_t *m, int os)
 
 /* The backend chosen by meson (see config.h: XPIPE__BACKEND). */
 extern const xpipe__backend_t XPIPE__BACKEND;

@@ -5,47 +5,12 @@
  */
 #include "backend.h"
 
-#include "guard.h"
+#include "object.h"
 #include <apr_cstr.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ------------------------------------------------------------------ */
-/* Objects. The small public struct and its guard live in the caller's
- * pool (or a private one), so a call after close still finds a valid
- * object and gets XPIPE_ECLOSED; the backend state lives in a sub-pool
- * that close destroys, so a long-lived parent pool does not grow with
- * every accepted channel beyond this header. */
-
-/* What listeners and channels share. */
-typedef struct obj_t {
-    xpipe__guard_t g;
-    /* The transport (as SQLite's files carry their methods): a listener's
-     * channels use its own. */
-    const xpipe__backend_t *be;
-    apr_pool_t *pool; /* the caller's, or a private one (own_pool) */
-    apr_pool_t *sub;  /* the backend state's */
-    int own_pool;
-    /* Releases the backend state, once, with no call in flight. */
-    void (*release)(struct obj_t *o);
-} obj_t;
-
-struct xpipe_listener_t {
-    obj_t o; /* first: the listener is its obj_t */
-    xpipe__lsn_t *impl;
-    const xpipe_attr_t *attr; /* our copy: accepted channels inherit it */
-    const char *native;
-};
-
-struct xpipe_t {
-    obj_t o; /* first: the channel is its obj_t */
-    xpipe__chan_t *impl;
-    xpipe_mode_e mode;
-    apr_size_t max_message;
-    apr_interval_time_t timeout;
-};
 
 /* The transport for a parsed name. One per build today; remote names
  * are where a second (an SMB client on POSIX) will be chosen. */
@@ -159,8 +124,10 @@ static apr_status_t obj_cleanup(void *data)
 {
     obj_t *o = data;
 
-    if (xpipe__guard_close(&o->g))
+    if (xpipe__guard_close(&o->g)) {
+        xpipe__poll_forget(o);
         o->release(o);
+    }
     return APR_SUCCESS;
 }
 
@@ -173,6 +140,7 @@ static apr_status_t obj_close(obj_t *o)
         return APR_EINVAL;
     if (!xpipe__guard_close(&o->g))
         return APR_SUCCESS;
+    xpipe__poll_forget(o);
     o->release(o);
     apr_pool_cleanup_kill(o->sub, o, obj_cleanup);
     obj_drop(o);
@@ -280,6 +248,22 @@ apr_status_t xpipe_listener_interrupt(xpipe_listener_t *listener)
 apr_status_t xpipe_listener_close(xpipe_listener_t *l)
 {
     return obj_close(l ? &l->o : NULL);
+}
+
+apr_status_t xpipe_listener_os_handle_get(xpipe_listener_t *l,
+                                          xpipe_os_handle_t *handle)
+{
+    apr_status_t rv;
+
+    xpipe__fail_clear();
+    if (l == NULL || handle == NULL)
+        return APR_EINVAL;
+    memset(handle, 0, sizeof(*handle));
+    rv = xpipe__guard_enter(&l->o.g);
+    if (rv != APR_SUCCESS)
+        return rv;
+    rv = l->o.be->listener_os_handle_get(l->impl, handle);
+    return xpipe__guard_leave(&l->o.g, rv);
 }
 
 /* ------------------------------------------------------------------ */

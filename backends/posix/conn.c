@@ -221,9 +221,30 @@ apr_status_t xpipe__unix_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
 {
     unix_frame_io_t io = { c, deadline };
 
+    if (c->rx_err) {
+        apr_status_t rv = c->rx_err;
+        c->rx_err = APR_SUCCESS;
+        *len = 0;
+        return rv;
+    }
     if (c->rx.kind != XPIPE__FRAME_NONE)
         return xpipe__frame_recv(&c->rx, buf, len, unix_frame_read, &io);
     return unix_seq_recv(c, buf, len, deadline);
+}
+
+apr_status_t xpipe__unix_frame_fill(xpipe__chan_t *c)
+{
+    unix_frame_io_t io = { c, 0 };
+    apr_status_t rv = xpipe__frame_fill(&c->rx, unix_frame_read, &io);
+
+    /* A reset is told once by the socket: keep it for recv. The end of
+     * the stream, a bad frame and a cut-off one are found again. */
+    if (rv == XPIPE_ERESET
+        || (rv != APR_SUCCESS && !APR_STATUS_IS_TIMEUP(rv)
+            && !APR_STATUS_IS_EOF(rv) && rv != XPIPE_EMODE
+            && rv != XPIPE_ECANCELED))
+        c->rx_err = rv;
+    return rv;
 }
 
 apr_status_t xpipe__unix_wake(xpipe__chan_t *c)

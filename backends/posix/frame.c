@@ -115,6 +115,38 @@ apr_status_t xpipe__frame_recv(xpipe__frame_rx_t *rx, void *buf,
     return APR_SUCCESS;
 }
 
+apr_status_t xpipe__frame_fill(xpipe__frame_rx_t *rx, xpipe__frame_read_fn read,
+                               void *baton)
+{
+    apr_size_t size, n;
+    apr_status_t rv = frame_header(rx, &size, read, baton);
+
+    if (rv != APR_SUCCESS)
+        return rv;
+    if (size == 0 || size > xpipe__frame_max(rx->kind))
+        return XPIPE_EMODE;
+    if (rx->part == NULL && (rx->part = malloc(size)) == NULL)
+        return APR_ENOMEM;
+    while (rx->got < size) {
+        n = size - rx->got;
+        rv = read(baton, rx->part + rx->got, &n);
+        if (rv != APR_SUCCESS)
+            return APR_STATUS_IS_EOF(rv) ? XPIPE_ERESET : rv;
+        rx->got += n;
+    }
+    return APR_SUCCESS;
+}
+
+int xpipe__frame_ready(const xpipe__frame_rx_t *rx)
+{
+    apr_size_t hl = xpipe__frame_hdr_len(rx->kind), size;
+
+    if (hl == 0 || rx->hdr_got < hl)
+        return 0;
+    size = frame_decode(rx);
+    return size > 0 && size <= xpipe__frame_max(rx->kind) && rx->got == size;
+}
+
 apr_status_t xpipe__frame_flush(xpipe__frame_tx_t *tx,
                                 xpipe__frame_write_fn write, void *baton)
 {

@@ -77,6 +77,14 @@ apr_status_t xpipe__frame_send(xpipe__frame_tx_t *tx, const void *buf,
                                apr_size_t len, xpipe__frame_write_fn write,
                                void *baton);
 
+/* Read the next frame into rx's own buffer, as far as read lets it:
+ * APR_SUCCESS when the whole frame is there (xpipe__frame_recv then
+ * delivers it), else as xpipe__frame_recv, keeping what arrived. */
+apr_status_t xpipe__frame_fill(xpipe__frame_rx_t *rx, xpipe__frame_read_fn read,
+                               void *baton);
+/* Is a whole frame in rx's buffer? */
+int xpipe__frame_ready(const xpipe__frame_rx_t *rx);
+
 /* Write what is left of a committed frame: APR_SUCCESS when nothing is
  * (any more), else write's status. */
 apr_status_t xpipe__frame_flush(xpipe__frame_tx_t *tx,

@@ -99,6 +99,9 @@ struct xpipe__chan_t {
     apr_size_t max_message;
     unsigned char *spill; /* where a message longer than the buffer runs on */
     xpipe__held_t held;   /* such a message, kept whole for the next call */
+    /* What a poll set's read ahead met (an error the socket reports only
+     * once), for the next recv to return. */
+    apr_status_t rx_err;
 };
 
 /* The slot functions (backend.c puts them in the table). */
@@ -157,6 +160,11 @@ apr_status_t xpipe__unix_recv_exact(int fd, void *buf, apr_size_t n,
 apr_status_t xpipe__unix_chan_new(xpipe__chan_t **out, int fd,
                                   const xpipe_attr_t *attr,
                                   xpipe__frame_kind_e kind, apr_pool_t *pool);
+
+/* Framed: read what the socket holds of the next frame into rx, without
+ * blocking: APR_SUCCESS when a whole frame is there, APR_TIMEUP when
+ * not yet, else the status the next recv reports. */
+apr_status_t xpipe__unix_frame_fill(xpipe__chan_t *c);
 
 /* The SMB export (backends/smb/export.c; stubs when built without it). */
 /* Also listen in Samba's np directory for name. */

@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* poll.c — the POSIX backend's poll sets: APR's apr_pollset (epoll,
+ * kqueue, or poll, whichever APR finds), thread-safe and wakeable, over
+ * the members' sockets; and what a member is ready for beyond its socket
+ * (a message held, a frame read ahead).
+ */
+#include "posix.h"
+
+#include <apr_poll.h>
+#include <apr_portable.h>
+#include <string.h>
+
+/* A member's sockets as APR sees them (a listener exported to SMB
+ * clients has two), kept for reuse: APR allocates them from the set's
+ * pool, which must not grow with every member that comes and goes. */
+typedef struct unix_pm_t {
+    apr_socket_t *sock[2];
+    int nfd;
+    apr_int16_t events;
+    struct unix_pm_t *next; /* free list */
+} unix_pm_t;
+
+struct xpipe__pset_t {
+    apr_pollset_t *aps;
+    apr_pool_t *pool;
+    unix_pm_t *free;
+    apr_int32_t got; /* what the last wait found */
+    const apr_pollfd_t *found;
+};
+
+apr_status_t xpipe__unix_pset_create(xpipe__pset_t **out, apr_uint32_t size,
+                                     apr_pool_t *pool)
+{
+    xpipe__pset_t *ps = apr_pcalloc(pool, sizeof(*ps));
+    /* Two sockets per member at most; APR sizes its result array so. */
+    apr_status_t rv =
+        apr_pollset_create(&ps->aps, size * 2, pool,
+                           APR_POLLSET_THREADSAFE | APR_POLLSET_WAKEABLE);
+
+    if (rv != APR_SUCCESS)
+        return rv;
+    ps->pool = pool;
+    *out = ps;
+    return APR_SUCCESS;
+}
+
+static apr_pollfd_t unix_pfd(xpipe__pm_t *m, unix_pm_t *r, int i)
+{
+    apr_pollfd_t pfd;
+
+    memset(&pfd, 0, sizeof(pfd));
+    pfd.p = NULL;
+    pfd.desc_type = APR_POLL_SOCKET;
+    pfd.reqevents = r->events;
+    pfd.desc.s = r->sock[i];
+    pfd.client_data = m;
+    return pfd;
+}
+
+apr_status_t xpipe__unix_pset_add(xpipe__pset_t *ps, xpipe__pm_t *m)
+{
+    unix_pm_t *r = ps->free;
+    int fds[2], i;
+    apr_pollfd_t pfd;
+    apr_status_t rv = APR_SUCCESS;
+
+    if (r)
+        ps->free = r->next;
+    else
+        r = apr_pcalloc(ps->pool, sizeof(*r));
+    r->nfd = 0;
+    if (m->chan)
+        fds[r->nfd++] = m->chan->fd;
+    else {
+        fds[r->nfd++] = m->lsn->sock.fd;
+        if (m->lsn->smb.fd >= 0)
+            fds[r->nfd++] = m->lsn->smb.fd;
+    }
+    r->events =
+        (m->desc.reqevents & (XPIPE_POLLIN | XPIPE_POLLACCEPT) ? APR_POLLIN : 0)
+        | (m->desc.reqevents & XPIPE_POLLOUT ? APR_POLLOUT : 0);
+    for (i = 0; i < r->nfd && rv == APR_SUCCESS; i++) {
+        apr_os_sock_put(&r->sock[i], &fds[i], ps->pool);
+        pfd = unix_pfd(m, r, i);
+        rv = apr_pollset_add(ps->aps, &pfd);
+    }
+    if (rv != APR_SUCCESS) {
+        int j;
+        for (j = 0; j < i - 1; j++) { /* the ones added before */
+            pfd = unix_pfd(m, r, j);
+            apr_pollset_remove(ps->aps, &pfd);
+        }
+        r->next = ps->free;
+        ps->free = r;
+        return rv;
+    }
+    m->be = r;
+    return APR_SUCCESS;
+}
+
+void xpipe__unix_pset_remove(xpipe__pset_t *ps, xpipe__pm_t *m)
+{
+    unix_pm_t *r = m->be;
+    apr_pollfd_t pfd;
+    int i;
+
+    for (i = 0; i < r->nfd; i++) {
+        pfd = unix_pfd(m, r, i);
+        apr_pollset_remove(ps->aps, &pfd);
+    }
+    m->be = NULL;
+    r->next = ps->free;
+    ps->free = r;
+}
+
+apr_status_t xpipe__unix_pset_wait(xpipe__pset_t *ps, apr_time_t deadline)
+{
+    apr_interval_time_t t = -1;
+    apr_status_t rv;
+
+    if (deadline != XPIPE__FOREVER) {
+        t = deadline - apr_time_now();
+        if (t < 0)
+            t = 0;
+    }
+    ps->got = 0;
+    rv = apr_pollset_poll(ps->aps, t, &ps->got, &ps->found);
+    if (rv == APR_SUCCESS || APR_STATUS_IS_TIMEUP(rv))
+        return rv == APR_SUCCESS && ps->got > 0 ? APR_SUCCESS : APR_TIMEUP;
+    ps->got = 0;
+    /* The wake-up pipe, or a signal: lib/ tells them apart. */
+    return APR_STATUS_IS_EINTR(rv) ? XPIPE_ECANCELED : rv;
+}
+
+void xpipe__unix_pset_collect(xpipe__pset_t *ps, xpipe__pm_found_fn found,
+                              void *baton)
+{
+    apr_int32_t i;
+
+    for (i = 0; i < ps->got; i++) {
+        const apr_pollfd_t *p = &ps->found[i];
+        xpipe__pm_t *m = p->client_data;
+        apr_int16_t ev = p->rtnevents;
+        int got = 0;
+
+        /* A hang-up or an error is for the next call to report. */
+        if (ev & (APR_POLLIN | APR_POLLHUP | APR_POLLERR))
+            got |= m->lsn ? XPIPE_POLLACCEPT : XPIPE_POLLIN;
+        if (ev & (APR_POLLOUT | APR_POLLHUP | APR_POLLERR))
+            got |= XPIPE_POLLOUT;
+        found(baton, m, got);
+    }
+    ps->got = 0;
+}
+
+apr_status_t xpipe__unix_pset_wakeup(xpipe__pset_t *ps)
+{
+    return apr_pollset_wakeup(ps->aps);
+}
+
+void xpipe__unix_pset_destroy(xpipe__pset_t *ps)
+{
+    apr_pollset_destroy(ps->aps);
+}
+
+apr_status_t xpipe__unix_pset_os_handle_get(xpipe__pset_t *ps,
+                                            xpipe_os_handle_t *handle)
+{
+    (void)ps;
+    (void)handle;
+    return APR_ENOTIMPL; /* APR keeps its descriptor to itself */
+}
+
+apr_status_t xpipe__unix_listener_os_handle_get(xpipe__lsn_t *l,
+                                                xpipe_os_handle_t *handle)
+{
+    handle->fd = l->sock.fd;
+    return APR_SUCCESS;
+}
+
+int xpipe__unix_pm_ready(xpipe__pm_t *m, int os)
+{
+    xpipe__chan_t *c = m->chan;
+    int ev;
+
+    if (m->lsn)
+        return os & XPIPE_POLLACCEPT;
+    ev = os & XPIPE_POLLOUT;
+    if (!(m->desc.reqevents & XPIPE_POLLIN))
+        return ev;
+    if (c->held.data || c->rx_err)
+        return ev | XPIPE_POLLIN;
+    if (c->rx.kind == XPIPE__FRAME_NONE)
+        return ev | (os & XPIPE_POLLIN);
+    /* Frames: ready when a whole one is here. Read ahead what the socket
+     * holds (it then stops being readable, so a partial frame does not
+     * report the socket again and again). */
+    if (!xpipe__frame_ready(&c->rx) && (os & XPIPE_POLLIN)) {
+        apr_status_t rv = xpipe__unix_frame_fill(c);
+        if (rv != APR_SUCCESS && !APR_STATUS_IS_TIMEUP(rv))
+            return ev | XPIPE_POLLIN; /* the end, or an error to tell */
+    }
+    return ev | (xpipe__frame_ready(&c->rx) ? XPIPE_POLLIN : 0);
+}
