@@ -287,19 +287,19 @@ apr_status_t xpipe_pollset_poll(xpipe_pollset_t *ps,
     ps->polling = 1;
     ps->round++;
     ps->nres = 0;
-    /* Ask again about those reported last time and those just added:
-     * state xpipe keeps (a message held, a frame read ahead) makes no
-     * OS event. */
-    m = ps->recheck;
-    ps->recheck = NULL;
-    for (; m; m = next) {
-        next = m->recheck;
-        m->on_recheck = 0;
-        pm_found(ps, m, 0); /* skips the dead */
-    }
-    /* No wait is in flight, and none of the dead is on a list now. */
-    pm_free_dead(ps);
     for (;;) {
+        /* Ask again about those reported last time and those added since:
+         * state xpipe keeps (a message held, a frame read ahead) makes no
+         * OS event, and a backend may start watching here. */
+        m = ps->recheck;
+        ps->recheck = NULL;
+        for (; m; m = next) {
+            next = m->recheck;
+            m->on_recheck = 0;
+            pm_found(ps, m, 0); /* skips the dead */
+        }
+        /* No wait is in flight, and none of the dead is on a list now. */
+        pm_free_dead(ps);
         if (ps->woken && ps->nres == 0) {
             ps->woken = 0;
             rv = XPIPE_ECANCELED;

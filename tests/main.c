@@ -91,6 +91,14 @@ int main(int argc, const char *const *argv)
             fprintf(stderr, "no suite named '%s'\n", only);
             return 99;
         }
+        /* XT_CASE: only the cases whose name holds it (debugging). */
+        if (getenv("XT_CASE")) {
+            CU_pTest t;
+            for (t = s->pTest; t; t = t->pNext)
+                CU_set_test_active(t, strstr(t->pName, getenv("XT_CASE"))
+                                          ? CU_TRUE
+                                          : CU_FALSE);
+        }
         CU_basic_set_mode(CU_BRM_VERBOSE);
         CU_basic_run_suite(s);
     }

@@ -6,13 +6,16 @@
  * recipes for event loops of one's own (libuv on POSIX,
  * MsgWaitForMultipleObjects on Windows).
  */
+#ifdef _WIN32
+/* Before APR's headers, which define NOUSER: the message loop's calls. */
+#include <windows.h>
+#endif
 #include "xtest.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #ifdef _WIN32
-#include <windows.h>
 #else
 #include <poll.h>
 #include <sys/resource.h>
@@ -285,18 +288,11 @@ static void ps_many(xpipe_mode_e mode, int clients, int rounds)
     XT_OK(xpipe_pollset_destroy(s.ps));
 }
 
-/* How many clients one thread serves here: 1,000 natively; 200 under
- * Wine (each pipe end is a wineserver object and every operation a
- * round trip to it: 1,000 take minutes there); 100 under valgrind. */
+/* How many clients one thread serves: 1,000 (under Wine too: 2.5 s);
+ * under valgrind 96. */
 static int ps_clients(void)
 {
-    if (getenv("XT_LIGHT"))
-        return 96;
-#ifdef _WIN32
-    return 200;
-#else
-    return 1000;
-#endif
+    return getenv("XT_LIGHT") ? 96 : 1000;
 }
 
 static void test_poll_many_bytes(void)
@@ -549,18 +545,33 @@ static void test_poll_writable(void)
     }
     XT_STATUS(rv, APR_TIMEUP);
     CU_ASSERT(total > 0);
+#ifdef _WIN32
+    /* Windows tells of free pipe space only to a write in flight (and
+     * Wine's FilePipeLocalInformation.WriteQuotaAvailable reads 0): a full
+     * pipe is reported again after XPIPE_POLLOUT_RECHECK_MS, a hint. */
+    printf("\n  NOTE (Windows): a full pipe's POLLOUT is re-checked every "
+           "%d ms\n",
+           XPIPE_POLLOUT_RECHECK_MS);
+#else
     /* Full: not writable. */
     XT_STATUS(ps_poll1(ps, 50000, &ev), APR_TIMEUP);
-    /* The peer reads it all: writable again, and a write goes through. */
+#endif
+    /* The peer reads it all: writable again, and a write goes through
+     * (a report is a hint: a write that finds it still full waits for
+     * the next one). */
     memset(&d, 0, sizeof(d));
     d.ch = s;
     d.want = total + 1;
     xpipe_timeout_set(s, XT_LONG);
     t = xt_thread(ps_drainer, &d);
-    XT_OK(ps_poll1(ps, XT_LONG, &ev));
-    CU_ASSERT_EQUAL(ev, XPIPE_POLLOUT);
-    n = 1;
-    XT_OK(xpipe_write(c, buf, &n));
+    for (rv = APR_TIMEUP; APR_STATUS_IS_TIMEUP(rv);) {
+        if (!XT_STATUS(ps_poll1(ps, XT_LONG, &ev), APR_SUCCESS))
+            break;
+        CU_ASSERT_EQUAL(ev, XPIPE_POLLOUT);
+        n = 1;
+        rv = xpipe_write(c, buf, &n);
+    }
+    XT_OK(rv);
     CU_ASSERT_EQUAL(n, 1);
     xt_join(t);
     XT_OK(d.rv);
@@ -584,7 +595,9 @@ static apr_status_t ps_waiter(void *arg)
     ps_waiter_t *w = arg;
     const xpipe_pollfd_t *r;
 
-    w->rv = xpipe_pollset_poll(w->ps, w->timeout, &w->n, &r);
+    do /* the test's probe (ps_until_polling) may hold the set a moment */
+        w->rv = xpipe_pollset_poll(w->ps, w->timeout, &w->n, &r);
+    while (w->rv == APR_EBUSY);
     w->first = w->n > 0 ? r[0].client_data : NULL;
     w->done = apr_time_now();
     return w->rv;

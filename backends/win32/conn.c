@@ -34,6 +34,9 @@ static apr_status_t win32_io(xpipe__chan_t *c, int out, void *buf, DWORD len,
     *n = 0;
     if (ov.hEvent == NULL)
         return win32_os_status(GetLastError());
+    /* Never a packet in a poll set's port (the handle may be bound to
+     * one): our own operations are waited for here. */
+    ov.hEvent = xpipe__win32_quiet(ov.hEvent);
     ok = out ? win32_sys.write_file(c->pipe, buf, len, NULL, &ov)
              : win32_sys.read_file(c->pipe, buf, len, NULL, &ov);
     err = ok ? 0 : GetLastError();
@@ -77,6 +80,14 @@ apr_status_t xpipe__win32_read(xpipe__chan_t *c, void *buf, apr_size_t *len,
     }
 }
 
+/* Did the last write find the pipe full (a poll set's XPIPE_POLLOUT)? */
+static void win32_note_full(xpipe__chan_t *c, int full)
+{
+    if (full)
+        c->full_at = apr_time_now();
+    c->full = full;
+}
+
 static apr_status_t win32_write_status(apr_status_t rv)
 {
     switch (APR_TO_OS_ERROR(rv)) {
@@ -96,6 +107,7 @@ apr_status_t xpipe__win32_write(xpipe__chan_t *c, const void *buf,
 
     /* A write cut short by a deadline or an interrupt reports what went
      * through: those bytes are delivered, so they are a success. */
+    win32_note_full(c, rv == APR_TIMEUP || (rv == APR_SUCCESS && n < want));
     if (rv != APR_SUCCESS && n > 0
         && (rv == APR_TIMEUP || rv == XPIPE_ECANCELED))
         rv = APR_SUCCESS;
@@ -109,6 +121,7 @@ apr_status_t xpipe__win32_send(xpipe__chan_t *c, const void *buf,
     DWORD n;
     apr_status_t rv = win32_io(c, 1, (void *)buf, (DWORD)len, deadline, &n);
 
+    win32_note_full(c, rv == APR_TIMEUP);
     return rv == APR_SUCCESS ? rv : win32_write_status(rv);
 }
 

@@ -82,19 +82,16 @@ static apr_status_t win32_arm(xpipe__lsn_t *l, xpipe__win32_inst_t *s)
         }
     }
     for (tries = 0; tries < 2; tries++) {
-        HANDLE ev = s->ov.hEvent;
         memset(&s->ov, 0, sizeof(s->ov));
-        s->ov.hEvent = ev;
-        ResetEvent(ev);
-        if (win32_sys.connect_named_pipe(s->pipe, &s->ov)) {
-            s->state = SLOT_READY;
-            return APR_SUCCESS;
-        }
-        err = GetLastError();
+        s->ov.hEvent = l->notify ? l->notify : l->ev;
+        err =
+            win32_sys.connect_named_pipe(s->pipe, &s->ov) ? 0 : GetLastError();
         switch (err) {
         case ERROR_IO_PENDING: s->state = SLOT_PENDING; return APR_SUCCESS;
+        case 0:
         case ERROR_PIPE_CONNECTED: /* connected between create and connect */
             s->state = SLOT_READY;
+            SetEvent(s->ov.hEvent); /* no completion will tell */
             return APR_SUCCESS;
         case ERROR_NO_DATA: /* a client came and went: recycle, try again */
             win32_sys.disconnect_named_pipe(s->pipe);
@@ -130,10 +127,9 @@ apr_status_t xpipe__win32_listen(xpipe__lsn_t **out, const xpipe__name_t *name,
     if (rv != APR_SUCCESS)
         return rv;
     l->slot = apr_pcalloc(pool, sizeof(xpipe__win32_inst_t) * (apr_size_t)l->n);
-    for (i = 0; i < l->n; i++) {
+    for (i = 0; i < l->n; i++)
         l->slot[i].pipe = INVALID_HANDLE_VALUE;
-        l->slot[i].ov.hEvent = win32_sys.create_event(NULL, TRUE, FALSE, NULL);
-    }
+    l->ev = win32_sys.create_event(NULL, TRUE, FALSE, NULL);
     l->wake = win32_sys.create_event(NULL, TRUE, FALSE, NULL);
     InitializeCriticalSection(&l->lock);
     /* The first instance claims the name. FILE_FLAG_FIRST_PIPE_INSTANCE
@@ -169,6 +165,20 @@ apr_status_t xpipe__win32_listen(xpipe__lsn_t **out, const xpipe__name_t *name,
     }
     *out = l;
     return APR_SUCCESS;
+}
+
+/* Under the lock: is a client connected and not yet accepted? */
+static int win32_ready_locked(xpipe__lsn_t *l)
+{
+    int i;
+
+    for (i = 0; i < l->n; i++) {
+        xpipe__win32_inst_t *s = &l->slot[i];
+        if (s->state == SLOT_READY
+            || (s->state == SLOT_PENDING && HasOverlappedIoCompleted(&s->ov)))
+            return 1;
+    }
+    return 0;
 }
 
 /* Under the lock: hand out a slot whose client is connected, if any.
@@ -213,20 +223,25 @@ static HANDLE win32_take_ready(xpipe__lsn_t *l)
 apr_status_t xpipe__win32_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
                                  apr_time_t deadline, apr_pool_t *pool)
 {
-    HANDLE evs[MAXIMUM_WAIT_OBJECTS];
+    HANDLE evs[2];
     HANDLE h;
     DWORD w, ms;
-    int i, k, ms_left;
+    int i, k, ms_left, pending, in_set;
 
     for (;;) {
         EnterCriticalSection(&l->lock);
+        /* Reset before looking: a connect completing after the look sets
+         * it again. In a poll set the event is the set's to reset. */
+        in_set = l->notify != NULL;
+        if (!in_set)
+            ResetEvent(l->ev);
         h = win32_take_ready(l);
-        k = 0;
-        if (h == INVALID_HANDLE_VALUE)
-            for (i = 0; i < l->n; i++)
-                if (l->slot[i].state == SLOT_PENDING)
-                    evs[k++] = l->slot[i].ov.hEvent;
+        for (pending = 0, i = 0; i < l->n; i++)
+            pending += l->slot[i].state == SLOT_PENDING;
         LeaveCriticalSection(&l->lock);
+        k = 0;
+        if (pending && !in_set)
+            evs[k++] = l->ev;
         if (h != INVALID_HANDLE_VALUE) {
             apr_status_t rv = xpipe__win32_chan_new(out, h, 1, pool);
             if (rv == APR_SUCCESS) {
@@ -241,8 +256,13 @@ apr_status_t xpipe__win32_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
         evs[k++] = l->wake;
         ms_left = xpipe__remaining_ms(deadline);
         ms = ms_left < 0 ? INFINITE : (DWORD)ms_left;
-        /* With no slot pending (none could be created), poll for a retry. */
-        if (k == 1 && (ms == INFINITE || ms > 100))
+        /* With no slot pending (none could be created), poll for a retry;
+         * in a poll set, whose event other members set too, look again
+         * every XPIPE_POLLOUT_RECHECK_MS (a blocking accept on a
+         * listener in a set: the set is the way to wait for it). */
+        if (in_set && (ms == INFINITE || ms > XPIPE_POLLOUT_RECHECK_MS))
+            ms = XPIPE_POLLOUT_RECHECK_MS;
+        else if (k == 1 && (ms == INFINITE || ms > 100))
             ms = 100;
         w = win32_sys.wait_for_multiple_objects((DWORD)k, evs, FALSE, ms);
         if (w == WAIT_OBJECT_0 + (DWORD)k - 1)
@@ -253,6 +273,51 @@ apr_status_t xpipe__win32_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
             return win32_os_status(GetLastError());
         /* A slot's event fired (several threads may see it): look again. */
     }
+}
+
+void xpipe__win32_listener_notify(xpipe__lsn_t *l, HANDLE ev)
+{
+    DWORD n;
+    int i;
+
+    EnterCriticalSection(&l->lock);
+    l->notify = ev;
+    for (i = 0; i < l->n; i++) {
+        xpipe__win32_inst_t *s = &l->slot[i];
+        if (s->state != SLOT_PENDING)
+            continue;
+        /* Its event was fixed when it was issued: issue it again. A
+         * client that connected meanwhile stays connected. */
+        win32_sys.cancel_io_ex(s->pipe, &s->ov);
+        if (win32_sys.get_overlapped_result(s->pipe, &s->ov, &n, TRUE))
+            s->state = SLOT_READY;
+        else if (GetLastError() == ERROR_OPERATION_ABORTED)
+            win32_arm(l, s);
+        else { /* failed: recycled by the next look */
+            win32_sys.disconnect_named_pipe(s->pipe);
+            win32_arm(l, s);
+        }
+    }
+    if (win32_ready_locked(l))
+        SetEvent(ev ? ev : l->ev);
+    LeaveCriticalSection(&l->lock);
+}
+
+int xpipe__win32_listener_ready(xpipe__lsn_t *l)
+{
+    int ready;
+
+    EnterCriticalSection(&l->lock);
+    ready = win32_ready_locked(l);
+    LeaveCriticalSection(&l->lock);
+    return ready;
+}
+
+apr_status_t xpipe__win32_listener_os_handle_get(xpipe__lsn_t *l,
+                                                 xpipe_os_handle_t *handle)
+{
+    handle->handle = l->ev;
+    return APR_SUCCESS;
 }
 
 apr_status_t xpipe__win32_listener_wake(xpipe__lsn_t *l)
@@ -282,8 +347,8 @@ apr_status_t xpipe__win32_listener_close(xpipe__lsn_t *l)
             /* A connected, never accepted client reads end of stream. */
             win32_sys.close_handle(s->pipe);
         }
-        win32_sys.close_handle(s->ov.hEvent);
     }
+    win32_sys.close_handle(l->ev);
     win32_sys.close_handle(l->wake);
     DeleteCriticalSection(&l->lock);
     LocalFree(l->sd);

@@ -8,7 +8,10 @@
 apr_status_t xpipe__win32_wait_io(HANDLE h, OVERLAPPED *ov, HANDLE wake,
                                   apr_time_t deadline, DWORD *n)
 {
-    HANDLE evs[2] = { ov->hEvent, wake };
+    /* The event without the low bit that keeps the operation out of a
+     * completion port (xpipe__win32_quiet). */
+    HANDLE ev = (HANDLE)((ULONG_PTR)ov->hEvent & ~(ULONG_PTR)1);
+    HANDLE evs[2] = { ev, wake };
     DWORD w, ms;
     apr_status_t why = APR_SUCCESS;
     int ms_left;
@@ -34,11 +37,17 @@ apr_status_t xpipe__win32_wait_io(HANDLE h, OVERLAPPED *ov, HANDLE wake,
     }
     if (why != APR_SUCCESS)
         win32_sys.cancel_io_ex(h, ov);
+    ov->hEvent = ev; /* the event to wait on, should it still be pending */
     if (win32_sys.get_overlapped_result(h, ov, n, TRUE))
         return APR_SUCCESS; /* done, even if we asked to cancel */
     if (why != APR_SUCCESS && GetLastError() == ERROR_OPERATION_ABORTED)
         return why;
     return win32_os_status(GetLastError());
+}
+
+HANDLE xpipe__win32_quiet(HANDLE ev)
+{
+    return ev ? (HANDLE)((ULONG_PTR)ev | 1) : NULL;
 }
 
 /* The event in *slot, made now if need be (racing makers agree). */

@@ -39,7 +39,7 @@ typedef enum xpipe__win32_slot_e {
 
 typedef struct xpipe__win32_inst_t {
     HANDLE pipe;
-    OVERLAPPED ov; /* ov.hEvent belongs to the slot, kept across instances */
+    OVERLAPPED ov; /* hEvent: the listener's event (ev, or notify) */
     xpipe__win32_slot_e state;
 } xpipe__win32_inst_t;
 
@@ -49,7 +49,12 @@ struct xpipe__lsn_t {
     SECURITY_ATTRIBUTES sa;
     PSECURITY_DESCRIPTOR sd; /* LocalFree on close */
     HANDLE wake;             /* manual-reset: set while interrupted */
-    CRITICAL_SECTION lock;   /* guards the slots */
+    /* Manual-reset, signalled by every slot's ConnectNamedPipe (one event
+     * for all: no limit of 64 objects to a wait). In a poll set the
+     * slots signal the set's event instead (notify). */
+    HANDLE ev;
+    HANDLE notify;
+    CRITICAL_SECTION lock; /* guards the slots and notify */
     int n;
     xpipe__win32_inst_t *slot;
 };
@@ -65,6 +70,12 @@ struct xpipe__chan_t {
     HANDLE volatile rd_ev; /* events of the read and the write in flight: */
     HANDLE volatile wr_ev; /* one of each may be pending on the handle */
     int server;
+    /* The last write found the pipe full (a poll set's XPIPE_POLLOUT
+     * waits XPIPE_POLLOUT_RECHECK_MS from full_at), and the completion
+     * port the handle is bound to for good (a poll set's), or NULL. */
+    int full;
+    apr_time_t full_at;
+    HANDLE port;
 };
 
 static inline apr_status_t win32_os_status(DWORD err)
@@ -83,6 +94,9 @@ apr_status_t xpipe__win32_wait_io(HANDLE h, OVERLAPPED *ov, HANDLE wake,
                                   apr_time_t deadline, DWORD *n);
 /* The event in *slot, made on first need (racing threads agree). */
 HANDLE xpipe__win32_event(HANDLE volatile *slot);
+/* ev with the low bit set: an overlapped operation with it sets ev and
+ * queues no packet to a completion port. */
+HANDLE xpipe__win32_quiet(HANDLE ev);
 
 /* names.c */
 /* UTF-8 to UTF-16 (lib/name.c checked portable names), or NULL. */
@@ -96,6 +110,13 @@ int xpipe__win32_wide_name(const char *native, wchar_t out[WIN32_NAME_MAX + 1]);
 void xpipe__win32_names_lock(void);
 void xpipe__win32_names_unlock(void);
 long xpipe__win32_names_add(const wchar_t *name, long delta);
+
+/* listen.c */
+/* Make the slots signal ev (a poll set's event), or the listener's own
+ * when ev is NULL; pending connects are re-armed with it. */
+void xpipe__win32_listener_notify(xpipe__lsn_t *l, HANDLE ev);
+/* Is a client there to accept (no wait)? */
+int xpipe__win32_listener_ready(xpipe__lsn_t *l);
 
 /* dial.c */
 apr_status_t xpipe__win32_busy_wait(const char *native, apr_time_t deadline,
