@@ -11,6 +11,9 @@
 #ifndef _WIN32
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #endif
 
@@ -157,6 +160,101 @@ static void test_tool_echo_several_clients(void)
 #else
     (void)native;
     tool_wait(&srv);
+#endif
+}
+
+/* The one-thread echo server against real peers: 1,000 socat clients
+ * connected at once, each line echoed back intact, and the server's
+ * thread count the same as with none. */
+static void test_tool_echo_socat(void)
+{
+#ifdef __linux__
+    int want = getenv("XT_LIGHT") ? 50 : 1000, i, ok = 0, threads = -1;
+    const char *name = xt_name(), *native, *sock;
+    apr_proc_t *cl = apr_pcalloc(xt_p, sizeof(*cl) * (apr_size_t)want);
+    apr_procattr_t *pa;
+    xpipe_attr_t *a = xt_attr(XPIPE_MODE_BYTE);
+    xpipe_t *probe;
+    tool_run_t srv;
+    char path[64], line[256];
+    FILE *f;
+    struct rlimit rl;
+
+    if (access("/usr/bin/socat", X_OK) != 0) {
+        xt_skip("socat is not installed (./run deps installs it)");
+        return;
+    }
+    getrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur < (rlim_t)(2 * want + 100)) {
+        rl.rlim_cur = rl.rlim_max < (rlim_t)(2 * want + 100)
+                          ? rl.rlim_max
+                          : (rlim_t)(2 * want + 100);
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur < (rlim_t)(2 * want + 100)) {
+        xt_skip("the descriptor limit is too low for 1,000 socat clients");
+        return;
+    }
+    tool_start(&srv, "listen", "--echo", name, NULL, NULL, NULL);
+    /* Up when a connection goes through. */
+    XT_OK(xpipe_attr_wait_for_server_set(a, 1));
+    XT_OK(xpipe_connect(&probe, name, a, XT_LONG, xt_p));
+    XT_OK(xpipe_close(probe));
+    XT_OK(xpipe_name_resolve(&native, name, xt_p));
+    sock = apr_psprintf(xt_p, "UNIX-CONNECT:%s", native);
+    for (i = 0; i < want; i++) {
+        const char *argv[] = { "socat", "-t", "10", "-", sock, NULL };
+        /* An attribute set per child: it holds that child's pipes. */
+        XT_OK(apr_procattr_create(&pa, xt_p));
+        XT_OK(apr_procattr_cmdtype_set(pa, APR_PROGRAM));
+        XT_OK(apr_procattr_io_set(pa, APR_CHILD_BLOCK, APR_CHILD_BLOCK,
+                                  APR_NO_PIPE));
+        if (!XT_STATUS(
+                apr_proc_create(&cl[i], "/usr/bin/socat", argv, NULL, pa, xt_p),
+                APR_SUCCESS)) {
+            want = i;
+            break;
+        }
+        apr_file_pipe_timeout_set(cl[i].out, XT_LONG);
+    }
+    /* Every client says its line; then every echo is read back: all of
+     * them are connected at once until the last echo is in. */
+    for (i = 0; i < want; i++) {
+        const char *text = apr_psprintf(
+            xt_p, "client %d %08x%08x\n", i, (unsigned)(i * 2654435761u),
+            (unsigned)xt_fnv(XT_FNV_INIT, &i, sizeof(i)));
+        XT_OK(apr_file_write_full(cl[i].in, text, strlen(text), NULL));
+    }
+    for (i = 0; i < want; i++) {
+        const char *text = apr_psprintf(
+            xt_p, "client %d %08x%08x\n", i, (unsigned)(i * 2654435761u),
+            (unsigned)xt_fnv(XT_FNV_INIT, &i, sizeof(i)));
+        if (apr_file_gets(line, sizeof(line), cl[i].out) == APR_SUCCESS
+            && strcmp(line, text) == 0)
+            ok++;
+    }
+    CU_ASSERT_EQUAL(ok, want);
+    /* The server's threads now, with every client connected. */
+    snprintf(path, sizeof(path), "/proc/%ld/status", (long)srv.proc.pid);
+    if ((f = fopen(path, "r")) != NULL) {
+        while (fgets(line, sizeof(line), f))
+            if (sscanf(line, "Threads: %d", &threads) == 1)
+                break;
+        fclose(f);
+    }
+    printf(" [%d clients, server threads %d]", want, threads);
+    CU_ASSERT(threads >= 1 && threads <= 3);
+    for (i = 0; i < want; i++)
+        apr_file_close(cl[i].in);
+    for (i = 0; i < want; i++) {
+        int code = xt_child_wait(&cl[i], XT_LONG);
+        CU_ASSERT_EQUAL(code, 0);
+        apr_file_close(cl[i].out);
+    }
+    tool_stop(&srv);
+    CU_ASSERT_EQUAL(tool_wait(&srv), 0);
+#else
+    xt_skip("socat clients and /proc: Linux");
 #endif
 }
 
@@ -465,6 +563,7 @@ CU_TestInfo xt_tool_tests[] = {
       test_tool_relay_both_ways },
     { "--echo serves several clients at once; a stop is clean",
       test_tool_echo_several_clients },
+    { "--echo: one thread serves 1,000 socat clients", test_tool_echo_socat },
     { "--message: one line, one message", test_tool_message_lines },
     { "exit statuses 0 and 1 with their messages", test_tool_exit_statuses },
     { "usage errors: one line naming the problem, exit 2",

@@ -294,6 +294,7 @@ static void tool_peer_line(xpipe_t *ch, const char *what)
 
 static apr_thread_mutex_t *stop_lock;
 static xpipe_listener_t *stop_listener;
+static xpipe_pollset_t *stop_pollset;
 static xpipe_t *stop_channels[256];
 static _Atomic int stop_requested; /* atomic: set by the signal thread */
 
@@ -305,6 +306,8 @@ static void stop_now(void)
     stop_requested = 1;
     if (stop_listener)
         xpipe_listener_interrupt(stop_listener);
+    if (stop_pollset)
+        xpipe_pollset_wakeup(stop_pollset);
     for (i = 0; i < 256; i++)
         if (stop_channels[i])
             xpipe_interrupt(stop_channels[i]);
@@ -617,133 +620,265 @@ static int tool_relay(tool_t *tool, xpipe_t *ch)
 }
 
 /* ------------------------------------------------------------------ */
-/* Echo server: a thread per client */
+/* Echo server: one thread, a poll set holding the listener and every
+ * client. Each ready channel is read once with timeout 0 into the one
+ * receive buffer and echoed at once; what a full pipe does not take
+ * waits, copied, for XPIPE_POLLOUT. */
 
-typedef struct echo_worker_t {
-    tool_t *tool;
+/* Clients served at once; more wait in the listener's backlog. */
+#define ECHO_MAX 16384
+
+typedef struct echo_conn_t {
+    struct echo_conn_t *prev, *next; /* the clients */
     xpipe_t *ch;
-    apr_thread_t *thread;
-    _Atomic int done;
-} echo_worker_t;
+    char *pend; /* the unsent rest of an echo (malloc'd), or NULL */
+    apr_size_t len, off;
+    apr_int16_t want; /* the events it is in the set for */
+} echo_conn_t;
 
-/* A worker's work, returning before its thread exits (see
- * relay_stdin_run). */
-static void echo_run(echo_worker_t *w)
+typedef struct echo_srv_t {
+    tool_t *tool;
+    xpipe_listener_t *l;
+    xpipe_pollset_t *ps;
+    char *buf;
+    apr_size_t cap;
+    int clients, accepting;
+    echo_conn_t *head;
+} echo_srv_t;
+
+/* Put the object in the set for want (0: out of it). */
+static apr_status_t echo_want(echo_srv_t *s, xpipe_t *ch, void *data,
+                              apr_int16_t *cur, apr_int16_t want)
 {
-    tool_t *tool = w->tool;
-    apr_size_t cap = xpipe_attr_max_message_get(tool->attr);
-    char *buf = malloc(cap < 65536 ? 65536 : cap);
-    apr_status_t rv;
+    xpipe_pollfd_t d;
 
-    stop_track(w->ch, 1);
-    for (;;) {
-        apr_size_t n = cap < 65536 ? 65536 : cap;
-        rv = tool->message ? xpipe_recv(w->ch, buf, &n)
-                           : xpipe_read(w->ch, buf, &n);
-        if (rv != APR_SUCCESS)
-            break;
-        rv = tool->message ? xpipe_send(w->ch, buf, n)
-                           : xpipe_write_full(w->ch, buf, n, NULL);
-        if (rv != APR_SUCCESS)
-            break;
-    }
-    stop_track(w->ch, 0);
-    if (tool->verbose)
+    if (*cur == want)
+        return APR_SUCCESS;
+    memset(&d, 0, sizeof(d));
+    d.channel = ch;
+    d.listener = ch ? NULL : s->l;
+    if (*cur)
+        xpipe_pollset_remove(s->ps, &d);
+    *cur = want;
+    if (!want)
+        return APR_SUCCESS;
+    d.reqevents = want;
+    d.client_data = data;
+    return xpipe_pollset_add(s->ps, &d);
+}
+
+static void echo_drop(echo_srv_t *s, echo_conn_t *c, apr_status_t rv)
+{
+    apr_int16_t on = XPIPE_POLLACCEPT;
+
+    if (s->tool->verbose)
         fprintf(stderr, "xpipe: client done (%s)\n",
                 APR_STATUS_IS_EOF(rv) ? "end of stream"
                                       : xpipe_status_name(rv));
-    xpipe_close(w->ch);
-    free(buf);
-    w->done = 1;
-}
-
-static void *APR_THREAD_FUNC echo_main(apr_thread_t *t, void *data)
-{
-    void (*volatile run)(echo_worker_t *) = echo_run; /* never inlined */
-
-    run(data);
-    apr_thread_exit(t, APR_SUCCESS);
-    return NULL;
-}
-
-/* Join the workers that have finished; with all, wait for every one. */
-static int echo_reap(echo_worker_t **workers, int n, int all)
-{
-    int i, k = 0;
-
-    for (i = 0; i < n; i++) {
-        apr_status_t rv;
-        if (workers[i]->done || all) {
-            apr_thread_join(&rv, workers[i]->thread);
-            free(workers[i]);
-        }
-        else
-            workers[k++] = workers[i];
+    xpipe_close(c->ch); /* leaves the set */
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    free(c->pend);
+    free(c);
+    s->clients--;
+    if (!s->accepting && !s->tool->once) { /* room again */
+        s->accepting = 1;
+        on = 0;
+        echo_want(s, NULL, NULL, &on, XPIPE_POLLACCEPT);
     }
-    return k;
+}
+
+/* Echo p[0..len) (the receive buffer, or the rest of an earlier echo);
+ * what a full pipe does not take now waits in c->pend for POLLOUT. */
+static apr_status_t echo_send(echo_srv_t *s, echo_conn_t *c, const char *p,
+                              apr_size_t len)
+{
+    apr_size_t n = 0;
+    apr_status_t rv;
+
+    if (s->tool->message) {
+        rv = xpipe_send(c->ch, p, len);
+        n = rv == APR_SUCCESS ? len : 0;
+    }
+    else
+        rv = xpipe_write_full(c->ch, p, len, &n);
+    if (APR_STATUS_IS_TIMEUP(rv))
+        rv = APR_SUCCESS;
+    if (rv != APR_SUCCESS)
+        return rv;
+    if (c->pend) {
+        c->off += n;
+        if (c->off == c->len) {
+            free(c->pend);
+            c->pend = NULL;
+        }
+    }
+    else if (n < len) {
+        if ((c->pend = malloc(len - n)) == NULL)
+            return APR_ENOMEM;
+        memcpy(c->pend, p + n, len - n);
+        c->len = len - n;
+        c->off = 0;
+    }
+    return APR_SUCCESS;
+}
+
+/* A client is ready: echo what it sent, or send what waits. */
+static void echo_ready(echo_srv_t *s, echo_conn_t *c, apr_int16_t ev)
+{
+    apr_status_t rv = APR_SUCCESS;
+
+    if (c->pend && (ev & XPIPE_POLLOUT))
+        rv = echo_send(s, c, c->pend + c->off, c->len - c->off);
+    else if (!c->pend && (ev & XPIPE_POLLIN)) {
+        apr_size_t n = s->cap;
+        rv = s->tool->message ? xpipe_recv(c->ch, s->buf, &n)
+                              : xpipe_read(c->ch, s->buf, &n);
+        if (APR_STATUS_IS_TIMEUP(rv))
+            return; /* readiness is a hint */
+        if (rv == APR_SUCCESS)
+            rv = echo_send(s, c, s->buf, n);
+    }
+    if (rv == APR_SUCCESS)
+        rv = echo_want(s, c->ch, c, &c->want,
+                       c->pend ? XPIPE_POLLOUT : XPIPE_POLLIN);
+    if (rv != APR_SUCCESS)
+        echo_drop(s, c, rv);
+}
+
+/* Take every client waiting. */
+static void echo_accept(echo_srv_t *s)
+{
+    apr_int16_t on = XPIPE_POLLACCEPT;
+    xpipe_t *ch;
+
+    while (s->accepting && xpipe_accept(&ch, s->l, 0, NULL) == APR_SUCCESS) {
+        echo_conn_t *c = calloc(1, sizeof(*c));
+        if (c == NULL) {
+            xpipe_close(ch);
+            break;
+        }
+        if (s->tool->verbose)
+            tool_peer_line(ch, "client connected");
+        c->ch = ch;
+        c->next = s->head;
+        if (s->head)
+            s->head->prev = c;
+        s->head = c;
+        s->clients++;
+        xpipe_timeout_set(ch, 0);
+        if (echo_want(s, ch, c, &c->want, XPIPE_POLLIN) != APR_SUCCESS) {
+            echo_drop(s, c, APR_ENOSPC);
+            continue;
+        }
+        if (s->tool->once || s->clients == ECHO_MAX - 1) {
+            s->accepting = 0;
+            echo_want(s, NULL, NULL, &on, 0);
+        }
+    }
+}
+
+static void echo_close_all(echo_srv_t *s)
+{
+    while (s->head)
+        echo_drop(s, s->head, XPIPE_ECANCELED);
+}
+
+static int echo_serve(tool_t *tool, xpipe_listener_t *l)
+{
+    echo_srv_t s;
+    apr_int16_t on = 0;
+    int rc = 0;
+    apr_status_t rv;
+
+    memset(&s, 0, sizeof(s));
+    s.tool = tool;
+    s.l = l;
+    s.cap = xpipe_attr_max_message_get(tool->attr);
+    if (s.cap < 65536)
+        s.cap = 65536;
+    s.buf = malloc(s.cap);
+    s.accepting = 1;
+    rv = s.buf ? xpipe_pollset_create(&s.ps, ECHO_MAX, tool->pool) : APR_ENOMEM;
+    if (rv == APR_SUCCESS)
+        rv = echo_want(&s, NULL, NULL, &on, XPIPE_POLLACCEPT);
+    if (rv != APR_SUCCESS) {
+        free(s.buf);
+        return tool_fail("poll set", rv);
+    }
+    apr_thread_mutex_lock(stop_lock);
+    stop_pollset = s.ps;
+    if (stop_requested)
+        xpipe_pollset_wakeup(s.ps);
+    apr_thread_mutex_unlock(stop_lock);
+    /* With --once: until the one client has gone. */
+    while (!stop_requested && (s.accepting || s.clients > 0)) {
+        const xpipe_pollfd_t *r;
+        apr_int32_t n, i;
+
+        rv = xpipe_pollset_poll(s.ps, s.clients ? -1 : tool->timeout, &n, &r);
+        if (XPIPE_STATUS_IS_ECANCELED(rv))
+            continue; /* a stop: the loop's test */
+        if (rv != APR_SUCCESS) {
+            rc = tool_fail("accept", rv);
+            break;
+        }
+        for (i = 0; i < n; i++) {
+            if (r[i].listener)
+                echo_accept(&s);
+            else
+                echo_ready(&s, r[i].client_data, r[i].rtnevents);
+        }
+    }
+    apr_thread_mutex_lock(stop_lock);
+    stop_pollset = NULL;
+    apr_thread_mutex_unlock(stop_lock);
+    /* Close what is left: each client reads the end after its echoes. */
+    echo_close_all(&s);
+    xpipe_pollset_destroy(s.ps);
+    free(s.buf);
+    return rc;
 }
 
 static int tool_listen(tool_t *tool, const char *name)
 {
-    echo_worker_t **workers = calloc(256, sizeof(*workers));
     xpipe_listener_t *l;
-    int nworkers = 0, rc = 0;
+    int rc = 0;
     apr_status_t rv;
 
     rv = xpipe_listen(&l, name, tool->attr, tool->pool);
-    if (rv != APR_SUCCESS) {
-        free(workers);
+    if (rv != APR_SUCCESS)
         return tool_fail(apr_psprintf(tool->pool, "listen %s", name), rv);
-    }
     if (tool->verbose)
         fprintf(stderr, "xpipe: listening on %s (%s)\n", name,
                 xpipe_listener_native_name(l));
     apr_thread_mutex_lock(stop_lock);
     stop_listener = l;
     apr_thread_mutex_unlock(stop_lock);
-    while (!stop_requested) {
+    if (tool->echo)
+        rc = echo_serve(tool, l);
+    else { /* relay the first client, then end */
         xpipe_t *ch;
         rv = xpipe_accept(&ch, l, tool->timeout, NULL);
         if (rv != APR_SUCCESS) {
             if (!stop_requested)
                 rc = tool_fail("accept", rv);
-            break;
         }
-        if (tool->verbose)
-            tool_peer_line(ch, "client connected");
-        if (!tool->echo) { /* relay the first client, then end */
+        else {
+            if (tool->verbose)
+                tool_peer_line(ch, "client connected");
             rc = tool_relay(tool, ch);
             xpipe_close(ch);
-            break;
         }
-        nworkers = echo_reap(workers, nworkers, 0);
-        if (nworkers == 256) { /* at capacity: wait for the oldest */
-            nworkers = echo_reap(workers, nworkers, 1);
-        }
-        workers[nworkers] = calloc(1, sizeof(echo_worker_t));
-        workers[nworkers]->tool = tool;
-        workers[nworkers]->ch = ch;
-        rv = apr_thread_create(&workers[nworkers]->thread, NULL, echo_main,
-                               workers[nworkers], tool->pool);
-        if (rv != APR_SUCCESS) {
-            xpipe_close(ch);
-            free(workers[nworkers]);
-            rc = tool_fail("thread", rv);
-            break;
-        }
-        nworkers++;
-        if (tool->once)
-            break;
     }
     apr_thread_mutex_lock(stop_lock);
     stop_listener = NULL;
     apr_thread_mutex_unlock(stop_lock);
-    /* Stop taking clients (and remove the socket file), then let the
-     * workers finish: with --once the client's own end; on a stop, the
-     * interrupt already woke them. */
     xpipe_listener_close(l);
-    echo_reap(workers, nworkers, 1);
-    free(workers);
     return rc;
 }
 
