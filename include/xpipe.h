@@ -871,6 +871,8 @@ XPIPE_API apr_status_t xpipe_pollset_add(xpipe_pollset_t *pollset,
 /**
  * Remove the object desc names (its channel or listener; the other
  * fields are ignored).
+ * @param pollset the set.
+ * @param desc    names the object to remove.
  * @return APR_SUCCESS; APR_NOTFOUND when it is not in this set;
  *         APR_EINVAL; XPIPE_ECLOSED for a destroyed set.
  */
@@ -898,6 +900,7 @@ XPIPE_API apr_status_t xpipe_pollset_poll(xpipe_pollset_t *pollset,
  * Wake the thread blocked in xpipe_pollset_poll: it returns
  * XPIPE_ECANCELED. When none is, the next poll returns it at once. Any
  * thread.
+ * @param pollset the set.
  * @return APR_SUCCESS, APR_EINVAL, XPIPE_ECLOSED.
  */
 XPIPE_API apr_status_t xpipe_pollset_wakeup(xpipe_pollset_t *pollset);
@@ -911,6 +914,8 @@ XPIPE_API apr_status_t xpipe_pollset_wakeup(xpipe_pollset_t *pollset);
  * descriptor to itself): add each object's descriptor
  * (xpipe_os_handle_get, xpipe_listener_os_handle_get) to the loop.
  * Owned by the set: do not close it.
+ * @param pollset the set.
+ * @param handle  receives the handle.
  * @return APR_SUCCESS, APR_ENOTIMPL, APR_EINVAL, XPIPE_ECLOSED.
  */
 XPIPE_API apr_status_t xpipe_pollset_os_handle_get(xpipe_pollset_t *pollset,
@@ -921,6 +926,7 @@ XPIPE_API apr_status_t xpipe_pollset_os_handle_get(xpipe_pollset_t *pollset,
  * pool the set's memory stays until the pool goes and later calls
  * return XPIPE_ECLOSED; with a private one it is freed. No thread may be
  * polling it.
+ * @param pollset the set.
  * @return APR_SUCCESS, APR_EINVAL.
  */
 XPIPE_API apr_status_t xpipe_pollset_destroy(xpipe_pollset_t *pollset);

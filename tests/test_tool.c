@@ -22,15 +22,15 @@ typedef struct tool_run_t {
     apr_file_t *in, *out, *err;
 } tool_run_t;
 
-/* Start the tool with up to 6 arguments (NULL-terminated). */
-static void tool_start(tool_run_t *t, const char *a1, const char *a2,
-                       const char *a3, const char *a4, const char *a5,
-                       const char *a6)
+/* Start prog with up to 6 arguments (NULL-terminated). */
+static void prog_start(tool_run_t *t, const char *prog, const char *a1,
+                       const char *a2, const char *a3, const char *a4,
+                       const char *a5, const char *a6)
 {
     const char *argv[8] = { NULL, a1, a2, a3, a4, a5, a6, NULL };
     apr_procattr_t *pa;
 
-    argv[0] = xt_tool_path();
+    argv[0] = prog;
     XT_OK(apr_procattr_create(&pa, xt_p));
     XT_OK(apr_procattr_cmdtype_set(pa, APR_PROGRAM));
     XT_OK(apr_procattr_io_set(pa, APR_CHILD_BLOCK, APR_CHILD_BLOCK,
@@ -42,6 +42,14 @@ static void tool_start(tool_run_t *t, const char *a1, const char *a2,
     apr_file_pipe_timeout_set(t->in, XT_LONG);
     apr_file_pipe_timeout_set(t->out, XT_LONG);
     apr_file_pipe_timeout_set(t->err, XT_LONG);
+}
+
+/* Start the tool with up to 6 arguments (NULL-terminated). */
+static void tool_start(tool_run_t *t, const char *a1, const char *a2,
+                       const char *a3, const char *a4, const char *a5,
+                       const char *a6)
+{
+    prog_start(t, xt_tool_path(), a1, a2, a3, a4, a5, a6);
 }
 
 static void tool_feed(tool_run_t *t, const char *text, int close_it)
@@ -255,6 +263,53 @@ static void test_tool_echo_socat(void)
     CU_ASSERT_EQUAL(tool_wait(&srv), 0);
 #else
     xt_skip("socat clients and /proc: Linux");
+#endif
+}
+
+/* examples/event_server: hello_server's protocol from one thread, for
+ * several hello_client processes at once. */
+static void test_tool_event_server_example(void)
+{
+    const char *tool = xt_tool_path(), *name = xt_name();
+    char *dir = apr_pstrdup(xt_p, tool), *cut;
+    const char *server, *client;
+    tool_run_t srv, cl[5];
+    apr_finfo_t fi;
+    int i;
+
+    cut = strstr(dir, "tools");
+    if (cut)
+        *cut = '\0';
+#ifdef _WIN32
+    server = apr_pstrcat(xt_p, dir, "examples/event_server.exe", NULL);
+    client = apr_pstrcat(xt_p, dir, "examples/hello_client.exe", NULL);
+#else
+    server = apr_pstrcat(xt_p, dir, "examples/event_server", NULL);
+    client = apr_pstrcat(xt_p, dir, "examples/hello_client", NULL);
+#endif
+    if (cut == NULL
+        || apr_stat(&fi, server, APR_FINFO_TYPE, xt_p) != APR_SUCCESS) {
+        xt_skip("the examples are not built here (-Dexamples=disabled)");
+        return;
+    }
+    prog_start(&srv, server, name, NULL, NULL, NULL, NULL, NULL);
+    CU_ASSERT_STRING_EQUAL(
+        tool_line(&srv),
+        apr_psprintf(xt_p, "event_server: listening on %s", name));
+    for (i = 0; i < 5; i++)
+        prog_start(&cl[i], client, name, apr_psprintf(xt_p, "request %d", i),
+                   NULL, NULL, NULL, NULL);
+    for (i = 0; i < 5; i++) {
+        CU_ASSERT_STRING_EQUAL(
+            tool_line(&cl[i]),
+            apr_psprintf(xt_p, "reply from server: request %d", i));
+        CU_ASSERT_EQUAL(tool_wait(&cl[i]), 0);
+    }
+    tool_stop(&srv);
+#ifndef _WIN32
+    CU_ASSERT_EQUAL(tool_wait(&srv), 0); /* a clean stop on SIGTERM */
+#else
+    tool_wait(&srv);
 #endif
 }
 
@@ -564,6 +619,8 @@ CU_TestInfo xt_tool_tests[] = {
     { "--echo serves several clients at once; a stop is clean",
       test_tool_echo_several_clients },
     { "--echo: one thread serves 1,000 socat clients", test_tool_echo_socat },
+    { "examples/event_server serves hello_client processes",
+      test_tool_event_server_example },
     { "--message: one line, one message", test_tool_message_lines },
     { "exit statuses 0 and 1 with their messages", test_tool_exit_statuses },
     { "usage errors: one line naming the problem, exit 2",

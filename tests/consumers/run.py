@@ -203,7 +203,7 @@ def case_meson(a, log, ctx):
              for x, _, fs in os.walk(os.path.join(b, "subprojects"))
              for f in fs]
     extra = [f for f in built if re.search(
-        r"(^|/)(xpipe|xpipe-tests|hello_server|hello_client)(\.exe)?$"
+        r"(^|/)(xpipe|xpipe-tests|hello_server|hello_client|event_server)(\.exe)?$"
         r"|\.so(\.|$)|html/index\.html", f)]
     if extra:
         raise Case("FAIL", "a subproject built more than its static library: "

@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* event_server.c — hello_server's protocol served from one thread: a
+ * poll set holds the listener and every client, and each call that a
+ * report makes ready is made with timeout 0. A thousand clients cost a
+ * thousand channels, not a thousand threads.
+ *
+ * Each request is answered with itself (hello_client checks it). Ctrl-C
+ * (or SIGTERM) wakes the poll and the server stops cleanly.
+ * Usage: event_server [NAME] [--once]
+ */
+#include <xpipe.h>
+
+#include <apr_thread_proc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _WIN32
+#include <windows.h>
+#else
+#include <signal.h>
+#endif
+
+#define MAX_CLIENTS 1024
+
+static xpipe_pollset_t *pollset;
+static volatile int stopping;
+static xpipe_t *open_channels[MAX_CLIENTS]; /* closed at the end */
+static int clients;
+
+#ifdef _WIN32
+static BOOL WINAPI on_ctrl_c(DWORD type)
+{
+    (void)type;
+    stopping = 1;
+    xpipe_pollset_wakeup(pollset); /* any thread may call it */
+    return TRUE;
+}
+#else
+static int on_signal(int signum)
+{
+    if (signum != SIGINT && signum != SIGTERM)
+        return 0;
+    stopping = 1;
+    xpipe_pollset_wakeup(pollset);
+    return 1;
+}
+
+static void *APR_THREAD_FUNC signal_thread(apr_thread_t *t, void *data)
+{
+    (void)data;
+    apr_signal_thread(on_signal);
+    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;
+}
+#endif
+
+/* Watch a channel (or, with ch NULL, the listener) for events. */
+static apr_status_t watch(xpipe_t *ch, xpipe_listener_t *l, apr_int16_t ev)
+{
+    xpipe_pollfd_t d;
+
+    memset(&d, 0, sizeof(d));
+    d.channel = ch;
+    d.listener = ch ? NULL : l;
+    d.reqevents = ev;
+    d.client_data = ch;
+    return xpipe_pollset_add(pollset, &d);
+}
+
+/* Close a client: it leaves the set, and is freed (a NULL pool). */
+static void forget(xpipe_t *ch)
+{
+    int i;
+
+    for (i = 0; i < clients; i++)
+        if (open_channels[i] == ch) {
+            open_channels[i] = open_channels[--clients];
+            break;
+        }
+    xpipe_close(ch);
+}
+
+/* A client's request is there: answer it. Returns 0 when it is gone. */
+static int serve(xpipe_t *ch)
+{
+    char request[512];
+    apr_size_t n = sizeof(request) - 1;
+    apr_status_t rv = xpipe_read(ch, request, &n);
+
+    if (APR_STATUS_IS_TIMEUP(rv))
+        return 1; /* a report is a hint: nothing after all */
+    if (rv == APR_SUCCESS) {
+        request[n] = '\0';
+        printf("event_server: client says \"%s\"\n", request);
+        /* A short answer into an empty pipe: it fits at once. A server
+         * of long answers would keep the rest and wait for POLLOUT. */
+        xpipe_timeout_set(ch, APR_USEC_PER_SEC);
+        rv = xpipe_write_full(ch, request, n, NULL);
+        xpipe_timeout_set(ch, 0);
+    }
+    if (rv == APR_SUCCESS)
+        return 1;
+    printf("event_server: client gone (%s)\n",
+           APR_STATUS_IS_EOF(rv) ? "closed" : xpipe_status_name(rv));
+    forget(ch);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *name = argc > 1 && argv[1][0] != '-' ? argv[1] : "hello";
+    int once = strcmp(argv[argc - 1], "--once") == 0;
+    int served = 0;
+    xpipe_listener_t *listener;
+    apr_pool_t *pool;
+    apr_status_t rv;
+    char err[256];
+
+    xpipe_initialize();
+    apr_pool_create(&pool, NULL);
+#ifndef _WIN32
+    apr_setup_signal_thread(); /* before any other thread exists */
+#endif
+    rv = xpipe_listen(&listener, name, NULL, pool);
+    if (rv == APR_SUCCESS)
+        rv = xpipe_pollset_create(&pollset, MAX_CLIENTS + 1, pool);
+    if (rv == APR_SUCCESS)
+        rv = watch(NULL, listener, XPIPE_POLLACCEPT);
+    if (rv != APR_SUCCESS) {
+        fprintf(stderr, "event_server: %s: %s\n", name,
+                xpipe_strerror(rv, err, sizeof(err)));
+        return 1;
+    }
+#ifdef _WIN32
+    SetConsoleCtrlHandler(on_ctrl_c, TRUE);
+#else
+    {
+        apr_thread_t *sig;
+        apr_threadattr_t *detached;
+        apr_threadattr_create(&detached, pool);
+        apr_threadattr_detach_set(detached, 1);
+        apr_thread_create(&sig, detached, signal_thread, NULL, pool);
+    }
+#endif
+    printf("event_server: listening on %s\n", name);
+    fflush(stdout);
+    while (!stopping && !(once && served > 0 && clients == 0)) {
+        const xpipe_pollfd_t *ready;
+        apr_int32_t n, i;
+
+        /* 30 s without a client or a request ends a forgotten demo. */
+        rv = xpipe_pollset_poll(pollset, 30 * APR_USEC_PER_SEC, &n, &ready);
+        if (rv != APR_SUCCESS)
+            break; /* XPIPE_ECANCELED after Ctrl-C, APR_TIMEUP when idle */
+        for (i = 0; i < n; i++) {
+            xpipe_t *ch = ready[i].client_data;
+            if (ready[i].listener) {
+                /* Take every client waiting, each without blocking. */
+                while (clients < MAX_CLIENTS
+                       && xpipe_accept(&ch, listener, 0, NULL) == APR_SUCCESS) {
+                    xpipe_timeout_set(ch, 0);
+                    if (watch(ch, NULL, XPIPE_POLLIN) != APR_SUCCESS) {
+                        xpipe_close(ch);
+                        continue;
+                    }
+                    open_channels[clients++] = ch;
+                    served++;
+                    if (once) { /* one client: stop taking more */
+                        xpipe_pollfd_t d;
+                        memset(&d, 0, sizeof(d));
+                        d.listener = listener;
+                        xpipe_pollset_remove(pollset, &d);
+                        break;
+                    }
+                }
+            }
+            else
+                serve(ch);
+        }
+    }
+    if (rv != APR_SUCCESS)
+        printf("event_server: stopping (%s)\n", xpipe_status_name(rv));
+    /* Clients still connected read the end of the stream. */
+    while (clients > 0)
+        forget(open_channels[0]);
+    xpipe_pollset_destroy(pollset);
+    xpipe_listener_close(listener);
+    apr_pool_destroy(pool);
+    xpipe_terminate();
+    return 0;
+}
