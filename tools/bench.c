@@ -562,7 +562,10 @@ static const char bench_usage[] =
     "  with the server in a child process; prints medians over the rounds\n"
     "  and xpipe/raw ratios (POSIX also: raw calls waiting in poll(), the\n"
     "  floor of an interruptible design). --cpu same (default) pins both to\n"
-    "  CPU 0; split puts the server on CPU 1; any leaves placement alone.\n";
+    "  CPU 0; split puts the server on CPU 1; any leaves placement alone.\n"
+    "       xpipe bench many [--clients N[,N]] [--runs N] [--json]\n"
+    "  Many clients at once against a poll set, a thread per client, the\n"
+    "  raw OS event interface and libuv (see xpipe bench many --help).\n";
 
 /* A decimal number, whole and in range: 0, or -1 when not. */
 static int bench_number(const char *arg, long min, long max, long *out)
@@ -800,9 +803,11 @@ int tool_bench(int argc, const char *const *argv, apr_pool_t *pool)
 {
     bench_opts_t o = { 3, 20000, 512, 3000, 0, "same" };
     bench_data_t *d;
-    int serve = 0, ind = 0, client_cpu = 0, server_cpu = 0;
-    int rc = bench_parse(argc, argv, pool, &o, &serve, &ind);
+    int serve = 0, ind = 0, client_cpu = 0, server_cpu = 0, rc;
 
+    if (argc > 2 && strcmp(argv[2], "many") == 0)
+        return bench_many(argc, argv, pool);
+    rc = bench_parse(argc, argv, pool, &o, &serve, &ind);
     bench_self = argv[0];
     if (rc >= 0)
         return rc;

@@ -5,6 +5,7 @@
 #define XPIPE_BENCH_H
 
 #include <apr.h>
+#include <apr_pools.h>
 
 typedef enum kind_e {
     K_RTT_BYTE,
@@ -35,5 +36,9 @@ int bench_uv_serve(kind_e kind, const char *native, long count);
 int bench_uv_measure(kind_e kind, const char *native, long count,
                      result_t *res);
 const char *bench_uv_version(void);
+/* `xpipe bench many` (bench_many.c): the libuv server of n clients. */
+int bench_uv_many_serve(const char *native, long n);
+/* `xpipe bench many ...`, the many-client benchmark. */
+int bench_many(int argc, const char *const *argv, apr_pool_t *pool);
 
 #endif

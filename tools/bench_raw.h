@@ -35,4 +35,10 @@ long bench_raw_read(bench_raw_t h, void *buf, long len);
 long bench_raw_write(bench_raw_t h, const void *buf, long len);
 void bench_raw_close(bench_raw_t h);
 
+/* `xpipe bench many`'s raw server (bench_many.c): the OS event interface
+ * on one thread (epoll; an I/O completion port on Windows) echoing what
+ * n byte-mode clients send until they all leave; 0 when it worked, 2
+ * where this OS has none written. */
+int bench_raw_many_serve(const char *native, long n, int msg);
+
 #endif

@@ -8,6 +8,9 @@
 #include <apr_strings.h>
 #include <apr_time.h>
 
+#include <stdlib.h>
+#include <string.h>
+
 static wchar_t *raw_wide(const char *native, apr_pool_t *pool)
 {
     int n = MultiByteToWideChar(CP_UTF8, 0, native, -1, NULL, 0);
@@ -103,4 +106,124 @@ long bench_raw_write(bench_raw_t h, const void *buf, long len)
 void bench_raw_close(bench_raw_t h)
 {
     CloseHandle(h);
+}
+
+/* `xpipe bench many`'s raw server: an I/O completion port on one thread,
+ * pending instances with overlapped ConnectNamedPipe, then read / write
+ * / read on each client. */
+typedef struct raw_conn_t {
+    OVERLAPPED ov; /* first: the packet's OVERLAPPED is the connection */
+    HANDLE h;
+    int state; /* 0 connecting, 1 reading, 2 writing */
+    DWORD len;
+    char buf[4096];
+} raw_conn_t;
+
+static raw_conn_t *raw_many_arm(const wchar_t *name, HANDLE port)
+{
+    raw_conn_t *c = calloc(1, sizeof(*c));
+
+    if (c == NULL)
+        return NULL;
+    c->h = CreateNamedPipeW(name, PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED,
+                            PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT,
+                            PIPE_UNLIMITED_INSTANCES, 65536, 65536, 0, NULL);
+    if (c->h == INVALID_HANDLE_VALUE
+        || !CreateIoCompletionPort(c->h, port, 0, 0)) {
+        free(c);
+        return NULL;
+    }
+    if (!ConnectNamedPipe(c->h, &c->ov)) {
+        DWORD e = GetLastError();
+        if (e == ERROR_PIPE_CONNECTED) /* no packet: post one */
+            PostQueuedCompletionStatus(port, 0, 0, &c->ov);
+        else if (e != ERROR_IO_PENDING) {
+            CloseHandle(c->h);
+            free(c);
+            return NULL;
+        }
+    }
+    return c;
+}
+
+static int raw_many_read(raw_conn_t *c)
+{
+    DWORD e;
+
+    c->state = 1;
+    memset(&c->ov, 0, sizeof(c->ov));
+    if (ReadFile(c->h, c->buf, sizeof(c->buf), NULL, &c->ov))
+        return 0;
+    e = GetLastError();
+    return e == ERROR_IO_PENDING ? 0 : -1;
+}
+
+int bench_raw_many_serve(const char *native, long n, int msg)
+{
+    apr_pool_t *p;
+    const wchar_t *name;
+    HANDLE port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 1);
+    long served = 0, open = 0, pending = 0, i;
+
+    (void)msg;
+    if (port == NULL || apr_pool_create(&p, NULL) != APR_SUCCESS)
+        return 1;
+    name = raw_wide(native, p);
+    for (i = 0; i < 63 && i < n; i++, pending++)
+        if (raw_many_arm(name, port) == NULL)
+            return 1;
+    while (served < n || open > 0) {
+        DWORD bytes = 0;
+        ULONG_PTR key;
+        OVERLAPPED *ov = NULL;
+        BOOL ok = GetQueuedCompletionStatus(port, &bytes, &key, &ov, 30000);
+        raw_conn_t *c = (raw_conn_t *)ov;
+        if (c == NULL)
+            return 1; /* timed out */
+        if (c->state == 0) {
+            pending--;
+            if (!ok) {
+                CloseHandle(c->h);
+                free(c);
+            }
+            else {
+                served++;
+                open++;
+                if (raw_many_read(c) < 0) {
+                    CloseHandle(c->h);
+                    free(c);
+                    open--;
+                }
+            }
+            if (served + pending < n && raw_many_arm(name, port))
+                pending++;
+            continue;
+        }
+        if (!ok || (c->state == 1 && bytes == 0)) {
+            CloseHandle(c->h); /* the client left */
+            free(c);
+            open--;
+            continue;
+        }
+        if (c->state == 1) {
+            c->state = 2;
+            c->len = bytes;
+            memset(&c->ov, 0, sizeof(c->ov));
+            if (!WriteFile(c->h, c->buf, c->len, NULL, &c->ov)
+                && GetLastError() != ERROR_IO_PENDING) {
+                CloseHandle(c->h);
+                free(c);
+                open--;
+            }
+            continue;
+        }
+        if (raw_many_read(c) < 0) {
+            CloseHandle(c->h);
+            free(c);
+            open--;
+        }
+    }
+    CloseHandle(port);
+    apr_pool_destroy(p);
+    return 0;
 }

@@ -44,6 +44,7 @@ typedef struct bench_uv_srv_t {
     long count; /* round trips, bytes or connections */
     long done;  /* connections closed (K_CONNECT) */
     int failed;
+    int many; /* bench many: count clients at once, 64-byte echoes */
 } bench_uv_srv_t;
 
 typedef struct bench_uv_srv_conn_t {
@@ -64,7 +65,7 @@ static void bench_uv_srv_closed(uv_handle_t *h)
     bench_uv_srv_t *s = c->srv;
 
     free(c);
-    if (s->kind == K_CONNECT && ++s->done < s->count)
+    if ((s->kind == K_CONNECT || s->many) && ++s->done < s->count)
         return;
     if (!uv_is_closing((uv_handle_t *)&s->listener))
         uv_close((uv_handle_t *)&s->listener, NULL);
@@ -141,23 +142,24 @@ static void bench_uv_srv_conn(uv_stream_t *l, int status)
     }
 }
 
-int bench_uv_serve(kind_e kind, const char *native, long count)
+/* One server loop: kind, or (many) count clients of 64-byte echoes. */
+static int bench_uv_run(kind_e kind, const char *native, long count, int many)
 {
     bench_uv_srv_t s;
     int rc;
 
-    if (kind == K_RTT_MSG)
-        return 0; /* n/a: byte streams only */
     memset(&s, 0, sizeof(s));
     s.kind = kind;
     s.count = count;
+    s.many = many;
     unlink(native);
     if (uv_loop_init(&s.loop) < 0)
         return 1;
     uv_pipe_init(&s.loop, &s.listener, 0);
     s.listener.data = &s;
     if ((rc = uv_pipe_bind(&s.listener, native)) < 0
-        || (rc = uv_listen((uv_stream_t *)&s.listener, 8, bench_uv_srv_conn))
+        || (rc = uv_listen((uv_stream_t *)&s.listener, many ? 128 : 8,
+                           bench_uv_srv_conn))
                < 0) {
         bench_uv_failed(&s.failed, native, rc);
         return 1;
@@ -166,6 +168,18 @@ int bench_uv_serve(kind_e kind, const char *native, long count)
     uv_loop_close(&s.loop);
     unlink(native);
     return s.failed;
+}
+
+int bench_uv_serve(kind_e kind, const char *native, long count)
+{
+    if (kind == K_RTT_MSG)
+        return 0; /* n/a: byte streams only */
+    return bench_uv_run(kind, native, count, 0);
+}
+
+int bench_uv_many_serve(const char *native, long n)
+{
+    return bench_uv_run(K_RTT_BYTE, native, n, 1);
 }
 
 /* ------------------------------------------------------------------ */
