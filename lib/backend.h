@@ -22,6 +22,9 @@
 /* A deadline is an absolute apr_time_t; XPIPE__FOREVER means none. A
  * deadline at or before "now" means "do not block". */
 #define XPIPE__FOREVER ((apr_time_t)-1)
+/* The deadline of a call that may not block (timeout 0): already past,
+ * and known so without reading the clock. */
+#define XPIPE__NOW ((apr_time_t)0)
 
 /* Attributes, readable by backends. lib/attr.c owns the defaults and the
  * range checks. */
@@ -81,6 +84,11 @@ typedef struct xpipe__pm_t {
     xpipe__chan_t *chan; /* the member's backend state: one of these */
     xpipe__lsn_t *lsn;
     void *be; /* the backend's */
+    /* Set by the backend's pset_add: m keeps nothing the OS does not see
+     * (a byte stream, a listener on POSIX), so what the OS reports is
+     * what it is ready for: lib/ then neither asks pm_ready nor looks
+     * again at the next poll. */
+    int plain;
     /* lib/poll.c's own: */
     void *obj;                       /* its obj_t */
     struct xpipe__pm_t *prev, *next; /* the live members, or the dead */

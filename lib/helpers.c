@@ -32,7 +32,7 @@ apr_time_t xpipe__deadline(apr_interval_time_t timeout)
 {
     if (timeout < 0)
         return XPIPE__FOREVER;
-    return apr_time_now() + timeout;
+    return timeout == 0 ? XPIPE__NOW : apr_time_now() + timeout;
 }
 
 int xpipe__remaining_ms(apr_time_t deadline)
@@ -41,6 +41,8 @@ int xpipe__remaining_ms(apr_time_t deadline)
 
     if (deadline == XPIPE__FOREVER)
         return -1;
+    if (deadline == XPIPE__NOW)
+        return 0;
     left = deadline - apr_time_now();
     if (left <= 0)
         return 0;

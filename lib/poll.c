@@ -179,7 +179,8 @@ apr_status_t xpipe_pollset_add(xpipe_pollset_t *ps, const xpipe_pollfd_t *desc)
         m->next->prev = m;
         ps->live.next = m;
         ps->count++;
-        recheck_push(ps, m); /* what it holds already counts */
+        if (!m->plain)
+            recheck_push(ps, m); /* what it holds already counts */
     }
     apr_thread_mutex_unlock(ps->lock);
     if (rv != APR_SUCCESS)
@@ -247,9 +248,9 @@ static void pm_found(void *baton, xpipe__pm_t *m, int os)
     xpipe_pollset_t *ps = baton;
     int ev;
 
-    if (m->dead)
+    if (m->dead || (m->plain && os == 0))
         return;
-    ev = ps->be->pm_ready(m, os) & m->desc.reqevents;
+    ev = (m->plain ? os : ps->be->pm_ready(m, os)) & m->desc.reqevents;
     if (ev == 0)
         return;
     if (m->round == ps->round) {
@@ -260,7 +261,8 @@ static void pm_found(void *baton, xpipe__pm_t *m, int os)
     m->res = ps->nres;
     ps->res[ps->nres] = m->desc;
     ps->res[ps->nres++].rtnevents = (apr_int16_t)ev;
-    recheck_push(ps, m);
+    if (!m->plain)
+        recheck_push(ps, m);
 }
 
 apr_status_t xpipe_pollset_poll(xpipe_pollset_t *ps,

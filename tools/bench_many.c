@@ -89,13 +89,9 @@ static int many_serve_pollset(const char *name, long n, apr_pool_t *p)
             rv = xpipe_read(ch, buf, &len);
             if (APR_STATUS_IS_TIMEUP(rv))
                 continue;
-            if (rv == APR_SUCCESS) {
-                /* Answers this small fit the socket at once; a second's
-                 * deadline only guards against a client that stops. */
-                xpipe_timeout_set(ch, APR_USEC_PER_SEC);
+            if (rv == APR_SUCCESS) /* a client has one answer out at most:
+                                      it fits the socket at once */
                 rv = xpipe_write_full(ch, buf, len, NULL);
-                xpipe_timeout_set(ch, 0);
-            }
             if (rv != APR_SUCCESS) {
                 xpipe_close(ch);
                 open--;

@@ -17,6 +17,7 @@ apr_status_t xpipe__unix_chan_new(xpipe__chan_t **out, int fd,
     xpipe__chan_t *c = apr_pcalloc(pool, sizeof(*c));
 
     c->max_message = attr->max_message;
+    c->message = attr->mode == XPIPE_MODE_MESSAGE;
     c->rx.kind = c->tx.kind = kind;
     xpipe__unix_wake_init(&c->wake);
     c->fd = fd;
@@ -49,8 +50,10 @@ static apr_status_t unix_xfer(xpipe__chan_t *c, int out, void *buf,
 
     /* After a short transfer the next try would most likely say EAGAIN:
      * wait first, sparing it (when the guess is wrong, the wait returns
-     * at once and costs one poll more). */
-    if (c->short_xfer[out] && !(flags & MSG_PEEK)) {
+     * at once and costs one poll more). Not for a call that may not
+     * block (a poll set's): that wait would be the poll it just did. */
+    if (c->short_xfer[out] && !(flags & MSG_PEEK)
+        && xpipe__remaining_ms(deadline) != 0) {
         rv =
             xpipe__unix_wait(c->fd, out ? POLLOUT : POLLIN, &c->wake, deadline);
         if (rv != APR_SUCCESS)

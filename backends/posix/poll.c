@@ -95,6 +95,10 @@ apr_status_t xpipe__unix_pset_add(xpipe__pset_t *ps, xpipe__pm_t *m)
         return rv;
     }
     m->be = r;
+    /* A byte stream, or a listener: the socket tells all. Messages may
+     * be held, frames read ahead. */
+    m->plain =
+        m->lsn || (!m->chan->message && m->chan->rx.kind == XPIPE__FRAME_NONE);
     return APR_SUCCESS;
 }
 

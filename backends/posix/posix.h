@@ -95,6 +95,7 @@ struct xpipe__chan_t {
     /* Per direction (0 in, 1 out): the last transfer moved less than
      * asked, so the socket was drained / full: wait first next time. */
     int short_xfer[2];
+    int message; /* message mode (SOCK_SEQPACKET, or frames) */
     /* SOCK_SEQPACKET message mode: */
     apr_size_t max_message;
     unsigned char *spill; /* where a message longer than the buffer runs on */
