@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-"""Model-check the guard (lib/model/guard.pml) and the POSIX wake slots
-(backends/posix/wake.pml) with Spin, exhaustively.
+"""Model-check the guard (lib/model/guard.pml), the POSIX wake slots
+(backends/posix/wake.pml) and the Win32 poll set's wait
+(backends/win32/pset.pml) with Spin, exhaustively.
 
 Usage: check.py --work DIR --out RESULTS.json
 
@@ -15,7 +16,11 @@ Cases (written in meson's testlog format for build-aux/results.py):
   wake-slots          the wake slots: no fd written after its thread closed
                       it, no deadlock;
   seed-plain-leave    the old code (a waiter leaves its slot with a plain
-                      store): Spin must find the write to a closed fd.
+                      store): Spin must find the write to a closed fd;
+  pset-wait           the Win32 poll set's wait (backends/win32/pset.pml):
+                      no wake-up or packet lost, no deadlock;
+  seed-no-poke        its first version (no poke flag): Spin must find
+                      the lost wake-up.
 The seeded runs prove that the check can fail. Spin and gcc must be
 installed (Debian's spin); without spin every case is SKIP.
 """
@@ -30,10 +35,13 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 GUARD = os.path.join(HERE, "guard.pml")
 WAKE = os.path.join(HERE, "..", "..", "backends", "posix", "wake.pml")
+PSET = os.path.join(HERE, "..", "..", "backends", "win32", "pset.pml")
 PROPS = {GUARD: "P1 no interrupt lost, P2 consumed at most once, P3 close "
                 "waits for every call, P4 no call enters after close, "
                 "P5 no deadlock",
-         WAKE: "no fd written after its thread closed it, no deadlock"}
+         WAKE: "no fd written after its thread closed it, no deadlock",
+         PSET: "no wake-up or packet lost to the event's reset, no "
+               "deadlock"}
 
 
 def which(name):
@@ -77,7 +85,9 @@ def main():
              ("seed-consume-busy", GUARD, ["SEED_CONSUME_BUSY"], True),
              ("seed-no-broadcast", GUARD, ["SEED_NO_BROADCAST"], True),
              ("wake-slots", WAKE, [], False),
-             ("seed-plain-leave", WAKE, ["SEED_PLAIN_LEAVE"], True)]
+             ("seed-plain-leave", WAKE, ["SEED_PLAIN_LEAVE"], True),
+             ("pset-wait", PSET, [], False),
+             ("seed-no-poke", PSET, ["SEED_NO_POKE"], True)]
     failed = 0
     with open(a.out, "w") as f:
         for name, model, defines, must_fail in cases:
