@@ -620,6 +620,12 @@ static void test_tool_bench_quick(void)
     CU_ASSERT(strstr(out, "connect + 1 B echo + close") != NULL);
     if (strstr(out, "xpipe/raw") == NULL)
         printf("  bench said: %s%s\n", out, err);
+    /* bench many: every server of this build answers 8 clients. */
+    CU_ASSERT_EQUAL(tool_once(&out, &err, "bench", "many", "--quick", NULL), 0);
+    CU_ASSERT(strstr(out, "xpipe poll set, 1 thread") != NULL);
+    CU_ASSERT(strstr(out, "ratio to raw") != NULL);
+    if (strstr(out, "ratio to raw") == NULL)
+        printf("  bench many said: %s%s\n", out, err);
 }
 
 CU_TestInfo xt_tool_tests[] = {
@@ -643,6 +649,7 @@ CU_TestInfo xt_tool_tests[] = {
       test_tool_half_closed_peer_gets_everything },
     { "a killed listener's name serves again",
       test_tool_killed_listener_name_reused },
-    { "bench --quick runs (smoke test)", test_tool_bench_quick },
+    { "bench --quick and bench many --quick run (smoke tests)",
+      test_tool_bench_quick },
     CU_TEST_INFO_NULL,
 };

@@ -81,8 +81,7 @@ apr_uint64_t bench_now_ns(void)
 #endif
 }
 
-/* Pin this process to one CPU (children inherit it); -1 leaves it. */
-static void bench_pin(int cpu)
+void bench_pin(int cpu)
 {
     if (cpu < 0)
         return;

@@ -27,6 +27,8 @@ typedef struct result_t {
  * res (bench.c). */
 void bench_latencies(double *lat, long count, long warm, result_t *res);
 apr_uint64_t bench_now_ns(void);
+/* Pin this process to one CPU (children inherit it); -1 leaves it. */
+void bench_pin(int cpu);
 
 /* libuv's uv_pipe_t (bench_uv.c): serve one kind on the socket path
  * native (count round trips, bytes or connections), or measure it as the

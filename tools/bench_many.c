@@ -223,11 +223,12 @@ static int many_cmp(const void *a, const void *b)
 
 /* One measurement: a server child of kind, n clients, rounds each. */
 static int many_measure(const char *self, int kind, long n, long rounds,
-                        double *per_sec, double *p99, apr_pool_t *p)
+                        int server_cpu, double *per_sec, double *p99,
+                        apr_pool_t *p)
 {
     const char *name = apr_psprintf(p, "xpipe-bench-many-%ld-%d",
                                     (long)apr_time_now() % 1000000, kind);
-    const char *native, *argv[8];
+    const char *native, *argv[9];
     many_cli_t cli[MANY_THREADS];
     apr_thread_t *t[MANY_THREADS];
     apr_procattr_t *pa;
@@ -247,7 +248,8 @@ static int many_measure(const char *self, int kind, long n, long rounds,
     argv[4] = ms_names[kind];
     argv[5] = name;
     argv[6] = apr_psprintf(p, "%ld", n);
-    argv[7] = NULL;
+    argv[7] = apr_psprintf(p, "%d", server_cpu);
+    argv[8] = NULL;
     if (apr_procattr_create(&pa, p) || apr_procattr_cmdtype_set(pa, APR_PROGRAM)
         || apr_proc_create(&proc, self, argv, NULL, pa, p))
         return 1;
@@ -297,32 +299,50 @@ static double many_median(double *v, int n)
 }
 
 static const char many_usage[] =
-    "usage: xpipe bench many [--clients N[,N...]] [--runs N] [--json]\n"
+    "usage: xpipe bench many [--quick] [--clients N[,N...]] [--runs N]\n"
+    "                        [--cpu same|split|any] [--json]\n"
     "  N clients at once (default 100 and 1000), each doing 64-byte round\n"
     "  trips, against an xpipe poll set on one thread, xpipe with a thread\n"
     "  per client, the raw OS event interface on one thread and (when\n"
     "  built with libuv) libuv's uv_pipe_t; round trips per second and\n"
     "  p99 latency, medians over the runs (default 3), and each server's\n"
-    "  ratio to the raw one.\n";
+    "  ratio to the raw one. --cpu same (default) runs everything on CPU 0,\n"
+    "  split puts the server on CPU 1, any leaves placement alone.\n";
 
 int bench_many(int argc, const char *const *argv, apr_pool_t *pool)
 {
     long clients[8] = { 100, 1000 }, runs = 3;
-    int nc = 2, json = 0, i, k, r;
+    int nc = 2, json = 0, quick = 0, i, k, r, client_cpu = 0, server_cpu = 0;
+    const char *cpu = "same";
     double rate[8][MS_ALL], p99[8][MS_ALL];
 
     /* argv: PROG bench many [options] */
     for (i = 3; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--serve") == 0 && argc - i == 4)
+        if (strcmp(a, "--serve") == 0 && argc - i == 5) {
+            bench_pin((int)strtol(argv[i + 4], NULL, 10));
             return many_serve(argv[i + 1], argv[i + 2],
                               strtol(argv[i + 3], NULL, 10), pool);
+        }
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             fputs(many_usage, stdout);
             return 0;
         }
         if (strcmp(a, "--json") == 0)
             json = 1;
+        else if (strcmp(a, "--quick") == 0) { /* the suite's smoke test */
+            clients[0] = 8;
+            nc = 1;
+            runs = 1;
+            quick = 1;
+        }
+        else if (strcmp(a, "--cpu") == 0 && i + 1 < argc) {
+            cpu = argv[++i];
+            if (strcmp(cpu, "same") && strcmp(cpu, "split")
+                && strcmp(cpu, "any"))
+                return tool_usage_error(
+                    "bench many: --cpu takes same, split or any");
+        }
         else if (strcmp(a, "--runs") == 0 && i + 1 < argc) {
             runs = strtol(argv[++i], NULL, 10);
             if (runs < 1 || runs > 15)
@@ -344,18 +364,26 @@ int bench_many(int argc, const char *const *argv, apr_pool_t *pool)
             return tool_usage_error(
                 apr_psprintf(pool, "bench many: unexpected '%s'", a));
     }
+    /* As xpipe bench: same (default) puts everything on CPU 0, so what
+     * a server costs shows, not how the scheduler shares two CPUs among
+     * five busy threads; split puts the server on CPU 1. */
+    if (strcmp(cpu, "any") == 0)
+        client_cpu = server_cpu = -1;
+    else if (strcmp(cpu, "split") == 0)
+        server_cpu = 1;
+    bench_pin(client_cpu);
     for (i = 0; i < nc; i++) {
         double v[MS_ALL][16], q[MS_ALL][16];
-        /* About 60,000 round trips per measurement. */
-        long rounds = 60000 / clients[i] + 2;
+        /* About 300,000 round trips per measurement (a second or two). */
+        long rounds = (quick ? 2000 : 300000) / clients[i] + 2;
         /* Every server once per run, rotating which goes first. */
         for (r = 0; r < runs; r++)
             for (k = 0; k < MS_COUNT; k++) {
                 int s = (k + r) % MS_COUNT;
                 apr_pool_t *p;
                 apr_pool_create(&p, pool);
-                if (many_measure(argv[0], s, clients[i], rounds, &v[s][r],
-                                 &q[s][r], p))
+                if (many_measure(argv[0], s, clients[i], rounds, server_cpu,
+                                 &v[s][r], &q[s][r], p))
                     return 1;
                 apr_pool_destroy(p);
             }
@@ -375,10 +403,12 @@ int bench_many(int argc, const char *const *argv, apr_pool_t *pool)
                        rate[i][k] / rate[i][MS_RAW]);
             printf("}");
         }
-        printf("], \"runs\": %ld}\n", runs);
+        printf("], \"runs\": %ld, \"cpu\": \"%s\"}\n", runs, cpu);
         return 0;
     }
-    printf("many clients, 64-byte round trips (medians of %ld runs)\n", runs);
+    printf("many clients, 64-byte round trips (medians of %ld runs, --cpu "
+           "%s)\n",
+           runs, cpu);
     for (i = 0; i < nc; i++) {
         printf("%ld clients                     round trips/s     p99 us  "
                "ratio to raw\n",
