@@ -300,19 +300,20 @@ static double many_median(double *v, int n)
 
 static const char many_usage[] =
     "usage: xpipe bench many [--quick] [--clients N[,N...]] [--runs N]\n"
-    "                        [--cpu same|split|any] [--json]\n"
+    "                        [--rtts N] [--cpu same|split|any] [--json]\n"
     "  N clients at once (default 100 and 1000), each doing 64-byte round\n"
     "  trips, against an xpipe poll set on one thread, xpipe with a thread\n"
     "  per client, the raw OS event interface on one thread and (when\n"
     "  built with libuv) libuv's uv_pipe_t; round trips per second and\n"
-    "  p99 latency, medians over the runs (default 3), and each server's\n"
+    "  p99 latency, medians over the runs (default 3) of --rtts round\n"
+    "  trips each (default 300000), and each server's\n"
     "  ratio to the raw one. --cpu same (default) runs everything on CPU 0,\n"
     "  split puts the server on CPU 1, any leaves placement alone.\n";
 
 int bench_many(int argc, const char *const *argv, apr_pool_t *pool)
 {
-    long clients[8] = { 100, 1000 }, runs = 3;
-    int nc = 2, json = 0, quick = 0, i, k, r, client_cpu = 0, server_cpu = 0;
+    long clients[8] = { 100, 1000 }, runs = 3, rtts = 300000;
+    int nc = 2, json = 0, i, k, r, client_cpu = 0, server_cpu = 0;
     const char *cpu = "same";
     double rate[8][MS_ALL], p99[8][MS_ALL];
 
@@ -334,7 +335,13 @@ int bench_many(int argc, const char *const *argv, apr_pool_t *pool)
             clients[0] = 8;
             nc = 1;
             runs = 1;
-            quick = 1;
+            rtts = 2000;
+        }
+        else if (strcmp(a, "--rtts") == 0 && i + 1 < argc) {
+            rtts = strtol(argv[++i], NULL, 10);
+            if (rtts < 100 || rtts > 100000000)
+                return tool_usage_error(
+                    "bench many: --rtts takes 100 to 100000000");
         }
         else if (strcmp(a, "--cpu") == 0 && i + 1 < argc) {
             cpu = argv[++i];
@@ -374,8 +381,8 @@ int bench_many(int argc, const char *const *argv, apr_pool_t *pool)
     bench_pin(client_cpu);
     for (i = 0; i < nc; i++) {
         double v[MS_ALL][16], q[MS_ALL][16];
-        /* About 300,000 round trips per measurement (a second or two). */
-        long rounds = (quick ? 2000 : 300000) / clients[i] + 2;
+        /* rtts round trips per measurement (300,000: a second or two). */
+        long rounds = rtts / clients[i] + 2;
         /* Every server once per run, rotating which goes first. */
         for (r = 0; r < runs; r++)
             for (k = 0; k < MS_COUNT; k++) {
