@@ -168,6 +168,7 @@ static int many_serve(const char *kind, const char *name, long n, apr_pool_t *p)
 
 typedef struct many_cli_t {
     const char *native;
+    int hello; /* send the framed transport's hello byte first */
     long count, rounds;
     double *lat; /* us, rounds after the first */
     long nlat;
@@ -186,7 +187,8 @@ static void *APR_THREAD_FUNC many_client(apr_thread_t *t, void *data)
 
     memset(out, 'm', sizeof(out));
     for (i = 0; i < c->count && !c->failed; i++)
-        if ((h[i] = bench_raw_connect(c->native, 0, c->pool)) == BENCH_RAW_NONE)
+        if ((h[i] = bench_raw_connect(c->native, 0, c->pool)) == BENCH_RAW_NONE
+            || (c->hello && bench_raw_write(h[i], "B", 1) != 1))
             c->failed = 1;
     for (r = 0; r < c->rounds && !c->failed; r++) {
         if (r == 1)
@@ -256,6 +258,10 @@ static int many_measure(const char *self, int kind, long n, long rounds,
     for (i = 0; i < MANY_THREADS; i++) {
         memset(&cli[i], 0, sizeof(cli[i]));
         cli[i].native = native;
+        /* An xpipe server of the framed transport (POSIX without
+         * SOCK_SEQPACKET) expects each client to name its mode first. */
+        cli[i].hello = kind <= MS_THREADS
+                       && strcmp(xpipe_backend_name(), "unix-framed") == 0;
         cli[i].count = n / MANY_THREADS + (i < n % MANY_THREADS);
         cli[i].rounds = rounds;
         cli[i].lat =
