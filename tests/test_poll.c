@@ -579,6 +579,121 @@ static void test_poll_writable(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* The set's reads and the channel's own I/O on one handle: a channel in
+ * the set for POLLIN is read by the polling thread while another thread
+ * writes a stream through it with blocking calls (Windows: overlapped
+ * writes on a handle bound to the set's port must never reach it). */
+
+typedef struct ps_stream_t {
+    xpipe_t *ch;
+    apr_size_t total;
+    unsigned int seed;
+    apr_uint64_t sum;
+    apr_status_t rv;
+} ps_stream_t;
+
+static apr_status_t ps_stream_write(void *arg)
+{
+    ps_stream_t *j = arg;
+    unsigned char buf[8192];
+    apr_size_t off = 0;
+
+    j->rv = APR_SUCCESS;
+    while (off < j->total && j->rv == APR_SUCCESS) {
+        apr_size_t n = 1 + (off * 31) % sizeof(buf);
+        if (n > j->total - off)
+            n = j->total - off;
+        xt_fill(buf, n, off, j->seed);
+        j->sum = xt_fnv(j->sum, buf, n);
+        j->rv = xpipe_write_full(j->ch, buf, n, NULL);
+        off += n;
+    }
+    return j->rv;
+}
+
+static apr_status_t ps_stream_read(void *arg)
+{
+    ps_stream_t *j = arg;
+    unsigned char buf[8192];
+    apr_size_t got = 0;
+
+    j->rv = APR_SUCCESS;
+    while (got < j->total && j->rv == APR_SUCCESS) {
+        apr_size_t n = sizeof(buf);
+        j->rv = xpipe_read(j->ch, buf, &n);
+        if (j->rv == APR_SUCCESS) {
+            j->sum = xt_fnv(j->sum, buf, n);
+            got += n;
+        }
+    }
+    j->total = got;
+    return j->rv;
+}
+
+static void test_poll_own_io(void)
+{
+    xpipe_t *c, *s;
+    xpipe_pollset_t *ps;
+    ps_stream_t out, in, back;
+    apr_thread_t *tw, *tr, *tb;
+    unsigned char buf[8192];
+    apr_size_t got = 0;
+    apr_uint64_t sum = XT_FNV_INIT;
+
+    xt_pair(&c, &s, NULL);
+    XT_OK(xpipe_timeout_set(c, XT_LONG));
+    XT_OK(xpipe_pollset_create(&ps, 1, xt_p));
+    ps_add(ps, s, XPIPE_POLLIN);
+    /* s -> c: 1 MiB by blocking writes on s, read by a thread on c. */
+    memset(&out, 0, sizeof(out));
+    out.ch = s;
+    out.total = 1 << 20;
+    out.seed = 5;
+    out.sum = XT_FNV_INIT;
+    memset(&in, 0, sizeof(in));
+    in.ch = c;
+    in.total = out.total;
+    in.sum = XT_FNV_INIT;
+    /* c -> s: 256 KiB, read through the set by this thread. */
+    memset(&back, 0, sizeof(back));
+    back.ch = c;
+    back.total = 256 << 10;
+    back.seed = 6;
+    back.sum = XT_FNV_INIT;
+    XT_OK(xpipe_timeout_set(s, XT_LONG)); /* the writer's deadline */
+    tw = xt_thread(ps_stream_write, &out);
+    tr = xt_thread(ps_stream_read, &in);
+    tb = xt_thread(ps_stream_write, &back);
+    while (got < back.total) {
+        const xpipe_pollfd_t *r;
+        apr_int32_t n;
+        apr_size_t len = sizeof(buf);
+        apr_status_t rv;
+        if (!XT_STATUS(xpipe_pollset_poll(ps, XT_LONG, &n, &r), APR_SUCCESS))
+            break;
+        CU_ASSERT(n == 1 && r[0].client_data == s
+                  && r[0].rtnevents == XPIPE_POLLIN);
+        /* The channel's timeout is the writer's (long); a read after a
+         * report finds data at once. */
+        rv = xpipe_read(s, buf, &len);
+        if (!XT_STATUS(rv, APR_SUCCESS))
+            break;
+        sum = xt_fnv(sum, buf, len);
+        got += len;
+    }
+    xt_join(tw);
+    xt_join(tr);
+    xt_join(tb);
+    XT_OK(out.rv);
+    XT_OK(in.rv);
+    XT_OK(back.rv);
+    CU_ASSERT_EQUAL(in.total, out.total);
+    CU_ASSERT_EQUAL(in.sum, out.sum);
+    CU_ASSERT_EQUAL(got, back.total);
+    CU_ASSERT_EQUAL(sum, back.sum);
+}
+
+/* ------------------------------------------------------------------ */
 /* Wake-ups, close from another thread, add from another thread. */
 
 typedef struct ps_waiter_t {
@@ -1145,6 +1260,8 @@ CU_TestInfo xt_poll_tests[] = {
       test_poll_message_ready },
     { "a partial frame is not a ready message", test_poll_partial_frame },
     { "writable after a full buffer drains", test_poll_writable },
+    { "the set's reads beside the channel's own blocking writes",
+      test_poll_own_io },
     { "wake-up from another thread within 100 ms", test_poll_wakeup },
     { "a member closed from another thread", test_poll_close_member },
     { "add and remove under load", test_poll_churn },
