@@ -20,6 +20,8 @@
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 #endif
 #ifdef XT_HAVE_UV
 #include <uv.h>
@@ -397,6 +399,97 @@ static void test_poll_accept_burst(void)
         XT_STATUS(xpipe_pollset_poll(ps, 50000, &n, &r), APR_TIMEUP);
         CU_ASSERT_EQUAL(n, 0);
     }
+}
+
+/* A client that connects and says nothing must not hold up a one-thread
+ * server: accept with timeout 0 never waits for it (the framed
+ * transport's hello byte is then awaited beside the set), and it is
+ * taken once it speaks. */
+static void test_poll_silent_client(void)
+{
+#ifdef _WIN32
+    xt_skip("named pipes have no hello to wait for: a connected client is "
+            "accepted at once");
+#else
+    int framed = strcmp(xpipe_backend_name(), "unix-framed") == 0;
+    xpipe_listener_t *l;
+    xpipe_pollset_t *ps;
+    xpipe_pollfd_t d;
+    xpipe_t *c, *ch[2] = { NULL, NULL };
+    const char *name = xt_name(), *native;
+    struct sockaddr_un sa;
+    apr_time_t t0, slowest = 0;
+    int silent, got = 0, loops = 0, sent = 0;
+    char b;
+    apr_size_t n;
+
+    XT_OK(xpipe_listen(&l, name, NULL, xt_p));
+    native = xpipe_listener_native_name(l);
+    XT_OK(xpipe_pollset_create(&ps, 4, xt_p));
+    memset(&d, 0, sizeof(d));
+    d.listener = l;
+    d.reqevents = XPIPE_POLLACCEPT;
+    XT_OK(xpipe_pollset_add(ps, &d));
+    /* The silent one: a plain socket, connected, nothing written. */
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    strncpy(sa.sun_path, native, sizeof(sa.sun_path) - 1);
+    silent = socket(AF_UNIX, SOCK_STREAM, 0);
+    CU_ASSERT_FATAL(silent >= 0);
+    CU_ASSERT_FATAL(connect(silent, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+    XT_OK(xpipe_connect(&c, name, NULL, XT_LONG, xt_p));
+    n = 1;
+    XT_OK(xpipe_write(c, "x", &n));
+    /* Serve until both are accepted: the real one at once, the silent
+     * one (framed) only once it has said its hello, which it does after
+     * the real one was served. */
+    while (got < 2 && loops++ < 100) {
+        const xpipe_pollfd_t *r;
+        apr_int32_t k;
+        xpipe_t *nw;
+        if (!XT_STATUS(xpipe_pollset_poll(ps, XT_LONG, &k, &r), APR_SUCCESS))
+            break;
+        for (;;) {
+            apr_status_t rv;
+            t0 = apr_time_now();
+            rv = xpipe_accept(&nw, l, 0, xt_p);
+            if (apr_time_now() - t0 > slowest)
+                slowest = apr_time_now() - t0;
+            if (rv != APR_SUCCESS)
+                break;
+            ch[got++ % 2] = nw;
+        }
+        if (framed && got == 1 && !sent) {
+            /* The real one is in: now the silent one speaks. */
+            sent = send(silent, "B", 1, 0) == 1;
+        }
+    }
+    CU_ASSERT_EQUAL(got, 2);
+    /* No accept waited for the silent client's hello. */
+    CU_ASSERT(slowest < 200000);
+    /* Which is which: the real one has sent its byte. */
+    if (got == 2) {
+        int real = 0, other;
+        XT_OK(xpipe_timeout_set(ch[0], 0));
+        n = 1;
+        if (xpipe_read(ch[0], &b, &n) != APR_SUCCESS)
+            real = 1;
+        other = 1 - real;
+        XT_OK(xpipe_timeout_set(ch[real], XT_LONG));
+        if (real == 1) {
+            n = 1;
+            XT_OK(xpipe_read(ch[1], &b, &n));
+        }
+        CU_ASSERT_EQUAL(b, 'x');
+        /* The silent one is a working channel now. */
+        CU_ASSERT_EQUAL(send(silent, "s", 1, 0), 1);
+        XT_OK(xpipe_timeout_set(ch[other], XT_LONG));
+        n = 1;
+        XT_OK(xpipe_read(ch[other], &b, &n));
+        CU_ASSERT_EQUAL(b, 's');
+    }
+    close(silent);
+#endif
 }
 
 /* ------------------------------------------------------------------ */
@@ -1256,6 +1349,7 @@ CU_TestInfo xt_poll_tests[] = {
     { "one thread serves many clients (bytes)", test_poll_many_bytes },
     { "one thread serves many clients (messages)", test_poll_many_messages },
     { "listener readiness under a burst", test_poll_accept_burst },
+    { "a silent client does not hold up accept", test_poll_silent_client },
     { "message readiness; a held message stays ready",
       test_poll_message_ready },
     { "a partial frame is not a ready message", test_poll_partial_frame },

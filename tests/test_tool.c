@@ -227,8 +227,8 @@ static void test_tool_echo_socat(void)
             break;
         }
         apr_file_pipe_timeout_set(cl[i].out, XT_LONG);
-        /* The hello goes at once: a framed server waits a second for it
-         * (UNIX_HELLO_WAIT), then drops a silent client. */
+        /* The hello goes at once: a framed server drops a client that
+         * stays silent (UNIX_HELLO_WAIT). */
         if (*hello)
             XT_OK(apr_file_write_full(cl[i].in, hello, 1, NULL));
     }

@@ -6,6 +6,7 @@
  */
 #include "posix.h"
 
+#include <apr_portable.h>
 #include <apr_strings.h>
 
 #include <errno.h>
@@ -15,8 +16,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* How long accept waits for a new client's hello before dropping it. */
-#define UNIX_HELLO_WAIT (APR_USEC_PER_SEC)
+/* How long a new client's hello is awaited before it is dropped. Accept
+ * does not wait for it (the connection waits in the listener's list),
+ * so this may be long: a loaded machine can keep a client from writing
+ * its first byte for a while. */
+#define UNIX_HELLO_WAIT (10 * APR_USEC_PER_SEC)
 
 /* Is a live server at path? Connect to find out: refused means stale. */
 static int unix_path_is_live(const char *path, const xpipe_attr_t *attr)
@@ -209,6 +213,11 @@ apr_status_t xpipe__unix_listen(xpipe__lsn_t **out, const xpipe__name_t *name,
     l->sock.fd = l->sock.lock_fd = l->smb.fd = l->smb.lock_fd = -1;
     xpipe__unix_wake_init(&l->wake);
     l->attr = attr;
+    l->pool = pool;
+    rv =
+        apr_thread_mutex_create(&l->hello_lock, APR_THREAD_MUTEX_DEFAULT, pool);
+    if (rv != APR_SUCCESS)
+        return rv;
     rv = xpipe__unix_name_dir_check(name, native, 1, pool);
     if (rv == APR_SUCCESS)
         rv = xpipe__unix_sock_open(&l->sock, native, attr, pool);
@@ -244,21 +253,164 @@ apr_status_t xpipe__unix_recv_exact(int fd, void *buf, apr_size_t n,
     return APR_SUCCESS;
 }
 
-/* Framed builds: read the client's hello byte (waiting at most
- * UNIX_HELLO_WAIT); the fd is closed unless it names our mode. */
-static apr_status_t unix_hello_check(int fd, xpipe__lsn_t *l)
-{
-    char want =
-        l->attr->mode == XPIPE_MODE_MESSAGE ? UNIX_HELLO_MSG : UNIX_HELLO_BYTE;
-    char b = 0;
-    apr_status_t rv = xpipe__unix_recv_exact(fd, &b, 1, &l->wake,
-                                             apr_time_now() + UNIX_HELLO_WAIT);
+/* ------------------------------------------------------------------ */
+/* Framed builds: the hello byte of each new connection. Accept never
+ * waits for it: a connection without it yet waits in the listener's
+ * list (and, in a poll set, is watched there), and a later accept takes
+ * it when the byte has come. */
 
-    if (rv == APR_SUCCESS && b == want)
-        return APR_SUCCESS;
-    unix_sys.close(fd);
-    return rv == XPIPE_ECANCELED ? rv : XPIPE_EMODE;
+static char unix_hello_want(const xpipe__lsn_t *l)
+{
+    return l->attr->mode == XPIPE_MODE_MESSAGE ? UNIX_HELLO_MSG
+                                               : UNIX_HELLO_BYTE;
 }
+
+/* Under hello_lock: forget place i (its fd stays open: the caller's). */
+static void unix_hello_forget(xpipe__lsn_t *l, int i)
+{
+    int last = --l->hello_n;
+    void *sock = l->hello_sock[i];
+
+    if (l->pset)
+        xpipe__unix_pset_watch(l->pset, sock, l->pm, 0);
+    /* The last moves into place i, with its registered wrapper. */
+    l->hello_fd[i] = l->hello_fd[last];
+    l->hello_since[i] = l->hello_since[last];
+    l->hello_sock[i] = l->hello_sock[last];
+    l->hello_sock[last] = sock;
+}
+
+/* Under hello_lock: wait for fd's hello in place hello_n. */
+static void unix_hello_wait_for(xpipe__lsn_t *l, int fd)
+{
+    apr_socket_t *sock;
+    int i;
+
+    if (l->hello_fd == NULL) {
+        l->hello_fd = apr_pcalloc(l->pool, sizeof(int) * UNIX_HELLO_MAX);
+        l->hello_since =
+            apr_pcalloc(l->pool, sizeof(apr_time_t) * UNIX_HELLO_MAX);
+        l->hello_sock = apr_pcalloc(l->pool, sizeof(void *) * UNIX_HELLO_MAX);
+    }
+    if (l->hello_n == UNIX_HELLO_MAX) { /* full: the oldest goes */
+        int old = 0, k, gone;
+        for (k = 1; k < l->hello_n; k++)
+            if (l->hello_since[k] < l->hello_since[old])
+                old = k;
+        gone = l->hello_fd[old];
+        unix_hello_forget(l, old); /* unwatched before it is closed */
+        unix_sys.close(gone);
+    }
+    i = l->hello_n;
+    sock = l->hello_sock[i];
+    apr_os_sock_put(&sock, &fd, l->pool);
+    l->hello_sock[i] = sock;
+    l->hello_fd[i] = fd;
+    l->hello_since[i] = apr_time_now();
+    l->hello_n++;
+    if (l->pset)
+        xpipe__unix_pset_watch(l->pset, sock, l->pm, 1);
+}
+
+/* Read fd's hello without waiting: 1 when it names our mode, 0 when it
+ * has not come, -1 when it names the other or the client left (the
+ * caller drops it). */
+static int unix_hello_read(xpipe__lsn_t *l, int fd)
+{
+    char b = 0;
+    ssize_t n = unix_sys.recv(fd, &b, 1, MSG_DONTWAIT);
+
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return 0;
+    return n == 1 && b == unix_hello_want(l) ? 1 : -1;
+}
+
+/* A connection whose hello has come, if any: its fd, or -1. Those
+ * wrong, gone or out of time are dropped on the way. */
+static int unix_hello_take(xpipe__lsn_t *l)
+{
+    apr_time_t now = apr_time_now();
+    int i, fd = -1, r;
+
+    apr_thread_mutex_lock(l->hello_lock);
+    for (i = 0; i < l->hello_n && fd < 0;) {
+        int cand = l->hello_fd[i];
+        r = unix_hello_read(l, cand);
+        if (r == 0 && now - l->hello_since[i] < UNIX_HELLO_WAIT) {
+            i++;
+            continue;
+        }
+        unix_hello_forget(l, i); /* unwatched before it is closed */
+        if (r == 1)
+            fd = cand;
+        else
+            unix_sys.close(cand); /* wrong, gone, or silent too long */
+    }
+    apr_thread_mutex_unlock(l->hello_lock);
+    return fd;
+}
+
+/* How many hellos are awaited. */
+static int unix_hello_count(xpipe__lsn_t *l)
+{
+    int n;
+
+    apr_thread_mutex_lock(l->hello_lock);
+    n = l->hello_n;
+    apr_thread_mutex_unlock(l->hello_lock);
+    return n;
+}
+
+/* A new connection: 1 when its hello has come (fd is the channel's), 0
+ * when it waits in the list or was dropped. */
+static int unix_hello_first(xpipe__lsn_t *l, int fd)
+{
+    int r = unix_hello_read(l, fd);
+
+    if (r < 0)
+        unix_sys.close(fd);
+    if (r != 0)
+        return r == 1;
+    apr_thread_mutex_lock(l->hello_lock);
+    unix_hello_wait_for(l, fd);
+    apr_thread_mutex_unlock(l->hello_lock);
+    return 0;
+}
+
+int xpipe__unix_hello_ready(xpipe__lsn_t *l)
+{
+    apr_time_t now = apr_time_now();
+    int i, ready = 0;
+    char b;
+
+    apr_thread_mutex_lock(l->hello_lock);
+    for (i = 0; i < l->hello_n && !ready; i++) {
+        ssize_t n =
+            unix_sys.recv(l->hello_fd[i], &b, 1, MSG_DONTWAIT | MSG_PEEK);
+        ready = n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)
+                || now - l->hello_since[i] >= UNIX_HELLO_WAIT;
+    }
+    apr_thread_mutex_unlock(l->hello_lock);
+    return ready;
+}
+
+void xpipe__unix_listener_set(xpipe__lsn_t *l, xpipe__pset_t *ps,
+                              xpipe__pm_t *m)
+{
+    int i;
+
+    apr_thread_mutex_lock(l->hello_lock);
+    for (i = 0; i < l->hello_n; i++)
+        xpipe__unix_pset_watch(ps ? ps : l->pset, l->hello_sock[i],
+                               ps ? m : l->pm, ps != NULL);
+    l->pset = ps;
+    l->pm = m;
+    apr_thread_mutex_unlock(l->hello_lock);
+}
+
+/* While hellos are awaited, an accept looks again this often (at most)
+ * for those that come, and for those whose time is up. */
+#define UNIX_HELLO_RECHECK (10 * 1000)
 
 apr_status_t xpipe__unix_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
                                 apr_time_t deadline, apr_pool_t *pool)
@@ -269,8 +421,11 @@ apr_status_t xpipe__unix_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
     /* A server whose last accept had to wait (clients arrive one by one)
      * waits first, sparing an accept that would only say EAGAIN; a busy
      * one (clients queued: the last accept took one at once) tries first.
-     * A hint: threads may race on it. */
-    if (xpipe__a32_get(&l->accept_waited)) {
+     * A hint: threads may race on it. Not for an accept that may not
+     * block (a poll set's), nor while hellos are awaited (one may have
+     * come: the loop looks). */
+    if (xpipe__a32_get(&l->accept_waited) && xpipe__remaining_ms(deadline) != 0
+        && !(UNIX_FRAMED && unix_hello_count(l) > 0)) {
         rv = xpipe__unix_wait2(l->sock.fd, l->smb.fd, POLLIN, &l->wake,
                                deadline);
         if (rv != APR_SUCCESS)
@@ -278,14 +433,12 @@ apr_status_t xpipe__unix_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
         waited = 1;
     }
     for (;;) {
+        if (UNIX_FRAMED && (fd = unix_hello_take(l)) >= 0)
+            return xpipe__unix_chan_new(out, fd, l->attr,
+                                        UNIX_MSG_FRAMES(l->attr), pool);
         fd = unix_sys.accept(l->sock.fd);
-        if (fd >= 0 && UNIX_FRAMED) {
-            rv = unix_hello_check(fd, l);
-            if (rv == XPIPE_ECANCELED)
-                return rv;
-            if (rv != APR_SUCCESS)
-                continue; /* wrong mode, or silent: dropped */
-        }
+        if (fd >= 0 && UNIX_FRAMED && !unix_hello_first(l, fd))
+            continue; /* waits for its hello, or was dropped */
         if (fd >= 0) {
             xpipe__a32_set(&l->accept_waited, waited);
             return xpipe__unix_chan_new(out, fd, l->attr,
@@ -301,9 +454,18 @@ apr_status_t xpipe__unix_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
             if (!APR_STATUS_IS_EAGAIN(rv))
                 return rv;
         }
-        /* Nobody queued (or another thread took it): wait. */
-        rv = xpipe__unix_wait2(l->sock.fd, l->smb.fd, POLLIN, &l->wake,
-                               deadline);
+        /* Nobody queued (or another thread took it): wait, looking again
+         * now and then while hellos are awaited. */
+        {
+            apr_time_t soon = apr_time_now() + UNIX_HELLO_RECHECK;
+            int awaited = UNIX_FRAMED && unix_hello_count(l) > 0
+                          && xpipe__remaining_ms(deadline) != 0
+                          && (deadline == XPIPE__FOREVER || deadline > soon);
+            rv = xpipe__unix_wait2(l->sock.fd, l->smb.fd, POLLIN, &l->wake,
+                                   awaited ? soon : deadline);
+            if (awaited && rv == APR_TIMEUP)
+                rv = APR_SUCCESS;
+        }
         if (rv != APR_SUCCESS)
             return rv;
         waited = 1;
@@ -322,6 +484,8 @@ apr_status_t xpipe__unix_listener_unwake(xpipe__lsn_t *l)
 
 apr_status_t xpipe__unix_listener_close(xpipe__lsn_t *l)
 {
+    while (l->hello_n > 0) /* no poll set holds it any more */
+        unix_sys.close(l->hello_fd[--l->hello_n]);
     xpipe__unix_sock_close(&l->sock);
     xpipe__unix_sock_close(&l->smb);
     xpipe__unix_wake_close(&l->wake);

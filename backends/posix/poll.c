@@ -96,10 +96,31 @@ apr_status_t xpipe__unix_pset_add(xpipe__pset_t *ps, xpipe__pm_t *m)
     }
     m->be = r;
     /* A byte stream, or a listener: the socket tells all. Messages may
-     * be held, frames read ahead. */
-    m->plain =
-        m->lsn || (!m->chan->message && m->chan->rx.kind == XPIPE__FRAME_NONE);
+     * be held, frames read ahead; a framed listener's hellos awaited
+     * are watched here too. */
+    if (m->lsn)
+        m->plain = !UNIX_FRAMED;
+    else
+        m->plain = !m->chan->message && m->chan->rx.kind == XPIPE__FRAME_NONE;
+    if (m->lsn && UNIX_FRAMED)
+        xpipe__unix_listener_set(m->lsn, ps, m);
     return APR_SUCCESS;
+}
+
+void xpipe__unix_pset_watch(xpipe__pset_t *ps, void *sock, xpipe__pm_t *m,
+                            int on)
+{
+    apr_pollfd_t pfd;
+
+    memset(&pfd, 0, sizeof(pfd));
+    pfd.desc_type = APR_POLL_SOCKET;
+    pfd.reqevents = APR_POLLIN;
+    pfd.desc.s = sock;
+    pfd.client_data = m;
+    if (on)
+        apr_pollset_add(ps->aps, &pfd);
+    else
+        apr_pollset_remove(ps->aps, &pfd);
 }
 
 void xpipe__unix_pset_remove(xpipe__pset_t *ps, xpipe__pm_t *m)
@@ -108,6 +129,8 @@ void xpipe__unix_pset_remove(xpipe__pset_t *ps, xpipe__pm_t *m)
     apr_pollfd_t pfd;
     int i;
 
+    if (m->lsn && UNIX_FRAMED)
+        xpipe__unix_listener_set(m->lsn, NULL, NULL);
     for (i = 0; i < r->nfd; i++) {
         pfd = unix_pfd(m, r, i);
         apr_pollset_remove(ps->aps, &pfd);
@@ -187,8 +210,10 @@ int xpipe__unix_pm_ready(xpipe__pm_t *m, int os)
     xpipe__chan_t *c = m->chan;
     int ev;
 
-    if (m->lsn)
-        return os & XPIPE_POLLACCEPT;
+    if (m->lsn) /* (framed) a hello awaited has come, or timed out */
+        return (os & XPIPE_POLLACCEPT) || xpipe__unix_hello_ready(m->lsn)
+                   ? XPIPE_POLLACCEPT
+                   : 0;
     ev = os & XPIPE_POLLOUT;
     if (!(m->desc.reqevents & XPIPE_POLLIN))
         return ev;

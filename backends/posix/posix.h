@@ -21,6 +21,8 @@
 
 #include "atomic.h"
 
+#include <apr_thread_mutex.h>
+
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -71,11 +73,29 @@ typedef struct xpipe__unix_sock_file_t {
     ino_t ino;
 } xpipe__unix_sock_file_t;
 
+/* Framed builds: connections accepted whose hello byte has not come yet
+ * (the client connected, and has not written), so that accept never
+ * waits for one. Each is dropped UNIX_HELLO_WAIT after it came, the
+ * oldest first when all places are taken (a burst of a thousand
+ * clients fits; a flood of silent ones costs each a second at most). */
+#define UNIX_HELLO_MAX 1024
+
 struct xpipe__lsn_t {
     xpipe__unix_sock_file_t sock;
     xpipe__a32_t accept_waited; /* the last accept had to wait */
     xpipe__unix_wake_t wake;
     const xpipe_attr_t *attr;
+    apr_pool_t *pool;
+    /* The hellos awaited, under hello_lock; while the listener is in a
+     * poll set (pset, pm) their sockets are watched there too. */
+    apr_thread_mutex_t *hello_lock;
+    int hello_n;
+    /* UNIX_HELLO_MAX places each, made on first need: */
+    int *hello_fd;
+    apr_time_t *hello_since;
+    void **hello_sock; /* APR's wrappers, kept per place */
+    xpipe__pset_t *pset;
+    xpipe__pm_t *pm;
     /* Exported to SMB clients: the socket in Samba's np directory (fd -1
      * when not), and the attributes it was made with (byte mode). */
     xpipe__unix_sock_file_t smb;
@@ -161,6 +181,16 @@ apr_status_t xpipe__unix_recv_exact(int fd, void *buf, apr_size_t n,
 apr_status_t xpipe__unix_chan_new(xpipe__chan_t **out, int fd,
                                   const xpipe_attr_t *attr,
                                   xpipe__frame_kind_e kind, apr_pool_t *pool);
+
+/* poll.c: start (on) or stop watching a socket for m in the set. */
+void xpipe__unix_pset_watch(xpipe__pset_t *ps, void *sock, xpipe__pm_t *m,
+                            int on);
+
+/* listen.c: a listener in or out of a poll set (ps NULL), and whether a
+ * hello awaited has come (or its client left, or its time is up). */
+void xpipe__unix_listener_set(xpipe__lsn_t *l, xpipe__pset_t *ps,
+                              xpipe__pm_t *m);
+int xpipe__unix_hello_ready(xpipe__lsn_t *l);
 
 /* Framed: read what the socket holds of the next frame into rx, without
  * blocking: APR_SUCCESS when a whole frame is there, APR_TIMEUP when
