@@ -202,6 +202,7 @@ void xpipe__win32_pset_collect(xpipe__pset_t *ps, xpipe__pm_found_fn found,
 {
     win32_pm_t *r;
     ULONG i;
+    int again;
 
     for (i = 0; i < ps->got; i++) {
         OVERLAPPED_ENTRY *e = &ps->ent[i];
@@ -215,9 +216,18 @@ void xpipe__win32_pset_collect(xpipe__pset_t *ps, xpipe__pm_found_fn found,
         r->done = 1;
         found(baton, r->m, XPIPE_POLLIN);
     }
+    again = ps->got > 0;
     ps->got = 0;
-    for (r = ps->watch.next; r != &ps->watch; r = r->next)
-        found(baton, r->m, r->m->lsn ? XPIPE_POLLACCEPT : XPIPE_POLLOUT);
+    for (r = ps->watch.next; r != &ps->watch; r = r->next) {
+        xpipe__pm_t *m = r->m;
+        found(baton, m, m->lsn ? XPIPE_POLLACCEPT : XPIPE_POLLOUT);
+        again |= m->lsn ? xpipe__win32_listener_ready(m->lsn) : !m->chan->full;
+    }
+    /* Level, for loops that wait on the event: while something is ready
+     * (or a reported channel's read is to be issued again, by the next
+     * poll), the event stays set, so they poll again. */
+    if (again)
+        SetEvent(ps->sig);
 }
 
 apr_status_t xpipe__win32_pset_wakeup(xpipe__pset_t *ps)
