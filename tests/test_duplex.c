@@ -4,62 +4,10 @@
  */
 #include "xtest.h"
 
-#include <stdlib.h>
-
-typedef struct side_t {
-    xpipe_t *ch;
-    int message;
-    unsigned int seed;
-    apr_size_t total;
-    apr_uint64_t sum;
-} side_t;
-
-static apr_status_t side_write(void *arg)
-{
-    side_t *j = arg;
-    unsigned char *buf = malloc(65536);
-    apr_size_t off = 0;
-    apr_status_t rv = APR_SUCCESS;
-
-    while (off < j->total && rv == APR_SUCCESS) {
-        apr_size_t n = 1 + (off * 7919) % 65535;
-        if (n > j->total - off)
-            n = j->total - off;
-        xt_fill(buf, n, off, j->seed);
-        j->sum = xt_fnv(j->sum, buf, n);
-        rv = j->message ? xpipe_send(j->ch, buf, n)
-                        : xpipe_write_full(j->ch, buf, n, NULL);
-        off += n;
-    }
-    free(buf);
-    return rv;
-}
-
-static apr_status_t side_read(void *arg)
-{
-    side_t *j = arg;
-    unsigned char *buf = malloc(65536);
-    apr_size_t got = 0;
-    apr_status_t rv = APR_SUCCESS;
-
-    while (got < j->total && rv == APR_SUCCESS) {
-        apr_size_t n = 65536;
-        rv = j->message ? xpipe_recv(j->ch, buf, &n)
-                        : xpipe_read(j->ch, buf, &n);
-        if (rv == APR_SUCCESS) {
-            j->sum = xt_fnv(j->sum, buf, n);
-            got += n;
-        }
-    }
-    j->total = got;
-    free(buf);
-    return rv;
-}
-
 static void duplex_run(xpipe_mode_e mode)
 {
     xpipe_t *c, *s;
-    side_t w[2], r[2];
+    xt_stream_t w[2], r[2];
     apr_thread_t *t[4];
     int i;
 
@@ -74,10 +22,10 @@ static void duplex_run(xpipe_mode_e mode)
     /* c writes w[0] and reads r[1]; s writes w[1] and reads r[0]. */
     r[0].ch = s;
     r[1].ch = c;
-    t[0] = xt_thread(side_write, &w[0]);
-    t[1] = xt_thread(side_write, &w[1]);
-    t[2] = xt_thread(side_read, &r[0]);
-    t[3] = xt_thread(side_read, &r[1]);
+    t[0] = xt_thread(xt_stream_write, &w[0]);
+    t[1] = xt_thread(xt_stream_write, &w[1]);
+    t[2] = xt_thread(xt_stream_read, &r[0]);
+    t[3] = xt_thread(xt_stream_read, &r[1]);
     for (i = 0; i < 4; i++)
         XT_OK(xt_join(t[i]));
     for (i = 0; i < 2; i++) {

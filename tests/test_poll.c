@@ -677,57 +677,11 @@ static void test_poll_writable(void)
  * writes a stream through it with blocking calls (Windows: overlapped
  * writes on a handle bound to the set's port must never reach it). */
 
-typedef struct ps_stream_t {
-    xpipe_t *ch;
-    apr_size_t total;
-    unsigned int seed;
-    apr_uint64_t sum;
-    apr_status_t rv;
-} ps_stream_t;
-
-static apr_status_t ps_stream_write(void *arg)
-{
-    ps_stream_t *j = arg;
-    unsigned char buf[8192];
-    apr_size_t off = 0;
-
-    j->rv = APR_SUCCESS;
-    while (off < j->total && j->rv == APR_SUCCESS) {
-        apr_size_t n = 1 + (off * 31) % sizeof(buf);
-        if (n > j->total - off)
-            n = j->total - off;
-        xt_fill(buf, n, off, j->seed);
-        j->sum = xt_fnv(j->sum, buf, n);
-        j->rv = xpipe_write_full(j->ch, buf, n, NULL);
-        off += n;
-    }
-    return j->rv;
-}
-
-static apr_status_t ps_stream_read(void *arg)
-{
-    ps_stream_t *j = arg;
-    unsigned char buf[8192];
-    apr_size_t got = 0;
-
-    j->rv = APR_SUCCESS;
-    while (got < j->total && j->rv == APR_SUCCESS) {
-        apr_size_t n = sizeof(buf);
-        j->rv = xpipe_read(j->ch, buf, &n);
-        if (j->rv == APR_SUCCESS) {
-            j->sum = xt_fnv(j->sum, buf, n);
-            got += n;
-        }
-    }
-    j->total = got;
-    return j->rv;
-}
-
 static void test_poll_own_io(void)
 {
     xpipe_t *c, *s;
     xpipe_pollset_t *ps;
-    ps_stream_t out, in, back;
+    xt_stream_t out, in, back;
     apr_thread_t *tw, *tr, *tb;
     unsigned char buf[8192];
     apr_size_t got = 0;
@@ -754,9 +708,9 @@ static void test_poll_own_io(void)
     back.seed = 6;
     back.sum = XT_FNV_INIT;
     XT_OK(xpipe_timeout_set(s, XT_LONG)); /* the writer's deadline */
-    tw = xt_thread(ps_stream_write, &out);
-    tr = xt_thread(ps_stream_read, &in);
-    tb = xt_thread(ps_stream_write, &back);
+    tw = xt_thread(xt_stream_write, &out);
+    tr = xt_thread(xt_stream_read, &in);
+    tb = xt_thread(xt_stream_write, &back);
     while (got < back.total) {
         const xpipe_pollfd_t *r;
         apr_int32_t n;

@@ -210,6 +210,48 @@ apr_uint64_t xt_fnv(apr_uint64_t h, const void *buf, apr_size_t len)
 /* ------------------------------------------------------------------ */
 /* Child processes */
 
+apr_status_t xt_stream_write(void *arg)
+{
+    xt_stream_t *j = arg;
+    unsigned char *buf = malloc(65536);
+    apr_size_t off = 0;
+
+    j->rv = buf ? APR_SUCCESS : APR_ENOMEM;
+    while (off < j->total && j->rv == APR_SUCCESS) {
+        apr_size_t n = 1 + (off * 7919) % 65535;
+        if (n > j->total - off)
+            n = j->total - off;
+        xt_fill(buf, n, off, j->seed);
+        j->sum = xt_fnv(j->sum, buf, n);
+        j->rv = j->message ? xpipe_send(j->ch, buf, n)
+                           : xpipe_write_full(j->ch, buf, n, NULL);
+        off += n;
+    }
+    free(buf);
+    return j->rv;
+}
+
+apr_status_t xt_stream_read(void *arg)
+{
+    xt_stream_t *j = arg;
+    unsigned char *buf = malloc(65536);
+    apr_size_t got = 0;
+
+    j->rv = buf ? APR_SUCCESS : APR_ENOMEM;
+    while (got < j->total && j->rv == APR_SUCCESS) {
+        apr_size_t n = 65536;
+        j->rv = j->message ? xpipe_recv(j->ch, buf, &n)
+                           : xpipe_read(j->ch, buf, &n);
+        if (j->rv == APR_SUCCESS) {
+            j->sum = xt_fnv(j->sum, buf, n);
+            got += n;
+        }
+    }
+    j->total = got;
+    free(buf);
+    return j->rv;
+}
+
 apr_status_t xt_child_start(apr_proc_t *proc, const char *role,
                             const char *arg1, const char *arg2)
 {

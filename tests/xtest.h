@@ -76,6 +76,22 @@ void xt_fill(unsigned char *buf, apr_size_t len, apr_size_t offset,
 #define XT_FNV_INIT 14695981039346656037ULL
 apr_uint64_t xt_fnv(apr_uint64_t h, const void *buf, apr_size_t len);
 
+/* A checksummed stream through one channel, for a thread each way:
+ * xt_stream_write sends total bytes of stream seed (messages of varying
+ * size in message mode), xt_stream_read takes them; each sums what it
+ * moved into sum (start at XT_FNV_INIT). read sets total to what came.
+ * Both return (and keep in rv) the status that ended them. */
+typedef struct xt_stream_t {
+    xpipe_t *ch;
+    int message;
+    unsigned int seed;
+    apr_size_t total;
+    apr_uint64_t sum;
+    apr_status_t rv;
+} xt_stream_t;
+apr_status_t xt_stream_write(void *arg);
+apr_status_t xt_stream_read(void *arg);
+
 /* Attribute set in xt_p for a mode. */
 xpipe_attr_t *xt_attr(xpipe_mode_e mode);
 
