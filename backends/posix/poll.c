@@ -44,24 +44,25 @@ apr_status_t xpipe__unix_pset_create(xpipe__pset_t **out, apr_uint32_t size,
     return APR_SUCCESS;
 }
 
-static apr_pollfd_t unix_pfd(xpipe__pm_t *m, unix_pm_t *r, int i)
+/* Start (on) or stop watching sock for events on behalf of m. */
+static apr_status_t unix_watch(xpipe__pset_t *ps, apr_socket_t *sock,
+                               apr_int16_t events, xpipe__pm_t *m, int on)
 {
     apr_pollfd_t pfd;
 
     memset(&pfd, 0, sizeof(pfd));
-    pfd.p = NULL;
     pfd.desc_type = APR_POLL_SOCKET;
-    pfd.reqevents = r->events;
-    pfd.desc.s = r->sock[i];
+    pfd.reqevents = events;
+    pfd.desc.s = sock;
     pfd.client_data = m;
-    return pfd;
+    return on ? apr_pollset_add(ps->aps, &pfd)
+              : apr_pollset_remove(ps->aps, &pfd);
 }
 
 apr_status_t xpipe__unix_pset_add(xpipe__pset_t *ps, xpipe__pm_t *m)
 {
     unix_pm_t *r = ps->free;
     int fds[2], i;
-    apr_pollfd_t pfd;
     apr_status_t rv = APR_SUCCESS;
 
     if (r)
@@ -81,15 +82,12 @@ apr_status_t xpipe__unix_pset_add(xpipe__pset_t *ps, xpipe__pm_t *m)
         | (m->desc.reqevents & XPIPE_POLLOUT ? APR_POLLOUT : 0);
     for (i = 0; i < r->nfd && rv == APR_SUCCESS; i++) {
         apr_os_sock_put(&r->sock[i], &fds[i], ps->pool);
-        pfd = unix_pfd(m, r, i);
-        rv = apr_pollset_add(ps->aps, &pfd);
+        rv = unix_watch(ps, r->sock[i], r->events, m, 1);
     }
     if (rv != APR_SUCCESS) {
         int j;
-        for (j = 0; j < i - 1; j++) { /* the ones added before */
-            pfd = unix_pfd(m, r, j);
-            apr_pollset_remove(ps->aps, &pfd);
-        }
+        for (j = 0; j < i - 1; j++) /* the ones added before */
+            unix_watch(ps, r->sock[j], r->events, m, 0);
         r->next = ps->free;
         ps->free = r;
         return rv;
@@ -110,31 +108,18 @@ apr_status_t xpipe__unix_pset_add(xpipe__pset_t *ps, xpipe__pm_t *m)
 void xpipe__unix_pset_watch(xpipe__pset_t *ps, void *sock, xpipe__pm_t *m,
                             int on)
 {
-    apr_pollfd_t pfd;
-
-    memset(&pfd, 0, sizeof(pfd));
-    pfd.desc_type = APR_POLL_SOCKET;
-    pfd.reqevents = APR_POLLIN;
-    pfd.desc.s = sock;
-    pfd.client_data = m;
-    if (on)
-        apr_pollset_add(ps->aps, &pfd);
-    else
-        apr_pollset_remove(ps->aps, &pfd);
+    unix_watch(ps, sock, APR_POLLIN, m, on);
 }
 
 void xpipe__unix_pset_remove(xpipe__pset_t *ps, xpipe__pm_t *m)
 {
     unix_pm_t *r = m->be;
-    apr_pollfd_t pfd;
     int i;
 
     if (m->lsn && UNIX_FRAMED)
         xpipe__unix_listener_set(m->lsn, NULL, NULL);
-    for (i = 0; i < r->nfd; i++) {
-        pfd = unix_pfd(m, r, i);
-        apr_pollset_remove(ps->aps, &pfd);
-    }
+    for (i = 0; i < r->nfd; i++)
+        unix_watch(ps, r->sock[i], r->events, m, 0);
     m->be = NULL;
     r->next = ps->free;
     ps->free = r;
