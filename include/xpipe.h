@@ -399,6 +399,37 @@ XPIPE_API apr_status_t xpipe_attr_smb_export_set(xpipe_attr_t *attr, int on,
  *  frames each one with a 16-bit length. */
 #define XPIPE_SMB_MESSAGE_MAX 65535
 
+/** Default of xpipe_attr_wake_slice_set: 5 ms. */
+#define XPIPE_WAKE_SLICE_DEFAULT 5000
+/** Largest slice xpipe_attr_wake_slice_set accepts: 1 s. */
+#define XPIPE_WAKE_SLICE_LIMIT 1000000
+
+/**
+ * POSIX: the blocking slice. A blocked send, message receive, stream
+ * receive that only reads, or accept first sleeps inside the system call
+ * itself for up to this long, and only then waits in poll() on the socket
+ * and a wake descriptor for the rest of its timeout. In the slice a call
+ * costs what the raw call costs (one system call, one wake-up); the price
+ * is that xpipe_interrupt and xpipe_listener_interrupt reach a call that
+ * is in its slice only when the slice ends: at most the slice, rounded up
+ * to the kernel's clock tick, after the interrupt (Linux at HZ=250: 8 ms
+ * for the default). A call enters a slice only when no interrupt is
+ * pending and its deadline is further away than the slice, and a channel
+ * or listener starts using slices only once one of its calls has had to
+ * wait (so short-lived ones never pay for the switch). xpipe_close is
+ * never delayed: it shuts the socket down, which wakes a call in its
+ * slice at once. 0 turns slices off: every wait is in poll() and
+ * interrupts are immediate, for about one system call more per blocking
+ * call. Windows ignores it (its waits are always interruptible).
+ * Inherited by the channels a listener accepts.
+ * @param attr the attribute set.
+ * @param slice microseconds, 0..XPIPE_WAKE_SLICE_LIMIT; default
+ *              XPIPE_WAKE_SLICE_DEFAULT.
+ * @return APR_SUCCESS, APR_EINVAL when out of range or attr is NULL.
+ */
+XPIPE_API apr_status_t xpipe_attr_wake_slice_set(xpipe_attr_t *attr,
+                                                 apr_interval_time_t slice);
+
 /** A log sink (xpipe_attr_log_set): baton as given, one line with no
  *  newline. */
 typedef void (*xpipe_log_fn)(void *baton, const char *line);
@@ -446,6 +477,10 @@ XPIPE_API const char *xpipe_attr_smb_np_dir_get(const xpipe_attr_t *attr);
 /** @param attr the attribute set, or NULL. @return the SDDL string, NULL
  *  for the default descriptor. */
 XPIPE_API const char *xpipe_attr_sddl_get(const xpipe_attr_t *attr);
+/** @param attr the attribute set, or NULL. @return the blocking slice in
+ *  microseconds (xpipe_attr_wake_slice_set). */
+XPIPE_API apr_interval_time_t
+xpipe_attr_wake_slice_get(const xpipe_attr_t *attr);
 /** @} */
 
 /* ------------------------------------------------------------------ */

@@ -24,6 +24,7 @@ static const xpipe_attr_t attr_defaults = {
     .smb_np_dir = NULL, /* Samba's configured one */
     .log_fn = NULL,     /* stderr */
     .log_baton = NULL,
+    .wake_slice = XPIPE_WAKE_SLICE_DEFAULT,
 };
 
 const xpipe_attr_t *xpipe__attr_defaults(void)
@@ -149,6 +150,17 @@ apr_status_t xpipe_attr_peer_require_set(xpipe_attr_t *attr, const char *who)
 {
     ATTR_SET(peer_require, who ? apr_pstrdup(attr->pool, who) : NULL,
              who == NULL || attr_who_ok(who));
+}
+
+apr_status_t xpipe_attr_wake_slice_set(xpipe_attr_t *attr,
+                                       apr_interval_time_t slice)
+{
+    ATTR_SET(wake_slice, slice, slice >= 0 && slice <= XPIPE_WAKE_SLICE_LIMIT);
+}
+
+apr_interval_time_t xpipe_attr_wake_slice_get(const xpipe_attr_t *attr)
+{
+    return attr ? attr->wake_slice : attr_defaults.wake_slice;
 }
 
 long xpipe_attr_group_get(const xpipe_attr_t *attr)

@@ -12,7 +12,7 @@
 
 #include <apr_time.h>
 
-#define XPIPE__BACKEND_VERSION 3
+#define XPIPE__BACKEND_VERSION 4
 
 /* A dial attempt found the server there but unable to take a client now
  * (all instances taken, backlog full). Internal: lib/ retries, and never
@@ -45,6 +45,7 @@ struct xpipe_attr_t {
     const char *smb_np_dir;   /* NULL = Samba's configured np directory */
     xpipe_log_fn log_fn;      /* NULL = stderr */
     void *log_baton;
+    apr_interval_time_t wake_slice; /* POSIX blocking slice, us; 0 = none */
 };
 
 /* The defaults, for a NULL attr (lib/attr.c). */
@@ -66,6 +67,9 @@ typedef struct xpipe__name_t {
     /* The pipe name an SMB client opens for it (\\host\pipe\<pipe>):
      * the portable name, or a path's last part; lower-cased. */
     const char *pipe;
+    /* Set by resolve, for dial: the user whose run directory a portable
+     * name lives in (POSIX: the effective uid), -1 when none. */
+    long owner;
 } xpipe__name_t;
 
 /* Backend-private state of a listener and of a channel. */
@@ -110,7 +114,7 @@ typedef struct xpipe__backend_t {
     /* Map a parsed name to the native name without creating anything.
      * Returns XPIPE_ENAMETOOLONG when it does not fit the OS limit (never
      * truncates), XPIPE_EBADNAME / XPIPE_EREMOTE for kinds this OS lacks. */
-    apr_status_t (*resolve)(const char **native, const xpipe__name_t *name,
+    apr_status_t (*resolve)(const char **native, xpipe__name_t *name,
                             apr_pool_t *pool);
 
     /* Create a listener on a name already resolved to native. attr is
@@ -128,8 +132,10 @@ typedef struct xpipe__backend_t {
 
     /* Signal / reset the listener's wake object. wake makes every blocked
      * and later accept return XPIPE_ECANCELED until unwake; lib calls
-     * unwake only when no accept is in flight. */
-    apr_status_t (*listener_wake)(xpipe__lsn_t *lsn);
+     * unwake only when no accept is in flight. closing: the listener is
+     * being closed (no unwake follows): calls in flight must leave at
+     * once, whatever it takes. */
+    apr_status_t (*listener_wake)(xpipe__lsn_t *lsn, int closing);
     apr_status_t (*listener_unwake)(xpipe__lsn_t *lsn);
 
     /* Release everything; no call is in flight. Called once. */
@@ -168,7 +174,7 @@ typedef struct xpipe__backend_t {
                          apr_time_t deadline);
 
     /* As listener_wake / listener_unwake, for a channel. */
-    apr_status_t (*wake)(xpipe__chan_t *chan);
+    apr_status_t (*wake)(xpipe__chan_t *chan, int closing);
     apr_status_t (*unwake)(xpipe__chan_t *chan);
 
     /* Half close, or APR_ENOTIMPL. */
@@ -234,14 +240,14 @@ typedef struct xpipe__backend_t {
  * xpipe__unix_resolve, xpipe__unix_listen, ... (self_get, sddl_check and
  * busy_wait stay each backend's own business). */
 #define XPIPE__BACKEND_SLOTS(p)                                                \
-    apr_status_t p##_resolve(const char **native, const xpipe__name_t *name,   \
+    apr_status_t p##_resolve(const char **native, xpipe__name_t *name,         \
                              apr_pool_t *pool);                                \
     apr_status_t p##_listen(xpipe__lsn_t **lsn, const xpipe__name_t *name,     \
                             const char *native, const xpipe_attr_t *attr,      \
                             apr_pool_t *pool);                                 \
     apr_status_t p##_accept(xpipe__chan_t **chan, xpipe__lsn_t *lsn,           \
                             apr_time_t deadline, apr_pool_t *pool);            \
-    apr_status_t p##_listener_wake(xpipe__lsn_t *lsn);                         \
+    apr_status_t p##_listener_wake(xpipe__lsn_t *lsn, int closing);            \
     apr_status_t p##_listener_unwake(xpipe__lsn_t *lsn);                       \
     apr_status_t p##_listener_close(xpipe__lsn_t *lsn);                        \
     apr_status_t p##_dial(xpipe__chan_t **chan, const xpipe__name_t *name,     \
@@ -255,7 +261,7 @@ typedef struct xpipe__backend_t {
                           apr_size_t len, apr_time_t deadline);                \
     apr_status_t p##_recv(xpipe__chan_t *chan, void *buf, apr_size_t *len,     \
                           apr_time_t deadline);                                \
-    apr_status_t p##_wake(xpipe__chan_t *chan);                                \
+    apr_status_t p##_wake(xpipe__chan_t *chan, int closing);                   \
     apr_status_t p##_unwake(xpipe__chan_t *chan);                              \
     apr_status_t p##_shutdown(xpipe__chan_t *chan, xpipe_shutdown_e how);      \
     apr_status_t p##_close(xpipe__chan_t *chan);                               \

@@ -24,7 +24,7 @@ static apr_status_t lsn_wake(void *obj, int on)
 {
     xpipe_listener_t *l = obj;
 
-    return on ? l->o.be->listener_wake(l->impl)
+    return on ? l->o.be->listener_wake(l->impl, on == XPIPE__WAKE_CLOSE)
               : l->o.be->listener_unwake(l->impl);
 }
 
@@ -32,7 +32,8 @@ static apr_status_t chan_wake(void *obj, int on)
 {
     xpipe_t *ch = obj;
 
-    return on ? ch->o.be->wake(ch->impl) : ch->o.be->unwake(ch->impl);
+    return on ? ch->o.be->wake(ch->impl, on == XPIPE__WAKE_CLOSE)
+              : ch->o.be->unwake(ch->impl);
 }
 
 /* Create the object's pools: pool, or a private one when pool is NULL,

@@ -56,7 +56,7 @@ static void guard_consume(xpipe__guard_t *g, apr_uint32_t v)
 {
     if ((v & GUARD_INTR) && (v & GUARD_BUSY) == 0 && !(v & GUARD_CLOSED)) {
         guard_flag(g, GUARD_INTR, 0);
-        g->wake(g->obj, 0);
+        g->wake(g->obj, XPIPE__WAKE_CLEAR);
     }
 }
 
@@ -122,7 +122,7 @@ apr_status_t xpipe__guard_interrupt(xpipe__guard_t *g)
         rv = XPIPE_ECLOSED;
     else if (!(v & GUARD_INTR)) {
         guard_flag(g, GUARD_INTR, 1);
-        rv = g->wake(g->obj, 1);
+        rv = g->wake(g->obj, XPIPE__WAKE_INTERRUPT);
     }
     apr_thread_mutex_unlock(g->lock);
     return rv;
@@ -145,8 +145,11 @@ int xpipe__guard_close(xpipe__guard_t *g)
     first = !(v & GUARD_CLOSED);
     if (first) {
         v = guard_flag(g, GUARD_CLOSED, 1);
-        if ((v & GUARD_BUSY) && !(v & GUARD_INTR))
-            g->wake(g->obj, 1);
+        /* Even with an interrupt pending: a close may have to do more
+         * than an interrupt to reach a blocked call (POSIX: a call asleep
+         * in its slice is woken by shutdown(), not by the wake fd). */
+        if (v & GUARD_BUSY)
+            g->wake(g->obj, XPIPE__WAKE_CLOSE);
         while (xpipe__a32_get(&g->state) & GUARD_BUSY)
             apr_thread_cond_wait(g->idle, g->lock);
     }

@@ -19,11 +19,18 @@ typedef struct xpipe__guard_t {
     xpipe__a32_t state;
     apr_thread_mutex_t *lock;
     apr_thread_cond_t *idle;
-    /* Sets or clears the backend's wake object of obj, the listener or
-     * channel that holds this guard. */
+    /* Sets (XPIPE__WAKE_INTERRUPT, XPIPE__WAKE_CLOSE) or clears
+     * (XPIPE__WAKE_CLEAR) the backend's wake object of obj, the listener
+     * or channel that holds this guard. */
     apr_status_t (*wake)(void *obj, int on);
     void *obj;
 } xpipe__guard_t;
+
+/* What a guard asks of its object's wake function. CLOSE: the object is
+ * being closed with calls in flight, which must leave now. */
+#define XPIPE__WAKE_CLEAR 0
+#define XPIPE__WAKE_INTERRUPT 1
+#define XPIPE__WAKE_CLOSE 2
 
 /* Make g, in pool; wake(obj, on) sets or clears the backend's wake object
  * of obj, the listener or channel holding g. */

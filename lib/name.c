@@ -146,6 +146,7 @@ apr_status_t xpipe__name_parse(xpipe__name_t *out, const char *name,
     apr_status_t rv;
 
     memset(out, 0, sizeof(*out));
+    out->owner = -1;
     if (len == 0)
         return XPIPE_EBADNAME;
     if (name[0] == '\\') {

@@ -212,6 +212,9 @@ apr_status_t xpipe__unix_listen(xpipe__lsn_t **out, const xpipe__name_t *name,
 
     l->sock.fd = l->sock.lock_fd = l->smb.fd = l->smb.lock_fd = -1;
     xpipe__unix_wake_init(&l->wake);
+    /* A listener that also takes SMB clients waits on two sockets: in
+     * poll(), always. */
+    xpipe__unix_slice_init(&l->slice, attr->smb_export ? 0 : attr->wake_slice);
     l->attr = attr;
     l->pool = pool;
     rv =
@@ -399,6 +402,9 @@ void xpipe__unix_listener_set(xpipe__lsn_t *l, xpipe__pset_t *ps,
 {
     int i;
 
+    if (ps) /* a set's accepts never sleep: no slices from now on */
+        xpipe__unix_slice_stop(&l->slice, l->sock.fd);
+
     apr_thread_mutex_lock(l->hello_lock);
     for (i = 0; i < l->hello_n; i++)
         xpipe__unix_pset_watch(ps ? ps : l->pset, l->hello_sock[i],
@@ -412,37 +418,65 @@ void xpipe__unix_listener_set(xpipe__lsn_t *l, xpipe__pset_t *ps,
  * for those that come, and for those whose time is up. */
 #define UNIX_HELLO_RECHECK (10 * 1000)
 
-apr_status_t xpipe__unix_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
+/* Whether a hello is awaited (framed builds). */
+static int unix_hellos(xpipe__lsn_t *l)
+{
+    return UNIX_FRAMED && unix_hello_count(l) > 0;
+}
+
+/* A new channel on an accepted fd. */
+static apr_status_t unix_accepted(xpipe__chan_t **out, xpipe__lsn_t *l, int fd,
+                                  apr_pool_t *pool)
+{
+    return xpipe__unix_chan_new(out, fd, l->attr, UNIX_MSG_FRAMES(l->attr),
+                                pool);
+}
+
+static apr_status_t unix_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
                                 apr_time_t deadline, apr_pool_t *pool)
 {
+    int hellos = unix_hellos(l), fd, waited = 0, ready = 0, slice;
     apr_status_t rv;
-    int fd, waited = 0;
 
-    /* A server whose last accept had to wait (clients arrive one by one)
-     * waits first, sparing an accept that would only say EAGAIN; a busy
-     * one (clients queued: the last accept took one at once) tries first.
-     * A hint: threads may race on it. Not for an accept that may not
-     * block (a poll set's), nor while hellos are awaited (one may have
-     * come: the loop looks). */
-    if (xpipe__a32_get(&l->accept_waited) && xpipe__remaining_ms(deadline) != 0
-        && !(UNIX_FRAMED && unix_hello_count(l) > 0)) {
+    /* An accept alone on a listener that has had to wait before sleeps
+     * in accept() for a slice, unless hellos are awaited (one may come:
+     * the loop must look). Otherwise, on a listener whose last accept had
+     * to wait (clients arrive one by one), wait first, sparing an accept
+     * that would only say EAGAIN; a busy one (the last accept took one at
+     * once) tries first. A hint: threads may race on it. Not for an
+     * accept that may not block (a poll set's). */
+    if (!hellos && xpipe__a32_get(&l->accept_waited)
+        && xpipe__remaining_ms(deadline) != 0)
+        xpipe__unix_slice_start(&l->slice, l->sock.fd); /* about to wait */
+    slice = !hellos && xpipe__unix_slice_may(&l->slice, &l->wake, deadline);
+    if (!slice && !hellos && xpipe__a32_get(&l->accept_waited)
+        && xpipe__remaining_ms(deadline) != 0) {
         rv = xpipe__unix_wait2(l->sock.fd, l->smb.fd, POLLIN, &l->wake,
                                deadline);
         if (rv != APR_SUCCESS)
             return rv;
-        waited = 1;
+        waited = ready = 1;
     }
     for (;;) {
         if (UNIX_FRAMED && (fd = unix_hello_take(l)) >= 0)
-            return xpipe__unix_chan_new(out, fd, l->attr,
-                                        UNIX_MSG_FRAMES(l->attr), pool);
-        fd = unix_sys.accept(l->sock.fd);
+            return unix_accepted(out, l, fd, pool);
+        /* A sliced socket blocks: outside a slice, accept() only when
+         * poll() has found a client (alone, nobody takes it first). */
+        rv = APR_SUCCESS;
+        if (!slice && !ready && xpipe__a32_get(&l->slice.state) == UNIX_SLICED)
+            rv = xpipe__unix_wait(l->sock.fd, POLLIN, NULL, XPIPE__NOW);
+        fd = -1;
+        errno = EAGAIN;
+        if (rv == APR_SUCCESS)
+            fd = unix_sys.accept(l->sock.fd);
+        else if (!APR_STATUS_IS_TIMEUP(rv))
+            return rv;
+        ready = 0;
         if (fd >= 0 && UNIX_FRAMED && !unix_hello_first(l, fd))
             continue; /* waits for its hello, or was dropped */
         if (fd >= 0) {
             xpipe__a32_set(&l->accept_waited, waited);
-            return xpipe__unix_chan_new(out, fd, l->attr,
-                                        UNIX_MSG_FRAMES(l->attr), pool);
+            return unix_accepted(out, l, fd, pool);
         }
         if (errno == EINTR || errno == ECONNABORTED)
             continue; /* a client that gave up is not our failure */
@@ -454,12 +488,15 @@ apr_status_t xpipe__unix_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
             if (!APR_STATUS_IS_EAGAIN(rv))
                 return rv;
         }
-        /* Nobody queued (or another thread took it): wait, looking again
-         * now and then while hellos are awaited. */
+        /* A slice passed, or nobody was queued (or another thread took
+         * it): wait, looking again now and then while hellos are
+         * awaited. Having had to wait, the socket switches to slices. */
+        if (!slice && xpipe__remaining_ms(deadline) != 0)
+            xpipe__unix_slice_start(&l->slice, l->sock.fd);
+        slice = 0;
         {
             apr_time_t soon = apr_time_now() + UNIX_HELLO_RECHECK;
-            int awaited = UNIX_FRAMED && unix_hello_count(l) > 0
-                          && xpipe__remaining_ms(deadline) != 0
+            int awaited = unix_hellos(l) && xpipe__remaining_ms(deadline) != 0
                           && (deadline == XPIPE__FOREVER || deadline > soon);
             rv = xpipe__unix_wait2(l->sock.fd, l->smb.fd, POLLIN, &l->wake,
                                    awaited ? soon : deadline);
@@ -468,13 +505,36 @@ apr_status_t xpipe__unix_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
         }
         if (rv != APR_SUCCESS)
             return rv;
-        waited = 1;
+        waited = ready = 1;
     }
 }
 
-apr_status_t xpipe__unix_listener_wake(xpipe__lsn_t *l)
+apr_status_t xpipe__unix_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
+                                apr_time_t deadline, apr_pool_t *pool)
 {
-    return xpipe__unix_wake_set(&l->wake, 1);
+    apr_status_t rv;
+
+    /* Accepts that overlap would race for a client on a blocking socket:
+     * the first overlap turns slices off for good. */
+    if (xpipe__a32_add(&l->accepting, 1) != 0)
+        xpipe__unix_slice_stop(&l->slice, l->sock.fd);
+    rv = unix_accept(out, l, deadline, pool);
+    xpipe__a32_add(&l->accepting, (apr_uint32_t)-1);
+    /* A listener shut down by close: accept says EINVAL. */
+    if (rv != APR_SUCCESS && xpipe__a32_get(&l->closing))
+        rv = XPIPE_ECANCELED;
+    return rv;
+}
+
+apr_status_t xpipe__unix_listener_wake(xpipe__lsn_t *l, int closing)
+{
+    apr_status_t rv = xpipe__unix_wake_set(&l->wake, 1);
+
+    if (closing) {
+        xpipe__a32_set(&l->closing, 1);
+        xpipe__unix_slice_shut(&l->slice, l->sock.fd);
+    }
+    return rv;
 }
 
 apr_status_t xpipe__unix_listener_unwake(xpipe__lsn_t *l)

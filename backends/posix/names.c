@@ -13,9 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* $XDG_RUNTIME_DIR/xpipe when that directory is ours and 0700, else
- * /tmp/xpipe-<uid>. Computed only; unix_rundir_check creates/checks it. */
-static const char *unix_rundir(apr_pool_t *pool)
+/* $XDG_RUNTIME_DIR/xpipe when that directory is ours (euid) and 0700,
+ * else /tmp/xpipe-<euid>. Computed only; unix_rundir_check
+ * creates/checks it. */
+static const char *unix_rundir(uid_t euid, apr_pool_t *pool)
 {
     const char *xdg = getenv("XDG_RUNTIME_DIR");
     unsigned long uid;
@@ -24,11 +25,11 @@ static const char *unix_rundir(apr_pool_t *pool)
     int n = 0, at = 11;
 
     if (xdg && xdg[0] == '/' && unix_sys.lstat(xdg, &st) == 0
-        && S_ISDIR(st.st_mode) && st.st_uid == geteuid()
+        && S_ISDIR(st.st_mode) && st.st_uid == euid
         && (st.st_mode & 0777) == 0700)
         return apr_pstrcat(pool, xdg, "/xpipe", NULL);
     /* "/tmp/xpipe-<uid>", formatted by hand: every connect comes here. */
-    uid = (unsigned long)geteuid();
+    uid = (unsigned long)euid;
     do
         digits[n++] = (char)('0' + uid % 10);
     while ((uid /= 10) != 0);
@@ -38,9 +39,10 @@ static const char *unix_rundir(apr_pool_t *pool)
     return apr_pstrmemdup(pool, buf, (apr_size_t)at);
 }
 
-/* Make sure dir is a real directory, ours, with no access for others.
- * With create, make it first. Missing without create: XPIPE_ENOPIPE. */
-static apr_status_t unix_rundir_check(const char *dir, int create)
+/* Make sure dir is a real directory, ours (euid), with no access for
+ * others. With create, make it first. Missing without create:
+ * XPIPE_ENOPIPE. */
+static apr_status_t unix_rundir_check(const char *dir, uid_t euid, int create)
 {
     struct stat st;
 
@@ -58,12 +60,11 @@ static apr_status_t unix_rundir_check(const char *dir, int create)
     if (!S_ISDIR(st.st_mode))
         return xpipe__fail(XPIPE_ERUNDIR, "run directory %s is not a directory",
                            dir);
-    if (st.st_uid != geteuid())
+    if (st.st_uid != euid)
         return xpipe__fail(XPIPE_ERUNDIR,
                            "run directory %s belongs to uid %lu, not to us "
                            "(uid %lu)",
-                           dir, (unsigned long)st.st_uid,
-                           (unsigned long)geteuid());
+                           dir, (unsigned long)st.st_uid, (unsigned long)euid);
     if ((st.st_mode & 077) != 0)
         return xpipe__fail(XPIPE_ERUNDIR,
                            "run directory %s has mode %04o; it must be 0700",
@@ -71,7 +72,7 @@ static apr_status_t unix_rundir_check(const char *dir, int create)
     return APR_SUCCESS;
 }
 
-apr_status_t xpipe__unix_resolve(const char **native, const xpipe__name_t *name,
+apr_status_t xpipe__unix_resolve(const char **native, xpipe__name_t *name,
                                  apr_pool_t *pool)
 {
     const char *path;
@@ -80,7 +81,10 @@ apr_status_t xpipe__unix_resolve(const char **native, const xpipe__name_t *name,
     case XPIPE__NAME_REMOTE: return XPIPE_EREMOTE;
     case XPIPE__NAME_PATH: path = name->name; break;
     default:
-        path = apr_pstrcat(pool, unix_rundir(pool), "/", name->name, NULL);
+        /* The one geteuid of a connect: dial checks against it. */
+        name->owner = (long)geteuid();
+        path = apr_pstrcat(pool, unix_rundir((uid_t)name->owner, pool), "/",
+                           name->name, NULL);
         break;
     }
     /* sun_path must hold the path and its NUL: never truncate. */
@@ -103,5 +107,6 @@ apr_status_t xpipe__unix_name_dir_check(const xpipe__name_t *name,
     if (name->kind != XPIPE__NAME_PORTABLE)
         return APR_SUCCESS;
     return unix_rundir_check(
-        apr_pstrmemdup(pool, native, (apr_size_t)(slash - native)), create);
+        apr_pstrmemdup(pool, native, (apr_size_t)(slash - native)),
+        (uid_t)name->owner, create);
 }

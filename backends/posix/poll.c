@@ -186,6 +186,9 @@ apr_status_t xpipe__unix_pset_os_handle_get(xpipe__pset_t *ps,
 apr_status_t xpipe__unix_listener_os_handle_get(xpipe__lsn_t *l,
                                                 xpipe_os_handle_t *handle)
 {
+    /* A loop of the caller's own polls it and accepts with timeout 0:
+     * non-blocking, for good. */
+    xpipe__unix_slice_stop(&l->slice, l->sock.fd);
     handle->fd = l->sock.fd;
     return APR_SUCCESS;
 }

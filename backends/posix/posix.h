@@ -9,8 +9,10 @@
  *   conn.c     a connection's I/O, close and identity
  *   frame.c    messages as frames on a stream (pure code)
  *   backend.c  the backend table
- * Every fd is non-blocking and close-on-exec; blocking is poll() on the
- * socket and a wake fd, bounded by the deadline.
+ * Every fd is close-on-exec. A socket starts non-blocking, and blocking
+ * is poll() on it and a wake fd, bounded by the deadline; once a call on
+ * it has had to wait, a socket may switch to the blocking slice (the
+ * slice object below, docs/architecture.md "The blocking slice").
  */
 #ifndef XPIPE_POSIX_H
 #define XPIPE_POSIX_H
@@ -64,6 +66,33 @@ typedef struct xpipe__unix_wake_t {
     xpipe__a64_t fds;                   /* own: read fd << 32 | write fd */
 } xpipe__unix_wake_t;
 
+/* The blocking slice of one socket. Its state word, changed atomically:
+ *   UNIX_NB        non-blocking, as made; may switch to slices
+ *   UNIX_SWITCHING one thread is switching it (sets the timeouts first)
+ *   UNIX_SLICED    blocking with SO_RCVTIMEO = SO_SNDTIMEO = the slice:
+ *                  a call allowed a slice passes no flag and sleeps in
+ *                  the system call; every other call passes MSG_DONTWAIT
+ *   UNIX_NB_GOOD   non-blocking for good (slices off, an event loop has
+ *                  the fd, accepts overlap, or the OS lacks MSG_DONTWAIT)
+ * Close reaches a call asleep in a slice by shutdown(); an interrupt when
+ * the slice ends (a call enters one only with no interrupt pending). */
+enum { UNIX_NB, UNIX_SWITCHING, UNIX_SLICED, UNIX_NB_GOOD };
+#define UNIX_SLICE_AFTER 4
+typedef struct xpipe__unix_slice_t {
+    xpipe__a32_t state;
+    xpipe__a32_t used;       /* has been UNIX_SLICED */
+    xpipe__a32_t waits;      /* calls that had to wait, while UNIX_NB */
+    apr_interval_time_t len; /* microseconds */
+} xpipe__unix_slice_t;
+
+/* MSG_DONTWAIT: without it no call could refuse to block on a blocking
+ * socket, so slices stay off. */
+#ifdef MSG_DONTWAIT
+#define UNIX_DONTWAIT MSG_DONTWAIT
+#else
+#define UNIX_DONTWAIT 0
+#endif
+
 /* One listening socket file and the lock that guards its name. */
 typedef struct xpipe__unix_sock_file_t {
     int fd;
@@ -83,6 +112,9 @@ typedef struct xpipe__unix_sock_file_t {
 struct xpipe__lsn_t {
     xpipe__unix_sock_file_t sock;
     xpipe__a32_t accept_waited; /* the last accept had to wait */
+    xpipe__a32_t accepting;     /* accepts in flight */
+    xpipe__a32_t closing;       /* listener_wake(closing) came */
+    xpipe__unix_slice_t slice;
     xpipe__unix_wake_t wake;
     const xpipe_attr_t *attr;
     apr_pool_t *pool;
@@ -107,15 +139,23 @@ typedef struct xpipe__npa_info_t xpipe__npa_info_t;
 struct xpipe__chan_t {
     int fd;
     xpipe__unix_wake_t wake;
+    xpipe__unix_slice_t slice;
+    xpipe__a32_t closing; /* wake(closing) came: failures mean ECANCELED */
+    /* Written since the last receive: a stream receive then stays in
+     * poll(), since the peer's reading of what we sent would wake a
+     * thread asleep in recv() for nothing (the write-space callback). */
+    xpipe__a32_t sent;
     /* Framed message mode (a stream carrying frames): the codec's state
      * per direction; rx.kind is XPIPE__FRAME_NONE otherwise. */
     xpipe__frame_rx_t rx;
     xpipe__frame_tx_t tx;
     const xpipe__npa_info_t *smb; /* a network client's identity, or NULL */
-    /* Per direction (0 in, 1 out): the last transfer moved less than
-     * asked, so the socket was drained / full: wait first next time. */
-    int short_xfer[2];
+    /* Per direction (0 in, 1 out): the last transfer had to wait, or
+     * moved less than asked (the socket was drained / full): wait first
+     * next time, sparing a try that would say EAGAIN. */
+    int wait_first[2];
     int message; /* message mode (SOCK_SEQPACKET, or frames) */
+    int seq;     /* SOCK_SEQPACKET message mode */
     /* SOCK_SEQPACKET message mode: */
     apr_size_t max_message;
     unsigned char *spill; /* where a message longer than the buffer runs on */
@@ -156,6 +196,21 @@ apr_status_t xpipe__unix_wait(int fd, short events, xpipe__unix_wake_t *w,
  * to return: the wait's, or errno's through map (NULL: folded as is). */
 apr_status_t xpipe__unix_again(int fd, short events, xpipe__unix_wake_t *w,
                                apr_time_t deadline, apr_status_t (*map)(int));
+
+/* The blocking slice (see xpipe__unix_slice_t). init: slices of len us
+ * (0: none). start: fd's call is about to wait: switch it to slices
+ * when this is the UNIX_SLICE_AFTERth such call (the switch costs three
+ * system calls, once; a short-lived channel never pays them).
+ * stop: make fd non-blocking for good (waits out a switch in progress).
+ * may: may a call with this deadline sleep in the system call now?
+ * shut: for close: wake a call asleep in a slice (shutdown), if any may
+ * be (after the wake object was signalled). */
+void xpipe__unix_slice_init(xpipe__unix_slice_t *s, apr_interval_time_t len);
+void xpipe__unix_slice_start(xpipe__unix_slice_t *s, int fd);
+void xpipe__unix_slice_stop(xpipe__unix_slice_t *s, int fd);
+int xpipe__unix_slice_may(xpipe__unix_slice_t *s, xpipe__unix_wake_t *w,
+                          apr_time_t deadline);
+void xpipe__unix_slice_shut(xpipe__unix_slice_t *s, int fd);
 
 /* names.c */
 /* The directory of a resolved portable name, checked (with create, made

@@ -10,6 +10,8 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/time.h>
 #include <unistd.h>
 #ifdef HAVE_EVENTFD
 #include <sys/eventfd.h>
@@ -294,4 +296,94 @@ apr_status_t xpipe__unix_wait(int fd, short events, xpipe__unix_wake_t *w,
                               apr_time_t deadline)
 {
     return xpipe__unix_wait2(fd, -1, events, w, deadline);
+}
+
+/* ------------------------------------------------------------------ */
+/* The blocking slice (posix.h). */
+
+void xpipe__unix_slice_init(xpipe__unix_slice_t *s, apr_interval_time_t len)
+{
+    s->len = len;
+    xpipe__a32_set(&s->used, 0);
+    xpipe__a32_set(&s->waits, 0);
+    xpipe__a32_set(&s->state,
+                   len > 0 && UNIX_DONTWAIT ? UNIX_NB : UNIX_NB_GOOD);
+}
+
+/* Set fd's O_NONBLOCK (on) or clear it, in one call where FIONBIO is. */
+static int unix_set_nonblock(int fd, int on)
+{
+#ifdef FIONBIO
+    return ioctl(fd, FIONBIO, &on);
+#else
+    int fl = fcntl(fd, F_GETFL);
+
+    if (fl < 0)
+        return -1;
+    return fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK);
+#endif
+}
+
+void xpipe__unix_slice_start(xpipe__unix_slice_t *s, int fd)
+{
+    struct timeval tv;
+    int ok;
+
+    if (xpipe__a32_get(&s->state) != UNIX_NB
+        || xpipe__a32_add(&s->waits, 1) + 1 < UNIX_SLICE_AFTER
+        || xpipe__a32_cas(&s->state, UNIX_SWITCHING, UNIX_NB) != UNIX_NB)
+        return;
+    tv.tv_sec = (time_t)(s->len / APR_USEC_PER_SEC);
+    tv.tv_usec = (suseconds_t)(s->len % APR_USEC_PER_SEC);
+    /* The timeouts before the flag: a call that still thinks the socket
+     * non-blocking, and so passes no MSG_DONTWAIT... never exists (every
+     * call that may not sleep passes it), but were one to, it would sleep
+     * one slice at most. */
+    ok = unix_sys.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0
+         && unix_sys.setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv))
+                == 0
+         && unix_set_nonblock(fd, 0) == 0;
+    if (!ok)
+        unix_set_nonblock(fd, 1);
+    else
+        xpipe__a32_set(&s->used, 1);
+    xpipe__a32_set(&s->state, ok ? UNIX_SLICED : UNIX_NB_GOOD);
+}
+
+void xpipe__unix_slice_stop(xpipe__unix_slice_t *s, int fd)
+{
+    for (;;) {
+        apr_uint32_t v = xpipe__a32_get(&s->state);
+        if (v == UNIX_NB_GOOD)
+            return;
+        if (v == UNIX_SWITCHING) {
+            sched_yield(); /* three system calls away from done */
+            continue;
+        }
+        if (xpipe__a32_cas(&s->state, UNIX_NB_GOOD, v) != v)
+            continue;
+        if (v == UNIX_SLICED)
+            unix_set_nonblock(fd, 1);
+        return;
+    }
+}
+
+int xpipe__unix_slice_may(xpipe__unix_slice_t *s, xpipe__unix_wake_t *w,
+                          apr_time_t deadline)
+{
+    if (xpipe__a32_get(&s->state) != UNIX_SLICED
+        || xpipe__a32_get(&w->signalled))
+        return 0;
+    return deadline == XPIPE__FOREVER || deadline - apr_time_now() > s->len;
+}
+
+void xpipe__unix_slice_shut(xpipe__unix_slice_t *s, int fd)
+{
+    /* The wake object was signalled first: a call that reads the state
+     * after this one did sees the signal and takes no slice (both are
+     * sequentially consistent), so a socket still UNIX_NB hides no call
+     * asleep in one. One that has been sliced may, even if stopped since
+     * (O_NONBLOCK does not wake a call already asleep). */
+    if (xpipe__a32_get(&s->state) == UNIX_SWITCHING || xpipe__a32_get(&s->used))
+        unix_sys.shutdown(fd, SHUT_RDWR);
 }

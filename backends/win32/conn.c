@@ -169,10 +169,11 @@ apr_status_t xpipe__win32_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
     }
 }
 
-apr_status_t xpipe__win32_wake(xpipe__chan_t *c)
+apr_status_t xpipe__win32_wake(xpipe__chan_t *c, int closing)
 {
     HANDLE ev = xpipe__win32_event(&c->wake);
 
+    (void)closing; /* the event reaches every wait at once */
     if (ev == NULL || !SetEvent(ev))
         return win32_os_status(GetLastError());
     return APR_SUCCESS;

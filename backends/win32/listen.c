@@ -320,8 +320,9 @@ apr_status_t xpipe__win32_listener_os_handle_get(xpipe__lsn_t *l,
     return APR_SUCCESS;
 }
 
-apr_status_t xpipe__win32_listener_wake(xpipe__lsn_t *l)
+apr_status_t xpipe__win32_listener_wake(xpipe__lsn_t *l, int closing)
 {
+    (void)closing; /* the event reaches every wait at once */
     SetEvent(l->wake);
     return APR_SUCCESS;
 }

@@ -87,8 +87,8 @@ wchar_t *xpipe__win32_wide(const char *s, apr_pool_t *pool)
     return w;
 }
 
-apr_status_t xpipe__win32_resolve(const char **native,
-                                  const xpipe__name_t *name, apr_pool_t *pool)
+apr_status_t xpipe__win32_resolve(const char **native, xpipe__name_t *name,
+                                  apr_pool_t *pool)
 {
     const char *s;
 
