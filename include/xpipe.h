@@ -399,8 +399,8 @@ XPIPE_API apr_status_t xpipe_attr_smb_export_set(xpipe_attr_t *attr, int on,
  *  frames each one with a 16-bit length. */
 #define XPIPE_SMB_MESSAGE_MAX 65535
 
-/** Default of xpipe_attr_wake_slice_set: 5 ms. */
-#define XPIPE_WAKE_SLICE_DEFAULT 5000
+/** Default of xpipe_attr_wake_slice_set: 2 ms. */
+#define XPIPE_WAKE_SLICE_DEFAULT 2000
 /** Largest slice xpipe_attr_wake_slice_set accepts: 1 s. */
 #define XPIPE_WAKE_SLICE_LIMIT 1000000
 
@@ -412,7 +412,7 @@ XPIPE_API apr_status_t xpipe_attr_smb_export_set(xpipe_attr_t *attr, int on,
  * costs what the raw call costs (one system call, one wake-up); the price
  * is that xpipe_interrupt and xpipe_listener_interrupt reach a call that
  * is in its slice only when the slice ends: at most the slice, rounded up
- * to the kernel's clock tick, after the interrupt (Linux at HZ=250: 8 ms
+ * to the kernel's clock tick, after the interrupt (Linux at HZ=250: 4 ms
  * for the default). A call enters a slice only when no interrupt is
  * pending and its deadline is further away than the slice, and a channel
  * or listener starts using slices only once one of its calls has had to

@@ -45,14 +45,18 @@ static const char *const impl_names[4] = { "xpipe", "raw", "floor", "libuv" };
 static const char *const impl_titles[4] = { "xpipe", "raw", "raw+poll",
                                             "libuv" };
 
-static const char *const kind_names[K_COUNT] = { "rtt-byte", "rtt-message",
-                                                 "stream-64k", "stream-4k",
-                                                 "connect" };
+static const char *const kind_names[K_COUNT] = { "rtt-byte",      "rtt-message",
+                                                 "stream-64k",    "stream-4k",
+                                                 "stream-64k-4m", "connect" };
 static const char *const kind_titles[K_COUNT] = {
-    "64 B round trip, byte mode", "64 B round trip, message mode",
-    "stream, 64 KiB writes", "stream, 4 KiB writes",
-    "connect + 1 B echo + close"
+    "64 B round trip, byte mode",    "64 B round trip, message mode",
+    "stream, 64 KiB writes",         "stream, 4 KiB writes",
+    "stream, 64 KiB, 4 MiB buffers", "connect + 1 B echo + close"
 };
+/* What one operation of a kind is, for the counts per operation. */
+static const char *const kind_ops[K_COUNT] = { "round trip", "round trip",
+                                               "write",      "write",
+                                               "write",      "connection" };
 
 typedef struct bench_opts_t {
     long rounds;
@@ -61,6 +65,7 @@ typedef struct bench_opts_t {
     long conn_count;
     int json;
     const char *cpu; /* "same", "split", "any" */
+    long wake_tries; /* interrupts (and closes) of a blocked recv a round */
 } bench_opts_t;
 
 apr_uint64_t bench_now_ns(void)
@@ -194,22 +199,36 @@ static void conn_close(conn_t *c)
         bench_raw_close(c->r);
 }
 
+/* The attributes of a kind: its mode and buffers. */
+static xpipe_attr_t *bench_attr(int message, long buffers, apr_pool_t *p)
+{
+    xpipe_attr_t *a;
+
+    if (xpipe_attr_create(&a, p) != APR_SUCCESS
+        || xpipe_attr_mode_set(a,
+                               message ? XPIPE_MODE_MESSAGE : XPIPE_MODE_BYTE)
+               != APR_SUCCESS
+        || xpipe_attr_buffer_size_set(a, (apr_size_t)buffers,
+                                      (apr_size_t)buffers)
+               != APR_SUCCESS)
+        return NULL;
+    return a;
+}
+
 static int conn_connect(conn_t *c, int raw, const char *name,
-                        const char *native, int message, apr_pool_t *p)
+                        const char *native, int message, long buffers,
+                        apr_pool_t *p)
 {
     memset(c, 0, sizeof(*c));
     c->message = message;
     if (raw) {
+        bench_raw_buffers = buffers;
         c->r = bench_raw_connect(native, message, p);
         return c->r == BENCH_RAW_NONE ? -1 : 0;
     }
     else {
-        xpipe_attr_t *a;
-        if (xpipe_attr_create(&a, p) != APR_SUCCESS
-            || xpipe_attr_mode_set(a, message ? XPIPE_MODE_MESSAGE
-                                              : XPIPE_MODE_BYTE)
-                   != APR_SUCCESS
-            || xpipe_attr_wait_for_server_set(a, 1) != APR_SUCCESS)
+        xpipe_attr_t *a = bench_attr(message, buffers, p);
+        if (a == NULL || xpipe_attr_wait_for_server_set(a, 1) != APR_SUCCESS)
             return -1;
         return xpipe_connect(&c->x, name, a, 10 * APR_USEC_PER_SEC, NULL)
                        == APR_SUCCESS
@@ -228,6 +247,13 @@ static long kind_count(kind_e kind, long rtts, long bytes, long conns)
     return kind == K_CONNECT ? conns : kind <= K_RTT_MSG ? rtts : bytes;
 }
 
+/* How many operations (round trips, writes, connections) that is. */
+static double kind_ops_count(kind_e kind, long count)
+{
+    return KIND_IS_STREAM(kind) ? (double)count / KIND_CHUNK(kind)
+                                : (double)count;
+}
+
 /* A server of either implementation, so both run the same loops. */
 typedef struct serve_t {
     xpipe_listener_t *x;
@@ -235,7 +261,7 @@ typedef struct serve_t {
 } serve_t;
 
 static int serve_open(serve_t *sv, int raw, const char *name, int message,
-                      apr_pool_t *p)
+                      long buffers, apr_pool_t *p)
 {
     const char *native = NULL;
     xpipe_attr_t *a;
@@ -244,15 +270,12 @@ static int serve_open(serve_t *sv, int raw, const char *name, int message,
     if (xpipe_name_resolve(&native, name, p) != APR_SUCCESS)
         return 1;
     if (raw) {
+        bench_raw_buffers = buffers;
         sv->r = bench_raw_listen(native, message, p);
         return sv->r == NULL;
     }
-    if (xpipe_attr_create(&a, p) != APR_SUCCESS
-        || xpipe_attr_mode_set(a,
-                               message ? XPIPE_MODE_MESSAGE : XPIPE_MODE_BYTE)
-               != APR_SUCCESS)
-        return 1;
-    return xpipe_listen(&sv->x, name, a, p) != APR_SUCCESS;
+    a = bench_attr(message, buffers, p);
+    return a == NULL || xpipe_listen(&sv->x, name, a, p) != APR_SUCCESS;
 }
 
 static int serve_accept(serve_t *sv, conn_t *c, int message)
@@ -307,7 +330,7 @@ static int bench_serve_kind(int raw, kind_e kind, const char *name, long count,
     serve_t sv;
     conn_t c;
 
-    if (serve_open(&sv, raw, name, message, p))
+    if (serve_open(&sv, raw, name, message, KIND_BUFFERS(kind), p))
         return 1;
     for (i = 0; i < (kind == K_CONNECT ? count : 1) && !failed; i++) {
         failed = serve_accept(&sv, &c, message);
@@ -320,8 +343,33 @@ static int bench_serve_kind(int raw, kind_e kind, const char *name, long count,
     return failed;
 }
 
+/* The wake measurement's server: 2 * tries message channels, each
+ * echoed until its client closes or is interrupted away. */
+static int bench_serve_wake(const char *name, long tries, apr_pool_t *p)
+{
+    static char buf[64];
+    serve_t sv;
+    conn_t c;
+    long i;
+
+    if (serve_open(&sv, 0, name, 1, 0, p))
+        return 1;
+    for (i = 0; i < 2 * tries; i++) {
+        if (serve_accept(&sv, &c, 1)) {
+            serve_close(&sv);
+            return 1;
+        }
+        while (conn_read_full(&c, buf, 64) == 0
+               && conn_write_full(&c, buf, 64) == 0)
+            ;
+        conn_close(&c);
+    }
+    serve_close(&sv);
+    return 0;
+}
+
 static int bench_serve(const char *impl, const char *base, long rtts,
-                       long bytes, long conns, apr_pool_t *p)
+                       long bytes, long conns, long wake, apr_pool_t *p)
 {
     int raw = strcmp(impl, "xpipe") != 0, k;
 #ifdef XPIPE_BENCH_UV
@@ -347,6 +395,8 @@ static int bench_serve(const char *impl, const char *base, long rtts,
                              kind_count((kind_e)k, rtts, bytes, conns), p))
             return 1;
     }
+    if (!raw && wake > 0)
+        return bench_serve_wake(apr_psprintf(p, "%s-w", base), wake, p);
     return 0;
 }
 
@@ -358,7 +408,7 @@ static const char *bench_self;
 static apr_status_t bench_child(apr_proc_t *proc, int impl, const char *base,
                                 const bench_opts_t *o, int cpu, apr_pool_t *p)
 {
-    const char *argv[11];
+    const char *argv[12];
     apr_procattr_t *pa;
     apr_status_t rv;
 
@@ -371,7 +421,8 @@ static apr_status_t bench_child(apr_proc_t *proc, int impl, const char *base,
     argv[6] = apr_psprintf(p, "%ld", o->stream_mib << 20);
     argv[7] = apr_psprintf(p, "%ld", o->conn_count);
     argv[8] = apr_psprintf(p, "%d", cpu);
-    argv[9] = NULL;
+    argv[9] = apr_psprintf(p, "%ld", impl == IMPL_XPIPE ? o->wake_tries : 0);
+    argv[10] = NULL;
     rv = apr_procattr_create(&pa, p);
     if (rv == APR_SUCCESS)
         rv = apr_procattr_cmdtype_set(pa, APR_PROGRAM);
@@ -393,7 +444,7 @@ static int measure_connect(int raw, const char *name, const char *native,
     for (i = 0; i < count; i++) {
         if (i == 1)
             t0 = bench_now_ns();
-        if (conn_connect(&c, raw, name, native, 0, p)
+        if (conn_connect(&c, raw, name, native, 0, 0, p)
             || conn_write_full(&c, "c", 1) || conn_read_full(&c, buf, 1))
             return -1;
         conn_close(&c);
@@ -414,7 +465,7 @@ static int measure_rtt(int raw, const char *name, const char *native,
 
     if (lat == NULL)
         return -1;
-    if (conn_connect(&c, raw, name, native, message, p) == 0) {
+    if (conn_connect(&c, raw, name, native, message, 0, p) == 0) {
         for (k = 0; k < count; k++) {
             t0 = bench_now_ns();
             if (conn_write_full(&c, buf, 64) || conn_read_full(&c, buf, 64))
@@ -431,14 +482,15 @@ static int measure_rtt(int raw, const char *name, const char *native,
 
 /* count bytes in chunk-sized writes, until the server acknowledges. */
 static int measure_stream(int raw, const char *name, const char *native,
-                          long chunk, long count, result_t *res, apr_pool_t *p)
+                          kind_e kind, long count, result_t *res, apr_pool_t *p)
 {
     static char buf[65536];
     long long left = (long long)count;
+    long chunk = KIND_CHUNK(kind);
     apr_uint64_t t0;
     conn_t c;
 
-    if (conn_connect(&c, raw, name, native, 0, p))
+    if (conn_connect(&c, raw, name, native, 0, KIND_BUFFERS(kind), p))
         return -1;
     t0 = bench_now_ns();
     while (left > 0 && conn_write_full(&c, buf, chunk) == 0)
@@ -465,8 +517,7 @@ static int bench_kind(int raw, kind_e kind, const char *name, long count,
         return measure_connect(raw, name, native, count, res, p);
     if (kind <= K_RTT_MSG)
         return measure_rtt(raw, name, native, kind == K_RTT_MSG, count, res, p);
-    return measure_stream(raw, name, native,
-                          kind == K_STREAM_64K ? 65536 : 4096, count, res, p);
+    return measure_stream(raw, name, native, kind, count, res, p);
 }
 
 /* One kind, measured with the implementation's client. */
@@ -486,9 +537,96 @@ static int bench_impl_kind(int impl, int raw, kind_e kind, const char *name,
     return bench_kind(raw, kind, name, count, res, p);
 }
 
+/* ------------------------------------------------------------------ */
+/* How fast a blocked message receive is woken by xpipe_interrupt and by
+ * xpipe_close from another thread: a round's tries, in microseconds from
+ * the call to the receive's return. */
+
+typedef struct wake_arg_t {
+    xpipe_t *x;
+    apr_status_t rv;
+    apr_uint64_t t_ret;
+} wake_arg_t;
+
+static void *APR_THREAD_FUNC wake_reader(apr_thread_t *t, void *data)
+{
+    wake_arg_t *a = data;
+    char buf[64];
+    apr_size_t n = sizeof(buf);
+
+    a->rv = xpipe_recv(a->x, buf, &n);
+    a->t_ret = bench_now_ns();
+    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;
+}
+
+/* The woken latencies of every round (interrupt, close). */
+#define WAKE_MAX (16 * 64)
+typedef struct wake_data_t {
+    double lat[2][WAKE_MAX];
+    long n[2];
+} wake_data_t;
+
+static int measure_wake(const char *name, long tries, wake_data_t *w,
+                        apr_pool_t *p)
+{
+    static char buf[64];
+    long i, k;
+
+    for (i = 0; i < 2 * tries; i++) {
+        int closing = (int)(i & 1);
+        apr_status_t want = closing ? XPIPE_ECLOSED : XPIPE_ECANCELED, st;
+        wake_arg_t a;
+        apr_thread_t *t;
+        apr_uint64_t t0;
+        conn_t c;
+        if (conn_connect(&c, 0, name, NULL, 1, 0, p))
+            return -1;
+        /* A few round trips first: the channel has had to wait, so its
+         * receives now sleep in slices (xpipe_attr_wake_slice_set). */
+        for (k = 0; k < 8; k++)
+            if (conn_write_full(&c, buf, 64) || conn_read_full(&c, buf, 64))
+                return -1;
+        memset(&a, 0, sizeof(a));
+        a.x = c.x;
+        if (apr_thread_create(&t, NULL, wake_reader, &a, p) != APR_SUCCESS)
+            return -1;
+        /* Somewhere in the receive's first slice, or after it. */
+        apr_sleep((apr_interval_time_t)(200 + rand() % 6000));
+        t0 = bench_now_ns();
+        if (closing)
+            xpipe_close(c.x);
+        else
+            xpipe_interrupt(c.x);
+        apr_thread_join(&st, t);
+        if (!closing)
+            xpipe_close(c.x);
+        if (a.rv != want || w->n[closing] >= WAKE_MAX)
+            return -1;
+        w->lat[closing][w->n[closing]++] = (double)(a.t_ret - t0) / 1000.0;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* What the OS counts: this process (opened once) and each round's server
+ * child, read around every measurement. */
+
+static bench_counter_t *bench_self_counter;
+static const char *bench_count_why; /* why nothing is counted, or NULL */
+
+/* (after - before) per operation. */
+static void count_per_op(const bench_count_t *before,
+                         const bench_count_t *after, double ops,
+                         bench_count_t *out)
+{
+    out->syscalls = (after->syscalls - before->syscalls) / ops;
+    out->switches = (after->switches - before->switches) / ops;
+}
+
 /* One round for one implementation: a server child, every kind. */
 static int bench_round(int impl, const bench_opts_t *o, int server_cpu,
-                       result_t res[K_COUNT], apr_pool_t *p)
+                       result_t res[K_COUNT], wake_data_t *wake, apr_pool_t *p)
 {
     int raw = impl != IMPL_XPIPE;
     static unsigned int seq;
@@ -497,23 +635,44 @@ static int bench_round(int impl, const bench_opts_t *o, int server_cpu,
                      (unsigned long)(apr_time_now() % 1000000), ++seq);
     apr_exit_why_e why;
     apr_proc_t proc;
-    int code = 1, k, failed = 0;
+    bench_counter_t *child = NULL;
+    bench_count_t c0, c1, s0, s1;
+    int code = 1, k, failed = 0, counted;
 
     if (bench_child(&proc, impl, base, o, server_cpu, p) != APR_SUCCESS)
         return -1;
+    if (bench_self_counter)
+        child = bench_counter_open((long)proc.pid, &bench_count_why);
 #ifdef BENCH_FLOOR
     bench_raw_polled = impl == IMPL_FLOOR;
 #endif
-    for (k = 0; k < K_COUNT && !failed; k++)
+    for (k = 0; k < K_COUNT && !failed; k++) {
+        long count = kind_count((kind_e)k, o->rtt_count, o->stream_mib << 20,
+                                o->conn_count);
+        counted = child && bench_counter_read(bench_self_counter, &c0) == 0
+                  && bench_counter_read(child, &s0) == 0;
         if (bench_impl_kind(impl, raw, (kind_e)k,
-                            apr_psprintf(p, "%s-%d", base, k),
-                            kind_count((kind_e)k, o->rtt_count,
-                                       o->stream_mib << 20, o->conn_count),
-                            &res[k], p)) {
+                            apr_psprintf(p, "%s-%d", base, k), count, &res[k],
+                            p)) {
             fprintf(stderr, "xpipe: bench %s (%s) failed\n", kind_names[k],
                     impl_names[impl]);
             failed = 1;
         }
+        if (counted && bench_counter_read(bench_self_counter, &c1) == 0
+            && bench_counter_read(child, &s1) == 0) {
+            double ops = kind_ops_count((kind_e)k, count);
+            res[k].counted = 1;
+            count_per_op(&c0, &c1, ops, &res[k].per_op[0]);
+            count_per_op(&s0, &s1, ops, &res[k].per_op[1]);
+        }
+    }
+    bench_counter_close(child);
+    if (!failed && impl == IMPL_XPIPE && o->wake_tries > 0
+        && measure_wake(apr_psprintf(p, "%s-w", base), o->wake_tries, wake,
+                        p)) {
+        fprintf(stderr, "xpipe: bench wake (xpipe) failed\n");
+        failed = 1;
+    }
     if (failed)
         apr_proc_kill(&proc, 9);
     if (apr_proc_wait(&proc, &code, &why, APR_WAIT) != APR_CHILD_DONE
@@ -584,7 +743,11 @@ static int bench_number(const char *arg, long min, long max, long *out)
 /* The measurements of every round, then their medians. */
 typedef struct bench_data_t {
     double med[K_COUNT][IMPLS][16], p99[K_COUNT][IMPLS][16];
+    /* counts per operation: [client syscalls, client switches, server
+     * syscalls, server switches] */
+    double cnt[K_COUNT][IMPLS][4][16];
     result_t r[K_COUNT][IMPLS];
+    wake_data_t wake;
 } bench_data_t;
 
 /* The counting options: their ranges, and what to say when out of them. */
@@ -648,6 +811,7 @@ static int bench_parse(int argc, const char *const *argv, apr_pool_t *pool,
             o->rtt_count = 200;
             o->stream_mib = 4;
             o->conn_count = 50;
+            o->wake_tries = 2;
             break;
         case 'r':
         case 't':
@@ -670,19 +834,21 @@ static int bench_parse(int argc, const char *const *argv, apr_pool_t *pool,
     return why ? tool_usage_error(apr_psprintf(pool, "bench: %s", why)) : -1;
 }
 
-/* The internal server role: IMPL BASE RTTS BYTES CONNS CPU. */
+/* The internal server role: IMPL BASE RTTS BYTES CONNS CPU WAKE. */
 static int bench_serve_main(int argc, const char *const *argv, int ind,
                             apr_pool_t *pool)
 {
-    long rtts, bytes, conns, cpu;
+    long rtts, bytes, conns, cpu, wake;
 
-    if (argc - ind != 6 || bench_number(argv[ind + 2], 1, LONG_MAX, &rtts)
+    if (argc - ind != 7 || bench_number(argv[ind + 2], 1, LONG_MAX, &rtts)
         || bench_number(argv[ind + 3], 1, LONG_MAX, &bytes)
         || bench_number(argv[ind + 4], 1, LONG_MAX, &conns)
-        || bench_number(argv[ind + 5], -1, 1023, &cpu))
+        || bench_number(argv[ind + 5], -1, 1023, &cpu)
+        || bench_number(argv[ind + 6], 0, LONG_MAX, &wake))
         return 2;
     bench_pin((int)cpu);
-    return bench_serve(argv[ind], argv[ind + 1], rtts, bytes, conns, pool);
+    return bench_serve(argv[ind], argv[ind + 1], rtts, bytes, conns, wake,
+                       pool);
 }
 
 /* Every round: each implementation in turn, rotating which goes first. */
@@ -699,7 +865,7 @@ static int bench_run(const bench_opts_t *o, int server_cpu, bench_data_t *d,
             apr_pool_t *p;
             if (apr_pool_create(&p, pool) != APR_SUCCESS)
                 return 1;
-            if (bench_round(impl, o, server_cpu, one, p))
+            if (bench_round(impl, o, server_cpu, one, &d->wake, p))
                 return 1;
             apr_pool_destroy(p);
             for (k = 0; k < K_COUNT; k++) {
@@ -707,6 +873,13 @@ static int bench_run(const bench_opts_t *o, int server_cpu, bench_data_t *d,
                     k <= K_RTT_MSG ? one[k].median_us : one[k].per_sec;
                 d->p99[k][impl][round] = one[k].p99_us;
                 d->r[k][impl].na = one[k].na;
+                /* Counted in every round, or not at all. */
+                d->r[k][impl].counted =
+                    one[k].counted && (round == 0 || d->r[k][impl].counted);
+                d->cnt[k][impl][0][round] = one[k].per_op[0].syscalls;
+                d->cnt[k][impl][1][round] = one[k].per_op[0].switches;
+                d->cnt[k][impl][2][round] = one[k].per_op[1].syscalls;
+                d->cnt[k][impl][3][round] = one[k].per_op[1].switches;
             }
         }
     return 0;
@@ -726,7 +899,26 @@ static void bench_aggregate(const bench_opts_t *o, bench_data_t *d)
             }
             else
                 r->per_sec = median3(d->med[k][impl], o->rounds);
+            r->per_op[0].syscalls = median3(d->cnt[k][impl][0], o->rounds);
+            r->per_op[0].switches = median3(d->cnt[k][impl][1], o->rounds);
+            r->per_op[1].syscalls = median3(d->cnt[k][impl][2], o->rounds);
+            r->per_op[1].switches = median3(d->cnt[k][impl][3], o->rounds);
         }
+    for (k = 0; k < 2; k++)
+        if (d->wake.n[k] > 0)
+            qsort(d->wake.lat[k], (size_t)d->wake.n[k], sizeof(double),
+                  cmp_double);
+}
+
+/* The wake latencies: median and worst of interrupt (0) or close (1). */
+static double wake_median(const wake_data_t *w, int which)
+{
+    return w->lat[which][w->n[which] / 2];
+}
+
+static double wake_worst(const wake_data_t *w, int which)
+{
+    return w->lat[which][w->n[which] - 1];
 }
 
 static void bench_report_json(const bench_opts_t *o, const bench_data_t *d)
@@ -742,12 +934,21 @@ static void bench_report_json(const bench_opts_t *o, const bench_data_t *d)
             const char *sep = impl ? "," : "";
             if (r[impl].na)
                 printf("%s\"%s\":null", sep, impl_names[impl]);
-            else if (k <= K_RTT_MSG)
-                printf("%s\"%s\":{\"median_us\":%.3f,\"p99_us\":%.3f}", sep,
-                       impl_names[impl], r[impl].median_us, r[impl].p99_us);
-            else
-                printf("%s\"%s\":{\"per_sec\":%.1f}", sep, impl_names[impl],
-                       r[impl].per_sec);
+            else {
+                if (k <= K_RTT_MSG)
+                    printf("%s\"%s\":{\"median_us\":%.3f,\"p99_us\":%.3f", sep,
+                           impl_names[impl], r[impl].median_us, r[impl].p99_us);
+                else
+                    printf("%s\"%s\":{\"per_sec\":%.1f", sep, impl_names[impl],
+                           r[impl].per_sec);
+                /* Per operation: [client, server]. */
+                if (r[impl].counted)
+                    printf(
+                        ",\"syscalls\":[%.3f,%.3f],\"switches\":[%.3f,%.3f]",
+                        r[impl].per_op[0].syscalls, r[impl].per_op[1].syscalls,
+                        r[impl].per_op[0].switches, r[impl].per_op[1].switches);
+                printf("}");
+            }
         }
         /* "ratio" is xpipe's; the others are named after theirs. */
         for (impl = 0; impl < IMPLS; impl++)
@@ -757,7 +958,40 @@ static void bench_report_json(const bench_opts_t *o, const bench_data_t *d)
                        bench_ratio(r, (kind_e)k, impl, 0));
         printf("}");
     }
-    printf("}}\n");
+    printf("}");
+    if (d->wake.n[0] > 0 && d->wake.n[1] > 0)
+        printf(
+            ",\"wake\":{\"tries\":%ld,\"interrupt\":{\"median_us\":%.1f,"
+            "\"max_us\":%.1f},\"close\":{\"median_us\":%.1f,\"max_us\":%.1f}}",
+            d->wake.n[0], wake_median(&d->wake, 0), wake_worst(&d->wake, 0),
+            wake_median(&d->wake, 1), wake_worst(&d->wake, 1));
+    if (bench_count_why)
+        printf(",\"counts\":\"%s\"", bench_count_why);
+    printf("}\n");
+}
+
+/* A counts row: client/server per operation, for each implementation. */
+static void bench_count_row(const result_t *r, kind_e k, int switches)
+{
+    char buf[32], title[48];
+    int impl;
+
+    snprintf(title, sizeof(title), "  %s / %s",
+             switches ? "switches" : "syscalls", kind_ops[k]);
+    printf("%-32s", title);
+    for (impl = 0; impl < IMPLS; impl++) {
+        const bench_count_t *c = r[impl].per_op;
+        if (r[impl].na || !r[impl].counted)
+            snprintf(buf, sizeof(buf), "n/a");
+        else if (switches)
+            snprintf(buf, sizeof(buf), "%.2f/%.2f", c[0].switches,
+                     c[1].switches);
+        else
+            snprintf(buf, sizeof(buf), "%.2f/%.2f", c[0].syscalls,
+                     c[1].syscalls);
+        printf(" %14s", buf);
+    }
+    printf("\n");
 }
 
 static void bench_report_table(const bench_opts_t *o, const bench_data_t *d)
@@ -786,7 +1020,24 @@ static void bench_report_table(const bench_opts_t *o, const bench_data_t *d)
                     printf(" %13.3f",
                            bench_ratio(d->r[k], (kind_e)k, impl, row));
             printf("\n");
+            if (row == (k <= K_RTT_MSG ? 1 : 0) && !bench_count_why) {
+                bench_count_row(d->r[k], (kind_e)k, 0);
+                bench_count_row(d->r[k], (kind_e)k, 1);
+            }
         }
+    if (bench_count_why)
+        printf("system calls per operation: not counted: %s\n",
+               bench_count_why);
+    else
+        printf("syscalls, switches: what the OS counted per operation, "
+               "client/server (medians)\n");
+    if (d->wake.n[0] > 0 && d->wake.n[1] > 0)
+        printf("a blocked message recv woken (xpipe, %ld tries each, slice %ld "
+               "us):\n  by xpipe_interrupt: median %.0f us, worst %.0f us; "
+               "by xpipe_close: median %.0f us, worst %.0f us\n",
+               d->wake.n[0], (long)xpipe_attr_wake_slice_get(NULL),
+               wake_median(&d->wake, 0), wake_worst(&d->wake, 0),
+               wake_median(&d->wake, 1), wake_worst(&d->wake, 1));
     if (IMPLS > 2)
         printf("raw+poll: the raw calls non-blocking, waiting in poll() on the "
                "socket and an eventfd:\nthe floor of any implementation whose "
@@ -800,7 +1051,7 @@ static void bench_report_table(const bench_opts_t *o, const bench_data_t *d)
 
 int tool_bench(int argc, const char *const *argv, apr_pool_t *pool)
 {
-    bench_opts_t o = { 3, 20000, 512, 3000, 0, "same" };
+    bench_opts_t o = { 3, 20000, 512, 3000, 0, "same", 20 };
     bench_data_t *d;
     int serve = 0, ind = 0, client_cpu = 0, server_cpu = 0, rc;
 
@@ -817,6 +1068,9 @@ int tool_bench(int argc, const char *const *argv, apr_pool_t *pool)
     else if (strcmp(o.cpu, "split") == 0)
         server_cpu = 1;
     bench_pin(client_cpu);
+    bench_self_counter = bench_counter_open(0, &bench_count_why);
+    if (bench_self_counter)
+        bench_count_why = NULL;
     d = apr_pcalloc(pool, sizeof(*d));
     if (d == NULL || bench_run(&o, server_cpu, d, pool))
         return 1;

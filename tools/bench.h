@@ -12,16 +12,38 @@ typedef enum kind_e {
     K_RTT_MSG,
     K_STREAM_64K,
     K_STREAM_4K,
+    K_STREAM_64K_4M, /* 64 KiB writes, 4 MiB socket buffers both sides */
     K_CONNECT,
     K_COUNT
 } kind_e;
+
+/* The stream kinds: their write size, and their buffers (0: default). */
+#define KIND_IS_STREAM(k)                                                      \
+    ((k) == K_STREAM_64K || (k) == K_STREAM_4K || (k) == K_STREAM_64K_4M)
+#define KIND_CHUNK(k) ((k) == K_STREAM_4K ? 4096 : 65536)
+#define KIND_BUFFERS(k) ((k) == K_STREAM_64K_4M ? 4 * 1024 * 1024 : 0)
+
+/* What the OS counted for a process (bench_sys.c). */
+typedef struct bench_count_t {
+    double syscalls, switches;
+} bench_count_t;
 
 /* One measurement's result. */
 typedef struct result_t {
     double median_us, p99_us; /* latency kinds */
     double per_sec;           /* bytes/s (streams) or connections/s */
     int na;                   /* this implementation cannot do the kind */
+    /* Per operation (round trip, write, connection), client and server
+     * side, when counted. */
+    int counted;
+    bench_count_t per_op[2];
 } result_t;
+
+/* A process's counters (pid 0: this one), or NULL with *why. */
+typedef struct bench_counter_t bench_counter_t;
+bench_counter_t *bench_counter_open(long pid, const char **why);
+int bench_counter_read(bench_counter_t *c, bench_count_t *out);
+void bench_counter_close(bench_counter_t *c);
 
 /* Latencies in us, sorted from index warm on: the median and p99 into
  * res (bench.c). */

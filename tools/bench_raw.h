@@ -20,6 +20,10 @@ typedef int bench_raw_t;
 extern int bench_raw_polled; /* 1: every call non-blocking, waits in poll */
 #endif
 
+/* Socket / pipe buffer sizes of the connections made from now on, both
+ * directions (0: the OS default; Windows: 64 KiB). */
+extern long bench_raw_buffers;
+
 typedef struct bench_raw_lsn_t bench_raw_lsn_t;
 
 /* A server on the native name (socket path or pipe name); NULL when it

@@ -26,10 +26,19 @@
 int bench_raw_polled;
 static int raw_wake_fd = -1;
 
+long bench_raw_buffers;
+
+/* A new connection: non-blocking (the floor), buffers sized. */
 static void raw_nonblock(int fd)
 {
+    int v = (int)bench_raw_buffers;
+
     if (bench_raw_polled && fd >= 0)
         fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    if (v && fd >= 0) {
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
+    }
 }
 
 /* 1 when the call should be tried again after waiting for events. */

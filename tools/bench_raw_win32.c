@@ -19,6 +19,8 @@ static wchar_t *raw_wide(const char *native, apr_pool_t *pool)
     return w;
 }
 
+long bench_raw_buffers;
+
 struct bench_raw_lsn_t {
     wchar_t *name;
     int message;
@@ -29,8 +31,10 @@ static HANDLE raw_instance(bench_raw_lsn_t *l)
 {
     DWORD mode = l->message ? PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE
                             : PIPE_TYPE_BYTE | PIPE_READMODE_BYTE;
+    DWORD size = bench_raw_buffers ? (DWORD)bench_raw_buffers : 65536;
+
     return CreateNamedPipeW(l->name, PIPE_ACCESS_DUPLEX, mode | PIPE_WAIT,
-                            PIPE_UNLIMITED_INSTANCES, 65536, 65536, 0, NULL);
+                            PIPE_UNLIMITED_INSTANCES, size, size, 0, NULL);
 }
 
 bench_raw_lsn_t *bench_raw_listen(const char *native, int message,

@@ -111,6 +111,7 @@ static void bench_uv_srv_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         break;
     case K_STREAM_64K:
     case K_STREAM_4K:
+    case K_STREAM_64K_4M:
         if (c->got == s->count)
             bench_uv_srv_reply(c, 1); /* all in: acknowledge */
         break;
@@ -119,6 +120,19 @@ static void bench_uv_srv_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
             bench_uv_srv_reply(c, 1);
         break;
     }
+}
+
+/* A kind's socket buffers on a connected pipe (none: the default). */
+static int bench_uv_buffers(uv_pipe_t *pipe, kind_e kind)
+{
+    int v = KIND_BUFFERS(kind);
+
+    if (v == 0)
+        return 0;
+    if (uv_send_buffer_size((uv_handle_t *)pipe, &v) < 0)
+        return -1;
+    v = KIND_BUFFERS(kind);
+    return uv_recv_buffer_size((uv_handle_t *)pipe, &v);
 }
 
 static void bench_uv_srv_conn(uv_stream_t *l, int status)
@@ -134,6 +148,7 @@ static void bench_uv_srv_conn(uv_stream_t *l, int status)
     uv_pipe_init(&s->loop, &c->pipe, 0);
     c->pipe.data = c;
     if (uv_accept(l, (uv_stream_t *)&c->pipe) < 0
+        || bench_uv_buffers(&c->pipe, s->kind) < 0
         || uv_read_start((uv_stream_t *)&c->pipe, bench_uv_alloc,
                          bench_uv_srv_read)
                < 0) {
@@ -225,7 +240,7 @@ static void bench_uv_cli_write(bench_uv_cli_t *c, size_t len)
 /* Streams: keep UV_INFLIGHT writes queued until all are out. */
 static void bench_uv_cli_fill(bench_uv_cli_t *c)
 {
-    long chunk = c->kind == K_STREAM_64K ? 65536 : 4096;
+    long chunk = KIND_CHUNK(c->kind);
 
     while (c->sent < c->total && c->inflight < UV_INFLIGHT) {
         c->sent += chunk;
@@ -242,7 +257,7 @@ static void bench_uv_cli_written(uv_write_t *w, int status)
      * every byte, before this callback ran. */
     if (status < 0 && status != UV_ECANCELED)
         bench_uv_failed(&c->failed, "client write", status);
-    else if (c->kind == K_STREAM_64K || c->kind == K_STREAM_4K)
+    else if (KIND_IS_STREAM(c->kind))
         bench_uv_cli_fill(c);
 }
 
@@ -302,9 +317,10 @@ static void bench_uv_cli_connected(uv_connect_t *req, int status)
         return;
     }
     c->got = 0;
-    if (uv_read_start((uv_stream_t *)&c->pipe, bench_uv_alloc,
-                      bench_uv_cli_read)
-        < 0) {
+    if (bench_uv_buffers(&c->pipe, c->kind) < 0
+        || uv_read_start((uv_stream_t *)&c->pipe, bench_uv_alloc,
+                         bench_uv_cli_read)
+               < 0) {
         bench_uv_failed(&c->failed, "client uv_read_start", 0);
         return;
     }
@@ -341,7 +357,7 @@ int bench_uv_measure(kind_e kind, const char *native, long count, result_t *res)
     c.native = native;
     c.kind = kind;
     c.count = kind == K_RTT_BYTE || kind == K_CONNECT ? count : 1;
-    c.total = kind == K_STREAM_64K || kind == K_STREAM_4K ? count : 0;
+    c.total = KIND_IS_STREAM(kind) ? count : 0;
     c.deadline = bench_now_ns() + 10000000000ull;
     if (kind == K_RTT_BYTE
         && (c.lat = malloc(sizeof(double) * (size_t)count)) == NULL)
