@@ -398,6 +398,25 @@ static void test_client_gone_before_connect_recycled(void)
     xt_roundtrip(c, s, 'n');
 }
 
+/* One read in a thread of its own (its first overlapped operation). */
+typedef struct fi_read_t {
+    xpipe_t *ch;
+    char *buf;
+    apr_size_t len;
+    apr_status_t rv;
+} fi_read_t;
+
+static apr_status_t fi_first_read(void *arg)
+{
+    fi_read_t *r = arg;
+    apr_size_t n = r->len;
+
+    /* Armed here: injections hit the arming thread only. */
+    fi_arm("create_event", 1, 1, ERROR_NOT_ENOUGH_MEMORY);
+    r->rv = xpipe_read(r->ch, r->buf, &n);
+    return APR_SUCCESS;
+}
+
 static void test_connect_and_event_failures_reported(void)
 {
     fi_sys_t *sys = fi_install();
@@ -405,7 +424,6 @@ static void test_connect_and_event_failures_reported(void)
     xpipe_t *c = NULL, *s = NULL;
     const char *name = xt_name();
     char buf[4];
-    apr_size_t n = sizeof(buf);
 
     XT_OK(xpipe_listen(&l, name, NULL, xt_p));
     /* The pipe opened but cannot be examined: its own code, no channel. */
@@ -414,14 +432,18 @@ static void test_connect_and_event_failures_reported(void)
               APR_FROM_OS_ERROR(ERROR_ACCESS_DENIED));
     CU_ASSERT_PTR_NULL(c);
     CU_ASSERT_EQUAL(fi_done(), 1);
-    /* No event for an overlapped read: reported, channel unharmed. */
+    /* No event for an overlapped read (a thread's first: made on its
+     * first need): reported, channel unharmed. */
     fi_remove(sys);
     sys = fi_install();
     XT_OK(xpipe_connect(&c, name, NULL, XT_LONG, xt_p));
     XT_OK(xpipe_accept(&s, l, XT_LONG, xt_p));
-    fi_arm("create_event", 1, 1, ERROR_NOT_ENOUGH_MEMORY);
-    XT_STATUS(xpipe_read(s, buf, &n),
-              APR_FROM_OS_ERROR(ERROR_NOT_ENOUGH_MEMORY));
+    {
+        fi_read_t r = { s, buf, sizeof(buf), APR_SUCCESS };
+        XT_OK(xt_join(xt_thread(fi_first_read, &r)));
+        CU_ASSERT_EQUAL(r.rv, APR_FROM_OS_ERROR(ERROR_NOT_ENOUGH_MEMORY));
+    }
+    CU_ASSERT_EQUAL(fi_done(), 1);
     fi_remove(sys);
     xt_roundtrip(c, s, 'v');
 }

@@ -5,13 +5,19 @@
  * To interrupt a call that really is blocked, the test learns when the
  * other thread enters its blocking wait: the backend's wait call (poll on
  * POSIX, WaitForMultipleObjects on Windows) goes through its syscall
- * table, where a spy counts the waits that may block.
+ * table, where a spy counts the waits that may block. On POSIX a call
+ * may also sleep in the system call itself, for a slice (a recv, send
+ * or accept on a socket made blocking, with no MSG_DONTWAIT): the spy
+ * counts those too.
  */
 #include "xtest.h"
 
 #include <apr_thread_cond.h>
 #include <apr_thread_mutex.h>
 #include <string.h>
+#ifndef _WIN32
+#include <fcntl.h>
+#endif
 
 #include "xsys.h"
 
@@ -41,6 +47,31 @@ static int spy_poll(struct pollfd *p, nfds_t n, int ms)
     spy_entered(ms);
     return xt_sys_real.poll(p, n, ms);
 }
+
+/* Can a call on fd with these flags sleep in the system call? */
+static void spy_slice(int fd, int flags)
+{
+    if (!(flags & MSG_DONTWAIT) && !(fcntl(fd, F_GETFL) & O_NONBLOCK))
+        spy_entered(-1);
+}
+
+static ssize_t spy_recv(int fd, void *buf, size_t len, int flags)
+{
+    spy_slice(fd, flags);
+    return xt_sys_real.recv(fd, buf, len, flags);
+}
+
+static ssize_t spy_send(int fd, const void *buf, size_t len, int flags)
+{
+    spy_slice(fd, flags);
+    return xt_sys_real.send(fd, buf, len, flags);
+}
+
+static int spy_accept(int fd)
+{
+    spy_slice(fd, 0);
+    return xt_sys_real.accept(fd);
+}
 #endif
 
 static void spy_install(void)
@@ -54,6 +85,9 @@ static void spy_install(void)
     sys->wait_for_multiple_objects = spy_wait;
 #else
     sys->poll = spy_poll;
+    sys->recv = spy_recv;
+    sys->send = spy_send;
+    sys->accept = spy_accept;
 #endif
 }
 
@@ -332,7 +366,146 @@ static void test_message_recv_woken(void)
     CU_ASSERT_EQUAL(n, 5);
 }
 
+/* ------------------------------------------------------------------ */
+/* The blocking slice (xpipe_attr_wake_slice_set): a call that has had to
+ * wait before may sleep in the system call for a slice. Close must still
+ * reach it at once; an interrupt, when the slice ends. Windows ignores
+ * the attribute: there every wake-up is immediate, and the same bounds
+ * hold. */
+
+/* Message attributes with a slice of us. */
+static xpipe_attr_t *slice_attr(apr_interval_time_t us)
+{
+    xpipe_attr_t *a = xt_attr(XPIPE_MODE_MESSAGE);
+
+    XT_OK(xpipe_attr_wake_slice_set(a, us));
+    return a;
+}
+
+/* Round trips enough that each end's receives have had to wait: from
+ * then on they sleep in slices. */
+static void slice_warm(xpipe_t *c, xpipe_t *s)
+{
+    char buf[8];
+    apr_size_t n;
+    int i;
+
+    for (i = 0; i < 8; i++) {
+        XT_OK(xpipe_send(c, "ping", 4));
+        n = sizeof(buf);
+        XT_OK(xpipe_recv(s, buf, &n));
+        XT_OK(xpipe_send(s, "pong", 4));
+        n = sizeof(buf);
+        XT_OK(xpipe_recv(c, buf, &n));
+        CU_ASSERT_EQUAL(n, 4);
+    }
+}
+
+/* A recv asleep in a one-second slice: close reaches it within 100 ms
+ * (it shuts the socket down), and the peer sees the end. */
+static void test_close_wakes_slice(void)
+{
+    blocked_t b = { 0 };
+    xpipe_t *c, *s;
+    char x[8];
+    apr_size_t n = sizeof(x);
+
+    xt_pair(&c, &s, slice_attr(XPIPE_WAKE_SLICE_LIMIT));
+    slice_warm(c, s);
+    b.ch = s;
+    b.op = 3;
+    wake_check(&b, do_close, s, XPIPE_ECLOSED);
+    XT_STATUS(xpipe_recv(c, x, &n), APR_EOF);
+}
+
+/* An interrupt reaches a recv asleep in a 300 ms slice when the slice
+ * ends at the latest (plus the clock's tick and scheduling: 150 ms
+ * allowed), and the channel carries messages on. */
+static void test_interrupt_wakes_slice(void)
+{
+    blocked_t b = { 0 };
+    xpipe_t *c, *s;
+    apr_thread_t *t;
+    apr_time_t t0;
+    char buf[8];
+    apr_size_t n = sizeof(buf);
+
+    xt_pair(&c, &s, slice_attr(300000));
+    slice_warm(c, s);
+    b.ch = s;
+    b.op = 3;
+    spy_install();
+    t = xt_thread(blocked_call, &b);
+    CU_ASSERT(spy_until_blocked(1));
+    t0 = apr_time_now();
+    XT_OK(xpipe_interrupt(s));
+    XT_OK(xt_join(t));
+    XT_STATUS(b.rv, XPIPE_ECANCELED);
+    CU_ASSERT(b.returned - t0 < 300000 + 150000);
+    XT_OK(xpipe_send(c, "after", 5));
+    XT_OK(xpipe_recv(s, buf, &n));
+    CU_ASSERT_EQUAL(n, 5);
+    CU_ASSERT_EQUAL(memcmp(buf, "after", 5), 0);
+}
+
+/* With slices off (0) every wait is in poll(): an interrupt after the
+ * warm-up still wakes the recv within 100 ms. */
+static void test_no_slice_immediate(void)
+{
+    blocked_t b = { 0 };
+    xpipe_t *c, *s;
+
+    xt_pair(&c, &s, slice_attr(0));
+    slice_warm(c, s);
+    b.ch = s;
+    b.op = 3;
+    wake_check(&b, do_interrupt, s, XPIPE_ECANCELED);
+    slice_warm(c, s);
+}
+
+/* An accept asleep in a one-second slice (the listener's accepts have
+ * had to wait): listener close reaches it within 100 ms. */
+static void test_listener_close_wakes_slice(void)
+{
+    blocked_t b = { 0 };
+    const char *name = xt_name();
+    apr_thread_t *t;
+    apr_time_t t0;
+    xpipe_t *c;
+    int i;
+
+    XT_OK(xpipe_listen(&b.l, name, slice_attr(XPIPE_WAKE_SLICE_LIMIT), xt_p));
+    spy_install();
+    for (i = 0; i <= 6; i++) {
+        /* Six accepts that wait for their client, then one for none. */
+        memset(&b.rv, 0, sizeof(b.rv));
+        spy_waits = 0; /* no thread of ours is running */
+        t = xt_thread(blocked_call, &b);
+        CU_ASSERT(spy_until_blocked(1));
+        if (i == 6)
+            break;
+        XT_OK(xpipe_connect(&c, name, xt_attr(XPIPE_MODE_MESSAGE), XT_LONG,
+                            xt_p));
+        XT_OK(xt_join(t));
+        XT_OK(b.rv);
+        xpipe_close(c);
+    }
+    t0 = apr_time_now();
+    XT_OK(xpipe_listener_close(b.l));
+    XT_OK(xt_join(t));
+    XT_STATUS(b.rv, XPIPE_ECLOSED);
+    CU_ASSERT(b.returned - t0 < 100000);
+}
+
 CU_TestInfo xt_interrupt_tests[] = {
+    { "close wakes a recv asleep in a 1 s slice within 100 ms",
+      test_close_wakes_slice },
+    { "an interrupt wakes a recv in a 300 ms slice by its end",
+      test_interrupt_wakes_slice },
+    { "slices off: an interrupt is immediate after waits",
+      test_no_slice_immediate },
+    { "listener close wakes an accept asleep in a 1 s slice",
+      test_listener_close_wakes_slice },
     { "8 threads in accept: one interrupt wakes all, then close does",
       test_many_accepts_woken },
     { "blocked accept woken within 100 ms", test_accept_woken },

@@ -30,7 +30,7 @@ static apr_status_t win32_io(xpipe__chan_t *c, int out, void *buf, DWORD len,
     apr_status_t rv;
 
     memset(&ov, 0, sizeof(ov));
-    ov.hEvent = xpipe__win32_event(out ? &c->wr_ev : &c->rd_ev);
+    ov.hEvent = xpipe__win32_thread_event();
     *n = 0;
     if (ov.hEvent == NULL)
         return win32_os_status(GetLastError());
@@ -210,10 +210,6 @@ apr_status_t xpipe__win32_close(xpipe__chan_t *c)
     free(c->held.data);
     if (c->wake)
         win32_sys.close_handle(c->wake);
-    if (c->rd_ev)
-        win32_sys.close_handle(c->rd_ev);
-    if (c->wr_ev)
-        win32_sys.close_handle(c->wr_ev);
     return APR_SUCCESS;
 }
 

@@ -57,9 +57,11 @@ apr_status_t xpipe__win32_dial(xpipe__chan_t **out, const xpipe__name_t *name,
                            attr->mode == XPIPE_MODE_MESSAGE ? "message"
                                                             : "byte");
     }
-    mode = attr->mode == XPIPE_MODE_MESSAGE ? PIPE_READMODE_MESSAGE
-                                            : PIPE_READMODE_BYTE;
-    if (!win32_sys.set_named_pipe_handle_state(h, &mode, NULL, NULL)) {
+    /* A client's handle starts in byte read mode: only message mode
+     * needs setting. */
+    mode = PIPE_READMODE_MESSAGE;
+    if (attr->mode == XPIPE_MODE_MESSAGE
+        && !win32_sys.set_named_pipe_handle_state(h, &mode, NULL, NULL)) {
         err = GetLastError();
         win32_sys.close_handle(h);
         return win32_os_status(err);

@@ -226,14 +226,16 @@ apr_status_t xpipe__win32_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
     HANDLE evs[2];
     HANDLE h;
     DWORD w, ms;
-    int i, k, ms_left, pending, in_set;
+    int i, k, ms_left, pending, in_set, reset = 0;
 
     for (;;) {
         EnterCriticalSection(&l->lock);
-        /* Reset before looking: a connect completing after the look sets
-         * it again. In a poll set the event is the set's to reset. */
+        /* Before a wait, reset, then look again: a connect completing
+         * after that look sets the event again. A look that finds a
+         * client needs no reset. In a poll set the event is the set's
+         * to reset. */
         in_set = l->notify != NULL;
-        if (!in_set)
+        if (reset && !in_set)
             ResetEvent(l->ev);
         h = win32_take_ready(l);
         for (pending = 0, i = 0; i < l->n; i++)
@@ -253,6 +255,11 @@ apr_status_t xpipe__win32_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
             }
             return rv;
         }
+        if (!reset && !in_set && pending) {
+            reset = 1; /* look again, after the reset */
+            continue;
+        }
+        reset = 0;
         evs[k++] = l->wake;
         ms_left = xpipe__remaining_ms(deadline);
         ms = ms_left < 0 ? INFINITE : (DWORD)ms_left;

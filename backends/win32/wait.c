@@ -50,6 +50,48 @@ HANDLE xpipe__win32_quiet(HANDLE ev)
     return ev ? (HANDLE)((ULONG_PTR)ev | 1) : NULL;
 }
 
+/* The calling thread's event for its own overlapped operations: made on
+ * its first need, closed when the thread ends (a fiber-local slot's
+ * callback). A thread has one operation of its own in flight at most
+ * (each is waited for before the call returns), and ReadFile/WriteFile
+ * reset the event as they start, so one per thread serves every channel:
+ * a channel costs no event of its own for its reads and writes. */
+static INIT_ONCE win32_io_once = INIT_ONCE_STATIC_INIT;
+static DWORD win32_io_slot = FLS_OUT_OF_INDEXES;
+
+static void WINAPI win32_io_free(void *ev)
+{
+    if (ev)
+        CloseHandle(ev);
+}
+
+static BOOL CALLBACK win32_io_init(PINIT_ONCE once, PVOID param, PVOID *ctx)
+{
+    (void)once;
+    (void)param;
+    (void)ctx;
+    win32_io_slot = FlsAlloc(win32_io_free);
+    return TRUE;
+}
+
+HANDLE xpipe__win32_thread_event(void)
+{
+    HANDLE ev;
+
+    InitOnceExecuteOnce(&win32_io_once, win32_io_init, NULL, NULL);
+    if (win32_io_slot == FLS_OUT_OF_INDEXES)
+        return NULL;
+    ev = FlsGetValue(win32_io_slot);
+    if (ev == NULL) {
+        ev = win32_sys.create_event(NULL, TRUE, FALSE, NULL);
+        if (ev != NULL && !FlsSetValue(win32_io_slot, ev)) {
+            win32_sys.close_handle(ev);
+            ev = NULL;
+        }
+    }
+    return ev;
+}
+
 /* The event in *slot, made now if need be (racing makers agree). */
 HANDLE xpipe__win32_event(HANDLE volatile *slot)
 {

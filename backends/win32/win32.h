@@ -64,11 +64,9 @@ struct xpipe__chan_t {
     xpipe__held_t held;   /* a message longer than the caller's buffer,
                              read whole and kept for the next recv */
     HANDLE pipe;
-    /* Events, each made on first need (most channels never wait, some
-     * never write): */
-    HANDLE volatile wake;  /* manual-reset: set while interrupted */
-    HANDLE volatile rd_ev; /* events of the read and the write in flight: */
-    HANDLE volatile wr_ev; /* one of each may be pending on the handle */
+    /* Made on first need (most channels never wait); reads and writes
+     * use their thread's event (xpipe__win32_thread_event). */
+    HANDLE volatile wake; /* manual-reset: set while interrupted */
     int server;
     /* The last write found the pipe full (a poll set's XPIPE_POLLOUT
      * waits XPIPE_POLLOUT_RECHECK_MS from full_at), and the completion
@@ -94,6 +92,9 @@ apr_status_t xpipe__win32_wait_io(HANDLE h, OVERLAPPED *ov, HANDLE wake,
                                   apr_time_t deadline, DWORD *n);
 /* The event in *slot, made on first need (racing threads agree). */
 HANDLE xpipe__win32_event(HANDLE volatile *slot);
+/* The calling thread's event for its own overlapped operations, or NULL
+ * (GetLastError says why). */
+HANDLE xpipe__win32_thread_event(void);
 /* ev with the low bit set: an overlapped operation with it sets ev and
  * queues no packet to a completion port. */
 HANDLE xpipe__win32_quiet(HANDLE ev);
