@@ -117,6 +117,14 @@ static void test_attributes_out_of_range(void)
     CU_ASSERT_EQUAL(xpipe_attr_smb_export_get(a), 0);
     CU_ASSERT_PTR_NULL(xpipe_attr_smb_np_dir_get(a));
     XT_STATUS(xpipe_attr_log_set(NULL, NULL, NULL), APR_EINVAL);
+    XT_STATUS(xpipe_attr_wake_slice_set(NULL, 0), APR_EINVAL);
+    XT_STATUS(xpipe_attr_wake_slice_set(a, -1), APR_EINVAL);
+    XT_STATUS(xpipe_attr_wake_slice_set(a, XPIPE_WAKE_SLICE_LIMIT + 1),
+              APR_EINVAL);
+    CU_ASSERT_EQUAL(xpipe_attr_wake_slice_get(a), XPIPE_WAKE_SLICE_DEFAULT);
+    CU_ASSERT_EQUAL(xpipe_attr_wake_slice_get(NULL), XPIPE_WAKE_SLICE_DEFAULT);
+    XT_OK(xpipe_attr_wake_slice_set(a, 0));
+    CU_ASSERT_EQUAL(xpipe_attr_wake_slice_get(a), 0);
 }
 
 static void test_attributes_independent(void)

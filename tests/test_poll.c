@@ -17,6 +17,8 @@
 
 #ifdef _WIN32
 #else
+#include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -1299,7 +1301,48 @@ static void test_poll_msgwait(void)
 #endif
 }
 
+/* The handle given to an event loop is non-blocking, as the header
+ * promises, even on a channel whose calls had switched its socket to
+ * blocking slices; the channel's own calls go on as before. */
+static void test_os_handle_nonblocking_after_slices(void)
+{
+#ifdef _WIN32
+    xt_skip("POSIX descriptors (Windows handles are overlapped)");
+#else
+    xpipe_t *c, *s;
+    xpipe_os_handle_t h;
+    char buf[8];
+    apr_size_t n;
+    int i;
+
+    xt_pair(&c, &s, xt_attr(XPIPE_MODE_MESSAGE));
+    for (i = 0; i < 8; i++) { /* receives that wait: slices from now on */
+        XT_OK(xpipe_send(c, "ping", 4));
+        n = sizeof(buf);
+        XT_OK(xpipe_recv(s, buf, &n));
+        XT_OK(xpipe_send(s, "pong", 4));
+        n = sizeof(buf);
+        XT_OK(xpipe_recv(c, buf, &n));
+    }
+    XT_OK(xpipe_os_handle_get(s, &h));
+    CU_ASSERT(fcntl(h.fd, F_GETFL) & O_NONBLOCK);
+    /* A raw read of the handle does not block. */
+    CU_ASSERT_EQUAL(recv(h.fd, buf, sizeof(buf), 0), -1);
+    CU_ASSERT(errno == EAGAIN || errno == EWOULDBLOCK);
+    XT_OK(xpipe_timeout_set(s, 0));
+    n = sizeof(buf);
+    XT_STATUS(xpipe_recv(s, buf, &n), APR_TIMEUP);
+    XT_OK(xpipe_send(c, "after", 5));
+    XT_OK(xpipe_timeout_set(s, XT_LONG));
+    n = sizeof(buf);
+    XT_OK(xpipe_recv(s, buf, &n));
+    CU_ASSERT_EQUAL(n, 5);
+#endif
+}
+
 CU_TestInfo xt_poll_tests[] = {
+    { "the handle an event loop gets is non-blocking, after slices too",
+      test_os_handle_nonblocking_after_slices },
     { "one thread serves many clients (bytes)", test_poll_many_bytes },
     { "one thread serves many clients (messages)", test_poll_many_messages },
     { "listener readiness under a burst", test_poll_accept_burst },

@@ -20,7 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <grp.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 #endif
 #include "../lib/backend.h"
@@ -428,6 +431,36 @@ static void test_client_checks_server_user(void)
     unlink(path);
     rmdir(dir);
 }
+
+/* A server of another user in our own run directory (only root could
+ * have put it there, and root could not have made it listen as someone
+ * else but by changing user between bind and listen, as here): our
+ * client asks the server who it is, refuses it with XPIPE_ERUNDIR, and
+ * sends nothing, not even the framed builds' hello byte. */
+static void test_client_refuses_squatter_in_rundir(void)
+{
+    const char *name = xt_name(), *native = NULL;
+    xpipe_attr_t *a = xt_attr(XPIPE_MODE_BYTE);
+    apr_proc_t proc;
+    xpipe_t *c = NULL;
+
+    if (!sec_can_drop())
+        return;
+    XT_OK(xpipe_name_resolve(&native, name, xt_p));
+    /* Our run directory exists (a listener made it). */
+    {
+        xpipe_listener_t *l;
+        XT_OK(xpipe_listen(&l, xt_name(), NULL, xt_p));
+        XT_OK(xpipe_listener_close(l));
+    }
+    XT_OK(xt_child_start(&proc, "squat", native, NULL));
+    XT_OK(xpipe_attr_wait_for_server_set(a, 1));
+    XT_STATUS(xpipe_connect(&c, name, a, XT_LONG, xt_p), XPIPE_ERUNDIR);
+    CU_ASSERT(strstr(xpipe_error_detail(), "runs as uid 65534") != NULL);
+    CU_ASSERT_PTR_NULL(c);
+    CU_ASSERT_EQUAL(xt_child_wait(&proc, XT_LONG), 0); /* it got 0 bytes */
+    unlink(native);
+}
 #endif
 
 /* ------------------------------------------------------------------ */
@@ -647,15 +680,58 @@ static int child_serve_other(const char *path, const char *unused)
 }
 #endif
 
+/* Wait up to XT_LONG for fd to be readable: 1, or 0. */
+static int child_readable(int fd)
+{
+    struct pollfd p = { fd, POLLIN, 0 };
+
+    return poll(&p, 1, (int)(XT_LONG / 1000)) == 1;
+}
+
+/* Role "squat PATH": bind a socket at PATH as root, then listen on it as
+ * user 65534 (so its peer credentials name that user), take one client
+ * and count what it sends. Exit 0 nothing received; 1 data received;
+ * 2 socket or bind failed; 3 no client came; 20 cannot drop. */
+static int child_squat(const char *path, const char *unused)
+{
+    struct sockaddr_un sa;
+    char buf[64];
+    long total = 0, n;
+    int fd, c;
+
+    (void)unused;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    strncpy(sa.sun_path, path, sizeof(sa.sun_path) - 1);
+    unlink(path);
+    fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0
+        || chmod(path, 0666) < 0)
+        return 2;
+    if (child_drop() < 0)
+        return 20;
+    if (listen(fd, 4) < 0 || !child_readable(fd)
+        || (c = accept(fd, NULL, NULL)) < 0)
+        return 3;
+    while (child_readable(c) && (n = (long)read(c, buf, sizeof(buf))) > 0)
+        total += n;
+    return total == 0 ? 0 : 1;
+}
+
 const xt_child_t xt_security_children[] = {
 #ifndef _WIN32
     { "attack", child_attack },
     { "serve-other", child_serve_other },
+    { "squat", child_squat },
 #endif
     { NULL, NULL },
 };
 
 CU_TestInfo xt_security_tests[] = {
+#ifndef _WIN32
+    { "a server of another uid in our run directory: refused, sent nothing",
+      test_client_refuses_squatter_in_rundir },
+#endif
     { "peer required to be 'self': our own client passes",
       test_require_self_admits_own_user },
     { "server requiring another identity drops the client unread",
