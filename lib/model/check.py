@@ -20,7 +20,12 @@ Cases (written in meson's testlog format for build-aux/results.py):
   pset-wait           the Win32 poll set's wait (backends/win32/pset.pml):
                       no wake-up or packet lost, no deadlock;
   seed-no-poke        its first version (no poke flag): Spin must find
-                      the lost wake-up.
+                      the lost wake-up;
+  slice               the POSIX blocking slice (backends/posix/slice.pml):
+                      close reaches a call asleep in a slice at once, an
+                      interrupt ends it after its slice, no deadlock;
+  seed-state-only     close shutting the socket down only when it is
+                      sliced now: Spin must find the call left asleep.
 The seeded runs prove that the check can fail. Spin and gcc must be
 installed (Debian's spin); without spin every case is SKIP.
 """
@@ -36,12 +41,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 GUARD = os.path.join(HERE, "guard.pml")
 WAKE = os.path.join(HERE, "..", "..", "backends", "posix", "wake.pml")
 PSET = os.path.join(HERE, "..", "..", "backends", "win32", "pset.pml")
+SLICE = os.path.join(HERE, "..", "..", "backends", "posix", "slice.pml")
 PROPS = {GUARD: "P1 no interrupt lost, P2 consumed at most once, P3 close "
                 "waits for every call, P4 no call enters after close, "
                 "P5 no deadlock",
          WAKE: "no fd written after its thread closed it, no deadlock",
          PSET: "no wake-up or packet lost to the event's reset, no "
-               "deadlock"}
+               "deadlock",
+         SLICE: "close never left waiting for a slice to run out, no "
+                "deadlock"}
 
 
 def which(name):
@@ -87,7 +95,9 @@ def main():
              ("wake-slots", WAKE, [], False),
              ("seed-plain-leave", WAKE, ["SEED_PLAIN_LEAVE"], True),
              ("pset-wait", PSET, [], False),
-             ("seed-no-poke", PSET, ["SEED_NO_POKE"], True)]
+             ("seed-no-poke", PSET, ["SEED_NO_POKE"], True),
+             ("slice", SLICE, [], False),
+             ("seed-state-only", SLICE, ["SEED_STATE_ONLY"], True)]
     failed = 0
     with open(a.out, "w") as f:
         for name, model, defines, must_fail in cases:
