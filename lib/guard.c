@@ -7,6 +7,8 @@
 
 #include "xpipe.h"
 
+#include <apr_time.h>
+
 #include <string.h>
 
 /* The guard: what listeners and channels share. It counts calls in
@@ -32,8 +34,6 @@ apr_status_t xpipe__guard_init(xpipe__guard_t *g, apr_pool_t *pool,
     g->obj = obj;
     xpipe__a32_set(&g->state, 0);
     rv = apr_thread_mutex_create(&g->lock, APR_THREAD_MUTEX_DEFAULT, pool);
-    if (rv == APR_SUCCESS)
-        rv = apr_thread_cond_create(&g->idle, pool);
     return rv;
 }
 
@@ -49,6 +49,13 @@ static apr_uint32_t guard_flag(xpipe__guard_t *g, apr_uint32_t bits, int on)
             return want;
         v = seen;
     }
+}
+
+/* With the lock held: the last call out wakes the closer, if one waits. */
+static void guard_idle(xpipe__guard_t *g)
+{
+    if (g->idle)
+        apr_thread_cond_broadcast(g->idle);
 }
 
 /* With the lock held: the last call out clears a pending interrupt. */
@@ -89,24 +96,27 @@ apr_status_t xpipe__guard_enter(xpipe__guard_t *g)
 
 apr_status_t xpipe__guard_leave(xpipe__guard_t *g, apr_status_t rv)
 {
-    apr_uint32_t v;
+    apr_uint32_t v = xpipe__a32_get(&g->state), seen;
 
-    if (rv != XPIPE_ECANCELED) {
-        v = xpipe__a32_add(&g->state, (apr_uint32_t)-1); /* the old value */
-        if ((v & GUARD_CLOSED) && (v & GUARD_BUSY) == 1) {
-            apr_thread_mutex_lock(g->lock); /* the closer waits for this */
-            apr_thread_cond_broadcast(g->idle);
-            apr_thread_mutex_unlock(g->lock);
-        }
-        return rv;
+    /* While open, one atomic operation. Once CLOSED is set, under the
+     * lock: the closer returns (and the object may be freed) as soon as
+     * it sees no call in flight, so a call must be done with the guard,
+     * its lock too, when it counts itself out. */
+    while (rv != XPIPE_ECANCELED && !(v & GUARD_CLOSED)) {
+        seen = xpipe__a32_cas(&g->state, v - 1, v);
+        if (seen == v)
+            return rv;
+        v = seen;
     }
     apr_thread_mutex_lock(g->lock);
     v = xpipe__a32_add(&g->state, (apr_uint32_t)-1) - 1;
-    if (v & GUARD_CLOSED)
-        rv = XPIPE_ECLOSED;
-    guard_consume(g, v);
+    if (rv == XPIPE_ECANCELED) {
+        if (v & GUARD_CLOSED)
+            rv = XPIPE_ECLOSED;
+        guard_consume(g, v);
+    }
     if ((v & GUARD_CLOSED) && (v & GUARD_BUSY) == 0)
-        apr_thread_cond_broadcast(g->idle);
+        guard_idle(g);
     apr_thread_mutex_unlock(g->lock);
     return rv;
 }
@@ -150,8 +160,27 @@ int xpipe__guard_close(xpipe__guard_t *g)
          * in its slice is woken by shutdown(), not by the wake fd). */
         if (v & GUARD_BUSY)
             g->wake(g->obj, XPIPE__WAKE_CLOSE);
-        while (xpipe__a32_get(&g->state) & GUARD_BUSY)
-            apr_thread_cond_wait(g->idle, g->lock);
+        if (xpipe__a32_get(&g->state) & GUARD_BUSY) {
+            if (apr_pool_create(&g->idle_pool, NULL) != APR_SUCCESS)
+                g->idle_pool = NULL;
+            else if (apr_thread_cond_create(&g->idle, g->idle_pool)
+                     != APR_SUCCESS)
+                g->idle = NULL;
+        }
+        while (xpipe__a32_get(&g->state) & GUARD_BUSY) {
+            if (g->idle)
+                apr_thread_cond_wait(g->idle, g->lock);
+            else { /* no condition variable to be had: look every ms */
+                apr_thread_mutex_unlock(g->lock);
+                apr_sleep(1000);
+                apr_thread_mutex_lock(g->lock);
+            }
+        }
+        /* Every call has left, and left the lock: nobody touches it. */
+        if (g->idle_pool)
+            apr_pool_destroy(g->idle_pool);
+        g->idle = NULL;
+        g->idle_pool = NULL;
     }
     apr_thread_mutex_unlock(g->lock);
     return first;

@@ -18,7 +18,12 @@ typedef struct xpipe__guard_t {
      * operation each; the rest takes the lock. */
     xpipe__a32_t state;
     apr_thread_mutex_t *lock;
+    /* What a close waits on for the calls in flight: made by the first
+     * close that finds any (most never do: on Windows a condition
+     * variable is a kernel semaphore, two requests per object), in a
+     * pool of its own, gone when that close returns. */
     apr_thread_cond_t *idle;
+    apr_pool_t *idle_pool;
     /* Sets (XPIPE__WAKE_INTERRUPT, XPIPE__WAKE_CLOSE) or clears
      * (XPIPE__WAKE_CLEAR) the backend's wake object of obj, the listener
      * or channel that holds this guard. */

@@ -13,6 +13,9 @@ Cases (written in meson's testlog format for build-aux/results.py):
                       another call is in flight): Spin must find it;
   seed-no-broadcast   a copy with another (the last call out does not wake
                       the closer): Spin must find it;
+  seed-leave-unlocked the leave of earlier versions (count out, then lock
+                      to wake the closer): Spin must find a call touching
+                      the guard after close returned;
   wake-slots          the wake slots: no fd written after its thread closed
                       it, no deadlock;
   seed-plain-leave    the old code (a waiter leaves its slot with a plain
@@ -44,7 +47,8 @@ PSET = os.path.join(HERE, "..", "..", "backends", "win32", "pset.pml")
 SLICE = os.path.join(HERE, "..", "..", "backends", "posix", "slice.pml")
 PROPS = {GUARD: "P1 no interrupt lost, P2 consumed at most once, P3 close "
                 "waits for every call, P4 no call enters after close, "
-                "P5 no deadlock",
+                "P5 no deadlock, P6 no call touches the guard after close "
+                "returned",
          WAKE: "no fd written after its thread closed it, no deadlock",
          PSET: "no wake-up or packet lost to the event's reset, no "
                "deadlock",
@@ -92,6 +96,7 @@ def main():
     cases = [("guard", GUARD, [], False),
              ("seed-consume-busy", GUARD, ["SEED_CONSUME_BUSY"], True),
              ("seed-no-broadcast", GUARD, ["SEED_NO_BROADCAST"], True),
+             ("seed-leave-unlocked", GUARD, ["SEED_LEAVE_UNLOCKED"], True),
              ("wake-slots", WAKE, [], False),
              ("seed-plain-leave", WAKE, ["SEED_PLAIN_LEAVE"], True),
              ("pset-wait", PSET, [], False),

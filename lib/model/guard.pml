@@ -22,10 +22,14 @@
  *      consumed or still pending;
  *   P3 close returns only when no call is in flight;
  *   P4 no call enters after close;
- *   P5 no deadlock.
+ *   P5 no deadlock;
+ *   P6 a call in flight at close is done with the guard (its lock too)
+ *      before close returns: the object may be freed then.
  * Seeded bugs (for showing that the check bites): -DSEED_CONSUME_BUSY
  * clears the interrupt while another call is in flight; -DSEED_NO_BROADCAST
- * forgets to wake the closer when the last call leaves.
+ * forgets to wake the closer when the last call leaves;
+ * -DSEED_LEAVE_UNLOCKED leaves as the code once did (counts itself out,
+ * then takes the lock to wake the closer: close may have returned).
  */
 #ifndef N
 #define N 3
@@ -47,6 +51,7 @@ bool intr = false;
 bool locked = false;     /* the mutex */
 byte cv = 0;             /* the condition variable's broadcast count */
 bool signalled = false;  /* the backend's wake object */
+bool released = false;   /* close has returned: the guard may be freed */
 
 /* Ghosts. */
 bool incall[N];          /* between a successful enter and its leave */
@@ -122,16 +127,43 @@ proctype caller(byte me) {
         /* guard_leave */
         if
         :: rv != ECANCELED ->
+#ifdef SEED_LEAVE_UNLOCKED
             atomic { ob = busy; oc = closed; busy--; incall[me] = false;
                      owed[me] = false };
-#ifndef SEED_NO_BROADCAST
             if
-            :: oc && ob == 1 -> lock(); broadcast(); unlock()
+            :: oc && ob == 1 -> lock(); assert(!released); broadcast();
+               unlock()
+            :: else -> skip
+            fi
+#else
+            /* one atomic operation while open (a CAS that fails once
+             * CLOSED is set); after close, under the lock */
+            atomic {
+                if
+                :: !closed -> busy--; incall[me] = false; owed[me] = false;
+                   oc = false
+                :: else -> oc = true
+                fi
+            };
+            if
+            :: oc ->
+                lock();
+                assert(!released); /* P6 */
+                d_step { busy--; incall[me] = false; owed[me] = false;
+                         sb = busy };
+#ifndef SEED_NO_BROADCAST
+                if
+                :: sb == 0 -> broadcast()
+                :: else -> skip
+                fi;
+#endif
+                unlock()
             :: else -> skip
             fi
 #endif
         :: rv == ECANCELED ->
             lock();
+            assert(!released); /* P6 */
             d_step { busy--; incall[me] = false; owed[me] = false;
                      sb = busy; sc = closed; si = intr };
             if
@@ -175,7 +207,7 @@ proctype closer() {
     :: !closed ->
         d_step { closed = true; sb = busy; si = intr };
         if
-        :: sb > 0 && !si -> wake_on()
+        :: sb > 0 -> wake_on() /* even with an interrupt pending */
         :: else -> skip
         fi;
         do
@@ -194,7 +226,8 @@ proctype closer() {
         od
     :: else -> skip
     fi;
-    unlock()
+    unlock();
+    released = true
 }
 
 init {
