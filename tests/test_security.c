@@ -680,6 +680,7 @@ static int child_serve_other(const char *path, const char *unused)
 }
 #endif
 
+#ifndef _WIN32
 /* Wait up to XT_LONG for fd to be readable: 1, or 0. */
 static int child_readable(int fd)
 {
@@ -717,6 +718,7 @@ static int child_squat(const char *path, const char *unused)
         total += n;
     return total == 0 ? 0 : 1;
 }
+#endif
 
 const xt_child_t xt_security_children[] = {
 #ifndef _WIN32
