@@ -748,6 +748,7 @@ typedef struct bench_data_t {
     double cnt[K_COUNT][IMPLS][4][16];
     result_t r[K_COUNT][IMPLS];
     wake_data_t wake;
+    apr_pool_t *pool;
 } bench_data_t;
 
 /* The counting options: their ranges, and what to say when out of them. */
@@ -1031,13 +1032,20 @@ static void bench_report_table(const bench_opts_t *o, const bench_data_t *d)
     else
         printf("syscalls, switches: what the OS counted per operation, "
                "client/server (medians)\n");
-    if (d->wake.n[0] > 0 && d->wake.n[1] > 0)
-        printf("a blocked message recv woken (xpipe, %ld tries each, slice %ld "
-               "us):\n  by xpipe_interrupt: median %.0f us, worst %.0f us; "
+    if (d->wake.n[0] > 0 && d->wake.n[1] > 0) {
+#ifdef _WIN32
+        const char *slice = "every wait interruptible at once";
+#else
+        const char *slice = apr_psprintf(d->pool, "slice %ld us",
+                                         (long)xpipe_attr_wake_slice_get(NULL));
+#endif
+        printf("a blocked message recv woken (xpipe, %ld tries each, %s):\n"
+               "  by xpipe_interrupt: median %.0f us, worst %.0f us; "
                "by xpipe_close: median %.0f us, worst %.0f us\n",
-               d->wake.n[0], (long)xpipe_attr_wake_slice_get(NULL),
-               wake_median(&d->wake, 0), wake_worst(&d->wake, 0),
-               wake_median(&d->wake, 1), wake_worst(&d->wake, 1));
+               d->wake.n[0], slice, wake_median(&d->wake, 0),
+               wake_worst(&d->wake, 0), wake_median(&d->wake, 1),
+               wake_worst(&d->wake, 1));
+    }
     if (IMPLS > 2)
         printf("raw+poll: the raw calls non-blocking, waiting in poll() on the "
                "socket and an eventfd:\nthe floor of any implementation whose "
@@ -1072,6 +1080,8 @@ int tool_bench(int argc, const char *const *argv, apr_pool_t *pool)
     if (bench_self_counter)
         bench_count_why = NULL;
     d = apr_pcalloc(pool, sizeof(*d));
+    if (d != NULL)
+        d->pool = pool;
     if (d == NULL || bench_run(&o, server_cpu, d, pool))
         return 1;
     bench_aggregate(&o, d);
