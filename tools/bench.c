@@ -721,6 +721,10 @@ static const char bench_usage[] =
     "  and xpipe/raw ratios (POSIX also: raw calls waiting in poll(), the\n"
     "  floor of an interruptible design). --cpu same (default) pins both to\n"
     "  CPU 0; split puts the server on CPU 1; any leaves placement alone.\n"
+    "  Beside each figure: system calls and context switches per operation,\n"
+    "  client/server (Linux, as root, with tracefs mounted: ./run bench does\n"
+    "  it); last, how fast xpipe_interrupt and xpipe_close wake a blocked\n"
+    "  message receive.\n"
     "       xpipe bench many [--clients N[,N]] [--runs N] [--json]\n"
     "  Many clients at once against a poll set, a thread per client, the\n"
     "  raw OS event interface and libuv (see xpipe bench many --help).\n";
