@@ -382,25 +382,6 @@ static xpipe_attr_t *slice_attr(apr_interval_time_t us)
     return a;
 }
 
-/* Round trips enough that each end's receives have had to wait: from
- * then on they sleep in slices. */
-static void slice_warm(xpipe_t *c, xpipe_t *s)
-{
-    char buf[8];
-    apr_size_t n;
-    int i;
-
-    for (i = 0; i < 8; i++) {
-        XT_OK(xpipe_send(c, "ping", 4));
-        n = sizeof(buf);
-        XT_OK(xpipe_recv(s, buf, &n));
-        XT_OK(xpipe_send(s, "pong", 4));
-        n = sizeof(buf);
-        XT_OK(xpipe_recv(c, buf, &n));
-        CU_ASSERT_EQUAL(n, 4);
-    }
-}
-
 /* A recv asleep in a one-second slice: close reaches it within 100 ms
  * (it shuts the socket down), and the peer sees the end. */
 static void test_close_wakes_slice(void)
@@ -411,7 +392,7 @@ static void test_close_wakes_slice(void)
     apr_size_t n = sizeof(x);
 
     xt_pair(&c, &s, slice_attr(XPIPE_WAKE_SLICE_LIMIT));
-    slice_warm(c, s);
+    xt_pingpong(c, s, 8);
     b.ch = s;
     b.op = 3;
     wake_check(&b, do_close, s, XPIPE_ECLOSED);
@@ -431,7 +412,7 @@ static void test_interrupt_wakes_slice(void)
     apr_size_t n = sizeof(buf);
 
     xt_pair(&c, &s, slice_attr(300000));
-    slice_warm(c, s);
+    xt_pingpong(c, s, 8);
     b.ch = s;
     b.op = 3;
     spy_install();
@@ -456,11 +437,11 @@ static void test_no_slice_immediate(void)
     xpipe_t *c, *s;
 
     xt_pair(&c, &s, slice_attr(0));
-    slice_warm(c, s);
+    xt_pingpong(c, s, 8);
     b.ch = s;
     b.op = 3;
     wake_check(&b, do_interrupt, s, XPIPE_ECANCELED);
-    slice_warm(c, s);
+    xt_pingpong(c, s, 8);
 }
 
 /* An accept asleep in a one-second slice (the listener's accepts have

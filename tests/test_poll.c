@@ -1313,17 +1313,9 @@ static void test_os_handle_nonblocking_after_slices(void)
     xpipe_os_handle_t h;
     char buf[8];
     apr_size_t n;
-    int i;
 
     xt_pair(&c, &s, xt_attr(XPIPE_MODE_MESSAGE));
-    for (i = 0; i < 8; i++) { /* receives that wait: slices from now on */
-        XT_OK(xpipe_send(c, "ping", 4));
-        n = sizeof(buf);
-        XT_OK(xpipe_recv(s, buf, &n));
-        XT_OK(xpipe_send(s, "pong", 4));
-        n = sizeof(buf);
-        XT_OK(xpipe_recv(c, buf, &n));
-    }
+    xt_pingpong(c, s, 8); /* receives that wait: slices from now on */
     XT_OK(xpipe_os_handle_get(s, &h));
     CU_ASSERT(fcntl(h.fd, F_GETFL) & O_NONBLOCK);
     /* A raw read of the handle does not block. */

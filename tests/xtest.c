@@ -146,6 +146,24 @@ void xt_roundtrip(xpipe_t *from, xpipe_t *to, char c)
     CU_ASSERT_EQUAL(got, c);
 }
 
+void xt_pingpong(xpipe_t *client, xpipe_t *server, int rounds)
+{
+    char buf[8];
+    apr_size_t n;
+    int i;
+
+    for (i = 0; i < rounds; i++) {
+        XT_OK(xpipe_send(client, "ping", 4));
+        n = sizeof(buf);
+        XT_OK(xpipe_recv(server, buf, &n));
+        CU_ASSERT(n == 4 && memcmp(buf, "ping", 4) == 0);
+        XT_OK(xpipe_send(server, "pong", 4));
+        n = sizeof(buf);
+        XT_OK(xpipe_recv(client, buf, &n));
+        CU_ASSERT(n == 4 && memcmp(buf, "pong", 4) == 0);
+    }
+}
+
 xpipe_listener_t *xt_serve_check(const char *lname, const char *cname,
                                  xpipe_t **client, xpipe_t **server)
 {

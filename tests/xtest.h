@@ -58,6 +58,11 @@ void xt_pair(xpipe_t **client, xpipe_t **server, const xpipe_attr_t *attr);
  * that it arrived: proof that the channel is live. */
 void xt_roundtrip(xpipe_t *from, xpipe_t *to, char c);
 
+/* Message mode: rounds of "ping" from client to server and "pong" back,
+ * each checked. Enough rounds make each end's receives wait (on POSIX,
+ * receives sleep in slices from then on). */
+void xt_pingpong(xpipe_t *client, xpipe_t *server, int rounds);
+
 /* Listen on lname (attr may be NULL), connect by cname, accept, and prove
  * the channel with a byte. The listener stays open (in xt_p); the two
  * ends are stored where client/server point, when they are not NULL. */
