@@ -81,8 +81,8 @@ static apr_status_t unix_xfer_begin(xpipe__chan_t *c, int out, int sliceable,
 
 /* After a try that moved nothing (errno set): APR_SUCCESS to try again
  * (without a slice: one has passed, or the wait found the socket ready),
- * else the status. The first time a call here had to wait, the socket
- * switches to slices. */
+ * else the status. Having to wait counts towards the switch to slices
+ * (xpipe__unix_slice_start). */
 static apr_status_t unix_xfer_again(xpipe__chan_t *c, int out, int sliceable,
                                     apr_time_t deadline, int *slice)
 {
