@@ -718,6 +718,7 @@ static const char bench_usage[] =
     "                   [--conn-count N] [--cpu same|split|any] [--json]\n"
     "  Measures xpipe and the raw OS calls in the same run, alternating,\n"
     "  with the server in a child process; prints medians over the rounds\n"
+    "  (5 by default, as this noisy machine needs: docs/architecture.md)\n"
     "  and xpipe/raw ratios (POSIX also: raw calls waiting in poll(), the\n"
     "  floor of an interruptible design). --cpu same (default) pins both to\n"
     "  CPU 0; split puts the server on CPU 1; any leaves placement alone.\n"
@@ -1063,7 +1064,7 @@ static void bench_report_table(const bench_opts_t *o, const bench_data_t *d)
 
 int tool_bench(int argc, const char *const *argv, apr_pool_t *pool)
 {
-    bench_opts_t o = { 3, 20000, 512, 3000, 0, "same", 20 };
+    bench_opts_t o = { 5, 20000, 512, 3000, 0, "same", 12 };
     bench_data_t *d;
     int serve = 0, ind = 0, client_cpu = 0, server_cpu = 0, rc;
 
