@@ -718,7 +718,7 @@ static const char bench_usage[] =
     "                   [--conn-count N] [--cpu same|split|any] [--json]\n"
     "  Measures xpipe and the raw OS calls in the same run, alternating,\n"
     "  with the server in a child process; prints medians over the rounds\n"
-    "  (5 by default, as this noisy machine needs: docs/architecture.md)\n"
+    "  (5 by default: shared machines are noisy)\n"
     "  and xpipe/raw ratios (POSIX also: raw calls waiting in poll(), the\n"
     "  floor of an interruptible design). --cpu same (default) pins both to\n"
     "  CPU 0; split puts the server on CPU 1; any leaves placement alone.\n"
