@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* sys.h — PRIVATE to the POSIX backend and white-box tests: the
  * table every system call of the POSIX backend goes through (but the
- * wake object's creation, fcntl fallbacks, getenv/geteuid/getpid). A test
- * (linked with the static library: the symbol is hidden from the shared
+ * wake object's creation, fcntl/ioctl for O_NONBLOCK, getenv, geteuid,
+ * getpid). A test (linked with the static library: the symbol is hidden from the shared
  * one) may replace an entry to spy on a call or make the Nth one fail
  * with a chosen errno, and restores it afterwards (tests/xtest.h).
  */
