@@ -12,6 +12,7 @@
 #include <apr.h>
 #include <apr_errno.h>
 #include <apr_pools.h>
+#include <apr_thread_proc.h>
 #include <apr_time.h>
 
 #ifdef __cplusplus
@@ -117,6 +118,9 @@ enum xpipe_status_e {
     XPIPE_ENOTSOCK = XPIPE_START_ERROR + 13,
     /** The peer's identity was refused (xpipe_attr_peer_require_set). */
     XPIPE_EPEER = XPIPE_START_ERROR + 14,
+    /** Not a handle xpipe can adopt or pass: the wrong kind of object, a
+     *  closed handle, or more handles than XPIPE_HANDLES_MAX. */
+    XPIPE_EBADHANDLE = XPIPE_START_ERROR + 15,
     /** One past the last code (not a status). */
     XPIPE_STATUS_END
 };
@@ -149,6 +153,8 @@ enum xpipe_status_e {
 #define XPIPE_STATUS_IS_ENOTSOCK(s) ((s) == XPIPE_ENOTSOCK)
 /** True when status s is XPIPE_EPEER. */
 #define XPIPE_STATUS_IS_EPEER(s) ((s) == XPIPE_EPEER)
+/** True when status s is XPIPE_EBADHANDLE. */
+#define XPIPE_STATUS_IS_EBADHANDLE(s) ((s) == XPIPE_EBADHANDLE)
 /** True for any code of xpipe's own range. */
 #define XPIPE_STATUS_IS_XPIPE(s)                                               \
     ((s) > XPIPE_START_ERROR && (s) < XPIPE_STATUS_END)
@@ -430,6 +436,21 @@ XPIPE_API apr_status_t xpipe_attr_smb_export_set(xpipe_attr_t *attr, int on,
 XPIPE_API apr_status_t xpipe_attr_wake_slice_set(xpipe_attr_t *attr,
                                                  apr_interval_time_t slice);
 
+/**
+ * Let the channel carry OS handles with its messages
+ * (xpipe_send_handles, xpipe_recv_handles). Both ends must set it: on
+ * Windows each message of such a channel carries a small header (the
+ * handles' values in the receiving process), so it speaks to xpipe
+ * peers with the attribute only. On POSIX handles travel beside the
+ * data (SCM_RIGHTS) and a peer without it simply never receives any
+ * (the OS closes them). Message mode only. Only for a peer you trust:
+ * on Windows the sender duplicates handles into this process.
+ * @param attr the attribute set.
+ * @param on   nonzero to allow handles; default 0.
+ * @return APR_SUCCESS, APR_EINVAL for a NULL attr.
+ */
+XPIPE_API apr_status_t xpipe_attr_handles_set(xpipe_attr_t *attr, int on);
+
 /** A log sink (xpipe_attr_log_set): baton as given, one line with no
  *  newline. */
 typedef void (*xpipe_log_fn)(void *baton, const char *line);
@@ -477,6 +498,8 @@ XPIPE_API const char *xpipe_attr_smb_np_dir_get(const xpipe_attr_t *attr);
 /** @param attr the attribute set, or NULL. @return the SDDL string, NULL
  *  for the default descriptor. */
 XPIPE_API const char *xpipe_attr_sddl_get(const xpipe_attr_t *attr);
+/** xpipe_attr_handles_set's value. */
+XPIPE_API int xpipe_attr_handles_get(const xpipe_attr_t *attr);
 /** @param attr the attribute set, or NULL. @return the blocking slice in
  *  microseconds (xpipe_attr_wake_slice_set). */
 XPIPE_API apr_interval_time_t
@@ -809,6 +832,147 @@ XPIPE_API apr_status_t xpipe_os_handle_get(xpipe_t *channel,
  */
 XPIPE_API apr_status_t xpipe_listener_os_handle_get(xpipe_listener_t *listener,
                                                     xpipe_os_handle_t *handle);
+/** @} */
+
+/* ------------------------------------------------------------------ */
+/** @name Pairs, children, adopted handles, passed handles
+ * Channels without a name: two connected ends in one process
+ * (xpipe_pair), one end in a child process it starts (xpipe_spawn,
+ * xpipe_child_channel), a channel or listener over a handle made
+ * elsewhere (xpipe_adopt, xpipe_listener_adopt: an inherited one,
+ * systemd's socket activation), and OS handles sent with a message
+ * (xpipe_send_handles), a connected channel among them: a broker accepts
+ * a client and hands it to a worker.
+ * @{ */
+
+/** Most handles one message carries. */
+#define XPIPE_HANDLES_MAX 16
+
+/** The environment variable through which xpipe_spawn tells the child
+ *  its end: "<descriptor or handle value> <byte|message>[ handles]". */
+#define XPIPE_CHILD_ENV "XPIPE_CHANNEL"
+
+/**
+ * Two connected ends, in attr's mode, that nobody else can open. POSIX: a
+ * socket pair. Windows: an overlapped named pipe under a unique,
+ * unguessable name, made with FILE_FLAG_FIRST_PIPE_INSTANCE, one
+ * instance, remote clients rejected, a DACL for the owner only, and
+ * opened by this call before it returns. Each end behaves as a connected
+ * channel (timeouts, interrupt, close from any thread, os handles).
+ * @param a, b receive the ends (a is the pipe's server end on Windows).
+ * @param attr NULL for the defaults.
+ * @param pool both ends' pool; NULL: each its own, freed by its close.
+ * @return APR_SUCCESS, APR_EINVAL, or an OS status.
+ */
+XPIPE_API apr_status_t xpipe_pair(xpipe_t **a, xpipe_t **b,
+                                  const xpipe_attr_t *attr, apr_pool_t *pool);
+
+/**
+ * Start a program with one end of a new pair (xpipe_pair) as its only
+ * inherited descriptor or handle beside the standard three; this process
+ * gets the other end. Nothing else leaks into the child, even while other
+ * threads open files (POSIX: posix_spawn with a dup2 action and closefrom;
+ * Windows: CreateProcessW with PROC_THREAD_ATTRIBUTE_HANDLE_LIST). The
+ * child learns its end from the environment variable XPIPE_CHILD_ENV and
+ * takes it with xpipe_child_channel.
+ * @param proc receives the child, for apr_proc_wait and apr_proc_kill.
+ * @param channel receives this process's end.
+ * @param program the program's path (not searched in PATH).
+ * @param argv its arguments, argv[0] first, NULL-terminated.
+ * @param env "NAME=value" strings, NULL-terminated, or NULL for this
+ *        process's environment; XPIPE_CHILD_ENV is added (replaced).
+ * @param attr the channel's attributes (mode, handles), NULL: defaults.
+ * @param pool the channel's pool (NULL: its own); proc needs none.
+ * @return APR_SUCCESS, APR_EINVAL, APR_ENOTIMPL where the OS cannot close
+ *         every other descriptor in the child, or the OS status of the
+ *         failed start (a missing program: APR_ENOENT).
+ */
+XPIPE_API apr_status_t xpipe_spawn(apr_proc_t *proc, xpipe_t **channel,
+                                   const char *program, const char *const *argv,
+                                   const char *const *env,
+                                   const xpipe_attr_t *attr, apr_pool_t *pool);
+
+/**
+ * In a child started by xpipe_spawn: adopt the end named by
+ * XPIPE_CHILD_ENV, and remove the variable (so the child's own children
+ * do not inherit it). The mode and the handles attribute come from the
+ * variable; attr may give other attributes, and must not contradict those
+ * two (XPIPE_EMODE).
+ * @return APR_SUCCESS, XPIPE_ENOPIPE when the variable is missing,
+ *         XPIPE_EBADHANDLE when it names no channel, XPIPE_EMODE.
+ */
+XPIPE_API apr_status_t xpipe_child_channel(xpipe_t **channel,
+                                           const xpipe_attr_t *attr,
+                                           apr_pool_t *pool);
+
+/**
+ * A channel over a connected handle made elsewhere: an inherited one, a
+ * connection from systemd's socket activation, one end of a socket pair
+ * (POSIX: a connected AF_UNIX SOCK_STREAM socket in byte mode, or
+ * SOCK_SEQPACKET in message mode; Windows: an overlapped named-pipe
+ * handle, either end, whose type matches the mode). On success the
+ * channel owns the handle (its close closes it) and makes it
+ * non-inheritable and non-blocking; on failure it is left untouched and
+ * still the caller's.
+ * @return APR_SUCCESS, APR_EINVAL, XPIPE_EBADHANDLE (not a connected
+ *         channel handle, or not overlapped), XPIPE_EMODE (a stream for a
+ *         message channel or the reverse).
+ */
+XPIPE_API apr_status_t xpipe_adopt(xpipe_t **channel, xpipe_os_handle_t handle,
+                                   const xpipe_attr_t *attr, apr_pool_t *pool);
+
+/**
+ * A listener over a listening socket made elsewhere (POSIX: an AF_UNIX
+ * socket in the listening state, of the mode's type, such as one from
+ * systemd's socket activation). It owns the socket on success, and
+ * never removes its file (whoever bound it does). Windows has no
+ * listening handle (a pipe's instances are made per client):
+ * APR_ENOTIMPL.
+ * @return APR_SUCCESS, APR_EINVAL, XPIPE_EBADHANDLE, XPIPE_EMODE,
+ *         APR_ENOTIMPL.
+ */
+XPIPE_API apr_status_t xpipe_listener_adopt(xpipe_listener_t **listener,
+                                            xpipe_os_handle_t handle,
+                                            const xpipe_attr_t *attr,
+                                            apr_pool_t *pool);
+
+/**
+ * Send a message with up to XPIPE_HANDLES_MAX OS handles (descriptors;
+ * Windows HANDLEs). The receiver gets its own copies; the caller's stay
+ * open and the caller's. A channel's handle passed so (xpipe_os_handle_get)
+ * lets the receiver adopt it (xpipe_adopt) and serve the peer while the
+ * sender closes its channel. Needs xpipe_attr_handles_set on both ends,
+ * and message mode. Windows: the handles are duplicated into the peer's
+ * process (its id as the pipe reports it; the child's for xpipe_spawn);
+ * if the message cannot be sent, those copies are closed again.
+ * @param len 1..max message size (0 carries no message).
+ * @param count 0..XPIPE_HANDLES_MAX.
+ * @return as xpipe_send; XPIPE_EBADHANDLE for an invalid handle or too
+ *         many; XPIPE_EMODE without the attribute or in byte mode.
+ */
+XPIPE_API apr_status_t xpipe_send_handles(xpipe_t *channel, const void *buf,
+                                          apr_size_t len,
+                                          const xpipe_os_handle_t *handles,
+                                          int count);
+
+/**
+ * Receive a message and the handles sent with it (none for a message
+ * sent by xpipe_send). The handles received are the caller's to close
+ * (close-on-exec, not inheritable). A buffer too small for the message,
+ * or room for fewer handles than came, gives XPIPE_EMSGSIZE with *len
+ * the message's size and *count the handles' number, keeping both for the
+ * next call. A message read with xpipe_recv has its handles closed: none
+ * is ever left open unseen. A peer that sent more than
+ * XPIPE_HANDLES_MAX: the message comes, its handles are closed, and the
+ * status is XPIPE_EBADHANDLE.
+ * @param count in: room in handles; out: how many came.
+ * @return as xpipe_recv, plus XPIPE_EBADHANDLE; XPIPE_EMODE without the
+ *         attribute or in byte mode.
+ */
+XPIPE_API apr_status_t xpipe_recv_handles(xpipe_t *channel, void *buf,
+                                          apr_size_t *len,
+                                          xpipe_os_handle_t *handles,
+                                          int *count);
 /** @} */
 
 /* ------------------------------------------------------------------ */

@@ -25,6 +25,7 @@ static const xpipe_attr_t attr_defaults = {
     .log_fn = NULL,     /* stderr */
     .log_baton = NULL,
     .wake_slice = XPIPE_WAKE_SLICE_DEFAULT,
+    .handles = 0, /* messages carry no handles */
 };
 
 const xpipe_attr_t *xpipe__attr_defaults(void)
@@ -156,6 +157,16 @@ apr_status_t xpipe_attr_wake_slice_set(xpipe_attr_t *attr,
                                        apr_interval_time_t slice)
 {
     ATTR_SET(wake_slice, slice, slice >= 0 && slice <= XPIPE_WAKE_SLICE_LIMIT);
+}
+
+apr_status_t xpipe_attr_handles_set(xpipe_attr_t *attr, int on)
+{
+    ATTR_SET(handles, on != 0, 1);
+}
+
+int xpipe_attr_handles_get(const xpipe_attr_t *attr)
+{
+    return attr ? attr->handles : attr_defaults.handles;
 }
 
 apr_interval_time_t xpipe_attr_wake_slice_get(const xpipe_attr_t *attr)

@@ -12,7 +12,7 @@
 
 #include <apr_time.h>
 
-#define XPIPE__BACKEND_VERSION 4
+#define XPIPE__BACKEND_VERSION 5
 
 /* A dial attempt found the server there but unable to take a client now
  * (all instances taken, backlog full). Internal: lib/ retries, and never
@@ -46,6 +46,7 @@ struct xpipe_attr_t {
     xpipe_log_fn log_fn;      /* NULL = stderr */
     void *log_baton;
     apr_interval_time_t wake_slice; /* POSIX blocking slice, us; 0 = none */
+    int handles;                    /* messages may carry OS handles */
 };
 
 /* The defaults, for a NULL attr (lib/attr.c). */
@@ -233,6 +234,46 @@ typedef struct xpipe__backend_t {
      * reported by the last poll: state xpipe keeps, as a message held or
      * a frame read ahead, is what counts then). With the set's lock. */
     int (*pm_ready)(xpipe__pm_t *m, int os);
+
+    /* --- version 5: pairs, children, adopted and passed handles --- */
+
+    /* Two connected ends in attr's mode that nobody else can open; a's
+     * state from pa, b's from pb. */
+    apr_status_t (*pair)(xpipe__chan_t **a, xpipe__chan_t **b,
+                         const xpipe_attr_t *attr, apr_pool_t *pa,
+                         apr_pool_t *pb);
+    /* Start program (argv, env as xpipe_spawn; env NULL: ours) with the
+     * channel end's handle as its only other inherited one, and the
+     * variable "XPIPE_CHILD_ENV=<its value in the child><suffix>" added
+     * to (or replacing that of) its environment. end stays open here
+     * (lib/ closes it). The backend records the child as end's peer
+     * where it needs one (Windows: for DuplicateHandle). */
+    apr_status_t (*spawn)(apr_proc_t *proc, xpipe__chan_t *end,
+                          const char *program, const char *const *argv,
+                          const char *const *env, const char *suffix,
+                          apr_pool_t *pool);
+    /* A channel / listener owning a handle made elsewhere, after checking
+     * its kind against attr (XPIPE_EBADHANDLE, XPIPE_EMODE); on failure
+     * the handle is left as it was. A listener's *native: what it
+     * listens on, for messages. */
+    apr_status_t (*adopt)(xpipe__chan_t **chan, xpipe_os_handle_t handle,
+                          const xpipe_attr_t *attr, apr_pool_t *pool);
+    apr_status_t (*listener_adopt)(xpipe__lsn_t **lsn, const char **native,
+                                   xpipe_os_handle_t handle,
+                                   const xpipe_attr_t *attr, apr_pool_t *pool);
+    /* The end named by a value as spawn wrote it (the text before the
+     * suffix), as a handle: XPIPE_EBADHANDLE when it cannot be one. */
+    apr_status_t (*handle_parse)(xpipe_os_handle_t *handle, const char *text);
+    /* As send / recv, with handles (the channel has attr->handles, is in
+     * message mode, count <= XPIPE_HANDLES_MAX: lib/ checked). recv:
+     * *count in: room; out: how many came (see xpipe_recv_handles). */
+    apr_status_t (*send_handles)(xpipe__chan_t *chan, const void *buf,
+                                 apr_size_t len,
+                                 const xpipe_os_handle_t *handles, int count,
+                                 apr_time_t deadline);
+    apr_status_t (*recv_handles)(xpipe__chan_t *chan, void *buf,
+                                 apr_size_t *len, xpipe_os_handle_t *handles,
+                                 int *count, apr_time_t deadline);
 } xpipe__backend_t;
 
 /* The functions behind a backend's slots, declared for its files with the
@@ -282,7 +323,27 @@ typedef struct xpipe__backend_t {
     void p##_pset_destroy(xpipe__pset_t *ps);                                  \
     apr_status_t p##_pset_os_handle_get(xpipe__pset_t *ps,                     \
                                         xpipe_os_handle_t *handle);            \
-    int p##_pm_ready(xpipe__pm_t *m, int os)
+    int p##_pm_ready(xpipe__pm_t *m, int os);                                  \
+    apr_status_t p##_pair(xpipe__chan_t **a, xpipe__chan_t **b,                \
+                          const xpipe_attr_t *attr, apr_pool_t *pa,            \
+                          apr_pool_t *pb);                                     \
+    apr_status_t p##_spawn(apr_proc_t *proc, xpipe__chan_t *end,               \
+                           const char *program, const char *const *argv,       \
+                           const char *const *env, const char *suffix,         \
+                           apr_pool_t *pool);                                  \
+    apr_status_t p##_adopt(xpipe__chan_t **chan, xpipe_os_handle_t handle,     \
+                           const xpipe_attr_t *attr, apr_pool_t *pool);        \
+    apr_status_t p##_listener_adopt(                                           \
+        xpipe__lsn_t **lsn, const char **native, xpipe_os_handle_t handle,     \
+        const xpipe_attr_t *attr, apr_pool_t *pool);                           \
+    apr_status_t p##_handle_parse(xpipe_os_handle_t *handle,                   \
+                                  const char *text);                           \
+    apr_status_t p##_send_handles(                                             \
+        xpipe__chan_t *chan, const void *buf, apr_size_t len,                  \
+        const xpipe_os_handle_t *handles, int count, apr_time_t deadline);     \
+    apr_status_t p##_recv_handles(xpipe__chan_t *chan, void *buf,              \
+                                  apr_size_t *len, xpipe_os_handle_t *handles, \
+                                  int *count, apr_time_t deadline)
 
 /* The backend chosen by meson (see config.h: XPIPE__BACKEND). */
 extern const xpipe__backend_t XPIPE__BACKEND;
@@ -320,6 +381,10 @@ typedef struct xpipe__held_t {
 } xpipe__held_t;
 int xpipe__held_take(xpipe__held_t *h, void *buf, apr_size_t *len,
                      apr_status_t *rv);
+/* A child's environment (lib/helpers.c): env's "NAME=value" strings but
+ * any for name, then line; NULL-terminated, from pool. */
+const char *const *xpipe__env_with(const char *const *env, const char *name,
+                                   const char *line, apr_pool_t *pool);
 /* Parse a name (lib/name.c). */
 apr_status_t xpipe__name_parse(xpipe__name_t *out, const char *name,
                                apr_pool_t *pool);

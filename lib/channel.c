@@ -7,6 +7,7 @@
 
 #include "object.h"
 #include <apr_cstr.h>
+#include <apr_env.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
 #include <stdlib.h>
@@ -290,6 +291,7 @@ static apr_status_t chan_create(xpipe_t **out, const xpipe__backend_t *be,
         xpipe_t *ch = (xpipe_t *)o;
         ch->mode = attr->mode;
         ch->max_message = attr->max_message;
+        ch->handles = attr->handles;
         ch->timeout = -1;
         *out = ch;
     }
@@ -492,13 +494,29 @@ typedef enum io_op_e {
     IO_READ_FULL,
     IO_WRITE_FULL,
     IO_SEND,
-    IO_RECV
+    IO_RECV,
+    IO_SEND_HANDLES,
+    IO_RECV_HANDLES
 } io_op_e;
 
+/* The handles of IO_SEND_HANDLES / IO_RECV_HANDLES (NULL for the rest):
+ * count is in/out for a receive. */
+typedef struct io_handles_t {
+    xpipe_os_handle_t *h;
+    int *count;
+} io_handles_t;
+
 static apr_status_t chan_io_once(xpipe_t *ch, io_op_e op, void *buf,
-                                 apr_size_t *len, apr_time_t deadline)
+                                 apr_size_t *len, const io_handles_t *hs,
+                                 apr_time_t deadline)
 {
     switch (op) {
+    case IO_SEND_HANDLES:
+        return ch->o.be->send_handles(ch->impl, buf, *len, hs->h, *hs->count,
+                                      deadline);
+    case IO_RECV_HANDLES:
+        return ch->o.be->recv_handles(ch->impl, buf, len, hs->h, hs->count,
+                                      deadline);
     case IO_READ:
     case IO_READ_FULL: return ch->o.be->read(ch->impl, buf, len, deadline);
     case IO_WRITE:
@@ -509,19 +527,46 @@ static apr_status_t chan_io_once(xpipe_t *ch, io_op_e op, void *buf,
     return APR_EINVAL;
 }
 
-static apr_status_t chan_io(xpipe_t *ch, io_op_e op, void *buf, apr_size_t *len)
+/* Are the handles of a handle-carrying call well formed? *room gets the
+ * count (a receive's is zeroed until something comes). */
+static apr_status_t chan_io_handles(io_op_e op, const io_handles_t *hs,
+                                    int *room)
 {
-    int message = op == IO_SEND || op == IO_RECV;
-    int full = op == IO_READ_FULL || op == IO_WRITE_FULL;
+    if (op != IO_SEND_HANDLES && op != IO_RECV_HANDLES)
+        return APR_SUCCESS;
+    if (hs->count == NULL || *hs->count < 0
+        || (hs->h == NULL && *hs->count > 0))
+        return APR_EINVAL;
+    *room = *hs->count;
+    if (op == IO_RECV_HANDLES)
+        *hs->count = 0;
+    else if (*room > XPIPE_HANDLES_MAX)
+        return xpipe__fail(XPIPE_EBADHANDLE,
+                           "%d handles: a message carries at most %d", *room,
+                           XPIPE_HANDLES_MAX);
+    return APR_SUCCESS;
+}
+
+static apr_status_t chan_io(xpipe_t *ch, io_op_e op, void *buf, apr_size_t *len,
+                            const io_handles_t *hs)
+{
+    int message = op == IO_SEND || op == IO_RECV || op == IO_SEND_HANDLES
+                  || op == IO_RECV_HANDLES;
+    int handles = op == IO_SEND_HANDLES || op == IO_RECV_HANDLES;
+    int full = op == IO_READ_FULL || op == IO_WRITE_FULL, room = 0;
+    io_handles_t mine = { hs ? hs->h : NULL, &room };
     apr_size_t want, done = 0;
     apr_time_t deadline;
     apr_status_t rv;
 
     xpipe__fail_clear();
-    if (ch == NULL || len == NULL || (buf == NULL && *len > 0)) {
+    rv = ch == NULL || len == NULL || (buf == NULL && *len > 0)
+             ? APR_EINVAL
+             : chan_io_handles(op, hs, &room);
+    if (rv != APR_SUCCESS) {
         if (len && !full)
             *len = 0;
-        return APR_EINVAL;
+        return rv;
     }
     want = *len;
     if (!full)
@@ -537,34 +582,46 @@ static apr_status_t chan_io(xpipe_t *ch, io_op_e op, void *buf, apr_size_t *len)
         *len = 0;
         return xpipe__guard_leave(&ch->o.g, XPIPE_EMODE);
     }
-    if (op == IO_SEND && want > ch->max_message)
+    if (handles && !ch->handles) {
+        *len = 0;
+        return xpipe__guard_leave(
+            &ch->o.g, xpipe__fail(XPIPE_EMODE, "the channel carries no "
+                                               "handles: see "
+                                               "xpipe_attr_handles_set"));
+    }
+    if ((op == IO_SEND || op == IO_SEND_HANDLES) && want > ch->max_message)
         return xpipe__guard_leave(&ch->o.g, XPIPE_EMSGSIZE);
     deadline = xpipe__deadline(ch->timeout);
     do {
         apr_size_t n = want - done;
 
-        rv = chan_io_once(ch, op, (char *)buf + done, &n, deadline);
-        if (rv == APR_SUCCESS || (op == IO_RECV && rv == XPIPE_EMSGSIZE))
+        rv = chan_io_once(ch, op, (char *)buf + done, &n, &mine, deadline);
+        if (rv == APR_SUCCESS
+            || ((op == IO_RECV || op == IO_RECV_HANDLES)
+                && (rv == XPIPE_EMSGSIZE || rv == XPIPE_EBADHANDLE)))
             done += n;
     } while (full && rv == APR_SUCCESS && done < want);
-    *len = op == IO_SEND && rv == APR_SUCCESS ? want : done;
+    *len = (op == IO_SEND || op == IO_SEND_HANDLES) && rv == APR_SUCCESS ? want
+                                                                         : done;
+    if (op == IO_RECV_HANDLES && done > 0)
+        *hs->count = room;
     return xpipe__guard_leave(&ch->o.g, rv);
 }
 
 apr_status_t xpipe_read(xpipe_t *channel, void *buf, apr_size_t *len)
 {
-    return chan_io(channel, IO_READ, buf, len);
+    return chan_io(channel, IO_READ, buf, len, NULL);
 }
 
 apr_status_t xpipe_write(xpipe_t *channel, const void *buf, apr_size_t *len)
 {
-    return chan_io(channel, IO_WRITE, (void *)buf, len);
+    return chan_io(channel, IO_WRITE, (void *)buf, len, NULL);
 }
 
 apr_status_t xpipe_read_full(xpipe_t *channel, void *buf, apr_size_t len,
                              apr_size_t *done)
 {
-    apr_status_t rv = chan_io(channel, IO_READ_FULL, buf, &len);
+    apr_status_t rv = chan_io(channel, IO_READ_FULL, buf, &len, NULL);
 
     if (done)
         *done = len;
@@ -574,7 +631,7 @@ apr_status_t xpipe_read_full(xpipe_t *channel, void *buf, apr_size_t len,
 apr_status_t xpipe_write_full(xpipe_t *channel, const void *buf, apr_size_t len,
                               apr_size_t *done)
 {
-    apr_status_t rv = chan_io(channel, IO_WRITE_FULL, (void *)buf, &len);
+    apr_status_t rv = chan_io(channel, IO_WRITE_FULL, (void *)buf, &len, NULL);
 
     if (done)
         *done = len;
@@ -583,12 +640,238 @@ apr_status_t xpipe_write_full(xpipe_t *channel, const void *buf, apr_size_t len,
 
 apr_status_t xpipe_send(xpipe_t *channel, const void *buf, apr_size_t len)
 {
-    return chan_io(channel, IO_SEND, (void *)buf, &len);
+    return chan_io(channel, IO_SEND, (void *)buf, &len, NULL);
 }
 
 apr_status_t xpipe_recv(xpipe_t *channel, void *buf, apr_size_t *len)
 {
-    return chan_io(channel, IO_RECV, buf, len);
+    return chan_io(channel, IO_RECV, buf, len, NULL);
+}
+
+apr_status_t xpipe_send_handles(xpipe_t *channel, const void *buf,
+                                apr_size_t len,
+                                const xpipe_os_handle_t *handles, int count)
+{
+    io_handles_t hs = { (xpipe_os_handle_t *)handles, &count };
+
+    return chan_io(channel, IO_SEND_HANDLES, (void *)buf, &len, &hs);
+}
+
+apr_status_t xpipe_recv_handles(xpipe_t *channel, void *buf, apr_size_t *len,
+                                xpipe_os_handle_t *handles, int *count)
+{
+    io_handles_t hs = { handles, count };
+
+    return chan_io(channel, IO_RECV_HANDLES, buf, len, &hs);
+}
+
+/* ------------------------------------------------------------------ */
+/* Pairs, children, adopted handles */
+
+apr_status_t xpipe_pair(xpipe_t **a, xpipe_t **b, const xpipe_attr_t *attr,
+                        apr_pool_t *pool)
+{
+    xpipe_t *x = NULL, *y = NULL;
+    apr_status_t rv;
+
+    xpipe__fail_clear();
+    if (a == NULL || b == NULL)
+        return APR_EINVAL;
+    *a = *b = NULL;
+    if (attr == NULL)
+        attr = xpipe__attr_defaults();
+    rv = chan_create(&x, &XPIPE__BACKEND, attr, pool);
+    if (rv == APR_SUCCESS)
+        rv = chan_create(&y, &XPIPE__BACKEND, attr, pool);
+    if (rv == APR_SUCCESS)
+        rv = x->o.be->pair(&x->impl, &y->impl, attr, x->o.sub, y->o.sub);
+    if (rv != APR_SUCCESS) {
+        if (y)
+            obj_drop(&y->o);
+        if (x)
+            obj_drop(&x->o);
+        return rv;
+    }
+    chan_finish(a, x, rv);
+    return chan_finish(b, y, rv);
+}
+
+apr_status_t xpipe_adopt(xpipe_t **channel, xpipe_os_handle_t handle,
+                         const xpipe_attr_t *attr, apr_pool_t *pool)
+{
+    xpipe_t *ch;
+    apr_status_t rv;
+
+    xpipe__fail_clear();
+    if (channel == NULL)
+        return APR_EINVAL;
+    *channel = NULL;
+    if (attr == NULL)
+        attr = xpipe__attr_defaults();
+    rv = chan_create(&ch, &XPIPE__BACKEND, attr, pool);
+    if (rv != APR_SUCCESS)
+        return rv;
+    rv = ch->o.be->adopt(&ch->impl, handle, attr, ch->o.sub);
+    return chan_finish(channel, ch, rv);
+}
+
+apr_status_t xpipe_listener_adopt(xpipe_listener_t **listener,
+                                  xpipe_os_handle_t handle,
+                                  const xpipe_attr_t *attr, apr_pool_t *pool)
+{
+    xpipe_listener_t *l;
+    obj_t *o;
+    apr_status_t rv;
+
+    xpipe__fail_clear();
+    if (listener == NULL)
+        return APR_EINVAL;
+    *listener = NULL;
+    rv = obj_new(&o, sizeof(*l), pool, &XPIPE__BACKEND, lsn_wake, lsn_release);
+    if (rv != APR_SUCCESS)
+        return rv;
+    l = (xpipe_listener_t *)o;
+    l->attr = xpipe__attr_copy(attr ? attr : xpipe__attr_defaults(), o->sub);
+    rv = o->be->listener_adopt(&l->impl, &l->native, handle, l->attr, o->sub);
+    if (rv != APR_SUCCESS) {
+        obj_drop(o);
+        return rv;
+    }
+    obj_ready(o);
+    *listener = l;
+    return APR_SUCCESS;
+}
+
+/* The words after the handle's value in XPIPE_CHILD_ENV. */
+static const char *child_env_words(const xpipe_attr_t *attr)
+{
+    return attr->mode == XPIPE_MODE_MESSAGE
+               ? (attr->handles ? " message handles" : " message")
+               : (attr->handles ? " byte handles" : " byte");
+}
+
+apr_status_t xpipe_spawn(apr_proc_t *proc, xpipe_t **channel,
+                         const char *program, const char *const *argv,
+                         const char *const *env, const xpipe_attr_t *attr,
+                         apr_pool_t *pool)
+{
+    xpipe_t *mine = NULL, *theirs = NULL;
+    apr_status_t rv;
+
+    xpipe__fail_clear();
+    if (proc == NULL || channel == NULL || program == NULL || *program == 0
+        || argv == NULL || argv[0] == NULL)
+        return APR_EINVAL;
+    *channel = NULL;
+    memset(proc, 0, sizeof(*proc));
+    if (attr == NULL)
+        attr = xpipe__attr_defaults();
+    rv = chan_create(&mine, &XPIPE__BACKEND, attr, pool);
+    if (rv != APR_SUCCESS)
+        return rv;
+    rv = chan_create(&theirs, &XPIPE__BACKEND, attr, NULL);
+    if (rv != APR_SUCCESS) {
+        obj_drop(&mine->o);
+        return rv;
+    }
+    rv = mine->o.be->pair(&mine->impl, &theirs->impl, attr, mine->o.sub,
+                          theirs->o.sub);
+    if (rv != APR_SUCCESS) {
+        obj_drop(&theirs->o);
+        obj_drop(&mine->o);
+        return rv;
+    }
+    chan_finish(channel, mine, rv);
+    rv = mine->o.be->spawn(proc, theirs->impl, program, argv, env,
+                           child_env_words(attr), theirs->o.sub);
+    /* The child has its copy (or none): ours goes either way. */
+    theirs->o.be->close(theirs->impl);
+    obj_drop(&theirs->o);
+    if (rv != APR_SUCCESS) {
+        apr_status_t keep = rv;
+        xpipe_close(*channel);
+        *channel = NULL;
+        return keep;
+    }
+    return APR_SUCCESS;
+}
+
+/* The next space-separated word of text (first call) or of the rest
+ * (*at, text NULL), NUL-terminated in place; NULL when none is left. */
+static char *child_env_word(char **at, char *text)
+{
+    char *p = text ? text : *at, *w;
+
+    while (*p == ' ')
+        p++;
+    if (*p == 0) {
+        *at = p;
+        return NULL;
+    }
+    w = p;
+    while (*p && *p != ' ')
+        p++;
+    if (*p)
+        *p++ = 0;
+    *at = p;
+    return w;
+}
+
+apr_status_t xpipe_child_channel(xpipe_t **channel, const xpipe_attr_t *attr,
+                                 apr_pool_t *pool)
+{
+    apr_pool_t *tmp;
+    char *value = NULL, *mode, *more, *last = NULL;
+    xpipe_os_handle_t h;
+    xpipe_attr_t *a;
+    apr_status_t rv;
+
+    xpipe__fail_clear();
+    if (channel == NULL)
+        return APR_EINVAL;
+    *channel = NULL;
+    rv = apr_pool_create(&tmp, NULL);
+    if (rv != APR_SUCCESS)
+        return rv;
+    if (apr_env_get(&value, XPIPE_CHILD_ENV, tmp) != APR_SUCCESS) {
+        apr_pool_destroy(tmp);
+        return xpipe__fail(XPIPE_ENOPIPE,
+                           "no " XPIPE_CHILD_ENV " in the environment: "
+                           "this process was not started by xpipe_spawn");
+    }
+    a = xpipe__attr_copy(attr ? attr : xpipe__attr_defaults(), tmp);
+    value = child_env_word(&last, value);
+    mode = child_env_word(&last, NULL);
+    more = child_env_word(&last, NULL);
+    if (child_env_word(&last, NULL))
+        mode = NULL; /* a fourth word: not ours */
+    rv = value && mode
+                 && (strcmp(mode, "message") == 0 || strcmp(mode, "byte") == 0)
+                 && (more == NULL || strcmp(more, "handles") == 0)
+             ? XPIPE__BACKEND.handle_parse(&h, value)
+             : XPIPE_EBADHANDLE;
+    if (rv == APR_SUCCESS && attr
+        && (strcmp(mode, "message") == 0) != (a->mode == XPIPE_MODE_MESSAGE))
+        rv = xpipe__fail(XPIPE_EMODE, XPIPE_CHILD_ENV " names a %s channel",
+                         mode);
+    if (rv == APR_SUCCESS && attr && (more != NULL) != (attr->handles != 0))
+        rv = xpipe__fail(XPIPE_EMODE,
+                         "the parent's channel %s handles; attr says the "
+                         "opposite",
+                         more ? "carries" : "carries no");
+    if (rv == APR_SUCCESS) {
+        a->handles = more != NULL;
+        if (attr == NULL)
+            a->mode = strcmp(mode, "message") == 0 ? XPIPE_MODE_MESSAGE
+                                                   : XPIPE_MODE_BYTE;
+        rv = xpipe_adopt(channel, h, a, pool);
+    }
+    if (rv == APR_SUCCESS)
+        apr_env_delete(XPIPE_CHILD_ENV, tmp);
+    else if (rv == XPIPE_EBADHANDLE && !*xpipe_error_detail())
+        xpipe__fail(rv, XPIPE_CHILD_ENV " names no channel");
+    apr_pool_destroy(tmp);
+    return rv;
 }
 
 apr_status_t xpipe_timeout_set(xpipe_t *channel, apr_interval_time_t timeout)

@@ -64,3 +64,20 @@ void xpipe__log(const xpipe_attr_t *attr, const char *fmt, ...)
     else
         fprintf(stderr, "xpipe: %s\n", line);
 }
+
+const char *const *xpipe__env_with(const char *const *env, const char *name,
+                                   const char *line, apr_pool_t *pool)
+{
+    apr_size_t n = 0, k = 0, len = strlen(name);
+    const char **out;
+
+    while (env[n])
+        n++;
+    out = apr_palloc(pool, (n + 2) * sizeof(*out));
+    for (n = 0; env[n]; n++)
+        if (strncmp(env[n], name, len) != 0 || env[n][len] != '=')
+            out[k++] = env[n];
+    out[k++] = line;
+    out[k] = NULL;
+    return out;
+}

@@ -47,6 +47,7 @@ struct xpipe_t {
     xpipe_mode_e mode;
     apr_size_t max_message;
     apr_interval_time_t timeout;
+    int handles; /* messages may carry handles (xpipe_attr_handles_set) */
 };
 
 /* Leave the poll set the object is in, if any (poll.c): before its

@@ -65,6 +65,8 @@ static const status_entry_t status_table[] = {
     STATUS(ENOTSOCK, "the path exists and is not a socket; it was left "
                      "untouched"),
     STATUS(EPEER, "the peer's identity was refused"),
+    STATUS(EBADHANDLE, "not a handle xpipe can adopt or pass: the wrong "
+                       "kind, closed, or more than XPIPE_HANDLES_MAX"),
 };
 #undef STATUS
 

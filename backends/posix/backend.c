@@ -57,4 +57,11 @@ const xpipe__backend_t xpipe__unix_backend = {
     .pset_destroy = xpipe__unix_pset_destroy,
     .pset_os_handle_get = xpipe__unix_pset_os_handle_get,
     .pm_ready = xpipe__unix_pm_ready,
+    .pair = xpipe__unix_pair,
+    .spawn = xpipe__unix_spawn,
+    .adopt = xpipe__unix_adopt,
+    .listener_adopt = xpipe__unix_listener_adopt,
+    .handle_parse = xpipe__unix_handle_parse,
+    .send_handles = xpipe__unix_send_handles,
+    .recv_handles = xpipe__unix_recv_handles,
 };

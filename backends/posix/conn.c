@@ -5,6 +5,7 @@
 #include "posix.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -114,10 +115,13 @@ static void unix_xfer_done(xpipe__chan_t *c, int out, apr_size_t n,
 }
 
 /* One syscall pattern for every transfer: try, and on EAGAIN wait for
- * readiness and try again. flags: 0, or MSG_TRUNC for a SOCK_SEQPACKET
- * receive (*len becomes the whole message's length). */
+ * readiness and try again. With m, one sendmsg/recvmsg of m (*len its
+ * total); without, one send/recv of buf. flags: 0, or for a receive
+ * MSG_TRUNC (SOCK_SEQPACKET: *len becomes the whole message's length)
+ * and MSG_CMSG_CLOEXEC. */
 static apr_status_t unix_xfer(xpipe__chan_t *c, int out, void *buf,
-                              apr_size_t *len, int flags, apr_time_t deadline)
+                              apr_size_t *len, struct msghdr *m, int flags,
+                              apr_time_t deadline)
 {
     int sliceable = unix_sliceable(c, out), slice;
     int waited = 0;
@@ -126,8 +130,12 @@ static apr_status_t unix_xfer(xpipe__chan_t *c, int out, void *buf,
 
     while (rv == APR_SUCCESS) {
         int f = flags | (slice ? 0 : UNIX_DONTWAIT);
-        if (out)
+        if (out && m)
+            n = unix_sys.sendmsg(c->fd, m, f | MSG_NOSIGNAL);
+        else if (out)
             n = unix_sys.send(c->fd, buf, *len, f | MSG_NOSIGNAL);
+        else if (m)
+            n = unix_sys.recvmsg(c->fd, m, f);
         else
             n = unix_sys.recv(c->fd, buf, *len, f);
         if (n > 0) {
@@ -157,13 +165,13 @@ static apr_status_t unix_end(xpipe__chan_t *c, apr_status_t rv)
 apr_status_t xpipe__unix_read(xpipe__chan_t *c, void *buf, apr_size_t *len,
                               apr_time_t deadline)
 {
-    return unix_end(c, unix_xfer(c, 0, buf, len, 0, deadline));
+    return unix_end(c, unix_xfer(c, 0, buf, len, NULL, 0, deadline));
 }
 
 apr_status_t xpipe__unix_write(xpipe__chan_t *c, const void *buf,
                                apr_size_t *len, apr_time_t deadline)
 {
-    return unix_end(c, unix_xfer(c, 1, (void *)buf, len, 0, deadline));
+    return unix_end(c, unix_xfer(c, 1, (void *)buf, len, NULL, 0, deadline));
 }
 
 /* ------------------------------------------------------------------ */
@@ -178,7 +186,7 @@ static apr_status_t unix_frame_read(void *baton, void *buf, apr_size_t *n)
 {
     unix_frame_io_t *io = baton;
 
-    return unix_xfer(io->c, 0, buf, n, 0, io->deadline);
+    return unix_xfer(io->c, 0, buf, n, NULL, 0, io->deadline);
 }
 
 /* One sendmsg of the parts; on EAGAIN wait for room (to the deadline). */
@@ -187,37 +195,20 @@ static apr_status_t unix_frame_write(void *baton,
                                      int count, apr_size_t *n)
 {
     unix_frame_io_t *io = baton;
-    xpipe__chan_t *c = io->c;
     struct iovec iov[2];
     struct msghdr msg;
-    apr_size_t total = 0;
-    apr_status_t rv;
-    ssize_t r;
-    int i, slice, waited = 0;
+    int i;
 
     memset(&msg, 0, sizeof(msg));
+    *n = 0;
     for (i = 0; i < count && i < 2; i++) {
         iov[i].iov_base = (void *)parts[i].p;
         iov[i].iov_len = parts[i].n;
-        total += parts[i].n;
+        *n += parts[i].n;
     }
     msg.msg_iov = iov;
     msg.msg_iovlen = (size_t)i;
-    rv = unix_xfer_begin(c, 1, 1, io->deadline, &slice);
-    while (rv == APR_SUCCESS) {
-        r = unix_sys.sendmsg(c->fd, &msg,
-                             MSG_NOSIGNAL | (slice ? 0 : UNIX_DONTWAIT));
-        if (r > 0) {
-            unix_xfer_done(c, 1, (apr_size_t)r, total, waited);
-            *n = (apr_size_t)r;
-            return APR_SUCCESS;
-        }
-        if (r == 0)
-            errno = EAGAIN; /* nothing taken: wait for room */
-        rv = unix_xfer_again(c, 1, 1, io->deadline, &slice);
-        waited = 1;
-    }
-    return rv;
+    return unix_xfer(io->c, 1, NULL, n, &msg, 0, io->deadline);
 }
 
 apr_status_t xpipe__unix_send(xpipe__chan_t *c, const void *buf, apr_size_t len,
@@ -236,7 +227,7 @@ apr_status_t xpipe__unix_send(xpipe__chan_t *c, const void *buf, apr_size_t len,
             c, xpipe__frame_send(&c->tx, buf, len, unix_frame_write, &io));
     }
     /* SOCK_SEQPACKET sends are atomic: all of the message or an error. */
-    return unix_end(c, unix_xfer(c, 1, (void *)buf, &len, 0, deadline));
+    return unix_end(c, unix_xfer(c, 1, (void *)buf, &len, NULL, 0, deadline));
 }
 
 /* Linux: recv() with MSG_TRUNC returns the real length of a message it
@@ -248,49 +239,185 @@ apr_status_t xpipe__unix_send(xpipe__chan_t *c, const void *buf, apr_size_t len,
 #define UNIX_RECV_TRUNC 0
 #endif
 
+/* Descriptors that came with a message (SCM_RIGHTS). */
+typedef struct unix_fds_t {
+    int fd[XPIPE_HANDLES_MAX];
+    int n;
+    int cut; /* more came than fit, or the control data was cut */
+} unix_fds_t;
+
+#ifdef MSG_CMSG_CLOEXEC
+#define UNIX_CMSG_CLOEXEC MSG_CMSG_CLOEXEC
+#else
+#define UNIX_CMSG_CLOEXEC 0
+#endif
+
+static void unix_fds_close(int *fd, int *n)
+{
+    while (*n > 0)
+        unix_sys.close(fd[--*n]);
+}
+
+/* The descriptors in a received message's control data, close-on-exec;
+ * any beyond XPIPE_HANDLES_MAX closed at once. */
+static void unix_fds_take(unix_fds_t *f, struct msghdr *m)
+{
+    struct cmsghdr *h;
+
+    f->n = 0;
+    f->cut = (m->msg_flags & MSG_CTRUNC) != 0;
+    for (h = CMSG_FIRSTHDR(m); h; h = CMSG_NXTHDR(m, h)) {
+        int k, *p = (int *)(void *)CMSG_DATA(h);
+        apr_size_t count;
+        if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+            continue;
+        count = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (k = 0; k < (int)count; k++) {
+            int fd;
+            memcpy(&fd, p + k, sizeof(fd));
+            if (!UNIX_CMSG_CLOEXEC)
+                fcntl(fd, F_SETFD, FD_CLOEXEC);
+            if (f->n < XPIPE_HANDLES_MAX)
+                f->fd[f->n++] = fd;
+            else {
+                unix_sys.close(fd);
+                f->cut = 1;
+            }
+        }
+    }
+}
+
+/* Hand the held message's descriptors over (hs: room for them, checked)
+ * or, for a receive that asked for none, close them. */
+static void unix_held_fds_out(xpipe__chan_t *c, xpipe_os_handle_t *hs,
+                              int *count)
+{
+    int i;
+
+    if (count == NULL) {
+        unix_fds_close(c->held_fd, &c->held_nfd);
+        return;
+    }
+    for (i = 0; i < c->held_nfd; i++)
+        hs[i].fd = c->held_fd[i];
+    *count = c->held_nfd;
+    c->held_nfd = 0;
+}
+
 /* SOCK_SEQPACKET receive in one plain recv() (measurably cheaper than
- * recvmsg here). A buffer larger than the max message size takes the
- * message directly; a smaller one gets it through the channel's spill
- * buffer, so a buffer too small loses nothing: the message is kept whole
- * for the next call (XPIPE_EMSGSIZE with its size). Only a message longer
- * than this channel's max message size (from a peer that ignored its own)
- * can be cut: that too is XPIPE_EMSGSIZE, and the message is gone. */
+ * recvmsg here), or one recvmsg() when the caller takes handles (count
+ * not NULL: in, room in hs; out, how many came). A buffer larger than
+ * the max message size takes the message directly; a smaller one gets
+ * it through the channel's spill buffer, so a buffer too small loses
+ * nothing: the message is kept whole for the next call (XPIPE_EMSGSIZE
+ * with its size), with its handles, as is one whose handles find too
+ * little room. Only a message longer than this channel's max message
+ * size (from a peer that ignored its own) can be cut: that too is
+ * XPIPE_EMSGSIZE, and the message is gone with its handles. Handles
+ * beyond XPIPE_HANDLES_MAX are all closed: XPIPE_EBADHANDLE, with the
+ * message. A plain recv() lets the OS close any that came. */
 static apr_status_t unix_seq_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
+                                  xpipe_os_handle_t *hs, int *count,
                                   apr_time_t deadline)
 {
-    int direct = *len > c->max_message;
+    int direct = *len > c->max_message, room = count ? *count : 0, i;
     apr_size_t got = direct ? *len : c->max_message + 1;
+    union {
+        struct cmsghdr h;
+        char b[CMSG_SPACE(sizeof(int) * XPIPE_HANDLES_MAX)];
+    } ctl;
+    struct iovec iov;
+    struct msghdr m;
+    unix_fds_t f;
     apr_status_t rv;
 
-    if (xpipe__held_take(&c->held, buf, len, &rv))
+    if (count)
+        *count = 0;
+    if (c->held.data && count && (*len < c->held.len || room < c->held_nfd)) {
+        *len = c->held.len;
+        *count = c->held_nfd;
+        return XPIPE_EMSGSIZE;
+    }
+    if (xpipe__held_take(&c->held, buf, len, &rv)) {
+        if (rv == APR_SUCCESS)
+            unix_held_fds_out(c, hs, count);
         return rv;
+    }
     if (!direct && c->spill == NULL
         && (c->spill = malloc(c->max_message + 1)) == NULL)
         return APR_ENOMEM;
-    rv = unix_xfer(c, 0, direct ? buf : c->spill, &got, UNIX_RECV_TRUNC,
-                   deadline);
+    memset(&m, 0, sizeof(m));
+    iov.iov_base = direct ? buf : c->spill;
+    iov.iov_len = got;
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = ctl.b;
+    m.msg_controllen = sizeof(ctl.b);
+    rv = unix_xfer(c, 0, iov.iov_base, &got, count ? &m : NULL,
+                   UNIX_RECV_TRUNC | (count ? UNIX_CMSG_CLOEXEC : 0), deadline);
     if (rv != APR_SUCCESS)
         return rv;
+    f.n = f.cut = 0;
+    if (count)
+        unix_fds_take(&f, &m);
+    if (f.cut) /* the peer broke the limit: none is handed on */
+        unix_fds_close(f.fd, &f.n);
     if (got > c->max_message) { /* cut: longer than allowed */
+        unix_fds_close(f.fd, &f.n);
         *len = got;
         return XPIPE_EMSGSIZE;
     }
-    if (!direct && got <= *len)
-        memcpy(buf, c->spill, got);
-    else if (!direct) {
-        /* Keep it whole: the spill buffer becomes the held one. */
-        c->held.data = c->spill;
+    if (got > *len || f.n > room) {
+        /* Keep it whole, with its handles, for the next call. */
+        if (direct) {
+            unsigned char *copy = malloc(got);
+            if (copy == NULL) {
+                unix_fds_close(f.fd, &f.n);
+                return APR_ENOMEM;
+            }
+            memcpy(copy, buf, got);
+            c->held.data = copy;
+        }
+        else {
+            c->held.data = c->spill; /* the spill buffer becomes it */
+            c->spill = NULL;
+        }
         c->held.len = got;
-        c->spill = NULL;
+        memcpy(c->held_fd, f.fd, sizeof(int) * (apr_size_t)f.n);
+        c->held_nfd = f.n;
         *len = got;
+        if (count)
+            *count = f.n;
         return XPIPE_EMSGSIZE;
     }
+    if (!direct)
+        memcpy(buf, c->spill, got);
+    for (i = 0; i < f.n; i++)
+        hs[i].fd = f.fd[i];
+    if (count)
+        *count = f.n;
     *len = got;
-    return APR_SUCCESS;
+    return f.cut ? xpipe__fail(XPIPE_EBADHANDLE,
+                               "the peer sent more than %d handles with a "
+                               "message: they were closed",
+                               XPIPE_HANDLES_MAX)
+                 : APR_SUCCESS;
 }
 
-apr_status_t xpipe__unix_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
-                              apr_time_t deadline)
+/* A message in the codec's frames (framed builds, SMB clients) carries no
+ * handles. */
+static apr_status_t unix_no_handles(void)
+{
+    return xpipe__fail(APR_ENOTIMPL,
+                       "messages framed on a stream (an SMB client's, or "
+                       "this build's: -Dunix_messages=framed) carry no "
+                       "handles");
+}
+
+/* The receive shared by recv and recv_handles (count NULL: none). */
+static apr_status_t unix_recv_any(xpipe__chan_t *c, void *buf, apr_size_t *len,
+                                  xpipe_os_handle_t *hs, int *count,
+                                  apr_time_t deadline)
 {
     unix_frame_io_t io = { c, deadline };
 
@@ -301,9 +428,62 @@ apr_status_t xpipe__unix_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
         return rv;
     }
     if (c->rx.kind != XPIPE__FRAME_NONE)
-        return unix_end(
-            c, xpipe__frame_recv(&c->rx, buf, len, unix_frame_read, &io));
-    return unix_end(c, unix_seq_recv(c, buf, len, deadline));
+        return count ? unix_no_handles()
+                     : unix_end(c, xpipe__frame_recv(&c->rx, buf, len,
+                                                     unix_frame_read, &io));
+    return unix_end(c, unix_seq_recv(c, buf, len, hs, count, deadline));
+}
+
+apr_status_t xpipe__unix_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
+                              apr_time_t deadline)
+{
+    return unix_recv_any(c, buf, len, NULL, NULL, deadline);
+}
+
+apr_status_t xpipe__unix_recv_handles(xpipe__chan_t *c, void *buf,
+                                      apr_size_t *len, xpipe_os_handle_t *hs,
+                                      int *count, apr_time_t deadline)
+{
+    return unix_recv_any(c, buf, len, hs, count, deadline);
+}
+
+apr_status_t xpipe__unix_send_handles(xpipe__chan_t *c, const void *buf,
+                                      apr_size_t len,
+                                      const xpipe_os_handle_t *hs, int count,
+                                      apr_time_t deadline)
+{
+    union {
+        struct cmsghdr h;
+        char b[CMSG_SPACE(sizeof(int) * XPIPE_HANDLES_MAX)];
+    } ctl;
+    struct iovec iov;
+    struct msghdr m;
+    struct cmsghdr *h;
+    apr_status_t rv;
+    int i;
+
+    if (c->tx.kind != XPIPE__FRAME_NONE)
+        return unix_no_handles();
+    if (count == 0)
+        return xpipe__unix_send(c, buf, len, deadline);
+    memset(&m, 0, sizeof(m));
+    memset(&ctl, 0, sizeof(ctl));
+    iov.iov_base = (void *)buf;
+    iov.iov_len = len;
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = ctl.b;
+    m.msg_controllen = CMSG_SPACE(sizeof(int) * (apr_size_t)count);
+    h = CMSG_FIRSTHDR(&m);
+    h->cmsg_level = SOL_SOCKET;
+    h->cmsg_type = SCM_RIGHTS;
+    h->cmsg_len = CMSG_LEN(sizeof(int) * (apr_size_t)count);
+    for (i = 0; i < count; i++)
+        memcpy((int *)(void *)CMSG_DATA(h) + i, &hs[i].fd, sizeof(int));
+    rv = unix_xfer(c, 1, NULL, &len, &m, 0, deadline);
+    if (rv == APR_FROM_OS_ERROR(EBADF))
+        rv = xpipe__fail(XPIPE_EBADHANDLE, "a handle to send is not open");
+    return unix_end(c, rv);
 }
 
 apr_status_t xpipe__unix_frame_fill(xpipe__chan_t *c)
@@ -358,6 +538,7 @@ apr_status_t xpipe__unix_close(xpipe__chan_t *c)
     xpipe__frame_rx_free(&c->rx);
     free(c->spill);
     free(c->held.data);
+    unix_fds_close(c->held_fd, &c->held_nfd); /* a held message's */
     xpipe__unix_close_fd(&c->fd);
     xpipe__unix_wake_close(&c->wake);
     return APR_SUCCESS;

@@ -191,9 +191,9 @@ void xpipe__unix_sock_close(xpipe__unix_sock_file_t *f)
 {
     struct stat st;
 
-    if (f->lock_fd < 0)
-        return; /* never opened */
     xpipe__unix_close_fd(&f->fd);
+    if (f->lock_fd < 0)
+        return; /* never opened, or adopted: no file of ours */
     /* Remove the socket file only if it is still the one we bound, and
      * while we still hold the lock, so a new listener's is never hit. */
     if (unix_sys.lstat(f->path, &st) == 0 && st.st_dev == f->dev
@@ -203,12 +203,10 @@ void xpipe__unix_sock_close(xpipe__unix_sock_file_t *f)
     xpipe__unix_close_fd(&f->lock_fd);
 }
 
-apr_status_t xpipe__unix_listen(xpipe__lsn_t **out, const xpipe__name_t *name,
-                                const char *native, const xpipe_attr_t *attr,
-                                apr_pool_t *pool)
+apr_status_t xpipe__unix_lsn_new(xpipe__lsn_t **out, const xpipe_attr_t *attr,
+                                 apr_pool_t *pool)
 {
     xpipe__lsn_t *l = apr_pcalloc(pool, sizeof(*l));
-    apr_status_t rv;
 
     l->sock.fd = l->sock.lock_fd = l->smb.fd = l->smb.lock_fd = -1;
     xpipe__unix_wake_init(&l->wake);
@@ -217,8 +215,18 @@ apr_status_t xpipe__unix_listen(xpipe__lsn_t **out, const xpipe__name_t *name,
     xpipe__unix_slice_init(&l->slice, attr->smb_export ? 0 : attr->wake_slice);
     l->attr = attr;
     l->pool = pool;
-    rv =
-        apr_thread_mutex_create(&l->hello_lock, APR_THREAD_MUTEX_DEFAULT, pool);
+    *out = l;
+    return apr_thread_mutex_create(&l->hello_lock, APR_THREAD_MUTEX_DEFAULT,
+                                   pool);
+}
+
+apr_status_t xpipe__unix_listen(xpipe__lsn_t **out, const xpipe__name_t *name,
+                                const char *native, const xpipe_attr_t *attr,
+                                apr_pool_t *pool)
+{
+    xpipe__lsn_t *l;
+    apr_status_t rv = xpipe__unix_lsn_new(&l, attr, pool);
+
     if (rv != APR_SUCCESS)
         return rv;
     rv = xpipe__unix_name_dir_check(name, native, 1, pool);

@@ -160,6 +160,8 @@ struct xpipe__chan_t {
     apr_size_t max_message;
     unsigned char *spill; /* where a message longer than the buffer runs on */
     xpipe__held_t held;   /* such a message, kept whole for the next call */
+    int held_fd[XPIPE_HANDLES_MAX]; /* and the descriptors it came with */
+    int held_nfd;
     /* What a poll set's read ahead met (an error the socket reports only
      * once), for the next recv to return. */
     apr_status_t rx_err;
@@ -172,6 +174,8 @@ XPIPE__BACKEND_SLOTS(xpipe__unix);
 /* A new socket for attr's mode: close-on-exec, non-blocking, no SIGPIPE,
  * buffers sized. */
 apr_status_t xpipe__unix_socket_new(int *out, const xpipe_attr_t *attr);
+/* Two connected sockets for attr's mode, made as socket_new makes one. */
+apr_status_t xpipe__unix_socket_pair(int fds[2], const xpipe_attr_t *attr);
 void xpipe__unix_sockaddr(struct sockaddr_un *sa, const char *path);
 /* Close *fd (when >= 0) and set it to -1. */
 void xpipe__unix_close_fd(int *fd);
@@ -220,6 +224,9 @@ apr_status_t xpipe__unix_name_dir_check(const xpipe__name_t *name,
                                         apr_pool_t *pool);
 
 /* listen.c */
+/* A listener's state without a socket yet (sock.fd -1). */
+apr_status_t xpipe__unix_lsn_new(xpipe__lsn_t **out, const xpipe_attr_t *attr,
+                                 apr_pool_t *pool);
 /* Lock, bind and listen on one socket file / undo it (the SMB export's
  * socket too). */
 apr_status_t xpipe__unix_sock_open(xpipe__unix_sock_file_t *f, const char *path,

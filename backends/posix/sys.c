@@ -54,31 +54,13 @@ static int unix_open_raw(const char *path, int flags, mode_t mode)
 /* Most entries are the call of the same name. */
 #define SYS(call) .call = call
 xpipe__unix_sys_t xpipe__unix_sys = {
-    SYS(socket),
-    SYS(bind),
-    SYS(listen),
-    .accept = unix_accept_raw,
-    SYS(connect),
-    SYS(recv),
-    SYS(send),
-    SYS(sendmsg),
-    SYS(recvmsg),
-    SYS(poll),
-    SYS(close),
-    SYS(shutdown),
-    SYS(setsockopt),
-    SYS(getsockopt),
-    .open = unix_open_raw,
-    SYS(flock),
-    SYS(lstat),
-    SYS(fstat),
-    SYS(mkdir),
-    SYS(chmod),
-    SYS(fchmod),
-    SYS(chown),
-    SYS(unlink),
-    SYS(read),
-    SYS(write),
+    SYS(socket),   SYS(bind),       SYS(listen),     .accept = unix_accept_raw,
+    SYS(connect),  SYS(socketpair), SYS(recv),       SYS(send),
+    SYS(sendmsg),  SYS(recvmsg),    SYS(poll),       SYS(close),
+    SYS(shutdown), SYS(setsockopt), SYS(getsockopt), .open = unix_open_raw,
+    SYS(flock),    SYS(lstat),      SYS(fstat),      SYS(mkdir),
+    SYS(chmod),    SYS(fchmod),     SYS(chown),      SYS(unlink),
+    SYS(read),     SYS(write),
 };
 #undef SYS
 
@@ -96,23 +78,38 @@ static int unix_sock_type(const xpipe_attr_t *attr)
                                                             : SOCK_STREAM;
 }
 
-/* A new socket: close-on-exec, non-blocking, no SIGPIPE, sized. */
-apr_status_t xpipe__unix_socket_new(int *out, const xpipe_attr_t *attr)
+/* A new socket or socket pair (fds[1] < 0 for one socket): close-on-exec,
+ * non-blocking. */
+static int unix_socket_make(int fds[2], int type)
 {
-    int type = unix_sock_type(attr);
-    int fd, v;
+    int i, flags = 0;
 
 #if defined(SOCK_CLOEXEC) && defined(SOCK_NONBLOCK)
-    fd = unix_sys.socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-#else
-    fd = unix_sys.socket(AF_UNIX, type, 0);
-    if (fd >= 0 && xpipe__unix_cloexec_nonblock(fd) < 0) {
-        unix_sys.close(fd);
-        fd = -1;
-    }
+    flags = SOCK_CLOEXEC | SOCK_NONBLOCK;
 #endif
-    if (fd < 0)
-        return APR_FROM_OS_ERROR(errno);
+    if (fds[1] < 0)
+        fds[0] = unix_sys.socket(AF_UNIX, type | flags, 0);
+    else if (unix_sys.socketpair(AF_UNIX, type | flags, 0, fds) < 0)
+        fds[0] = -1;
+    if (fds[0] < 0)
+        return -1;
+    for (i = 0; i < 2 && fds[i] >= 0 && !flags; i++)
+        if (xpipe__unix_cloexec_nonblock(fds[i]) < 0) {
+            int err = errno;
+            unix_sys.close(fds[0]);
+            if (fds[1] >= 0)
+                unix_sys.close(fds[1]);
+            errno = err;
+            return -1;
+        }
+    return 0;
+}
+
+/* No SIGPIPE, buffers sized as attr says. */
+static void unix_socket_tune(int fd, int type, const xpipe_attr_t *attr)
+{
+    int v;
+
 #ifdef SO_NOSIGPIPE
     v = 1;
     unix_sys.setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &v, sizeof(v));
@@ -128,7 +125,28 @@ apr_status_t xpipe__unix_socket_new(int *out, const xpipe_attr_t *attr)
         v = (int)attr->max_message + 1024;
     if (v)
         unix_sys.setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
-    *out = fd;
+}
+
+apr_status_t xpipe__unix_socket_new(int *out, const xpipe_attr_t *attr)
+{
+    int fds[2] = { -1, -1 }, type = unix_sock_type(attr);
+
+    if (unix_socket_make(fds, type) < 0)
+        return APR_FROM_OS_ERROR(errno);
+    unix_socket_tune(fds[0], type, attr);
+    *out = fds[0];
+    return APR_SUCCESS;
+}
+
+apr_status_t xpipe__unix_socket_pair(int fds[2], const xpipe_attr_t *attr)
+{
+    int type = unix_sock_type(attr);
+
+    fds[0] = fds[1] = 0;
+    if (unix_socket_make(fds, type) < 0)
+        return APR_FROM_OS_ERROR(errno);
+    unix_socket_tune(fds[0], type, attr);
+    unix_socket_tune(fds[1], type, attr);
     return APR_SUCCESS;
 }
 

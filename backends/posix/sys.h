@@ -21,6 +21,7 @@ typedef struct xpipe__unix_sys_t {
     /* accept a connection, non-blocking and close-on-exec */
     int (*accept)(int fd);
     int (*connect)(int fd, const struct sockaddr *sa, socklen_t len);
+    int (*socketpair)(int domain, int type, int protocol, int fds[2]);
     ssize_t (*recv)(int fd, void *buf, size_t len, int flags);
     ssize_t (*send)(int fd, const void *buf, size_t len, int flags);
     ssize_t (*sendmsg)(int fd, const struct msghdr *msg, int flags);
