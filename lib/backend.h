@@ -243,15 +243,15 @@ typedef struct xpipe__backend_t {
                          const xpipe_attr_t *attr, apr_pool_t *pa,
                          apr_pool_t *pb);
     /* Start program (argv, env as xpipe_spawn; env NULL: ours) with the
-     * channel end's handle as its only other inherited one, and the
+     * pair end `end`'s handle as its only other inherited one, and the
      * variable "XPIPE_CHILD_ENV=<its value in the child><suffix>" added
      * to (or replacing that of) its environment. end stays open here
-     * (lib/ closes it). The backend records the child as end's peer
-     * where it needs one (Windows: for DuplicateHandle). */
-    apr_status_t (*spawn)(apr_proc_t *proc, xpipe__chan_t *end,
-                          const char *program, const char *const *argv,
-                          const char *const *env, const char *suffix,
-                          apr_pool_t *pool);
+     * (lib/ closes it). mine, the other end, may record the child as its
+     * peer (Windows: the process handles are duplicated into). */
+    apr_status_t (*spawn)(apr_proc_t *proc, xpipe__chan_t *mine,
+                          xpipe__chan_t *end, const char *program,
+                          const char *const *argv, const char *const *env,
+                          const char *suffix, apr_pool_t *pool);
     /* A channel / listener owning a handle made elsewhere, after checking
      * its kind against attr (XPIPE_EBADHANDLE, XPIPE_EMODE); on failure
      * the handle is left as it was. A listener's *native: what it
@@ -327,10 +327,10 @@ typedef struct xpipe__backend_t {
     apr_status_t p##_pair(xpipe__chan_t **a, xpipe__chan_t **b,                \
                           const xpipe_attr_t *attr, apr_pool_t *pa,            \
                           apr_pool_t *pb);                                     \
-    apr_status_t p##_spawn(apr_proc_t *proc, xpipe__chan_t *end,               \
-                           const char *program, const char *const *argv,       \
-                           const char *const *env, const char *suffix,         \
-                           apr_pool_t *pool);                                  \
+    apr_status_t p##_spawn(apr_proc_t *proc, xpipe__chan_t *mine,              \
+                           xpipe__chan_t *end, const char *program,            \
+                           const char *const *argv, const char *const *env,    \
+                           const char *suffix, apr_pool_t *pool);              \
     apr_status_t p##_adopt(xpipe__chan_t **chan, xpipe_os_handle_t handle,     \
                            const xpipe_attr_t *attr, apr_pool_t *pool);        \
     apr_status_t p##_listener_adopt(                                           \

@@ -782,7 +782,7 @@ apr_status_t xpipe_spawn(apr_proc_t *proc, xpipe_t **channel,
         return rv;
     }
     chan_finish(channel, mine, rv);
-    rv = mine->o.be->spawn(proc, theirs->impl, program, argv, env,
+    rv = mine->o.be->spawn(proc, mine->impl, theirs->impl, program, argv, env,
                            child_env_words(attr), theirs->o.sub);
     /* The child has its copy (or none): ours goes either way. */
     theirs->o.be->close(theirs->impl);

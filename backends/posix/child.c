@@ -41,10 +41,10 @@ apr_status_t xpipe__unix_pair(xpipe__chan_t **a, xpipe__chan_t **b,
     return rv;
 }
 
-apr_status_t xpipe__unix_spawn(apr_proc_t *proc, xpipe__chan_t *end,
-                               const char *program, const char *const *argv,
-                               const char *const *env, const char *suffix,
-                               apr_pool_t *pool)
+apr_status_t xpipe__unix_spawn(apr_proc_t *proc, xpipe__chan_t *mine,
+                               xpipe__chan_t *end, const char *program,
+                               const char *const *argv, const char *const *env,
+                               const char *suffix, apr_pool_t *pool)
 {
 #ifdef HAVE_POSIX_SPAWN_CLOSEFROM
     const char *line =
@@ -55,6 +55,7 @@ apr_status_t xpipe__unix_spawn(apr_proc_t *proc, xpipe__chan_t *end,
     int fd = end->fd, moved = -1, rc;
     pid_t pid;
 
+    (void)mine; /* descriptors travel without knowing the peer */
     /* dup2 onto itself would leave close-on-exec set where the OS does
      * not clear it: move the end off the child's number first. */
     if (fd == UNIX_CHILD_FD) {
@@ -85,6 +86,7 @@ apr_status_t xpipe__unix_spawn(apr_proc_t *proc, xpipe__chan_t *end,
     return APR_SUCCESS;
 #else
     (void)proc;
+    (void)mine;
     (void)end;
     (void)argv;
     (void)env;

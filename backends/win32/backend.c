@@ -99,4 +99,11 @@ const xpipe__backend_t xpipe__win32_backend = {
     .pset_destroy = xpipe__win32_pset_destroy,
     .pset_os_handle_get = xpipe__win32_pset_os_handle_get,
     .pm_ready = xpipe__win32_pm_ready,
+    .pair = xpipe__win32_pair,
+    .spawn = xpipe__win32_spawn,
+    .adopt = xpipe__win32_adopt,
+    .listener_adopt = xpipe__win32_listener_adopt,
+    .handle_parse = xpipe__win32_handle_parse,
+    .send_handles = xpipe__win32_send_handles,
+    .recv_handles = xpipe__win32_recv_handles,
 };

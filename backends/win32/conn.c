@@ -8,12 +8,14 @@
 #include <string.h>
 
 apr_status_t xpipe__win32_chan_new(xpipe__chan_t **out, HANDLE pipe, int server,
-                                   apr_pool_t *pool)
+                                   const xpipe_attr_t *attr, apr_pool_t *pool)
 {
     xpipe__chan_t *c = apr_pcalloc(pool, sizeof(*c));
 
     c->pipe = pipe;
     c->server = server;
+    c->handles = attr->handles;
+    c->max_message = attr->max_message;
     *out = c;
     return APR_SUCCESS;
 }
@@ -115,10 +117,20 @@ apr_status_t xpipe__win32_write(xpipe__chan_t *c, const void *buf,
     return rv == APR_SUCCESS ? rv : win32_write_status(rv);
 }
 
+static apr_status_t win32_send_h(xpipe__chan_t *c, const void *buf,
+                                 apr_size_t len, const xpipe_os_handle_t *hs,
+                                 int count, apr_time_t deadline);
+static apr_status_t win32_recv_h(xpipe__chan_t *c, void *buf, apr_size_t *len,
+                                 xpipe_os_handle_t *hs, int *count,
+                                 apr_time_t deadline);
+
 apr_status_t xpipe__win32_send(xpipe__chan_t *c, const void *buf,
                                apr_size_t len, apr_time_t deadline)
 {
     DWORD n;
+
+    if (c->handles)
+        return win32_send_h(c, buf, len, NULL, 0, deadline);
     apr_status_t rv = win32_io(c, 1, (void *)buf, (DWORD)len, deadline, &n);
 
     win32_note_full(c, rv == APR_TIMEUP);
@@ -136,6 +148,8 @@ apr_status_t xpipe__win32_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
         want = *len > 0x40000000 ? 0x40000000 : (DWORD)*len;
     apr_status_t rv;
 
+    if (c->handles)
+        return win32_recv_h(c, buf, len, NULL, NULL, deadline);
     if (xpipe__held_take(&c->held, buf, len, &rv))
         return rv;
     do /* a 0-byte message (from a foreign peer) is no message: skip it */
@@ -193,8 +207,12 @@ apr_status_t xpipe__win32_shutdown(xpipe__chan_t *c, xpipe_shutdown_e how)
     return APR_ENOTIMPL; /* named pipes have no half close */
 }
 
+static void win32_handles_close(xpipe__chan_t *c);
+
 apr_status_t xpipe__win32_close(xpipe__chan_t *c)
 {
+    if (c->handles)
+        win32_handles_close(c); /* before the pipe: it drains it */
     /* CloseHandle keeps what we wrote readable by the peer, then it reads
      * ERROR_BROKEN_PIPE. Never FlushFileBuffers (blocks forever on an
      * idle peer) nor DisconnectNamedPipe (discards unread data). */
@@ -241,4 +259,266 @@ apr_status_t xpipe__win32_os_handle_get(xpipe__chan_t *c, xpipe_os_handle_t *h)
 {
     h->handle = c->pipe;
     return APR_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ */
+/* Messages with handles (xpipe_attr_handles_set). Each message starts
+ * with a header: 'H', the number of handles, two zero bytes, the
+ * sender's process id (32-bit little-endian), then each handle's value
+ * in the receiver's process (64-bit little-endian): the sender
+ * duplicated them into it before writing. A receiver closes every
+ * handle it does not hand on, so none is left open unseen; one that
+ * closes first closes those of the messages still in the pipe. */
+
+#define WIN32_HDR_MAGIC 'H'
+#define WIN32_HDR_LEN(n) (8 + 8 * (apr_size_t)(n))
+
+/* The peer's process, for DuplicateHandle (opened once). */
+static apr_status_t win32_peer_proc(xpipe__chan_t *c)
+{
+    ULONG pid = c->peer_pid;
+
+    if (c->peer_proc)
+        return APR_SUCCESS;
+    if (pid == 0
+        && !(c->server ? GetNamedPipeClientProcessId(c->pipe, &pid)
+                       : GetNamedPipeServerProcessId(c->pipe, &pid)))
+        return xpipe__fail(win32_os_status(GetLastError()),
+                           "the pipe does not say who its peer is");
+    c->peer_proc = OpenProcess(PROCESS_DUP_HANDLE, FALSE, pid);
+    if (c->peer_proc == NULL)
+        return xpipe__fail(win32_os_status(GetLastError()),
+                           "cannot open the peer's process (pid %lu) to "
+                           "pass handles",
+                           (unsigned long)pid);
+    return APR_SUCCESS;
+}
+
+/* Close copies made in the peer's process (a send that failed). */
+static void win32_unduplicate(xpipe__chan_t *c, HANDLE *v, int n)
+{
+    while (n > 0)
+        DuplicateHandle(c->peer_proc, v[--n], NULL, NULL, 0, FALSE,
+                        DUPLICATE_CLOSE_SOURCE);
+}
+
+static apr_status_t win32_send_h(xpipe__chan_t *c, const void *buf,
+                                 apr_size_t len, const xpipe_os_handle_t *hs,
+                                 int count, apr_time_t deadline)
+{
+    apr_size_t total = WIN32_HDR_LEN(count) + len, k;
+    unsigned char small[1024], *m = small;
+    HANDLE v[XPIPE_HANDLES_MAX];
+    DWORD pid = GetCurrentProcessId(), n = 0;
+    apr_status_t rv = APR_SUCCESS;
+    int i, made = 0;
+
+    if (total > sizeof(small) && (m = malloc(total)) == NULL)
+        return APR_ENOMEM;
+    if (count > 0)
+        rv = win32_peer_proc(c);
+    for (i = 0; i < count && rv == APR_SUCCESS; i++, made++)
+        if (!DuplicateHandle(GetCurrentProcess(), hs[i].handle, c->peer_proc,
+                             &v[i], 0, FALSE, DUPLICATE_SAME_ACCESS))
+            rv = xpipe__fail(XPIPE_EBADHANDLE,
+                             "handle %d (%p) cannot be passed: error %lu", i,
+                             hs[i].handle, (unsigned long)GetLastError());
+    if (rv == APR_SUCCESS) {
+        m[0] = WIN32_HDR_MAGIC;
+        m[1] = (unsigned char)count;
+        m[2] = m[3] = 0;
+        for (k = 0; k < 4; k++)
+            m[4 + k] = (unsigned char)(pid >> (8 * k));
+        for (i = 0; i < count; i++) {
+            apr_uint64_t x = (apr_uint64_t)(apr_uintptr_t)v[i];
+            for (k = 0; k < 8; k++)
+                m[8 + 8 * i + k] = (unsigned char)(x >> (8 * k));
+        }
+        memcpy(m + WIN32_HDR_LEN(count), buf, len);
+        rv = win32_io(c, 1, m, (DWORD)total, deadline, &n);
+        win32_note_full(c, rv == APR_TIMEUP);
+        if (rv != APR_SUCCESS)
+            rv = win32_write_status(rv);
+    }
+    if (rv != APR_SUCCESS) /* the peer never got them: take them back */
+        win32_unduplicate(c, v, made);
+    if (m != small)
+        free(m);
+    return rv;
+}
+
+/* The handles in a message's header (n bytes at m): their number, or -1
+ * when the header is not one. */
+static int win32_hdr_parse(const unsigned char *m, DWORD n, HANDLE *h)
+{
+    int count, i, k;
+
+    if (n < WIN32_HDR_LEN(0) || m[0] != WIN32_HDR_MAGIC
+        || m[1] > XPIPE_HANDLES_MAX || n < WIN32_HDR_LEN(m[1]))
+        return -1;
+    count = m[1];
+    for (i = 0; i < count; i++) {
+        apr_uint64_t x = 0;
+        for (k = 7; k >= 0; k--)
+            x = x << 8 | m[8 + 8 * i + k];
+        h[i] = (HANDLE)(apr_uintptr_t)x;
+    }
+    return count;
+}
+
+static void win32_handles_drop(HANDLE *h, int *n)
+{
+    while (*n > 0)
+        win32_sys.close_handle(h[--*n]);
+}
+
+/* Read one whole message into c->spill: APR_SUCCESS with *n its length;
+ * one longer than the spill buffer (a peer past its maximum) is read to
+ * its end, its handles closed, and told as XPIPE_EMSGSIZE (*n: its
+ * size). */
+static apr_status_t win32_read_whole(xpipe__chan_t *c, DWORD *n,
+                                     apr_time_t deadline)
+{
+    DWORD cap = (DWORD)(c->max_message + WIN32_HDR_LEN(XPIPE_HANDLES_MAX)),
+          avail, left, m;
+    HANDLE h[XPIPE_HANDLES_MAX];
+    unsigned char *rest;
+    apr_status_t rv;
+    int k;
+
+    if (c->spill == NULL && (c->spill = malloc(cap)) == NULL)
+        return APR_ENOMEM;
+    do /* a 0-byte message (from a foreign peer) is no message: skip it */
+        rv = win32_io(c, 0, c->spill, cap, deadline, n);
+    while (rv == APR_SUCCESS && *n == 0);
+    if (rv == APR_SUCCESS || APR_TO_OS_ERROR(rv) != ERROR_MORE_DATA)
+        return rv;
+    if (!win32_sys.peek_named_pipe(c->pipe, NULL, 0, NULL, &avail, &left))
+        return win32_os_status(GetLastError());
+    if ((rest = malloc(left ? left : 1)) == NULL)
+        return APR_ENOMEM;
+    rv = win32_io(c, 0, rest, left, deadline, &m);
+    free(rest);
+    if (rv != APR_SUCCESS)
+        return rv;
+    k = win32_hdr_parse(c->spill, *n, h);
+    if (k > 0)
+        win32_handles_drop(h, &k);
+    *n += m;
+    return XPIPE_EMSGSIZE;
+}
+
+static apr_status_t win32_recv_h(xpipe__chan_t *c, void *buf, apr_size_t *len,
+                                 xpipe_os_handle_t *hs, int *count,
+                                 apr_time_t deadline)
+{
+    int room = count ? *count : 0, k, i;
+    HANDLE h[XPIPE_HANDLES_MAX];
+    apr_size_t plen;
+    apr_status_t rv;
+    DWORD n;
+
+    if (count)
+        *count = 0;
+    if (c->held.data && count && (*len < c->held.len || room < c->held_nh)) {
+        *len = c->held.len;
+        *count = c->held_nh;
+        return XPIPE_EMSGSIZE;
+    }
+    if (xpipe__held_take(&c->held, buf, len, &rv)) {
+        if (rv == APR_SUCCESS && count) {
+            for (i = 0; i < c->held_nh; i++)
+                hs[i].handle = c->held_h[i];
+            *count = c->held_nh;
+            c->held_nh = 0;
+        }
+        else if (rv == APR_SUCCESS)
+            win32_handles_drop(c->held_h, &c->held_nh);
+        return rv;
+    }
+    rv = win32_read_whole(c, &n, deadline);
+    if (rv == XPIPE_EMSGSIZE) { /* past the maximum: gone */
+        *len = n > WIN32_HDR_LEN(0) ? n - WIN32_HDR_LEN(0) : n;
+        return rv;
+    }
+    if (rv != APR_SUCCESS) {
+        *len = 0;
+        switch (APR_TO_OS_ERROR(rv)) {
+        case ERROR_BROKEN_PIPE: /* peer closed, all read: end */
+        case ERROR_PIPE_NOT_CONNECTED: return APR_EOF;
+        default: return rv;
+        }
+    }
+    k = win32_hdr_parse(c->spill, n, h);
+    if (k < 0) {
+        *len = 0;
+        return xpipe__fail(XPIPE_EBADHANDLE,
+                           "a message of %lu bytes without the handles "
+                           "header (does the peer set "
+                           "xpipe_attr_handles_set?): dropped",
+                           (unsigned long)n);
+    }
+    plen = n - WIN32_HDR_LEN(k);
+    if (plen > *len || (count && k > room)) {
+        /* Keep it whole, with its handles, for the next call. */
+        c->held.data = malloc(plen ? plen : 1);
+        if (c->held.data == NULL) {
+            win32_handles_drop(h, &k);
+            return APR_ENOMEM;
+        }
+        memcpy(c->held.data, c->spill + WIN32_HDR_LEN(k), plen);
+        c->held.len = plen;
+        memcpy(c->held_h, h, sizeof(HANDLE) * (apr_size_t)k);
+        c->held_nh = k;
+        *len = plen;
+        if (count)
+            *count = k;
+        return XPIPE_EMSGSIZE;
+    }
+    memcpy(buf, c->spill + WIN32_HDR_LEN(k), plen);
+    *len = plen;
+    if (count == NULL)
+        win32_handles_drop(h, &k);
+    for (i = 0; i < k; i++)
+        hs[i].handle = h[i];
+    if (count)
+        *count = k;
+    return APR_SUCCESS;
+}
+
+apr_status_t xpipe__win32_send_handles(xpipe__chan_t *c, const void *buf,
+                                       apr_size_t len,
+                                       const xpipe_os_handle_t *hs, int count,
+                                       apr_time_t deadline)
+{
+    return win32_send_h(c, buf, len, hs, count, deadline);
+}
+
+apr_status_t xpipe__win32_recv_handles(xpipe__chan_t *c, void *buf,
+                                       apr_size_t *len, xpipe_os_handle_t *hs,
+                                       int *count, apr_time_t deadline)
+{
+    return win32_recv_h(c, buf, len, hs, count, deadline);
+}
+
+/* At close: the handles of a held message and of the messages still in
+ * the pipe (read without waiting) are closed, then what the channel
+ * keeps for passing them. */
+static void win32_handles_close(xpipe__chan_t *c)
+{
+    DWORD avail = 0, n;
+    HANDLE h[XPIPE_HANDLES_MAX];
+    int k;
+
+    win32_handles_drop(c->held_h, &c->held_nh);
+    while (win32_sys.peek_named_pipe(c->pipe, NULL, 0, NULL, &avail, NULL)
+           && avail > 0 && win32_read_whole(c, &n, XPIPE__NOW) == APR_SUCCESS) {
+        k = win32_hdr_parse(c->spill, n, h);
+        if (k > 0)
+            win32_handles_drop(h, &k);
+    }
+    free(c->spill);
+    c->spill = NULL;
+    if (c->peer_proc)
+        win32_sys.close_handle(c->peer_proc);
 }

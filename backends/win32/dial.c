@@ -66,7 +66,7 @@ apr_status_t xpipe__win32_dial(xpipe__chan_t **out, const xpipe__name_t *name,
         win32_sys.close_handle(h);
         return win32_os_status(err);
     }
-    return xpipe__win32_chan_new(out, h, 0, pool);
+    return xpipe__win32_chan_new(out, h, 0, attr, pool);
 }
 
 /* WaitNamedPipe: returns early when an instance frees. 0 ms would mean

@@ -12,12 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The descriptor every instance gets: the attribute's SDDL, or by default
- * full access for the creating user and SYSTEM, nobody else, with no
- * inherited entries ("P"). */
-static apr_status_t win32_security(xpipe__lsn_t *l, apr_pool_t *pool)
+apr_status_t xpipe__win32_sd(const char *sddl, SECURITY_ATTRIBUTES *sa,
+                             PSECURITY_DESCRIPTOR *sd, apr_pool_t *pool)
 {
-    const char *sddl = l->attr->sddl, *me;
+    const char *me;
     wchar_t *w;
     apr_status_t rv;
 
@@ -30,17 +28,18 @@ static apr_status_t win32_security(xpipe__lsn_t *l, apr_pool_t *pool)
     w = xpipe__win32_wide(sddl, pool);
     if (w == NULL
         || !ConvertStringSecurityDescriptorToSecurityDescriptorW(
-            w, SDDL_REVISION_1, &l->sd, NULL))
+            w, SDDL_REVISION_1, sd, NULL))
         return APR_EINVAL; /* the SDDL string does not parse */
-    l->sa.nLength = sizeof(l->sa);
-    l->sa.lpSecurityDescriptor = l->sd;
-    l->sa.bInheritHandle = FALSE;
+    sa->nLength = sizeof(*sa);
+    sa->lpSecurityDescriptor = *sd;
+    sa->bInheritHandle = FALSE;
     return APR_SUCCESS;
 }
 
-static HANDLE win32_instance_new(xpipe__lsn_t *l, int first, DWORD *err)
+HANDLE xpipe__win32_pipe_new(const wchar_t *wname, const xpipe_attr_t *a,
+                             int first, DWORD instances,
+                             SECURITY_ATTRIBUTES *sa, DWORD *err)
 {
-    const xpipe_attr_t *a = l->attr;
     DWORD mode = a->mode == XPIPE_MODE_MESSAGE
                      ? PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE
                      : PIPE_TYPE_BYTE | PIPE_READMODE_BYTE;
@@ -60,12 +59,18 @@ static HANDLE win32_instance_new(xpipe__lsn_t *l, int first, DWORD *err)
         mode |= PIPE_REJECT_REMOTE_CLIENTS;
     if (first)
         open |= FILE_FLAG_FIRST_PIPE_INSTANCE;
-    /* Unlimited: accepted channels count as instances too. */
-    h = win32_sys.create_named_pipe(l->wname, open, mode | PIPE_WAIT,
-                                    PIPE_UNLIMITED_INSTANCES, out, in, 0,
-                                    &l->sa);
+    h = win32_sys.create_named_pipe(wname, open, mode | PIPE_WAIT, instances,
+                                    out, in, 0, sa);
     *err = h == INVALID_HANDLE_VALUE ? GetLastError() : 0;
     return h;
+}
+
+/* A new instance of the listener's pipe. Unlimited: accepted channels
+ * count as instances too. */
+static HANDLE win32_instance_new(xpipe__lsn_t *l, int first, DWORD *err)
+{
+    return xpipe__win32_pipe_new(l->wname, l->attr, first,
+                                 PIPE_UNLIMITED_INSTANCES, &l->sa, err);
 }
 
 /* Start waiting for a client on a slot, creating its instance if needed. */
@@ -123,7 +128,10 @@ apr_status_t xpipe__win32_listen(xpipe__lsn_t **out, const xpipe__name_t *name,
     if (l->wname == NULL)
         return xpipe__fail(XPIPE_EBADNAME, "%s does not convert to UTF-16",
                            native);
-    rv = win32_security(l, pool);
+    /* Every instance gets the attribute's descriptor, or by default full
+     * access for the creating user and SYSTEM, nobody else, with no
+     * inherited entries ("P"). */
+    rv = xpipe__win32_sd(attr->sddl, &l->sa, &l->sd, pool);
     if (rv != APR_SUCCESS)
         return rv;
     l->slot = apr_pcalloc(pool, sizeof(xpipe__win32_inst_t) * (apr_size_t)l->n);
@@ -245,7 +253,7 @@ apr_status_t xpipe__win32_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
         if (pending && !in_set)
             evs[k++] = l->ev;
         if (h != INVALID_HANDLE_VALUE) {
-            apr_status_t rv = xpipe__win32_chan_new(out, h, 1, pool);
+            apr_status_t rv = xpipe__win32_chan_new(out, h, 1, l->attr, pool);
             if (rv == APR_SUCCESS) {
                 (*out)->wname = apr_pmemdup(
                     pool, l->wname, (wcslen(l->wname) + 1) * sizeof(wchar_t));

@@ -74,6 +74,20 @@ struct xpipe__chan_t {
     int full;
     apr_time_t full_at;
     HANDLE port;
+    /* Messages carry handles (attr->handles): each starts with a header
+     * (win32_hdr_t in conn.c) naming the handles duplicated into the
+     * receiver. The peer's process: its id (0: ask the pipe; set for a
+     * child we started, whose end we opened ourselves) and, opened on
+     * the first send, a handle to duplicate into. A received message is
+     * read whole into spill; one kept for the next call (held) keeps
+     * its handles in held_h. */
+    int handles;
+    apr_size_t max_message;
+    DWORD peer_pid;
+    HANDLE peer_proc;
+    unsigned char *spill;
+    HANDLE held_h[XPIPE_HANDLES_MAX];
+    int held_nh;
 };
 
 static inline apr_status_t win32_os_status(DWORD err)
@@ -113,6 +127,16 @@ void xpipe__win32_names_unlock(void);
 long xpipe__win32_names_add(const wchar_t *name, long delta);
 
 /* listen.c */
+/* A security descriptor from SDDL (NULL: full access for this user and
+ * SYSTEM only), into *sd (LocalFree it) and sa (not inheritable). */
+apr_status_t xpipe__win32_sd(const char *sddl, SECURITY_ATTRIBUTES *sa,
+                             PSECURITY_DESCRIPTOR *sd, apr_pool_t *pool);
+/* A server end of pipe wname for a's mode and buffers, overlapped, local
+ * clients only (unless a says remote); first: FILE_FLAG_FIRST_PIPE_INSTANCE.
+ * INVALID_HANDLE_VALUE with *err on failure. */
+HANDLE xpipe__win32_pipe_new(const wchar_t *wname, const xpipe_attr_t *a,
+                             int first, DWORD instances,
+                             SECURITY_ATTRIBUTES *sa, DWORD *err);
 /* Make the slots signal ev (a poll set's event), or the listener's own
  * when ev is NULL; pending connects are re-armed with it. */
 void xpipe__win32_listener_notify(xpipe__lsn_t *l, HANDLE ev);
@@ -125,7 +149,7 @@ apr_status_t xpipe__win32_busy_wait(const char *native, apr_time_t deadline,
 
 /* conn.c */
 apr_status_t xpipe__win32_chan_new(xpipe__chan_t **out, HANDLE pipe, int server,
-                                   apr_pool_t *pool);
+                                   const xpipe_attr_t *attr, apr_pool_t *pool);
 
 /* backend.c */
 /* The user SID of a process's token, as "S-1-5-...". */
