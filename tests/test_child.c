@@ -702,15 +702,21 @@ static void test_handles_too_many(void)
     apr_size_t n = sizeof(buf);
     long before;
 
-    CU_ASSERT_FATAL(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp) == 0);
+    /* Framed builds carry messages as a 4-byte big-endian length and the
+     * bytes on a stream. */
+    int framed = strcmp(xpipe_backend_name(), "unix-framed") == 0;
+    char msg[8] = { 0, 0, 0, 4, 'm', 'a', 'n', 'y' };
+
+    CU_ASSERT_FATAL(
+        socketpair(AF_UNIX, framed ? SOCK_STREAM : SOCK_SEQPACKET, 0, sp) == 0);
     h.fd = sp[1];
     XT_OK(xpipe_adopt(&b, h, handles_attr(), xt_p));
     xpipe_timeout_set(b, XT_LONG);
     before = open_handles();
     memset(&m, 0, sizeof(m));
     memset(&ctl, 0, sizeof(ctl));
-    iov.iov_base = "many";
-    iov.iov_len = 4;
+    iov.iov_base = framed ? msg : msg + 4;
+    iov.iov_len = framed ? 8 : 4;
     m.msg_iov = &iov;
     m.msg_iovlen = 1;
     m.msg_control = ctl.b;
@@ -722,7 +728,7 @@ static void test_handles_too_many(void)
     for (i = 0; i < XPIPE_HANDLES_MAX + 4; i++)
         fds[i] = 2;
     memcpy(CMSG_DATA(c), fds, sizeof(fds));
-    CU_ASSERT_FATAL(sendmsg(sp[0], &m, 0) == 4);
+    CU_ASSERT_FATAL(sendmsg(sp[0], &m, 0) == (ssize_t)iov.iov_len);
     XT_STATUS(xpipe_recv_handles(b, buf, &n, got, &count), XPIPE_EBADHANDLE);
     CU_ASSERT_EQUAL(n, 4); /* the message came */
     CU_ASSERT_EQUAL(count, 0);

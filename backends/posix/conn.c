@@ -20,6 +20,7 @@ apr_status_t xpipe__unix_chan_new(xpipe__chan_t **out, int fd,
     c->max_message = attr->max_message;
     c->message = attr->mode == XPIPE_MODE_MESSAGE;
     c->seq = c->message && kind == XPIPE__FRAME_NONE;
+    c->handles = attr->handles;
     c->rx.kind = c->tx.kind = kind;
     /* A fresh channel's first read is most often for what the peer has
      * not sent yet (a client's answer, or a server's first request: the
@@ -175,76 +176,12 @@ apr_status_t xpipe__unix_write(xpipe__chan_t *c, const void *buf,
 }
 
 /* ------------------------------------------------------------------ */
-/* Frames on a stream: the codec (frame.h) moves bytes through these. */
-
-typedef struct unix_frame_io_t {
-    xpipe__chan_t *c;
-    apr_time_t deadline;
-} unix_frame_io_t;
-
-static apr_status_t unix_frame_read(void *baton, void *buf, apr_size_t *n)
-{
-    unix_frame_io_t *io = baton;
-
-    return unix_xfer(io->c, 0, buf, n, NULL, 0, io->deadline);
-}
-
-/* One sendmsg of the parts; on EAGAIN wait for room (to the deadline). */
-static apr_status_t unix_frame_write(void *baton,
-                                     const xpipe__frame_part_t *parts,
-                                     int count, apr_size_t *n)
-{
-    unix_frame_io_t *io = baton;
-    struct iovec iov[2];
-    struct msghdr msg;
-    int i;
-
-    memset(&msg, 0, sizeof(msg));
-    *n = 0;
-    for (i = 0; i < count && i < 2; i++) {
-        iov[i].iov_base = (void *)parts[i].p;
-        iov[i].iov_len = parts[i].n;
-        *n += parts[i].n;
-    }
-    msg.msg_iov = iov;
-    msg.msg_iovlen = (size_t)i;
-    return unix_xfer(io->c, 1, NULL, n, &msg, 0, io->deadline);
-}
-
-apr_status_t xpipe__unix_send(xpipe__chan_t *c, const void *buf, apr_size_t len,
-                              apr_time_t deadline)
-{
-    unix_frame_io_t io = { c, deadline };
-
-    if (c->tx.kind != XPIPE__FRAME_NONE) {
-        if (len > xpipe__frame_max(c->tx.kind))
-            return xpipe__fail(XPIPE_EMSGSIZE,
-                               "%lu bytes: this peer's messages hold at "
-                               "most %lu (an SMB client's: 65,535)",
-                               (unsigned long)len,
-                               (unsigned long)xpipe__frame_max(c->tx.kind));
-        return unix_end(
-            c, xpipe__frame_send(&c->tx, buf, len, unix_frame_write, &io));
-    }
-    /* SOCK_SEQPACKET sends are atomic: all of the message or an error. */
-    return unix_end(c, unix_xfer(c, 1, (void *)buf, &len, NULL, 0, deadline));
-}
-
-/* Linux: recv() with MSG_TRUNC returns the real length of a message it
- * cut. Elsewhere the buffers below hold one byte more than the largest
- * message, which tells a cut the same. */
-#ifdef __linux__
-#define UNIX_RECV_TRUNC MSG_TRUNC
-#else
-#define UNIX_RECV_TRUNC 0
-#endif
-
-/* Descriptors that came with a message (SCM_RIGHTS). */
-typedef struct unix_fds_t {
-    int fd[XPIPE_HANDLES_MAX];
-    int n;
-    int cut; /* more came than fit, or the control data was cut */
-} unix_fds_t;
+/* Descriptors sent with messages (SCM_RIGHTS), on channels with
+ * attr->handles. A SOCK_SEQPACKET message carries its own; a frame's
+ * ride with its first bytes, and the codec reads frames exactly (never
+ * into the next), so those that come while a frame is read are its own.
+ * A receive that asks for none gets them closed; one with too little
+ * room leaves the message and its descriptors for the next call. */
 
 #ifdef MSG_CMSG_CLOEXEC
 #define UNIX_CMSG_CLOEXEC MSG_CMSG_CLOEXEC
@@ -252,29 +189,36 @@ typedef struct unix_fds_t {
 #define UNIX_CMSG_CLOEXEC 0
 #endif
 
-static void unix_fds_close(int *fd, int *n)
+/* Control data room for the most descriptors a message carries. */
+typedef union unix_ctl_t {
+    struct cmsghdr h;
+    char b[CMSG_SPACE(sizeof(int) * XPIPE_HANDLES_MAX)];
+} unix_ctl_t;
+
+static void unix_fds_close(xpipe__unix_fds_t *f)
 {
-    while (*n > 0)
-        unix_sys.close(fd[--*n]);
+    while (f->n > 0)
+        unix_sys.close(f->fd[--f->n]);
+    f->cut = 0;
 }
 
-/* The descriptors in a received message's control data, close-on-exec;
- * any beyond XPIPE_HANDLES_MAX closed at once. */
-static void unix_fds_take(unix_fds_t *f, struct msghdr *m)
+/* Add the descriptors in a received message's control data to f,
+ * close-on-exec; any beyond XPIPE_HANDLES_MAX are closed at once. */
+static void unix_fds_take(xpipe__unix_fds_t *f, struct msghdr *m)
 {
     struct cmsghdr *h;
 
-    f->n = 0;
-    f->cut = (m->msg_flags & MSG_CTRUNC) != 0;
+    if (m->msg_flags & MSG_CTRUNC)
+        f->cut = 1;
     for (h = CMSG_FIRSTHDR(m); h; h = CMSG_NXTHDR(m, h)) {
-        int k, *p = (int *)(void *)CMSG_DATA(h);
-        apr_size_t count;
+        const unsigned char *p = CMSG_DATA(h);
+        apr_size_t k, count;
         if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
             continue;
         count = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (k = 0; k < (int)count; k++) {
+        for (k = 0; k < count; k++) {
             int fd;
-            memcpy(&fd, p + k, sizeof(fd));
+            memcpy(&fd, p + k * sizeof(int), sizeof(fd));
             if (!UNIX_CMSG_CLOEXEC)
                 fcntl(fd, F_SETFD, FD_CLOEXEC);
             if (f->n < XPIPE_HANDLES_MAX)
@@ -287,92 +231,242 @@ static void unix_fds_take(unix_fds_t *f, struct msghdr *m)
     }
 }
 
-/* Hand the held message's descriptors over (hs: room for them, checked)
- * or, for a receive that asked for none, close them. */
-static void unix_held_fds_out(xpipe__chan_t *c, xpipe_os_handle_t *hs,
-                              int *count)
+/* A message was delivered: its descriptors go to the caller (count:
+ * room checked) or, for a receive that asked for none, are closed. A
+ * peer that broke the limit gets none handed on: XPIPE_EBADHANDLE. */
+static apr_status_t unix_fds_out(xpipe__unix_fds_t *f, xpipe_os_handle_t *hs,
+                                 int *count)
 {
-    int i;
+    int cut = f->cut, i;
 
-    if (count == NULL) {
-        unix_fds_close(c->held_fd, &c->held_nfd);
-        return;
-    }
-    for (i = 0; i < c->held_nfd; i++)
-        hs[i].fd = c->held_fd[i];
-    *count = c->held_nfd;
-    c->held_nfd = 0;
+    if (count == NULL || cut)
+        unix_fds_close(f);
+    for (i = 0; i < f->n; i++)
+        hs[i].fd = f->fd[i];
+    if (count)
+        *count = f->n;
+    f->n = 0;
+    if (cut && count)
+        return xpipe__fail(XPIPE_EBADHANDLE,
+                           "the peer sent more than %d handles with a "
+                           "message: they were closed",
+                           XPIPE_HANDLES_MAX);
+    return APR_SUCCESS;
 }
 
-/* SOCK_SEQPACKET receive in one plain recv() (measurably cheaper than
- * recvmsg here), or one recvmsg() when the caller takes handles (count
- * not NULL: in, room in hs; out, how many came). A buffer larger than
- * the max message size takes the message directly; a smaller one gets
- * it through the channel's spill buffer, so a buffer too small loses
- * nothing: the message is kept whole for the next call (XPIPE_EMSGSIZE
- * with its size), with its handles, as is one whose handles find too
- * little room. Only a message longer than this channel's max message
- * size (from a peer that ignored its own) can be cut: that too is
- * XPIPE_EMSGSIZE, and the message is gone with its handles. Handles
- * beyond XPIPE_HANDLES_MAX are all closed: XPIPE_EBADHANDLE, with the
- * message. A plain recv() lets the OS close any that came. */
-static apr_status_t unix_seq_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
-                                  xpipe_os_handle_t *hs, int *count,
+/* Attach count descriptors to m (ctl: its control buffer). */
+static void unix_fds_put(struct msghdr *m, unix_ctl_t *ctl,
+                         const xpipe_os_handle_t *hs, int count)
+{
+    struct cmsghdr *h;
+    int i;
+
+    memset(ctl, 0, sizeof(*ctl));
+    m->msg_control = ctl->b;
+    m->msg_controllen = CMSG_SPACE(sizeof(int) * (apr_size_t)count);
+    h = CMSG_FIRSTHDR(m);
+    h->cmsg_level = SOL_SOCKET;
+    h->cmsg_type = SCM_RIGHTS;
+    h->cmsg_len = CMSG_LEN(sizeof(int) * (apr_size_t)count);
+    for (i = 0; i < count; i++)
+        memcpy(CMSG_DATA(h) + (apr_size_t)i * sizeof(int), &hs[i].fd,
+               sizeof(int));
+}
+
+/* One receive of up to *n bytes into buf, collecting descriptors into f
+ * when f is not NULL (recvmsg), else a plain recv (the OS closes any that
+ * came). flags as unix_xfer's. */
+static apr_status_t unix_recv_fds(xpipe__chan_t *c, void *buf, apr_size_t *n,
+                                  xpipe__unix_fds_t *f, int flags,
                                   apr_time_t deadline)
 {
-    int direct = *len > c->max_message, room = count ? *count : 0, i;
-    apr_size_t got = direct ? *len : c->max_message + 1;
-    union {
-        struct cmsghdr h;
-        char b[CMSG_SPACE(sizeof(int) * XPIPE_HANDLES_MAX)];
-    } ctl;
+    unix_ctl_t ctl;
     struct iovec iov;
     struct msghdr m;
-    unix_fds_t f;
     apr_status_t rv;
 
-    if (count)
-        *count = 0;
-    if (c->held.data && count && (*len < c->held.len || room < c->held_nfd)) {
-        *len = c->held.len;
-        *count = c->held_nfd;
-        return XPIPE_EMSGSIZE;
-    }
-    if (xpipe__held_take(&c->held, buf, len, &rv)) {
-        if (rv == APR_SUCCESS)
-            unix_held_fds_out(c, hs, count);
-        return rv;
-    }
-    if (!direct && c->spill == NULL
-        && (c->spill = malloc(c->max_message + 1)) == NULL)
-        return APR_ENOMEM;
+    if (f == NULL)
+        return unix_xfer(c, 0, buf, n, NULL, flags, deadline);
     memset(&m, 0, sizeof(m));
-    iov.iov_base = direct ? buf : c->spill;
-    iov.iov_len = got;
+    iov.iov_base = buf;
+    iov.iov_len = *n;
     m.msg_iov = &iov;
     m.msg_iovlen = 1;
     m.msg_control = ctl.b;
     m.msg_controllen = sizeof(ctl.b);
-    rv = unix_xfer(c, 0, iov.iov_base, &got, count ? &m : NULL,
-                   UNIX_RECV_TRUNC | (count ? UNIX_CMSG_CLOEXEC : 0), deadline);
+    rv = unix_xfer(c, 0, buf, n, &m, flags | UNIX_CMSG_CLOEXEC, deadline);
+    if (rv == APR_SUCCESS)
+        unix_fds_take(f, &m);
+    return rv;
+}
+
+/* ------------------------------------------------------------------ */
+/* Frames on a stream: the codec (frame.h) moves bytes through these. */
+
+typedef struct unix_frame_io_t {
+    xpipe__chan_t *c;
+    apr_time_t deadline;
+    /* Descriptors to send with the frame's first bytes (then 0). */
+    const xpipe_os_handle_t *hs;
+    int count;
+} unix_frame_io_t;
+
+static apr_status_t unix_frame_read(void *baton, void *buf, apr_size_t *n)
+{
+    unix_frame_io_t *io = baton;
+    xpipe__chan_t *c = io->c;
+
+    return unix_recv_fds(c, buf, n, c->handles ? &c->fds : NULL, 0,
+                         io->deadline);
+}
+
+/* One sendmsg of the parts; on EAGAIN wait for room (to the deadline). */
+static apr_status_t unix_frame_write(void *baton,
+                                     const xpipe__frame_part_t *parts,
+                                     int count, apr_size_t *n)
+{
+    unix_frame_io_t *io = baton;
+    struct iovec iov[2];
+    struct msghdr msg;
+    unix_ctl_t ctl;
+    apr_status_t rv;
+    int i;
+
+    memset(&msg, 0, sizeof(msg));
+    *n = 0;
+    for (i = 0; i < count && i < 2; i++) {
+        iov[i].iov_base = (void *)parts[i].p;
+        iov[i].iov_len = parts[i].n;
+        *n += parts[i].n;
+    }
+    msg.msg_iov = iov;
+    msg.msg_iovlen = (size_t)i;
+    if (io->count > 0)
+        unix_fds_put(&msg, &ctl, io->hs, io->count);
+    rv = unix_xfer(io->c, 1, NULL, n, &msg, 0, io->deadline);
+    if (rv == APR_SUCCESS)
+        io->count = 0; /* they went with these bytes */
+    return rv;
+}
+
+/* Send one message (with count descriptors) in frames or as one
+ * SOCK_SEQPACKET message (atomic: all of it or an error). */
+static apr_status_t unix_send_any(xpipe__chan_t *c, const void *buf,
+                                  apr_size_t len, const xpipe_os_handle_t *hs,
+                                  int count, apr_time_t deadline)
+{
+    unix_frame_io_t io = { c, deadline, NULL, 0 };
+    unix_ctl_t ctl;
+    struct iovec iov;
+    struct msghdr m;
+    apr_status_t rv;
+
+    if (c->tx.kind != XPIPE__FRAME_NONE) {
+        if (len > xpipe__frame_max(c->tx.kind))
+            return xpipe__fail(XPIPE_EMSGSIZE,
+                               "%lu bytes: this peer's messages hold at "
+                               "most %lu (an SMB client's: 65,535)",
+                               (unsigned long)len,
+                               (unsigned long)xpipe__frame_max(c->tx.kind));
+        /* An earlier frame's tail first, without them. */
+        rv = xpipe__frame_flush(&c->tx, unix_frame_write, &io);
+        io.hs = hs;
+        io.count = count;
+        if (rv == APR_SUCCESS)
+            rv = xpipe__frame_send(&c->tx, buf, len, unix_frame_write, &io);
+    }
+    else if (count == 0)
+        rv = unix_xfer(c, 1, (void *)buf, &len, NULL, 0, deadline);
+    else {
+        memset(&m, 0, sizeof(m));
+        iov.iov_base = (void *)buf;
+        iov.iov_len = len;
+        m.msg_iov = &iov;
+        m.msg_iovlen = 1;
+        unix_fds_put(&m, &ctl, hs, count);
+        rv = unix_xfer(c, 1, NULL, &len, &m, 0, deadline);
+    }
+    if (count > 0 && rv == APR_FROM_OS_ERROR(EBADF))
+        rv = xpipe__fail(XPIPE_EBADHANDLE, "a handle to send is not open");
+    return unix_end(c, rv);
+}
+
+apr_status_t xpipe__unix_send(xpipe__chan_t *c, const void *buf, apr_size_t len,
+                              apr_time_t deadline)
+{
+    return unix_send_any(c, buf, len, NULL, 0, deadline);
+}
+
+/* An SMB client's messages (through smbd) carry no descriptors. */
+static apr_status_t unix_no_handles(void)
+{
+    return xpipe__fail(APR_ENOTIMPL, "a network client's messages carry no "
+                                     "handles");
+}
+
+apr_status_t xpipe__unix_send_handles(xpipe__chan_t *c, const void *buf,
+                                      apr_size_t len,
+                                      const xpipe_os_handle_t *hs, int count,
+                                      apr_time_t deadline)
+{
+    if (c->smb)
+        return unix_no_handles();
+    return unix_send_any(c, buf, len, hs, count, deadline);
+}
+
+/* Linux: recv() with MSG_TRUNC returns the real length of a message it
+ * cut. Elsewhere the buffers below hold one byte more than the largest
+ * message, which tells a cut the same. */
+#ifdef __linux__
+#define UNIX_RECV_TRUNC MSG_TRUNC
+#else
+#define UNIX_RECV_TRUNC 0
+#endif
+
+/* SOCK_SEQPACKET receive in one plain recv() (measurably cheaper than
+ * recvmsg here), or one recvmsg() when the caller takes descriptors
+ * (count not NULL: in, room in hs; out, how many came). A buffer larger
+ * than the max message size takes the message directly; a smaller one
+ * gets it through the channel's spill buffer, so a buffer too small
+ * loses nothing: the message is kept whole for the next call
+ * (XPIPE_EMSGSIZE with its size), with its descriptors, as is one whose
+ * descriptors find too little room. Only a message longer than this
+ * channel's max message size (from a peer that ignored its own) can be
+ * cut: that too is XPIPE_EMSGSIZE, and the message is gone with its
+ * descriptors. */
+static apr_status_t unix_seq_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
+                                  xpipe_os_handle_t *hs, int *count,
+                                  apr_time_t deadline)
+{
+    int direct = *len > c->max_message, room = count ? *count : 0;
+    apr_size_t got = direct ? *len : c->max_message + 1;
+    apr_status_t rv;
+
+    if (c->held.data && count && (*len < c->held.len || room < c->fds.n)) {
+        *len = c->held.len;
+        *count = c->fds.n;
+        return XPIPE_EMSGSIZE;
+    }
+    if (xpipe__held_take(&c->held, buf, len, &rv))
+        return rv == APR_SUCCESS ? unix_fds_out(&c->fds, hs, count) : rv;
+    if (!direct && c->spill == NULL
+        && (c->spill = malloc(c->max_message + 1)) == NULL)
+        return APR_ENOMEM;
+    rv = unix_recv_fds(c, direct ? buf : c->spill, &got, count ? &c->fds : NULL,
+                       UNIX_RECV_TRUNC, deadline);
     if (rv != APR_SUCCESS)
         return rv;
-    f.n = f.cut = 0;
-    if (count)
-        unix_fds_take(&f, &m);
-    if (f.cut) /* the peer broke the limit: none is handed on */
-        unix_fds_close(f.fd, &f.n);
     if (got > c->max_message) { /* cut: longer than allowed */
-        unix_fds_close(f.fd, &f.n);
+        unix_fds_close(&c->fds);
         *len = got;
         return XPIPE_EMSGSIZE;
     }
-    if (got > *len || f.n > room) {
-        /* Keep it whole, with its handles, for the next call. */
+    if (got > *len || c->fds.n > room) {
+        /* Keep it whole, with its descriptors, for the next call. */
         if (direct) {
             unsigned char *copy = malloc(got);
             if (copy == NULL) {
-                unix_fds_close(f.fd, &f.n);
+                unix_fds_close(&c->fds);
                 return APR_ENOMEM;
             }
             memcpy(copy, buf, got);
@@ -383,35 +477,47 @@ static apr_status_t unix_seq_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
             c->spill = NULL;
         }
         c->held.len = got;
-        memcpy(c->held_fd, f.fd, sizeof(int) * (apr_size_t)f.n);
-        c->held_nfd = f.n;
         *len = got;
         if (count)
-            *count = f.n;
+            *count = c->fds.n;
         return XPIPE_EMSGSIZE;
     }
     if (!direct)
         memcpy(buf, c->spill, got);
-    for (i = 0; i < f.n; i++)
-        hs[i].fd = f.fd[i];
-    if (count)
-        *count = f.n;
     *len = got;
-    return f.cut ? xpipe__fail(XPIPE_EBADHANDLE,
-                               "the peer sent more than %d handles with a "
-                               "message: they were closed",
-                               XPIPE_HANDLES_MAX)
-                 : APR_SUCCESS;
+    return unix_fds_out(&c->fds, hs, count);
 }
 
-/* A message in the codec's frames (framed builds, SMB clients) carries no
- * handles. */
-static apr_status_t unix_no_handles(void)
+/* A frame, with the descriptors that came with it (count as above). */
+static apr_status_t unix_frame_recv(xpipe__chan_t *c, void *buf,
+                                    apr_size_t *len, xpipe_os_handle_t *hs,
+                                    int *count, apr_time_t deadline)
 {
-    return xpipe__fail(APR_ENOTIMPL,
-                       "messages framed on a stream (an SMB client's, or "
-                       "this build's: -Dunix_messages=framed) carry no "
-                       "handles");
+    unix_frame_io_t io = { c, deadline, NULL, 0 };
+    int room = count ? *count : 0;
+    apr_status_t rv;
+
+    if (count) {
+        /* Too little room is known once the whole frame is in. */
+        rv = xpipe__frame_fill(&c->rx, unix_frame_read, &io);
+        if (rv != APR_SUCCESS) {
+            *len = 0;
+            return rv;
+        }
+        if (c->fds.n > room) {
+            char none;
+            *len = 0;
+            xpipe__frame_recv(&c->rx, &none, len, unix_frame_read, &io);
+            *count = c->fds.n;
+            return XPIPE_EMSGSIZE;
+        }
+    }
+    rv = xpipe__frame_recv(&c->rx, buf, len, unix_frame_read, &io);
+    if (rv == APR_SUCCESS)
+        return unix_fds_out(&c->fds, hs, count);
+    if (rv == XPIPE_EMSGSIZE && count)
+        *count = c->fds.n;
+    return rv;
 }
 
 /* The receive shared by recv and recv_handles (count NULL: none). */
@@ -419,19 +525,29 @@ static apr_status_t unix_recv_any(xpipe__chan_t *c, void *buf, apr_size_t *len,
                                   xpipe_os_handle_t *hs, int *count,
                                   apr_time_t deadline)
 {
-    unix_frame_io_t io = { c, deadline };
+    int room = count ? *count : 0;
+    apr_status_t rv;
 
+    if (count)
+        *count = 0;
     if (c->rx_err) {
-        apr_status_t rv = c->rx_err;
+        rv = c->rx_err;
         c->rx_err = APR_SUCCESS;
         *len = 0;
         return rv;
     }
+    if (count && c->smb)
+        return unix_no_handles();
+    if (count)
+        *count = room;
     if (c->rx.kind != XPIPE__FRAME_NONE)
-        return count ? unix_no_handles()
-                     : unix_end(c, xpipe__frame_recv(&c->rx, buf, len,
-                                                     unix_frame_read, &io));
-    return unix_end(c, unix_seq_recv(c, buf, len, hs, count, deadline));
+        rv = unix_frame_recv(c, buf, len, hs, count, deadline);
+    else
+        rv = unix_seq_recv(c, buf, len, hs, count, deadline);
+    if (count && rv != APR_SUCCESS && rv != XPIPE_EMSGSIZE
+        && rv != XPIPE_EBADHANDLE)
+        *count = 0;
+    return unix_end(c, rv);
 }
 
 apr_status_t xpipe__unix_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
@@ -447,48 +563,9 @@ apr_status_t xpipe__unix_recv_handles(xpipe__chan_t *c, void *buf,
     return unix_recv_any(c, buf, len, hs, count, deadline);
 }
 
-apr_status_t xpipe__unix_send_handles(xpipe__chan_t *c, const void *buf,
-                                      apr_size_t len,
-                                      const xpipe_os_handle_t *hs, int count,
-                                      apr_time_t deadline)
-{
-    union {
-        struct cmsghdr h;
-        char b[CMSG_SPACE(sizeof(int) * XPIPE_HANDLES_MAX)];
-    } ctl;
-    struct iovec iov;
-    struct msghdr m;
-    struct cmsghdr *h;
-    apr_status_t rv;
-    int i;
-
-    if (c->tx.kind != XPIPE__FRAME_NONE)
-        return unix_no_handles();
-    if (count == 0)
-        return xpipe__unix_send(c, buf, len, deadline);
-    memset(&m, 0, sizeof(m));
-    memset(&ctl, 0, sizeof(ctl));
-    iov.iov_base = (void *)buf;
-    iov.iov_len = len;
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    m.msg_control = ctl.b;
-    m.msg_controllen = CMSG_SPACE(sizeof(int) * (apr_size_t)count);
-    h = CMSG_FIRSTHDR(&m);
-    h->cmsg_level = SOL_SOCKET;
-    h->cmsg_type = SCM_RIGHTS;
-    h->cmsg_len = CMSG_LEN(sizeof(int) * (apr_size_t)count);
-    for (i = 0; i < count; i++)
-        memcpy((int *)(void *)CMSG_DATA(h) + i, &hs[i].fd, sizeof(int));
-    rv = unix_xfer(c, 1, NULL, &len, &m, 0, deadline);
-    if (rv == APR_FROM_OS_ERROR(EBADF))
-        rv = xpipe__fail(XPIPE_EBADHANDLE, "a handle to send is not open");
-    return unix_end(c, rv);
-}
-
 apr_status_t xpipe__unix_frame_fill(xpipe__chan_t *c)
 {
-    unix_frame_io_t io = { c, 0 };
+    unix_frame_io_t io = { c, 0, NULL, 0 };
     apr_status_t rv = xpipe__frame_fill(&c->rx, unix_frame_read, &io);
 
     /* A reset is told once by the socket: keep it for recv. The end of
@@ -531,14 +608,14 @@ apr_status_t xpipe__unix_close(xpipe__chan_t *c)
     /* A Unix socket's data is already in the peer's receive queue, so a
      * plain close delivers everything written and never blocks. */
     if (c->tx.rest) { /* a committed frame's tail: one try, never a wait */
-        unix_frame_io_t io = { c, 0 };
+        unix_frame_io_t io = { c, 0, NULL, 0 };
         xpipe__frame_flush(&c->tx, unix_frame_write, &io);
     }
     xpipe__frame_tx_free(&c->tx);
     xpipe__frame_rx_free(&c->rx);
     free(c->spill);
     free(c->held.data);
-    unix_fds_close(c->held_fd, &c->held_nfd); /* a held message's */
+    unix_fds_close(&c->fds); /* a held or half-read message's */
     xpipe__unix_close_fd(&c->fd);
     xpipe__unix_wake_close(&c->wake);
     return APR_SUCCESS;

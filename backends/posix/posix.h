@@ -136,6 +136,15 @@ struct xpipe__lsn_t {
 
 typedef struct xpipe__npa_info_t xpipe__npa_info_t;
 
+/* Descriptors that came with a message (SCM_RIGHTS): at most
+ * XPIPE_HANDLES_MAX; cut: more came, or the control data was cut (those
+ * were closed). */
+typedef struct xpipe__unix_fds_t {
+    int fd[XPIPE_HANDLES_MAX];
+    int n;
+    int cut;
+} xpipe__unix_fds_t;
+
 struct xpipe__chan_t {
     int fd;
     xpipe__unix_wake_t wake;
@@ -160,8 +169,10 @@ struct xpipe__chan_t {
     apr_size_t max_message;
     unsigned char *spill; /* where a message longer than the buffer runs on */
     xpipe__held_t held;   /* such a message, kept whole for the next call */
-    int held_fd[XPIPE_HANDLES_MAX]; /* and the descriptors it came with */
-    int held_nfd;
+    /* Descriptors (attr->handles) of the message held, or of the frame
+     * being received. */
+    int handles;
+    xpipe__unix_fds_t fds;
     /* What a poll set's read ahead met (an error the socket reports only
      * once), for the next recv to return. */
     apr_status_t rx_err;
