@@ -498,7 +498,8 @@ XPIPE_API const char *xpipe_attr_smb_np_dir_get(const xpipe_attr_t *attr);
 /** @param attr the attribute set, or NULL. @return the SDDL string, NULL
  *  for the default descriptor. */
 XPIPE_API const char *xpipe_attr_sddl_get(const xpipe_attr_t *attr);
-/** xpipe_attr_handles_set's value. */
+/** xpipe_attr_handles_set's value. @param attr the set (NULL: the
+ *  default). @return 1 when messages may carry handles, else 0. */
 XPIPE_API int xpipe_attr_handles_get(const xpipe_attr_t *attr);
 /** @param attr the attribute set, or NULL. @return the blocking slice in
  *  microseconds (xpipe_attr_wake_slice_set). */
@@ -898,6 +899,10 @@ XPIPE_API apr_status_t xpipe_spawn(apr_proc_t *proc, xpipe_t **channel,
  * do not inherit it). The mode and the handles attribute come from the
  * variable; attr may give other attributes, and must not contradict those
  * two (XPIPE_EMODE).
+ * @param channel receives the channel.
+ * @param attr NULL, or attributes agreeing with the parent's mode and
+ *        handles.
+ * @param pool the channel's pool; NULL: its own, freed by its close.
  * @return APR_SUCCESS, XPIPE_ENOPIPE when the variable is missing,
  *         XPIPE_EBADHANDLE when it names no channel, XPIPE_EMODE.
  */
@@ -914,6 +919,10 @@ XPIPE_API apr_status_t xpipe_child_channel(xpipe_t **channel,
  * channel owns the handle (its close closes it) and makes it
  * non-inheritable and non-blocking; on failure it is left untouched and
  * still the caller's.
+ * @param channel receives the channel.
+ * @param handle the descriptor (fd) or HANDLE (handle).
+ * @param attr NULL for the defaults; its mode must match the handle's.
+ * @param pool the channel's pool; NULL: its own, freed by its close.
  * @return APR_SUCCESS, APR_EINVAL, XPIPE_EBADHANDLE (not a connected
  *         channel handle, or not overlapped), XPIPE_EMODE (a stream for a
  *         message channel or the reverse).
@@ -928,6 +937,10 @@ XPIPE_API apr_status_t xpipe_adopt(xpipe_t **channel, xpipe_os_handle_t handle,
  * never removes its file (whoever bound it does). Windows has no
  * listening handle (a pipe's instances are made per client):
  * APR_ENOTIMPL.
+ * @param listener receives the listener.
+ * @param handle the listening socket's descriptor.
+ * @param attr NULL for the defaults; its mode must match the socket's.
+ * @param pool the listener's pool; NULL: its own, freed by its close.
  * @return APR_SUCCESS, APR_EINVAL, XPIPE_EBADHANDLE, XPIPE_EMODE,
  *         APR_ENOTIMPL.
  */
@@ -945,7 +958,10 @@ XPIPE_API apr_status_t xpipe_listener_adopt(xpipe_listener_t **listener,
  * and message mode. Windows: the handles are duplicated into the peer's
  * process (its id as the pipe reports it; the child's for xpipe_spawn);
  * if the message cannot be sent, those copies are closed again.
+ * @param channel the channel.
+ * @param buf the message.
  * @param len 1..max message size (0 carries no message).
+ * @param handles the handles (fd or handle members), count of them.
  * @param count 0..XPIPE_HANDLES_MAX.
  * @return as xpipe_send; XPIPE_EBADHANDLE for an invalid handle or too
  *         many; XPIPE_EMODE without the attribute or in byte mode.
@@ -965,6 +981,10 @@ XPIPE_API apr_status_t xpipe_send_handles(xpipe_t *channel, const void *buf,
  * is ever left open unseen. A peer that sent more than
  * XPIPE_HANDLES_MAX: the message comes, its handles are closed, and the
  * status is XPIPE_EBADHANDLE.
+ * @param channel the channel.
+ * @param buf receives the message.
+ * @param len in: buf's size; out: the message's.
+ * @param handles receives the handles (room for *count).
  * @param count in: room in handles; out: how many came.
  * @return as xpipe_recv, plus XPIPE_EBADHANDLE; XPIPE_EMODE without the
  *         attribute or in byte mode.

@@ -337,6 +337,32 @@ static void test_tool_message_lines(void)
     tool_wait(&srv);
 }
 
+/* spawn: the tool's stdin and stdout through a child that took its end
+ * with xpipe_child_channel (this program's pair-echo role). */
+static void test_tool_spawn(void)
+{
+    tool_run_t t;
+    const char *out, *err;
+
+    tool_start(&t, "spawn", xt_self, "--child", "pair-echo", NULL, NULL);
+    tool_feed(&t, "through the child\n", 1);
+    CU_ASSERT_STRING_EQUAL(tool_slurp(t.out), "through the child\n");
+    CU_ASSERT_EQUAL(tool_wait(&t), 0);
+    tool_start(&t, "spawn", "--message", xt_self, "--child", "pair-echo", NULL);
+    tool_feed(&t, "one\ntwo\n", 1);
+    CU_ASSERT_STRING_EQUAL(tool_slurp(t.out), "one\ntwo\n");
+    CU_ASSERT_EQUAL(tool_wait(&t), 0);
+    /* A child that fails: exit 1, and its status said. */
+    CU_ASSERT_EQUAL(
+        tool_once(&out, &err, "spawn", xt_self, "--child", "no-such-role"), 1);
+    CU_ASSERT(strstr(err, "the child exited with status 100") != NULL);
+    CU_ASSERT_EQUAL(
+        tool_once(&out, &err, "spawn", "/nonexistent/program", NULL, NULL), 1);
+    CU_ASSERT(strstr(err, "xpipe: spawn /nonexistent/program: ") != NULL);
+    CU_ASSERT_EQUAL(tool_once(&out, &err, "spawn", NULL, NULL, NULL), 2);
+    CU_ASSERT(strstr(err, "spawn: missing PROGRAM") != NULL);
+}
+
 static void test_tool_exit_statuses(void)
 {
     const char *out, *err;
@@ -390,7 +416,7 @@ static void test_tool_usage_errors(void)
         const char *line;
     } cases[] = {
         { { NULL },
-          "missing command (listen, connect, resolve, bench or help)" },
+          "missing command (listen, connect, spawn, resolve, bench or help)" },
         { { "bogus" }, "unknown command 'bogus'" },
         { { "listen" }, "listen: missing NAME" },
         { { "listen", "a", "b" },
@@ -638,6 +664,7 @@ CU_TestInfo xt_tool_tests[] = {
       test_tool_event_server_example },
     { "--message: one line, one message", test_tool_message_lines },
     { "exit statuses 0 and 1 with their messages", test_tool_exit_statuses },
+    { "spawn: stdin and stdout through a child's channel", test_tool_spawn },
     { "usage errors: one line naming the problem, exit 2",
       test_tool_usage_errors },
     { "help: --help, CMD --help, help CMD", test_tool_help },

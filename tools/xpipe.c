@@ -29,7 +29,13 @@
 #endif
 
 /* The commands, with their summaries for the usage. */
-enum { CMD_LISTEN = 1, CMD_CONNECT = 2, CMD_RESOLVE = 4, CMD_HELP = 8 };
+enum {
+    CMD_LISTEN = 1,
+    CMD_CONNECT = 2,
+    CMD_RESOLVE = 4,
+    CMD_HELP = 8,
+    CMD_SPAWN = 16
+};
 
 typedef struct tool_cmd_t {
     const char *name;
@@ -45,6 +51,10 @@ static const tool_cmd_t tool_cmds[] = {
     { "connect", CMD_CONNECT, "[options] NAME",
       "relay stdin to the server and the server to stdout until both end;\n"
       "exit 1 if the peer vanishes before all of stdin was delivered" },
+    { "spawn", CMD_SPAWN, "[options] PROGRAM [ARGS...]",
+      "start PROGRAM with a channel as its only extra handle (it takes it\n"
+      "with xpipe_child_channel) and relay stdin to it and it to stdout\n"
+      "until both end; exit 1 also when PROGRAM fails" },
     { "resolve", CMD_RESOLVE, "NAME",
       "print the native name of NAME (a socket path or a pipe name)" },
     { "bench", 0, "[bench options]",
@@ -74,7 +84,9 @@ enum {
 };
 
 #define CMD_RELAY (CMD_LISTEN | CMD_CONNECT)
-#define CMD_ALL (CMD_RELAY | CMD_RESOLVE | CMD_HELP)
+/* The commands that move a stream or messages. */
+#define CMD_MOVE (CMD_RELAY | CMD_SPAWN)
+#define CMD_ALL (CMD_MOVE | CMD_RESOLVE | CMD_HELP)
 
 /* The options: apr_getopt's table, and for each the commands that take
  * it and its help (the same index). */
@@ -109,14 +121,14 @@ typedef struct tool_opt_help_t {
 static const tool_opt_help_t tool_opt_help[] = {
     { CMD_LISTEN, NULL, "listen: echo every client back, many at once" },
     { CMD_LISTEN, NULL, "listen: exit after the first client" },
-    { CMD_RELAY, NULL,
+    { CMD_MOVE, NULL,
       "message mode: one stdin line = one message, one\n"
       "message = one output line (empty lines skipped)" },
     { CMD_RELAY, "SECONDS", "connect/accept deadline (connect default 10)" },
     { CMD_CONNECT, NULL,
       "connect: wait (to the deadline) for the server to\n"
       "appear instead of failing at once" },
-    { CMD_RELAY, "SECONDS",
+    { CMD_MOVE, "SECONDS",
       "when one direction has ended, how long the other\n"
       "may go without progress; also, where a pipe cannot\n"
       "half-close (Windows), how long to wait for the\n"
@@ -134,9 +146,9 @@ static const tool_opt_help_t tool_opt_help[] = {
     { CMD_LISTEN, "DIR",
       "POSIX: Samba's np directory (default: from\n"
       "smb.conf's \"ncalrpc dir\", plus /np)" },
-    { CMD_RELAY, "BYTES", "largest message (default 65536)" },
-    { CMD_RELAY, NULL, "show bytes and rate on stderr (a terminal)" },
-    { CMD_RELAY, NULL, "one line per connection with the peer's identity" },
+    { CMD_MOVE, "BYTES", "largest message (default 65536)" },
+    { CMD_MOVE, NULL, "show bytes and rate on stderr (a terminal)" },
+    { CMD_MOVE, NULL, "one line per connection with the peer's identity" },
     { CMD_ALL, NULL, "this help" },
     { 0, NULL, "the versions of the tool and the library" },
 };
@@ -900,6 +912,33 @@ static int tool_connect(tool_t *tool, const char *name)
     return rc;
 }
 
+/* Start ops[0] with ops as its arguments and a channel, and relay. */
+static int tool_spawn(tool_t *tool, const char *const *ops)
+{
+    apr_exit_why_e why;
+    apr_proc_t proc;
+    xpipe_t *ch;
+    apr_status_t rv;
+    int rc, code = 1;
+
+    rv = xpipe_spawn(&proc, &ch, ops[0], ops, NULL, tool->attr, tool->pool);
+    if (rv != APR_SUCCESS)
+        return tool_fail(apr_psprintf(tool->pool, "spawn %s", ops[0]), rv);
+    if (tool->verbose)
+        tool_peer_line(ch, "started child");
+    rc = tool_relay(tool, ch);
+    xpipe_close(ch); /* the child reads the end of its stream */
+    if (apr_proc_wait(&proc, &code, &why, APR_WAIT) != APR_CHILD_DONE
+        || why != APR_PROC_EXIT || code != 0) {
+        fprintf(stderr, "xpipe: spawn %s: the child %s %d\n", ops[0],
+                why == APR_PROC_EXIT ? "exited with status"
+                                     : "was ended by signal",
+                code);
+        rc = 1;
+    }
+    return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* Options */
 
@@ -942,6 +981,8 @@ static int tool_parse(tool_t *tool, const tool_cmd_t *cmd, int argc,
     apr_status_t rv;
 
     tool_getopt_init(&os, tool->pool, argc, argv, err);
+    if (cmd->id == CMD_SPAWN)
+        os->interleave = 0; /* PROGRAM's own options follow it */
     while ((rv = apr_getopt_long(os, tool_opts, &ch, &arg)) == APR_SUCCESS) {
         for (i = 0; tool_opts[i].optch != ch; i++)
             ;
@@ -1059,8 +1100,8 @@ int main(int argc, const char *const *argv)
     else if (strcmp(arg1, "--version") == 0)
         rc = tool_version();
     else if (arg1[0] == '\0')
-        rc = tool_usage_error("missing command (listen, connect, resolve, "
-                              "bench or help)");
+        rc = tool_usage_error("missing command (listen, connect, spawn, "
+                              "resolve, bench or help)");
     else if (cmd == NULL)
         rc = tool_usage_error(
             apr_psprintf(tool.pool, "unknown command '%s'", arg1));
@@ -1084,7 +1125,10 @@ int main(int argc, const char *const *argv)
             rc = 0;
         }
     }
-    else if ((rc = tool_one_name(cmd, ops, n, tool.pool)) >= 0)
+    else if (cmd->id == CMD_SPAWN && n == 0)
+        rc = tool_usage_error("spawn: missing PROGRAM");
+    else if (cmd->id != CMD_SPAWN
+             && (rc = tool_one_name(cmd, ops, n, tool.pool)) >= 0)
         ;
     else if (cmd->id == CMD_RESOLVE) {
         const char *native;
@@ -1102,8 +1146,9 @@ int main(int argc, const char *const *argv)
         if (stop_setup(tool.pool) != APR_SUCCESS)
             rc = tool_fail("signals", APR_EGENERAL);
         else
-            rc = cmd->id == CMD_LISTEN ? tool_listen(&tool, ops[0])
-                                       : tool_connect(&tool, ops[0]);
+            rc = cmd->id == CMD_LISTEN  ? tool_listen(&tool, ops[0])
+                 : cmd->id == CMD_SPAWN ? tool_spawn(&tool, ops)
+                                        : tool_connect(&tool, ops[0]);
     }
     fflush(stdout);
     /* Threads blocked on stdin may remain: leave without tearing APR down

@@ -56,6 +56,11 @@ apr_status_t xpipe__unix_spawn(apr_proc_t *proc, xpipe__chan_t *mine,
     pid_t pid;
 
     (void)mine; /* descriptors travel without knowing the peer */
+    /* Said at once where posix_spawn cannot say it (an emulated vfork,
+     * as under valgrind, reports the exec's failure as exit status 127). */
+    if (access(program, X_OK) < 0)
+        return xpipe__fail(APR_FROM_OS_ERROR(errno), "cannot start %s: %s",
+                           program, strerror(errno));
     /* dup2 onto itself would leave close-on-exec set where the OS does
      * not clear it: move the end off the child's number first. */
     if (fd == UNIX_CHILD_FD) {
