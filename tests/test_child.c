@@ -576,6 +576,43 @@ static void test_handles_bad_input(void)
     CU_ASSERT_EQUAL(count, 0);
 }
 
+/* A peer without the attribute: on Windows its messages lack the header
+ * that names handles, and are refused rather than misread; on POSIX
+ * handles travel beside the data, so its messages come as they are. */
+static void test_handles_peer_without(void)
+{
+    xpipe_listener_t *l = NULL;
+    xpipe_t *c = NULL, *s = NULL;
+    const char *name = xt_name();
+    xpipe_os_handle_t got[1];
+    char buf[16];
+    apr_size_t n = sizeof(buf);
+    int count = 1;
+
+    XT_OK(xpipe_listen(&l, name, handles_attr(), xt_p));
+    XT_OK(xpipe_connect(&c, name, xt_attr(XPIPE_MODE_MESSAGE), XT_LONG, xt_p));
+    XT_OK(xpipe_accept(&s, l, XT_LONG, xt_p));
+    xpipe_timeout_set(s, XT_LONG);
+    XT_OK(xpipe_send(c, "plain", 5));
+#ifdef _WIN32
+    XT_STATUS(xpipe_recv_handles(s, buf, &n, got, &count), XPIPE_EBADHANDLE);
+    CU_ASSERT_EQUAL(n, 0);
+#else
+    XT_OK(xpipe_recv_handles(s, buf, &n, got, &count));
+    CU_ASSERT_EQUAL(n, 5);
+#endif
+    CU_ASSERT_EQUAL(count, 0);
+    /* The channel goes on. */
+    XT_OK(xpipe_send(c, "again", 5));
+    n = sizeof(buf);
+    count = 1;
+#ifdef _WIN32
+    XT_STATUS(xpipe_recv_handles(s, buf, &n, got, &count), XPIPE_EBADHANDLE);
+#else
+    XT_OK(xpipe_recv_handles(s, buf, &n, got, &count));
+#endif
+}
+
 static void test_adopt_bad(void)
 {
     xpipe_t *ch = NULL;
@@ -998,6 +1035,7 @@ CU_TestInfo xt_child_tests[] = {
     { "handles: a file's handle through a pair", test_handles_file },
     { "handles: none left open on any path", test_handles_no_leak },
     { "handles: bad input", test_handles_bad_input },
+    { "handles: a peer without the attribute", test_handles_peer_without },
     { "adopt: a file is no channel", test_adopt_bad },
 #ifndef _WIN32
     { "adopt: socket pairs, wrong types", test_adopt_sockets },
