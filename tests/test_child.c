@@ -24,31 +24,6 @@
 /* ------------------------------------------------------------------ */
 /* Helpers */
 
-/* Open descriptors (POSIX) or handles (Windows) of this process. */
-static long open_handles(void)
-{
-#ifdef _WIN32
-    /* Probed one by one: Wine's GetProcessHandleCount says 0. Handle
-     * values are multiples of 4, and few in a test process. */
-    long n = 0;
-    apr_uintptr_t v;
-    DWORD flags;
-
-    for (v = 4; v < 0x10000; v += 4)
-        if (GetHandleInformation((HANDLE)v, &flags))
-            n++;
-    return n;
-#else
-    long n = 0;
-    int fd;
-
-    for (fd = 0; fd < 4096; fd++)
-        if (fcntl(fd, F_GETFD) >= 0)
-            n++;
-    return n;
-#endif
-}
-
 /* The handle of an APR file, as xpipe takes handles. */
 static xpipe_os_handle_t file_handle(apr_file_t *f)
 {
@@ -363,7 +338,7 @@ static void test_spawn_bad_input(void)
     apr_proc_t proc;
     const char *argv[] = { "x", NULL };
     const char *empty[] = { NULL };
-    long before = open_handles();
+    long before = xt_open_handles();
     apr_status_t rv;
 
     XT_STATUS(xpipe_spawn(NULL, &ch, xt_self, argv, NULL, NULL, xt_p),
@@ -382,7 +357,7 @@ static void test_spawn_bad_input(void)
                      NULL, NULL, xt_p);
     CU_ASSERT(rv != APR_SUCCESS);
     CU_ASSERT_PTR_NULL(ch);
-    CU_ASSERT_EQUAL(open_handles(), before);
+    CU_ASSERT_EQUAL(xt_open_handles(), before);
 }
 
 static void test_child_channel_bad_env(void)
@@ -424,7 +399,7 @@ static void test_handles_file(void)
     long before;
 
     warm_thread();
-    before = open_handles();
+    before = xt_open_handles();
     XT_OK(xpipe_pair(&a, &b, handles_attr(), xt_p));
     xpipe_timeout_set(b, XT_LONG);
     XT_OK(xpipe_send_handles(a, "file", 4, &h, 1));
@@ -451,7 +426,7 @@ static void test_handles_file(void)
     XT_OK(xpipe_close(a));
     XT_OK(xpipe_close(b));
     /* The file (ours and the copy) closed, and the pair: nothing left. */
-    CU_ASSERT_EQUAL(open_handles(), before - 1);
+    CU_ASSERT_EQUAL(xt_open_handles(), before - 1);
 }
 
 /* Every way a received handle could be left open: each closes it. */
@@ -468,7 +443,7 @@ static void test_handles_no_leak(void)
     long start;
 
     warm_thread();
-    start = open_handles();
+    start = xt_open_handles();
     h[0] = h[1] = h[2] = file_handle(f);
     XT_OK(xpipe_pair(&a, &b, handles_attr(), xt_p));
     xpipe_timeout_set(b, XT_LONG);
@@ -480,14 +455,14 @@ static void test_handles_no_leak(void)
     XT_OK(xpipe_recv_handles(b, buf, &n, got, &count));
     CU_ASSERT_EQUAL_FATAL(count, 1);
     handle_close(got[0]);
-    before = open_handles();
+    before = xt_open_handles();
 
     /* Read without asking for handles: they are closed. */
     XT_OK(xpipe_send_handles(a, "x", 1, h, 3));
     n = sizeof(buf);
     XT_OK(xpipe_recv(b, buf, &n));
     CU_ASSERT_EQUAL(n, 1);
-    CU_ASSERT_EQUAL(open_handles(), before);
+    CU_ASSERT_EQUAL(xt_open_handles(), before);
 
     /* Too little room: the message and its handles are kept whole. */
     XT_OK(xpipe_send_handles(a, "yy", 2, h, 3));
@@ -505,7 +480,7 @@ static void test_handles_no_leak(void)
     n = sizeof(buf);
     XT_OK(xpipe_recv(b, buf, &n));
     CU_ASSERT_EQUAL(n, 2);
-    CU_ASSERT_EQUAL(open_handles(), before);
+    CU_ASSERT_EQUAL(xt_open_handles(), before);
 
     /* Taken in full. */
     XT_OK(xpipe_send_handles(a, "zzz", 3, h, 2));
@@ -513,17 +488,17 @@ static void test_handles_no_leak(void)
     count = 3;
     XT_OK(xpipe_recv_handles(b, buf, &n, got, &count));
     CU_ASSERT_EQUAL_FATAL(count, 2);
-    CU_ASSERT_EQUAL(open_handles(), before + 2);
+    CU_ASSERT_EQUAL(xt_open_handles(), before + 2);
     handle_close(got[0]);
     handle_close(got[1]);
-    CU_ASSERT_EQUAL(open_handles(), before);
+    CU_ASSERT_EQUAL(xt_open_handles(), before);
 
     /* Sent, never read, the receiver closed: nothing stays. */
     XT_OK(xpipe_send_handles(a, "w", 1, h, 3));
     XT_OK(xpipe_send_handles(a, "v", 1, h, 1));
     XT_OK(xpipe_close(b));
     XT_OK(xpipe_close(a));
-    CU_ASSERT_EQUAL(open_handles(), start);
+    CU_ASSERT_EQUAL(xt_open_handles(), start);
     XT_OK(apr_file_close(f));
 }
 
@@ -749,7 +724,7 @@ static void test_handles_too_many(void)
     h.fd = sp[1];
     XT_OK(xpipe_adopt(&b, h, handles_attr(), xt_p));
     xpipe_timeout_set(b, XT_LONG);
-    before = open_handles();
+    before = xt_open_handles();
     memset(&m, 0, sizeof(m));
     memset(&ctl, 0, sizeof(ctl));
     iov.iov_base = framed ? msg : msg + 4;
@@ -769,7 +744,7 @@ static void test_handles_too_many(void)
     XT_STATUS(xpipe_recv_handles(b, buf, &n, got, &count), XPIPE_EBADHANDLE);
     CU_ASSERT_EQUAL(n, 4); /* the message came */
     CU_ASSERT_EQUAL(count, 0);
-    CU_ASSERT_EQUAL(open_handles(), before);
+    CU_ASSERT_EQUAL(xt_open_handles(), before);
     close(sp[0]);
 }
 #endif
@@ -803,7 +778,7 @@ static void test_handles_from_dying_child(void)
     char buf[64];
     apr_size_t n = sizeof(buf);
     int count = 4;
-    long before = open_handles();
+    long before = xt_open_handles();
 
     /* The child sends its end of a file with a message, and exits. */
     XT_OK(spawn_role(&proc, &ch, "pair-give", NULL, handles_attr()));
@@ -825,7 +800,7 @@ static void test_handles_from_dying_child(void)
     XT_STATUS(xpipe_recv_handles(ch, buf, &n, got, &count), APR_EOF);
     CU_ASSERT_EQUAL(count, 0);
     XT_OK(xpipe_close(ch));
-    CU_ASSERT_EQUAL(open_handles(), before);
+    CU_ASSERT_EQUAL(xt_open_handles(), before);
 }
 
 typedef struct client_t {

@@ -16,8 +16,6 @@
 
 #ifdef _WIN32
 #include <windows.h>
-#else
-#include <dirent.h>
 #endif
 
 /* Which counts: 0 full (native), 1 Windows (every call goes through
@@ -373,35 +371,6 @@ static void test_close_interrupt_races(void)
 /* ------------------------------------------------------------------ */
 /* Descriptors and handles left behind */
 
-/* Open descriptors (POSIX: /proc/self/fd or /dev/fd) or handles
- * (Windows: probed one by one, since Wine's GetProcessHandleCount says
- * 0). */
-static long rel_open_count(void)
-{
-#ifdef _WIN32
-    long n = 0;
-    apr_uintptr_t h;
-    DWORD flags;
-
-    for (h = 4; h < 65536; h += 4)
-        if (GetHandleInformation((HANDLE)h, &flags))
-            n++;
-    return n;
-#else
-    DIR *d = opendir("/proc/self/fd");
-    long n = 0;
-
-    if (d == NULL)
-        d = opendir("/dev/fd");
-    if (d == NULL)
-        return -1;
-    while (readdir(d))
-        n++;
-    closedir(d);
-    return n;
-#endif
-}
-
 /* One connect/accept/exchange/close cycle; odd ones use a pool that is
  * destroyed after, even ones private pools closed explicitly. */
 static int leak_cycle(xpipe_listener_t *l, const char *name, int i)
@@ -439,11 +408,11 @@ static void test_no_leaks_over_cycles(void)
      * APR's own) is counted in "before". */
     CU_ASSERT(leak_cycle(l, name, 0));
     CU_ASSERT(leak_cycle(l, name, 1));
-    before = rel_open_count();
+    before = xt_open_handles();
     CU_ASSERT(before > 0);
     for (i = 0; i < cycles; i++)
         ok += leak_cycle(l, name, i);
-    after = rel_open_count();
+    after = xt_open_handles();
     CU_ASSERT_EQUAL(ok, cycles);
     CU_ASSERT_EQUAL(after, before);
     printf("\n  %d connect/accept/close cycles: %ld open before, %ld after ",

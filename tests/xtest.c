@@ -13,6 +13,7 @@
 #include <process.h>
 #define getpid_portable() _getpid()
 #else
+#include <fcntl.h>
 #include <unistd.h>
 #define getpid_portable() getpid()
 #endif
@@ -363,4 +364,26 @@ xt_sys_t *xt_sys_take(void)
     apr_pool_cleanup_register(xt_p, NULL, xt_sys_cleanup,
                               apr_pool_cleanup_null);
     return XT_SYS;
+}
+
+long xt_open_handles(void)
+{
+#ifdef _WIN32
+    long n = 0;
+    apr_uintptr_t h;
+    DWORD flags;
+
+    for (h = 4; h < 65536; h += 4)
+        if (GetHandleInformation((HANDLE)h, &flags))
+            n++;
+    return n;
+#else
+    long n = 0;
+    int fd;
+
+    for (fd = 0; fd < 4096; fd++)
+        if (fcntl(fd, F_GETFD) >= 0)
+            n++;
+    return n;
+#endif
 }

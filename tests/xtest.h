@@ -100,6 +100,10 @@ apr_status_t xt_stream_read(void *arg);
 /* Attribute set in xt_p for a mode. */
 xpipe_attr_t *xt_attr(xpipe_mode_e mode);
 
+/* Open descriptors (POSIX) or handles (Windows: probed one by one, since
+ * Wine's GetProcessHandleCount says 0) of this process. */
+long xt_open_handles(void);
+
 /* Child processes: this test executable run as "--child role args...". */
 apr_status_t xt_child_start(apr_proc_t *proc, const char *role,
                             const char *arg1, const char *arg2);
