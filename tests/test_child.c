@@ -530,6 +530,23 @@ static void test_handles_bad_input(void)
         h[i].fd = 4000 + i;
 #endif
     XT_STATUS(xpipe_send_handles(a, "x", 1, h, 2), XPIPE_EBADHANDLE);
+    /* A good one before a bad one: the copy made of the good one (Windows
+     * duplicates into the peer, here this process) is taken back. */
+    {
+        apr_file_t *f = temp_file("good");
+        long before;
+        h[0] = file_handle(f);
+        warm_thread();
+        XT_OK(xpipe_send_handles(a, "w", 1, h, 1)); /* the peer's process */
+        n = sizeof(buf);
+        count = 1;
+        XT_OK(xpipe_recv_handles(b, buf, &n, got, &count));
+        handle_close(got[0]);
+        before = xt_open_handles();
+        XT_STATUS(xpipe_send_handles(a, "x", 1, h, 2), XPIPE_EBADHANDLE);
+        CU_ASSERT_EQUAL(xt_open_handles(), before);
+        XT_OK(apr_file_close(f));
+    }
     XT_STATUS(xpipe_send_handles(plain, "x", 1, h, 0), XPIPE_EMODE);
     XT_STATUS(xpipe_send_handles(bytes, "x", 1, h, 0), XPIPE_EMODE);
     XT_STATUS(xpipe_recv_handles(plain, buf, &n, got, &count), XPIPE_EMODE);
@@ -595,6 +612,18 @@ static void test_adopt_bad(void)
     apr_file_t *f = temp_file("not a channel");
     xpipe_os_handle_t h = file_handle(f);
 
+#ifdef _WIN32
+    {
+        /* An anonymous pipe: synchronous, so no event can wait on it. */
+        HANDLE r, w;
+        xpipe_os_handle_t ph;
+        CU_ASSERT_FATAL(CreatePipe(&r, &w, NULL, 0));
+        ph.handle = r;
+        XT_STATUS(xpipe_adopt(&ch, ph, NULL, xt_p), XPIPE_EBADHANDLE);
+        CloseHandle(r);
+        CloseHandle(w);
+    }
+#endif
     XT_STATUS(xpipe_adopt(NULL, h, NULL, xt_p), APR_EINVAL);
     XT_STATUS(xpipe_listener_adopt(NULL, h, NULL, xt_p), APR_EINVAL);
     XT_STATUS(xpipe_adopt(&ch, h, NULL, xt_p), XPIPE_EBADHANDLE);
