@@ -394,6 +394,10 @@ static apr_status_t unix_send_any(xpipe__chan_t *c, const void *buf,
 apr_status_t xpipe__unix_send(xpipe__chan_t *c, const void *buf, apr_size_t len,
                               apr_time_t deadline)
 {
+    /* The common case first, as short as it can be. */
+    if (c->tx.kind == XPIPE__FRAME_NONE)
+        return unix_end(c,
+                        unix_xfer(c, 1, (void *)buf, &len, NULL, 0, deadline));
     return unix_send_any(c, buf, len, NULL, 0, deadline);
 }
 
@@ -452,8 +456,12 @@ static apr_status_t unix_seq_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
     if (!direct && c->spill == NULL
         && (c->spill = malloc(c->max_message + 1)) == NULL)
         return APR_ENOMEM;
-    rv = unix_recv_fds(c, direct ? buf : c->spill, &got, count ? &c->fds : NULL,
+    if (count == NULL) /* the OS closes any descriptors that came */
+        rv = unix_xfer(c, 0, direct ? buf : c->spill, &got, NULL,
                        UNIX_RECV_TRUNC, deadline);
+    else
+        rv = unix_recv_fds(c, direct ? buf : c->spill, &got, &c->fds,
+                           UNIX_RECV_TRUNC, deadline);
     if (rv != APR_SUCCESS)
         return rv;
     if (got > c->max_message) { /* cut: longer than allowed */
@@ -485,7 +493,7 @@ static apr_status_t unix_seq_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
     if (!direct)
         memcpy(buf, c->spill, got);
     *len = got;
-    return unix_fds_out(&c->fds, hs, count);
+    return count ? unix_fds_out(&c->fds, hs, count) : APR_SUCCESS;
 }
 
 /* A frame, with the descriptors that came with it (count as above). */
@@ -553,6 +561,9 @@ static apr_status_t unix_recv_any(xpipe__chan_t *c, void *buf, apr_size_t *len,
 apr_status_t xpipe__unix_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
                               apr_time_t deadline)
 {
+    /* The common case first, as short as it can be. */
+    if (c->rx.kind == XPIPE__FRAME_NONE && !c->rx_err)
+        return unix_end(c, unix_seq_recv(c, buf, len, NULL, NULL, deadline));
     return unix_recv_any(c, buf, len, NULL, NULL, deadline);
 }
 
