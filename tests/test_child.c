@@ -726,6 +726,92 @@ static void test_adopt_listener(void)
     unlink(path);
 }
 
+/* POSIX: Python's socket.send_fds / recv_fds as the peer, both ways. In
+ * framed builds it speaks xpipe's frames: a hello byte, then each
+ * message after its 4-byte big-endian length. */
+static const char py_peer[] =
+    "import os, socket, sys, tempfile\n"
+    "framed = sys.argv[2] == 'framed'\n"
+    "s = socket.socket(socket.AF_UNIX,\n"
+    "    socket.SOCK_STREAM if framed else socket.SOCK_SEQPACKET)\n"
+    "s.settimeout(10)\n"
+    "s.connect(sys.argv[1])\n"
+    "def frame(b): return len(b).to_bytes(4, 'big') + b if framed else b\n"
+    "def exact(n, have=b''):\n"
+    "    while len(have) < n: have += s.recv(n - len(have))\n"
+    "    return have\n"
+    "if framed: s.send(b'M')\n"
+    "f = tempfile.TemporaryFile()\n"
+    "f.write(b'from python'); f.flush(); f.seek(0)\n"
+    "socket.send_fds(s, [frame(b'py')], [f.fileno()])\n"
+    "if framed:\n"
+    "    hdr, fds, flags, addr = socket.recv_fds(s, 4, 4)\n"
+    "    msg = exact(int.from_bytes(exact(4, hdr), 'big'))\n"
+    "else:\n"
+    "    msg, fds, flags, addr = socket.recv_fds(s, 100, 4)\n"
+    "data = os.read(fds[0], 100) if fds else b'none'\n"
+    "for fd in fds: os.close(fd)\n"
+    "s.send(frame(msg + b':' + data))\n"
+    "s.close()\n";
+
+static void test_handles_python_peer(void)
+{
+    const char *name = xt_name(), *argv[6];
+    xpipe_listener_t *l = NULL;
+    xpipe_t *s = NULL;
+    xpipe_os_handle_t got[4], h;
+    apr_procattr_t *pa;
+    apr_proc_t proc;
+    apr_file_t *f;
+    char buf[64];
+    apr_size_t n = sizeof(buf);
+    int count = 4;
+    long before;
+
+    if (access("/usr/bin/python3", X_OK) != 0) {
+        xt_skip("no /usr/bin/python3");
+        return;
+    }
+    warm_thread();
+    XT_OK(xpipe_listen(&l, name, handles_attr(), xt_p));
+    argv[0] = "/usr/bin/python3";
+    argv[1] = "-c";
+    argv[2] = py_peer;
+    argv[3] = xpipe_listener_native_name(l);
+    argv[4] = strcmp(xpipe_backend_name(), "unix-framed") == 0 ? "framed"
+                                                               : "seqpacket";
+    argv[5] = NULL;
+    XT_OK(apr_procattr_create(&pa, xt_p));
+    XT_OK(apr_procattr_cmdtype_set(pa, APR_PROGRAM_ENV));
+    XT_OK(apr_proc_create(&proc, argv[0], argv, NULL, pa, xt_p));
+    if (!XT_STATUS(xpipe_accept(&s, l, XT_LONG, xt_p), APR_SUCCESS)) {
+        xt_child_kill(&proc);
+        return;
+    }
+    xpipe_timeout_set(s, XT_LONG);
+    before = xt_open_handles();
+    /* Python's descriptor, read here. */
+    XT_OK(xpipe_recv_handles(s, buf, &n, got, &count));
+    CU_ASSERT_EQUAL(n, 2);
+    CU_ASSERT_EQUAL(memcmp(buf, "py", 2), 0);
+    CU_ASSERT_EQUAL_FATAL(count, 1);
+    n = (apr_size_t)read(got[0].fd, buf, sizeof(buf));
+    CU_ASSERT_EQUAL(n, 11);
+    CU_ASSERT_EQUAL(memcmp(buf, "from python", 11), 0);
+    close(got[0].fd);
+    CU_ASSERT_EQUAL(xt_open_handles(), before);
+    /* Ours, read there and its bytes sent back. */
+    f = temp_file("from xpipe");
+    h = file_handle(f);
+    XT_OK(xpipe_send_handles(s, "xp", 2, &h, 1));
+    XT_OK(apr_file_close(f));
+    n = sizeof(buf);
+    XT_OK(xpipe_recv(s, buf, &n));
+    CU_ASSERT_EQUAL(n, 13);
+    CU_ASSERT_EQUAL(memcmp(buf, "xp:from xpipe", 13), 0);
+    CU_ASSERT_EQUAL(xt_child_wait(&proc, XT_LONG), 0);
+}
+
 /* POSIX: a peer that sends more descriptors than a message may carry. */
 static void test_handles_too_many(void)
 {
@@ -1045,6 +1131,8 @@ CU_TestInfo xt_child_tests[] = {
     { "adopt: socket pairs, wrong types", test_adopt_sockets },
     { "adopt: a listening socket", test_adopt_listener },
     { "handles: more than the limit are closed", test_handles_too_many },
+    { "handles: Python's send_fds/recv_fds as the peer",
+      test_handles_python_peer },
 #endif
     { "handles: a file read by the child", test_handles_to_child },
     { "handles: from a child that exits", test_handles_from_dying_child },
