@@ -4,6 +4,8 @@
  */
 #include "win32.h"
 
+#include "hdr.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -270,9 +272,6 @@ apr_status_t xpipe__win32_os_handle_get(xpipe__chan_t *c, xpipe_os_handle_t *h)
  * handle it does not hand on, so none is left open unseen; one that
  * closes first closes those of the messages still in the pipe. */
 
-#define WIN32_HDR_MAGIC 'H'
-#define WIN32_HDR_LEN(n) (8 + 8 * (apr_size_t)(n))
-
 /* The peer's process, for DuplicateHandle (opened once). */
 static apr_status_t win32_peer_proc(xpipe__chan_t *c)
 {
@@ -306,7 +305,7 @@ static apr_status_t win32_send_h(xpipe__chan_t *c, const void *buf,
                                  apr_size_t len, const xpipe_os_handle_t *hs,
                                  int count, apr_time_t deadline)
 {
-    apr_size_t total = WIN32_HDR_LEN(count) + len, k;
+    apr_size_t total = XPIPE__HDR_LEN(count) + len;
     unsigned char small[1024], *m = small;
     HANDLE v[XPIPE_HANDLES_MAX];
     DWORD pid = GetCurrentProcessId(), n = 0;
@@ -324,17 +323,11 @@ static apr_status_t win32_send_h(xpipe__chan_t *c, const void *buf,
                              "handle %d (%p) cannot be passed: error %lu", i,
                              hs[i].handle, (unsigned long)GetLastError());
     if (rv == APR_SUCCESS) {
-        m[0] = WIN32_HDR_MAGIC;
-        m[1] = (unsigned char)count;
-        m[2] = m[3] = 0;
-        for (k = 0; k < 4; k++)
-            m[4 + k] = (unsigned char)(pid >> (8 * k));
-        for (i = 0; i < count; i++) {
-            apr_uint64_t x = (apr_uint64_t)(apr_uintptr_t)v[i];
-            for (k = 0; k < 8; k++)
-                m[8 + 8 * i + k] = (unsigned char)(x >> (8 * k));
-        }
-        memcpy(m + WIN32_HDR_LEN(count), buf, len);
+        apr_uint64_t x[XPIPE_HANDLES_MAX];
+        for (i = 0; i < count; i++)
+            x[i] = (apr_uint64_t)(apr_uintptr_t)v[i];
+        xpipe__hdr_encode(m, count, pid, x);
+        memcpy(m + XPIPE__HDR_LEN(count), buf, len);
         rv = win32_io(c, 1, m, (DWORD)total, deadline, &n);
         win32_note_full(c, rv == APR_TIMEUP);
         if (rv != APR_SUCCESS)
@@ -347,22 +340,15 @@ static apr_status_t win32_send_h(xpipe__chan_t *c, const void *buf,
     return rv;
 }
 
-/* The handles in a message's header (n bytes at m): their number, or -1
- * when the header is not one. */
+/* The handles named by the header of the n bytes at m (hdr.h): their
+ * number, or -1 when there is no header. */
 static int win32_hdr_parse(const unsigned char *m, DWORD n, HANDLE *h)
 {
-    int count, i, k;
+    apr_uint64_t v[XPIPE_HANDLES_MAX];
+    int count = xpipe__hdr_parse(m, n, v), i;
 
-    if (n < WIN32_HDR_LEN(0) || m[0] != WIN32_HDR_MAGIC
-        || m[1] > XPIPE_HANDLES_MAX || n < WIN32_HDR_LEN(m[1]))
-        return -1;
-    count = m[1];
-    for (i = 0; i < count; i++) {
-        apr_uint64_t x = 0;
-        for (k = 7; k >= 0; k--)
-            x = x << 8 | m[8 + 8 * i + k];
-        h[i] = (HANDLE)(apr_uintptr_t)x;
-    }
+    for (i = 0; i < count; i++)
+        h[i] = (HANDLE)(apr_uintptr_t)v[i];
     return count;
 }
 
@@ -379,7 +365,7 @@ static void win32_handles_drop(HANDLE *h, int *n)
 static apr_status_t win32_read_whole(xpipe__chan_t *c, DWORD *n,
                                      apr_time_t deadline)
 {
-    DWORD cap = (DWORD)(c->max_message + WIN32_HDR_LEN(XPIPE_HANDLES_MAX)),
+    DWORD cap = (DWORD)(c->max_message + XPIPE__HDR_LEN(XPIPE_HANDLES_MAX)),
           avail, left, m;
     HANDLE h[XPIPE_HANDLES_MAX];
     unsigned char *rest;
@@ -438,7 +424,7 @@ static apr_status_t win32_recv_h(xpipe__chan_t *c, void *buf, apr_size_t *len,
     }
     rv = win32_read_whole(c, &n, deadline);
     if (rv == XPIPE_EMSGSIZE) { /* past the maximum: gone */
-        *len = n > WIN32_HDR_LEN(0) ? n - WIN32_HDR_LEN(0) : n;
+        *len = n > XPIPE__HDR_LEN(0) ? n - XPIPE__HDR_LEN(0) : n;
         return rv;
     }
     if (rv != APR_SUCCESS) {
@@ -458,7 +444,7 @@ static apr_status_t win32_recv_h(xpipe__chan_t *c, void *buf, apr_size_t *len,
                            "xpipe_attr_handles_set?): dropped",
                            (unsigned long)n);
     }
-    plen = n - WIN32_HDR_LEN(k);
+    plen = n - XPIPE__HDR_LEN(k);
     if (plen > *len || (count && k > room)) {
         /* Keep it whole, with its handles, for the next call. */
         c->held.data = malloc(plen ? plen : 1);
@@ -466,7 +452,7 @@ static apr_status_t win32_recv_h(xpipe__chan_t *c, void *buf, apr_size_t *len,
             win32_handles_drop(h, &k);
             return APR_ENOMEM;
         }
-        memcpy(c->held.data, c->spill + WIN32_HDR_LEN(k), plen);
+        memcpy(c->held.data, c->spill + XPIPE__HDR_LEN(k), plen);
         c->held.len = plen;
         memcpy(c->held_h, h, sizeof(HANDLE) * (apr_size_t)k);
         c->held_nh = k;
@@ -475,7 +461,7 @@ static apr_status_t win32_recv_h(xpipe__chan_t *c, void *buf, apr_size_t *len,
             *count = k;
         return XPIPE_EMSGSIZE;
     }
-    memcpy(buf, c->spill + WIN32_HDR_LEN(k), plen);
+    memcpy(buf, c->spill + XPIPE__HDR_LEN(k), plen);
     *len = plen;
     if (count == NULL)
         win32_handles_drop(h, &k);
