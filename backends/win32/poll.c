@@ -170,17 +170,22 @@ apr_status_t xpipe__win32_pset_wait(xpipe__pset_t *ps, apr_time_t deadline)
 {
     int left = xpipe__remaining_ms(deadline);
     DWORD ms = left < 0 ? INFINITE : (DWORD)left, w;
+    LONG poked;
 
     ps->got = 0;
     win32_drain(ps, 0);
     if (ps->got)
         return APR_SUCCESS;
-    /* Reset, then look: what completes after the reset sets it again. */
+    /* Reset, then look: what completes after the reset sets it again.
+     * A poke (a wake-up, a member added) returns at once, but through
+     * collect: the reset may have cleared what a listener's connect had
+     * set, and collect sets the event again while anything is ready
+     * (lib/ tells a wake-up by its own flag). Returning without it lost
+     * a connect for loops that poll only when the event is set. */
     ResetEvent(ps->sig);
-    if (InterlockedExchange(&ps->poke, 0))
-        return XPIPE_ECANCELED;
+    poked = InterlockedExchange(&ps->poke, 0);
     win32_drain(ps, 0);
-    if (ps->got)
+    if (ps->got || poked)
         return APR_SUCCESS;
     ms = win32_watch_ms(ps, ms);
     if (ms == 0)
@@ -189,8 +194,7 @@ apr_status_t xpipe__win32_pset_wait(xpipe__pset_t *ps, apr_time_t deadline)
     if (w == WAIT_FAILED)
         return win32_os_status(GetLastError());
     win32_drain(ps, 0);
-    if (!ps->got && InterlockedExchange(&ps->poke, 0))
-        return XPIPE_ECANCELED;
+    InterlockedExchange(&ps->poke, 0);
     /* Signalled: a packet, a listener, or a wake-up (lib/ tells). */
     return w == WAIT_OBJECT_0 || ps->got || win32_watch_ms(ps, 1) == 0
                ? APR_SUCCESS

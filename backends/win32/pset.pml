@@ -8,8 +8,10 @@
  * packet. A waker raises lib's latch (under the set's lock) and the
  * backend's poke flag, then sets the event; an I/O source completes zero-
  * byte reads: a packet on the port and the event set. The wait drains
- * the port, resets the event, looks at poke, drains again, waits on the
- * event, drains. Checked: no lost wake-up or packet (the poller never
+ * the port, resets the event, takes poke, drains again, and returns to
+ * collect when either had something (collect sets the event again for
+ * what is ready: event loops poll only while it is set), else waits on
+ * the event, drains. Checked: no lost wake-up or packet (the poller never
  * sleeps forever on the event while one is pending: an invalid end
  * state), no deadlock.
  * -DSEED_NO_POKE: the wait does not look at poke after its reset (the
@@ -47,7 +49,7 @@ proctype source() {
 
 proctype poller() {
     byte got;
-    bool waited_ok;
+    bool waited_ok, poked;
 poll_loop:
     do
     :: cancelled && taken == PACKETS -> break
@@ -60,20 +62,18 @@ poll_loop:
             /* pset_wait */
             got = 0;
             waited_ok = false;
+            poked = false;
             atomic { got = port; port = 0 };
             if
             :: got > 0 -> waited_ok = true
             :: else ->
                 sig = false; /* ResetEvent */
 #ifndef SEED_NO_POKE
-                if
-                :: atomic { poke -> poke = false } -> goto collect
-                :: else -> skip
-                fi;
+                atomic { poked = poke; poke = false };
 #endif
                 atomic { got = port; port = 0 };
                 if
-                :: got > 0 -> skip
+                :: got > 0 || poked -> skip /* to collect (lib tells) */
                 :: else ->
 wait_sig:           sig; /* WaitForSingleObject(sig, INFINITE) */
                     atomic { got = port; port = 0 };
