@@ -206,35 +206,56 @@ static void lsn_release(obj_t *o)
     o->be->listener_close(l->impl);
 }
 
+/* A listener object without backend state yet (be: its transport, or
+ * NULL until the name is resolved), with its own copy of the attributes:
+ * the caller may change or free theirs right after the call. */
+static apr_status_t lsn_create(xpipe_listener_t **out,
+                               const xpipe__backend_t *be,
+                               const xpipe_attr_t *attr, apr_pool_t *pool)
+{
+    obj_t *o;
+    apr_status_t rv =
+        obj_new(&o, sizeof(xpipe_listener_t), pool, be, lsn_wake, lsn_release);
+
+    if (rv == APR_SUCCESS) {
+        *out = (xpipe_listener_t *)o;
+        (*out)->attr =
+            xpipe__attr_copy(attr ? attr : xpipe__attr_defaults(), o->sub);
+    }
+    return rv;
+}
+
+/* Finish lsn_create once the backend made its state (rv from it). */
+static apr_status_t lsn_finish(xpipe_listener_t **listener, xpipe_listener_t *l,
+                               apr_status_t rv)
+{
+    if (rv != APR_SUCCESS) {
+        obj_drop(&l->o);
+        return rv;
+    }
+    obj_ready(&l->o);
+    *listener = l;
+    return APR_SUCCESS;
+}
+
 apr_status_t xpipe_listen(xpipe_listener_t **listener, const char *name,
                           const xpipe_attr_t *attr, apr_pool_t *pool)
 {
     xpipe_listener_t *l;
     xpipe__name_t parsed;
-    obj_t *o;
     apr_status_t rv;
 
     xpipe__fail_clear();
     if (listener == NULL || name == NULL)
         return APR_EINVAL;
     *listener = NULL;
-    rv = obj_new(&o, sizeof(*l), pool, NULL, lsn_wake, lsn_release);
+    rv = lsn_create(&l, NULL, attr, pool);
     if (rv != APR_SUCCESS)
         return rv;
-    l = (xpipe_listener_t *)o;
-    /* The backend keeps its own copy of the attributes, so the caller may
-     * change or free theirs right after this call. */
-    l->attr = xpipe__attr_copy(attr ? attr : xpipe__attr_defaults(), o->sub);
-    rv = name_resolve(&parsed, &l->native, &o->be, name, o->sub);
+    rv = name_resolve(&parsed, &l->native, &l->o.be, name, l->o.sub);
     if (rv == APR_SUCCESS)
-        rv = o->be->listen(&l->impl, &parsed, l->native, l->attr, o->sub);
-    if (rv != APR_SUCCESS) {
-        obj_drop(o);
-        return rv;
-    }
-    obj_ready(o);
-    *listener = l;
-    return APR_SUCCESS;
+        rv = l->o.be->listen(&l->impl, &parsed, l->native, l->attr, l->o.sub);
+    return lsn_finish(listener, l, rv);
 }
 
 const char *xpipe_listener_native_name(const xpipe_listener_t *listener)
@@ -668,21 +689,17 @@ apr_status_t xpipe_recv_handles(xpipe_t *channel, void *buf, apr_size_t *len,
 /* ------------------------------------------------------------------ */
 /* Pairs, children, adopted handles */
 
-apr_status_t xpipe_pair(xpipe_t **a, xpipe_t **b, const xpipe_attr_t *attr,
-                        apr_pool_t *pool)
+/* Two connected channel objects, a's from pa and b's from pb (NULL:
+ * private pools); on failure neither exists. */
+static apr_status_t pair_create(xpipe_t **a, xpipe_t **b,
+                                const xpipe_attr_t *attr, apr_pool_t *pa,
+                                apr_pool_t *pb)
 {
     xpipe_t *x = NULL, *y = NULL;
-    apr_status_t rv;
+    apr_status_t rv = chan_create(&x, &XPIPE__BACKEND, attr, pa);
 
-    xpipe__fail_clear();
-    if (a == NULL || b == NULL)
-        return APR_EINVAL;
-    *a = *b = NULL;
-    if (attr == NULL)
-        attr = xpipe__attr_defaults();
-    rv = chan_create(&x, &XPIPE__BACKEND, attr, pool);
     if (rv == APR_SUCCESS)
-        rv = chan_create(&y, &XPIPE__BACKEND, attr, pool);
+        rv = chan_create(&y, &XPIPE__BACKEND, attr, pb);
     if (rv == APR_SUCCESS)
         rv = x->o.be->pair(&x->impl, &y->impl, attr, x->o.sub, y->o.sub);
     if (rv != APR_SUCCESS) {
@@ -692,6 +709,24 @@ apr_status_t xpipe_pair(xpipe_t **a, xpipe_t **b, const xpipe_attr_t *attr,
             obj_drop(&x->o);
         return rv;
     }
+    *a = x;
+    *b = y;
+    return APR_SUCCESS;
+}
+
+apr_status_t xpipe_pair(xpipe_t **a, xpipe_t **b, const xpipe_attr_t *attr,
+                        apr_pool_t *pool)
+{
+    xpipe_t *x, *y;
+    apr_status_t rv;
+
+    xpipe__fail_clear();
+    if (a == NULL || b == NULL)
+        return APR_EINVAL;
+    *a = *b = NULL;
+    rv = pair_create(&x, &y, attr ? attr : xpipe__attr_defaults(), pool, pool);
+    if (rv != APR_SUCCESS)
+        return rv;
     chan_finish(a, x, rv);
     return chan_finish(b, y, rv);
 }
@@ -720,26 +755,18 @@ apr_status_t xpipe_listener_adopt(xpipe_listener_t **listener,
                                   const xpipe_attr_t *attr, apr_pool_t *pool)
 {
     xpipe_listener_t *l;
-    obj_t *o;
     apr_status_t rv;
 
     xpipe__fail_clear();
     if (listener == NULL)
         return APR_EINVAL;
     *listener = NULL;
-    rv = obj_new(&o, sizeof(*l), pool, &XPIPE__BACKEND, lsn_wake, lsn_release);
+    rv = lsn_create(&l, &XPIPE__BACKEND, attr, pool);
     if (rv != APR_SUCCESS)
         return rv;
-    l = (xpipe_listener_t *)o;
-    l->attr = xpipe__attr_copy(attr ? attr : xpipe__attr_defaults(), o->sub);
-    rv = o->be->listener_adopt(&l->impl, &l->native, handle, l->attr, o->sub);
-    if (rv != APR_SUCCESS) {
-        obj_drop(o);
-        return rv;
-    }
-    obj_ready(o);
-    *listener = l;
-    return APR_SUCCESS;
+    rv = l->o.be->listener_adopt(&l->impl, &l->native, handle, l->attr,
+                                 l->o.sub);
+    return lsn_finish(listener, l, rv);
 }
 
 /* The words after the handle's value in XPIPE_CHILD_ENV. */
@@ -766,21 +793,10 @@ apr_status_t xpipe_spawn(apr_proc_t *proc, xpipe_t **channel,
     memset(proc, 0, sizeof(*proc));
     if (attr == NULL)
         attr = xpipe__attr_defaults();
-    rv = chan_create(&mine, &XPIPE__BACKEND, attr, pool);
+    /* The child's end in a private pool: it goes right after the start. */
+    rv = pair_create(&mine, &theirs, attr, pool, NULL);
     if (rv != APR_SUCCESS)
         return rv;
-    rv = chan_create(&theirs, &XPIPE__BACKEND, attr, NULL);
-    if (rv != APR_SUCCESS) {
-        obj_drop(&mine->o);
-        return rv;
-    }
-    rv = mine->o.be->pair(&mine->impl, &theirs->impl, attr, mine->o.sub,
-                          theirs->o.sub);
-    if (rv != APR_SUCCESS) {
-        obj_drop(&theirs->o);
-        obj_drop(&mine->o);
-        return rv;
-    }
     chan_finish(channel, mine, rv);
     rv = mine->o.be->spawn(proc, mine->impl, theirs->impl, program, argv, env,
                            child_env_words(attr), theirs->o.sub);

@@ -106,6 +106,17 @@ static void warm_thread(void)
     XT_OK(xpipe_close(b));
 }
 
+/* xpipe_recv_handles into buf (size bytes) with room for room handles:
+ * *n and *count get what came. */
+static apr_status_t take(xpipe_t *ch, char *buf, apr_size_t size,
+                         xpipe_os_handle_t *got, int room, apr_size_t *n,
+                         int *count)
+{
+    *n = size;
+    *count = room;
+    return xpipe_recv_handles(ch, buf, n, got, count);
+}
+
 static xpipe_attr_t *handles_attr(void)
 {
     xpipe_attr_t *a = xt_attr(XPIPE_MODE_MESSAGE);
@@ -418,9 +429,7 @@ static void test_handles_file(void)
     }
     /* Messages without handles come through as before. */
     XT_OK(xpipe_send_handles(a, "none", 4, NULL, 0));
-    n = sizeof(buf);
-    count = XPIPE_HANDLES_MAX;
-    XT_OK(xpipe_recv_handles(b, buf, &n, got, &count));
+    XT_OK(take(b, buf, sizeof(buf), got, XPIPE_HANDLES_MAX, &n, &count));
     CU_ASSERT_EQUAL(count, 0);
     CU_ASSERT_EQUAL(n, 4);
     XT_OK(xpipe_close(a));
@@ -450,9 +459,7 @@ static void test_handles_no_leak(void)
     /* A first pass: what a channel keeps for passing handles (Windows:
      * the peer's process) is made now. */
     XT_OK(xpipe_send_handles(a, "0", 1, h, 1));
-    n = sizeof(buf);
-    count = 3;
-    XT_OK(xpipe_recv_handles(b, buf, &n, got, &count));
+    XT_OK(take(b, buf, sizeof(buf), got, 3, &n, &count));
     CU_ASSERT_EQUAL_FATAL(count, 1);
     handle_close(got[0]);
     before = xt_open_handles();
@@ -466,15 +473,11 @@ static void test_handles_no_leak(void)
 
     /* Too little room: the message and its handles are kept whole. */
     XT_OK(xpipe_send_handles(a, "yy", 2, h, 3));
-    n = sizeof(buf);
-    count = 1;
-    XT_STATUS(xpipe_recv_handles(b, buf, &n, got, &count), XPIPE_EMSGSIZE);
+    XT_STATUS(take(b, buf, sizeof(buf), got, 1, &n, &count), XPIPE_EMSGSIZE);
     CU_ASSERT_EQUAL(n, 2);
     CU_ASSERT_EQUAL(count, 3);
     /* ... and a buffer too small, the same. */
-    n = 1;
-    count = 3;
-    XT_STATUS(xpipe_recv_handles(b, buf, &n, got, &count), XPIPE_EMSGSIZE);
+    XT_STATUS(take(b, buf, 1, got, 3, &n, &count), XPIPE_EMSGSIZE);
     CU_ASSERT_EQUAL(n, 2);
     /* A plain receive of a held message closes its handles. */
     n = sizeof(buf);
@@ -484,9 +487,7 @@ static void test_handles_no_leak(void)
 
     /* Taken in full. */
     XT_OK(xpipe_send_handles(a, "zzz", 3, h, 2));
-    n = sizeof(buf);
-    count = 3;
-    XT_OK(xpipe_recv_handles(b, buf, &n, got, &count));
+    XT_OK(take(b, buf, sizeof(buf), got, 3, &n, &count));
     CU_ASSERT_EQUAL_FATAL(count, 2);
     CU_ASSERT_EQUAL(xt_open_handles(), before + 2);
     handle_close(got[0]);
@@ -562,9 +563,7 @@ static void test_handles_bad_input(void)
     CU_ASSERT_EQUAL(count, 0);
     XT_OK(xpipe_close(a));
     XT_STATUS(xpipe_send_handles(a, "x", 1, h, 0), XPIPE_ECLOSED);
-    n = 4;
-    count = 1;
-    XT_STATUS(xpipe_recv_handles(a, buf, &n, got, &count), XPIPE_ECLOSED);
+    XT_STATUS(take(a, buf, 4, got, 1, &n, &count), XPIPE_ECLOSED);
     CU_ASSERT_EQUAL(count, 0);
 }
 
@@ -910,9 +909,7 @@ static void test_handles_from_dying_child(void)
         CU_ASSERT_EQUAL(memcmp(buf, "from kid!", 9), 0);
         XT_OK(apr_file_close(g));
     }
-    n = sizeof(buf);
-    count = 4;
-    XT_STATUS(xpipe_recv_handles(ch, buf, &n, got, &count), APR_EOF);
+    XT_STATUS(take(ch, buf, sizeof(buf), got, 4, &n, &count), APR_EOF);
     CU_ASSERT_EQUAL(count, 0);
     XT_OK(xpipe_close(ch));
     CU_ASSERT_EQUAL(xt_open_handles(), before);
@@ -1051,7 +1048,7 @@ static int child_pair_file(const char *a1, const char *a2)
     (void)a2;
     if (!role_start(&ch))
         return 1;
-    if (xpipe_recv_handles(ch, buf, &n, got, &count) != APR_SUCCESS
+    if (take(ch, buf, sizeof(buf), got, count, &n, &count) != APR_SUCCESS
         || count != 1)
         return 2;
     f = file_put(got[0], xt_p);
@@ -1090,7 +1087,7 @@ static int child_worker(const char *a1, const char *a2)
     (void)a2;
     if (!role_start(&ch))
         return 1;
-    if (xpipe_recv_handles(ch, buf, &n, got, &count) != APR_SUCCESS
+    if (take(ch, buf, sizeof(buf), got, count, &n, &count) != APR_SUCCESS
         || count != 1)
         return 2;
     if (xpipe_adopt(&client, got[0], NULL, xt_p) != APR_SUCCESS) {
