@@ -121,6 +121,9 @@ enum xpipe_status_e {
     /** Not a handle xpipe can adopt or pass: the wrong kind of object, a
      *  closed handle, or more handles than XPIPE_HANDLES_MAX. */
     XPIPE_EBADHANDLE = XPIPE_START_ERROR + 15,
+    /** The peer broke the protocol of the shared-memory fast path
+     *  (xpipe_attr_fast_path_set): the channel is unusable. */
+    XPIPE_EPROTO = XPIPE_START_ERROR + 16,
     /** One past the last code (not a status). */
     XPIPE_STATUS_END
 };
@@ -451,6 +454,49 @@ XPIPE_API apr_status_t xpipe_attr_wake_slice_set(xpipe_attr_t *attr,
  */
 XPIPE_API apr_status_t xpipe_attr_handles_set(xpipe_attr_t *attr, int on);
 
+/** Default ring of xpipe_attr_fast_path_set: 4 MiB each way. */
+#define XPIPE_FAST_RING_DEFAULT (4 * 1024 * 1024)
+/** Smallest ring: it holds the largest message with its length. */
+#define XPIPE_FAST_RING_MIN (512 * 1024)
+/** Largest ring. */
+#define XPIPE_FAST_RING_MAX (64 * 1024 * 1024)
+
+/**
+ * Ask for the shared-memory fast path: after the connection's usual
+ * checks, the two ends of a local channel agree on a shared mapping with
+ * one ring per direction, and data goes through it instead of the
+ * socket (no system call while neither end has to wait). Every call
+ * keeps its contract: modes, message boundaries, XPIPE_EMSGSIZE keeping
+ * the message, deadlines, interrupt and close from any thread, EOF after
+ * all data, XPIPE_EPIPE when the peer is gone.
+ *
+ * Both ends decide: a client asks only when this is set on it, and a
+ * server takes only when it is set on the listener; otherwise, or when
+ * either end cannot (another OS, a peer that is not xpipe, memory that
+ * fails the checks), the channel keeps the socket. Asking costs the
+ * client one round trip at connect. Linux only (a sealed memfd, futex
+ * waits); other systems keep the socket. Channels with
+ * xpipe_attr_handles_set, pairs, spawned and adopted channels keep it
+ * too. A peer that breaks the protocol (scribbles the shared indices or
+ * lengths) gets the channel XPIPE_EPROTO, never a crash.
+ *
+ * What changes: a peer killed (rather than closed) is noticed by a call
+ * that waits within 50 ms; a write that needs no wait may still succeed
+ * into the ring then. xpipe_os_handle_get's descriptor becomes readable
+ * when the channel may have become readable or writable: an event loop
+ * waits for readability only, then calls with timeout 0.
+ * The environment variable XPIPE_FAST_PATH=force turns it on for every
+ * channel that may have it (for testing a program on the fast path).
+ * @param attr the attribute set.
+ * @param ring 0 (off, the default), or each ring's size in bytes: a power
+ *             of two from XPIPE_FAST_RING_MIN to XPIPE_FAST_RING_MAX
+ *             (XPIPE_FAST_RING_DEFAULT is a good start). The server's
+ *             choice holds for both ends.
+ * @return APR_SUCCESS, APR_EINVAL for a NULL attr or another size.
+ */
+XPIPE_API apr_status_t xpipe_attr_fast_path_set(xpipe_attr_t *attr,
+                                                apr_size_t ring);
+
 /** A log sink (xpipe_attr_log_set): baton as given, one line with no
  *  newline. */
 typedef void (*xpipe_log_fn)(void *baton, const char *line);
@@ -501,6 +547,8 @@ XPIPE_API const char *xpipe_attr_sddl_get(const xpipe_attr_t *attr);
 /** xpipe_attr_handles_set's value. @param attr the set (NULL: the
  *  default). @return 1 when messages may carry handles, else 0. */
 XPIPE_API int xpipe_attr_handles_get(const xpipe_attr_t *attr);
+/** The ring size asked for by xpipe_attr_fast_path_set; 0 when off. */
+XPIPE_API apr_size_t xpipe_attr_fast_path_get(const xpipe_attr_t *attr);
 /** @param attr the attribute set, or NULL. @return the blocking slice in
  *  microseconds (xpipe_attr_wake_slice_set). */
 XPIPE_API apr_interval_time_t

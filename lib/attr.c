@@ -25,7 +25,8 @@ static const xpipe_attr_t attr_defaults = {
     .log_fn = NULL,     /* stderr */
     .log_baton = NULL,
     .wake_slice = XPIPE_WAKE_SLICE_DEFAULT,
-    .handles = 0, /* messages carry no handles */
+    .handles = 0,   /* messages carry no handles */
+    .fast_ring = 0, /* no fast path: it costs a round trip at connect */
 };
 
 const xpipe_attr_t *xpipe__attr_defaults(void)
@@ -167,6 +168,19 @@ apr_status_t xpipe_attr_handles_set(xpipe_attr_t *attr, int on)
 int xpipe_attr_handles_get(const xpipe_attr_t *attr)
 {
     return attr ? attr->handles : attr_defaults.handles;
+}
+
+apr_status_t xpipe_attr_fast_path_set(xpipe_attr_t *attr, apr_size_t ring)
+{
+    ATTR_SET(fast_ring, ring,
+             ring == 0
+                 || (ring >= XPIPE_FAST_RING_MIN && ring <= XPIPE_FAST_RING_MAX
+                     && (ring & (ring - 1)) == 0));
+}
+
+apr_size_t xpipe_attr_fast_path_get(const xpipe_attr_t *attr)
+{
+    return attr ? attr->fast_ring : attr_defaults.fast_ring;
 }
 
 apr_interval_time_t xpipe_attr_wake_slice_get(const xpipe_attr_t *attr)

@@ -47,6 +47,7 @@ struct xpipe_attr_t {
     void *log_baton;
     apr_interval_time_t wake_slice; /* POSIX blocking slice, us; 0 = none */
     int handles;                    /* messages may carry OS handles */
+    apr_size_t fast_ring;           /* the fast path's ring, 0 = off */
 };
 
 /* The defaults, for a NULL attr (lib/attr.c). */

@@ -67,6 +67,7 @@ static const status_entry_t status_table[] = {
     STATUS(EPEER, "the peer's identity was refused"),
     STATUS(EBADHANDLE, "not a handle xpipe can adopt or pass: the wrong "
                        "kind, closed, or more than XPIPE_HANDLES_MAX"),
+    STATUS(EPROTO, "the peer broke the shared-memory fast path's protocol"),
 };
 #undef STATUS
 

@@ -88,7 +88,8 @@ FI_POSIX(send, ssize_t, (int fd, const void *b, size_t n, int f), (fd, b, n, f))
 FI_POSIX(sendmsg, ssize_t, (int fd, const struct msghdr *m, int f), (fd, m, f))
 FI_POSIX(recvmsg, ssize_t, (int fd, struct msghdr *m, int f), (fd, m, f))
 FI_POSIX(poll, int, (struct pollfd * p, nfds_t n, int ms), (p, n, ms))
-FI_POSIX(accept, int, (int fd), (fd))
+FI_POSIX(accept, int, (int fd, struct sockaddr *sa, socklen_t *len),
+         (fd, sa, len))
 FI_POSIX(connect, int, (int fd, const struct sockaddr *sa, socklen_t len),
          (fd, sa, len))
 FI_POSIX(socket, int, (int d, int t, int p), (d, t, p))

@@ -67,10 +67,22 @@ static ssize_t spy_send(int fd, const void *buf, size_t len, int flags)
     return xt_sys_real.send(fd, buf, len, flags);
 }
 
-static int spy_accept(int fd)
+#ifdef __linux__
+#include <linux/futex.h>
+/* The fast path's waits: a futex wait sleeps. */
+static long spy_futex(unsigned int *word, int op, unsigned int val,
+                      const struct timespec *t)
+{
+    if ((op & 0x7f) == FUTEX_WAIT)
+        spy_entered(-1);
+    return xt_sys_real.futex(word, op, val, t);
+}
+#endif
+
+static int spy_accept(int fd, struct sockaddr *sa, socklen_t *len)
 {
     spy_slice(fd, 0);
-    return xt_sys_real.accept(fd);
+    return xt_sys_real.accept(fd, sa, len);
 }
 #endif
 
@@ -88,6 +100,9 @@ static void spy_install(void)
     sys->recv = spy_recv;
     sys->send = spy_send;
     sys->accept = spy_accept;
+#ifdef __linux__
+    sys->futex = spy_futex;
+#endif
 #endif
 }
 

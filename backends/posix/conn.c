@@ -163,15 +163,48 @@ static apr_status_t unix_end(xpipe__chan_t *c, apr_status_t rv)
     return rv;
 }
 
+static apr_status_t unix_watch_recv(xpipe__chan_t *c, void *buf,
+                                    apr_size_t *len, apr_time_t deadline);
+
+/* On the fast path: the rings' status, or APR_EAGAIN to go on with the
+ * socket. A receive that watches the socket for the peer's marker takes
+ * it, and goes on on the ring. */
+static apr_status_t unix_fast(xpipe__chan_t *c, int out, void *buf,
+                              apr_size_t *len, apr_time_t deadline)
+{
+    apr_size_t want = *len;
+    apr_status_t rv;
+
+    for (;;) {
+        *len = want;
+        rv = xpipe__unix_fast_xfer(c, out, buf, len, deadline);
+        if (rv != XPIPE__FAST_WATCH)
+            return rv;
+        *len = want;
+        rv = unix_watch_recv(c, buf, len, deadline);
+        if (rv != XPIPE__FAST_WATCH)
+            return rv;
+    }
+}
+
 apr_status_t xpipe__unix_read(xpipe__chan_t *c, void *buf, apr_size_t *len,
                               apr_time_t deadline)
 {
+    apr_status_t rv;
+
+    if (c->fast && (rv = unix_fast(c, 0, buf, len, deadline)) != APR_EAGAIN)
+        return unix_end(c, rv);
     return unix_end(c, unix_xfer(c, 0, buf, len, NULL, 0, deadline));
 }
 
 apr_status_t xpipe__unix_write(xpipe__chan_t *c, const void *buf,
                                apr_size_t *len, apr_time_t deadline)
 {
+    apr_status_t rv;
+
+    if (c->fast
+        && (rv = unix_fast(c, 1, (void *)buf, len, deadline)) != APR_EAGAIN)
+        return unix_end(c, rv);
     return unix_end(c, unix_xfer(c, 1, (void *)buf, len, NULL, 0, deadline));
 }
 
@@ -394,6 +427,11 @@ static apr_status_t unix_send_any(xpipe__chan_t *c, const void *buf,
 apr_status_t xpipe__unix_send(xpipe__chan_t *c, const void *buf, apr_size_t len,
                               apr_time_t deadline)
 {
+    apr_status_t rv;
+
+    if (c->fast
+        && (rv = unix_fast(c, 1, (void *)buf, &len, deadline)) != APR_EAGAIN)
+        return unix_end(c, rv);
     /* The common case first, as short as it can be. */
     if (c->tx.kind == XPIPE__FRAME_NONE)
         return unix_end(c,
@@ -528,6 +566,38 @@ static apr_status_t unix_frame_recv(xpipe__chan_t *c, void *buf,
     return rv;
 }
 
+/* A receive from the socket of a fast-path channel before the peer's
+ * marker: what came, or XPIPE__FAST_WATCH when it was the marker alone.
+ * A stream's receive may glue the marker (the byte its descriptor came
+ * with: the OS ends the receive there) to data before it. */
+static apr_status_t unix_watch_recv(xpipe__chan_t *c, void *buf,
+                                    apr_size_t *len, apr_time_t deadline)
+{
+    xpipe_os_handle_t hs[XPIPE_HANDLES_MAX];
+    xpipe__unix_fds_t fds;
+    int count = XPIPE_HANDLES_MAX, i;
+    apr_status_t rv;
+
+    memset(&fds, 0, sizeof(fds));
+    if (c->seq)
+        rv = unix_seq_recv(c, buf, len, hs, &count, deadline);
+    else {
+        rv = unix_recv_fds(c, buf, len, &fds, 0, deadline);
+        count = fds.n + fds.cut;
+        unix_fds_close(&fds);
+    }
+    if (rv != APR_SUCCESS || count == 0)
+        return rv == XPIPE_EBADHANDLE ? XPIPE_EPROTO : rv;
+    for (i = 0; c->seq && i < count; i++)
+        unix_sys.close(hs[i].fd);
+    if (*len == 0 || (c->seq && *len != 1)) /* not a marker */
+        return xpipe__unix_fast_marker(c, buf, 0);
+    rv = xpipe__unix_fast_marker(c, (char *)buf + *len - 1, 1);
+    if (rv != APR_SUCCESS)
+        return rv;
+    return --*len > 0 ? APR_SUCCESS : XPIPE__FAST_WATCH;
+}
+
 /* The receive shared by recv and recv_handles (count NULL: none). */
 static apr_status_t unix_recv_any(xpipe__chan_t *c, void *buf, apr_size_t *len,
                                   xpipe_os_handle_t *hs, int *count,
@@ -561,6 +631,10 @@ static apr_status_t unix_recv_any(xpipe__chan_t *c, void *buf, apr_size_t *len,
 apr_status_t xpipe__unix_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
                               apr_time_t deadline)
 {
+    apr_status_t rv;
+
+    if (c->fast && (rv = unix_fast(c, 0, buf, len, deadline)) != APR_EAGAIN)
+        return unix_end(c, rv);
     /* The common case first, as short as it can be. */
     if (c->rx.kind == XPIPE__FRAME_NONE && !c->rx_err)
         return unix_end(c, unix_seq_recv(c, buf, len, NULL, NULL, deadline));
@@ -597,6 +671,8 @@ apr_status_t xpipe__unix_wake(xpipe__chan_t *c, int closing)
         xpipe__a32_set(&c->closing, 1);
         xpipe__unix_slice_shut(&c->slice, c->fd);
     }
+    if (c->fast)
+        xpipe__unix_fast_wake(c);
     return rv;
 }
 
@@ -608,7 +684,11 @@ apr_status_t xpipe__unix_unwake(xpipe__chan_t *c)
 apr_status_t xpipe__unix_shutdown(xpipe__chan_t *c, xpipe_shutdown_e how)
 {
     static const int hows[] = { SHUT_RD, SHUT_WR, SHUT_RDWR };
+    apr_status_t rv;
 
+    /* On the rings the socket stays whole: it tells of the peer's end. */
+    if (c->fast && (rv = xpipe__unix_fast_shutdown(c, how)) != APR_EAGAIN)
+        return rv;
     if (unix_sys.shutdown(c->fd, hows[how]) < 0)
         return APR_FROM_OS_ERROR(errno);
     return APR_SUCCESS;
@@ -622,6 +702,8 @@ apr_status_t xpipe__unix_close(xpipe__chan_t *c)
         unix_frame_io_t io = { c, 0, NULL, 0 };
         xpipe__frame_flush(&c->tx, unix_frame_write, &io);
     }
+    if (c->fast)
+        xpipe__unix_fast_close(c);
     xpipe__frame_tx_free(&c->tx);
     xpipe__frame_rx_free(&c->rx);
     free(c->spill);
@@ -674,6 +756,8 @@ apr_status_t xpipe__unix_os_handle_get(xpipe__chan_t *c, xpipe_os_handle_t *h)
     /* An event loop gets the non-blocking fd the header promises; the
      * channel waits in poll() from now on. */
     xpipe__unix_slice_stop(&c->slice, c->fd);
+    if (c->fast) /* its waits ring the descriptor */
+        xpipe__unix_fast_bell(c);
     h->fd = c->fd;
     return APR_SUCCESS;
 }

@@ -61,12 +61,17 @@ apr_status_t xpipe__unix_dial(xpipe__chan_t **out, const xpipe__name_t *name,
 {
     struct sockaddr_un sa;
     apr_status_t rv;
-    int fd, err;
+    int fd, err, fast;
     socklen_t elen;
 
     rv = xpipe__unix_socket_new(&fd, attr);
     if (rv != APR_SUCCESS)
         return rv;
+    /* The fast path: asked by the address we connect from, of a live
+     * xpipe listener only (any other server would never answer). */
+    fast = xpipe__unix_fast_ring(attr) > 0
+           && xpipe__unix_fast_listener_live(native, pool)
+           && xpipe__unix_fast_bind(fd) == APR_SUCCESS;
     xpipe__unix_sockaddr(&sa, native);
     err = unix_sys.connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ? 0
                                                                         : errno;
@@ -96,8 +101,18 @@ apr_status_t xpipe__unix_dial(xpipe__chan_t **out, const xpipe__name_t *name,
         if (unix_sys.send(fd, &hello, 1, MSG_NOSIGNAL) != 1)
             err = errno ? errno : EAGAIN;
     }
-    if (err == 0)
-        return xpipe__unix_chan_new(out, fd, attr, UNIX_MSG_FRAMES(attr), pool);
+    if (err == 0) {
+        xpipe__chan_t *c;
+        rv = xpipe__unix_chan_new(&c, fd, attr, UNIX_MSG_FRAMES(attr), pool);
+        if (rv == APR_SUCCESS && fast)
+            rv = xpipe__unix_fast_ask(c, attr, pool);
+        if (rv != APR_SUCCESS) {
+            xpipe__unix_close(c);
+            return rv;
+        }
+        *out = c;
+        return APR_SUCCESS;
+    }
     unix_sys.close(fd);
     switch (err) {
     case ENOENT: /* no socket file */

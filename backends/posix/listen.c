@@ -432,18 +432,37 @@ static int unix_hellos(xpipe__lsn_t *l)
     return UNIX_FRAMED && unix_hello_count(l) > 0;
 }
 
-/* A new channel on an accepted fd. */
+/* A new channel on an accepted fd; asked: whether the client asked for
+ * the fast path (-1: not known yet, its address tells). */
 static apr_status_t unix_accepted(xpipe__chan_t **out, xpipe__lsn_t *l, int fd,
-                                  apr_pool_t *pool)
+                                  int asked, apr_pool_t *pool)
 {
-    return xpipe__unix_chan_new(out, fd, l->attr, UNIX_MSG_FRAMES(l->attr),
-                                pool);
+    xpipe__chan_t *c;
+    apr_status_t rv;
+
+    if (asked < 0) {
+        struct sockaddr_un sa;
+        socklen_t len = sizeof(sa);
+        asked = getpeername(fd, (struct sockaddr *)&sa, &len) == 0
+                && xpipe__unix_fast_asked(&sa, len);
+    }
+    rv = xpipe__unix_chan_new(&c, fd, l->attr, UNIX_MSG_FRAMES(l->attr), pool);
+    if (rv == APR_SUCCESS && asked)
+        rv = xpipe__unix_fast_offer(c, l->attr, pool);
+    if (rv != APR_SUCCESS) {
+        xpipe__unix_close(c);
+        return rv;
+    }
+    *out = c;
+    return APR_SUCCESS;
 }
 
 static apr_status_t unix_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
                                 apr_time_t deadline, apr_pool_t *pool)
 {
     int hellos = unix_hellos(l), fd, waited = 0, ready = 0, slice;
+    struct sockaddr_un sa;
+    socklen_t salen;
     apr_status_t rv;
 
     /* An accept alone on a listener that has had to wait before sleeps
@@ -467,7 +486,7 @@ static apr_status_t unix_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
     }
     for (;;) {
         if (UNIX_FRAMED && (fd = unix_hello_take(l)) >= 0)
-            return unix_accepted(out, l, fd, pool);
+            return unix_accepted(out, l, fd, -1, pool);
         /* A sliced socket blocks: outside a slice, accept() only when
          * poll() has found a client (alone, nobody takes it first). */
         rv = APR_SUCCESS;
@@ -475,8 +494,9 @@ static apr_status_t unix_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
             rv = xpipe__unix_wait(l->sock.fd, POLLIN, NULL, XPIPE__NOW);
         fd = -1;
         errno = EAGAIN;
+        salen = sizeof(sa);
         if (rv == APR_SUCCESS)
-            fd = unix_sys.accept(l->sock.fd);
+            fd = unix_sys.accept(l->sock.fd, (struct sockaddr *)&sa, &salen);
         else if (!APR_STATUS_IS_TIMEUP(rv))
             return rv;
         ready = 0;
@@ -484,7 +504,8 @@ static apr_status_t unix_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
             continue; /* waits for its hello, or was dropped */
         if (fd >= 0) {
             xpipe__a32_set(&l->accept_waited, waited);
-            return unix_accepted(out, l, fd, pool);
+            return unix_accepted(out, l, fd, xpipe__unix_fast_asked(&sa, salen),
+                                 pool);
         }
         if (errno == EINTR || errno == ECONNABORTED)
             continue; /* a client that gave up is not our failure */

@@ -80,6 +80,11 @@ apr_status_t xpipe__unix_pset_add(xpipe__pset_t *ps, xpipe__pm_t *m)
     r->events =
         (m->desc.reqevents & (XPIPE_POLLIN | XPIPE_POLLACCEPT) ? APR_POLLIN : 0)
         | (m->desc.reqevents & XPIPE_POLLOUT ? APR_POLLOUT : 0);
+    if (m->chan && xpipe__unix_fast_on(m->chan)) {
+        /* The rings ring the socket, for both directions. */
+        xpipe__unix_fast_bell(m->chan);
+        r->events = APR_POLLIN;
+    }
     for (i = 0; i < r->nfd && rv == APR_SUCCESS; i++) {
         apr_os_sock_put(&r->sock[i], &fds[i], ps->pool);
         rv = unix_watch(ps, r->sock[i], r->events, m, 1);
@@ -99,7 +104,8 @@ apr_status_t xpipe__unix_pset_add(xpipe__pset_t *ps, xpipe__pm_t *m)
     if (m->lsn)
         m->plain = !UNIX_FRAMED;
     else
-        m->plain = !m->chan->message && m->chan->rx.kind == XPIPE__FRAME_NONE;
+        m->plain = !m->chan->message && m->chan->rx.kind == XPIPE__FRAME_NONE
+                   && !xpipe__unix_fast_on(m->chan);
     if (m->lsn && UNIX_FRAMED)
         xpipe__unix_listener_set(m->lsn, ps, m);
     return APR_SUCCESS;
@@ -202,6 +208,14 @@ int xpipe__unix_pm_ready(xpipe__pm_t *m, int os)
         return (os & XPIPE_POLLACCEPT) || xpipe__unix_hello_ready(m->lsn)
                    ? XPIPE_POLLACCEPT
                    : 0;
+    if (c->fast) {
+        ev = xpipe__unix_fast_ready(c, m->desc.reqevents, os);
+        if (ev >= 0)
+            return ev;
+        /* Declined after the set began watching readability only: a
+         * send finds out. */
+        os |= m->desc.reqevents & XPIPE_POLLOUT;
+    }
     ev = os & XPIPE_POLLOUT;
     if (!(m->desc.reqevents & XPIPE_POLLIN))
         return ev;

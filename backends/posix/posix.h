@@ -135,6 +135,7 @@ struct xpipe__lsn_t {
 };
 
 typedef struct xpipe__npa_info_t xpipe__npa_info_t;
+typedef struct xpipe__unix_fast_t xpipe__unix_fast_t;
 
 /* Descriptors that came with a message (SCM_RIGHTS): at most
  * XPIPE_HANDLES_MAX; cut: more came, or the control data was cut (those
@@ -176,6 +177,9 @@ struct xpipe__chan_t {
     /* What a poll set's read ahead met (an error the socket reports only
      * once), for the next recv to return. */
     apr_status_t rx_err;
+    /* The shared-memory fast path (fast.c), or NULL: set up at connect
+     * and accept, then fixed. */
+    xpipe__unix_fast_t *fast;
 };
 
 /* The slot functions (backend.c puts them in the table). */
@@ -254,6 +258,50 @@ apr_status_t xpipe__unix_recv_exact(int fd, void *buf, apr_size_t n,
 apr_status_t xpipe__unix_chan_new(xpipe__chan_t **out, int fd,
                                   const xpipe_attr_t *attr,
                                   xpipe__frame_kind_e kind, apr_pool_t *pool);
+
+/* fast.c: the shared-memory fast path (Linux; elsewhere nobody asks
+ * and every server declines). */
+/* The ring capacity attr asks for (0: none; the environment's
+ * XPIPE_FAST_PATH=force asks for the default). */
+apr_size_t xpipe__unix_fast_ring(const xpipe_attr_t *attr);
+/* Is this a client's address that asks (accept gave it)? */
+int xpipe__unix_fast_asked(const struct sockaddr_un *sa, socklen_t len);
+/* Client, before connect: the address that asks. */
+apr_status_t xpipe__unix_fast_bind(int fd);
+/* Client: is an xpipe listener alive at path (its lock is held)? */
+int xpipe__unix_fast_listener_live(const char *path, apr_pool_t *pool);
+/* Server, in accept, for a client that asked: the answer (never waits). */
+apr_status_t xpipe__unix_fast_offer(xpipe__chan_t *c, const xpipe_attr_t *attr,
+                                    apr_pool_t *pool);
+/* Client, after connect: the channel asked (the answer is read by its
+ * first call). */
+apr_status_t xpipe__unix_fast_ask(xpipe__chan_t *c, const xpipe_attr_t *attr,
+                                  apr_pool_t *pool);
+/* Is the channel on the fast path in either direction, or may it be? */
+int xpipe__unix_fast_on(const xpipe__chan_t *c);
+/* Does it receive from the socket (not the ring) now? */
+int xpipe__unix_fast_rx_socket(const xpipe__chan_t *c);
+/* A transfer in the channel's mode on the ring. APR_EAGAIN: on the
+ * socket, go on there; XPIPE__FAST_WATCH (receives): on the socket,
+ * watching for the peer's marker (a byte with a descriptor). */
+#define XPIPE__FAST_WATCH (XPIPE_START_ERROR + 1001)
+apr_status_t xpipe__unix_fast_xfer(xpipe__chan_t *c, int out, void *buf,
+                                   apr_size_t *len, apr_time_t deadline);
+/* A receive from the socket in XPIPE__FAST_WATCH got buf[len] with a
+ * descriptor: APR_SUCCESS when it was the marker (receive from the ring
+ * now), XPIPE_EPROTO when not. */
+apr_status_t xpipe__unix_fast_marker(xpipe__chan_t *c, const void *buf,
+                                     apr_size_t len);
+/* For wake: a call asleep on the rings wakes. */
+void xpipe__unix_fast_wake(xpipe__chan_t *c);
+/* Half close on the rings; APR_EAGAIN: on the socket. */
+apr_status_t xpipe__unix_fast_shutdown(xpipe__chan_t *c, xpipe_shutdown_e how);
+void xpipe__unix_fast_close(xpipe__chan_t *c);
+/* Waits go through the socket from now on (a poll set, an event loop). */
+void xpipe__unix_fast_bell(xpipe__chan_t *c);
+/* pm_ready for a fast channel: the events of req that hold, or -1 when
+ * the channel turned out to be on the socket. */
+int xpipe__unix_fast_ready(xpipe__chan_t *c, int req, int os);
 
 /* poll.c: start (on) or stop watching a socket for m in the set. */
 void xpipe__unix_pset_watch(xpipe__pset_t *ps, void *sock, xpipe__pm_t *m,

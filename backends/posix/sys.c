@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,12 +27,12 @@ int xpipe__unix_cloexec_nonblock(int fd)
 }
 
 /* accept(), giving a non-blocking close-on-exec fd. */
-static int unix_accept_raw(int fd)
+static int unix_accept_raw(int fd, struct sockaddr *sa, socklen_t *len)
 {
 #ifdef HAVE_ACCEPT4
-    return accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    return accept4(fd, sa, len, SOCK_CLOEXEC | SOCK_NONBLOCK);
 #else
-    int c = accept(fd, NULL, NULL);
+    int c = accept(fd, sa, len);
 
     if (c >= 0 && xpipe__unix_cloexec_nonblock(c) < 0) {
         int err = errno;
@@ -51,16 +52,58 @@ static int unix_open_raw(const char *path, int flags, mode_t mode)
     return open(path, flags, mode);
 }
 
+/* fcntl() is variadic too. */
+static int unix_fcntl_raw(int fd, int cmd, int arg)
+{
+    return fcntl(fd, cmd, arg);
+}
+
+#ifdef __linux__
+#include <sys/syscall.h>
+static long unix_futex_raw(unsigned int *word, int op, unsigned int val,
+                           const struct timespec *t)
+{
+    return syscall(SYS_futex, word, op, val, t, NULL, 0);
+}
+#endif
+
 /* Most entries are the call of the same name. */
 #define SYS(call) .call = call
 xpipe__unix_sys_t xpipe__unix_sys = {
-    SYS(socket),   SYS(bind),       SYS(listen),     .accept = unix_accept_raw,
-    SYS(connect),  SYS(socketpair), SYS(recv),       SYS(send),
-    SYS(sendmsg),  SYS(recvmsg),    SYS(poll),       SYS(close),
-    SYS(shutdown), SYS(setsockopt), SYS(getsockopt), .open = unix_open_raw,
-    SYS(flock),    SYS(lstat),      SYS(fstat),      SYS(mkdir),
-    SYS(chmod),    SYS(fchmod),     SYS(chown),      SYS(unlink),
-    SYS(read),     SYS(write),
+    SYS(socket),
+    SYS(bind),
+    SYS(listen),
+    .accept = unix_accept_raw,
+    SYS(connect),
+    SYS(socketpair),
+    SYS(recv),
+    SYS(send),
+    SYS(sendmsg),
+    SYS(recvmsg),
+    SYS(poll),
+    SYS(close),
+    SYS(shutdown),
+    SYS(setsockopt),
+    SYS(getsockopt),
+    .open = unix_open_raw,
+    SYS(flock),
+    SYS(lstat),
+    SYS(fstat),
+    SYS(mkdir),
+    SYS(chmod),
+    SYS(fchmod),
+    SYS(chown),
+    SYS(unlink),
+    SYS(read),
+    SYS(write),
+#ifdef __linux__
+    SYS(memfd_create),
+    SYS(ftruncate),
+    .futex = unix_futex_raw,
+#endif
+    .fcntl = unix_fcntl_raw,
+    SYS(mmap),
+    SYS(munmap),
 };
 #undef SYS
 

@@ -13,13 +13,15 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 
 typedef struct xpipe__unix_sys_t {
     int (*socket)(int domain, int type, int protocol);
     int (*bind)(int fd, const struct sockaddr *sa, socklen_t len);
     int (*listen)(int fd, int backlog);
-    /* accept a connection, non-blocking and close-on-exec */
-    int (*accept)(int fd);
+    /* accept a connection, non-blocking and close-on-exec; sa/len as
+     * accept()'s (NULL: the peer's address is not wanted) */
+    int (*accept)(int fd, struct sockaddr *sa, socklen_t *len);
     int (*connect)(int fd, const struct sockaddr *sa, socklen_t len);
     int (*socketpair)(int domain, int type, int protocol, int fds[2]);
     ssize_t (*recv)(int fd, void *buf, size_t len, int flags);
@@ -44,6 +46,17 @@ typedef struct xpipe__unix_sys_t {
     int (*unlink)(const char *path);
     ssize_t (*read)(int fd, void *buf, size_t len);
     ssize_t (*write)(int fd, const void *buf, size_t len);
+    /* the fast path's shared memory (Linux; NULL elsewhere) */
+    int (*memfd_create)(const char *name, unsigned int flags);
+    int (*ftruncate)(int fd, off_t len);
+    int (*fcntl)(int fd, int cmd, int arg);
+    void *(*mmap)(void *addr, size_t len, int prot, int flags, int fd,
+                  off_t off);
+    int (*munmap)(void *addr, size_t len);
+    /* futex(2) on a word of the shared memory: FUTEX_WAIT (t relative),
+     * FUTEX_WAKE */
+    long (*futex)(unsigned int *word, int op, unsigned int val,
+                  const struct timespec *t);
 } xpipe__unix_sys_t;
 
 /* The table (backends/posix/sys.c); unix_sys inside the backend. */

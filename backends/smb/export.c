@@ -177,7 +177,7 @@ apr_status_t xpipe__smb_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
     int fd;
 
     do
-        fd = unix_sys.accept(l->smb.fd);
+        fd = unix_sys.accept(l->smb.fd, NULL, NULL);
     while (fd < 0 && (errno == EINTR || errno == ECONNABORTED));
     if (fd < 0)
         return errno == EAGAIN || errno == EWOULDBLOCK

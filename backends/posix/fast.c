@@ -1,0 +1,865 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* fast.c — the shared-memory fast path on Linux (docs/architecture.md
+ * "The fast path"): the setup over the socket, the memory (a sealed
+ * memfd, checked before it is mapped), and the waits (futex) around the
+ * rings of lib/ring.c. Elsewhere no client asks for it and every server
+ * declines.
+ *
+ * The setup, after the connection's own checks; nobody waits for it:
+ *   - a client that wants it binds its socket to an abstract address
+ *     "\0xpipe-fast-..." before connecting, and only to connect to a live
+ *     xpipe listener (its "<path>.lock" is held): nothing changes for any
+ *     other peer;
+ *   - every server sees the address in accept(), for free, and answers
+ *     such a client first, without waiting: 'F' with a memfd
+ *     (SCM_RIGHTS) when it wants the fast path too, else 'N';
+ *   - the client reads the answer before its first receive (it comes
+ *     before anything the server sends) or, without waiting, at a send;
+ *     it checks the memory, maps it and attaches (a word in the mapping);
+ *   - each end then moves its own sending from the socket to its ring
+ *     once the peer has attached: it sends a marker, one byte 'S' with a
+ *     descriptor (channels on the fast path carry no handles, so a
+ *     descriptor marks it unmistakably), and writes to the ring from then
+ *     on. Each end receives from the socket, watching for the peer's
+ *     marker, and from the ring after it. So whatever either end sent
+ *     before is read first, in order, and neither end ever waits for the
+ *     other's setup: connect, send, accept in one thread still works.
+ * On the fast path the socket carries nothing but doorbells (below) and
+ * tells of the peer's death: its close, or its process's end.
+ *
+ * Waits: an end about to sleep sets its waiting word in the mapping and
+ * sleeps on it (FUTEX_WAIT, in slices of UNIX_FAST_CHECK so a killed
+ * peer is noticed), and the other end's next move wakes it. An
+ * interrupt or a close resets the word and wakes it: no private word is
+ * needed, and a peer that scribbles the word only causes a spurious
+ * wake-up. A channel in a poll set or given to an event loop waits in
+ * poll() on the socket instead: its word says BELL, and the peer's next
+ * move writes one byte to the socket.
+ */
+#include "posix.h"
+
+#include "ring.h"
+
+#include <apr_general.h>
+#include <apr_strings.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#if defined(__linux__) && !UNIX_FRAMED
+#include <linux/futex.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#define UNIX_FAST_OS 1
+#else
+#define UNIX_FAST_OS 0
+#endif
+
+/* How often a wait looks whether the peer is still there. */
+#define UNIX_FAST_CHECK (50 * 1000)
+/* Spinning before a sleep, when the peer last ran on another CPU. */
+#define UNIX_FAST_SPIN 20 /* microseconds */
+
+/* The address prefix of a client that asks (sun_path[0] is 0). */
+static const char unix_fast_tag[] = "xpipe-fast-";
+
+/* Receiving: the server's answer first (a client's), the socket
+ * watching for the peer's marker, the ring, or the socket for good. */
+enum { RX_ANSWER = 1, RX_WATCH, RX_RING, RX_PLAIN };
+/* Sending: the socket until the peer attached, the ring, the socket for
+ * good. */
+enum { TX_SOCKET_WAIT = 1, TX_RING, TX_SOCKET };
+
+struct xpipe__unix_fast_t {
+    xpipe__ring_t ring;
+    void *base; /* NULL when not mapped */
+    apr_size_t size;
+    int memfd;                /* for our marker, then closed (-1) */
+    xpipe__a32_t rx;          /* RX_* */
+    xpipe__a32_t tx;          /* TX_* */
+    xpipe__a32_t bell;        /* waits are in poll(): the peer rings */
+    xpipe__a32_t dead;        /* the socket said the peer is gone */
+    apr_thread_mutex_t *lock; /* the client reads the answer under it */
+    const xpipe_attr_t *attr;
+};
+
+apr_size_t xpipe__unix_fast_ring(const xpipe_attr_t *attr)
+{
+    const char *force;
+
+    if (!UNIX_FAST_OS || attr->handles) /* handles need the socket */
+        return 0;
+    if (attr->fast_ring)
+        return attr->fast_ring;
+    /* Testing and diagnosis: the fast path on for every channel. */
+    force = getenv("XPIPE_FAST_PATH");
+    return force && strcmp(force, "force") == 0 ? XPIPE_FAST_RING_DEFAULT : 0;
+}
+
+int xpipe__unix_fast_asked(const struct sockaddr_un *sa, socklen_t len)
+{
+    apr_size_t tag = sizeof(unix_fast_tag) - 1;
+
+    return len >= (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + tag)
+           && sa->sun_family == AF_UNIX && sa->sun_path[0] == 0
+           && memcmp(sa->sun_path + 1, unix_fast_tag, tag) == 0;
+}
+
+#if UNIX_FAST_OS
+
+apr_status_t xpipe__unix_fast_bind(int fd)
+{
+    static xpipe__a32_t counter;
+    struct sockaddr_un sa;
+    int n, tries;
+
+    for (tries = 0; tries < 4; tries++) {
+        apr_uint64_t r;
+        memset(&sa, 0, sizeof(sa));
+        sa.sun_family = AF_UNIX;
+        if (apr_generate_random_bytes((unsigned char *)&r, sizeof(r))
+            != APR_SUCCESS)
+            r = (apr_uint64_t)apr_time_now();
+        n = snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1,
+                     "%s%ld-%u-%016llx", unix_fast_tag, (long)getpid(),
+                     (unsigned)xpipe__a32_add(&counter, 1),
+                     (unsigned long long)r);
+        if (unix_sys.bind(fd, (struct sockaddr *)&sa,
+                          (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1
+                                      + (apr_size_t)n))
+            == 0)
+            return APR_SUCCESS;
+        if (errno != EADDRINUSE)
+            break;
+    }
+    return APR_FROM_OS_ERROR(errno);
+}
+
+int xpipe__unix_fast_listener_live(const char *path, apr_pool_t *pool)
+{
+    const char *lock = apr_pstrcat(pool, path, ".lock", NULL);
+    int fd = unix_sys.open(lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0), live;
+
+    if (fd < 0)
+        return 0;
+    live = unix_sys.flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+    unix_sys.close(fd); /* a lock we took goes with it */
+    return live;
+}
+
+static void unix_fast_unmap(xpipe__unix_fast_t *f)
+{
+    if (f->base) {
+        unix_sys.munmap(f->base, f->size);
+        f->base = NULL;
+    }
+    xpipe__unix_close_fd(&f->memfd);
+}
+
+static apr_status_t unix_fast_new(xpipe__unix_fast_t **out,
+                                  const xpipe_attr_t *attr, apr_pool_t *pool)
+{
+    xpipe__unix_fast_t *f = apr_pcalloc(pool, sizeof(*f));
+
+    f->memfd = -1;
+    f->attr = attr;
+    *out = f;
+    return apr_thread_mutex_create(&f->lock, APR_THREAD_MUTEX_DEFAULT, pool);
+}
+
+/* One byte, with one descriptor (fd >= 0) or none; waits for room to
+ * the deadline (a fresh socket always has it). */
+static apr_status_t unix_fast_say(xpipe__chan_t *c, char what, int fd,
+                                  apr_time_t deadline)
+{
+    union {
+        struct cmsghdr h;
+        char b[CMSG_SPACE(sizeof(int))];
+    } ctl;
+    struct iovec iov = { &what, 1 };
+    struct msghdr m;
+    apr_status_t rv;
+
+    memset(&m, 0, sizeof(m));
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    if (fd >= 0) {
+        struct cmsghdr *cm;
+        memset(&ctl, 0, sizeof(ctl));
+        m.msg_control = ctl.b;
+        m.msg_controllen = sizeof(ctl.b);
+        cm = CMSG_FIRSTHDR(&m);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+    }
+    for (;;) {
+        ssize_t n = unix_sys.sendmsg(c->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n == 1)
+            return APR_SUCCESS;
+        if (n == 0)
+            errno = EAGAIN;
+        rv = xpipe__unix_again(c->fd, POLLOUT, &c->wake, deadline, NULL);
+        if (rv != APR_SUCCESS)
+            return rv == APR_FROM_OS_ERROR(EPIPE) ? XPIPE_EPIPE : rv;
+    }
+}
+
+/* Make the memory: a memfd of the exact size, sealed against any change
+ * of size and against new seals, mapped and formatted. */
+static apr_status_t unix_fast_make(xpipe__unix_fast_t *f, uint32_t cap)
+{
+    apr_size_t size = xpipe__ring_size(cap);
+    void *base;
+
+    f->memfd =
+        unix_sys.memfd_create("xpipe-fast", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (f->memfd < 0)
+        return xpipe__fail(APR_FROM_OS_ERROR(errno), "memfd_create failed");
+    if (unix_sys.ftruncate(f->memfd, (off_t)size) < 0
+        || unix_sys.fcntl(f->memfd, F_ADD_SEALS,
+                          F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+               < 0)
+        return xpipe__fail(APR_FROM_OS_ERROR(errno),
+                           "cannot size and seal the shared memory");
+    base = unix_sys.mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
+                         f->memfd, 0);
+    if (base == MAP_FAILED)
+        return xpipe__fail(APR_FROM_OS_ERROR(errno),
+                           "cannot map the shared memory");
+    f->base = base;
+    f->size = size;
+    xpipe__ring_format(base, cap);
+    return APR_SUCCESS;
+}
+
+/* Check a memfd the server sent, then map it: a sealed (shrink, grow,
+ * seal) regular shared-memory file whose size is a valid ring's. Nothing
+ * is mapped before all of that holds: an unsealed file could shrink
+ * under the mapping and raise SIGBUS. */
+static apr_status_t unix_fast_check(xpipe__unix_fast_t *f, int fd,
+                                    uint32_t *cap, apr_size_t max_message)
+{
+    const int need = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+    struct stat st;
+    int seals;
+    void *base;
+
+    if (unix_sys.fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+        return xpipe__fail(XPIPE_EPROTO, "the server's shared memory is not "
+                                         "a regular file");
+    seals = unix_sys.fcntl(fd, F_GET_SEALS, 0);
+    if (seals < 0 || (seals & need) != need)
+        return xpipe__fail(XPIPE_EPROTO,
+                           "the server's shared memory is not sealed "
+                           "(seals %#x)",
+                           seals < 0 ? 0u : (unsigned)seals);
+    *cap = xpipe__ring_cap((apr_uint64_t)st.st_size, max_message);
+    if (*cap == 0)
+        return xpipe__fail(XPIPE_EPROTO,
+                           "the server's shared memory has a size no ring "
+                           "has (%lld bytes)",
+                           (long long)st.st_size);
+    base = unix_sys.mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
+                         MAP_SHARED, fd, 0);
+    if (base == MAP_FAILED)
+        return xpipe__fail(APR_FROM_OS_ERROR(errno),
+                           "cannot map the server's shared memory");
+    f->base = base;
+    f->size = (apr_size_t)st.st_size;
+    return APR_SUCCESS;
+}
+
+apr_status_t xpipe__unix_fast_offer(xpipe__chan_t *c, const xpipe_attr_t *attr,
+                                    apr_pool_t *pool)
+{
+    apr_size_t ring = xpipe__unix_fast_ring(attr);
+    xpipe__unix_fast_t *f = NULL;
+    apr_status_t rv;
+
+    if (ring == 0) /* we will not: the client keeps the socket */
+        return unix_fast_say(c, 'N', -1, XPIPE__NOW);
+    rv = unix_fast_new(&f, attr, pool);
+    if (rv == APR_SUCCESS)
+        rv = unix_fast_make(f, (uint32_t)ring);
+    if (rv == APR_SUCCESS)
+        rv = xpipe__ring_attach(&f->ring, f->base, (uint32_t)ring, 1,
+                                c->message, c->max_message);
+    if (rv == APR_SUCCESS)
+        rv = unix_fast_say(c, 'F', f->memfd, XPIPE__NOW);
+    if (rv != APR_SUCCESS) {
+        xpipe__log(attr, "fast path not offered: %s", xpipe_error_detail());
+        xpipe__fail_clear();
+        if (f)
+            unix_fast_unmap(f);
+        return unix_fast_say(c, 'N', -1, XPIPE__NOW);
+    }
+    xpipe__a32_set(&f->rx, RX_WATCH);
+    xpipe__a32_set(&f->tx, TX_SOCKET_WAIT);
+    c->fast = f;
+    return APR_SUCCESS;
+}
+
+apr_status_t xpipe__unix_fast_ask(xpipe__chan_t *c, const xpipe_attr_t *attr,
+                                  apr_pool_t *pool)
+{
+    xpipe__unix_fast_t *f;
+    apr_status_t rv = unix_fast_new(&f, attr, pool);
+
+    if (rv != APR_SUCCESS)
+        return rv;
+    xpipe__a32_set(&f->rx, RX_ANSWER);
+    xpipe__a32_set(&f->tx, TX_SOCKET_WAIT);
+    c->fast = f;
+    return APR_SUCCESS;
+}
+
+/* Under the lock: take the answer the server sent (what, and the
+ * descriptor that came with it). */
+static void unix_fast_answer_use(xpipe__chan_t *c, char what, int fd)
+{
+    xpipe__unix_fast_t *f = c->fast;
+    uint32_t cap = 0;
+    apr_status_t rv = XPIPE_EPROTO;
+
+    if (what == 'F' && fd >= 0) {
+        rv = unix_fast_check(f, fd, &cap, c->max_message);
+        if (rv == APR_SUCCESS)
+            rv = xpipe__ring_attach(&f->ring, f->base, cap, 0, c->message,
+                                    c->max_message);
+    }
+    if (rv == APR_SUCCESS) {
+        f->memfd = fd; /* for our marker */
+        xpipe__a32_set(&f->rx, RX_WATCH);
+        return;
+    }
+    if (what != 'N' || fd >= 0)
+        xpipe__log(f->attr, "fast path refused: %s",
+                   what == 'F' ? xpipe_error_detail()
+                               : "the server's answer is not one");
+    xpipe__fail_clear();
+    if (fd >= 0)
+        unix_sys.close(fd);
+    unix_fast_unmap(f);
+    /* The server switches only once we attach: we never do. */
+    xpipe__a32_set(&f->tx, TX_SOCKET);
+    xpipe__a32_set(&f->rx, RX_PLAIN);
+}
+
+/* The client: read the server's answer, if not read yet, waiting until
+ * the deadline for it. APR_SUCCESS once read. */
+static apr_status_t unix_fast_answer(xpipe__chan_t *c, apr_time_t deadline)
+{
+    xpipe__unix_fast_t *f = c->fast;
+    union {
+        struct cmsghdr h;
+        char b[CMSG_SPACE(sizeof(int) * 4)];
+    } ctl;
+
+    for (;;) {
+        struct iovec iov;
+        struct msghdr m;
+        struct cmsghdr *cm;
+        char what = 0;
+        ssize_t n;
+        int fd = -1, err;
+
+        apr_thread_mutex_lock(f->lock);
+        if (xpipe__a32_get(&f->rx) != RX_ANSWER) {
+            apr_thread_mutex_unlock(f->lock);
+            return APR_SUCCESS;
+        }
+        memset(&m, 0, sizeof(m));
+        iov.iov_base = &what;
+        iov.iov_len = 1;
+        m.msg_iov = &iov;
+        m.msg_iovlen = 1;
+        m.msg_control = ctl.b;
+        m.msg_controllen = sizeof(ctl.b);
+        n = unix_sys.recvmsg(c->fd, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        err = errno;
+        if (n >= 0) {
+            for (cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm)) {
+                apr_size_t k, count;
+                if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+                    continue;
+                count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                for (k = 0; k < count; k++) {
+                    int one;
+                    memcpy(&one, CMSG_DATA(cm) + k * sizeof(int), sizeof(int));
+                    if (fd < 0 && !(m.msg_flags & MSG_CTRUNC))
+                        fd = one;
+                    else
+                        unix_sys.close(one); /* exactly one is expected */
+                }
+            }
+            /* n == 0: the server left first; the socket says so next. */
+            unix_fast_answer_use(c, n == 1 ? what : 'N', n == 1 ? fd : -1);
+            if (n == 0 && fd >= 0)
+                unix_sys.close(fd);
+        }
+        apr_thread_mutex_unlock(f->lock);
+        if (n >= 0)
+            return APR_SUCCESS;
+        errno = err;
+        {
+            apr_status_t rv =
+                xpipe__unix_again(c->fd, POLLIN, &c->wake, deadline, NULL);
+            if (rv != APR_SUCCESS)
+                return rv;
+        }
+    }
+}
+
+static long unix_futex(_Atomic uint32_t *word, int op, uint32_t val,
+                       const struct timespec *t)
+{
+    return unix_sys.futex((unsigned int *)word, op, val, t);
+}
+
+/* Wake whoever waits on word as how says. */
+static void unix_fast_kick(xpipe__chan_t *c, _Atomic uint32_t *word, int how)
+{
+    if (how == XPIPE__RING_SLEEPS)
+        unix_futex(word, FUTEX_WAKE, INT32_MAX, NULL);
+    else if (how == XPIPE__RING_BELL) {
+        char b = 'b';
+        /* A full socket already rings: its bytes are unread. */
+        unix_sys.send(c->fd, &b, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+    }
+}
+
+/* Has the peer's socket gone (closed or its process ended)? A peer that
+ * only shut down its sending is still there. */
+static void unix_fast_check_peer(xpipe__chan_t *c)
+{
+    struct pollfd p = { c->fd, POLLIN, 0 };
+
+    if (unix_sys.poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR)))
+        xpipe__a32_set(&((xpipe__unix_fast_t *)c->fast)->dead, 1);
+}
+
+/* Take the doorbells; notice the peer's end. */
+static void unix_fast_drain(xpipe__chan_t *c)
+{
+    char buf[64];
+
+    for (;;) {
+        ssize_t n = unix_sys.recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n > 0)
+            continue;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+            unix_fast_check_peer(c);
+        return;
+    }
+}
+
+static int unix_fast_cpu(void)
+{
+    return sched_getcpu();
+}
+
+/* Spin a while for the peer to move, when it runs on another CPU. */
+static int unix_fast_spin(xpipe__chan_t *c, int out)
+{
+    xpipe__unix_fast_t *f = c->fast;
+    int me = unix_fast_cpu(), peer = xpipe__ring_peer_cpu(&f->ring, out), i;
+    apr_time_t until;
+
+    if (me < 0 || peer == me || peer < 0)
+        return 0;
+    until = apr_time_now() + UNIX_FAST_SPIN;
+    do {
+        for (i = 0; i < 64; i++) {
+            if (xpipe__ring_ready(&f->ring, out))
+                return 1;
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#endif
+        }
+    } while (apr_time_now() < until && !xpipe__a32_get(&c->wake.signalled));
+    return 0;
+}
+
+/* A move on the ring could not happen: wait for the peer's next one (or
+ * the deadline, an interrupt, a close, the peer's end). APR_SUCCESS: try
+ * again; APR_EOF: the peer is gone. */
+static apr_status_t unix_fast_wait(xpipe__chan_t *c, int out,
+                                   apr_time_t deadline)
+{
+    xpipe__unix_fast_t *f = c->fast;
+    int bell = (int)xpipe__a32_get(&f->bell);
+    _Atomic uint32_t *word = xpipe__ring_my_word(&f->ring, out);
+    apr_interval_time_t left;
+    struct timespec ts;
+    long rc;
+
+    if (xpipe__a32_get(&f->dead))
+        return APR_EOF;
+    if (xpipe__a32_get(&c->wake.signalled))
+        return XPIPE_ECANCELED;
+    if (xpipe__remaining_ms(deadline) == 0) {
+        /* An event loop's try: it waits for the doorbell next. */
+        if (bell) {
+            unix_fast_drain(c);
+            if (!xpipe__ring_arm(&f->ring, out, XPIPE__RING_BELL))
+                return APR_SUCCESS;
+        }
+        return xpipe__a32_get(&f->dead) ? APR_EOF : APR_TIMEUP;
+    }
+    if (unix_fast_spin(c, out))
+        return APR_SUCCESS;
+    if (!xpipe__ring_arm(&f->ring, out, XPIPE__RING_SLEEPS))
+        return APR_SUCCESS;
+    /* An interrupt after the arm resets the word: the wait sees that. */
+    if (xpipe__a32_get(&c->wake.signalled)) {
+        xpipe__ring_disarm(&f->ring, out);
+        return XPIPE_ECANCELED;
+    }
+    left = UNIX_FAST_CHECK;
+    if (deadline != XPIPE__FOREVER && deadline - apr_time_now() < left)
+        left = deadline - apr_time_now();
+    if (left < 0)
+        left = 0;
+    ts.tv_sec = (time_t)(left / APR_USEC_PER_SEC);
+    ts.tv_nsec = (long)(left % APR_USEC_PER_SEC) * 1000;
+    rc = unix_futex(word, FUTEX_WAIT, XPIPE__RING_SLEEPS, &ts);
+    xpipe__ring_disarm(&f->ring, out);
+    if (bell) /* back to the bell, for the poll set */
+        xpipe__ring_arm(&f->ring, out, XPIPE__RING_BELL);
+    if (rc < 0 && errno == ETIMEDOUT) {
+        unix_fast_check_peer(c);
+        if (deadline != XPIPE__FOREVER && apr_time_now() >= deadline
+            && !xpipe__ring_ready(&f->ring, out))
+            return APR_TIMEUP;
+    }
+    return APR_SUCCESS;
+}
+
+/* The sender: may it use the ring now? Moves there when the peer has
+ * attached: our marker on the socket first. APR_SUCCESS: on the ring;
+ * APR_EAGAIN: the socket, for now or for good. */
+static apr_status_t unix_fast_tx(xpipe__chan_t *c, apr_time_t deadline)
+{
+    xpipe__unix_fast_t *f = c->fast;
+    apr_uint32_t tx = xpipe__a32_get(&f->tx);
+    apr_status_t rv;
+
+    if (tx == TX_RING)
+        return APR_SUCCESS;
+    if (tx == TX_SOCKET)
+        return APR_EAGAIN;
+    if (xpipe__a32_get(&f->rx) == RX_ANSWER) /* a client: looked, not waited */
+        (void)unix_fast_answer(c, XPIPE__NOW);
+    if (xpipe__a32_get(&f->tx) != TX_SOCKET_WAIT
+        || xpipe__a32_get(&f->rx) == RX_ANSWER || f->base == NULL
+        || !xpipe__ring_peer_attached(&f->ring))
+        return xpipe__a32_get(&f->tx) == TX_RING ? APR_SUCCESS : APR_EAGAIN;
+    rv = unix_fast_say(c, 'S', f->memfd, deadline);
+    if (rv != APR_SUCCESS)
+        return rv;
+    apr_thread_mutex_lock(f->lock); /* the answer's reader may close it too */
+    xpipe__unix_close_fd(&f->memfd);
+    apr_thread_mutex_unlock(f->lock);
+    xpipe__a32_set(&f->tx, TX_RING);
+    return APR_SUCCESS;
+}
+
+apr_status_t xpipe__unix_fast_xfer(xpipe__chan_t *c, int out, void *buf,
+                                   apr_size_t *len, apr_time_t deadline)
+{
+    xpipe__unix_fast_t *f = c->fast;
+    apr_size_t want = *len;
+    apr_status_t rv;
+    int wake;
+
+    if (out)
+        rv = unix_fast_tx(c, deadline);
+    else {
+        rv = unix_fast_answer(c, deadline);
+        if (rv == APR_SUCCESS)
+            switch (xpipe__a32_get(&f->rx)) {
+            case RX_RING: break;
+            case RX_WATCH: rv = XPIPE__FAST_WATCH; break;
+            default: rv = APR_EAGAIN;
+            }
+    }
+    if (rv != APR_SUCCESS) {
+        if (rv != APR_EAGAIN && rv != XPIPE__FAST_WATCH)
+            *len = 0;
+        return rv;
+    }
+    for (;;) {
+        *len = want;
+        if (out && c->message)
+            rv = xpipe__ring_send(&f->ring, buf, want, &wake);
+        else if (out)
+            rv = xpipe__ring_write(&f->ring, buf, len, &wake);
+        else if (c->message)
+            rv = xpipe__ring_recv(&f->ring, buf, len, &wake);
+        else
+            rv = xpipe__ring_read(&f->ring, buf, len, &wake);
+        if (wake != XPIPE__RING_AWAKE)
+            unix_fast_kick(c, xpipe__ring_peer_word(&f->ring, out), wake);
+        if (rv != APR_EAGAIN)
+            break;
+        rv = unix_fast_wait(c, out, deadline);
+        if (APR_STATUS_IS_EOF(rv)) {
+            /* Gone: what it wrote before is still read first. */
+            if (!out && xpipe__ring_ready(&f->ring, 0))
+                continue;
+            rv = out ? xpipe__fail(XPIPE_EPIPE, "the peer is gone") : APR_EOF;
+            break;
+        }
+        if (rv != APR_SUCCESS)
+            break;
+    }
+    if (rv == APR_SUCCESS)
+        xpipe__ring_cpu_set(&f->ring, out, unix_fast_cpu());
+    else if (rv != XPIPE_EMSGSIZE)
+        *len = 0;
+    return rv;
+}
+
+apr_status_t xpipe__unix_fast_marker(xpipe__chan_t *c, const void *buf,
+                                     apr_size_t len)
+{
+    xpipe__unix_fast_t *f = c->fast;
+
+    if (len == 1 && *(const char *)buf == 'S' && f->base
+        && xpipe__a32_get(&f->rx) == RX_WATCH) {
+        xpipe__a32_set(&f->rx, RX_RING);
+        return APR_SUCCESS;
+    }
+    return xpipe__fail(XPIPE_EPROTO, "the peer sent a descriptor on a "
+                                     "channel that carries none");
+}
+
+int xpipe__unix_fast_rx_socket(const xpipe__chan_t *c)
+{
+    xpipe__unix_fast_t *f = c->fast;
+
+    return f == NULL || xpipe__a32_get(&f->rx) != RX_RING;
+}
+
+int xpipe__unix_fast_on(const xpipe__chan_t *c)
+{
+    xpipe__unix_fast_t *f = c->fast;
+
+    return f
+           && (xpipe__a32_get(&f->rx) != RX_PLAIN
+               || xpipe__a32_get(&f->tx) != TX_SOCKET);
+}
+
+void xpipe__unix_fast_wake(xpipe__chan_t *c)
+{
+    xpipe__unix_fast_t *f = c->fast;
+    int out;
+
+    if (f->base == NULL)
+        return; /* waits are in poll(), which the wake fd ends */
+    for (out = 0; out < 2; out++) {
+        _Atomic uint32_t *w = xpipe__ring_my_word(&f->ring, out);
+        uint32_t sleeps = XPIPE__RING_SLEEPS;
+        /* A sleeper's word only: a poll set's bell stays. */
+        if (atomic_compare_exchange_strong(w, &sleeps, XPIPE__RING_AWAKE))
+            unix_futex(w, FUTEX_WAKE, INT32_MAX, NULL);
+    }
+}
+
+apr_status_t xpipe__unix_fast_shutdown(xpipe__chan_t *c, xpipe_shutdown_e how)
+{
+    xpipe__unix_fast_t *f = c->fast;
+    int wake;
+
+    /* Receiving: the ring says so to a peer that writes there; the
+     * socket to one that still writes to it. */
+    if (how != XPIPE_SHUTDOWN_WRITE && f->base) {
+        xpipe__ring_shut(&f->ring, 0, &wake);
+        unix_fast_kick(c, xpipe__ring_peer_word(&f->ring, 0), wake);
+    }
+    /* Sending: on the ring, the ring's flag; the socket stays whole, for
+     * it tells the peer we are still there. */
+    if (how != XPIPE_SHUTDOWN_READ && xpipe__a32_get(&f->tx) == TX_RING) {
+        xpipe__ring_shut(&f->ring, 1, &wake);
+        unix_fast_kick(c, xpipe__ring_peer_word(&f->ring, 1), wake);
+        if (how == XPIPE_SHUTDOWN_WRITE)
+            return APR_SUCCESS;
+        how = XPIPE_SHUTDOWN_READ;
+    }
+    /* No further switch: nothing more is sent. */
+    if (how != XPIPE_SHUTDOWN_READ)
+        xpipe__a32_set(&f->tx, TX_SOCKET);
+    return APR_EAGAIN; /* and the socket, as always */
+}
+
+void xpipe__unix_fast_close(xpipe__chan_t *c)
+{
+    xpipe__unix_fast_t *f = c->fast;
+    int wake, out;
+
+    /* Unread bytes would make the peer's next call a reset: take the
+     * answer and the doorbells, the setup's own bytes (what the peer
+     * sent on the socket before its marker stays: the socket's rules). */
+    if (xpipe__a32_get(&f->rx) == RX_ANSWER)
+        (void)unix_fast_answer(c, XPIPE__NOW);
+    if (xpipe__a32_get(&f->rx) == RX_RING)
+        unix_fast_drain(c);
+    if (f->base)
+        for (out = 0; out < 2; out++) {
+            xpipe__ring_shut(&f->ring, out, &wake);
+            unix_fast_kick(c, xpipe__ring_peer_word(&f->ring, out), wake);
+        }
+    unix_fast_unmap(f);
+    apr_thread_mutex_destroy(f->lock);
+    c->fast = NULL;
+}
+
+void xpipe__unix_fast_bell(xpipe__chan_t *c)
+{
+    xpipe__a32_set(&((xpipe__unix_fast_t *)c->fast)->bell, 1);
+}
+
+int xpipe__unix_fast_ready(xpipe__chan_t *c, int req, int os)
+{
+    xpipe__unix_fast_t *f = c->fast;
+    int ev = 0;
+
+    if (xpipe__a32_get(&f->rx) == RX_ANSWER) {
+        if (!(os & XPIPE_POLLIN))
+            return req & XPIPE_POLLOUT; /* a send goes to the socket */
+        (void)unix_fast_answer(c, XPIPE__NOW);
+    }
+    if (req & XPIPE_POLLIN) {
+        if (xpipe__a32_get(&f->rx) != RX_RING)
+            ev |= os & XPIPE_POLLIN; /* the socket's data, or a marker */
+        else {
+            if (os & XPIPE_POLLIN)
+                unix_fast_drain(c);
+            if (xpipe__a32_get(&f->dead) || xpipe__ring_ready(&f->ring, 0)
+                || !xpipe__ring_arm(&f->ring, 0, XPIPE__RING_BELL))
+                ev |= XPIPE_POLLIN;
+        }
+    }
+    if (req & XPIPE_POLLOUT) {
+        if (xpipe__a32_get(&f->tx) != TX_RING)
+            ev |= XPIPE_POLLOUT; /* the socket: a send finds out */
+        else if (xpipe__a32_get(&f->dead) || xpipe__ring_ready(&f->ring, 1)
+                 || !xpipe__ring_arm(&f->ring, 1, XPIPE__RING_BELL))
+            ev |= XPIPE_POLLOUT;
+    }
+    return ev;
+}
+
+#else /* no fast path on this OS: nobody asks, every server declines */
+
+apr_status_t xpipe__unix_fast_bind(int fd)
+{
+    (void)fd;
+    return APR_ENOTIMPL;
+}
+
+int xpipe__unix_fast_listener_live(const char *path, apr_pool_t *pool)
+{
+    (void)path;
+    (void)pool;
+    return 0;
+}
+
+apr_status_t xpipe__unix_fast_offer(xpipe__chan_t *c, const xpipe_attr_t *attr,
+                                    apr_pool_t *pool)
+{
+    char no = 'N';
+
+    (void)attr;
+    (void)pool;
+    return unix_sys.send(c->fd, &no, 1, MSG_NOSIGNAL) == 1
+               ? APR_SUCCESS
+               : APR_FROM_OS_ERROR(errno);
+}
+
+apr_status_t xpipe__unix_fast_ask(xpipe__chan_t *c, const xpipe_attr_t *attr,
+                                  apr_pool_t *pool)
+{
+    (void)c;
+    (void)attr;
+    (void)pool;
+    return APR_ENOTIMPL;
+}
+
+apr_status_t xpipe__unix_fast_marker(xpipe__chan_t *c, const void *buf,
+                                     apr_size_t len)
+{
+    (void)c;
+    (void)buf;
+    (void)len;
+    return XPIPE_EPROTO;
+}
+
+int xpipe__unix_fast_rx_socket(const xpipe__chan_t *c)
+{
+    (void)c;
+    return 1;
+}
+
+int xpipe__unix_fast_on(const xpipe__chan_t *c)
+{
+    (void)c;
+    return 0;
+}
+
+apr_status_t xpipe__unix_fast_xfer(xpipe__chan_t *c, int out, void *buf,
+                                   apr_size_t *len, apr_time_t deadline)
+{
+    (void)c;
+    (void)out;
+    (void)buf;
+    (void)len;
+    (void)deadline;
+    return APR_EAGAIN;
+}
+
+void xpipe__unix_fast_wake(xpipe__chan_t *c)
+{
+    (void)c;
+}
+
+apr_status_t xpipe__unix_fast_shutdown(xpipe__chan_t *c, xpipe_shutdown_e how)
+{
+    (void)c;
+    (void)how;
+    return APR_EAGAIN;
+}
+
+void xpipe__unix_fast_close(xpipe__chan_t *c)
+{
+    c->fast = NULL;
+}
+
+void xpipe__unix_fast_bell(xpipe__chan_t *c)
+{
+    (void)c;
+}
+
+int xpipe__unix_fast_ready(xpipe__chan_t *c, int req, int os)
+{
+    (void)c;
+    (void)req;
+    (void)os;
+    return -1;
+}
+
+#endif

@@ -1,0 +1,356 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* ring.c — PRIVATE: the fast path's rings (see ring.h for the rules).
+ * Free-running 32-bit indices: used = head - tail, valid when <= cap.
+ * The producer copies, then publishes head (release); the consumer reads
+ * head (acquire), copies out, then publishes tail (release). Before
+ * sleeping an end sets its waiting word, fences, and looks again; after
+ * publishing an end fences and takes the peer's waiting word: the
+ * classic store-fence-load pairing, so no wake-up is lost.
+ */
+#include "ring.h"
+
+#include <string.h>
+
+#define LOAD(p) atomic_load_explicit((p), memory_order_acquire)
+#define PEEK(p) atomic_load_explicit((p), memory_order_relaxed)
+#define STORE(p, v) atomic_store_explicit((p), (v), memory_order_release)
+
+apr_size_t xpipe__ring_size(uint32_t cap)
+{
+    return (apr_size_t)XPIPE__RING_HDR + 2 * (apr_size_t)cap;
+}
+
+uint32_t xpipe__ring_cap(apr_uint64_t size, apr_size_t max_message)
+{
+    apr_uint64_t cap;
+
+    if (size < XPIPE__RING_HDR || (size - XPIPE__RING_HDR) % 2)
+        return 0;
+    cap = (size - XPIPE__RING_HDR) / 2;
+    if (cap < XPIPE__RING_MIN || cap > XPIPE__RING_MAX || (cap & (cap - 1))
+        || cap < (apr_uint64_t)max_message + 4)
+        return 0;
+    return (uint32_t)cap;
+}
+
+void xpipe__ring_format(void *base, uint32_t cap)
+{
+    xpipe__ring_hdr_t *h = base;
+
+    memset(h, 0, sizeof(*h));
+    h->magic = XPIPE__RING_MAGIC;
+    h->version = XPIPE__RING_VERSION;
+    h->cap = cap;
+}
+
+apr_status_t xpipe__ring_attach(xpipe__ring_t *r, void *base, uint32_t cap,
+                                int server, int message, apr_size_t max_message)
+{
+    volatile xpipe__ring_hdr_t *vh = base;
+    xpipe__ring_hdr_t *h = base;
+    unsigned char *data = (unsigned char *)base + XPIPE__RING_HDR;
+    uint32_t magic = vh->magic, version = vh->version, hcap = vh->cap;
+
+    memset(r, 0, sizeof(*r));
+    if (magic != XPIPE__RING_MAGIC || version != XPIPE__RING_VERSION
+        || hcap != cap)
+        return xpipe__fail(XPIPE_EPROTO,
+                           "the shared memory's header is not the one agreed "
+                           "(magic %#x, version %u, capacity %u)",
+                           (unsigned)magic, (unsigned)version, (unsigned)hcap);
+    r->tx = &h->dir[server ? 1 : 0];
+    r->rx = &h->dir[server ? 0 : 1];
+    r->txd = data + (server ? cap : 0);
+    r->rxd = data + (server ? 0 : cap);
+    r->cap = cap;
+    /* Our indices start where the protocol says, not where memory says. */
+    r->head = r->tail = 0;
+    r->message = message;
+    r->max_message = max_message;
+    STORE(&r->rx->attached, 1);
+    return APR_SUCCESS;
+}
+
+int xpipe__ring_peer_attached(xpipe__ring_t *r)
+{
+    return LOAD(&r->tx->attached) != 0;
+}
+
+static apr_status_t ring_broken(xpipe__ring_t *r, const char *what,
+                                unsigned long v)
+{
+    r->broken = XPIPE_EPROTO;
+    return xpipe__fail(XPIPE_EPROTO,
+                       "the peer broke the shared-memory protocol: %s (%lu)",
+                       what, v);
+}
+
+/* Copy n bytes at ring offset idx out of / into a ring. */
+static void ring_copy_out(const xpipe__ring_t *r, uint32_t idx, void *buf,
+                          uint32_t n)
+{
+    uint32_t off = idx & (r->cap - 1), first = r->cap - off;
+
+    if (first > n)
+        first = n;
+    memcpy(buf, r->rxd + off, first);
+    memcpy((unsigned char *)buf + first, r->rxd, n - first);
+}
+
+static void ring_copy_in(xpipe__ring_t *r, uint32_t idx, const void *buf,
+                         uint32_t n)
+{
+    uint32_t off = idx & (r->cap - 1), first = r->cap - off;
+
+    if (first > n)
+        first = n;
+    memcpy(r->txd + off, buf, first);
+    memcpy(r->txd, (const unsigned char *)buf + first, n - first);
+}
+
+/* What the peer asked of a move in a direction: take its waiting word. */
+static int ring_peer_wake(_Atomic uint32_t *word)
+{
+    uint32_t w;
+
+    atomic_thread_fence(memory_order_seq_cst);
+    if (PEEK(word) == XPIPE__RING_AWAKE)
+        return XPIPE__RING_AWAKE;
+    w = atomic_exchange(word, XPIPE__RING_AWAKE);
+    return w == XPIPE__RING_SLEEPS || w == XPIPE__RING_BELL
+               ? (int)w
+               : XPIPE__RING_SLEEPS; /* scribbled: wake it anyway */
+}
+
+/* Bytes readable now, validated; *used set. */
+static apr_status_t ring_used(xpipe__ring_t *r, uint32_t *used)
+{
+    uint32_t head = LOAD(&r->rx->head), n = head - r->tail;
+
+    if (r->broken)
+        return r->broken;
+    if (n > r->cap)
+        return ring_broken(r, "data index out of range", (unsigned long)n);
+    *used = n;
+    return APR_SUCCESS;
+}
+
+/* Room to write now, validated. */
+static apr_status_t ring_room(xpipe__ring_t *r, uint32_t *room)
+{
+    uint32_t tail = LOAD(&r->tx->tail), used = r->head - tail;
+
+    if (r->broken)
+        return r->broken;
+    if (used > r->cap)
+        return ring_broken(r, "room index out of range", (unsigned long)used);
+    *room = r->cap - used;
+    return APR_SUCCESS;
+}
+
+/* Nothing to read: the end of the stream when the peer closed and the
+ * ring is still empty after that was seen. */
+static apr_status_t ring_empty(xpipe__ring_t *r)
+{
+    uint32_t used = 0;
+    apr_status_t rv;
+
+    if (!LOAD(&r->rx->closed))
+        return APR_EAGAIN;
+    rv = ring_used(r, &used);
+    if (rv != APR_SUCCESS)
+        return rv;
+    return used ? APR_SUCCESS : APR_EOF;
+}
+
+static void ring_publish_tail(xpipe__ring_t *r, uint32_t n, int *wake)
+{
+    r->tail += n;
+    STORE(&r->rx->tail, r->tail);
+    *wake = ring_peer_wake(&r->rx->prod_wait);
+}
+
+static void ring_publish_head(xpipe__ring_t *r, uint32_t n, int *wake)
+{
+    r->head += n;
+    STORE(&r->tx->head, r->head);
+    *wake = ring_peer_wake(&r->tx->cons_wait);
+}
+
+apr_status_t xpipe__ring_read(xpipe__ring_t *r, void *buf, apr_size_t *len,
+                              int *wake)
+{
+    uint32_t used = 0, n;
+    apr_status_t rv;
+
+    *wake = XPIPE__RING_AWAKE;
+    for (;;) {
+        rv = ring_used(r, &used);
+        if (rv != APR_SUCCESS)
+            return rv;
+        if (used)
+            break;
+        rv = ring_empty(r);
+        if (rv != APR_SUCCESS)
+            return rv;
+    }
+    n = *len < used ? (uint32_t)*len : used;
+    ring_copy_out(r, r->tail, buf, n);
+    ring_publish_tail(r, n, wake);
+    *len = n;
+    return APR_SUCCESS;
+}
+
+apr_status_t xpipe__ring_write(xpipe__ring_t *r, const void *buf,
+                               apr_size_t *len, int *wake)
+{
+    uint32_t room, n;
+    apr_status_t rv;
+
+    *wake = XPIPE__RING_AWAKE;
+    if (LOAD(&r->tx->gone))
+        return XPIPE_EPIPE;
+    rv = ring_room(r, &room);
+    if (rv != APR_SUCCESS)
+        return rv;
+    if (room == 0)
+        return APR_EAGAIN;
+    n = *len < room ? (uint32_t)*len : room;
+    ring_copy_in(r, r->head, buf, n);
+    ring_publish_head(r, n, wake);
+    *len = n;
+    return APR_SUCCESS;
+}
+
+apr_status_t xpipe__ring_send(xpipe__ring_t *r, const void *buf, apr_size_t len,
+                              int *wake)
+{
+    uint32_t room, n = (uint32_t)len;
+    apr_status_t rv;
+
+    *wake = XPIPE__RING_AWAKE;
+    if (LOAD(&r->tx->gone))
+        return XPIPE_EPIPE;
+    rv = ring_room(r, &room);
+    if (rv != APR_SUCCESS)
+        return rv;
+    if (room < 4 || room - 4 < n)
+        return APR_EAGAIN;
+    ring_copy_in(r, r->head, &n, 4);
+    ring_copy_in(r, r->head + 4, buf, n);
+    ring_publish_head(r, 4 + n, wake);
+    return APR_SUCCESS;
+}
+
+apr_status_t xpipe__ring_recv(xpipe__ring_t *r, void *buf, apr_size_t *len,
+                              int *wake)
+{
+    uint32_t used = 0, n;
+    apr_status_t rv;
+
+    *wake = XPIPE__RING_AWAKE;
+    for (;;) {
+        rv = ring_used(r, &used);
+        if (rv != APR_SUCCESS)
+            return rv;
+        if (used)
+            break;
+        rv = ring_empty(r);
+        if (rv != APR_SUCCESS)
+            return rv;
+    }
+    /* A record is published whole: anything shorter is a broken peer. */
+    if (used < 4)
+        return ring_broken(r, "a message cut short", (unsigned long)used);
+    ring_copy_out(r, r->tail, &n, 4); /* copied: read once */
+    if (n > used - 4)
+        return ring_broken(r, "a message longer than the data",
+                           (unsigned long)n);
+    if (n > r->max_message) { /* as a socket cuts one: dropped */
+        ring_publish_tail(r, 4 + n, wake);
+        *len = n;
+        return xpipe__fail(XPIPE_EMSGSIZE,
+                           "a message of %lu bytes: this channel takes at "
+                           "most %lu (dropped)",
+                           (unsigned long)n, (unsigned long)r->max_message);
+    }
+    if (n > *len) { /* kept whole for a larger buffer */
+        *len = n;
+        return XPIPE_EMSGSIZE;
+    }
+    ring_copy_out(r, r->tail + 4, buf, n);
+    ring_publish_tail(r, 4 + n, wake);
+    *len = n;
+    return APR_SUCCESS;
+}
+
+int xpipe__ring_ready(xpipe__ring_t *r, int out)
+{
+    uint32_t n = 0;
+
+    if (r->broken)
+        return 1;
+    if (out) {
+        if (LOAD(&r->tx->gone) || ring_room(r, &n) != APR_SUCCESS)
+            return 1;
+        return r->message ? n >= r->max_message + 4 : n > 0;
+    }
+    if (ring_used(r, &n) != APR_SUCCESS || n > 0)
+        return 1;
+    return LOAD(&r->rx->closed) != 0;
+}
+
+_Atomic uint32_t *xpipe__ring_my_word(xpipe__ring_t *r, int out)
+{
+    return out ? &r->tx->prod_wait : &r->rx->cons_wait;
+}
+
+_Atomic uint32_t *xpipe__ring_peer_word(xpipe__ring_t *r, int out)
+{
+    return out ? &r->tx->cons_wait : &r->rx->prod_wait;
+}
+
+int xpipe__ring_arm(xpipe__ring_t *r, int out, uint32_t how)
+{
+    _Atomic uint32_t *w = xpipe__ring_my_word(r, out);
+
+    atomic_store(w, how);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (!xpipe__ring_ready(r, out))
+        return 1;
+    atomic_store(w, XPIPE__RING_AWAKE);
+    return 0;
+}
+
+void xpipe__ring_disarm(xpipe__ring_t *r, int out)
+{
+    _Atomic uint32_t *w = xpipe__ring_my_word(r, out);
+
+    if (PEEK(w) != XPIPE__RING_AWAKE)
+        atomic_store(w, XPIPE__RING_AWAKE);
+}
+
+void xpipe__ring_shut(xpipe__ring_t *r, int out, int *wake)
+{
+    if (out) {
+        STORE(&r->tx->closed, 1);
+        *wake = ring_peer_wake(&r->tx->cons_wait);
+    }
+    else {
+        STORE(&r->rx->gone, 1);
+        *wake = ring_peer_wake(&r->rx->prod_wait);
+    }
+}
+
+void xpipe__ring_cpu_set(xpipe__ring_t *r, int out, int cpu)
+{
+    _Atomic int32_t *p = out ? &r->tx->prod_cpu : &r->rx->cons_cpu;
+
+    if (PEEK(p) != cpu)
+        atomic_store_explicit(p, cpu, memory_order_relaxed);
+}
+
+int xpipe__ring_peer_cpu(xpipe__ring_t *r, int out)
+{
+    return PEEK(out ? &r->tx->cons_cpu : &r->rx->prod_cpu);
+}
