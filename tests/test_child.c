@@ -952,6 +952,12 @@ static void test_broker_worker(void)
     apr_thread_t *t;
     char said[64];
 
+    if (xt_fast_forced()) {
+        xt_skip("a channel on the fast path cannot be handed to another "
+                "process: its data is in a mapping this one holds (its "
+                "handle is an epoll descriptor, which adopt refuses)");
+        return;
+    }
     XT_OK(xpipe_listen(&l, c.name, NULL, xt_p));
     XT_OK(spawn_role(&proc, &worker, "worker", NULL, handles_attr()));
     xpipe_timeout_set(worker, XT_LONG);

@@ -1322,9 +1322,15 @@ static void test_os_handle_nonblocking_after_slices(void)
     xt_pingpong(c, s, 8); /* receives that wait: slices from now on */
     XT_OK(xpipe_os_handle_get(s, &h));
     CU_ASSERT(fcntl(h.fd, F_GETFL) & O_NONBLOCK);
-    /* A raw read of the handle does not block. */
-    CU_ASSERT_EQUAL(recv(h.fd, buf, sizeof(buf), 0), -1);
-    CU_ASSERT(errno == EAGAIN || errno == EWOULDBLOCK);
+    /* A raw read of the handle does not block (on the fast path the
+     * handle is an epoll descriptor: nothing to read there). */
+    if (xt_fast_forced()) {
+        CU_ASSERT_EQUAL(poll(&(struct pollfd){ h.fd, POLLIN, 0 }, 1, 0), 0);
+    }
+    else {
+        CU_ASSERT_EQUAL(recv(h.fd, buf, sizeof(buf), 0), -1);
+        CU_ASSERT(errno == EAGAIN || errno == EWOULDBLOCK);
+    }
     XT_OK(xpipe_timeout_set(s, 0));
     n = sizeof(buf);
     XT_STATUS(xpipe_recv(s, buf, &n), APR_TIMEUP);

@@ -54,6 +54,13 @@ void xt_skip(const char *reason)
     xt_skip_count++;
 }
 
+int xt_fast_forced(void)
+{
+    const char *v = getenv("XPIPE_FAST_PATH");
+
+    return v != NULL && strcmp(v, "force") == 0;
+}
+
 long xt_pid(void)
 {
     return (long)getpid_portable();

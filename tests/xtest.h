@@ -35,6 +35,10 @@ long xt_pid(void);
 void xt_skip(const char *reason);
 unsigned int xt_skipped(void);
 
+/* Is this run's every channel on the shared-memory fast path (the
+ * environment's XPIPE_FAST_PATH=force, the fast leg of ./run tests)? */
+int xt_fast_forced(void);
+
 /* Deadline used by helpers for calls that should succeed. */
 #define XT_LONG (10 * APR_USEC_PER_SEC)
 

@@ -178,13 +178,16 @@ static apr_status_t unix_fast(xpipe__chan_t *c, int out, void *buf,
     for (;;) {
         *len = want;
         rv = xpipe__unix_fast_xfer(c, out, buf, len, deadline);
+        if (rv == XPIPE__FAST_WATCH) {
+            *len = want;
+            rv = unix_watch_recv(c, buf, len, deadline);
+        }
         if (rv != XPIPE__FAST_WATCH)
-            return rv;
-        *len = want;
-        rv = unix_watch_recv(c, buf, len, deadline);
-        if (rv != XPIPE__FAST_WATCH)
-            return rv;
+            break;
     }
+    if (rv == APR_SUCCESS && !out)
+        xpipe__unix_fast_received(c);
+    return rv;
 }
 
 apr_status_t xpipe__unix_read(xpipe__chan_t *c, void *buf, apr_size_t *len,
@@ -757,7 +760,7 @@ apr_status_t xpipe__unix_os_handle_get(xpipe__chan_t *c, xpipe_os_handle_t *h)
      * channel waits in poll() from now on. */
     xpipe__unix_slice_stop(&c->slice, c->fd);
     if (c->fast) /* its waits ring the descriptor */
-        xpipe__unix_fast_bell(c);
+        return xpipe__unix_fast_handle(c, &h->fd);
     h->fd = c->fd;
     return APR_SUCCESS;
 }

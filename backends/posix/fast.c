@@ -56,6 +56,8 @@
 #if defined(__linux__) && !UNIX_FRAMED
 #include <linux/futex.h>
 #include <sched.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -91,6 +93,12 @@ struct xpipe__unix_fast_t {
     xpipe__a32_t dead;        /* the socket said the peer is gone */
     apr_thread_mutex_t *lock; /* the client reads the answer under it */
     const xpipe_attr_t *attr;
+    /* An event loop's descriptor (xpipe_os_handle_get): an epoll set of
+     * the socket (data before the marker, doorbells, the peer's end) and
+     * self, an eventfd we set while the ring holds data we have not
+     * delivered, since no doorbell comes for that; -1 until asked. */
+    int loop_fd, self_fd;
+    int self_set; /* (the receiving thread's) */
 };
 
 apr_size_t xpipe__unix_fast_ring(const xpipe_attr_t *attr)
@@ -171,7 +179,7 @@ static apr_status_t unix_fast_new(xpipe__unix_fast_t **out,
 {
     xpipe__unix_fast_t *f = apr_pcalloc(pool, sizeof(*f));
 
-    f->memfd = -1;
+    f->memfd = f->loop_fd = f->self_fd = -1;
     f->attr = attr;
     *out = f;
     return apr_thread_mutex_create(&f->lock, APR_THREAD_MUTEX_DEFAULT, pool);
@@ -288,8 +296,12 @@ apr_status_t xpipe__unix_fast_offer(xpipe__chan_t *c, const xpipe_attr_t *attr,
     xpipe__unix_fast_t *f = NULL;
     apr_status_t rv;
 
-    if (ring == 0) /* we will not: the client keeps the socket */
-        return unix_fast_say(c, 'N', -1, XPIPE__NOW);
+    /* A client gone already finds out from the socket: never accept's
+     * failure. */
+    if (ring == 0) { /* we will not: the client keeps the socket */
+        (void)unix_fast_say(c, 'N', -1, XPIPE__NOW);
+        return APR_SUCCESS;
+    }
     rv = unix_fast_new(&f, attr, pool);
     if (rv == APR_SUCCESS)
         rv = unix_fast_make(f, (uint32_t)ring);
@@ -303,7 +315,8 @@ apr_status_t xpipe__unix_fast_offer(xpipe__chan_t *c, const xpipe_attr_t *attr,
         xpipe__fail_clear();
         if (f)
             unix_fast_unmap(f);
-        return unix_fast_say(c, 'N', -1, XPIPE__NOW);
+        (void)unix_fast_say(c, 'N', -1, XPIPE__NOW);
+        return APR_SUCCESS;
     }
     xpipe__a32_set(&f->rx, RX_WATCH);
     xpipe__a32_set(&f->tx, TX_SOCKET_WAIT);
@@ -514,6 +527,11 @@ static apr_status_t unix_fast_wait(xpipe__chan_t *c, int out,
     if (xpipe__remaining_ms(deadline) == 0) {
         /* An event loop's try: it waits for the doorbell next. */
         if (bell) {
+            if (!out && f->self_set) {
+                apr_uint64_t v;
+                f->self_set =
+                    read(f->self_fd, &v, sizeof(v)) < 0 && errno != EAGAIN;
+            }
             unix_fast_drain(c);
             if (!xpipe__ring_arm(&f->ring, out, XPIPE__RING_BELL))
                 return APR_SUCCESS;
@@ -724,6 +742,8 @@ void xpipe__unix_fast_close(xpipe__chan_t *c)
             unix_fast_kick(c, xpipe__ring_peer_word(&f->ring, out), wake);
         }
     unix_fast_unmap(f);
+    xpipe__unix_close_fd(&f->loop_fd);
+    xpipe__unix_close_fd(&f->self_fd);
     apr_thread_mutex_destroy(f->lock);
     c->fast = NULL;
 }
@@ -731,6 +751,53 @@ void xpipe__unix_fast_close(xpipe__chan_t *c)
 void xpipe__unix_fast_bell(xpipe__chan_t *c)
 {
     xpipe__a32_set(&((xpipe__unix_fast_t *)c->fast)->bell, 1);
+}
+
+apr_status_t xpipe__unix_fast_handle(xpipe__chan_t *c, int *fd)
+{
+    xpipe__unix_fast_t *f = c->fast;
+    struct epoll_event ev;
+
+    if (f->loop_fd < 0) {
+        int ep = epoll_create1(EPOLL_CLOEXEC), self;
+        if (ep < 0)
+            return APR_FROM_OS_ERROR(errno);
+        self = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        memset(&ev, 0, sizeof(ev));
+        ev.events = EPOLLIN;
+        if (self < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) < 0
+            || epoll_ctl(ep, EPOLL_CTL_ADD, self, &ev) < 0
+            || xpipe__unix_cloexec_nonblock(ep) < 0) {
+            apr_status_t rv = APR_FROM_OS_ERROR(errno);
+            unix_sys.close(ep);
+            if (self >= 0)
+                unix_sys.close(self);
+            return rv;
+        }
+        f->self_fd = self;
+        f->loop_fd = ep;
+    }
+    xpipe__unix_fast_bell(c);
+    *fd = f->loop_fd;
+    return APR_SUCCESS;
+}
+
+void xpipe__unix_fast_received(xpipe__chan_t *c)
+{
+    xpipe__unix_fast_t *f = c->fast;
+    apr_uint64_t one = 1;
+
+    /* An event loop reads once per wake-up. Data left in the ring makes
+     * no doorbell: its descriptor must stay ready by itself; and an empty
+     * ring must ask for the bell now (what was read may have come with
+     * the marker, which rang nothing). */
+    if (!xpipe__a32_get(&f->bell) || xpipe__a32_get(&f->rx) != RX_RING)
+        return;
+    if (!xpipe__ring_ready(&f->ring, 0)
+        && xpipe__ring_arm(&f->ring, 0, XPIPE__RING_BELL))
+        return;
+    if (f->self_fd >= 0 && !f->self_set)
+        f->self_set = write(f->self_fd, &one, sizeof(one)) == sizeof(one);
 }
 
 int xpipe__unix_fast_ready(xpipe__chan_t *c, int req, int os)
@@ -850,6 +917,17 @@ void xpipe__unix_fast_close(xpipe__chan_t *c)
 }
 
 void xpipe__unix_fast_bell(xpipe__chan_t *c)
+{
+    (void)c;
+}
+
+apr_status_t xpipe__unix_fast_handle(xpipe__chan_t *c, int *fd)
+{
+    *fd = c->fd;
+    return APR_SUCCESS;
+}
+
+void xpipe__unix_fast_received(xpipe__chan_t *c)
 {
     (void)c;
 }

@@ -299,6 +299,12 @@ apr_status_t xpipe__unix_fast_shutdown(xpipe__chan_t *c, xpipe_shutdown_e how);
 void xpipe__unix_fast_close(xpipe__chan_t *c);
 /* Waits go through the socket from now on (a poll set, an event loop). */
 void xpipe__unix_fast_bell(xpipe__chan_t *c);
+/* The descriptor an event loop waits on (readable: the channel may be
+ * ready either way). */
+apr_status_t xpipe__unix_fast_handle(xpipe__chan_t *c, int *fd);
+/* After a receive delivered data: keep that descriptor ready while the
+ * ring holds more. */
+void xpipe__unix_fast_received(xpipe__chan_t *c);
 /* pm_ready for a fast channel: the events of req that hold, or -1 when
  * the channel turned out to be on the socket. */
 int xpipe__unix_fast_ready(xpipe__chan_t *c, int req, int os);
