@@ -31,19 +31,60 @@
 #include <time.h>
 #endif
 
-/* What is measured: xpipe, the raw calls, (POSIX) the poll floor, and
- * with -Dbench_peers=enabled libuv. */
-enum { IMPL_XPIPE, IMPL_RAW, IMPL_FLOOR, IMPL_UV };
-#if defined(BENCH_FLOOR) && defined(XPIPE_BENCH_UV)
-#define IMPLS 4
-#elif defined(BENCH_FLOOR)
-#define IMPLS 3
-#else
-#define IMPLS 2
+/* What is measured: xpipe, the raw calls, (Linux) xpipe on the fast
+ * path, (POSIX) the poll floor, and with -Dbench_peers=enabled libuv. */
+#ifdef __linux__
+#define BENCH_FAST 1
 #endif
-static const char *const impl_names[4] = { "xpipe", "raw", "floor", "libuv" };
-static const char *const impl_titles[4] = { "xpipe", "raw", "raw+poll",
-                                            "libuv" };
+enum {
+    IMPL_XPIPE,
+    IMPL_RAW,
+#ifdef BENCH_FAST
+    IMPL_FAST,
+#endif
+#ifdef BENCH_FLOOR
+    IMPL_FLOOR,
+#endif
+#ifdef XPIPE_BENCH_UV
+    IMPL_UV,
+#endif
+    IMPLS
+};
+#ifndef BENCH_FAST
+#define IMPL_FAST (-1)
+#endif
+#ifndef BENCH_FLOOR
+#define IMPL_FLOOR (-1)
+#endif
+#ifndef XPIPE_BENCH_UV
+#define IMPL_UV (-1)
+#endif
+static const char *const impl_names[IMPLS] = {
+    "xpipe", "raw",
+#ifdef BENCH_FAST
+    "fast",
+#endif
+#ifdef BENCH_FLOOR
+    "floor",
+#endif
+#ifdef XPIPE_BENCH_UV
+    "libuv",
+#endif
+};
+static const char *const impl_titles[IMPLS] = {
+    "xpipe",      "raw",
+#ifdef BENCH_FAST
+    "xpipe fast",
+#endif
+#ifdef BENCH_FLOOR
+    "raw+poll",
+#endif
+#ifdef XPIPE_BENCH_UV
+    "libuv",
+#endif
+};
+/* The xpipe implementation being measured uses the fast path. */
+static int bench_fast;
 
 static const char *const kind_names[K_COUNT] = { "rtt-byte",      "rtt-message",
                                                  "stream-64k",    "stream-4k",
@@ -210,7 +251,10 @@ static xpipe_attr_t *bench_attr(int message, long buffers, apr_pool_t *p)
                != APR_SUCCESS
         || xpipe_attr_buffer_size_set(a, (apr_size_t)buffers,
                                       (apr_size_t)buffers)
-               != APR_SUCCESS)
+               != APR_SUCCESS
+        || (bench_fast
+            && xpipe_attr_fast_path_set(a, XPIPE_FAST_RING_DEFAULT)
+                   != APR_SUCCESS))
         return NULL;
     return a;
 }
@@ -371,7 +415,7 @@ static int bench_serve_wake(const char *name, long tries, apr_pool_t *p)
 static int bench_serve(const char *impl, const char *base, long rtts,
                        long bytes, long conns, long wake, apr_pool_t *p)
 {
-    int raw = strcmp(impl, "xpipe") != 0, k;
+    int raw = strcmp(impl, "xpipe") != 0 && strcmp(impl, "fast") != 0, k;
 #ifdef XPIPE_BENCH_UV
     int uv = strcmp(impl, "libuv") == 0;
 #endif
@@ -379,6 +423,7 @@ static int bench_serve(const char *impl, const char *base, long rtts,
 #ifdef BENCH_FLOOR
     bench_raw_polled = strcmp(impl, "floor") == 0;
 #endif
+    bench_fast = strcmp(impl, "fast") == 0;
     for (k = 0; k < K_COUNT; k++) {
         const char *name = apr_psprintf(p, "%s-%d", base, k);
 #ifdef XPIPE_BENCH_UV
@@ -628,7 +673,7 @@ static void count_per_op(const bench_count_t *before,
 static int bench_round(int impl, const bench_opts_t *o, int server_cpu,
                        result_t res[K_COUNT], wake_data_t *wake, apr_pool_t *p)
 {
-    int raw = impl != IMPL_XPIPE;
+    int raw = impl != IMPL_XPIPE && impl != IMPL_FAST;
     static unsigned int seq;
     const char *base =
         apr_psprintf(p, "xpipe-bench-%lu-%u",
@@ -646,6 +691,7 @@ static int bench_round(int impl, const bench_opts_t *o, int server_cpu,
 #ifdef BENCH_FLOOR
     bench_raw_polled = impl == IMPL_FLOOR;
 #endif
+    bench_fast = impl == IMPL_FAST;
     for (k = 0; k < K_COUNT && !failed; k++) {
         long count = kind_count((kind_e)k, o->rtt_count, o->stream_mib << 20,
                                 o->conn_count);
@@ -1011,8 +1057,9 @@ static void bench_report_table(const bench_opts_t *o, const bench_data_t *d)
         printf(" %14s", impl_titles[impl]);
     for (impl = 0; impl < IMPLS; impl++)
         if (impl != IMPL_RAW)
-            printf(" %9s/raw",
-                   impl == IMPL_FLOOR ? "floor" : impl_titles[impl]);
+            printf(" %9s/raw", impl == IMPL_FLOOR  ? "floor"
+                               : impl == IMPL_FAST ? "fast"
+                                                   : impl_titles[impl]);
     printf("\n");
     for (k = 0; k < K_COUNT; k++)
         for (row = 0; row < (k <= K_RTT_MSG ? 2 : 1); row++) {
@@ -1051,7 +1098,11 @@ static void bench_report_table(const bench_opts_t *o, const bench_data_t *d)
                wake_worst(&d->wake, 0), wake_median(&d->wake, 1),
                wake_worst(&d->wake, 1));
     }
-    if (IMPLS > 2)
+    if (IMPL_FAST >= 0)
+        printf("xpipe fast: xpipe with xpipe_attr_fast_path_set (rings of "
+               "%d KiB in shared memory)\n",
+               XPIPE_FAST_RING_DEFAULT / 1024);
+    if (IMPL_FLOOR >= 0)
         printf("raw+poll: the raw calls non-blocking, waiting in poll() on the "
                "socket and an eventfd:\nthe floor of any implementation whose "
                "blocking calls can be interrupted\nfrom another thread without "
