@@ -1,0 +1,984 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* test_fast.c — the shared-memory fast path (xpipe_attr_fast_path_set):
+ * that both ends agree, or keep the socket when either will not or
+ * cannot; that data then moves without a socket call; every contract
+ * kept on the rings (modes, boundaries, XPIPE_EMSGSIZE keeping the
+ * message, EOF after all data, EPIPE, interrupt, close, poll sets, a
+ * peer killed); and a hostile peer: memory unsealed, of the wrong size
+ * or kind, indices and lengths scribbled, wake-ups never sent or sent
+ * all the time. Each gives a clear status or the socket, never a crash,
+ * a hang or a leak.
+ *
+ * Whether data went through the rings is seen in the system-call table:
+ * a spy counts the socket calls that move data. Hostile memory is made
+ * by standing in for the server's memfd calls; a hostile writer is this
+ * process writing the shared mapping (found in /proc/self/maps).
+ */
+#include "xtest.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__linux__) && !defined(_WIN32)
+#define FT_LINUX 1
+#include "../lib/ring.h"
+#include "xsys.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#else
+#define FT_LINUX 0
+#endif
+
+static xpipe_attr_t *ft_attr(xpipe_mode_e mode, int fast)
+{
+    xpipe_attr_t *a = xt_attr(mode);
+
+    XT_OK(xpipe_attr_fast_path_set(a, fast ? XPIPE_FAST_RING_MIN : 0));
+    return a;
+}
+
+/* A pair whose client has fast (and server sfast) asked. */
+static void ft_pair(xpipe_t **c, xpipe_t **s, xpipe_mode_e mode, int cfast,
+                    int sfast)
+{
+    xpipe_listener_t *l = NULL;
+    const char *name = xt_name();
+
+    XT_OK(xpipe_listen(&l, name, ft_attr(mode, sfast), xt_p));
+    XT_OK(xpipe_connect(c, name, ft_attr(mode, cfast), XT_LONG, xt_p));
+    XT_OK(xpipe_accept(s, l, XT_LONG, xt_p));
+    XT_OK(xpipe_listener_close(l));
+    XT_OK(xpipe_timeout_set(*c, XT_LONG));
+    XT_OK(xpipe_timeout_set(*s, XT_LONG));
+}
+
+/* One message (or these bytes) from a to b, checked. */
+static void ft_move(xpipe_t *a, xpipe_t *b, int message, const char *text)
+{
+    char buf[64];
+    apr_size_t n = strlen(text), got = 0;
+
+    if (message) {
+        XT_OK(xpipe_send(a, text, n));
+        got = sizeof(buf);
+        XT_OK(xpipe_recv(b, buf, &got));
+    }
+    else {
+        XT_OK(xpipe_write_full(a, text, n, NULL));
+        XT_OK(xpipe_read_full(b, buf, n, &got));
+    }
+    CU_ASSERT_EQUAL_FATAL(got, n);
+    CU_ASSERT_EQUAL(memcmp(buf, text, n), 0);
+}
+
+#if FT_LINUX
+/* ------------------------------------------------------------------ */
+/* The spy: socket calls that move data, and futex calls. */
+
+static int spy_io, spy_waits, spy_wakes, spy_drop_wakes;
+
+static ssize_t spy_send(int fd, const void *b, size_t n, int f)
+{
+    if (n != 1) /* a doorbell is one byte, and none is expected here */
+        spy_io++;
+    return xt_sys_real.send(fd, b, n, f);
+}
+
+static ssize_t spy_recv(int fd, void *b, size_t n, int f)
+{
+    spy_io++;
+    return xt_sys_real.recv(fd, b, n, f);
+}
+
+static ssize_t spy_sendmsg(int fd, const struct msghdr *m, int f)
+{
+    spy_io++;
+    return xt_sys_real.sendmsg(fd, m, f);
+}
+
+static ssize_t spy_recvmsg(int fd, struct msghdr *m, int f)
+{
+    spy_io++;
+    return xt_sys_real.recvmsg(fd, m, f);
+}
+
+static long spy_futex(unsigned int *w, int op, unsigned int v,
+                      const struct timespec *t)
+{
+    if ((op & 0x7f) == FUTEX_WAIT)
+        spy_waits++;
+    else if (spy_drop_wakes)
+        return 0; /* a peer that never wakes us */
+    else
+        spy_wakes++;
+    return xt_sys_real.futex(w, op, v, t);
+}
+
+static void spy_install(void)
+{
+    xt_sys_t *sys = xt_sys_take();
+
+    spy_io = spy_waits = spy_wakes = spy_drop_wakes = 0;
+    sys->send = spy_send;
+    sys->recv = spy_recv;
+    sys->sendmsg = spy_sendmsg;
+    sys->recvmsg = spy_recvmsg;
+    sys->futex = spy_futex;
+}
+
+/* Move a few messages each way (the switch happens with the first), then
+ * count the socket calls that 1 MiB each way makes. */
+static int ft_socket_calls(xpipe_t *c, xpipe_t *s, int message)
+{
+    static unsigned char big[1 << 20], in[1 << 20];
+    apr_size_t got, off;
+    int i;
+
+    for (i = 0; i < 3; i++) {
+        ft_move(c, s, message, "warm up");
+        ft_move(s, c, message, "warm up");
+    }
+    xt_fill(big, sizeof(big), 0, 7);
+    spy_install();
+    for (i = 0; i < 2; i++) {
+        xpipe_t *from = i ? s : c, *to = i ? c : s;
+        memset(in, 0, sizeof(in));
+        if (message) {
+            /* Messages of 32 KiB, sent and received in turn. */
+            for (off = 0; off < sizeof(big); off += got) {
+                XT_OK(xpipe_send(from, big + off, 32768));
+                got = 32768;
+                XT_OK(xpipe_recv(to, in + off, &got));
+                CU_ASSERT_EQUAL_FATAL(got, 32768);
+            }
+        }
+        else
+            for (off = 0; off < sizeof(big); off += got) {
+                apr_size_t n =
+                    sizeof(big) - off < 65536 ? sizeof(big) - off : 65536;
+                XT_OK(xpipe_write_full(from, big + off, n, NULL));
+                XT_OK(xpipe_read_full(to, in + off, n, &got));
+            }
+        CU_ASSERT_EQUAL(memcmp(in, big, sizeof(big)), 0);
+    }
+    xt_sys_restore();
+    return spy_io;
+}
+#endif
+
+static int ft_skip_unless_linux(void)
+{
+#if FT_LINUX
+    if (strcmp(xpipe_backend_name(), "unix") == 0)
+        return 0;
+    xt_skip("framed builds keep the socket (the fast path needs "
+            "SOCK_SEQPACKET's Linux build)");
+#else
+    xt_skip("the fast path is Linux-only: this system keeps the socket or "
+            "pipe (the 'other systems' case checks that)");
+#endif
+    return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Agreement */
+
+static void test_both_ends_use_the_rings(void)
+{
+#if FT_LINUX
+    int m;
+
+    if (ft_skip_unless_linux())
+        return;
+    for (m = 0; m < 2; m++) {
+        xpipe_t *c, *s;
+        ft_pair(&c, &s, m ? XPIPE_MODE_MESSAGE : XPIPE_MODE_BYTE, 1, 1);
+        CU_ASSERT_EQUAL(ft_socket_calls(c, s, m), 0);
+        XT_OK(xpipe_close(c));
+        XT_OK(xpipe_close(s));
+    }
+#else
+    ft_skip_unless_linux();
+#endif
+}
+
+static void test_either_end_declines(void)
+{
+#if FT_LINUX
+    int side, m;
+
+    if (ft_skip_unless_linux())
+        return;
+    if (xt_fast_forced()) {
+        xt_skip("XPIPE_FAST_PATH=force asks on every channel: no end "
+                "declines");
+        return;
+    }
+    /* Client only, server only, and the handles attribute on both. */
+    for (side = 0; side < 3; side++)
+        for (m = 0; m < 2; m++) {
+            xpipe_mode_e mode = m ? XPIPE_MODE_MESSAGE : XPIPE_MODE_BYTE;
+            xpipe_t *c, *s;
+            if (side == 2) {
+                xpipe_listener_t *l = NULL;
+                xpipe_attr_t *a = ft_attr(mode, 1);
+                const char *name = xt_name();
+                if (!m)
+                    continue; /* handles are for messages */
+                XT_OK(xpipe_attr_handles_set(a, 1));
+                XT_OK(xpipe_listen(&l, name, a, xt_p));
+                XT_OK(xpipe_connect(&c, name, a, XT_LONG, xt_p));
+                XT_OK(xpipe_accept(&s, l, XT_LONG, xt_p));
+                XT_OK(xpipe_timeout_set(c, XT_LONG));
+                XT_OK(xpipe_timeout_set(s, XT_LONG));
+            }
+            else
+                ft_pair(&c, &s, mode, side == 0, side == 1);
+            CU_ASSERT(ft_socket_calls(c, s, m) > 0);
+            XT_OK(xpipe_close(c));
+            XT_OK(xpipe_close(s));
+        }
+#else
+    ft_skip_unless_linux();
+#endif
+}
+
+/* Other systems: the attribute is accepted and the channel works on its
+ * socket or pipe. Everywhere: the attribute's checks. */
+static void test_attribute_and_other_systems(void)
+{
+    xpipe_attr_t *a = xt_attr(XPIPE_MODE_BYTE);
+    xpipe_t *c, *s;
+
+    CU_ASSERT_EQUAL(xpipe_attr_fast_path_get(NULL), 0);
+    XT_STATUS(xpipe_attr_fast_path_set(NULL, XPIPE_FAST_RING_DEFAULT),
+              APR_EINVAL);
+    XT_STATUS(xpipe_attr_fast_path_set(a, XPIPE_FAST_RING_MIN / 2), APR_EINVAL);
+    XT_STATUS(xpipe_attr_fast_path_set(a, XPIPE_FAST_RING_MAX * 2), APR_EINVAL);
+    XT_STATUS(xpipe_attr_fast_path_set(a, XPIPE_FAST_RING_MIN + 4096),
+              APR_EINVAL);
+    CU_ASSERT_EQUAL(xpipe_attr_fast_path_get(a), 0);
+    XT_OK(xpipe_attr_fast_path_set(a, XPIPE_FAST_RING_DEFAULT));
+    CU_ASSERT_EQUAL(xpipe_attr_fast_path_get(a), XPIPE_FAST_RING_DEFAULT);
+    ft_pair(&c, &s, XPIPE_MODE_MESSAGE, 1, 1);
+    ft_move(c, s, 1, "either way");
+    ft_move(s, c, 1, "it works");
+    XT_OK(xpipe_close(c));
+    XT_OK(xpipe_close(s));
+}
+
+/* Nobody waits for the setup: connect, send, accept in one thread, and
+ * the bytes sent before the switch come first, in order. */
+static void test_no_end_waits_for_the_setup(void)
+{
+    xpipe_listener_t *l = NULL;
+    const char *name = xt_name();
+    xpipe_t *c, *s;
+    char buf[32];
+    apr_size_t n = 0;
+    int i;
+
+    XT_OK(xpipe_listen(&l, name, ft_attr(XPIPE_MODE_BYTE, 1), xt_p));
+    XT_OK(xpipe_connect(&c, name, ft_attr(XPIPE_MODE_BYTE, 1), XT_LONG, xt_p));
+    XT_OK(xpipe_write_full(c, "early", 5, NULL));
+    XT_OK(xpipe_accept(&s, l, XT_LONG, xt_p));
+    XT_OK(xpipe_timeout_set(s, XT_LONG));
+    XT_OK(xpipe_timeout_set(c, XT_LONG));
+    for (i = 0; i < 20; i++) {
+        char b = (char)('a' + i);
+        XT_OK(xpipe_write_full(c, &b, 1, NULL));
+    }
+    XT_OK(xpipe_read_full(s, buf, 25, &n));
+    CU_ASSERT_EQUAL(n, 25);
+    CU_ASSERT_EQUAL(memcmp(buf, "earlyabcdefghijklmnopqrst", 25), 0);
+    ft_move(s, c, 0, "and back");
+    XT_OK(xpipe_close(c));
+    XT_OK(xpipe_close(s));
+}
+
+/* ------------------------------------------------------------------ */
+/* The contract on the rings */
+
+static void test_messages_keep_their_rules(void)
+{
+    xpipe_listener_t *l = NULL;
+    xpipe_attr_t *big = ft_attr(XPIPE_MODE_MESSAGE, 1);
+    const char *name = xt_name();
+    static unsigned char out[XPIPE_MESSAGE_MAX_LIMIT],
+        in[XPIPE_MESSAGE_MAX_LIMIT];
+    xpipe_t *c, *s;
+    apr_size_t n;
+
+    XT_OK(xpipe_attr_max_message_set(big, XPIPE_MESSAGE_MAX_LIMIT));
+    XT_OK(xpipe_listen(&l, name, ft_attr(XPIPE_MODE_MESSAGE, 1), xt_p));
+    XT_OK(xpipe_connect(&c, name, big, XT_LONG, xt_p));
+    XT_OK(xpipe_accept(&s, l, XT_LONG, xt_p));
+    XT_OK(xpipe_timeout_set(c, XT_LONG));
+    XT_OK(xpipe_timeout_set(s, XT_LONG));
+    ft_move(c, s, 1, "switch");
+    ft_move(s, c, 1, "switch");
+    xt_fill(out, sizeof(out), 0, 3);
+    /* The largest the server takes, whole; a buffer too small keeps it. */
+    XT_OK(xpipe_send(c, out, XPIPE_MESSAGE_MAX_DEFAULT));
+    XT_OK(xpipe_send(c, "x", 1));
+    n = 100;
+    XT_STATUS(xpipe_recv(s, in, &n), XPIPE_EMSGSIZE);
+    CU_ASSERT_EQUAL(n, XPIPE_MESSAGE_MAX_DEFAULT);
+    n = sizeof(in);
+    XT_OK(xpipe_recv(s, in, &n));
+    CU_ASSERT_EQUAL_FATAL(n, XPIPE_MESSAGE_MAX_DEFAULT);
+    CU_ASSERT_EQUAL(memcmp(in, out, n), 0);
+    n = sizeof(in);
+    XT_OK(xpipe_recv(s, in, &n));
+    CU_ASSERT_EQUAL(n, 1);
+    /* Longer than the server's limit (the client's is larger): dropped
+     * with its size, as a socket cuts one; the next one is fine. */
+    XT_OK(xpipe_send(c, out, XPIPE_MESSAGE_MAX_DEFAULT + 1));
+    XT_OK(xpipe_send(c, "after", 5));
+    n = sizeof(in);
+    XT_STATUS(xpipe_recv(s, in, &n), XPIPE_EMSGSIZE);
+    CU_ASSERT_EQUAL(n, XPIPE_MESSAGE_MAX_DEFAULT + 1);
+    n = sizeof(in);
+    XT_OK(xpipe_recv(s, in, &n));
+    CU_ASSERT_EQUAL(n, 5);
+    /* Too large for the sender's own limit: refused, nothing sent. */
+    XT_STATUS(xpipe_send(s, out, XPIPE_MESSAGE_MAX_DEFAULT + 1),
+              XPIPE_EMSGSIZE);
+    /* EOF after all data. */
+    XT_OK(xpipe_send(c, "last", 4));
+    XT_OK(xpipe_close(c));
+    n = sizeof(in);
+    XT_OK(xpipe_recv(s, in, &n));
+    CU_ASSERT_EQUAL(n, 4);
+    n = sizeof(in);
+    XT_STATUS(xpipe_recv(s, in, &n), APR_EOF);
+    XT_STATUS(xpipe_send(s, "x", 1), XPIPE_EPIPE);
+    XT_OK(xpipe_close(s));
+}
+
+/* 16 MiB each way at once, both modes, checksummed. */
+static void test_streams_both_ways(void)
+{
+    int m;
+
+    for (m = 0; m < 2; m++) {
+        xt_stream_t w[2], r[2];
+        apr_thread_t *t[4];
+        xpipe_t *c, *s;
+        int i;
+        ft_pair(&c, &s, m ? XPIPE_MODE_MESSAGE : XPIPE_MODE_BYTE, 1, 1);
+        for (i = 0; i < 2; i++) {
+            memset(&w[i], 0, sizeof(w[i]));
+            memset(&r[i], 0, sizeof(r[i]));
+            w[i].ch = i ? s : c;
+            r[i].ch = i ? c : s;
+            w[i].message = r[i].message = m;
+            w[i].seed = 40u + (unsigned)i;
+            w[i].total = r[i].total = 16u << 20;
+            w[i].sum = r[i].sum = XT_FNV_INIT;
+        }
+        for (i = 0; i < 2; i++) {
+            t[i] = xt_thread(xt_stream_write, &w[i]);
+            t[2 + i] = xt_thread(xt_stream_read, &r[i]);
+        }
+        for (i = 0; i < 4; i++)
+            XT_OK(xt_join(t[i]));
+        for (i = 0; i < 2; i++) {
+            CU_ASSERT_EQUAL(r[i].total, 16u << 20);
+            CU_ASSERT(r[i].sum == w[i].sum);
+        }
+        XT_OK(xpipe_close(c));
+        XT_OK(xpipe_close(s));
+    }
+}
+
+/* A receive asleep on the ring: an interrupt wakes it within 100 ms
+ * (ECANCELED, the channel usable), and so does close (ECLOSED). */
+typedef struct ft_blocked_t {
+    xpipe_t *ch;
+    apr_status_t rv;
+    apr_time_t returned;
+} ft_blocked_t;
+
+static apr_status_t ft_blocked_recv(void *arg)
+{
+    ft_blocked_t *b = arg;
+    char buf[16];
+    apr_size_t n = sizeof(buf);
+
+    b->rv = xpipe_recv(b->ch, buf, &n);
+    b->returned = apr_time_now();
+    return APR_SUCCESS;
+}
+
+static void test_interrupt_and_close_wake_the_ring(void)
+{
+#if FT_LINUX
+    int which;
+
+    if (ft_skip_unless_linux())
+        return;
+    for (which = 0; which < 2; which++) {
+        ft_blocked_t b = { NULL, APR_SUCCESS, 0 };
+        apr_time_t until = apr_time_now() + XT_LONG, t0;
+        apr_thread_t *t;
+        xpipe_t *c, *s;
+        ft_pair(&c, &s, XPIPE_MODE_MESSAGE, 1, 1);
+        ft_move(c, s, 1, "switch");
+        ft_move(s, c, 1, "switch");
+        spy_install();
+        b.ch = s;
+        t = xt_thread(ft_blocked_recv, &b);
+        /* Asleep on its word (a poll of the spy's count: no sleep). */
+        while (spy_waits == 0 && apr_time_now() < until)
+            apr_thread_yield();
+        CU_ASSERT_FATAL(spy_waits > 0);
+        t0 = apr_time_now();
+        XT_OK(which ? xpipe_close(s) : xpipe_interrupt(s));
+        XT_OK(xt_join(t));
+        XT_STATUS(b.rv, which ? XPIPE_ECLOSED : XPIPE_ECANCELED);
+        CU_ASSERT(b.returned - t0 < 100000);
+        xt_sys_restore();
+        if (!which)
+            ft_move(c, s, 1, "still usable");
+        XT_OK(xpipe_close(c));
+        if (!which)
+            XT_OK(xpipe_close(s));
+    }
+#else
+    ft_skip_unless_linux();
+#endif
+}
+
+/* A poll set wakes for what comes through the ring, and for room. */
+static void test_poll_set_hears_the_ring(void)
+{
+    xpipe_pollset_t *ps;
+    xpipe_pollfd_t d;
+    const xpipe_pollfd_t *got;
+    apr_int32_t num;
+    static unsigned char fill[65536];
+    xpipe_t *c, *s;
+    char buf[64];
+    apr_size_t n;
+    int k;
+
+    ft_pair(&c, &s, XPIPE_MODE_MESSAGE, 1, 1);
+    ft_move(c, s, 1, "switch");
+    ft_move(s, c, 1, "switch");
+    XT_OK(xpipe_pollset_create(&ps, 2, xt_p));
+    memset(&d, 0, sizeof(d));
+    d.channel = s;
+    d.reqevents = XPIPE_POLLIN;
+    XT_OK(xpipe_pollset_add(ps, &d));
+    XT_STATUS(xpipe_pollset_poll(ps, 0, &num, &got), APR_TIMEUP);
+    XT_OK(xpipe_send(c, "ring", 4));
+    XT_OK(xpipe_pollset_poll(ps, XT_LONG, &num, &got));
+    CU_ASSERT_EQUAL_FATAL(num, 1);
+    CU_ASSERT(got[0].rtnevents & XPIPE_POLLIN);
+    XT_OK(xpipe_timeout_set(s, 0));
+    n = sizeof(buf);
+    XT_OK(xpipe_recv(s, buf, &n));
+    CU_ASSERT_EQUAL(n, 4);
+    n = sizeof(buf);
+    XT_STATUS(xpipe_recv(s, buf, &n), APR_TIMEUP);
+    XT_STATUS(xpipe_pollset_poll(ps, 0, &num, &got), APR_TIMEUP);
+    /* Room: fill the client's ring, then drain it from the server. */
+    XT_OK(xpipe_pollset_remove(ps, &d));
+    d.channel = c;
+    d.reqevents = XPIPE_POLLOUT;
+    XT_OK(xpipe_pollset_add(ps, &d));
+    XT_OK(xpipe_timeout_set(c, 0));
+    for (k = 0; k < 1000 && xpipe_send(c, fill, sizeof(fill)) == APR_SUCCESS;
+         k++)
+        ;
+    CU_ASSERT(k > 4 && k < 1000); /* the ring filled */
+    XT_STATUS(xpipe_pollset_poll(ps, 0, &num, &got), APR_TIMEUP);
+    XT_OK(xpipe_timeout_set(s, XT_LONG));
+    {
+        static unsigned char in[65536];
+        n = sizeof(in);
+        XT_OK(xpipe_recv(s, in, &n));
+        CU_ASSERT_EQUAL(n, sizeof(fill));
+        n = sizeof(in);
+        XT_OK(xpipe_recv(s, in, &n));
+    }
+    XT_OK(xpipe_pollset_poll(ps, XT_LONG, &num, &got));
+    CU_ASSERT_EQUAL_FATAL(num, 1);
+    CU_ASSERT(got[0].rtnevents & XPIPE_POLLOUT);
+    XT_OK(xpipe_pollset_destroy(ps));
+    XT_OK(xpipe_close(c));
+    XT_OK(xpipe_close(s));
+}
+
+/* No descriptor or mapping outlives the channels. */
+static void test_nothing_leaks(void)
+{
+#if FT_LINUX
+    long before;
+    int i;
+
+    if (ft_skip_unless_linux())
+        return;
+    {
+        xpipe_t *c, *s; /* the first pair makes what lives on (threads) */
+        ft_pair(&c, &s, XPIPE_MODE_BYTE, 1, 1);
+        ft_move(c, s, 0, "x");
+        xpipe_close(c);
+        xpipe_close(s);
+    }
+    before = xt_open_handles();
+    for (i = 0; i < 20; i++) {
+        xpipe_t *c, *s;
+        xpipe_os_handle_t h;
+        ft_pair(&c, &s, i % 2 ? XPIPE_MODE_MESSAGE : XPIPE_MODE_BYTE, 1, 1);
+        ft_move(c, s, i % 2, "leak?");
+        ft_move(s, c, i % 2, "no");
+        XT_OK(xpipe_os_handle_get(s, &h)); /* its epoll set and eventfd */
+        XT_OK(xpipe_close(c));
+        XT_OK(xpipe_close(s));
+    }
+    CU_ASSERT_EQUAL(xt_open_handles(), before);
+#else
+    ft_skip_unless_linux();
+#endif
+}
+
+#if FT_LINUX
+/* ------------------------------------------------------------------ */
+/* A peer that dies: a child process on the fast path, killed. */
+
+static int child_fast_peer(const char *name, const char *a2)
+{
+    xpipe_attr_t *a;
+    xpipe_t *ch;
+    char buf[16];
+    apr_size_t n = sizeof(buf);
+
+    (void)a2;
+    if (xpipe_attr_create(&a, xt_p) != APR_SUCCESS
+        || xpipe_attr_mode_set(a, XPIPE_MODE_MESSAGE) != APR_SUCCESS
+        || xpipe_attr_fast_path_set(a, XPIPE_FAST_RING_MIN) != APR_SUCCESS
+        || xpipe_connect(&ch, name, a, XT_LONG, xt_p) != APR_SUCCESS)
+        return 1;
+    xpipe_timeout_set(ch, XT_LONG);
+    if (xpipe_send(ch, "ready", 5) != APR_SUCCESS
+        || xpipe_recv(ch, buf, &n) != APR_SUCCESS
+        || xpipe_send(ch, "on the ring", 11) != APR_SUCCESS)
+        return 2;
+    for (;;) { /* until killed: a receive that never ends */
+        n = sizeof(buf);
+        xpipe_recv(ch, buf, &n);
+    }
+}
+#endif
+
+static void test_killed_peer_is_noticed(void)
+{
+#if FT_LINUX
+    xpipe_listener_t *l = NULL;
+    const char *name = xt_name();
+    static unsigned char fill[65536];
+    apr_proc_t proc;
+    xpipe_t *s;
+    char buf[16];
+    apr_size_t n = sizeof(buf);
+    apr_time_t t0;
+    apr_status_t rv;
+    int k;
+
+    if (ft_skip_unless_linux())
+        return;
+    XT_OK(xpipe_listen(&l, name, ft_attr(XPIPE_MODE_MESSAGE, 1), xt_p));
+    XT_OK(xt_child_start(&proc, "fast-peer", xpipe_listener_native_name(l),
+                         NULL));
+    XT_OK(xpipe_accept(&s, l, XT_LONG, xt_p));
+    XT_OK(xpipe_timeout_set(s, XT_LONG));
+    XT_OK(xpipe_recv(s, buf, &n));
+    XT_OK(xpipe_send(s, "go", 2));
+    n = sizeof(buf);
+    XT_OK(xpipe_recv(s, buf, &n));
+    CU_ASSERT_EQUAL(n, 11);
+    xt_child_kill(&proc); /* SIGKILL: no close of its own */
+    xt_child_wait(&proc, XT_LONG);
+    /* A receive that waits notices within the check interval (50 ms). */
+    t0 = apr_time_now();
+    n = sizeof(buf);
+    XT_STATUS(xpipe_recv(s, buf, &n), APR_EOF);
+    CU_ASSERT(apr_time_now() - t0 < 1000000);
+    /* Sends succeed into the ring until it is full, then fail. */
+    for (k = 0; k < 1000; k++) {
+        rv = xpipe_send(s, fill, sizeof(fill));
+        if (rv != APR_SUCCESS)
+            break;
+    }
+    XT_STATUS(rv, XPIPE_EPIPE);
+    CU_ASSERT(apr_time_now() - t0 < 2000000);
+    XT_OK(xpipe_close(s));
+#else
+    ft_skip_unless_linux();
+#endif
+}
+
+#if FT_LINUX
+/* ------------------------------------------------------------------ */
+/* Hostile memory: the server's memfd calls stood in for. The client
+ * refuses what fails its checks and keeps the socket. */
+
+static int bad_kind; /* 1 unsealed, 2 wrong size, 3 not a memfd */
+
+static int bad_memfd(const char *name, unsigned int flags)
+{
+    if (bad_kind == 3) { /* a regular file: no seals possible */
+        char path[] = "/tmp/xpipe-ft-XXXXXX";
+        int fd = mkstemp(path);
+        (void)name;
+        (void)flags;
+        if (fd >= 0)
+            unlink(path);
+        return fd;
+    }
+    return xt_sys_real.memfd_create(name, flags);
+}
+
+static int bad_fcntl(int fd, int cmd, int arg)
+{
+    if (cmd == F_ADD_SEALS && bad_kind == 1)
+        return 0; /* says sealed, is not */
+    if (cmd == F_ADD_SEALS && bad_kind == 3)
+        return 0; /* a file cannot be sealed: pretend */
+    return xt_sys_real.fcntl(fd, cmd, arg);
+}
+
+static int bad_ftruncate(int fd, off_t len)
+{
+    return xt_sys_real.ftruncate(fd, bad_kind == 2 ? len + 4096 : len);
+}
+#endif
+
+static void test_hostile_memory_is_refused(void)
+{
+#if FT_LINUX
+    if (ft_skip_unless_linux())
+        return;
+    for (bad_kind = 1; bad_kind <= 3; bad_kind++) {
+        xt_sys_t *sys = xt_sys_take();
+        xpipe_t *c, *s;
+        int m = bad_kind == 2;
+        sys->memfd_create = bad_memfd;
+        sys->fcntl = bad_fcntl;
+        sys->ftruncate = bad_ftruncate;
+        ft_pair(&c, &s, m ? XPIPE_MODE_MESSAGE : XPIPE_MODE_BYTE, 1, 1);
+        ft_move(c, s, m, "refused");
+        ft_move(s, c, m, "so the socket");
+        xt_sys_restore();
+        CU_ASSERT(ft_socket_calls(c, s, m) > 0); /* and all intact */
+        XT_OK(xpipe_close(c));
+        XT_OK(xpipe_close(s));
+    }
+#else
+    ft_skip_unless_linux();
+#endif
+}
+
+#if FT_LINUX
+/* The shared mappings of this process's fast channels (both ends are
+ * here, so each channel's memory is mapped twice). */
+static int ft_mappings(unsigned char **out, int max)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[512];
+    int n = 0;
+
+    if (f == NULL)
+        return 0;
+    while (n < max && fgets(line, sizeof(line), f))
+        if (strstr(line, "memfd:xpipe-fast")) {
+            unsigned long lo;
+            if (sscanf(line, "%lx-", &lo) == 1)
+                out[n++] = (unsigned char *)lo;
+        }
+    fclose(f);
+    return n;
+}
+
+/* A pair on the rings, and the header of its memory. */
+static xpipe__ring_hdr_t *ft_scribble_pair(xpipe_t **c, xpipe_t **s,
+                                           xpipe_mode_e mode)
+{
+    unsigned char *maps[4];
+
+    ft_pair(c, s, mode, 1, 1);
+    ft_move(*c, *s, mode == XPIPE_MODE_MESSAGE, "switch");
+    ft_move(*s, *c, mode == XPIPE_MODE_MESSAGE, "switch");
+    CU_ASSERT_EQUAL_FATAL(ft_mappings(maps, 4), 2);
+    return (xpipe__ring_hdr_t *)maps[0];
+}
+#endif
+
+/* A peer that scribbles the indices or a message's length: the channel
+ * says XPIPE_EPROTO (and keeps saying it), nothing is read out of
+ * bounds (the ASan leg), close is clean. */
+static void test_scribbled_indices_and_lengths(void)
+{
+#if FT_LINUX
+    int what;
+
+    if (ft_skip_unless_linux())
+        return;
+    for (what = 0; what < 4; what++) {
+        static unsigned char buf[1 << 16];
+        xpipe__ring_hdr_t *h;
+        xpipe_t *c, *s;
+        apr_size_t n = sizeof(buf);
+        h = ft_scribble_pair(&c, &s,
+                             what == 2 ? XPIPE_MODE_MESSAGE : XPIPE_MODE_BYTE);
+        switch (what) {
+        case 0: /* the client's head far beyond the server's tail */
+            atomic_fetch_add(&h->dir[0].head, h->cap + 1);
+            break;
+        case 1: /* the head moved backwards */
+            atomic_fetch_sub(&h->dir[0].head, 7);
+            break;
+        case 2: { /* a message whose length runs past the data */
+            uint32_t head = atomic_load(&h->dir[0].head), big = 1u << 30;
+            unsigned char *data = (unsigned char *)h + XPIPE__RING_HDR;
+            memcpy(data + (head & (h->cap - 1)), &big, 4);
+            memset(data + ((head + 4) & (h->cap - 1)), 'z', 4);
+            atomic_store(&h->dir[0].head, head + 8);
+            break;
+        }
+        default: /* the server's tail, as the client sees it, scribbled */
+            atomic_fetch_add(&h->dir[1].tail, h->cap * 3);
+            break;
+        }
+        if (what < 3) {
+            XT_STATUS(xpipe_timeout_set(s, 100000), APR_SUCCESS);
+            XT_STATUS(what == 2 ? xpipe_recv(s, buf, &n)
+                                : xpipe_read(s, buf, &n),
+                      XPIPE_EPROTO);
+            n = sizeof(buf);
+            XT_STATUS(what == 2 ? xpipe_recv(s, buf, &n)
+                                : xpipe_read(s, buf, &n),
+                      XPIPE_EPROTO);
+        }
+        else {
+            n = 1;
+            XT_STATUS(xpipe_write(s, "x", &n), XPIPE_EPROTO);
+        }
+        CU_ASSERT(strstr(xpipe_error_detail(), "protocol") != NULL || what < 3);
+        XT_OK(xpipe_close(c));
+        XT_OK(xpipe_close(s));
+    }
+#else
+    ft_skip_unless_linux();
+#endif
+}
+
+#if FT_LINUX
+typedef struct ft_noise_t {
+    _Atomic uint32_t *word;
+    volatile int stop;
+    long wakes;
+} ft_noise_t;
+
+/* A peer that wakes us all the time: the word reset, a wake, again. */
+static apr_status_t ft_noise(void *arg)
+{
+    ft_noise_t *z = arg;
+
+    while (!z->stop) {
+        atomic_store(z->word, 0);
+        xt_sys_real.futex((unsigned int *)z->word, FUTEX_WAKE, 1, NULL);
+        z->wakes++;
+    }
+    return APR_SUCCESS;
+}
+#endif
+
+/* A peer that never wakes us: data still arrives (each wait is a slice
+ * long). One that wakes us all the time: deadlines still hold. */
+static void test_wakeups_never_or_always(void)
+{
+#if FT_LINUX
+    xpipe__ring_hdr_t *h;
+    xpipe_t *c, *s;
+    ft_noise_t z;
+    apr_thread_t *t;
+    char buf[16];
+    apr_size_t n = sizeof(buf);
+    apr_time_t t0;
+
+    if (ft_skip_unless_linux())
+        return;
+    h = ft_scribble_pair(&c, &s, XPIPE_MODE_MESSAGE);
+    /* Never: the sender's wakes are dropped. */
+    spy_install();
+    spy_drop_wakes = 1;
+    {
+        ft_blocked_t b = { s, APR_SUCCESS, 0 };
+        apr_time_t until = apr_time_now() + XT_LONG;
+        t = xt_thread(ft_blocked_recv, &b);
+        while (spy_waits == 0 && apr_time_now() < until)
+            apr_thread_yield();
+        XT_OK(xpipe_send(c, "quiet", 5));
+        XT_OK(xt_join(t));
+        XT_OK(b.rv);
+        CU_ASSERT(b.returned - until + XT_LONG < 1000000);
+    }
+    xt_sys_restore();
+    /* Always: a thread resets the server's waiting word and wakes it. */
+    memset(&z, 0, sizeof(z));
+    z.word = &h->dir[0].cons_wait;
+    t = xt_thread(ft_noise, &z);
+    XT_OK(xpipe_timeout_set(s, 300000));
+    t0 = apr_time_now();
+    XT_STATUS(xpipe_recv(s, buf, &n), APR_TIMEUP);
+    CU_ASSERT(apr_time_now() - t0 < 2000000);
+    XT_OK(xpipe_send(c, "heard", 5));
+    n = sizeof(buf);
+    XT_OK(xpipe_recv(s, buf, &n));
+    CU_ASSERT_EQUAL(n, 5);
+    z.stop = 1;
+    XT_OK(xt_join(t));
+    CU_ASSERT(z.wakes > 0);
+    XT_OK(xpipe_close(c));
+    XT_OK(xpipe_close(s));
+#else
+    ft_skip_unless_linux();
+#endif
+}
+
+/* Peers that are not xpipe: Python's socket module as the server (no
+ * lock file: the client never asks) and as a client of a fast listener
+ * (it never asks: the server never answers). */
+static const char py_server[] =
+    "import socket, sys\n"
+    "s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)\n"
+    "s.bind(sys.argv[1]); s.listen(1)\n"
+    "print('up', flush=True)\n"
+    "c, _ = s.accept(); c.settimeout(10)\n"
+    "c.send(b'py:' + c.recv(100))\n"
+    "c.close()\n";
+static const char py_client[] =
+    "import socket, sys\n"
+    "s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)\n"
+    "s.settimeout(10); s.connect(sys.argv[1])\n"
+    "s.send(b'hello'); s.send(b'py:' + s.recv(100))\n"
+    "s.close()\n";
+
+static void test_peers_that_are_not_xpipe(void)
+{
+#if FT_LINUX
+    const char *path, *argv[5];
+    apr_procattr_t *pa;
+    apr_proc_t proc;
+    apr_file_t *out;
+    xpipe_listener_t *l = NULL;
+    xpipe_attr_t *a = ft_attr(XPIPE_MODE_MESSAGE, 1);
+    xpipe_t *c, *s;
+    char buf[64];
+    apr_size_t n = sizeof(buf);
+    int side;
+
+    if (ft_skip_unless_linux())
+        return;
+    if (access("/usr/bin/python3", X_OK) != 0) {
+        xt_skip("no /usr/bin/python3");
+        return;
+    }
+    XT_OK(xpipe_attr_wait_for_server_set(a, 1));
+    for (side = 0; side < 2; side++) {
+        path = apr_psprintf(xt_p, "/tmp/xpipe-ft-%ld-%d.sock", xt_pid(), side);
+        unlink(path);
+        argv[0] = "/usr/bin/python3";
+        argv[1] = "-c";
+        argv[2] = side ? py_client : py_server;
+        argv[3] = path;
+        argv[4] = NULL;
+        if (side)
+            XT_OK(xpipe_listen(&l, path, a, xt_p));
+        XT_OK(apr_procattr_create(&pa, xt_p));
+        XT_OK(apr_procattr_cmdtype_set(pa, APR_PROGRAM_ENV));
+        XT_OK(apr_procattr_io_set(
+            pa, APR_NO_PIPE, side ? APR_NO_PIPE : APR_FULL_BLOCK, APR_NO_PIPE));
+        XT_OK(apr_proc_create(&proc, argv[0], argv, NULL, pa, xt_p));
+        if (side == 0) {
+            /* "up": it listens (a line read with a deadline). */
+            out = proc.out;
+            XT_OK(apr_file_pipe_timeout_set(out, XT_LONG));
+            n = 3;
+            XT_OK(apr_file_read_full(out, buf, 3, &n));
+            XT_OK(xpipe_connect(&c, path, a, XT_LONG, xt_p));
+            XT_OK(xpipe_timeout_set(c, XT_LONG));
+            XT_OK(xpipe_send(c, "hello", 5));
+            n = sizeof(buf);
+            XT_OK(xpipe_recv(c, buf, &n));
+            XT_OK(xpipe_close(c));
+        }
+        else {
+            XT_OK(xpipe_accept(&s, l, XT_LONG, xt_p));
+            XT_OK(xpipe_timeout_set(s, XT_LONG));
+            n = sizeof(buf);
+            XT_OK(xpipe_recv(s, buf, &n));
+            CU_ASSERT_EQUAL(n, 5);
+            XT_OK(xpipe_send(s, "hello", 5));
+            n = sizeof(buf);
+            XT_OK(xpipe_recv(s, buf, &n));
+            XT_OK(xpipe_close(s));
+            XT_OK(xpipe_listener_close(l));
+        }
+        CU_ASSERT_EQUAL(n, 8);
+        CU_ASSERT_EQUAL(memcmp(buf, "py:hello", 8), 0);
+        CU_ASSERT_EQUAL(xt_child_wait(&proc, XT_LONG), 0);
+        unlink(path);
+    }
+#else
+    ft_skip_unless_linux();
+#endif
+}
+
+CU_TestInfo xt_fast_tests[] = {
+    { "both ends ask: data moves with no socket call",
+      test_both_ends_use_the_rings },
+    { "either end declines (or handles): the socket, data intact",
+      test_either_end_declines },
+    { "the attribute's checks; works wherever it is set",
+      test_attribute_and_other_systems },
+    { "connect, send, accept in one thread: nobody waits for the setup",
+      test_no_end_waits_for_the_setup },
+    { "messages: largest, EMSGSIZE keeps it, too long dropped, EOF, EPIPE",
+      test_messages_keep_their_rules },
+    { "16 MiB each way at once, both modes, checksummed",
+      test_streams_both_ways },
+    { "interrupt and close wake a receive asleep on the ring",
+      test_interrupt_and_close_wake_the_ring },
+    { "a poll set hears data and room on the rings",
+      test_poll_set_hears_the_ring },
+    { "no descriptor or mapping leaks", test_nothing_leaks },
+    { "a killed peer: EOF within the check, then EPIPE",
+      test_killed_peer_is_noticed },
+    { "unsealed, wrongly sized or non-memfd memory: refused, the socket",
+      test_hostile_memory_is_refused },
+    { "scribbled indices and lengths: XPIPE_EPROTO, nothing out of bounds",
+      test_scribbled_indices_and_lengths },
+    { "a peer that never wakes, or always does: data arrives, deadlines hold",
+      test_wakeups_never_or_always },
+    { "Python's sockets as server and client: the socket, data intact",
+      test_peers_that_are_not_xpipe },
+    CU_TEST_INFO_NULL,
+};
+
+const xt_child_t xt_fast_children[] = {
+#if FT_LINUX
+    { "fast-peer", child_fast_peer },
+#endif
+    { NULL, NULL },
+};
