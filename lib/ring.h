@@ -51,7 +51,8 @@ typedef struct xpipe__ring_dir_t {
 } xpipe__ring_dir_t;
 
 typedef struct xpipe__ring_hdr_t {
-    uint32_t magic, version, cap, flags;
+    uint32_t magic, version, cap;
+    uint32_t id; /* the maker's name for it (ThreadSanitizer builds) */
     xpipe__ring_dir_t dir[2]; /* 0: client to server, 1: server to client */
 } xpipe__ring_hdr_t;
 
@@ -68,6 +69,7 @@ typedef struct xpipe__ring_t {
     int message;   /* records, not bytes */
     apr_size_t max_message;
     apr_status_t broken; /* the peer broke the rules: every call says so */
+    void *tsan[2];       /* ThreadSanitizer: the sync keys of tx, rx */
 } xpipe__ring_t;
 
 /* The mapping's size for a capacity. */
@@ -75,8 +77,8 @@ apr_size_t xpipe__ring_size(uint32_t cap);
 /* The capacity a mapping of size bytes has, or 0 when no valid one
  * does, or when it cannot hold max_message. */
 uint32_t xpipe__ring_cap(apr_uint64_t size, apr_size_t max_message);
-/* Write a fresh header (the maker's side). */
-void xpipe__ring_format(void *base, uint32_t cap);
+/* Write a fresh header (the maker's side); id: any number for it. */
+void xpipe__ring_format(void *base, uint32_t cap, uint32_t id);
 /* One end's view of a mapping of xpipe__ring_size(cap) bytes: server is
  * the end that made it. APR_SUCCESS, or XPIPE_EPROTO when the header is
  * not the one agreed (read once, never trusted after). Tells the peer

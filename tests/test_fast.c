@@ -82,7 +82,7 @@ static void ft_move(xpipe_t *a, xpipe_t *b, int message, const char *text)
 /* ------------------------------------------------------------------ */
 /* The spy: socket calls that move data, and futex calls. */
 
-static int spy_io, spy_waits, spy_wakes, spy_drop_wakes;
+static _Atomic int spy_io, spy_waits, spy_wakes, spy_drop_wakes;
 
 static ssize_t spy_send(int fd, const void *b, size_t n, int f)
 {
@@ -785,7 +785,7 @@ static void test_scribbled_indices_and_lengths(void)
 #if FT_LINUX
 typedef struct ft_noise_t {
     _Atomic uint32_t *word;
-    volatile int stop;
+    _Atomic int stop;
     long wakes;
 } ft_noise_t;
 

@@ -140,8 +140,8 @@ static void test_full_calls(void)
     t = xt_thread(stream_writer, &w);
     XT_OK(xpipe_read_full(s, buf, 8 << 20, &done));
     CU_ASSERT_EQUAL(done, 8 << 20);
+    XT_OK(xt_join(t)); /* then its sum is final */
     CU_ASSERT(xt_fnv(XT_FNV_INIT, buf, done) == w.sum);
-    XT_OK(xt_join(t));
     /* read_full past the end: what was there, then APR_EOF. */
     XT_STATUS(xpipe_read_full(s, buf, 10, &done), APR_EOF);
     CU_ASSERT_EQUAL(done, 0);

@@ -165,6 +165,23 @@ int xpipe__unix_fast_listener_live(const char *path, apr_pool_t *pool)
     return live;
 }
 
+/* The setup's own failures are logged, never a caller's detail: the
+ * caller's is kept aside meanwhile (a connect refused for its peer
+ * closes a channel that may still read the answer). */
+typedef struct unix_detail_t {
+    char text[512];
+} unix_detail_t;
+
+static void unix_detail_save(unix_detail_t *d)
+{
+    apr_cpystrn(d->text, xpipe_error_detail(), sizeof(d->text));
+}
+
+static void unix_detail_restore(const unix_detail_t *d)
+{
+    xpipe__fail(APR_SUCCESS, "%s", d->text);
+}
+
 static void unix_fast_unmap(xpipe__unix_fast_t *f)
 {
     if (f->base) {
@@ -248,7 +265,7 @@ static apr_status_t unix_fast_make(xpipe__unix_fast_t *f, uint32_t cap)
                            "cannot map the shared memory");
     f->base = base;
     f->size = size;
-    xpipe__ring_format(base, cap);
+    xpipe__ring_format(base, cap, (uint32_t)((uintptr_t)base >> 12));
     return APR_SUCCESS;
 }
 
@@ -294,6 +311,7 @@ apr_status_t xpipe__unix_fast_offer(xpipe__chan_t *c, const xpipe_attr_t *attr,
 {
     apr_size_t ring = xpipe__unix_fast_ring(attr);
     xpipe__unix_fast_t *f = NULL;
+    unix_detail_t kept;
     apr_status_t rv;
 
     /* A client gone already finds out from the socket: never accept's
@@ -302,20 +320,26 @@ apr_status_t xpipe__unix_fast_offer(xpipe__chan_t *c, const xpipe_attr_t *attr,
         (void)unix_fast_say(c, 'N', -1, XPIPE__NOW);
         return APR_SUCCESS;
     }
+    unix_detail_save(&kept);
     rv = unix_fast_new(&f, attr, pool);
     if (rv == APR_SUCCESS)
         rv = unix_fast_make(f, (uint32_t)ring);
     if (rv == APR_SUCCESS)
         rv = xpipe__ring_attach(&f->ring, f->base, (uint32_t)ring, 1,
                                 c->message, c->max_message);
-    if (rv == APR_SUCCESS)
-        rv = unix_fast_say(c, 'F', f->memfd, XPIPE__NOW);
     if (rv != APR_SUCCESS) {
-        xpipe__log(attr, "fast path not offered: %s", xpipe_error_detail());
-        xpipe__fail_clear();
+        char why[120];
+        xpipe__log(attr, "fast path not offered: %s",
+                   *xpipe_error_detail() ? xpipe_error_detail()
+                                         : apr_strerror(rv, why, sizeof(why)));
         if (f)
             unix_fast_unmap(f);
+        unix_detail_restore(&kept);
         (void)unix_fast_say(c, 'N', -1, XPIPE__NOW);
+        return APR_SUCCESS;
+    }
+    if (unix_fast_say(c, 'F', f->memfd, XPIPE__NOW) != APR_SUCCESS) {
+        unix_fast_unmap(f); /* the client left: its socket says so */
         return APR_SUCCESS;
     }
     xpipe__a32_set(&f->rx, RX_WATCH);
@@ -345,7 +369,9 @@ static void unix_fast_answer_use(xpipe__chan_t *c, char what, int fd)
     xpipe__unix_fast_t *f = c->fast;
     uint32_t cap = 0;
     apr_status_t rv = XPIPE_EPROTO;
+    unix_detail_t kept;
 
+    unix_detail_save(&kept);
     if (what == 'F' && fd >= 0) {
         rv = unix_fast_check(f, fd, &cap, c->max_message);
         if (rv == APR_SUCCESS)
@@ -361,7 +387,7 @@ static void unix_fast_answer_use(xpipe__chan_t *c, char what, int fd)
         xpipe__log(f->attr, "fast path refused: %s",
                    what == 'F' ? xpipe_error_detail()
                                : "the server's answer is not one");
-    xpipe__fail_clear();
+    unix_detail_restore(&kept);
     if (fd >= 0)
         unix_sys.close(fd);
     unix_fast_unmap(f);
