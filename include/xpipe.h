@@ -547,7 +547,8 @@ XPIPE_API const char *xpipe_attr_sddl_get(const xpipe_attr_t *attr);
 /** xpipe_attr_handles_set's value. @param attr the set (NULL: the
  *  default). @return 1 when messages may carry handles, else 0. */
 XPIPE_API int xpipe_attr_handles_get(const xpipe_attr_t *attr);
-/** The ring size asked for by xpipe_attr_fast_path_set; 0 when off. */
+/** xpipe_attr_fast_path_set's value. @param attr the set (NULL: the
+ *  default). @return the ring size asked for; 0 when off. */
 XPIPE_API apr_size_t xpipe_attr_fast_path_get(const xpipe_attr_t *attr);
 /** @param attr the attribute set, or NULL. @return the blocking slice in
  *  microseconds (xpipe_attr_wake_slice_set). */
