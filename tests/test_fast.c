@@ -316,6 +316,8 @@ static void test_messages_keep_their_rules(void)
     xpipe_t *c, *s;
     apr_size_t n;
 
+    if (ft_skip_unless_linux())
+        return;
     XT_OK(xpipe_attr_max_message_set(big, XPIPE_MESSAGE_MAX_LIMIT));
     XT_OK(xpipe_listen(&l, name, ft_attr(XPIPE_MODE_MESSAGE, 1), xt_p));
     XT_OK(xpipe_connect(&c, name, big, XT_LONG, xt_p));
@@ -368,6 +370,8 @@ static void test_streams_both_ways(void)
 {
     int m;
 
+    if (ft_skip_unless_linux())
+        return;
     for (m = 0; m < 2; m++) {
         xt_stream_t w[2], r[2];
         apr_thread_t *t[4];
@@ -399,6 +403,7 @@ static void test_streams_both_ways(void)
     }
 }
 
+#if FT_LINUX
 /* A receive asleep on the ring: an interrupt wakes it within 100 ms
  * (ECANCELED, the channel usable), and so does close (ECLOSED). */
 typedef struct ft_blocked_t {
@@ -417,6 +422,7 @@ static apr_status_t ft_blocked_recv(void *arg)
     b->returned = apr_time_now();
     return APR_SUCCESS;
 }
+#endif
 
 static void test_interrupt_and_close_wake_the_ring(void)
 {
@@ -470,6 +476,8 @@ static void test_poll_set_hears_the_ring(void)
     apr_size_t n;
     int k;
 
+    if (ft_skip_unless_linux())
+        return;
     ft_pair(&c, &s, XPIPE_MODE_MESSAGE, 1, 1);
     ft_move(c, s, 1, "switch");
     ft_move(s, c, 1, "switch");
@@ -856,6 +864,7 @@ static void test_wakeups_never_or_always(void)
 #endif
 }
 
+#if FT_LINUX
 /* Peers that are not xpipe: Python's socket module as the server (no
  * lock file: the client never asks) and as a client of a fast listener
  * (it never asks: the server never answers). */
@@ -873,6 +882,7 @@ static const char py_client[] =
     "s.settimeout(10); s.connect(sys.argv[1])\n"
     "s.send(b'hello'); s.send(b'py:' + s.recv(100))\n"
     "s.close()\n";
+#endif
 
 static void test_peers_that_are_not_xpipe(void)
 {
