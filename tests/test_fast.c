@@ -365,6 +365,31 @@ static void test_messages_keep_their_rules(void)
     XT_OK(xpipe_close(s));
 }
 
+/* Half close on the rings: the end of one direction, the other still
+ * open; then a reader that stops makes the writer's sends fail. */
+static void test_half_close(void)
+{
+    xpipe_t *c, *s;
+    char buf[16];
+    apr_size_t n = 0;
+
+    if (ft_skip_unless_linux())
+        return;
+    ft_pair(&c, &s, XPIPE_MODE_BYTE, 1, 1);
+    ft_move(c, s, 0, "switch");
+    ft_move(s, c, 0, "switch");
+    XT_OK(xpipe_write_full(c, "abc", 3, NULL));
+    XT_OK(xpipe_shutdown(c, XPIPE_SHUTDOWN_WRITE));
+    XT_STATUS(xpipe_read_full(s, buf, 4, &n), APR_EOF);
+    CU_ASSERT_EQUAL(n, 3);
+    ft_move(s, c, 0, "back");
+    XT_OK(xpipe_shutdown(c, XPIPE_SHUTDOWN_READ));
+    n = 1;
+    XT_STATUS(xpipe_write(s, "x", &n), XPIPE_EPIPE);
+    XT_OK(xpipe_close(c));
+    XT_OK(xpipe_close(s));
+}
+
 /* 16 MiB each way at once, both modes, checksummed. */
 static void test_streams_both_ways(void)
 {
@@ -966,6 +991,8 @@ CU_TestInfo xt_fast_tests[] = {
       test_no_end_waits_for_the_setup },
     { "messages: largest, EMSGSIZE keeps it, too long dropped, EOF, EPIPE",
       test_messages_keep_their_rules },
+    { "half close: EOF one way, the other open; EPIPE when reading stops",
+      test_half_close },
     { "16 MiB each way at once, both modes, checksummed",
       test_streams_both_ways },
     { "interrupt and close wake a receive asleep on the ring",

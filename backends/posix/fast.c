@@ -736,7 +736,10 @@ apr_status_t xpipe__unix_fast_shutdown(xpipe__chan_t *c, xpipe_shutdown_e how)
         unix_fast_kick(c, xpipe__ring_peer_word(&f->ring, 0), wake);
     }
     /* Sending: on the ring, the ring's flag; the socket stays whole, for
-     * it tells the peer we are still there. */
+     * it tells the peer we are still there, and carries our doorbells.
+     * So a sender that may still move to the ring moves first. */
+    if (how != XPIPE_SHUTDOWN_READ && xpipe__a32_get(&f->tx) == TX_SOCKET_WAIT)
+        (void)unix_fast_tx(c, XPIPE__NOW);
     if (how != XPIPE_SHUTDOWN_READ && xpipe__a32_get(&f->tx) == TX_RING) {
         xpipe__ring_shut(&f->ring, 1, &wake);
         unix_fast_kick(c, xpipe__ring_peer_word(&f->ring, 1), wake);
