@@ -103,15 +103,22 @@ struct xpipe__unix_fast_t {
 
 apr_size_t xpipe__unix_fast_ring(const xpipe_attr_t *attr)
 {
-    const char *force;
+    /* Testing and diagnosis: the fast path on for every channel. Read
+     * once (every connect and accept asks). */
+    static xpipe__a32_t forced; /* 0 unknown, 1 no, 2 yes */
+    apr_uint32_t f;
 
     if (!UNIX_FAST_OS || attr->handles) /* handles need the socket */
         return 0;
     if (attr->fast_ring)
         return attr->fast_ring;
-    /* Testing and diagnosis: the fast path on for every channel. */
-    force = getenv("XPIPE_FAST_PATH");
-    return force && strcmp(force, "force") == 0 ? XPIPE_FAST_RING_DEFAULT : 0;
+    f = xpipe__a32_get(&forced);
+    if (f == 0) {
+        const char *v = getenv("XPIPE_FAST_PATH");
+        f = v && strcmp(v, "force") == 0 ? 2 : 1;
+        xpipe__a32_set(&forced, f);
+    }
+    return f == 2 ? XPIPE_FAST_RING_DEFAULT : 0;
 }
 
 int xpipe__unix_fast_asked(const struct sockaddr_un *sa, socklen_t len)
