@@ -211,23 +211,41 @@ static void ring_publish_head(xpipe__ring_t *r, uint32_t n, int *wake)
     *wake = ring_peer_wake(&r->tx->cons_wait);
 }
 
-apr_status_t xpipe__ring_read(xpipe__ring_t *r, void *buf, apr_size_t *len,
-                              int *wake)
+/* The start of every receive: *used > 0 bytes to read, or the status
+ * (APR_EAGAIN, APR_EOF, XPIPE_EPROTO). */
+static apr_status_t ring_rx_begin(xpipe__ring_t *r, uint32_t *used, int *wake)
 {
-    uint32_t used = 0, n;
     apr_status_t rv;
 
     *wake = XPIPE__RING_AWAKE;
     for (;;) {
-        rv = ring_used(r, &used);
-        if (rv != APR_SUCCESS)
+        rv = ring_used(r, used);
+        if (rv != APR_SUCCESS || *used)
             return rv;
-        if (used)
-            break;
         rv = ring_empty(r);
         if (rv != APR_SUCCESS)
             return rv;
     }
+}
+
+/* The start of every send: *room to write, or the status (XPIPE_EPIPE,
+ * XPIPE_EPROTO). */
+static apr_status_t ring_tx_begin(xpipe__ring_t *r, uint32_t *room, int *wake)
+{
+    *wake = XPIPE__RING_AWAKE;
+    if (LOAD(&r->tx->gone))
+        return XPIPE_EPIPE;
+    return ring_room(r, room);
+}
+
+apr_status_t xpipe__ring_read(xpipe__ring_t *r, void *buf, apr_size_t *len,
+                              int *wake)
+{
+    uint32_t used = 0, n;
+    apr_status_t rv = ring_rx_begin(r, &used, wake);
+
+    if (rv != APR_SUCCESS)
+        return rv;
     n = *len < used ? (uint32_t)*len : used;
     ring_copy_out(r, r->tail, buf, n);
     ring_publish_tail(r, n, wake);
@@ -238,13 +256,9 @@ apr_status_t xpipe__ring_read(xpipe__ring_t *r, void *buf, apr_size_t *len,
 apr_status_t xpipe__ring_write(xpipe__ring_t *r, const void *buf,
                                apr_size_t *len, int *wake)
 {
-    uint32_t room, n;
-    apr_status_t rv;
+    uint32_t room = 0, n;
+    apr_status_t rv = ring_tx_begin(r, &room, wake);
 
-    *wake = XPIPE__RING_AWAKE;
-    if (LOAD(&r->tx->gone))
-        return XPIPE_EPIPE;
-    rv = ring_room(r, &room);
     if (rv != APR_SUCCESS)
         return rv;
     if (room == 0)
@@ -259,13 +273,9 @@ apr_status_t xpipe__ring_write(xpipe__ring_t *r, const void *buf,
 apr_status_t xpipe__ring_send(xpipe__ring_t *r, const void *buf, apr_size_t len,
                               int *wake)
 {
-    uint32_t room, n = (uint32_t)len;
-    apr_status_t rv;
+    uint32_t room = 0, n = (uint32_t)len;
+    apr_status_t rv = ring_tx_begin(r, &room, wake);
 
-    *wake = XPIPE__RING_AWAKE;
-    if (LOAD(&r->tx->gone))
-        return XPIPE_EPIPE;
-    rv = ring_room(r, &room);
     if (rv != APR_SUCCESS)
         return rv;
     if (room < 4 || room - 4 < n)
@@ -280,19 +290,10 @@ apr_status_t xpipe__ring_recv(xpipe__ring_t *r, void *buf, apr_size_t *len,
                               int *wake)
 {
     uint32_t used = 0, n;
-    apr_status_t rv;
+    apr_status_t rv = ring_rx_begin(r, &used, wake);
 
-    *wake = XPIPE__RING_AWAKE;
-    for (;;) {
-        rv = ring_used(r, &used);
-        if (rv != APR_SUCCESS)
-            return rv;
-        if (used)
-            break;
-        rv = ring_empty(r);
-        if (rv != APR_SUCCESS)
-            return rv;
-    }
+    if (rv != APR_SUCCESS)
+        return rv;
     /* A record is published whole: anything shorter is a broken peer. */
     if (used < 4)
         return ring_broken(r, "a message cut short", (unsigned long)used);

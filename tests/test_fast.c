@@ -44,19 +44,32 @@ static xpipe_attr_t *ft_attr(xpipe_mode_e mode, int fast)
     return a;
 }
 
-/* A pair whose client has fast (and server sfast) asked. */
-static void ft_pair(xpipe_t **c, xpipe_t **s, xpipe_mode_e mode, int cfast,
-                    int sfast)
+/* A pair: the client made with ca, the server with sa. */
+static void ft_pair_attrs(xpipe_t **c, xpipe_t **s, xpipe_attr_t *ca,
+                          xpipe_attr_t *sa)
 {
     xpipe_listener_t *l = NULL;
     const char *name = xt_name();
 
-    XT_OK(xpipe_listen(&l, name, ft_attr(mode, sfast), xt_p));
-    XT_OK(xpipe_connect(c, name, ft_attr(mode, cfast), XT_LONG, xt_p));
+    XT_OK(xpipe_listen(&l, name, sa, xt_p));
+    XT_OK(xpipe_connect(c, name, ca, XT_LONG, xt_p));
     XT_OK(xpipe_accept(s, l, XT_LONG, xt_p));
     XT_OK(xpipe_listener_close(l));
     XT_OK(xpipe_timeout_set(*c, XT_LONG));
     XT_OK(xpipe_timeout_set(*s, XT_LONG));
+}
+
+/* A pair whose client has fast (and server sfast) asked. */
+static void ft_pair(xpipe_t **c, xpipe_t **s, xpipe_mode_e mode, int cfast,
+                    int sfast)
+{
+    ft_pair_attrs(c, s, ft_attr(mode, cfast), ft_attr(mode, sfast));
+}
+
+static void ft_close2(xpipe_t *c, xpipe_t *s)
+{
+    XT_OK(xpipe_close(c));
+    XT_OK(xpipe_close(s));
 }
 
 /* One message (or these bytes) from a to b, checked. */
@@ -190,9 +203,9 @@ static int ft_skip_unless_linux(void)
 /* ------------------------------------------------------------------ */
 /* Agreement */
 
+#if FT_LINUX
 static void test_both_ends_use_the_rings(void)
 {
-#if FT_LINUX
     int m;
 
     if (ft_skip_unless_linux())
@@ -201,17 +214,14 @@ static void test_both_ends_use_the_rings(void)
         xpipe_t *c, *s;
         ft_pair(&c, &s, m ? XPIPE_MODE_MESSAGE : XPIPE_MODE_BYTE, 1, 1);
         CU_ASSERT_EQUAL(ft_socket_calls(c, s, m), 0);
-        XT_OK(xpipe_close(c));
-        XT_OK(xpipe_close(s));
+        ft_close2(c, s);
     }
-#else
-    ft_skip_unless_linux();
-#endif
 }
+#endif
 
+#if FT_LINUX
 static void test_either_end_declines(void)
 {
-#if FT_LINUX
     int side, m;
 
     if (ft_skip_unless_linux())
@@ -227,28 +237,19 @@ static void test_either_end_declines(void)
             xpipe_mode_e mode = m ? XPIPE_MODE_MESSAGE : XPIPE_MODE_BYTE;
             xpipe_t *c, *s;
             if (side == 2) {
-                xpipe_listener_t *l = NULL;
                 xpipe_attr_t *a = ft_attr(mode, 1);
-                const char *name = xt_name();
                 if (!m)
                     continue; /* handles are for messages */
                 XT_OK(xpipe_attr_handles_set(a, 1));
-                XT_OK(xpipe_listen(&l, name, a, xt_p));
-                XT_OK(xpipe_connect(&c, name, a, XT_LONG, xt_p));
-                XT_OK(xpipe_accept(&s, l, XT_LONG, xt_p));
-                XT_OK(xpipe_timeout_set(c, XT_LONG));
-                XT_OK(xpipe_timeout_set(s, XT_LONG));
+                ft_pair_attrs(&c, &s, a, a);
             }
             else
                 ft_pair(&c, &s, mode, side == 0, side == 1);
             CU_ASSERT(ft_socket_calls(c, s, m) > 0);
-            XT_OK(xpipe_close(c));
-            XT_OK(xpipe_close(s));
+            ft_close2(c, s);
         }
-#else
-    ft_skip_unless_linux();
-#endif
 }
+#endif
 
 /* Other systems: the attribute is accepted and the channel works on its
  * socket or pipe. Everywhere: the attribute's checks. */
@@ -270,8 +271,7 @@ static void test_attribute_and_other_systems(void)
     ft_pair(&c, &s, XPIPE_MODE_MESSAGE, 1, 1);
     ft_move(c, s, 1, "either way");
     ft_move(s, c, 1, "it works");
-    XT_OK(xpipe_close(c));
-    XT_OK(xpipe_close(s));
+    ft_close2(c, s);
 }
 
 /* Nobody waits for the setup: connect, send, accept in one thread, and
@@ -299,8 +299,7 @@ static void test_no_end_waits_for_the_setup(void)
     CU_ASSERT_EQUAL(n, 25);
     CU_ASSERT_EQUAL(memcmp(buf, "earlyabcdefghijklmnopqrst", 25), 0);
     ft_move(s, c, 0, "and back");
-    XT_OK(xpipe_close(c));
-    XT_OK(xpipe_close(s));
+    ft_close2(c, s);
 }
 
 /* ------------------------------------------------------------------ */
@@ -308,9 +307,7 @@ static void test_no_end_waits_for_the_setup(void)
 
 static void test_messages_keep_their_rules(void)
 {
-    xpipe_listener_t *l = NULL;
     xpipe_attr_t *big = ft_attr(XPIPE_MODE_MESSAGE, 1);
-    const char *name = xt_name();
     static unsigned char out[XPIPE_MESSAGE_MAX_LIMIT],
         in[XPIPE_MESSAGE_MAX_LIMIT];
     xpipe_t *c, *s;
@@ -319,11 +316,7 @@ static void test_messages_keep_their_rules(void)
     if (ft_skip_unless_linux())
         return;
     XT_OK(xpipe_attr_max_message_set(big, XPIPE_MESSAGE_MAX_LIMIT));
-    XT_OK(xpipe_listen(&l, name, ft_attr(XPIPE_MODE_MESSAGE, 1), xt_p));
-    XT_OK(xpipe_connect(&c, name, big, XT_LONG, xt_p));
-    XT_OK(xpipe_accept(&s, l, XT_LONG, xt_p));
-    XT_OK(xpipe_timeout_set(c, XT_LONG));
-    XT_OK(xpipe_timeout_set(s, XT_LONG));
+    ft_pair_attrs(&c, &s, big, ft_attr(XPIPE_MODE_MESSAGE, 1));
     ft_move(c, s, 1, "switch");
     ft_move(s, c, 1, "switch");
     xt_fill(out, sizeof(out), 0, 3);
@@ -386,8 +379,7 @@ static void test_half_close(void)
     XT_OK(xpipe_shutdown(c, XPIPE_SHUTDOWN_READ));
     n = 1;
     XT_STATUS(xpipe_write(s, "x", &n), XPIPE_EPIPE);
-    XT_OK(xpipe_close(c));
-    XT_OK(xpipe_close(s));
+    ft_close2(c, s);
 }
 
 /* 16 MiB each way at once, both modes, checksummed. */
@@ -423,8 +415,7 @@ static void test_streams_both_ways(void)
             CU_ASSERT_EQUAL(r[i].total, 16u << 20);
             CU_ASSERT(r[i].sum == w[i].sum);
         }
-        XT_OK(xpipe_close(c));
-        XT_OK(xpipe_close(s));
+        ft_close2(c, s);
     }
 }
 
@@ -449,9 +440,9 @@ static apr_status_t ft_blocked_recv(void *arg)
 }
 #endif
 
+#if FT_LINUX
 static void test_interrupt_and_close_wake_the_ring(void)
 {
-#if FT_LINUX
     int which;
 
     if (ft_skip_unless_linux())
@@ -483,10 +474,8 @@ static void test_interrupt_and_close_wake_the_ring(void)
         if (!which)
             XT_OK(xpipe_close(s));
     }
-#else
-    ft_skip_unless_linux();
-#endif
 }
+#endif
 
 /* A poll set wakes for what comes through the ring, and for room. */
 static void test_poll_set_hears_the_ring(void)
@@ -547,14 +536,13 @@ static void test_poll_set_hears_the_ring(void)
     CU_ASSERT_EQUAL_FATAL(num, 1);
     CU_ASSERT(got[0].rtnevents & XPIPE_POLLOUT);
     XT_OK(xpipe_pollset_destroy(ps));
-    XT_OK(xpipe_close(c));
-    XT_OK(xpipe_close(s));
+    ft_close2(c, s);
 }
 
 /* No descriptor or mapping outlives the channels. */
+#if FT_LINUX
 static void test_nothing_leaks(void)
 {
-#if FT_LINUX
     long before;
     int i;
 
@@ -575,14 +563,11 @@ static void test_nothing_leaks(void)
         ft_move(c, s, i % 2, "leak?");
         ft_move(s, c, i % 2, "no");
         XT_OK(xpipe_os_handle_get(s, &h)); /* its epoll set and eventfd */
-        XT_OK(xpipe_close(c));
-        XT_OK(xpipe_close(s));
+        ft_close2(c, s);
     }
     CU_ASSERT_EQUAL(xt_open_handles(), before);
-#else
-    ft_skip_unless_linux();
-#endif
 }
+#endif
 
 #if FT_LINUX
 /* ------------------------------------------------------------------ */
@@ -613,9 +598,9 @@ static int child_fast_peer(const char *name, const char *a2)
 }
 #endif
 
+#if FT_LINUX
 static void test_killed_peer_is_noticed(void)
 {
-#if FT_LINUX
     xpipe_listener_t *l = NULL;
     const char *name = xt_name();
     static unsigned char fill[65536];
@@ -655,10 +640,8 @@ static void test_killed_peer_is_noticed(void)
     XT_STATUS(rv, XPIPE_EPIPE);
     CU_ASSERT(apr_time_now() - t0 < 2000000);
     XT_OK(xpipe_close(s));
-#else
-    ft_skip_unless_linux();
-#endif
 }
+#endif
 
 #if FT_LINUX
 /* ------------------------------------------------------------------ */
@@ -696,9 +679,9 @@ static int bad_ftruncate(int fd, off_t len)
 }
 #endif
 
+#if FT_LINUX
 static void test_hostile_memory_is_refused(void)
 {
-#if FT_LINUX
     if (ft_skip_unless_linux())
         return;
     for (bad_kind = 1; bad_kind <= 3; bad_kind++) {
@@ -713,13 +696,10 @@ static void test_hostile_memory_is_refused(void)
         ft_move(s, c, m, "so the socket");
         xt_sys_restore();
         CU_ASSERT(ft_socket_calls(c, s, m) > 0); /* and all intact */
-        XT_OK(xpipe_close(c));
-        XT_OK(xpipe_close(s));
+        ft_close2(c, s);
     }
-#else
-    ft_skip_unless_linux();
-#endif
 }
+#endif
 
 #if FT_LINUX
 /* The shared mappings of this process's fast channels (both ends are
@@ -759,9 +739,9 @@ static xpipe__ring_hdr_t *ft_scribble_pair(xpipe_t **c, xpipe_t **s,
 /* A peer that scribbles the indices or a message's length: the channel
  * says XPIPE_EPROTO (and keeps saying it), nothing is read out of
  * bounds (the ASan leg), close is clean. */
+#if FT_LINUX
 static void test_scribbled_indices_and_lengths(void)
 {
-#if FT_LINUX
     int what;
 
     if (ft_skip_unless_linux())
@@ -807,13 +787,10 @@ static void test_scribbled_indices_and_lengths(void)
             XT_STATUS(xpipe_write(s, "x", &n), XPIPE_EPROTO);
         }
         CU_ASSERT(strstr(xpipe_error_detail(), "protocol") != NULL || what < 3);
-        XT_OK(xpipe_close(c));
-        XT_OK(xpipe_close(s));
+        ft_close2(c, s);
     }
-#else
-    ft_skip_unless_linux();
-#endif
 }
+#endif
 
 #if FT_LINUX
 typedef struct ft_noise_t {
@@ -838,9 +815,9 @@ static apr_status_t ft_noise(void *arg)
 
 /* A peer that never wakes us: data still arrives (each wait is a slice
  * long). One that wakes us all the time: deadlines still hold. */
+#if FT_LINUX
 static void test_wakeups_never_or_always(void)
 {
-#if FT_LINUX
     xpipe__ring_hdr_t *h;
     xpipe_t *c, *s;
     ft_noise_t z;
@@ -882,12 +859,9 @@ static void test_wakeups_never_or_always(void)
     z.stop = 1;
     XT_OK(xt_join(t));
     CU_ASSERT(z.wakes > 0);
-    XT_OK(xpipe_close(c));
-    XT_OK(xpipe_close(s));
-#else
-    ft_skip_unless_linux();
-#endif
+    ft_close2(c, s);
 }
+#endif
 
 #if FT_LINUX
 /* Peers that are not xpipe: Python's socket module as the server (no
@@ -909,9 +883,9 @@ static const char py_client[] =
     "s.close()\n";
 #endif
 
+#if FT_LINUX
 static void test_peers_that_are_not_xpipe(void)
 {
-#if FT_LINUX
     const char *path, *argv[5];
     apr_procattr_t *pa;
     apr_proc_t proc;
@@ -975,10 +949,25 @@ static void test_peers_that_are_not_xpipe(void)
         CU_ASSERT_EQUAL(xt_child_wait(&proc, XT_LONG), 0);
         unlink(path);
     }
-#else
-    ft_skip_unless_linux();
-#endif
 }
+#endif
+
+#if !FT_LINUX
+/* Where there is no fast path, its ring cases say so. */
+static void test_linux_only(void)
+{
+    ft_skip_unless_linux();
+}
+#define test_both_ends_use_the_rings test_linux_only
+#define test_either_end_declines test_linux_only
+#define test_interrupt_and_close_wake_the_ring test_linux_only
+#define test_nothing_leaks test_linux_only
+#define test_killed_peer_is_noticed test_linux_only
+#define test_hostile_memory_is_refused test_linux_only
+#define test_scribbled_indices_and_lengths test_linux_only
+#define test_wakeups_never_or_always test_linux_only
+#define test_peers_that_are_not_xpipe test_linux_only
+#endif
 
 CU_TestInfo xt_fast_tests[] = {
     { "both ends ask: data moves with no socket call",

@@ -225,22 +225,14 @@ apr_status_t xpipe__unix_write(xpipe__chan_t *c, const void *buf,
 #define UNIX_CMSG_CLOEXEC 0
 #endif
 
-/* Control data room for the most descriptors a message carries. */
-typedef union unix_ctl_t {
-    struct cmsghdr h;
-    char b[CMSG_SPACE(sizeof(int) * XPIPE_HANDLES_MAX)];
-} unix_ctl_t;
-
-static void unix_fds_close(xpipe__unix_fds_t *f)
+void xpipe__unix_fds_close(xpipe__unix_fds_t *f)
 {
     while (f->n > 0)
         unix_sys.close(f->fd[--f->n]);
     f->cut = 0;
 }
 
-/* Add the descriptors in a received message's control data to f,
- * close-on-exec; any beyond XPIPE_HANDLES_MAX are closed at once. */
-static void unix_fds_take(xpipe__unix_fds_t *f, struct msghdr *m)
+void xpipe__unix_fds_take(xpipe__unix_fds_t *f, struct msghdr *m)
 {
     struct cmsghdr *h;
 
@@ -276,7 +268,7 @@ static apr_status_t unix_fds_out(xpipe__unix_fds_t *f, xpipe_os_handle_t *hs,
     int cut = f->cut, i;
 
     if (count == NULL || cut)
-        unix_fds_close(f);
+        xpipe__unix_fds_close(f);
     for (i = 0; i < f->n; i++)
         hs[i].fd = f->fd[i];
     if (count)
@@ -290,8 +282,7 @@ static apr_status_t unix_fds_out(xpipe__unix_fds_t *f, xpipe_os_handle_t *hs,
     return APR_SUCCESS;
 }
 
-/* Attach count descriptors to m (ctl: its control buffer). */
-static void unix_fds_put(struct msghdr *m, unix_ctl_t *ctl,
+void xpipe__unix_fds_put(struct msghdr *m, xpipe__unix_ctl_t *ctl,
                          const xpipe_os_handle_t *hs, int count)
 {
     struct cmsghdr *h;
@@ -316,7 +307,7 @@ static apr_status_t unix_recv_fds(xpipe__chan_t *c, void *buf, apr_size_t *n,
                                   xpipe__unix_fds_t *f, int flags,
                                   apr_time_t deadline)
 {
-    unix_ctl_t ctl;
+    xpipe__unix_ctl_t ctl;
     struct iovec iov;
     struct msghdr m;
     apr_status_t rv;
@@ -332,7 +323,7 @@ static apr_status_t unix_recv_fds(xpipe__chan_t *c, void *buf, apr_size_t *n,
     m.msg_controllen = sizeof(ctl.b);
     rv = unix_xfer(c, 0, buf, n, &m, flags | UNIX_CMSG_CLOEXEC, deadline);
     if (rv == APR_SUCCESS)
-        unix_fds_take(f, &m);
+        xpipe__unix_fds_take(f, &m);
     return rv;
 }
 
@@ -364,7 +355,7 @@ static apr_status_t unix_frame_write(void *baton,
     unix_frame_io_t *io = baton;
     struct iovec iov[2];
     struct msghdr msg;
-    unix_ctl_t ctl;
+    xpipe__unix_ctl_t ctl;
     apr_status_t rv;
     int i;
 
@@ -378,7 +369,7 @@ static apr_status_t unix_frame_write(void *baton,
     msg.msg_iov = iov;
     msg.msg_iovlen = (size_t)i;
     if (io->count > 0)
-        unix_fds_put(&msg, &ctl, io->hs, io->count);
+        xpipe__unix_fds_put(&msg, &ctl, io->hs, io->count);
     rv = unix_xfer(io->c, 1, NULL, n, &msg, 0, io->deadline);
     if (rv == APR_SUCCESS)
         io->count = 0; /* they went with these bytes */
@@ -392,7 +383,7 @@ static apr_status_t unix_send_any(xpipe__chan_t *c, const void *buf,
                                   int count, apr_time_t deadline)
 {
     unix_frame_io_t io = { c, deadline, NULL, 0 };
-    unix_ctl_t ctl;
+    xpipe__unix_ctl_t ctl;
     struct iovec iov;
     struct msghdr m;
     apr_status_t rv;
@@ -419,7 +410,7 @@ static apr_status_t unix_send_any(xpipe__chan_t *c, const void *buf,
         iov.iov_len = len;
         m.msg_iov = &iov;
         m.msg_iovlen = 1;
-        unix_fds_put(&m, &ctl, hs, count);
+        xpipe__unix_fds_put(&m, &ctl, hs, count);
         rv = unix_xfer(c, 1, NULL, &len, &m, 0, deadline);
     }
     if (count > 0 && rv == APR_FROM_OS_ERROR(EBADF))
@@ -506,7 +497,7 @@ static apr_status_t unix_seq_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
     if (rv != APR_SUCCESS)
         return rv;
     if (got > c->max_message) { /* cut: longer than allowed */
-        unix_fds_close(&c->fds);
+        xpipe__unix_fds_close(&c->fds);
         *len = got;
         return XPIPE_EMSGSIZE;
     }
@@ -515,7 +506,7 @@ static apr_status_t unix_seq_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
         if (direct) {
             unsigned char *copy = malloc(got);
             if (copy == NULL) {
-                unix_fds_close(&c->fds);
+                xpipe__unix_fds_close(&c->fds);
                 return APR_ENOMEM;
             }
             memcpy(copy, buf, got);
@@ -587,7 +578,7 @@ static apr_status_t unix_watch_recv(xpipe__chan_t *c, void *buf,
     else {
         rv = unix_recv_fds(c, buf, len, &fds, 0, deadline);
         count = fds.n + fds.cut;
-        unix_fds_close(&fds);
+        xpipe__unix_fds_close(&fds);
     }
     if (rv != APR_SUCCESS || count == 0)
         return rv == XPIPE_EBADHANDLE ? XPIPE_EPROTO : rv;
@@ -711,7 +702,7 @@ apr_status_t xpipe__unix_close(xpipe__chan_t *c)
     xpipe__frame_rx_free(&c->rx);
     free(c->spill);
     free(c->held.data);
-    unix_fds_close(&c->fds); /* a held or half-read message's */
+    xpipe__unix_fds_close(&c->fds); /* a held or half-read message's */
     xpipe__unix_close_fd(&c->fd);
     xpipe__unix_wake_close(&c->wake);
     return APR_SUCCESS;

@@ -214,10 +214,8 @@ static apr_status_t unix_fast_new(xpipe__unix_fast_t **out,
 static apr_status_t unix_fast_say(xpipe__chan_t *c, char what, int fd,
                                   apr_time_t deadline)
 {
-    union {
-        struct cmsghdr h;
-        char b[CMSG_SPACE(sizeof(int))];
-    } ctl;
+    xpipe__unix_ctl_t ctl;
+    xpipe_os_handle_t h;
     struct iovec iov = { &what, 1 };
     struct msghdr m;
     apr_status_t rv;
@@ -225,17 +223,9 @@ static apr_status_t unix_fast_say(xpipe__chan_t *c, char what, int fd,
     memset(&m, 0, sizeof(m));
     m.msg_iov = &iov;
     m.msg_iovlen = 1;
-    if (fd >= 0) {
-        struct cmsghdr *cm;
-        memset(&ctl, 0, sizeof(ctl));
-        m.msg_control = ctl.b;
-        m.msg_controllen = sizeof(ctl.b);
-        cm = CMSG_FIRSTHDR(&m);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-    }
+    h.fd = fd;
+    if (fd >= 0)
+        xpipe__unix_fds_put(&m, &ctl, &h, 1);
     for (;;) {
         ssize_t n = unix_sys.sendmsg(c->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n == 1)
@@ -408,18 +398,15 @@ static void unix_fast_answer_use(xpipe__chan_t *c, char what, int fd)
 static apr_status_t unix_fast_answer(xpipe__chan_t *c, apr_time_t deadline)
 {
     xpipe__unix_fast_t *f = c->fast;
-    union {
-        struct cmsghdr h;
-        char b[CMSG_SPACE(sizeof(int) * 4)];
-    } ctl;
+    xpipe__unix_ctl_t ctl;
 
     for (;;) {
+        xpipe__unix_fds_t fds;
         struct iovec iov;
         struct msghdr m;
-        struct cmsghdr *cm;
         char what = 0;
         ssize_t n;
-        int fd = -1, err;
+        int err;
 
         apr_thread_mutex_lock(f->lock);
         if (xpipe__a32_get(&f->rx) != RX_ANSWER) {
@@ -427,6 +414,7 @@ static apr_status_t unix_fast_answer(xpipe__chan_t *c, apr_time_t deadline)
             return APR_SUCCESS;
         }
         memset(&m, 0, sizeof(m));
+        memset(&fds, 0, sizeof(fds));
         iov.iov_base = &what;
         iov.iov_len = 1;
         m.msg_iov = &iov;
@@ -436,24 +424,20 @@ static apr_status_t unix_fast_answer(xpipe__chan_t *c, apr_time_t deadline)
         n = unix_sys.recvmsg(c->fd, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
         err = errno;
         if (n >= 0) {
-            for (cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm)) {
-                apr_size_t k, count;
-                if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-                    continue;
-                count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                for (k = 0; k < count; k++) {
-                    int one;
-                    memcpy(&one, CMSG_DATA(cm) + k * sizeof(int), sizeof(int));
-                    if (fd < 0 && !(m.msg_flags & MSG_CTRUNC))
-                        fd = one;
-                    else
-                        unix_sys.close(one); /* exactly one is expected */
-                }
-            }
-            /* n == 0: the server left first; the socket says so next. */
-            unix_fast_answer_use(c, n == 1 ? what : 'N', n == 1 ? fd : -1);
-            if (n == 0 && fd >= 0)
-                unix_sys.close(fd);
+            int one = -1, count;
+            xpipe__unix_fds_take(&fds, &m);
+            count = fds.n + fds.cut;
+            if (n == 1 && count == 1)
+                one = fds.fd[--fds.n];
+            xpipe__unix_fds_close(&fds);
+            /* 'F' with exactly one descriptor, 'N' with none; anything
+             * else is no answer ('?'). n == 0: the server left first
+             * ('N': the socket says the rest). */
+            if (n == 0)
+                what = 'N';
+            else if (!(what == 'F' && one >= 0) && !(what == 'N' && !count))
+                what = '?';
+            unix_fast_answer_use(c, what, one);
         }
         apr_thread_mutex_unlock(f->lock);
         if (n >= 0)

@@ -146,6 +146,21 @@ typedef struct xpipe__unix_fds_t {
     int cut;
 } xpipe__unix_fds_t;
 
+/* Control data room for the most descriptors a message carries. */
+typedef union xpipe__unix_ctl_t {
+    struct cmsghdr h;
+    char b[CMSG_SPACE(sizeof(int) * XPIPE_HANDLES_MAX)];
+} xpipe__unix_ctl_t;
+
+/* conn.c: descriptors with messages. put: attach count descriptors to m
+ * (ctl: its control buffer). take: add those in a received message's
+ * control data to f, close-on-exec; any beyond XPIPE_HANDLES_MAX are
+ * closed at once (f->cut). close: close f's. */
+void xpipe__unix_fds_put(struct msghdr *m, xpipe__unix_ctl_t *ctl,
+                         const xpipe_os_handle_t *hs, int count);
+void xpipe__unix_fds_take(xpipe__unix_fds_t *f, struct msghdr *m);
+void xpipe__unix_fds_close(xpipe__unix_fds_t *f);
+
 struct xpipe__chan_t {
     int fd;
     xpipe__unix_wake_t wake;
