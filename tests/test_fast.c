@@ -864,15 +864,17 @@ static void test_wakeups_never_or_always(void)
 #endif
 
 #if FT_LINUX
-/* Peers that are not xpipe: Python's socket module as the server (no
- * lock file: the client never asks) and as a client of a fast listener
- * (it never asks: the server never answers). */
+/* Peers that are not xpipe: Python's socket module as the server (the
+ * client asks, it never answers; its first message, "N", looks like a
+ * refusal but came without a descriptor: it is data) and as a client of
+ * a fast listener (it never asks: the server never answers). */
 static const char py_server[] =
     "import socket, sys\n"
     "s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)\n"
     "s.bind(sys.argv[1]); s.listen(1)\n"
     "print('up', flush=True)\n"
     "c, _ = s.accept(); c.settimeout(10)\n"
+    "c.send(b'N')\n"
     "c.send(b'py:' + c.recv(100))\n"
     "c.close()\n";
 static const char py_client[] =
@@ -927,6 +929,10 @@ static void test_peers_that_are_not_xpipe(void)
             XT_OK(apr_file_read_full(out, buf, 3, &n));
             XT_OK(xpipe_connect(&c, path, a, XT_LONG, xt_p));
             XT_OK(xpipe_timeout_set(c, XT_LONG));
+            n = sizeof(buf);
+            XT_OK(xpipe_recv(c, buf, &n));
+            CU_ASSERT_EQUAL(n, 1);
+            CU_ASSERT_EQUAL(buf[0], 'N');
             XT_OK(xpipe_send(c, "hello", 5));
             n = sizeof(buf);
             XT_OK(xpipe_recv(c, buf, &n));

@@ -7,15 +7,18 @@
  *
  * The setup, after the connection's own checks; nobody waits for it:
  *   - a client that wants it binds its socket to an abstract address
- *     "\0xpipe-fast-..." before connecting, and only to connect to a live
- *     xpipe listener (its "<path>.lock" is held): nothing changes for any
- *     other peer;
+ *     "\0xpipe-fast-..." before connecting: nothing changes for any
+ *     other client;
  *   - every server sees the address in accept(), for free, and answers
  *     such a client first, without waiting: 'F' with a memfd
- *     (SCM_RIGHTS) when it wants the fast path too, else 'N';
- *   - the client reads the answer before its first receive (it comes
- *     before anything the server sends) or, without waiting, at a send;
- *     it checks the memory, maps it and attaches (a word in the mapping);
+ *     (SCM_RIGHTS) when it wants the fast path too, else 'N' with a
+ *     token descriptor;
+ *   - the client looks for the answer before its first receive (it comes
+ *     before anything the server sends) or, without waiting, at a send:
+ *     an answer always carries a descriptor, so data without one is a
+ *     server that never answers (Python, socat), left unread, and the
+ *     channel keeps the socket; with 'F' it checks the memory, maps it
+ *     and attaches (a word in the mapping);
  *   - each end then moves its own sending from the socket to its ring
  *     once the peer has attached: it sends a marker, one byte 'S' with a
  *     descriptor (channels on the fast path carry no handles, so a
@@ -50,7 +53,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #if defined(__linux__) && !UNIX_FRAMED
@@ -69,6 +71,8 @@
 
 /* How often a wait looks whether the peer is still there. */
 #define UNIX_FAST_CHECK (50 * 1000)
+/* How many of a client's sends look for the server's answer. */
+#define UNIX_FAST_LOOKS 64
 /* Spinning before a sleep, when the peer last ran on another CPU. */
 #define UNIX_FAST_SPIN 20 /* microseconds */
 
@@ -99,6 +103,7 @@ struct xpipe__unix_fast_t {
      * delivered, since no doorbell comes for that; -1 until asked. */
     int loop_fd, self_fd;
     int self_set; /* (the receiving thread's) */
+    int looks;    /* sends that looked for the answer (the sender's) */
 };
 
 apr_size_t xpipe__unix_fast_ring(const xpipe_attr_t *attr)
@@ -160,16 +165,24 @@ apr_status_t xpipe__unix_fast_bind(int fd)
     return APR_FROM_OS_ERROR(errno);
 }
 
-int xpipe__unix_fast_listener_live(const char *path, apr_pool_t *pool)
+/* The descriptor a server's 'N' carries: any harmless one marks the
+ * answer as one (an eventfd of this process, made once, never closed). */
+static int unix_fast_token(void)
 {
-    const char *lock = apr_pstrcat(pool, path, ".lock", NULL);
-    int fd = unix_sys.open(lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0), live;
+    static xpipe__a32_t token; /* fd + 1, 0: not made yet */
+    apr_uint32_t t = xpipe__a32_get(&token);
+    int fd;
 
+    if (t != 0)
+        return (int)t - 1;
+    fd = eventfd(0, EFD_CLOEXEC);
     if (fd < 0)
-        return 0;
-    live = unix_sys.flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
-    unix_sys.close(fd); /* a lock we took goes with it */
-    return live;
+        return -1;
+    t = xpipe__a32_cas(&token, (apr_uint32_t)fd + 1, 0);
+    if (t == 0)
+        return fd;
+    unix_sys.close(fd); /* another thread's won */
+    return (int)t - 1;
 }
 
 /* The setup's own failures are logged, never a caller's detail: the
@@ -314,7 +327,7 @@ apr_status_t xpipe__unix_fast_offer(xpipe__chan_t *c, const xpipe_attr_t *attr,
     /* A client gone already finds out from the socket: never accept's
      * failure. */
     if (ring == 0) { /* we will not: the client keeps the socket */
-        (void)unix_fast_say(c, 'N', -1, XPIPE__NOW);
+        (void)unix_fast_say(c, 'N', unix_fast_token(), XPIPE__NOW);
         return APR_SUCCESS;
     }
     unix_detail_save(&kept);
@@ -332,7 +345,7 @@ apr_status_t xpipe__unix_fast_offer(xpipe__chan_t *c, const xpipe_attr_t *attr,
         if (f)
             unix_fast_unmap(f);
         unix_detail_restore(&kept);
-        (void)unix_fast_say(c, 'N', -1, XPIPE__NOW);
+        (void)unix_fast_say(c, 'N', unix_fast_token(), XPIPE__NOW);
         return APR_SUCCESS;
     }
     if (unix_fast_say(c, 'F', f->memfd, XPIPE__NOW) != APR_SUCCESS) {
@@ -380,7 +393,7 @@ static void unix_fast_answer_use(xpipe__chan_t *c, char what, int fd)
         xpipe__a32_set(&f->rx, RX_WATCH);
         return;
     }
-    if (what != 'N' || fd >= 0)
+    if (what != 'N')
         xpipe__log(f->attr, "fast path refused: %s",
                    what == 'F' ? xpipe_error_detail()
                                : "the server's answer is not one");
@@ -394,7 +407,11 @@ static void unix_fast_answer_use(xpipe__chan_t *c, char what, int fd)
 }
 
 /* The client: read the server's answer, if not read yet, waiting until
- * the deadline for it. APR_SUCCESS once read. */
+ * the deadline for something to come. An answer always carries a
+ * descriptor; what comes without one is a server that never answers
+ * (not xpipe: Python, socat): its data stays unread, and the channel
+ * keeps the socket. A peek without room for control data says which
+ * (MSG_CTRUNC) without taking anything. APR_SUCCESS once known. */
 static apr_status_t unix_fast_answer(xpipe__chan_t *c, apr_time_t deadline)
 {
     xpipe__unix_fast_t *f = c->fast;
@@ -414,30 +431,31 @@ static apr_status_t unix_fast_answer(xpipe__chan_t *c, apr_time_t deadline)
             return APR_SUCCESS;
         }
         memset(&m, 0, sizeof(m));
-        memset(&fds, 0, sizeof(fds));
         iov.iov_base = &what;
         iov.iov_len = 1;
         m.msg_iov = &iov;
         m.msg_iovlen = 1;
-        m.msg_control = ctl.b;
-        m.msg_controllen = sizeof(ctl.b);
-        n = unix_sys.recvmsg(c->fd, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        n = unix_sys.recvmsg(c->fd, &m, MSG_DONTWAIT | MSG_PEEK);
         err = errno;
-        if (n >= 0) {
+        if (n == 1 && (m.msg_flags & MSG_CTRUNC)) { /* the answer: take it */
             int one = -1, count;
+            memset(&fds, 0, sizeof(fds));
+            m.msg_control = ctl.b;
+            m.msg_controllen = sizeof(ctl.b);
+            n = unix_sys.recvmsg(c->fd, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
             xpipe__unix_fds_take(&fds, &m);
             count = fds.n + fds.cut;
             if (n == 1 && count == 1)
                 one = fds.fd[--fds.n];
             xpipe__unix_fds_close(&fds);
-            /* 'F' with exactly one descriptor, 'N' with none; anything
-             * else is no answer ('?'). n == 0: the server left first
-             * ('N': the socket says the rest). */
-            if (n == 0)
-                what = 'N';
-            else if (!(what == 'F' && one >= 0) && !(what == 'N' && !count))
+            /* 'F' with its memory, 'N' with a token; else no answer. */
+            if (n != 1 || one < 0 || (what != 'F' && what != 'N'))
                 what = '?';
             unix_fast_answer_use(c, what, one);
+        }
+        else if (n >= 0) { /* the end, or a server that never answers */
+            xpipe__a32_set(&f->tx, TX_SOCKET);
+            xpipe__a32_set(&f->rx, RX_PLAIN);
         }
         apr_thread_mutex_unlock(f->lock);
         if (n >= 0)
@@ -597,8 +615,13 @@ static apr_status_t unix_fast_tx(xpipe__chan_t *c, apr_time_t deadline)
         return APR_SUCCESS;
     if (tx == TX_SOCKET)
         return APR_EAGAIN;
-    if (xpipe__a32_get(&f->rx) == RX_ANSWER) /* a client: looked, not waited */
+    /* A client looks for the answer (never waits) at its first sends:
+     * a server that never answers (not xpipe) and never sends must not
+     * cost every send a look; a receive always settles it. */
+    if (xpipe__a32_get(&f->rx) == RX_ANSWER && f->looks < UNIX_FAST_LOOKS) {
+        f->looks++;
         (void)unix_fast_answer(c, XPIPE__NOW);
+    }
     if (xpipe__a32_get(&f->tx) != TX_SOCKET_WAIT
         || xpipe__a32_get(&f->rx) == RX_ANSWER || f->base == NULL
         || !xpipe__ring_peer_attached(&f->ring))
@@ -857,13 +880,6 @@ apr_status_t xpipe__unix_fast_bind(int fd)
 {
     (void)fd;
     return APR_ENOTIMPL;
-}
-
-int xpipe__unix_fast_listener_live(const char *path, apr_pool_t *pool)
-{
-    (void)path;
-    (void)pool;
-    return 0;
 }
 
 apr_status_t xpipe__unix_fast_offer(xpipe__chan_t *c, const xpipe_attr_t *attr,

@@ -283,8 +283,6 @@ apr_size_t xpipe__unix_fast_ring(const xpipe_attr_t *attr);
 int xpipe__unix_fast_asked(const struct sockaddr_un *sa, socklen_t len);
 /* Client, before connect: the address that asks. */
 apr_status_t xpipe__unix_fast_bind(int fd);
-/* Client: is an xpipe listener alive at path (its lock is held)? */
-int xpipe__unix_fast_listener_live(const char *path, apr_pool_t *pool);
 /* Server, in accept, for a client that asked: the answer (never waits). */
 apr_status_t xpipe__unix_fast_offer(xpipe__chan_t *c, const xpipe_attr_t *attr,
                                     apr_pool_t *pool);
