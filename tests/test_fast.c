@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/mman.h>
@@ -220,6 +221,73 @@ static void test_both_ends_use_the_rings(void)
 #endif
 
 #if FT_LINUX
+#if FT_LINUX
+/* A client that only sends, into socket buffers large enough that it
+ * never waits before the server accepts, still finds the answer (it
+ * looks at sends 1, 2, 4, ...) and moves to the ring. */
+typedef struct ft_sender_t {
+    xpipe_t *ch;
+    int writes;
+    apr_status_t rv;
+} ft_sender_t;
+
+static apr_status_t ft_sender(void *arg)
+{
+    static unsigned char chunk[65536];
+    ft_sender_t *w = arg;
+    int i;
+
+    for (i = 0; i < w->writes && w->rv == APR_SUCCESS; i++)
+        w->rv = xpipe_write_full(w->ch, chunk, sizeof(chunk), NULL);
+    return w->rv;
+}
+
+static void test_a_sender_only_client_switches(void)
+{
+    xpipe_listener_t *l = NULL;
+    xpipe_attr_t *a = ft_attr(XPIPE_MODE_BYTE, 1);
+    const char *name = xt_name();
+    static unsigned char in[65536];
+    ft_sender_t w = { NULL, 512, APR_SUCCESS };
+    apr_size_t got, total = 0;
+    apr_thread_t *t;
+    xpipe_t *s;
+
+    cpu_set_t all, one;
+
+    if (ft_skip_unless_linux())
+        return;
+    /* One CPU (the sender thread inherits it): the sender runs its first
+     * sends before the server gets to accept. */
+    CU_ASSERT_FATAL(sched_getaffinity(0, sizeof(all), &all) == 0);
+    CPU_ZERO(&one);
+    CPU_SET(0, &one);
+    sched_setaffinity(0, sizeof(one), &one);
+    XT_OK(xpipe_attr_buffer_size_set(a, 4 << 20, 4 << 20));
+    XT_OK(xpipe_listen(&l, name, a, xt_p));
+    XT_OK(xpipe_connect(&w.ch, name, a, XT_LONG, xt_p));
+    XT_OK(xpipe_timeout_set(w.ch, XT_LONG));
+    spy_install();
+    t = xt_thread(ft_sender, &w);
+    XT_OK(xpipe_accept(&s, l, XT_LONG, xt_p));
+    XT_OK(xpipe_timeout_set(s, XT_LONG));
+    while (total < (apr_size_t)w.writes * sizeof(in)) {
+        got = sizeof(in);
+        XT_OK(xpipe_read(s, in, &got));
+        total += got;
+    }
+    XT_OK(xt_join(t));
+    xt_sys_restore();
+    sched_setaffinity(0, sizeof(all), &all);
+    /* On the socket it would be 512 sends and as many receives; the
+     * answer comes once the sender's buffer is full (64 sends), and it
+     * is heard by send 128. */
+    CU_ASSERT(spy_io < 700);
+    ft_close2(w.ch, s);
+    XT_OK(xpipe_listener_close(l));
+}
+#endif
+
 static void test_either_end_declines(void)
 {
     int side, m;
@@ -966,6 +1034,7 @@ static void test_linux_only(void)
 }
 #define test_both_ends_use_the_rings test_linux_only
 #define test_either_end_declines test_linux_only
+#define test_a_sender_only_client_switches test_linux_only
 #define test_interrupt_and_close_wake_the_ring test_linux_only
 #define test_nothing_leaks test_linux_only
 #define test_killed_peer_is_noticed test_linux_only
@@ -978,6 +1047,8 @@ static void test_linux_only(void)
 CU_TestInfo xt_fast_tests[] = {
     { "both ends ask: data moves with no socket call",
       test_both_ends_use_the_rings },
+    { "a client that only sends still moves to the ring",
+      test_a_sender_only_client_switches },
     { "either end declines (or handles): the socket, data intact",
       test_either_end_declines },
     { "the attribute's checks; works wherever it is set",

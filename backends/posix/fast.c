@@ -71,8 +71,6 @@
 
 /* How often a wait looks whether the peer is still there. */
 #define UNIX_FAST_CHECK (50 * 1000)
-/* How many of a client's sends look for the server's answer. */
-#define UNIX_FAST_LOOKS 64
 /* Spinning before a sleep, when the peer last ran on another CPU. */
 #define UNIX_FAST_SPIN 20 /* microseconds */
 
@@ -102,8 +100,8 @@ struct xpipe__unix_fast_t {
      * self, an eventfd we set while the ring holds data we have not
      * delivered, since no doorbell comes for that; -1 until asked. */
     int loop_fd, self_fd;
-    int self_set; /* (the receiving thread's) */
-    int looks;    /* sends that looked for the answer (the sender's) */
+    int self_set;        /* (the receiving thread's) */
+    unsigned long looks; /* sends before the answer (the sender's) */
 };
 
 apr_size_t xpipe__unix_fast_ring(const xpipe_attr_t *attr)
@@ -615,12 +613,15 @@ static apr_status_t unix_fast_tx(xpipe__chan_t *c, apr_time_t deadline)
         return APR_SUCCESS;
     if (tx == TX_SOCKET)
         return APR_EAGAIN;
-    /* A client looks for the answer (never waits) at its first sends:
-     * a server that never answers (not xpipe) and never sends must not
-     * cost every send a look; a receive always settles it. */
-    if (xpipe__a32_get(&f->rx) == RX_ANSWER && f->looks < UNIX_FAST_LOOKS) {
-        f->looks++;
-        (void)unix_fast_answer(c, XPIPE__NOW);
+    /* A client looks for the answer (never waits) at its sends number
+     * 1, 2, 4, 8...: a server that never answers (not xpipe) and never
+     * sends costs a stream of n sends log2(n) looks, and an xpipe server
+     * that answers after k sends is heard by send 2k; a receive always
+     * settles it. */
+    if (xpipe__a32_get(&f->rx) == RX_ANSWER) {
+        unsigned long k = ++f->looks;
+        if ((k & (k - 1)) == 0)
+            (void)unix_fast_answer(c, XPIPE__NOW);
     }
     if (xpipe__a32_get(&f->tx) != TX_SOCKET_WAIT
         || xpipe__a32_get(&f->rx) == RX_ANSWER || f->base == NULL
