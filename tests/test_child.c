@@ -204,25 +204,10 @@ static void test_pair_messages(void)
     XT_OK(xpipe_close(b));
 }
 
-typedef struct blocked_t {
-    xpipe_t *ch;
-    apr_status_t rv;
-} blocked_t;
-
-static apr_status_t recv_blocked(void *arg)
-{
-    blocked_t *b = arg;
-    char buf[16];
-    apr_size_t n = sizeof(buf);
-
-    b->rv = xpipe_recv(b->ch, buf, &n);
-    return APR_SUCCESS;
-}
-
 static void test_pair_interrupt_close(void)
 {
     xpipe_t *a = NULL, *b = NULL;
-    blocked_t j;
+    xt_recv_job_t j;
     apr_thread_t *t;
     apr_time_t t0;
 
@@ -233,13 +218,13 @@ static void test_pair_interrupt_close(void)
      * found the receive asleep. */
     j.ch = a;
     t0 = apr_time_now();
-    t = xt_thread(recv_blocked, &j);
+    t = xt_thread(xt_recv_job, &j);
     XT_OK(xpipe_interrupt(a));
     XT_OK(xt_join(t));
     XT_STATUS(j.rv, XPIPE_ECANCELED);
     /* The channel works on after an interrupt. */
     xt_pingpong(a, b, 2);
-    t = xt_thread(recv_blocked, &j);
+    t = xt_thread(xt_recv_job, &j);
     XT_OK(xpipe_close(a));
     XT_OK(xt_join(t));
     XT_STATUS(j.rv, XPIPE_ECLOSED);

@@ -490,25 +490,6 @@ static void test_streams_both_ways(void)
 #if FT_LINUX
 /* A receive asleep on the ring: an interrupt wakes it within 100 ms
  * (ECANCELED, the channel usable), and so does close (ECLOSED). */
-typedef struct ft_blocked_t {
-    xpipe_t *ch;
-    apr_status_t rv;
-    apr_time_t returned;
-} ft_blocked_t;
-
-static apr_status_t ft_blocked_recv(void *arg)
-{
-    ft_blocked_t *b = arg;
-    char buf[16];
-    apr_size_t n = sizeof(buf);
-
-    b->rv = xpipe_recv(b->ch, buf, &n);
-    b->returned = apr_time_now();
-    return APR_SUCCESS;
-}
-#endif
-
-#if FT_LINUX
 static void test_interrupt_and_close_wake_the_ring(void)
 {
     int which;
@@ -516,7 +497,7 @@ static void test_interrupt_and_close_wake_the_ring(void)
     if (ft_skip_unless_linux())
         return;
     for (which = 0; which < 2; which++) {
-        ft_blocked_t b = { NULL, APR_SUCCESS, 0 };
+        xt_recv_job_t b = { NULL, APR_SUCCESS, 0 };
         apr_time_t until = apr_time_now() + XT_LONG, t0;
         apr_thread_t *t;
         xpipe_t *c, *s;
@@ -525,7 +506,7 @@ static void test_interrupt_and_close_wake_the_ring(void)
         ft_move(s, c, 1, "switch");
         spy_install();
         b.ch = s;
-        t = xt_thread(ft_blocked_recv, &b);
+        t = xt_thread(xt_recv_job, &b);
         /* Asleep on its word (a poll of the spy's count: no sleep). */
         while (spy_waits == 0 && apr_time_now() < until)
             apr_thread_yield();
@@ -901,9 +882,9 @@ static void test_wakeups_never_or_always(void)
     spy_install();
     spy_drop_wakes = 1;
     {
-        ft_blocked_t b = { s, APR_SUCCESS, 0 };
+        xt_recv_job_t b = { s, APR_SUCCESS, 0 };
         apr_time_t until = apr_time_now() + XT_LONG;
-        t = xt_thread(ft_blocked_recv, &b);
+        t = xt_thread(xt_recv_job, &b);
         while (spy_waits == 0 && apr_time_now() < until)
             apr_thread_yield();
         XT_OK(xpipe_send(c, "quiet", 5));

@@ -257,6 +257,17 @@ apr_status_t xt_stream_write(void *arg)
     return j->rv;
 }
 
+apr_status_t xt_recv_job(void *arg)
+{
+    xt_recv_job_t *j = arg;
+    char buf[16];
+    apr_size_t n = sizeof(buf);
+
+    j->rv = xpipe_recv(j->ch, buf, &n);
+    j->returned = apr_time_now();
+    return APR_SUCCESS;
+}
+
 apr_status_t xt_stream_read(void *arg)
 {
     xt_stream_t *j = arg;
