@@ -22,10 +22,7 @@ apr_status_t xpipe__win32_chan_new(xpipe__chan_t **out, HANDLE pipe, int server,
     return APR_SUCCESS;
 }
 
-/* One ReadFile/WriteFile, overlapped, to completion or cancellation.
- * Returns APR_SUCCESS or a raw OS status (callers map it per operation);
- * ERROR_MORE_DATA comes back as its OS status with *n set. */
-static apr_status_t win32_io(xpipe__chan_t *c, int out, void *buf, DWORD len,
+apr_status_t xpipe__win32_io(xpipe__chan_t *c, int out, void *buf, DWORD len,
                              apr_time_t deadline, DWORD *n)
 {
     OVERLAPPED ov;
@@ -65,8 +62,10 @@ apr_status_t xpipe__win32_read(xpipe__chan_t *c, void *buf, apr_size_t *len,
     DWORD want = *len > 0x40000000 ? 0x40000000 : (DWORD)*len, n;
     apr_status_t rv;
 
+    if (c->fast)
+        return xpipe__win32_fast_io(c, 0, buf, len, deadline);
     for (;;) {
-        rv = win32_io(c, 0, buf, want, deadline, &n);
+        rv = xpipe__win32_io(c, 0, buf, want, deadline, &n);
         if (rv == APR_SUCCESS && n > 0) {
             *len = n;
             return APR_SUCCESS;
@@ -107,7 +106,11 @@ apr_status_t xpipe__win32_write(xpipe__chan_t *c, const void *buf,
                                 apr_size_t *len, apr_time_t deadline)
 {
     DWORD want = *len > 0x40000000 ? 0x40000000 : (DWORD)*len, n;
-    apr_status_t rv = win32_io(c, 1, (void *)buf, want, deadline, &n);
+    apr_status_t rv;
+
+    if (c->fast)
+        return xpipe__win32_fast_io(c, 1, (void *)buf, len, deadline);
+    rv = xpipe__win32_io(c, 1, (void *)buf, want, deadline, &n);
 
     /* A write cut short by a deadline or an interrupt reports what went
      * through: those bytes are delivered, so they are a success. */
@@ -131,9 +134,12 @@ apr_status_t xpipe__win32_send(xpipe__chan_t *c, const void *buf,
 {
     DWORD n;
 
+    if (c->fast)
+        return xpipe__win32_fast_io(c, 1, (void *)buf, &len, deadline);
     if (c->handles)
         return win32_send_h(c, buf, len, NULL, 0, deadline);
-    apr_status_t rv = win32_io(c, 1, (void *)buf, (DWORD)len, deadline, &n);
+    apr_status_t rv =
+        xpipe__win32_io(c, 1, (void *)buf, (DWORD)len, deadline, &n);
 
     win32_note_full(c, rv == APR_TIMEUP);
     return rv == APR_SUCCESS ? rv : win32_write_status(rv);
@@ -150,12 +156,14 @@ apr_status_t xpipe__win32_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
         want = *len > 0x40000000 ? 0x40000000 : (DWORD)*len;
     apr_status_t rv;
 
+    if (c->fast)
+        return xpipe__win32_fast_io(c, 0, buf, len, deadline);
     if (c->handles)
         return win32_recv_h(c, buf, len, NULL, NULL, deadline);
     if (xpipe__held_take(&c->held, buf, len, &rv))
         return rv;
     do /* a 0-byte message (from a foreign peer) is no message: skip it */
-        rv = win32_io(c, 0, buf, want, deadline, &n);
+        rv = xpipe__win32_io(c, 0, buf, want, deadline, &n);
     while (rv == APR_SUCCESS && n == 0);
     if (rv == APR_SUCCESS) {
         *len = n;
@@ -170,7 +178,7 @@ apr_status_t xpipe__win32_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
         if (c->held.data == NULL)
             return APR_ENOMEM;
         memcpy(c->held.data, buf, n);
-        rv = win32_io(c, 0, c->held.data + n, left, deadline, &m);
+        rv = xpipe__win32_io(c, 0, c->held.data + n, left, deadline, &m);
         if (rv != APR_SUCCESS) { /* cannot happen for a message in place */
             free(c->held.data);
             c->held.data = NULL;
@@ -215,6 +223,8 @@ apr_status_t xpipe__win32_close(xpipe__chan_t *c)
 {
     if (c->handles)
         win32_handles_close(c); /* before the pipe: it drains it */
+    if (c->fast)
+        xpipe__win32_fast_close(c);
     /* CloseHandle keeps what we wrote readable by the peer, then it reads
      * ERROR_BROKEN_PIPE. Never FlushFileBuffers (blocks forever on an
      * idle peer) nor DisconnectNamedPipe (discards unread data). */
@@ -259,6 +269,11 @@ apr_status_t xpipe__win32_peer_get(xpipe__chan_t *c, xpipe_peer_t *peer,
 
 apr_status_t xpipe__win32_os_handle_get(xpipe__chan_t *c, xpipe_os_handle_t *h)
 {
+    /* An event loop would hear the pipe, not the ring. */
+    if (c->fast)
+        return xpipe__fail(APR_ENOTIMPL,
+                           "a channel on the fast path has no handle an "
+                           "event loop can wait on (Windows): use a poll set");
     h->handle = c->pipe;
     return APR_SUCCESS;
 }
@@ -328,7 +343,7 @@ static apr_status_t win32_send_h(xpipe__chan_t *c, const void *buf,
             x[i] = (apr_uint64_t)(apr_uintptr_t)v[i];
         xpipe__hdr_encode(m, count, pid, x);
         memcpy(m + XPIPE__HDR_LEN(count), buf, len);
-        rv = win32_io(c, 1, m, (DWORD)total, deadline, &n);
+        rv = xpipe__win32_io(c, 1, m, (DWORD)total, deadline, &n);
         win32_note_full(c, rv == APR_TIMEUP);
         if (rv != APR_SUCCESS)
             rv = win32_write_status(rv);
@@ -375,7 +390,7 @@ static apr_status_t win32_read_whole(xpipe__chan_t *c, DWORD *n,
     if (c->spill == NULL && (c->spill = malloc(cap)) == NULL)
         return APR_ENOMEM;
     do /* a 0-byte message (from a foreign peer) is no message: skip it */
-        rv = win32_io(c, 0, c->spill, cap, deadline, n);
+        rv = xpipe__win32_io(c, 0, c->spill, cap, deadline, n);
     while (rv == APR_SUCCESS && *n == 0);
     if (rv == APR_SUCCESS || APR_TO_OS_ERROR(rv) != ERROR_MORE_DATA)
         return rv;
@@ -383,7 +398,7 @@ static apr_status_t win32_read_whole(xpipe__chan_t *c, DWORD *n,
         return win32_os_status(GetLastError());
     if ((rest = malloc(left ? left : 1)) == NULL)
         return APR_ENOMEM;
-    rv = win32_io(c, 0, rest, left, deadline, &m);
+    rv = xpipe__win32_io(c, 0, rest, left, deadline, &m);
     free(rest);
     if (rv != APR_SUCCESS)
         return rv;

@@ -4,6 +4,59 @@
  */
 #include "win32.h"
 
+#include <string.h>
+
+/* Open a pipe by name as a client. SQOS: the server may identify us
+ * but never act as us. */
+static HANDLE win32_open(const wchar_t *w)
+{
+    return win32_sys.create_file(
+        w, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING,
+        FILE_FLAG_OVERLAPPED | SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION,
+        NULL);
+}
+
+/* The fast path's name, when a server listens there as the same user as
+ * ours: APR_SUCCESS with *out on it; anything else: use the name itself
+ * (nobody there, all its instances busy, another user's: a server that
+ * is not ours never gets our memory's handles out of us, nor we its). */
+static apr_status_t win32_dial_fast(xpipe__chan_t **out, const wchar_t *w,
+                                    const char *native,
+                                    const xpipe_attr_t *attr, apr_pool_t *pool)
+{
+    wchar_t fw[WIN32_NAME_MAX + 1];
+    DWORD mode = PIPE_READMODE_MESSAGE;
+    const char *me, *it;
+    HANDLE h, proc = NULL;
+    apr_status_t rv = APR_EGENERAL;
+    ULONG pid = 0;
+
+    if (xpipe__win32_fast_name(w, attr->mode == XPIPE_MODE_MESSAGE, fw) < 0
+        || (h = win32_open(fw)) == INVALID_HANDLE_VALUE)
+        return APR_ENOENT;
+    if (GetNamedPipeServerProcessId(h, &pid)
+        && (proc = OpenProcess(PROCESS_DUP_HANDLE | SYNCHRONIZE
+                                   | PROCESS_QUERY_LIMITED_INFORMATION,
+                               FALSE, pid))
+               != NULL
+        && xpipe__win32_token_sid(proc, &it, pool) == APR_SUCCESS
+        && xpipe__win32_token_sid(GetCurrentProcess(), &me, pool) == APR_SUCCESS
+        && strcmp(it, me) == 0
+        && win32_sys.set_named_pipe_handle_state(h, &mode, NULL, NULL))
+        rv = xpipe__win32_chan_new(out, h, 0, attr, pool);
+    else
+        xpipe__log(attr,
+                   "fast path: the server of %s is not one we can share "
+                   "memory with (pid %lu, error %lu): not used",
+                   native, (unsigned long)pid, (unsigned long)GetLastError());
+    if (rv == APR_SUCCESS)
+        return xpipe__win32_fast_ask(*out, attr, proc, pool);
+    if (proc)
+        win32_sys.close_handle(proc);
+    win32_sys.close_handle(h);
+    return APR_ENOENT;
+}
+
 /* One connect attempt (lib/ loops). */
 apr_status_t xpipe__win32_dial(xpipe__chan_t **out, const xpipe__name_t *name,
                                const char *native, const xpipe_attr_t *attr,
@@ -18,11 +71,10 @@ apr_status_t xpipe__win32_dial(xpipe__chan_t **out, const xpipe__name_t *name,
     if (xpipe__win32_wide_name(native, w) < 0)
         return xpipe__fail(XPIPE_EBADNAME, "%s does not convert to UTF-16",
                            native);
-    /* SQOS: the server may identify us but never act as us. */
-    h = win32_sys.create_file(
-        w, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING,
-        FILE_FLAG_OVERLAPPED | SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION,
-        NULL);
+    if (xpipe__win32_fast_ring(attr) > 0
+        && win32_dial_fast(out, w, native, attr, pool) == APR_SUCCESS)
+        return APR_SUCCESS;
+    h = win32_open(w);
     if (h == INVALID_HANDLE_VALUE) {
         err = GetLastError();
         switch (err) {

@@ -65,11 +65,13 @@ HANDLE xpipe__win32_pipe_new(const wchar_t *wname, const xpipe_attr_t *a,
     return h;
 }
 
-/* A new instance of the listener's pipe. Unlimited: accepted channels
- * count as instances too. */
-static HANDLE win32_instance_new(xpipe__lsn_t *l, int first, DWORD *err)
+/* A new instance of the listener's pipe (fast: of the fast path's
+ * name). Unlimited: accepted channels count as instances too. */
+static HANDLE win32_instance_new(xpipe__lsn_t *l, int fast, int first,
+                                 DWORD *err)
 {
-    return xpipe__win32_pipe_new(l->wname, l->attr, first,
+    return xpipe__win32_pipe_new(fast ? l->fname : l->wname,
+                                 fast ? l->fattr : l->attr, first,
                                  PIPE_UNLIMITED_INSTANCES, &l->sa, err);
 }
 
@@ -80,7 +82,7 @@ static apr_status_t win32_arm(xpipe__lsn_t *l, xpipe__win32_inst_t *s)
     int tries;
 
     if (s->pipe == INVALID_HANDLE_VALUE) {
-        s->pipe = win32_instance_new(l, 0, &err);
+        s->pipe = win32_instance_new(l, s->fast, 0, &err);
         if (s->pipe == INVALID_HANDLE_VALUE) {
             s->state = SLOT_EMPTY;
             return win32_os_status(err);
@@ -111,14 +113,46 @@ static apr_status_t win32_arm(xpipe__lsn_t *l, xpipe__win32_inst_t *s)
     return win32_os_status(err);
 }
 
+/* Claim wname with slot s's first instance. FILE_FLAG_FIRST_PIPE_INSTANCE
+ * makes that fail on Windows when a server exists (ERROR_ACCESS_DENIED);
+ * Wine ignores the flag, so also count the instances: more than ours
+ * (this one and our channels from earlier listeners) means another
+ * server owns the name. Under the names lock. */
+static apr_status_t win32_claim(xpipe__lsn_t *l, xpipe__win32_inst_t *s,
+                                const wchar_t *wname, const char *native)
+{
+    long ours = xpipe__win32_names_add(wname, 0);
+    DWORD err, count = 0;
+
+    s->pipe = win32_instance_new(l, s->fast, ours == 0, &err);
+    if (s->pipe == INVALID_HANDLE_VALUE)
+        return err == ERROR_ACCESS_DENIED || err == ERROR_PIPE_BUSY
+                   ? xpipe__fail(XPIPE_EINUSE, "another server owns pipe %s%s",
+                                 native,
+                                 s->fast ? " (its fast path's name)" : "")
+               : err == ERROR_INVALID_NAME || err == ERROR_BAD_PATHNAME
+                   ? xpipe__fail(XPIPE_EBADNAME, "Windows refuses the name %s",
+                                 native)
+                   : win32_os_status(err);
+    if (!win32_sys.get_named_pipe_handle_state(s->pipe, NULL, &count, NULL,
+                                               NULL, NULL, 0))
+        return win32_os_status(GetLastError());
+    if ((long)count != 1 + ours)
+        return xpipe__fail(XPIPE_EINUSE,
+                           "pipe %s%s has %lu instances besides ours: another "
+                           "server owns it",
+                           native, s->fast ? " (its fast path's name)" : "",
+                           (unsigned long)count - 1 - (unsigned long)ours);
+    return APR_SUCCESS;
+}
+
 apr_status_t xpipe__win32_listen(xpipe__lsn_t **out, const xpipe__name_t *name,
                                  const char *native, const xpipe_attr_t *attr,
                                  apr_pool_t *pool)
 {
     xpipe__lsn_t *l = apr_pcalloc(pool, sizeof(*l));
-    DWORD err, count = 0;
+    wchar_t fw[WIN32_NAME_MAX + 1];
     apr_status_t rv;
-    long ours;
     int i;
 
     (void)name;
@@ -128,6 +162,19 @@ apr_status_t xpipe__win32_listen(xpipe__lsn_t **out, const xpipe__name_t *name,
     if (l->wname == NULL)
         return xpipe__fail(XPIPE_EBADNAME, "%s does not convert to UTF-16",
                            native);
+    /* The fast path: as many instances again, on its own name. */
+    if (xpipe__win32_fast_ring(attr) > 0
+        && xpipe__win32_fast_name(l->wname, attr->mode == XPIPE_MODE_MESSAGE,
+                                  fw)
+               == 0) {
+        xpipe_attr_t *fa = apr_pmemdup(pool, attr, sizeof(*attr));
+        fa->mode = XPIPE_MODE_MESSAGE;
+        fa->remote = 0;
+        fa->smb_export = 0;
+        l->fattr = fa;
+        l->fname = apr_pmemdup(pool, fw, (wcslen(fw) + 1) * sizeof(wchar_t));
+        l->n *= 2;
+    }
     /* Every instance gets the attribute's descriptor, or by default full
      * access for the creating user and SYSTEM, nobody else, with no
      * inherited entries ("P"). */
@@ -135,35 +182,18 @@ apr_status_t xpipe__win32_listen(xpipe__lsn_t **out, const xpipe__name_t *name,
     if (rv != APR_SUCCESS)
         return rv;
     l->slot = apr_pcalloc(pool, sizeof(xpipe__win32_inst_t) * (apr_size_t)l->n);
-    for (i = 0; i < l->n; i++)
+    for (i = 0; i < l->n; i++) {
         l->slot[i].pipe = INVALID_HANDLE_VALUE;
+        l->slot[i].fast = l->fname && i >= l->n / 2;
+    }
     l->ev = win32_sys.create_event(NULL, TRUE, FALSE, NULL);
     l->wake = win32_sys.create_event(NULL, TRUE, FALSE, NULL);
     InitializeCriticalSection(&l->lock);
-    /* The first instance claims the name. FILE_FLAG_FIRST_PIPE_INSTANCE
-     * makes that fail on Windows when a server exists (ERROR_ACCESS_DENIED);
-     * Wine ignores the flag, so also count the instances: more than ours
-     * (this one and our channels from earlier listeners) means another
-     * server owns the name. */
+    /* The first instance of each name claims it. */
     xpipe__win32_names_lock();
-    ours = xpipe__win32_names_add(l->wname, 0);
-    l->slot[0].pipe = win32_instance_new(l, ours == 0, &err);
-    if (l->slot[0].pipe == INVALID_HANDLE_VALUE)
-        rv = err == ERROR_ACCESS_DENIED || err == ERROR_PIPE_BUSY ? xpipe__fail(
-                 XPIPE_EINUSE, "another server owns pipe %s", native)
-             : err == ERROR_INVALID_NAME || err == ERROR_BAD_PATHNAME
-                 ? xpipe__fail(XPIPE_EBADNAME, "Windows refuses the name %s",
-                               native)
-                 : win32_os_status(err);
-    else if (!win32_sys.get_named_pipe_handle_state(
-                 l->slot[0].pipe, NULL, &count, NULL, NULL, NULL, 0))
-        rv = win32_os_status(GetLastError());
-    else if ((long)count != 1 + ours)
-        rv =
-            xpipe__fail(XPIPE_EINUSE,
-                        "pipe %s has %lu instances besides ours: another "
-                        "server owns it",
-                        native, (unsigned long)count - 1 - (unsigned long)ours);
+    rv = win32_claim(l, &l->slot[0], l->wname, native);
+    if (rv == APR_SUCCESS && l->fname)
+        rv = win32_claim(l, &l->slot[l->n / 2], l->fname, native);
     xpipe__win32_names_unlock();
     for (i = 0; i < l->n && rv == APR_SUCCESS; i++)
         rv = win32_arm(l, &l->slot[i]);
@@ -189,9 +219,10 @@ static int win32_ready_locked(xpipe__lsn_t *l)
     return 0;
 }
 
-/* Under the lock: hand out a slot whose client is connected, if any.
- * Completed-but-failed connects are re-armed on the way. */
-static HANDLE win32_take_ready(xpipe__lsn_t *l)
+/* Under the lock: hand out a slot whose client is connected, if any
+ * (*fast: on the fast path's name). Completed-but-failed connects are
+ * re-armed on the way. */
+static HANDLE win32_take_ready(xpipe__lsn_t *l, int *fast)
 {
     DWORD n;
     int i;
@@ -213,6 +244,7 @@ static HANDLE win32_take_ready(xpipe__lsn_t *l)
         if (s->state != SLOT_READY)
             continue;
         h = s->pipe;
+        *fast = s->fast;
         s->pipe = INVALID_HANDLE_VALUE;
         win32_arm(l, s); /* a fresh instance keeps the slot pending */
         /* A client that connected and left without writing anything is
@@ -234,7 +266,7 @@ apr_status_t xpipe__win32_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
     HANDLE evs[2];
     HANDLE h;
     DWORD w, ms;
-    int i, k, ms_left, pending, in_set, reset = 0;
+    int i, k, ms_left, pending, in_set, reset = 0, fast = 0;
 
     for (;;) {
         EnterCriticalSection(&l->lock);
@@ -245,7 +277,7 @@ apr_status_t xpipe__win32_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
         in_set = l->notify != NULL;
         if (reset && !in_set)
             ResetEvent(l->ev);
-        h = win32_take_ready(l);
+        h = win32_take_ready(l, &fast);
         for (pending = 0, i = 0; i < l->n; i++)
             pending += l->slot[i].state == SLOT_PENDING;
         LeaveCriticalSection(&l->lock);
@@ -253,13 +285,16 @@ apr_status_t xpipe__win32_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
         if (pending && !in_set)
             evs[k++] = l->ev;
         if (h != INVALID_HANDLE_VALUE) {
+            const wchar_t *wn = fast ? l->fname : l->wname;
             apr_status_t rv = xpipe__win32_chan_new(out, h, 1, l->attr, pool);
             if (rv == APR_SUCCESS) {
-                (*out)->wname = apr_pmemdup(
-                    pool, l->wname, (wcslen(l->wname) + 1) * sizeof(wchar_t));
+                (*out)->wname =
+                    apr_pmemdup(pool, wn, (wcslen(wn) + 1) * sizeof(wchar_t));
                 xpipe__win32_names_lock();
                 xpipe__win32_names_add((*out)->wname, 1);
                 xpipe__win32_names_unlock();
+                if (fast)
+                    rv = xpipe__win32_fast_offer(*out, l->attr, pool);
             }
             return rv;
         }

@@ -94,6 +94,10 @@ apr_status_t xpipe__win32_pset_add(xpipe__pset_t *ps, xpipe__pm_t *m)
         r->sig = ps->sig;
         if (m->desc.reqevents & XPIPE_POLLOUT)
             watch_add(ps, r);
+        /* On the fast path the peer rings the pipe: the set's read
+         * hears that, for room as for data. */
+        if (c->fast)
+            xpipe__win32_fast_bell(c);
     }
     else {
         watch_add(ps, r);
@@ -303,6 +307,14 @@ int xpipe__win32_pm_ready(xpipe__pm_t *m, int os)
         return os & XPIPE_POLLACCEPT && xpipe__win32_listener_ready(m->lsn)
                    ? XPIPE_POLLACCEPT
                    : 0;
+    if (c->fast) {
+        int rung = r->done;
+        r->done = 0;
+        ev = xpipe__win32_fast_ready(c, m->desc.reqevents, rung);
+        if (os == 0 && !r->pending && !r->done)
+            win32_arm_read(r); /* the next doorbell, data or end */
+        return ev;
+    }
     if ((os & XPIPE_POLLOUT)
         && (!c->full
             || apr_time_now() - c->full_at

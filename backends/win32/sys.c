@@ -22,4 +22,6 @@ xpipe__win32_sys_t xpipe__win32_sys = {
     .get_named_pipe_handle_state = GetNamedPipeHandleStateW,
     .close_handle = CloseHandle,
     .create_event = CreateEventW,
+    .create_file_mapping = CreateFileMappingW,
+    .duplicate_handle = DuplicateHandle,
 };

@@ -42,6 +42,13 @@ typedef struct xpipe__win32_sys_t {
     BOOL(WINAPI *close_handle)(HANDLE h);
     HANDLE(WINAPI *create_event)
     (LPSECURITY_ATTRIBUTES sa, BOOL manual, BOOL initial, LPCWSTR name);
+    /* the fast path's memory and the handles it pulls from its peer */
+    HANDLE(WINAPI *create_file_mapping)
+    (HANDLE file, LPSECURITY_ATTRIBUTES sa, DWORD protect, DWORD size_high,
+     DWORD size_low, LPCWSTR name);
+    BOOL(WINAPI *duplicate_handle)
+    (HANDLE from_process, HANDLE h, HANDLE to_process, LPHANDLE out,
+     DWORD access, BOOL inherit, DWORD options);
 } xpipe__win32_sys_t;
 
 /* The table (backends/win32/sys.c); win32_sys inside the backend. */

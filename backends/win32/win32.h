@@ -8,6 +8,7 @@
  *   listen.c   the listener: pending instances, accept
  *   dial.c     one connect attempt, waiting for a busy server
  *   conn.c     a connection's I/O, close and identity
+ *   fast.c     the shared-memory fast path
  *   backend.c  identity, security descriptors, the backend table
  * Every wait is WaitForMultipleObjects on the operation's event and the
  * object's wake event, bounded by the deadline; a cancelled operation is
@@ -41,11 +42,18 @@ typedef struct xpipe__win32_inst_t {
     HANDLE pipe;
     OVERLAPPED ov; /* hEvent: the listener's event (ev, or notify) */
     xpipe__win32_slot_e state;
+    int fast; /* an instance of the fast path's name (fast.c) */
 } xpipe__win32_inst_t;
+
+typedef struct xpipe__win32_fast_t xpipe__win32_fast_t;
 
 struct xpipe__lsn_t {
     const xpipe_attr_t *attr;
     const wchar_t *wname;
+    /* The fast path's name (fast.c), or NULL: the slots from n / 2 on
+     * are its instances. */
+    const wchar_t *fname;
+    const xpipe_attr_t *fattr; /* its pipes': message type, local only */
     SECURITY_ATTRIBUTES sa;
     PSECURITY_DESCRIPTOR sd; /* LocalFree on close */
     HANDLE wake;             /* manual-reset: set while interrupted */
@@ -88,6 +96,9 @@ struct xpipe__chan_t {
     unsigned char *spill;
     HANDLE held_h[XPIPE_HANDLES_MAX];
     int held_nh;
+    /* The shared-memory fast path (fast.c), or NULL: every transfer goes
+     * there while it is set. */
+    xpipe__win32_fast_t *fast;
 };
 
 static inline apr_status_t win32_os_status(DWORD err)
@@ -148,8 +159,40 @@ apr_status_t xpipe__win32_busy_wait(const char *native, apr_time_t deadline,
                                     apr_pool_t *pool);
 
 /* conn.c */
+/* One ReadFile/WriteFile, overlapped, to completion or cancellation (by
+ * the deadline or c's wake event). APR_SUCCESS or the raw OS status;
+ * ERROR_MORE_DATA comes back as its status with *n set. */
+apr_status_t xpipe__win32_io(xpipe__chan_t *c, int out, void *buf, DWORD len,
+                             apr_time_t deadline, DWORD *n);
 apr_status_t xpipe__win32_chan_new(xpipe__chan_t **out, HANDLE pipe, int server,
                                    const xpipe_attr_t *attr, apr_pool_t *pool);
+
+/* fast.c: the shared-memory fast path (local names only). */
+/* The ring a channel of attr asks for or offers, 0 when none. */
+apr_size_t xpipe__win32_fast_ring(const xpipe_attr_t *attr);
+/* The fast path's pipe name for wname and a mode into out: 0, or -1 when
+ * there is none (a remote name, or too long). */
+int xpipe__win32_fast_name(const wchar_t *wname, int message,
+                           wchar_t out[WIN32_NAME_MAX + 1]);
+/* The server, on a channel accepted on the fast name: make the memory
+ * and offer it (or say it cannot); never fails the accept. */
+apr_status_t xpipe__win32_fast_offer(xpipe__chan_t *c, const xpipe_attr_t *attr,
+                                     apr_pool_t *pool);
+/* The client, connected on the fast name to server (its process: DUP,
+ * SYNCHRONIZE; the channel owns it from now on). */
+apr_status_t xpipe__win32_fast_ask(xpipe__chan_t *c, const xpipe_attr_t *attr,
+                                   HANDLE server, apr_pool_t *pool);
+/* A transfer of the channel's mode (out: send or write). */
+apr_status_t xpipe__win32_fast_io(xpipe__chan_t *c, int out, void *buf,
+                                  apr_size_t *len, apr_time_t deadline);
+/* Does the channel receive from its ring (no longer from the pipe)? */
+int xpipe__win32_fast_ring_rx(const xpipe__chan_t *c);
+void xpipe__win32_fast_close(xpipe__chan_t *c);
+/* In a poll set: the peer rings the pipe instead of setting our events. */
+void xpipe__win32_fast_bell(xpipe__chan_t *c);
+/* pm_ready for a fast channel: the events of req that hold (pipe_in: the
+ * set's read on the pipe completed). */
+int xpipe__win32_fast_ready(xpipe__chan_t *c, int req, int pipe_in);
 
 /* backend.c */
 /* The user SID of a process's token, as "S-1-5-...". */

@@ -1,0 +1,893 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* fast.c — the shared-memory fast path on Windows (docs/architecture.md
+ * "The fast path"): the rings of lib/ring.c in an unnamed section, four
+ * auto-reset events to sleep on, the peer's process to notice its end.
+ *
+ * Discovery: a pipe carries no ancillary data and names no client, so a
+ * server that takes the fast path also listens on a second name, the
+ * pipe's name plus ".xpipe-fast-b" or "-m" (the mode: a client of the
+ * other mode never finds it and meets the usual mode check), made with
+ * the same security descriptor, first-instance and instance-count checks
+ * as the name itself. A client that asks opens that name first, and
+ * keeps it only when the server's process runs as the same user as ours
+ * (the one case where it may duplicate handles out of it); otherwise, or
+ * when nobody listens there, it opens the name itself: the pipe as ever.
+ *
+ * On the second name the pipe carries framed messages (it is always of
+ * message type), each a tag byte and a body:
+ *   'F' offer   the server's first message: its ring's capacity, an id,
+ *               the values of its section and four events in its own
+ *               process (the client pulls them with DuplicateHandle: a
+ *               value can only name the server's own objects, never one
+ *               of the client's);
+ *   'N'         the server's first message when it cannot offer;
+ *   'D' data    what an end sends before it moves to the ring;
+ *   'S'         "my data goes to the ring from now on";
+ *   'b'         a doorbell (the peer waits in a poll set).
+ * The server makes the memory at accept and offers it at once; the
+ * client reads the offer before its first receive, or without waiting
+ * at its sends number 1, 2, 4, 8..., checks it (capacity, the mapping of
+ * that exact size, the id in the header, each event by setting it), and
+ * attaches. Each end moves its sending to the ring once the peer has
+ * attached, saying 'S' first; each reads the pipe until the peer's 'S',
+ * then the ring. Nobody waits for the setup, and what either end sent
+ * before is read first, in order. A client that refuses the offer
+ * (logged) never attaches: both ends keep the framed pipe.
+ *
+ * Waits: on the end's event for the word it sleeps on, the channel's
+ * wake event (interrupt, close) and the peer's process, so an interrupt,
+ * a close and the peer's death are all seen at once. In a poll set the
+ * word says BELL, and the peer's next move sends a doorbell on the pipe,
+ * which the set's zero-byte read hears.
+ */
+#include "win32.h"
+
+#include "atomic.h"
+#include "ring.h"
+
+#include <apr_strings.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Receiving: the server's offer first (a client's), the pipe watching for
+ * the peer's 'S', the ring, or the pipe for good. */
+enum { RX_ANSWER = 1, RX_WATCH, RX_RING, RX_PLAIN };
+/* Sending: the pipe until the peer attached, the ring, the pipe for
+ * good. */
+enum { TX_PIPE_WAIT = 1, TX_RING, TX_PIPE };
+
+/* The offer's layout: tag, three zero bytes, version, capacity, id, then
+ * the section's and the four events' values (64-bit little-endian). */
+#define FAST_OFFER_LEN 56
+/* A byte-mode send before the switch goes in pipe messages this long. */
+#define FAST_CHUNK 65536
+/* Spinning before a sleep, when the peer last ran on another CPU. */
+#define FAST_SPIN 20 /* microseconds */
+
+static const wchar_t fast_suffix[] = L".xpipe-fast-";
+
+struct xpipe__win32_fast_t {
+    xpipe__ring_t ring;
+    void *base; /* the view, or NULL */
+    HANDLE section;
+    /* ev[2d]: direction d's consumer sleeps on it (data), ev[2d+1]: its
+     * producer (room); d 0 is client to server. */
+    HANDLE ev[4];
+    HANDLE peer; /* the peer's process: SYNCHRONIZE (and DUP, a client's) */
+    xpipe__a32_t rx, tx, bell, dead;
+    CRITICAL_SECTION lock; /* the client reads the offer under it */
+    int server, message;
+    apr_size_t max_message;
+    const xpipe_attr_t *attr;
+    unsigned long looks; /* sends before the offer was read (the sender's) */
+    /* The receiver's: a pipe message read whole, and for byte mode what
+     * is left of its body (at part, part_len bytes). */
+    unsigned char *in;
+    DWORD in_cap, part, part_len;
+    unsigned char *out; /* the sender's framing buffer */
+    DWORD out_cap;
+};
+
+apr_size_t xpipe__win32_fast_ring(const xpipe_attr_t *attr)
+{
+    /* Testing and diagnosis: the fast path on for every channel. Read
+     * once (every connect and listen asks). */
+    static xpipe__a32_t forced; /* 0 unknown, 1 no, 2 yes */
+    apr_uint32_t f;
+
+    if (attr->handles || attr->smb_export) /* these need the pipe itself */
+        return 0;
+    if (attr->fast_ring)
+        return attr->fast_ring;
+    f = xpipe__a32_get(&forced);
+    if (f == 0) {
+        char v[8];
+        DWORD n = GetEnvironmentVariableA("XPIPE_FAST_PATH", v, sizeof(v));
+        f = n > 0 && n < sizeof(v) && strcmp(v, "force") == 0 ? 2 : 1;
+        xpipe__a32_set(&forced, f);
+    }
+    return f == 2 ? XPIPE_FAST_RING_DEFAULT : 0;
+}
+
+int xpipe__win32_fast_name(const wchar_t *wname, int message,
+                           wchar_t out[WIN32_NAME_MAX + 1])
+{
+    size_t n = wcslen(wname), s = wcslen(fast_suffix);
+
+    /* Local names only: the memory cannot cross machines. */
+    if (wcsncmp(wname, L"\\\\.\\pipe\\", 9) != 0 || n + s + 1 > WIN32_NAME_MAX)
+        return -1;
+    memcpy(out, wname, n * sizeof(wchar_t));
+    memcpy(out + n, fast_suffix, s * sizeof(wchar_t));
+    out[n + s] = message ? L'm' : L'b';
+    out[n + s + 1] = 0;
+    return 0;
+}
+
+/* The event this end sleeps on for direction out (1: room to send, 0:
+ * data to receive), and the one the peer sleeps on. */
+static HANDLE fast_my_event(xpipe__win32_fast_t *f, int out)
+{
+    int tx = f->server ? 1 : 0, rx = 1 - tx;
+
+    return out ? f->ev[2 * tx + 1] : f->ev[2 * rx];
+}
+
+static HANDLE fast_peer_event(xpipe__win32_fast_t *f, int out)
+{
+    int tx = f->server ? 1 : 0, rx = 1 - tx;
+
+    return out ? f->ev[2 * tx] : f->ev[2 * rx + 1];
+}
+
+/* The setup's own failures are logged, never a caller's detail. */
+typedef struct fast_detail_t {
+    char text[512];
+} fast_detail_t;
+
+static void fast_detail_save(fast_detail_t *d)
+{
+    apr_cpystrn(d->text, xpipe_error_detail(), sizeof(d->text));
+}
+
+static void fast_detail_restore(const fast_detail_t *d)
+{
+    xpipe__fail(APR_SUCCESS, "%s", d->text);
+}
+
+/* Let go of the memory and the events (not of the peer's process). */
+static void fast_unmap(xpipe__win32_fast_t *f)
+{
+    int i;
+
+    if (f->base) {
+        UnmapViewOfFile(f->base);
+        f->base = NULL;
+    }
+    if (f->section) {
+        win32_sys.close_handle(f->section);
+        f->section = NULL;
+    }
+    for (i = 0; i < 4; i++)
+        if (f->ev[i]) {
+            win32_sys.close_handle(f->ev[i]);
+            f->ev[i] = NULL;
+        }
+}
+
+static xpipe__win32_fast_t *fast_new(xpipe__chan_t *c, const xpipe_attr_t *attr,
+                                     int server, apr_pool_t *pool)
+{
+    xpipe__win32_fast_t *f = apr_pcalloc(pool, sizeof(*f));
+
+    f->server = server;
+    f->message = attr->mode == XPIPE_MODE_MESSAGE;
+    f->max_message = attr->max_message;
+    f->attr = attr;
+    InitializeCriticalSection(&f->lock);
+    xpipe__a32_set(&f->tx, TX_PIPE_WAIT);
+    c->fast = f;
+    return f;
+}
+
+/* A buffer of at least n bytes in *b (cap *cap), kept for next time. */
+static apr_status_t fast_room(unsigned char **b, DWORD *cap, DWORD n)
+{
+    unsigned char *nb;
+
+    if (*cap >= n)
+        return APR_SUCCESS;
+    if ((nb = realloc(*b, n)) == NULL)
+        return APR_ENOMEM;
+    *b = nb;
+    *cap = n;
+    return APR_SUCCESS;
+}
+
+/* One framed message on the pipe: tag and body, whole, before the
+ * deadline. *n gets the body's bytes that went (a byte-mode write cut
+ * short by a deadline or an interrupt may report a part). */
+static apr_status_t fast_say(xpipe__chan_t *c, char tag, const void *body,
+                             DWORD len, apr_time_t deadline, DWORD *n)
+{
+    xpipe__win32_fast_t *f = c->fast;
+    unsigned char one[1];
+    unsigned char *m = one;
+    apr_status_t rv;
+    DWORD done = 0;
+
+    if (len > 0) {
+        rv = fast_room(&f->out, &f->out_cap, len + 1);
+        if (rv != APR_SUCCESS)
+            return rv;
+        m = f->out;
+        memcpy(m + 1, body, len);
+    }
+    m[0] = (unsigned char)tag;
+    rv = xpipe__win32_io(c, 1, m, len + 1, deadline, &done);
+    if (n)
+        *n = done > 0 ? done - 1 : 0;
+    return rv;
+}
+
+/* A doorbell for a peer that waits in a poll set; a full pipe already
+ * rings (its messages are unread). */
+static void fast_ring_bell(xpipe__chan_t *c)
+{
+    char b = 'b';
+    DWORD n;
+
+    (void)xpipe__win32_io(c, 1, &b, 1, XPIPE__NOW, &n);
+}
+
+/* Wake whoever waits on the peer's word of out as how says. */
+static void fast_kick(xpipe__chan_t *c, int out, int how)
+{
+    if (how == XPIPE__RING_SLEEPS)
+        SetEvent(fast_peer_event(c->fast, out));
+    else if (how == XPIPE__RING_BELL)
+        fast_ring_bell(c);
+}
+
+static uint32_t fast_id(void)
+{
+    uint32_t id;
+
+    if (apr_generate_random_bytes((unsigned char *)&id, sizeof(id))
+        != APR_SUCCESS)
+        id = (uint32_t)apr_time_now() ^ (uint32_t)GetCurrentProcessId();
+    return id;
+}
+
+static void fast_put64(unsigned char *p, apr_uint64_t v)
+{
+    int i;
+
+    for (i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static apr_uint64_t fast_get64(const unsigned char *p)
+{
+    apr_uint64_t v = 0;
+    int i;
+
+    for (i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static void fast_put32(unsigned char *p, uint32_t v)
+{
+    int i;
+
+    for (i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t fast_get32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16
+           | (uint32_t)p[3] << 24;
+}
+
+/* The server's memory: a section of the exact size, mapped and
+ * formatted, and the four events. */
+static apr_status_t fast_make(xpipe__win32_fast_t *f, uint32_t cap, uint32_t id)
+{
+    apr_uint64_t size = xpipe__ring_size(cap);
+    int i;
+
+    f->section = win32_sys.create_file_mapping(
+        INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, (DWORD)(size >> 32),
+        (DWORD)size, NULL);
+    if (f->section == NULL)
+        return xpipe__fail(win32_os_status(GetLastError()),
+                           "cannot make the shared memory");
+    f->base =
+        MapViewOfFile(f->section, FILE_MAP_ALL_ACCESS, 0, 0, (SIZE_T)size);
+    if (f->base == NULL)
+        return xpipe__fail(win32_os_status(GetLastError()),
+                           "cannot map the shared memory");
+    xpipe__ring_format(f->base, cap, id);
+    for (i = 0; i < 4; i++)
+        if ((f->ev[i] = win32_sys.create_event(NULL, FALSE, FALSE, NULL))
+            == NULL)
+            return win32_os_status(GetLastError());
+    return APR_SUCCESS;
+}
+
+apr_status_t xpipe__win32_fast_offer(xpipe__chan_t *c, const xpipe_attr_t *attr,
+                                     apr_pool_t *pool)
+{
+    xpipe__win32_fast_t *f = fast_new(c, attr, 1, pool);
+    uint32_t cap = (uint32_t)xpipe__win32_fast_ring(attr), id = fast_id();
+    unsigned char m[FAST_OFFER_LEN];
+    apr_status_t rv = APR_SUCCESS;
+    fast_detail_t kept;
+    ULONG pid = 0;
+    int i;
+
+    fast_detail_save(&kept);
+    xpipe__a32_set(&f->rx, RX_WATCH);
+    /* The client's process, to notice its end while we sleep. */
+    if (!GetNamedPipeClientProcessId(c->pipe, &pid)
+        || (f->peer = OpenProcess(SYNCHRONIZE, FALSE, pid)) == NULL)
+        rv = xpipe__fail(win32_os_status(GetLastError()),
+                         "cannot open the client's process");
+    if (rv == APR_SUCCESS && cap == 0)
+        rv = APR_ENOTIMPL;
+    if (rv == APR_SUCCESS)
+        rv = fast_make(f, cap, id);
+    if (rv == APR_SUCCESS)
+        rv = xpipe__ring_attach(&f->ring, f->base, cap, 1, f->message,
+                                f->max_message);
+    if (rv != APR_SUCCESS) {
+        char why[120];
+        xpipe__log(attr, "fast path not offered: %s",
+                   *xpipe_error_detail() ? xpipe_error_detail()
+                                         : apr_strerror(rv, why, sizeof(why)));
+        fast_detail_restore(&kept);
+        fast_unmap(f);
+        /* The client keeps the framed pipe. A client gone already finds
+         * out from the pipe: never accept's failure. */
+        xpipe__a32_set(&f->tx, TX_PIPE);
+        (void)fast_say(c, 'N', NULL, 0, XPIPE__NOW, NULL);
+        return APR_SUCCESS;
+    }
+    memset(m, 0, sizeof(m));
+    m[0] = 'F';
+    fast_put32(m + 4, XPIPE__RING_VERSION);
+    fast_put32(m + 8, cap);
+    fast_put32(m + 12, id);
+    fast_put64(m + 16, (apr_uint64_t)(apr_uintptr_t)f->section);
+    for (i = 0; i < 4; i++)
+        fast_put64(m + 24 + 8 * i, (apr_uint64_t)(apr_uintptr_t)f->ev[i]);
+    (void)fast_say(c, 'F', m + 1, FAST_OFFER_LEN - 1, XPIPE__NOW, NULL);
+    fast_detail_restore(&kept);
+    return APR_SUCCESS;
+}
+
+apr_status_t xpipe__win32_fast_ask(xpipe__chan_t *c, const xpipe_attr_t *attr,
+                                   HANDLE server, apr_pool_t *pool)
+{
+    xpipe__win32_fast_t *f = fast_new(c, attr, 0, pool);
+
+    f->peer = server;
+    xpipe__a32_set(&f->rx, RX_ANSWER);
+    return APR_SUCCESS;
+}
+
+/* A handle of the server's, by its value there, into ours. */
+static HANDLE fast_pull(xpipe__win32_fast_t *f, apr_uint64_t v)
+{
+    HANDLE h = NULL;
+
+    if (v == 0 || v != (apr_uint64_t)(apr_uintptr_t)(HANDLE)(apr_uintptr_t)v
+        || !win32_sys.duplicate_handle(f->peer, (HANDLE)(apr_uintptr_t)v,
+                                       GetCurrentProcess(), &h, 0, FALSE,
+                                       DUPLICATE_SAME_ACCESS))
+        return NULL;
+    return h;
+}
+
+/* Check the server's offer (its body: n bytes at m) and attach. */
+static apr_status_t fast_accept_offer(xpipe__win32_fast_t *f,
+                                      const unsigned char *m, DWORD n)
+{
+    uint32_t cap, id;
+    volatile uint32_t *hid;
+    apr_size_t size;
+    int i;
+
+    if (n != FAST_OFFER_LEN - 1)
+        return xpipe__fail(XPIPE_EPROTO, "the offer has %lu bytes",
+                           (unsigned long)n);
+    m--; /* offsets as in the layout, tag included */
+    cap = fast_get32(m + 8);
+    id = fast_get32(m + 12);
+    if (fast_get32(m + 4) != XPIPE__RING_VERSION)
+        return xpipe__fail(XPIPE_EPROTO, "the offer is of version %u",
+                           (unsigned)fast_get32(m + 4));
+    if (cap == 0
+        || xpipe__ring_cap(xpipe__ring_size(cap), f->max_message) != cap)
+        return xpipe__fail(XPIPE_EPROTO, "the offer's capacity %u is no ring's",
+                           (unsigned)cap);
+    size = xpipe__ring_size(cap);
+    f->section = fast_pull(f, fast_get64(m + 16));
+    if (f->section == NULL)
+        return xpipe__fail(XPIPE_EPROTO, "the offer's section cannot be had "
+                                         "from the server's process");
+    /* A section smaller than that is not mapped: MapViewOfFile fails. */
+    f->base = MapViewOfFile(f->section, FILE_MAP_ALL_ACCESS, 0, 0, size);
+    if (f->base == NULL)
+        return xpipe__fail(XPIPE_EPROTO,
+                           "the offer's section does not map at %lu bytes "
+                           "(error %lu)",
+                           (unsigned long)size, (unsigned long)GetLastError());
+    hid = &((xpipe__ring_hdr_t *)f->base)->id;
+    if (*hid != id) /* a value the server has reused since */
+        return xpipe__fail(XPIPE_EPROTO, "the offer's section is another's");
+    /* Setting an event is harmless (one spurious wake-up) and fails for
+     * any other kind of object. */
+    for (i = 0; i < 4; i++)
+        if ((f->ev[i] = fast_pull(f, fast_get64(m + 24 + 8 * i))) == NULL
+            || !SetEvent(f->ev[i]))
+            return xpipe__fail(XPIPE_EPROTO,
+                               "the offer's event %d cannot be had or set", i);
+    return xpipe__ring_attach(&f->ring, f->base, cap, 0, f->message,
+                              f->max_message);
+}
+
+/* Read one pipe message whole into f->in: APR_SUCCESS with *n its size;
+ * one too long for any of ours is read to its end and dropped with
+ * XPIPE_EMSGSIZE. Errors are the pipe's. */
+static apr_status_t fast_read_msg(xpipe__chan_t *c, DWORD *n,
+                                  apr_time_t deadline)
+{
+    xpipe__win32_fast_t *f = c->fast;
+    DWORD cap = (DWORD)(f->message ? f->max_message + 1 : FAST_CHUNK + 1);
+    DWORD avail, left, m;
+    unsigned char *rest;
+    apr_status_t rv;
+
+    if (cap < FAST_OFFER_LEN)
+        cap = FAST_OFFER_LEN;
+    if ((rv = fast_room(&f->in, &f->in_cap, cap)) != APR_SUCCESS)
+        return rv;
+    do
+        rv = xpipe__win32_io(c, 0, f->in, cap, deadline, n);
+    while (rv == APR_SUCCESS && *n == 0);
+    if (rv == APR_SUCCESS || APR_TO_OS_ERROR(rv) != ERROR_MORE_DATA)
+        return rv;
+    if (!win32_sys.peek_named_pipe(c->pipe, NULL, 0, NULL, &avail, &left))
+        return win32_os_status(GetLastError());
+    if ((rest = malloc(left ? left : 1)) == NULL)
+        return APR_ENOMEM;
+    rv = xpipe__win32_io(c, 0, rest, left, deadline, &m);
+    free(rest);
+    *n += m;
+    return rv == APR_SUCCESS ? XPIPE_EMSGSIZE : rv;
+}
+
+/* The pipe's failures as a receive reports them. */
+static apr_status_t fast_pipe_status(apr_status_t rv)
+{
+    switch (APR_TO_OS_ERROR(rv)) {
+    case ERROR_BROKEN_PIPE: /* peer closed, all read: end */
+    case ERROR_PIPE_NOT_CONNECTED: return APR_EOF;
+    default: return rv;
+    }
+}
+
+/* The client: read the server's offer if not read yet, waiting until the
+ * deadline for it to come. APR_SUCCESS once it is known. */
+static apr_status_t fast_answer(xpipe__chan_t *c, apr_time_t deadline)
+{
+    xpipe__win32_fast_t *f = c->fast;
+    apr_status_t rv = APR_SUCCESS;
+    fast_detail_t kept;
+    DWORD n = 0, avail = 0;
+
+    EnterCriticalSection(&f->lock);
+    if (xpipe__a32_get(&f->rx) != RX_ANSWER) {
+        LeaveCriticalSection(&f->lock);
+        return APR_SUCCESS;
+    }
+    /* Not waiting: only what is there. */
+    if (xpipe__remaining_ms(deadline) == 0
+        && win32_sys.peek_named_pipe(c->pipe, NULL, 0, NULL, &avail, NULL)
+        && avail == 0) {
+        LeaveCriticalSection(&f->lock);
+        return APR_TIMEUP;
+    }
+    rv = fast_read_msg(c, &n, deadline);
+    if (rv == APR_SUCCESS && n >= 1 && (f->in[0] == 'F' || f->in[0] == 'N')) {
+        fast_detail_save(&kept);
+        rv = f->in[0] == 'N' ? APR_ENOTIMPL
+                             : fast_accept_offer(f, f->in + 1, n - 1);
+        if (rv == APR_SUCCESS)
+            xpipe__a32_set(&f->rx, RX_WATCH);
+        else {
+            if (rv != APR_ENOTIMPL)
+                xpipe__log(f->attr, "fast path refused: %s",
+                           xpipe_error_detail());
+            fast_detail_restore(&kept);
+            fast_unmap(f);
+            xpipe__a32_set(&f->tx, TX_PIPE);
+            xpipe__a32_set(&f->rx, RX_PLAIN);
+        }
+        rv = APR_SUCCESS;
+    }
+    else if (rv == APR_SUCCESS || rv == XPIPE_EMSGSIZE) {
+        xpipe__a32_set(&f->tx, TX_PIPE);
+        xpipe__a32_set(&f->rx, RX_PLAIN);
+        rv = xpipe__fail(XPIPE_EPROTO, "the server's first message on the "
+                                       "fast path's pipe is not an offer");
+    }
+    else
+        rv = fast_pipe_status(rv);
+    LeaveCriticalSection(&f->lock);
+    return rv;
+}
+
+/* Spin a while for the peer to move, when it runs on another CPU. */
+static int fast_spin(xpipe__chan_t *c, int out)
+{
+    xpipe__win32_fast_t *f = c->fast;
+    int me = (int)GetCurrentProcessorNumber(),
+        peer = xpipe__ring_peer_cpu(&f->ring, out), i;
+    apr_time_t until;
+
+    if (peer == me || peer < 0)
+        return 0;
+    until = apr_time_now() + FAST_SPIN;
+    do {
+        for (i = 0; i < 64; i++) {
+            if (xpipe__ring_ready(&f->ring, out))
+                return 1;
+            YieldProcessor();
+        }
+    } while (apr_time_now() < until);
+    return 0;
+}
+
+/* Take the doorbells (and any framing the peer sends after its 'S',
+ * which there is none of); notice the pipe's end. */
+static void fast_drain(xpipe__chan_t *c)
+{
+    xpipe__win32_fast_t *f = c->fast;
+    DWORD avail, n;
+
+    for (;;) {
+        if (!win32_sys.peek_named_pipe(c->pipe, NULL, 0, NULL, &avail, NULL)) {
+            xpipe__a32_set(&f->dead, 1);
+            return;
+        }
+        if (avail == 0 || fast_read_msg(c, &n, XPIPE__NOW) != APR_SUCCESS)
+            return;
+    }
+}
+
+/* A move on the ring could not happen: wait for the peer's next one (or
+ * the deadline, an interrupt, a close, the peer's end). APR_SUCCESS: try
+ * again; APR_EOF: the peer is gone. */
+static apr_status_t fast_wait(xpipe__chan_t *c, int out, apr_time_t deadline)
+{
+    xpipe__win32_fast_t *f = c->fast;
+    int bell = (int)xpipe__a32_get(&f->bell), left;
+    HANDLE hs[3];
+    DWORD w, ms;
+
+    if (xpipe__a32_get(&f->dead))
+        return APR_EOF;
+    /* The ring's event, the peer's process, the wake event (if it can
+     * be made: else the wait runs to its deadline). */
+    hs[0] = fast_my_event(f, out);
+    hs[1] = f->peer;
+    hs[2] = xpipe__win32_event(&c->wake);
+    if (hs[2] && WaitForSingleObject(hs[2], 0) == WAIT_OBJECT_0)
+        return XPIPE_ECANCELED;
+    if (xpipe__remaining_ms(deadline) == 0) {
+        /* A poll set's try: it waits for the doorbell next. */
+        if (bell) {
+            fast_drain(c);
+            if (!xpipe__ring_arm(&f->ring, out, XPIPE__RING_BELL))
+                return APR_SUCCESS;
+        }
+        return xpipe__a32_get(&f->dead) ? APR_EOF : APR_TIMEUP;
+    }
+    if (fast_spin(c, out))
+        return APR_SUCCESS;
+    if (!xpipe__ring_arm(&f->ring, out, XPIPE__RING_SLEEPS))
+        return APR_SUCCESS;
+    for (;;) {
+        left = xpipe__remaining_ms(deadline);
+        ms = left < 0 ? INFINITE : (DWORD)left;
+        w = win32_sys.wait_for_multiple_objects(hs[2] ? 3 : 2, hs, FALSE, ms);
+        if (w != WAIT_TIMEOUT || xpipe__remaining_ms(deadline) == 0)
+            break; /* else woke a little early: rounding */
+    }
+    xpipe__ring_disarm(&f->ring, out);
+    if (bell) /* back to the bell, for the poll set */
+        xpipe__ring_arm(&f->ring, out, XPIPE__RING_BELL);
+    if (w == WAIT_OBJECT_0)
+        return APR_SUCCESS;
+    if (w == WAIT_OBJECT_0 + 1) {
+        xpipe__a32_set(&f->dead, 1);
+        return APR_EOF;
+    }
+    if (w == WAIT_OBJECT_0 + 2)
+        return XPIPE_ECANCELED;
+    if (w == WAIT_TIMEOUT)
+        return xpipe__ring_ready(&f->ring, out) ? APR_SUCCESS : APR_TIMEUP;
+    return win32_os_status(GetLastError());
+}
+
+/* A move on the ring, waiting as needed. */
+static apr_status_t fast_ring_io(xpipe__chan_t *c, int out, void *buf,
+                                 apr_size_t *len, apr_time_t deadline)
+{
+    xpipe__win32_fast_t *f = c->fast;
+    apr_size_t want = *len;
+    apr_status_t rv;
+    int wake;
+
+    for (;;) {
+        *len = want;
+        if (out && f->message)
+            rv = xpipe__ring_send(&f->ring, buf, want, &wake);
+        else if (out)
+            rv = xpipe__ring_write(&f->ring, buf, len, &wake);
+        else if (f->message)
+            rv = xpipe__ring_recv(&f->ring, buf, len, &wake);
+        else
+            rv = xpipe__ring_read(&f->ring, buf, len, &wake);
+        if (wake != XPIPE__RING_AWAKE)
+            fast_kick(c, out, wake);
+        if (rv != APR_EAGAIN)
+            break;
+        rv = fast_wait(c, out, deadline);
+        if (APR_STATUS_IS_EOF(rv)) {
+            /* Gone: what it wrote before is still read first. */
+            if (!out && xpipe__ring_ready(&f->ring, 0))
+                continue;
+            rv = out ? xpipe__fail(XPIPE_EPIPE, "the peer is gone") : APR_EOF;
+            break;
+        }
+        if (rv != APR_SUCCESS)
+            break;
+    }
+    if (rv == APR_SUCCESS)
+        xpipe__ring_cpu_set(&f->ring, out, (int)GetCurrentProcessorNumber());
+    else if (rv != XPIPE_EMSGSIZE)
+        *len = 0;
+    return rv;
+}
+
+/* The sender: may it use the ring now? Moves there when the peer has
+ * attached, saying 'S' first. 1: the ring; 0: the pipe; or a failure. */
+static apr_status_t fast_tx(xpipe__chan_t *c, apr_time_t deadline, int *ring)
+{
+    xpipe__win32_fast_t *f = c->fast;
+    apr_uint32_t tx = xpipe__a32_get(&f->tx);
+    apr_status_t rv;
+
+    *ring = tx == TX_RING;
+    if (tx != TX_PIPE_WAIT)
+        return APR_SUCCESS;
+    /* A client looks for the offer (never waits) at its sends number 1,
+     * 2, 4, 8...; a receive always settles it. */
+    if (xpipe__a32_get(&f->rx) == RX_ANSWER) {
+        unsigned long k = ++f->looks;
+        if ((k & (k - 1)) == 0)
+            (void)fast_answer(c, XPIPE__NOW);
+    }
+    if (xpipe__a32_get(&f->tx) != TX_PIPE_WAIT
+        || xpipe__a32_get(&f->rx) == RX_ANSWER || f->base == NULL
+        || !xpipe__ring_peer_attached(&f->ring))
+        return APR_SUCCESS;
+    rv = fast_say(c, 'S', NULL, 0, deadline, NULL);
+    if (rv != APR_SUCCESS)
+        return rv;
+    xpipe__a32_set(&f->tx, TX_RING);
+    *ring = 1;
+    return APR_SUCCESS;
+}
+
+static apr_status_t fast_send_status(apr_status_t rv)
+{
+    switch (APR_TO_OS_ERROR(rv)) {
+    case ERROR_NO_DATA: /* the peer closed its end */
+    case ERROR_BROKEN_PIPE:
+    case ERROR_PIPE_NOT_CONNECTED: return XPIPE_EPIPE;
+    default: return rv;
+    }
+}
+
+/* Sending on the framed pipe: a message whole, or bytes in chunks (one
+ * per call: the caller loops). */
+static apr_status_t fast_pipe_send(xpipe__chan_t *c, const void *buf,
+                                   apr_size_t *len, apr_time_t deadline)
+{
+    xpipe__win32_fast_t *f = c->fast;
+    DWORD want = (DWORD)(*len > FAST_CHUNK && !f->message ? FAST_CHUNK : *len),
+          n = 0;
+    apr_status_t rv = fast_say(c, 'D', buf, want, deadline, &n);
+
+    if (!f->message && n > 0 && (rv == APR_TIMEUP || rv == XPIPE_ECANCELED))
+        rv = APR_SUCCESS; /* what went is delivered */
+    *len = rv == APR_SUCCESS ? (f->message ? want : n) : 0;
+    return rv == APR_SUCCESS ? rv : fast_send_status(rv);
+}
+
+/* Receiving on the framed pipe: 'D' is data, 'S' moves to the ring,
+ * 'b' is nothing. APR_EAGAIN: go on with the ring. */
+static apr_status_t fast_pipe_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
+                                   apr_time_t deadline)
+{
+    xpipe__win32_fast_t *f = c->fast;
+    apr_status_t rv;
+    DWORD n, body;
+
+    if (f->part_len > 0) { /* byte mode: the rest of a message */
+        apr_size_t k = *len < f->part_len ? *len : f->part_len;
+        memcpy(buf, f->in + f->part, k);
+        f->part += (DWORD)k;
+        f->part_len -= (DWORD)k;
+        *len = k;
+        return APR_SUCCESS;
+    }
+    if (xpipe__held_take(&c->held, buf, len, &rv))
+        return rv;
+    for (;;) {
+        rv = fast_read_msg(c, &n, deadline);
+        if (rv == XPIPE_EMSGSIZE) { /* past the maximum: gone */
+            *len = n - 1;
+            return rv;
+        }
+        if (rv != APR_SUCCESS) {
+            *len = 0;
+            return fast_pipe_status(rv);
+        }
+        body = n - 1;
+        if (f->in[0] == 'b')
+            continue;
+        if (f->in[0] == 'S' && body == 0 && f->base
+            && xpipe__a32_get(&f->rx) == RX_WATCH) {
+            xpipe__a32_set(&f->rx, RX_RING);
+            return APR_EAGAIN;
+        }
+        if (f->in[0] != 'D' || body == 0) {
+            *len = 0;
+            return xpipe__fail(XPIPE_EPROTO,
+                               "the peer sent a message tagged %#x on the "
+                               "fast path's pipe",
+                               (unsigned)f->in[0]);
+        }
+        break;
+    }
+    if (!f->message) {
+        apr_size_t k = *len < body ? *len : body;
+        memcpy(buf, f->in + 1, k);
+        f->part = 1 + (DWORD)k;
+        f->part_len = body - (DWORD)k;
+        *len = k;
+        return APR_SUCCESS;
+    }
+    if (body > *len) { /* kept whole for the next call */
+        if ((c->held.data = malloc(body)) == NULL)
+            return APR_ENOMEM;
+        memcpy(c->held.data, f->in + 1, body);
+        c->held.len = body;
+        *len = body;
+        return XPIPE_EMSGSIZE;
+    }
+    memcpy(buf, f->in + 1, body);
+    *len = body;
+    return APR_SUCCESS;
+}
+
+apr_status_t xpipe__win32_fast_io(xpipe__chan_t *c, int out, void *buf,
+                                  apr_size_t *len, apr_time_t deadline)
+{
+    xpipe__win32_fast_t *f = c->fast;
+    apr_status_t rv;
+    int ring;
+
+    if (out) {
+        rv = fast_tx(c, deadline, &ring);
+        if (rv != APR_SUCCESS) {
+            *len = 0;
+            return fast_send_status(rv);
+        }
+        return ring ? fast_ring_io(c, 1, buf, len, deadline)
+                    : fast_pipe_send(c, buf, len, deadline);
+    }
+    if (xpipe__a32_get(&f->rx) == RX_ANSWER) {
+        rv = fast_answer(c, deadline);
+        if (rv != APR_SUCCESS) {
+            *len = 0;
+            return rv;
+        }
+    }
+    if (xpipe__a32_get(&f->rx) != RX_RING) {
+        apr_size_t want = *len;
+        rv = fast_pipe_recv(c, buf, len, deadline);
+        if (rv != APR_EAGAIN)
+            return rv;
+        *len = want;
+    }
+    return fast_ring_io(c, 0, buf, len, deadline);
+}
+
+int xpipe__win32_fast_ring_rx(const xpipe__chan_t *c)
+{
+    xpipe__win32_fast_t *f = c->fast;
+
+    return f && xpipe__a32_get(&f->rx) == RX_RING;
+}
+
+void xpipe__win32_fast_close(xpipe__chan_t *c)
+{
+    xpipe__win32_fast_t *f = c->fast;
+    int wake, out;
+
+    if (f->base)
+        for (out = 0; out < 2; out++) {
+            xpipe__ring_shut(&f->ring, out, &wake);
+            if (wake != XPIPE__RING_AWAKE)
+                fast_kick(c, out, wake);
+        }
+    fast_unmap(f);
+    if (f->peer)
+        win32_sys.close_handle(f->peer);
+    free(f->in);
+    free(f->out);
+    DeleteCriticalSection(&f->lock);
+    c->fast = NULL;
+}
+
+void xpipe__win32_fast_bell(xpipe__chan_t *c)
+{
+    xpipe__a32_set(&((xpipe__win32_fast_t *)c->fast)->bell, 1);
+}
+
+int xpipe__win32_fast_ready(xpipe__chan_t *c, int req, int pipe_in)
+{
+    xpipe__win32_fast_t *f = c->fast;
+    DWORD avail = 0;
+    int ev = 0, piped;
+
+    piped = pipe_in
+            || !win32_sys.peek_named_pipe(c->pipe, NULL, 0, NULL, &avail, NULL)
+            || avail > 0;
+    if (xpipe__a32_get(&f->rx) == RX_ANSWER && piped)
+        (void)fast_answer(c, XPIPE__NOW);
+    if (req & XPIPE_POLLIN) {
+        if (xpipe__a32_get(&f->rx) != RX_RING) {
+            if (piped || c->held.data || f->part_len)
+                ev |= XPIPE_POLLIN; /* the pipe's data, or an 'S' */
+        }
+        else {
+            if (piped)
+                fast_drain(c);
+            if (xpipe__a32_get(&f->dead) || xpipe__ring_ready(&f->ring, 0)
+                || !xpipe__ring_arm(&f->ring, 0, XPIPE__RING_BELL))
+                ev |= XPIPE_POLLIN;
+        }
+    }
+    c->full = 0;
+    if (req & XPIPE_POLLOUT) {
+        if (xpipe__a32_get(&f->tx) != TX_RING || xpipe__a32_get(&f->dead)
+            || xpipe__ring_ready(&f->ring, 1)
+            || !xpipe__ring_arm(&f->ring, 1, XPIPE__RING_BELL))
+            ev |= XPIPE_POLLOUT;
+        else { /* the doorbell tells; a look now and then anyway */
+            c->full = 1;
+            c->full_at = apr_time_now();
+        }
+    }
+    return ev;
+}
