@@ -187,12 +187,16 @@ case "${1:-test}" in
 deps) deps ;;
 setup) setup ;;
 test)
-    rm -f build-win/meson-logs/testlog.json
+    rm -f build-win/meson-logs/testlog.json build-win/meson-logs/testlog-fast.json
     setup
     log "Windows suite (backend: win32, under Wine)"
     wine_start
     meson test -C build-win --no-rebuild --suite conformance --suite package --print-errorlogs \
         >"$XPIPE_LOGS/windows-test.log" 2>&1 || true
+    log "Windows suite on the fast path (XPIPE_FAST_PATH=force, under Wine)"
+    rm -f build-win/meson-logs/testlog-fast.json
+    meson test -C build-win --no-rebuild --suite conformance --setup fast --print-errorlogs \
+        >"$XPIPE_LOGS/windows-fast-test.log" 2>&1 || true
     wine_stop
     [ -s build-win/meson-logs/testlog.json ] \
         || fail "meson test wrote no results (logs/windows-test.log: $(tail -1 "$XPIPE_LOGS/windows-test.log"))"

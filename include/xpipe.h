@@ -473,18 +473,23 @@ XPIPE_API apr_status_t xpipe_attr_handles_set(xpipe_attr_t *attr, int on);
  * Both ends decide: a client asks only when this is set on it, and a
  * server takes only when it is set on the listener; otherwise, or when
  * either end cannot (another OS, a peer that is not xpipe, memory that
- * fails the checks), the channel keeps the socket. Asking costs the
- * client one round trip at connect. Linux only (a sealed memfd, futex
- * waits); other systems keep the socket. Channels with
+ * fails the checks), the channel keeps the socket or pipe. Linux (a
+ * sealed memfd, futex waits) and Windows (an unnamed section and events,
+ * local pipe names only, both ends run by the same user: the server also
+ * listens on the name plus ".xpipe-fast-b" or "-m", which the client
+ * tries first); other systems keep the socket. Channels with
  * xpipe_attr_handles_set, pairs, spawned and adopted channels keep it
  * too. A peer that breaks the protocol (scribbles the shared indices or
  * lengths) gets the channel XPIPE_EPROTO, never a crash.
  *
  * What changes: a peer killed (rather than closed) is noticed by a call
- * that waits within 50 ms; a write that needs no wait may still succeed
- * into the ring then. xpipe_os_handle_get's descriptor becomes readable
- * when the channel may have become readable or writable: an event loop
- * waits for readability only, then calls with timeout 0.
+ * that waits within 50 ms (Linux; at once on Windows, which waits on the
+ * peer's process too); a write that needs no wait may still succeed
+ * into the ring then. Linux: xpipe_os_handle_get's descriptor becomes
+ * readable when the channel may have become readable or writable: an
+ * event loop waits for readability only, then calls with timeout 0.
+ * Windows: xpipe_os_handle_get says APR_ENOTIMPL (the pipe would not
+ * tell of the ring); poll sets work.
  * The environment variable XPIPE_FAST_PATH=force turns it on for every
  * channel that may have it (for testing a program on the fast path).
  * @param attr the attribute set.

@@ -38,7 +38,10 @@
 #endif
 #ifdef _WIN32
 #define FT_WIN32 1
+#include "../lib/ring.h"
 #include "xsys.h"
+
+#include <stdint.h>
 #else
 #define FT_WIN32 0
 #endif
@@ -159,7 +162,8 @@ static void spy_install(void)
 #if FT_WIN32
 /* The spy: pipe reads and writes that move data (a doorbell is one
  * byte, and none is expected here), and waits. */
-static _Atomic int spy_io, spy_waits;
+static _Atomic int spy_io, spy_waits, spy_wakes, spy_drop_wakes;
+static HANDLE _Atomic spy_waited; /* the first handle of the last wait */
 
 static BOOL WINAPI spy_read(HANDLE h, LPVOID b, DWORD n, LPDWORD got,
                             LPOVERLAPPED ov)
@@ -179,18 +183,28 @@ static BOOL WINAPI spy_write(HANDLE h, LPCVOID b, DWORD n, LPDWORD got,
 
 static DWORD WINAPI spy_wait(DWORD n, const HANDLE *h, BOOL all, DWORD ms)
 {
+    spy_waited = h[0];
     spy_waits++;
     return xt_sys_real.wait_for_multiple_objects(n, h, all, ms);
+}
+
+static BOOL WINAPI spy_set_event(HANDLE h)
+{
+    if (spy_drop_wakes)
+        return TRUE; /* a peer that never wakes us */
+    spy_wakes++;
+    return xt_sys_real.set_event(h);
 }
 
 static void spy_install(void)
 {
     xt_sys_t *sys = xt_sys_take();
 
-    spy_io = spy_waits = 0;
+    spy_io = spy_waits = spy_wakes = spy_drop_wakes = 0;
     sys->read_file = spy_read;
     sys->write_file = spy_write;
     sys->wait_for_multiple_objects = spy_wait;
+    sys->set_event = spy_set_event;
 }
 #endif
 
@@ -686,7 +700,7 @@ static void test_nothing_leaks(void)
 }
 #endif
 
-#if FT_LINUX
+#if FT_RINGS
 /* ------------------------------------------------------------------ */
 /* A peer that dies: a child process on the fast path, killed. */
 
@@ -715,7 +729,7 @@ static int child_fast_peer(const char *name, const char *a2)
 }
 #endif
 
-#if FT_LINUX
+#if FT_RINGS
 static void test_killed_peer_is_noticed(void)
 {
     xpipe_listener_t *l = NULL;
@@ -729,7 +743,7 @@ static void test_killed_peer_is_noticed(void)
     apr_status_t rv;
     int k;
 
-    if (ft_skip_unless_linux())
+    if (ft_skip_unless_rings())
         return;
     XT_OK(xpipe_listen(&l, name, ft_attr(XPIPE_MODE_MESSAGE, 1), xt_p));
     XT_OK(xt_child_start(&proc, "fast-peer", xpipe_listener_native_name(l),
@@ -818,9 +832,29 @@ static void test_hostile_memory_is_refused(void)
 }
 #endif
 
-#if FT_LINUX
+#if FT_RINGS
 /* The shared mappings of this process's fast channels (both ends are
  * here, so each channel's memory is mapped twice). */
+#if FT_WIN32
+/* The rings' views in this process: mapped memory that starts with the
+ * header's magic. */
+static int ft_mappings(unsigned char **out, int max)
+{
+    MEMORY_BASIC_INFORMATION mi;
+    unsigned char *at = NULL;
+    int n = 0;
+
+    while (n < max && VirtualQuery(at, &mi, sizeof(mi)) == sizeof(mi)) {
+        if (mi.State == MEM_COMMIT && mi.Type == MEM_MAPPED
+            && mi.BaseAddress == mi.AllocationBase
+            && mi.Protect == PAGE_READWRITE && mi.RegionSize >= 4096
+            && *(uint32_t *)mi.BaseAddress == XPIPE__RING_MAGIC)
+            out[n++] = mi.BaseAddress;
+        at = (unsigned char *)mi.BaseAddress + mi.RegionSize;
+    }
+    return n;
+}
+#else
 static int ft_mappings(unsigned char **out, int max)
 {
     FILE *f = fopen("/proc/self/maps", "r");
@@ -838,6 +872,7 @@ static int ft_mappings(unsigned char **out, int max)
     fclose(f);
     return n;
 }
+#endif
 
 /* A pair on the rings, and the header of its memory. */
 static xpipe__ring_hdr_t *ft_scribble_pair(xpipe_t **c, xpipe_t **s,
@@ -856,12 +891,12 @@ static xpipe__ring_hdr_t *ft_scribble_pair(xpipe_t **c, xpipe_t **s,
 /* A peer that scribbles the indices or a message's length: the channel
  * says XPIPE_EPROTO (and keeps saying it), nothing is read out of
  * bounds (the ASan leg), close is clean. */
-#if FT_LINUX
+#if FT_RINGS
 static void test_scribbled_indices_and_lengths(void)
 {
     int what;
 
-    if (ft_skip_unless_linux())
+    if (ft_skip_unless_rings())
         return;
     for (what = 0; what < 4; what++) {
         static unsigned char buf[1 << 16];
@@ -909,11 +944,14 @@ static void test_scribbled_indices_and_lengths(void)
 }
 #endif
 
-#if FT_LINUX
+#if FT_RINGS
 typedef struct ft_noise_t {
     _Atomic uint32_t *word;
     _Atomic int stop;
     long wakes;
+#if FT_WIN32
+    HANDLE ev;
+#endif
 } ft_noise_t;
 
 /* A peer that wakes us all the time: the word reset, a wake, again. */
@@ -923,7 +961,11 @@ static apr_status_t ft_noise(void *arg)
 
     while (!z->stop) {
         atomic_store(z->word, 0);
+#if FT_WIN32
+        SetEvent(z->ev); /* the event the receiver sleeps on */
+#else
         xt_sys_real.futex((unsigned int *)z->word, FUTEX_WAKE, 1, NULL);
+#endif
         z->wakes++;
     }
     return APR_SUCCESS;
@@ -932,7 +974,7 @@ static apr_status_t ft_noise(void *arg)
 
 /* A peer that never wakes us: data still arrives (each wait is a slice
  * long). One that wakes us all the time: deadlines still hold. */
-#if FT_LINUX
+#if FT_RINGS
 static void test_wakeups_never_or_always(void)
 {
     xpipe__ring_hdr_t *h;
@@ -943,7 +985,7 @@ static void test_wakeups_never_or_always(void)
     apr_size_t n = sizeof(buf);
     apr_time_t t0;
 
-    if (ft_skip_unless_linux())
+    if (ft_skip_unless_rings())
         return;
     h = ft_scribble_pair(&c, &s, XPIPE_MODE_MESSAGE);
     /* Never: the sender's wakes are dropped. */
@@ -960,9 +1002,12 @@ static void test_wakeups_never_or_always(void)
         XT_OK(b.rv);
         CU_ASSERT(b.returned - until + XT_LONG < 1000000);
     }
+    memset(&z, 0, sizeof(z));
+#if FT_WIN32
+    z.ev = spy_waited; /* what the receive slept on */
+#endif
     xt_sys_restore();
     /* Always: a thread resets the server's waiting word and wakes it. */
-    memset(&z, 0, sizeof(z));
     z.word = &h->dir[0].cons_wait;
     t = xt_thread(ft_noise, &z);
     XT_OK(xpipe_timeout_set(s, 300000));
@@ -1075,6 +1120,146 @@ static void test_peers_that_are_not_xpipe(void)
 }
 #endif
 
+#if FT_WIN32
+/* ------------------------------------------------------------------ */
+/* A hostile server on Windows: this process on the fast path's name,
+ * with an offer wrong in one way each time. The client refuses it
+ * (logged) and keeps the framed pipe: the fake's data arrives, and the
+ * client's reaches the fake. A first message that is no offer at all
+ * makes the channel say XPIPE_EPROTO. */
+static void ft_put(unsigned char *p, apr_uint64_t v, int bytes)
+{
+    int i;
+
+    for (i = 0; i < bytes; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static HANDLE ft_section(apr_size_t size, uint32_t cap, uint32_t id)
+{
+    HANDLE h = CreateFileMappingW(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, 0,
+                                  (DWORD)size, NULL);
+    void *v = h ? MapViewOfFile(h, FILE_MAP_ALL_ACCESS, 0, 0, size) : NULL;
+
+    CU_ASSERT_FATAL(v != NULL);
+    if (cap)
+        xpipe__ring_format(v, cap, id);
+    UnmapViewOfFile(v);
+    return h;
+}
+
+/* The client's log: whether it said it refused. */
+static void ft_log(void *baton, const char *line)
+{
+    if (strstr(line, "fast path refused"))
+        ++*(int *)baton;
+}
+
+static void test_hostile_offer_is_refused(void)
+{
+    const uint32_t cap = XPIPE_FAST_RING_MIN;
+    int what, i;
+
+    /* 6 is a right offer: the client attaches (so the wrong ones are
+     * refused for what is wrong in them, not for the test's format). */
+    for (what = 0; what < 7; what++) {
+        xpipe_attr_t *ca = ft_attr(XPIPE_MODE_MESSAGE, 1);
+        int refused = 0;
+        xpipe_listener_t *l = NULL;
+        const char *name = xt_name();
+        unsigned char m[56], in[64];
+        wchar_t w[300];
+        HANDLE fake, sec = NULL, ev[4];
+        DWORD n = 0, avail = 0;
+        xpipe_t *c;
+        char buf[16];
+        apr_size_t got = sizeof(buf);
+
+        /* A plain listener on the name; the fake on the fast one. */
+        XT_OK(xpipe_listen(&l, name, xt_attr(XPIPE_MODE_MESSAGE), xt_p));
+        MultiByteToWideChar(CP_UTF8, 0, xpipe_listener_native_name(l), -1, w,
+                            280);
+        wcscat(w, L".xpipe-fast-m");
+        fake = CreateNamedPipeW(w, PIPE_ACCESS_DUPLEX,
+                                PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE
+                                    | PIPE_WAIT,
+                                1, 65536, 65536, 0, NULL);
+        CU_ASSERT_FATAL(fake != INVALID_HANDLE_VALUE);
+        XT_OK(xpipe_attr_log_set(ca, ft_log, &refused));
+        XT_OK(xpipe_connect(&c, name, ca, XT_LONG, xt_p));
+        XT_OK(xpipe_timeout_set(c, XT_LONG));
+        CU_ASSERT(ConnectNamedPipe(fake, NULL)
+                  || GetLastError() == ERROR_PIPE_CONNECTED);
+        for (i = 0; i < 4; i++)
+            ev[i] = CreateEventW(NULL, FALSE, FALSE, NULL);
+        switch (what) {
+        case 0: /* a section smaller than the ring it claims */
+            sec = ft_section(65536, 0, 0);
+            break;
+        case 1: /* a value that is no handle of the server's */ break;
+        case 2: /* an event that is a section */
+            sec = ft_section(xpipe__ring_size(cap), cap, 77);
+            CloseHandle(ev[2]);
+            ev[2] = ft_section(4096, 0, 0);
+            break;
+        case 3: /* the right size, another channel's memory (its id) */
+            sec = ft_section(xpipe__ring_size(cap), cap, 78);
+            break;
+        default: /* a capacity no ring has; no offer at all; right */
+            sec = ft_section(xpipe__ring_size(cap), cap, 77);
+            break;
+        }
+        memset(m, 0, sizeof(m));
+        m[0] = what == 5 ? 'Z' : 'F';
+        ft_put(m + 4, XPIPE__RING_VERSION, 4);
+        ft_put(m + 8, what == 4 ? cap + 4096 : cap, 4);
+        ft_put(m + 12, 77, 4);
+        ft_put(m + 16, what == 1 ? 0x7ffff0u : (apr_uint64_t)(apr_uintptr_t)sec,
+               8);
+        for (i = 0; i < 4; i++)
+            ft_put(m + 24 + 8 * i, (apr_uint64_t)(apr_uintptr_t)ev[i], 8);
+        CU_ASSERT(WriteFile(fake, m, sizeof(m), &n, NULL) && n == sizeof(m));
+        CU_ASSERT(WriteFile(fake, "Dhello", 6, &n, NULL) && n == 6);
+        if (what == 5)
+            XT_STATUS(xpipe_recv(c, buf, &got), XPIPE_EPROTO);
+        else {
+            XT_OK(xpipe_recv(c, buf, &got));
+            CU_ASSERT_EQUAL(got, 5);
+            CU_ASSERT_EQUAL(memcmp(buf, "hello", 5), 0);
+            XT_OK(xpipe_send(c, "back", 4));
+            /* Sent already: the read does not wait. */
+            CU_ASSERT_FATAL(PeekNamedPipe(fake, NULL, 0, NULL, &avail, NULL)
+                            && avail == 5);
+            CU_ASSERT(ReadFile(fake, in, sizeof(in), &n, NULL) && n == 5);
+            CU_ASSERT_EQUAL(memcmp(in, "Dback", 5), 0);
+        }
+        if (what == 6) { /* attached: it reads the ring from now on */
+            xpipe__ring_hdr_t *h =
+                MapViewOfFile(sec, FILE_MAP_ALL_ACCESS, 0, 0, 4096);
+            CU_ASSERT_FATAL(h != NULL);
+            CU_ASSERT_EQUAL(atomic_load(&h->dir[1].attached), 1);
+            UnmapViewOfFile(h);
+            CU_ASSERT_EQUAL(refused, 0);
+        }
+        else if (what < 5)
+            CU_ASSERT_EQUAL(refused, 1);
+        XT_OK(xpipe_close(c));
+        CloseHandle(fake);
+        if (sec)
+            CloseHandle(sec);
+        for (i = 0; i < 4; i++)
+            CloseHandle(ev[i]);
+        XT_OK(xpipe_listener_close(l));
+    }
+}
+#else
+static void test_hostile_offer_is_refused(void)
+{
+    xt_skip("Windows' offer (a section and events by value): this system "
+            "passes memory its own way");
+}
+#endif
+
 #if !FT_RINGS
 /* Where there is no fast path, its ring cases say so. */
 static void test_no_rings(void)
@@ -1085,6 +1270,9 @@ static void test_no_rings(void)
 #define test_either_end_declines test_no_rings
 #define test_interrupt_and_close_wake_the_ring test_no_rings
 #define test_nothing_leaks test_no_rings
+#define test_killed_peer_is_noticed test_no_rings
+#define test_scribbled_indices_and_lengths test_no_rings
+#define test_wakeups_never_or_always test_no_rings
 #endif
 
 #if !FT_LINUX
@@ -1094,10 +1282,7 @@ static void test_linux_only(void)
     ft_skip_unless_linux();
 }
 #define test_a_sender_only_client_switches test_linux_only
-#define test_killed_peer_is_noticed test_linux_only
 #define test_hostile_memory_is_refused test_linux_only
-#define test_scribbled_indices_and_lengths test_linux_only
-#define test_wakeups_never_or_always test_linux_only
 #define test_peers_that_are_not_xpipe test_linux_only
 #endif
 
@@ -1127,6 +1312,8 @@ CU_TestInfo xt_fast_tests[] = {
       test_killed_peer_is_noticed },
     { "unsealed, wrongly sized or non-memfd memory: refused, the socket",
       test_hostile_memory_is_refused },
+    { "Windows: a hostile offer is refused, the framed pipe, data intact",
+      test_hostile_offer_is_refused },
     { "scribbled indices and lengths: XPIPE_EPROTO, nothing out of bounds",
       test_scribbled_indices_and_lengths },
     { "a peer that never wakes, or always does: data arrives, deadlines hold",
@@ -1137,7 +1324,7 @@ CU_TestInfo xt_fast_tests[] = {
 };
 
 const xt_child_t xt_fast_children[] = {
-#if FT_LINUX
+#if FT_RINGS
     { "fast-peer", child_fast_peer },
 #endif
     { NULL, NULL },

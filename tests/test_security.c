@@ -467,13 +467,17 @@ static void test_client_refuses_squatter_in_rundir(void)
 /* Win32: what the pipe is created with, and what Windows would enforce */
 
 #ifdef _WIN32
-static DWORD spied_pipe_mode, spied_open_flags;
+static DWORD spied_pipe_mode, spied_fast_mode, spied_open_flags;
 
 static HANDLE WINAPI spy_create_named_pipe(LPCWSTR n, DWORD o, DWORD m, DWORD i,
                                            DWORD ob, DWORD ib, DWORD t,
                                            LPSECURITY_ATTRIBUTES sa)
 {
-    spied_pipe_mode = m;
+    /* The fast path's own name (XPIPE_FAST_PATH=force) apart. */
+    if (wcsstr(n, L".xpipe-fast-"))
+        spied_fast_mode = m;
+    else
+        spied_pipe_mode = m;
     return xt_sys_real.create_named_pipe(n, o, m, i, ob, ib, t, sa);
 }
 
@@ -495,8 +499,12 @@ static void test_remote_clients_rejected_by_default(void)
     XT_OK(xpipe_listen(&l, xt_name(), NULL, xt_p));
     CU_ASSERT(spied_pipe_mode & PIPE_REJECT_REMOTE_CLIENTS);
     XT_OK(xpipe_attr_remote_set(a, 1));
+    spied_fast_mode = 0;
     XT_OK(xpipe_listen(&l, xt_name(), a, xt_p));
     CU_ASSERT(!(spied_pipe_mode & PIPE_REJECT_REMOTE_CLIENTS));
+    /* The fast path's name is for local clients only, always. */
+    if (xt_fast_forced())
+        CU_ASSERT(spied_fast_mode & PIPE_REJECT_REMOTE_CLIENTS);
     /* Exported (the portable switch for \\host\pipe\name): the same, as
      * the OS's own SMB server serves the pipe. */
     a = xt_attr(XPIPE_MODE_BYTE);

@@ -269,11 +269,10 @@ apr_status_t xpipe__win32_peer_get(xpipe__chan_t *c, xpipe_peer_t *peer,
 
 apr_status_t xpipe__win32_os_handle_get(xpipe__chan_t *c, xpipe_os_handle_t *h)
 {
-    /* An event loop would hear the pipe, not the ring. */
+    /* On the fast path an event loop hears the pipe: the peer rings it
+     * when our ring was found empty (fast.c). */
     if (c->fast)
-        return xpipe__fail(APR_ENOTIMPL,
-                           "a channel on the fast path has no handle an "
-                           "event loop can wait on (Windows): use a poll set");
+        xpipe__win32_fast_bell(c);
     h->handle = c->pipe;
     return APR_SUCCESS;
 }

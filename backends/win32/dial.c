@@ -17,9 +17,10 @@ static HANDLE win32_open(const wchar_t *w)
 }
 
 /* The fast path's name, when a server listens there as the same user as
- * ours: APR_SUCCESS with *out on it; anything else: use the name itself
- * (nobody there, all its instances busy, another user's: a server that
- * is not ours never gets our memory's handles out of us, nor we its). */
+ * ours: APR_SUCCESS with *out on it; APR_ENOENT: use the name itself
+ * (nobody there, all its instances busy, another user's, not of message
+ * type: we never pull handles out of a process that is not ours); any
+ * other status is final, as it would be for the name itself. */
 static apr_status_t win32_dial_fast(xpipe__chan_t **out, const wchar_t *w,
                                     const char *native,
                                     const xpipe_attr_t *attr, apr_pool_t *pool)
@@ -31,10 +32,19 @@ static apr_status_t win32_dial_fast(xpipe__chan_t **out, const wchar_t *w,
     apr_status_t rv = APR_EGENERAL;
     ULONG pid = 0;
 
+    DWORD flags = 0, err;
+
     if (xpipe__win32_fast_name(w, attr->mode == XPIPE_MODE_MESSAGE, fw) < 0
         || (h = win32_open(fw)) == INVALID_HANDLE_VALUE)
         return APR_ENOENT;
-    if (GetNamedPipeServerProcessId(h, &pid)
+    /* Examined as the name itself is (its own code when that fails); a
+     * pipe there that is not of message type is not a fast path's. */
+    if (!win32_sys.get_named_pipe_info(h, &flags, NULL, NULL, NULL)) {
+        err = GetLastError();
+        win32_sys.close_handle(h);
+        return win32_os_status(err);
+    }
+    if ((flags & PIPE_TYPE_MESSAGE) && GetNamedPipeServerProcessId(h, &pid)
         && (proc = OpenProcess(PROCESS_DUP_HANDLE | SYNCHRONIZE
                                    | PROCESS_QUERY_LIMITED_INFORMATION,
                                FALSE, pid))
@@ -71,9 +81,11 @@ apr_status_t xpipe__win32_dial(xpipe__chan_t **out, const xpipe__name_t *name,
     if (xpipe__win32_wide_name(native, w) < 0)
         return xpipe__fail(XPIPE_EBADNAME, "%s does not convert to UTF-16",
                            native);
-    if (xpipe__win32_fast_ring(attr) > 0
-        && win32_dial_fast(out, w, native, attr, pool) == APR_SUCCESS)
-        return APR_SUCCESS;
+    if (xpipe__win32_fast_ring(attr) > 0) {
+        apr_status_t rv = win32_dial_fast(out, w, native, attr, pool);
+        if (rv != APR_ENOENT)
+            return rv;
+    }
     h = win32_open(w);
     if (h == INVALID_HANDLE_VALUE) {
         err = GetLastError();

@@ -87,6 +87,14 @@ struct xpipe__win32_fast_t {
     DWORD in_cap, part, part_len;
     unsigned char *out; /* the sender's framing buffer */
     DWORD out_cap;
+    /* A write nobody waits for (the offer, doorbells): it completes when
+     * the pipe has room, whatever the callers' deadlines. One at a time,
+     * under post_lock; both of an end's threads ring. */
+    CRITICAL_SECTION post_lock;
+    OVERLAPPED post_ov;
+    HANDLE post_ev;
+    int posting;
+    unsigned char post_buf[FAST_OFFER_LEN];
 };
 
 apr_size_t xpipe__win32_fast_ring(const xpipe_attr_t *attr)
@@ -96,7 +104,7 @@ apr_size_t xpipe__win32_fast_ring(const xpipe_attr_t *attr)
     static xpipe__a32_t forced; /* 0 unknown, 1 no, 2 yes */
     apr_uint32_t f;
 
-    if (attr->handles || attr->smb_export) /* these need the pipe itself */
+    if (attr->handles) /* handles go in the pipe's messages */
         return 0;
     if (attr->fast_ring)
         return attr->fast_ring;
@@ -186,6 +194,7 @@ static xpipe__win32_fast_t *fast_new(xpipe__chan_t *c, const xpipe_attr_t *attr,
     f->max_message = attr->max_message;
     f->attr = attr;
     InitializeCriticalSection(&f->lock);
+    InitializeCriticalSection(&f->post_lock);
     xpipe__a32_set(&f->tx, TX_PIPE_WAIT);
     c->fast = f;
     return f;
@@ -231,21 +240,60 @@ static apr_status_t fast_say(xpipe__chan_t *c, char tag, const void *body,
     return rv;
 }
 
-/* A doorbell for a peer that waits in a poll set; a full pipe already
- * rings (its messages are unread). */
-static void fast_ring_bell(xpipe__chan_t *c)
+/* Under post_lock: is the last posted write still in flight? */
+static int fast_posting(xpipe__chan_t *c)
 {
-    char b = 'b';
+    xpipe__win32_fast_t *f = c->fast;
     DWORD n;
 
-    (void)xpipe__win32_io(c, 1, &b, 1, XPIPE__NOW, &n);
+    if (f->posting && HasOverlappedIoCompleted(&f->post_ov)) {
+        win32_sys.get_overlapped_result(c->pipe, &f->post_ov, &n, FALSE);
+        f->posting = 0;
+    }
+    return f->posting;
+}
+
+/* Post a framed message (len <= FAST_OFFER_LEN, tag included) that
+ * must never be cut short: the offer, or a doorbell. A doorbell while
+ * one is in flight is not needed: the peer has unread messages, which
+ * ring. APR_SUCCESS, or the pipe's failure. */
+static apr_status_t fast_post(xpipe__chan_t *c, const void *m, DWORD len)
+{
+    xpipe__win32_fast_t *f = c->fast;
+    apr_status_t rv = APR_SUCCESS;
+    BOOL ok;
+
+    EnterCriticalSection(&f->post_lock);
+    if (f->post_ev == NULL)
+        f->post_ev = win32_sys.create_event(NULL, TRUE, FALSE, NULL);
+    if (f->post_ev == NULL)
+        rv = win32_os_status(GetLastError());
+    else if (!fast_posting(c)) {
+        memcpy(f->post_buf, m, len);
+        memset(&f->post_ov, 0, sizeof(f->post_ov));
+        /* Never a packet in a poll set's port. */
+        f->post_ov.hEvent = xpipe__win32_quiet(f->post_ev);
+        ok = win32_sys.write_file(c->pipe, f->post_buf, len, NULL, &f->post_ov);
+        if (ok || GetLastError() == ERROR_IO_PENDING)
+            f->posting = 1;
+        else
+            rv = win32_os_status(GetLastError());
+    }
+    LeaveCriticalSection(&f->post_lock);
+    return rv;
+}
+
+/* A doorbell for a peer that waits in a poll set. */
+static void fast_ring_bell(xpipe__chan_t *c)
+{
+    (void)fast_post(c, "b", 1);
 }
 
 /* Wake whoever waits on the peer's word of out as how says. */
 static void fast_kick(xpipe__chan_t *c, int out, int how)
 {
     if (how == XPIPE__RING_SLEEPS)
-        SetEvent(fast_peer_event(c->fast, out));
+        win32_sys.set_event(fast_peer_event(c->fast, out));
     else if (how == XPIPE__RING_BELL)
         fast_ring_bell(c);
 }
@@ -353,7 +401,7 @@ apr_status_t xpipe__win32_fast_offer(xpipe__chan_t *c, const xpipe_attr_t *attr,
         /* The client keeps the framed pipe. A client gone already finds
          * out from the pipe: never accept's failure. */
         xpipe__a32_set(&f->tx, TX_PIPE);
-        (void)fast_say(c, 'N', NULL, 0, XPIPE__NOW, NULL);
+        (void)fast_post(c, "N", 1);
         return APR_SUCCESS;
     }
     memset(m, 0, sizeof(m));
@@ -364,7 +412,7 @@ apr_status_t xpipe__win32_fast_offer(xpipe__chan_t *c, const xpipe_attr_t *attr,
     fast_put64(m + 16, (apr_uint64_t)(apr_uintptr_t)f->section);
     for (i = 0; i < 4; i++)
         fast_put64(m + 24 + 8 * i, (apr_uint64_t)(apr_uintptr_t)f->ev[i]);
-    (void)fast_say(c, 'F', m + 1, FAST_OFFER_LEN - 1, XPIPE__NOW, NULL);
+    (void)fast_post(c, m, FAST_OFFER_LEN);
     fast_detail_restore(&kept);
     return APR_SUCCESS;
 }
@@ -843,8 +891,16 @@ void xpipe__win32_fast_close(xpipe__chan_t *c)
     fast_unmap(f);
     if (f->peer)
         win32_sys.close_handle(f->peer);
+    if (f->posting) { /* the peer never read it: it goes with the pipe */
+        DWORD n;
+        win32_sys.cancel_io_ex(c->pipe, &f->post_ov);
+        win32_sys.get_overlapped_result(c->pipe, &f->post_ov, &n, TRUE);
+    }
+    if (f->post_ev)
+        win32_sys.close_handle(f->post_ev);
     free(f->in);
     free(f->out);
+    DeleteCriticalSection(&f->post_lock);
     DeleteCriticalSection(&f->lock);
     c->fast = NULL;
 }

@@ -23,8 +23,9 @@ typedef struct win32_pm_t {
     xpipe__pm_t *m; /* NULL once removed */
     HANDLE pipe;    /* a channel's */
     HANDLE sig;     /* the set's event, which the read sets too */
-    int pending;    /* a read in flight: its packet is still to come */
-    int done;       /* it completed: readable, not yet reported */
+    xpipe__pset_t *ps;
+    int pending; /* a read in flight: its packet is still to come */
+    int done;    /* it completed: readable, not yet reported */
     struct win32_pm_t *prev, *next; /* listeners, and channels for OUT */
 } win32_pm_t;
 
@@ -36,6 +37,9 @@ struct xpipe__pset_t {
     /* A wake-up, or a member added: set before sig, so one that comes
      * between the wait's reset of sig and its wait is not lost. */
     volatile LONG poke;
+    /* A fast channel was reported (the polling thread's): collect keeps
+     * the event set, for the next poll asks it again. */
+    int fast_reported;
     OVERLAPPED_ENTRY ent[128];
     ULONG got;
 };
@@ -75,6 +79,7 @@ apr_status_t xpipe__win32_pset_add(xpipe__pset_t *ps, xpipe__pm_t *m)
     if (r == NULL)
         return APR_ENOMEM;
     r->m = m;
+    r->ps = ps;
     if (m->chan) {
         xpipe__chan_t *c = m->chan;
         if (c->port && c->port != ps->port) {
@@ -224,8 +229,9 @@ void xpipe__win32_pset_collect(xpipe__pset_t *ps, xpipe__pm_found_fn found,
         r->done = 1;
         found(baton, r->m, XPIPE_POLLIN);
     }
-    again = ps->got > 0;
+    again = ps->got > 0 || ps->fast_reported;
     ps->got = 0;
+    ps->fast_reported = 0;
     for (r = ps->watch.next; r != &ps->watch; r = r->next) {
         xpipe__pm_t *m = r->m;
         found(baton, m, m->lsn ? XPIPE_POLLACCEPT : XPIPE_POLLOUT);
@@ -311,8 +317,16 @@ int xpipe__win32_pm_ready(xpipe__pm_t *m, int os)
         int rung = r->done;
         r->done = 0;
         ev = xpipe__win32_fast_ready(c, m->desc.reqevents, rung);
-        if (os == 0 && !r->pending && !r->done)
-            win32_arm_read(r); /* the next doorbell, data or end */
+        /* The next doorbell, data or end. Now, even when nothing is
+         * reported: a doorbell may find the ring already read, and a
+         * member not reported is not asked again. */
+        if (!r->pending && !r->done)
+            win32_arm_read(r);
+        /* Level, for loops that wait on the set's event: a member
+         * reported is asked again by the next poll (which arms the
+         * doorbell once its ring is read), so that poll must come. */
+        if (ev)
+            r->ps->fast_reported = 1;
         return ev;
     }
     if ((os & XPIPE_POLLOUT)

@@ -23,5 +23,6 @@ xpipe__win32_sys_t xpipe__win32_sys = {
     .close_handle = CloseHandle,
     .create_event = CreateEventW,
     .create_file_mapping = CreateFileMappingW,
+    .set_event = SetEvent,
     .duplicate_handle = DuplicateHandle,
 };

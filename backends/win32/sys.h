@@ -46,6 +46,7 @@ typedef struct xpipe__win32_sys_t {
     HANDLE(WINAPI *create_file_mapping)
     (HANDLE file, LPSECURITY_ATTRIBUTES sa, DWORD protect, DWORD size_high,
      DWORD size_low, LPCWSTR name);
+    BOOL(WINAPI *set_event)(HANDLE h); /* the fast path's wake-ups */
     BOOL(WINAPI *duplicate_handle)
     (HANDLE from_process, HANDLE h, HANDLE to_process, LPHANDLE out,
      DWORD access, BOOL inherit, DWORD options);
