@@ -488,8 +488,9 @@ XPIPE_API apr_status_t xpipe_attr_handles_set(xpipe_attr_t *attr, int on);
  * into the ring then. Linux: xpipe_os_handle_get's descriptor becomes
  * readable when the channel may have become readable or writable: an
  * event loop waits for readability only, then calls with timeout 0.
- * Windows: xpipe_os_handle_get says APR_ENOTIMPL (the pipe would not
- * tell of the ring); poll sets work.
+ * Windows: xpipe_os_handle_get's handle is the pipe, which the peer
+ * rings when it finds the ring read: after a wake-up, call with timeout
+ * 0 until APR_TIMEUP.
  * The environment variable XPIPE_FAST_PATH=force turns it on for every
  * channel that may have it (for testing a program on the fast path).
  * @param attr the attribute set.
