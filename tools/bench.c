@@ -31,9 +31,9 @@
 #include <time.h>
 #endif
 
-/* What is measured: xpipe, the raw calls, (Linux) xpipe on the fast
+/* What is measured: xpipe, the raw calls, (Linux, Windows) xpipe on the fast
  * path, (POSIX) the poll floor, and with -Dbench_peers=enabled libuv. */
-#ifdef __linux__
+#if defined(__linux__) || defined(_WIN32)
 #define BENCH_FAST 1
 #endif
 enum {

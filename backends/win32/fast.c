@@ -76,6 +76,7 @@ struct xpipe__win32_fast_t {
     HANDLE ev[4];
     HANDLE peer; /* the peer's process: SYNCHRONIZE (and DUP, a client's) */
     xpipe__a32_t rx, tx, bell, dead;
+    xpipe__a32_t broken;   /* the peer broke the framing: every call says so */
     CRITICAL_SECTION lock; /* the client reads the offer under it */
     int server, message;
     apr_size_t max_message;
@@ -529,6 +530,29 @@ static apr_status_t fast_pipe_status(apr_status_t rv)
     }
 }
 
+/* The peer broke the framing of the fast path's pipe. */
+static apr_status_t fast_broken(xpipe__chan_t *c)
+{
+    xpipe__a32_set(&((xpipe__win32_fast_t *)c->fast)->broken, 1);
+    return xpipe__fail(XPIPE_EPROTO, "the peer broke the framing of the fast "
+                                     "path's pipe");
+}
+
+/* Once the offer is read nothing more is pulled from the server: keep
+ * only the right to wait for its end (PROCESS_DUP_HANDLE amounts to
+ * full access). */
+static void fast_peer_sync_only(xpipe__win32_fast_t *f)
+{
+    HANDLE sync = NULL;
+
+    if (f->peer
+        && DuplicateHandle(GetCurrentProcess(), f->peer, GetCurrentProcess(),
+                           &sync, SYNCHRONIZE, FALSE, 0)) {
+        win32_sys.close_handle(f->peer);
+        f->peer = sync;
+    }
+}
+
 /* The client: read the server's offer if not read yet, waiting until the
  * deadline for it to come. APR_SUCCESS once it is known. */
 static apr_status_t fast_answer(xpipe__chan_t *c, apr_time_t deadline)
@@ -555,24 +579,28 @@ static apr_status_t fast_answer(xpipe__chan_t *c, apr_time_t deadline)
         fast_detail_save(&kept);
         rv = f->in[0] == 'N' ? APR_ENOTIMPL
                              : fast_accept_offer(f, f->in + 1, n - 1);
-        if (rv == APR_SUCCESS)
-            xpipe__a32_set(&f->rx, RX_WATCH);
-        else {
+        if (rv != APR_SUCCESS) {
             if (rv != APR_ENOTIMPL)
                 xpipe__log(f->attr, "fast path refused: %s",
                            xpipe_error_detail());
             fast_detail_restore(&kept);
             fast_unmap(f);
+        }
+        /* Before the sender can see the new state (it waits on peer). */
+        fast_peer_sync_only(f);
+        if (rv == APR_SUCCESS)
+            xpipe__a32_set(&f->rx, RX_WATCH);
+        else {
             xpipe__a32_set(&f->tx, TX_PIPE);
             xpipe__a32_set(&f->rx, RX_PLAIN);
         }
         rv = APR_SUCCESS;
     }
     else if (rv == APR_SUCCESS || rv == XPIPE_EMSGSIZE) {
+        fast_peer_sync_only(f);
         xpipe__a32_set(&f->tx, TX_PIPE);
         xpipe__a32_set(&f->rx, RX_PLAIN);
-        rv = xpipe__fail(XPIPE_EPROTO, "the server's first message on the "
-                                       "fast path's pipe is not an offer");
+        rv = fast_broken(c);
     }
     else
         rv = fast_pipe_status(rv);
@@ -809,10 +837,7 @@ static apr_status_t fast_pipe_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
         }
         if (f->in[0] != 'D' || body == 0) {
             *len = 0;
-            return xpipe__fail(XPIPE_EPROTO,
-                               "the peer sent a message tagged %#x on the "
-                               "fast path's pipe",
-                               (unsigned)f->in[0]);
+            return fast_broken(c);
         }
         break;
     }
@@ -844,6 +869,10 @@ apr_status_t xpipe__win32_fast_io(xpipe__chan_t *c, int out, void *buf,
     apr_status_t rv;
     int ring;
 
+    if (xpipe__a32_get(&f->broken)) {
+        *len = 0;
+        return fast_broken(c);
+    }
     if (out) {
         rv = fast_tx(c, deadline, &ring);
         if (rv != APR_SUCCESS) {
