@@ -482,9 +482,15 @@ static apr_status_t fast_accept_offer(xpipe__win32_fast_t *f,
      * any other kind of object. */
     for (i = 0; i < 4; i++)
         if ((f->ev[i] = fast_pull(f, fast_get64(m + 24 + 8 * i))) == NULL
-            || !SetEvent(f->ev[i]))
+            || !SetEvent(f->ev[i])) {
+            /* A server that has closed since let its events go: nothing
+             * wrong (what it sent is on the pipe: it never switched). */
+            xpipe__ring_hdr_t *h = f->base;
+            if (atomic_load(&h->dir[1].closed) || atomic_load(&h->dir[0].gone))
+                return APR_EOF;
             return xpipe__fail(XPIPE_EPROTO,
                                "the offer's event %d cannot be had or set", i);
+        }
     return xpipe__ring_attach(&f->ring, f->base, cap, 0, f->message,
                               f->max_message);
 }
@@ -580,7 +586,7 @@ static apr_status_t fast_answer(xpipe__chan_t *c, apr_time_t deadline)
         rv = f->in[0] == 'N' ? APR_ENOTIMPL
                              : fast_accept_offer(f, f->in + 1, n - 1);
         if (rv != APR_SUCCESS) {
-            if (rv != APR_ENOTIMPL)
+            if (rv != APR_ENOTIMPL && rv != APR_EOF)
                 xpipe__log(f->attr, "fast path refused: %s",
                            xpipe_error_detail());
             fast_detail_restore(&kept);
