@@ -1264,11 +1264,78 @@ static void test_hostile_offer_is_refused(void)
         XT_OK(xpipe_listener_close(l));
     }
 }
+/* A hostile client on the fast path's name: it reads the offer, never
+ * attaches, and sends what the framing does not know. The server's
+ * channel says XPIPE_EPROTO, for good; a client that leaves without a
+ * word is an EOF. */
+static void test_hostile_client_is_refused(void)
+{
+    int what;
+
+    if (xt_fast_forced()) {
+        xt_skip("XPIPE_FAST_PATH=force: covered by the plain leg");
+        return;
+    }
+    for (what = 0; what < 2; what++) {
+        xpipe_listener_t *l = NULL;
+        const char *name = xt_name();
+        unsigned char offer[64];
+        wchar_t w[300];
+        HANDLE raw;
+        DWORD n = 0, avail = 0, mode = PIPE_READMODE_MESSAGE;
+        xpipe_t *s;
+        char buf[16];
+        apr_size_t got = sizeof(buf);
+
+        XT_OK(xpipe_listen(&l, name, ft_attr(XPIPE_MODE_MESSAGE, 1), xt_p));
+        MultiByteToWideChar(CP_UTF8, 0, xpipe_listener_native_name(l), -1, w,
+                            280);
+        wcscat(w, L".xpipe-fast-m");
+        raw = CreateFileW(w, GENERIC_READ | GENERIC_WRITE, 0, NULL,
+                          OPEN_EXISTING, 0, NULL);
+        CU_ASSERT_FATAL(raw != INVALID_HANDLE_VALUE);
+        CU_ASSERT(SetNamedPipeHandleState(raw, &mode, NULL, NULL));
+        XT_OK(xpipe_accept(&s, l, XT_LONG, xt_p));
+        XT_OK(xpipe_timeout_set(s, XT_LONG));
+        /* The offer came at accept: read without waiting. */
+        CU_ASSERT_FATAL(PeekNamedPipe(raw, NULL, 0, NULL, &avail, NULL)
+                        && avail == 56);
+        CU_ASSERT(ReadFile(raw, offer, sizeof(offer), &n, NULL) && n == 56);
+        CU_ASSERT_EQUAL(offer[0], 'F');
+        if (what == 0) {
+            CU_ASSERT(WriteFile(raw, "Zzz", 3, &n, NULL) && n == 3);
+            XT_STATUS(xpipe_recv(s, buf, &got), XPIPE_EPROTO);
+            got = sizeof(buf);
+            XT_STATUS(xpipe_recv(s, buf, &got), XPIPE_EPROTO);
+            XT_STATUS(xpipe_send(s, "x", 1), XPIPE_EPROTO);
+        }
+        else { /* data framed right, then gone */
+            CU_ASSERT(WriteFile(raw, "Dhi", 3, &n, NULL) && n == 3);
+            CloseHandle(raw);
+            raw = NULL;
+            XT_OK(xpipe_recv(s, buf, &got));
+            CU_ASSERT_EQUAL(got, 2);
+            got = sizeof(buf);
+            XT_STATUS(xpipe_recv(s, buf, &got), APR_EOF);
+        }
+        if (raw)
+            CloseHandle(raw);
+        XT_OK(xpipe_close(s));
+        XT_OK(xpipe_listener_close(l));
+    }
+}
+
 #else
 static void test_hostile_offer_is_refused(void)
 {
     xt_skip("Windows' offer (a section and events by value): this system "
             "passes memory its own way");
+}
+
+static void test_hostile_client_is_refused(void)
+{
+    xt_skip("Windows' framed pipe: this system's socket carries the setup "
+            "its own way (its hostile memory case covers it)");
 }
 #endif
 
@@ -1326,6 +1393,8 @@ CU_TestInfo xt_fast_tests[] = {
       test_hostile_memory_is_refused },
     { "Windows: a hostile offer is refused, the framed pipe, data intact",
       test_hostile_offer_is_refused },
+    { "Windows: a client that breaks the framing: XPIPE_EPROTO for good",
+      test_hostile_client_is_refused },
     { "scribbled indices and lengths: XPIPE_EPROTO, nothing out of bounds",
       test_scribbled_indices_and_lengths },
     { "a peer that never wakes, or always does: data arrives, deadlines hold",
