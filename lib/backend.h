@@ -372,6 +372,14 @@ void xpipe__log(const xpipe_attr_t *attr, const char *fmt, ...)
 /* Forget the last detail: at the start of every public call that returns
  * an apr_status_t. */
 void xpipe__fail_clear(void);
+/* The calling thread's detail, kept aside while work that is not the
+ * caller's (a fast path's setup: its failures are logged) sets its own,
+ * then put back (lib/status.c). */
+typedef struct xpipe__detail_t {
+    char text[512];
+} xpipe__detail_t;
+void xpipe__detail_save(xpipe__detail_t *d);
+void xpipe__detail_restore(const xpipe__detail_t *d);
 /* A message kept whole by a backend because the caller's buffer was too
  * small (lib/helpers.c). xpipe__held_take delivers it: 1 when one was held
  * (*rv then says APR_SUCCESS, or XPIPE_EMSGSIZE with *len its size), 0

@@ -388,3 +388,47 @@ int xpipe__ring_peer_cpu(xpipe__ring_t *r, int out)
 {
     return PEEK(out ? &r->tx->cons_cpu : &r->rx->prod_cpu);
 }
+
+apr_status_t xpipe__ring_move(xpipe__ring_t *r, int out, void *buf,
+                              apr_size_t *len, int *wake)
+{
+    if (out && r->message)
+        return xpipe__ring_send(r, buf, *len, wake);
+    if (out)
+        return xpipe__ring_write(r, buf, len, wake);
+    return r->message ? xpipe__ring_recv(r, buf, len, wake)
+                      : xpipe__ring_read(r, buf, len, wake);
+}
+
+apr_status_t xpipe__ring_io(xpipe__ring_t *r, const xpipe__ring_ops_t *ops,
+                            void *baton, int out, void *buf, apr_size_t *len,
+                            apr_time_t deadline)
+{
+    apr_size_t want = *len;
+    apr_status_t rv;
+    int wake;
+
+    for (;;) {
+        *len = want;
+        rv = xpipe__ring_move(r, out, buf, len, &wake);
+        if (wake != XPIPE__RING_AWAKE)
+            ops->kick(baton, out, wake);
+        if (rv != APR_EAGAIN)
+            break;
+        rv = ops->wait(baton, out, deadline);
+        if (APR_STATUS_IS_EOF(rv)) {
+            /* Gone: what it wrote before is still read first. */
+            if (!out && xpipe__ring_ready(r, 0))
+                continue;
+            rv = out ? xpipe__fail(XPIPE_EPIPE, "the peer is gone") : APR_EOF;
+            break;
+        }
+        if (rv != APR_SUCCESS)
+            break;
+    }
+    if (rv == APR_SUCCESS)
+        xpipe__ring_cpu_set(r, out, ops->cpu());
+    else if (rv != XPIPE_EMSGSIZE)
+        *len = 0;
+    return rv;
+}

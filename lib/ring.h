@@ -107,6 +107,31 @@ apr_status_t xpipe__ring_send(xpipe__ring_t *r, const void *buf, apr_size_t len,
 apr_status_t xpipe__ring_recv(xpipe__ring_t *r, void *buf, apr_size_t *len,
                               int *wake);
 
+/* The move of the ring's mode: out: send (*len bytes whole) or write;
+ * else recv or read. */
+apr_status_t xpipe__ring_move(xpipe__ring_t *r, int out, void *buf,
+                              apr_size_t *len, int *wake);
+
+/* What a backend does around the moves (lib/ring.c's xpipe__ring_io):
+ * kick: wake the peer's word of direction out as a move said (how:
+ * XPIPE__RING_SLEEPS or XPIPE__RING_BELL); wait: for the peer's next
+ * move of out, or the deadline (APR_SUCCESS: try again; APR_EOF: the
+ * peer is gone; any other status ends the call); cpu: the CPU we run on
+ * (a spinning hint), or -1. */
+typedef struct xpipe__ring_ops_t {
+    void (*kick)(void *baton, int out, int how);
+    apr_status_t (*wait)(void *baton, int out, apr_time_t deadline);
+    int (*cpu)(void);
+} xpipe__ring_ops_t;
+
+/* A transfer of the ring's mode to completion: moves, the peer woken as
+ * each says, waits while nothing can move. A peer gone: what it wrote
+ * before is still read, then APR_EOF; a send says XPIPE_EPIPE. *len: as
+ * for the moves (0 on failure, but XPIPE_EMSGSIZE's size). */
+apr_status_t xpipe__ring_io(xpipe__ring_t *r, const xpipe__ring_ops_t *ops,
+                            void *baton, int out, void *buf, apr_size_t *len,
+                            apr_time_t deadline);
+
 /* Readiness, without moving anything: 1 when a read (out 0) or a send
  * of the largest message / a write of one byte (out 1) would not say
  * APR_EAGAIN. */

@@ -33,6 +33,16 @@ const char *xpipe_error_detail(void)
     return fail_detail;
 }
 
+void xpipe__detail_save(xpipe__detail_t *d)
+{
+    apr_cpystrn(d->text, fail_detail, sizeof(d->text));
+}
+
+void xpipe__detail_restore(const xpipe__detail_t *d)
+{
+    apr_cpystrn(fail_detail, d->text, sizeof(fail_detail));
+}
+
 typedef struct status_entry_t {
     apr_status_t code;
     const char *name;

@@ -183,23 +183,6 @@ static int unix_fast_token(void)
     return (int)t - 1;
 }
 
-/* The setup's own failures are logged, never a caller's detail: the
- * caller's is kept aside meanwhile (a connect refused for its peer
- * closes a channel that may still read the answer). */
-typedef struct unix_detail_t {
-    char text[512];
-} unix_detail_t;
-
-static void unix_detail_save(unix_detail_t *d)
-{
-    apr_cpystrn(d->text, xpipe_error_detail(), sizeof(d->text));
-}
-
-static void unix_detail_restore(const unix_detail_t *d)
-{
-    xpipe__fail(APR_SUCCESS, "%s", d->text);
-}
-
 static void unix_fast_unmap(xpipe__unix_fast_t *f)
 {
     if (f->base) {
@@ -319,7 +302,7 @@ apr_status_t xpipe__unix_fast_offer(xpipe__chan_t *c, const xpipe_attr_t *attr,
 {
     apr_size_t ring = xpipe__unix_fast_ring(attr);
     xpipe__unix_fast_t *f = NULL;
-    unix_detail_t kept;
+    xpipe__detail_t kept;
     apr_status_t rv;
 
     /* A client gone already finds out from the socket: never accept's
@@ -328,7 +311,7 @@ apr_status_t xpipe__unix_fast_offer(xpipe__chan_t *c, const xpipe_attr_t *attr,
         (void)unix_fast_say(c, 'N', unix_fast_token(), XPIPE__NOW);
         return APR_SUCCESS;
     }
-    unix_detail_save(&kept);
+    xpipe__detail_save(&kept);
     rv = unix_fast_new(&f, attr, pool);
     if (rv == APR_SUCCESS)
         rv = unix_fast_make(f, (uint32_t)ring);
@@ -342,7 +325,7 @@ apr_status_t xpipe__unix_fast_offer(xpipe__chan_t *c, const xpipe_attr_t *attr,
                                          : apr_strerror(rv, why, sizeof(why)));
         if (f)
             unix_fast_unmap(f);
-        unix_detail_restore(&kept);
+        xpipe__detail_restore(&kept);
         (void)unix_fast_say(c, 'N', unix_fast_token(), XPIPE__NOW);
         return APR_SUCCESS;
     }
@@ -377,9 +360,9 @@ static void unix_fast_answer_use(xpipe__chan_t *c, char what, int fd)
     xpipe__unix_fast_t *f = c->fast;
     uint32_t cap = 0;
     apr_status_t rv = XPIPE_EPROTO;
-    unix_detail_t kept;
+    xpipe__detail_t kept;
 
-    unix_detail_save(&kept);
+    xpipe__detail_save(&kept);
     if (what == 'F' && fd >= 0) {
         rv = unix_fast_check(f, fd, &cap, c->max_message);
         if (rv == APR_SUCCESS)
@@ -395,7 +378,7 @@ static void unix_fast_answer_use(xpipe__chan_t *c, char what, int fd)
         xpipe__log(f->attr, "fast path refused: %s",
                    what == 'F' ? xpipe_error_detail()
                                : "the server's answer is not one");
-    unix_detail_restore(&kept);
+    xpipe__detail_restore(&kept);
     if (fd >= 0)
         unix_sys.close(fd);
     unix_fast_unmap(f);
@@ -600,6 +583,22 @@ static apr_status_t unix_fast_wait(xpipe__chan_t *c, int out,
     return APR_SUCCESS;
 }
 
+static void unix_fast_kick_op(void *c, int out, int how)
+{
+    xpipe__unix_fast_t *f = ((xpipe__chan_t *)c)->fast;
+
+    unix_fast_kick(c, xpipe__ring_peer_word(&f->ring, out), how);
+}
+
+static apr_status_t unix_fast_wait_op(void *c, int out, apr_time_t deadline)
+{
+    return unix_fast_wait(c, out, deadline);
+}
+
+static const xpipe__ring_ops_t unix_fast_ops = { unix_fast_kick_op,
+                                                 unix_fast_wait_op,
+                                                 unix_fast_cpu };
+
 /* The sender: may it use the ring now? Moves there when the peer has
  * attached: our marker on the socket first. APR_SUCCESS: on the ring;
  * APR_EAGAIN: the socket, for now or for good. */
@@ -641,9 +640,7 @@ apr_status_t xpipe__unix_fast_xfer(xpipe__chan_t *c, int out, void *buf,
                                    apr_size_t *len, apr_time_t deadline)
 {
     xpipe__unix_fast_t *f = c->fast;
-    apr_size_t want = *len;
     apr_status_t rv;
-    int wake;
 
     if (out)
         rv = unix_fast_tx(c, deadline);
@@ -663,36 +660,7 @@ apr_status_t xpipe__unix_fast_xfer(xpipe__chan_t *c, int out, void *buf,
             *len = 0;
         return rv;
     }
-    for (;;) {
-        *len = want;
-        if (out && c->message)
-            rv = xpipe__ring_send(&f->ring, buf, want, &wake);
-        else if (out)
-            rv = xpipe__ring_write(&f->ring, buf, len, &wake);
-        else if (c->message)
-            rv = xpipe__ring_recv(&f->ring, buf, len, &wake);
-        else
-            rv = xpipe__ring_read(&f->ring, buf, len, &wake);
-        if (wake != XPIPE__RING_AWAKE)
-            unix_fast_kick(c, xpipe__ring_peer_word(&f->ring, out), wake);
-        if (rv != APR_EAGAIN)
-            break;
-        rv = unix_fast_wait(c, out, deadline);
-        if (APR_STATUS_IS_EOF(rv)) {
-            /* Gone: what it wrote before is still read first. */
-            if (!out && xpipe__ring_ready(&f->ring, 0))
-                continue;
-            rv = out ? xpipe__fail(XPIPE_EPIPE, "the peer is gone") : APR_EOF;
-            break;
-        }
-        if (rv != APR_SUCCESS)
-            break;
-    }
-    if (rv == APR_SUCCESS)
-        xpipe__ring_cpu_set(&f->ring, out, unix_fast_cpu());
-    else if (rv != XPIPE_EMSGSIZE)
-        *len = 0;
-    return rv;
+    return xpipe__ring_io(&f->ring, &unix_fast_ops, c, out, buf, len, deadline);
 }
 
 apr_status_t xpipe__unix_fast_marker(xpipe__chan_t *c, const void *buf,

@@ -237,6 +237,8 @@ apr_status_t xpipe__win32_close(xpipe__chan_t *c)
     }
     else
         win32_sys.close_handle(c->pipe);
+    if (c->fast)
+        xpipe__win32_fast_free(c);
     free(c->held.data);
     if (c->wake)
         win32_sys.close_handle(c->wake);
@@ -372,24 +374,15 @@ static void win32_handles_drop(HANDLE *h, int *n)
         win32_sys.close_handle(h[--*n]);
 }
 
-/* Read one whole message into c->spill: APR_SUCCESS with *n its length;
- * one longer than the spill buffer (a peer past its maximum) is read to
- * its end, its handles closed, and told as XPIPE_EMSGSIZE (*n: its
- * size). */
-static apr_status_t win32_read_whole(xpipe__chan_t *c, DWORD *n,
-                                     apr_time_t deadline)
+apr_status_t xpipe__win32_read_msg(xpipe__chan_t *c, unsigned char *buf,
+                                   DWORD cap, DWORD *n, apr_time_t deadline)
 {
-    DWORD cap = (DWORD)(c->max_message + XPIPE__HDR_LEN(XPIPE_HANDLES_MAX)),
-          avail, left, m;
-    HANDLE h[XPIPE_HANDLES_MAX];
+    DWORD avail, left, m;
     unsigned char *rest;
     apr_status_t rv;
-    int k;
 
-    if (c->spill == NULL && (c->spill = malloc(cap)) == NULL)
-        return APR_ENOMEM;
     do /* a 0-byte message (from a foreign peer) is no message: skip it */
-        rv = xpipe__win32_io(c, 0, c->spill, cap, deadline, n);
+        rv = xpipe__win32_io(c, 0, buf, cap, deadline, n);
     while (rv == APR_SUCCESS && *n == 0);
     if (rv == APR_SUCCESS || APR_TO_OS_ERROR(rv) != ERROR_MORE_DATA)
         return rv;
@@ -399,13 +392,31 @@ static apr_status_t win32_read_whole(xpipe__chan_t *c, DWORD *n,
         return APR_ENOMEM;
     rv = xpipe__win32_io(c, 0, rest, left, deadline, &m);
     free(rest);
-    if (rv != APR_SUCCESS)
-        return rv;
-    k = win32_hdr_parse(c->spill, *n, h);
-    if (k > 0)
-        win32_handles_drop(h, &k);
     *n += m;
-    return XPIPE_EMSGSIZE;
+    return rv == APR_SUCCESS ? XPIPE_EMSGSIZE : rv;
+}
+
+/* Read one whole message into c->spill: APR_SUCCESS with *n its length;
+ * one longer than the spill buffer (a peer past its maximum) is read to
+ * its end, its handles closed, and told as XPIPE_EMSGSIZE (*n: its
+ * size). */
+static apr_status_t win32_read_whole(xpipe__chan_t *c, DWORD *n,
+                                     apr_time_t deadline)
+{
+    DWORD cap = (DWORD)(c->max_message + XPIPE__HDR_LEN(XPIPE_HANDLES_MAX));
+    HANDLE h[XPIPE_HANDLES_MAX];
+    apr_status_t rv;
+    int k;
+
+    if (c->spill == NULL && (c->spill = malloc(cap)) == NULL)
+        return APR_ENOMEM;
+    rv = xpipe__win32_read_msg(c, c->spill, cap, n, deadline);
+    if (rv == XPIPE_EMSGSIZE) {
+        k = win32_hdr_parse(c->spill, cap, h);
+        if (k > 0)
+            win32_handles_drop(h, &k);
+    }
+    return rv;
 }
 
 static apr_status_t win32_recv_h(xpipe__chan_t *c, void *buf, apr_size_t *len,

@@ -150,21 +150,6 @@ static HANDLE fast_peer_event(xpipe__win32_fast_t *f, int out)
     return out ? f->ev[2 * tx] : f->ev[2 * rx + 1];
 }
 
-/* The setup's own failures are logged, never a caller's detail. */
-typedef struct fast_detail_t {
-    char text[512];
-} fast_detail_t;
-
-static void fast_detail_save(fast_detail_t *d)
-{
-    apr_cpystrn(d->text, xpipe_error_detail(), sizeof(d->text));
-}
-
-static void fast_detail_restore(const fast_detail_t *d)
-{
-    xpipe__fail(APR_SUCCESS, "%s", d->text);
-}
-
 /* Let go of the memory and the events (not of the peer's process). */
 static void fast_unmap(xpipe__win32_fast_t *f)
 {
@@ -309,36 +294,22 @@ static uint32_t fast_id(void)
     return id;
 }
 
-static void fast_put64(unsigned char *p, apr_uint64_t v)
+/* Little-endian numbers of the offer, bytes long. */
+static void fast_put(unsigned char *p, apr_uint64_t v, int bytes)
 {
     int i;
 
-    for (i = 0; i < 8; i++)
+    for (i = 0; i < bytes; i++)
         p[i] = (unsigned char)(v >> (8 * i));
 }
 
-static apr_uint64_t fast_get64(const unsigned char *p)
+static apr_uint64_t fast_get(const unsigned char *p, int bytes)
 {
     apr_uint64_t v = 0;
-    int i;
 
-    for (i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
+    while (bytes-- > 0)
+        v = v << 8 | p[bytes];
     return v;
-}
-
-static void fast_put32(unsigned char *p, uint32_t v)
-{
-    int i;
-
-    for (i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t fast_get32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16
-           | (uint32_t)p[3] << 24;
 }
 
 /* The server's memory: a section of the exact size, mapped and
@@ -374,11 +345,11 @@ apr_status_t xpipe__win32_fast_offer(xpipe__chan_t *c, const xpipe_attr_t *attr,
     uint32_t cap = (uint32_t)xpipe__win32_fast_ring(attr), id = fast_id();
     unsigned char m[FAST_OFFER_LEN];
     apr_status_t rv = APR_SUCCESS;
-    fast_detail_t kept;
+    xpipe__detail_t kept;
     ULONG pid = 0;
     int i;
 
-    fast_detail_save(&kept);
+    xpipe__detail_save(&kept);
     xpipe__a32_set(&f->rx, RX_WATCH);
     /* The client's process, to notice its end while we sleep. */
     if (!GetNamedPipeClientProcessId(c->pipe, &pid)
@@ -397,7 +368,7 @@ apr_status_t xpipe__win32_fast_offer(xpipe__chan_t *c, const xpipe_attr_t *attr,
         xpipe__log(attr, "fast path not offered: %s",
                    *xpipe_error_detail() ? xpipe_error_detail()
                                          : apr_strerror(rv, why, sizeof(why)));
-        fast_detail_restore(&kept);
+        xpipe__detail_restore(&kept);
         fast_unmap(f);
         /* The client keeps the framed pipe. A client gone already finds
          * out from the pipe: never accept's failure. */
@@ -407,14 +378,14 @@ apr_status_t xpipe__win32_fast_offer(xpipe__chan_t *c, const xpipe_attr_t *attr,
     }
     memset(m, 0, sizeof(m));
     m[0] = 'F';
-    fast_put32(m + 4, XPIPE__RING_VERSION);
-    fast_put32(m + 8, cap);
-    fast_put32(m + 12, id);
-    fast_put64(m + 16, (apr_uint64_t)(apr_uintptr_t)f->section);
+    fast_put(m + 4, XPIPE__RING_VERSION, 4);
+    fast_put(m + 8, cap, 4);
+    fast_put(m + 12, id, 4);
+    fast_put(m + 16, (apr_uint64_t)(apr_uintptr_t)f->section, 8);
     for (i = 0; i < 4; i++)
-        fast_put64(m + 24 + 8 * i, (apr_uint64_t)(apr_uintptr_t)f->ev[i]);
+        fast_put(m + 24 + 8 * i, (apr_uint64_t)(apr_uintptr_t)f->ev[i], 8);
     (void)fast_post(c, m, FAST_OFFER_LEN);
-    fast_detail_restore(&kept);
+    xpipe__detail_restore(&kept);
     return APR_SUCCESS;
 }
 
@@ -454,17 +425,17 @@ static apr_status_t fast_accept_offer(xpipe__win32_fast_t *f,
         return xpipe__fail(XPIPE_EPROTO, "the offer has %lu bytes",
                            (unsigned long)n);
     m--; /* offsets as in the layout, tag included */
-    cap = fast_get32(m + 8);
-    id = fast_get32(m + 12);
-    if (fast_get32(m + 4) != XPIPE__RING_VERSION)
+    cap = (uint32_t)fast_get(m + 8, 4);
+    id = (uint32_t)fast_get(m + 12, 4);
+    if ((uint32_t)fast_get(m + 4, 4) != XPIPE__RING_VERSION)
         return xpipe__fail(XPIPE_EPROTO, "the offer is of version %u",
-                           (unsigned)fast_get32(m + 4));
+                           (unsigned)(uint32_t)fast_get(m + 4, 4));
     if (cap == 0
         || xpipe__ring_cap(xpipe__ring_size(cap), f->max_message) != cap)
         return xpipe__fail(XPIPE_EPROTO, "the offer's capacity %u is no ring's",
                            (unsigned)cap);
     size = xpipe__ring_size(cap);
-    f->section = fast_pull(f, fast_get64(m + 16));
+    f->section = fast_pull(f, fast_get(m + 16, 8));
     if (f->section == NULL)
         return xpipe__fail(XPIPE_EPROTO, "the offer's section cannot be had "
                                          "from the server's process");
@@ -481,7 +452,7 @@ static apr_status_t fast_accept_offer(xpipe__win32_fast_t *f,
     /* Setting an event is harmless (one spurious wake-up) and fails for
      * any other kind of object. */
     for (i = 0; i < 4; i++)
-        if ((f->ev[i] = fast_pull(f, fast_get64(m + 24 + 8 * i))) == NULL
+        if ((f->ev[i] = fast_pull(f, fast_get(m + 24 + 8 * i, 8))) == NULL
             || !SetEvent(f->ev[i])) {
             /* A server that has closed since let its events go: nothing
              * wrong (what it sent is on the pipe: it never switched). */
@@ -503,27 +474,13 @@ static apr_status_t fast_read_msg(xpipe__chan_t *c, DWORD *n,
 {
     xpipe__win32_fast_t *f = c->fast;
     DWORD cap = (DWORD)(f->message ? f->max_message + 1 : FAST_CHUNK + 1);
-    DWORD avail, left, m;
-    unsigned char *rest;
     apr_status_t rv;
 
     if (cap < FAST_OFFER_LEN)
         cap = FAST_OFFER_LEN;
     if ((rv = fast_room(&f->in, &f->in_cap, cap)) != APR_SUCCESS)
         return rv;
-    do
-        rv = xpipe__win32_io(c, 0, f->in, cap, deadline, n);
-    while (rv == APR_SUCCESS && *n == 0);
-    if (rv == APR_SUCCESS || APR_TO_OS_ERROR(rv) != ERROR_MORE_DATA)
-        return rv;
-    if (!win32_sys.peek_named_pipe(c->pipe, NULL, 0, NULL, &avail, &left))
-        return win32_os_status(GetLastError());
-    if ((rest = malloc(left ? left : 1)) == NULL)
-        return APR_ENOMEM;
-    rv = xpipe__win32_io(c, 0, rest, left, deadline, &m);
-    free(rest);
-    *n += m;
-    return rv == APR_SUCCESS ? XPIPE_EMSGSIZE : rv;
+    return xpipe__win32_read_msg(c, f->in, cap, n, deadline);
 }
 
 /* The pipe's failures as a receive reports them. */
@@ -565,7 +522,7 @@ static apr_status_t fast_answer(xpipe__chan_t *c, apr_time_t deadline)
 {
     xpipe__win32_fast_t *f = c->fast;
     apr_status_t rv = APR_SUCCESS;
-    fast_detail_t kept;
+    xpipe__detail_t kept;
     DWORD n = 0, avail = 0;
 
     EnterCriticalSection(&f->lock);
@@ -582,14 +539,20 @@ static apr_status_t fast_answer(xpipe__chan_t *c, apr_time_t deadline)
     }
     rv = fast_read_msg(c, &n, deadline);
     if (rv == APR_SUCCESS && n >= 1 && (f->in[0] == 'F' || f->in[0] == 'N')) {
-        fast_detail_save(&kept);
+        xpipe__detail_save(&kept);
         rv = f->in[0] == 'N' ? APR_ENOTIMPL
                              : fast_accept_offer(f, f->in + 1, n - 1);
+        /* A server that has closed since lets its handles go only after
+         * its pipe: nothing wrong then (it never switched). */
+        if (rv != APR_SUCCESS && rv != APR_ENOTIMPL && rv != APR_EOF
+            && !win32_sys.peek_named_pipe(c->pipe, NULL, 0, NULL, &avail, NULL)
+            && GetLastError() == ERROR_BROKEN_PIPE)
+            rv = APR_EOF;
         if (rv != APR_SUCCESS) {
             if (rv != APR_ENOTIMPL && rv != APR_EOF)
                 xpipe__log(f->attr, "fast path refused: %s",
                            xpipe_error_detail());
-            fast_detail_restore(&kept);
+            xpipe__detail_restore(&kept);
             fast_unmap(f);
         }
         /* Before the sender can see the new state (it waits on peer). */
@@ -614,12 +577,16 @@ static apr_status_t fast_answer(xpipe__chan_t *c, apr_time_t deadline)
     return rv;
 }
 
+static int fast_cpu(void)
+{
+    return (int)GetCurrentProcessorNumber();
+}
+
 /* Spin a while for the peer to move, when it runs on another CPU. */
 static int fast_spin(xpipe__chan_t *c, int out)
 {
     xpipe__win32_fast_t *f = c->fast;
-    int me = (int)GetCurrentProcessorNumber(),
-        peer = xpipe__ring_peer_cpu(&f->ring, out), i;
+    int me = fast_cpu(), peer = xpipe__ring_peer_cpu(&f->ring, out), i;
     apr_time_t until;
 
     if (peer == me || peer < 0)
@@ -707,45 +674,25 @@ static apr_status_t fast_wait(xpipe__chan_t *c, int out, apr_time_t deadline)
     return win32_os_status(GetLastError());
 }
 
+static void fast_kick_op(void *c, int out, int how)
+{
+    fast_kick(c, out, how);
+}
+
+static apr_status_t fast_wait_op(void *c, int out, apr_time_t deadline)
+{
+    return fast_wait(c, out, deadline);
+}
+
+static const xpipe__ring_ops_t fast_ops = { fast_kick_op, fast_wait_op,
+                                            fast_cpu };
+
 /* A move on the ring, waiting as needed. */
 static apr_status_t fast_ring_io(xpipe__chan_t *c, int out, void *buf,
                                  apr_size_t *len, apr_time_t deadline)
 {
-    xpipe__win32_fast_t *f = c->fast;
-    apr_size_t want = *len;
-    apr_status_t rv;
-    int wake;
-
-    for (;;) {
-        *len = want;
-        if (out && f->message)
-            rv = xpipe__ring_send(&f->ring, buf, want, &wake);
-        else if (out)
-            rv = xpipe__ring_write(&f->ring, buf, len, &wake);
-        else if (f->message)
-            rv = xpipe__ring_recv(&f->ring, buf, len, &wake);
-        else
-            rv = xpipe__ring_read(&f->ring, buf, len, &wake);
-        if (wake != XPIPE__RING_AWAKE)
-            fast_kick(c, out, wake);
-        if (rv != APR_EAGAIN)
-            break;
-        rv = fast_wait(c, out, deadline);
-        if (APR_STATUS_IS_EOF(rv)) {
-            /* Gone: what it wrote before is still read first. */
-            if (!out && xpipe__ring_ready(&f->ring, 0))
-                continue;
-            rv = out ? xpipe__fail(XPIPE_EPIPE, "the peer is gone") : APR_EOF;
-            break;
-        }
-        if (rv != APR_SUCCESS)
-            break;
-    }
-    if (rv == APR_SUCCESS)
-        xpipe__ring_cpu_set(&f->ring, out, (int)GetCurrentProcessorNumber());
-    else if (rv != XPIPE_EMSGSIZE)
-        *len = 0;
-    return rv;
+    return xpipe__ring_io(&((xpipe__win32_fast_t *)c->fast)->ring, &fast_ops, c,
+                          out, buf, len, deadline);
 }
 
 /* The sender: may it use the ring now? Moves there when the peer has
@@ -923,14 +870,20 @@ void xpipe__win32_fast_close(xpipe__chan_t *c)
             if (wake != XPIPE__RING_AWAKE)
                 fast_kick(c, out, wake);
         }
-    fast_unmap(f);
-    if (f->peer)
-        win32_sys.close_handle(f->peer);
     if (f->posting) { /* the peer never read it: it goes with the pipe */
         DWORD n;
         win32_sys.cancel_io_ex(c->pipe, &f->post_ov);
         win32_sys.get_overlapped_result(c->pipe, &f->post_ov, &n, TRUE);
     }
+}
+
+void xpipe__win32_fast_free(xpipe__chan_t *c)
+{
+    xpipe__win32_fast_t *f = c->fast;
+
+    fast_unmap(f);
+    if (f->peer)
+        win32_sys.close_handle(f->peer);
     if (f->post_ev)
         win32_sys.close_handle(f->post_ev);
     free(f->in);

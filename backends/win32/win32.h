@@ -164,6 +164,11 @@ apr_status_t xpipe__win32_busy_wait(const char *native, apr_time_t deadline,
  * ERROR_MORE_DATA comes back as its status with *n set. */
 apr_status_t xpipe__win32_io(xpipe__chan_t *c, int out, void *buf, DWORD len,
                              apr_time_t deadline, DWORD *n);
+/* Read one message whole into buf (cap bytes): APR_SUCCESS with *n its
+ * size (0-byte messages skipped); one longer is read to its end, its
+ * start in buf, and told as XPIPE_EMSGSIZE with *n its size. */
+apr_status_t xpipe__win32_read_msg(xpipe__chan_t *c, unsigned char *buf,
+                                   DWORD cap, DWORD *n, apr_time_t deadline);
 apr_status_t xpipe__win32_chan_new(xpipe__chan_t **out, HANDLE pipe, int server,
                                    const xpipe_attr_t *attr, apr_pool_t *pool);
 
@@ -187,7 +192,11 @@ apr_status_t xpipe__win32_fast_io(xpipe__chan_t *c, int out, void *buf,
                                   apr_size_t *len, apr_time_t deadline);
 /* Does the channel receive from its ring (no longer from the pipe)? */
 int xpipe__win32_fast_ring_rx(const xpipe__chan_t *c);
+/* Closing: the rings shut (the peer told), before the pipe is closed;
+ * then, after it, the memory, events and the peer's process let go
+ * (so a peer that cannot pull them any more finds the pipe gone). */
 void xpipe__win32_fast_close(xpipe__chan_t *c);
+void xpipe__win32_fast_free(xpipe__chan_t *c);
 /* In a poll set: the peer rings the pipe instead of setting our events. */
 void xpipe__win32_fast_bell(xpipe__chan_t *c);
 /* pm_ready for a fast channel: the events of req that hold (pipe_in: the
