@@ -292,6 +292,110 @@ static void test_socket_failure_reported_and_nothing_leaks(void)
     /* And the next one works. */
     XT_OK(xpipe_connect(&c, name, NULL, XT_LONG, xt_p));
 }
+/* The wait before a stream receive that follows a send (conn.c: the
+ * reply hint): a receive tries first while answers are there at once,
+ * waits first (no EAGAIN receive) once they come late, and tries again
+ * when they are there again. Counted on this thread while rh_on; a late
+ * answer is written by the poll stand-in, just before the real wait. */
+static int rh_on, rh_polls, rh_eagain;
+static xpipe_t *rh_late;
+
+static int rh_poll(struct pollfd *p, nfds_t n, int ms)
+{
+    if (rh_on) {
+        rh_polls++;
+        if (rh_late) {
+            apr_size_t k = 1;
+            xpipe_t *s = rh_late;
+            rh_late = NULL;
+            rh_on = 0;
+            CU_ASSERT_EQUAL(xpipe_write(s, "a", &k), APR_SUCCESS);
+            rh_on = 1;
+        }
+    }
+    return fi_real.poll(p, n, ms);
+}
+
+static ssize_t rh_recv(int fd, void *b, size_t n, int f)
+{
+    ssize_t r = fi_real.recv(fd, b, n, f);
+
+    if (rh_on && r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        rh_eagain++;
+    return r;
+}
+
+/* count exchanges: the client asks, the server answers (at once, or
+ * late: once the client waits), the client reads the answer. Adds up
+ * what the client's reads of the last `last` cost. */
+static void rh_exchanges(xpipe_t *c, xpipe_t *s, int count, int late, int last,
+                         int *polls, int *eagain, int *slept)
+{
+    int i;
+
+    *polls = *eagain = *slept = 0;
+    for (i = 0; i < count; i++) {
+        char b = 0;
+        apr_size_t k = 1;
+        XT_OK(xpipe_write(c, "q", &k));
+        k = 1;
+        XT_OK(xpipe_read(s, &b, &k));
+        CU_ASSERT_EQUAL(b, 'q');
+        k = 1;
+        if (late)
+            rh_late = s;
+        else
+            XT_OK(xpipe_write(s, "a", &k));
+        rh_polls = rh_eagain = 0;
+        rh_on = 1;
+        k = 1;
+        b = 0;
+        XT_OK(xpipe_read(c, &b, &k));
+        rh_on = 0;
+        CU_ASSERT_EQUAL(b, 'a');
+        CU_ASSERT_PTR_NULL(rh_late);
+        rh_late = NULL;
+        if (i >= count - last) {
+            *polls += rh_polls;
+            *eagain += rh_eagain;
+            *slept += rh_polls > 0;
+        }
+    }
+}
+
+static void test_reply_hint_learns(void)
+{
+    fi_sys_t *sys = fi_install();
+    xpipe_t *c, *s;
+    int polls, eagain, slept;
+
+    if (fi_no_socket_io()) {
+        fi_remove(sys);
+        return;
+    }
+    sys->poll = rh_poll;
+    sys->recv = rh_recv;
+    xt_pair(&c, &s, NULL);
+    XT_OK(xpipe_timeout_set(c, XT_LONG));
+    XT_OK(xpipe_timeout_set(s, XT_LONG));
+    /* Answers there at once (whatever the process had learned before,
+     * the probes find them): the reads only read. */
+    rh_exchanges(c, s, 100, 0, 10, &polls, &eagain, &slept);
+    CU_ASSERT_EQUAL(polls, 0);
+    CU_ASSERT_EQUAL(eagain, 0);
+    /* Answers late: after a few EAGAINs the reads wait first; only the
+     * probes (one in 8) still try. Each of the last 16 waited. */
+    rh_exchanges(c, s, 40, 1, 16, &polls, &eagain, &slept);
+    CU_ASSERT_EQUAL(slept, 16);
+    CU_ASSERT(eagain <= 2);
+    /* There at once again: a probe finds it, and the reads try again. */
+    rh_exchanges(c, s, 100, 0, 10, &polls, &eagain, &slept);
+    CU_ASSERT_EQUAL(polls, 0);
+    CU_ASSERT_EQUAL(eagain, 0);
+    fi_remove(sys);
+    xt_roundtrip(c, s, 'h');
+}
+
 static void test_listen_failures_leave_nothing(void)
 {
     fi_sys_t *sys = fi_install();
@@ -514,6 +618,9 @@ CU_TestInfo xt_faults_tests[] = {
       test_socket_failure_reported_and_nothing_leaks },
     { "chmod or flock failing in listen: reported, nothing left behind",
       test_listen_failures_leave_nothing },
+    { "a receive after a send tries first while answers are there, else "
+      "waits first",
+      test_reply_hint_learns },
 #else
     { "ERROR_PIPE_BUSY: connect retries", test_pipe_busy_retried },
     { "ERROR_BROKEN_PIPE / ERROR_NO_DATA: APR_EOF and XPIPE_EPIPE",

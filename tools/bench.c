@@ -259,26 +259,45 @@ static xpipe_attr_t *bench_attr(int message, long buffers, apr_pool_t *p)
     return a;
 }
 
-static int conn_connect(conn_t *c, int raw, const char *name,
-                        const char *native, int message, long buffers,
-                        apr_pool_t *p)
+/* The attributes a client of a kind connects with: made once per
+ * measurement, as a program would, not once per connection. */
+static xpipe_attr_t *conn_attr(int message, long buffers, apr_pool_t *p)
+{
+    xpipe_attr_t *a = bench_attr(message, buffers, p);
+
+    if (a == NULL || xpipe_attr_wait_for_server_set(a, 1) != APR_SUCCESS)
+        return NULL;
+    return a;
+}
+
+/* Connect with a's attributes (xpipe; NULL when raw, which takes the
+ * buffers from the kind). */
+static int conn_connect_with(conn_t *c, const xpipe_attr_t *a, const char *name,
+                             const char *native, int message, long buffers,
+                             apr_pool_t *p)
 {
     memset(c, 0, sizeof(*c));
     c->message = message;
-    if (raw) {
+    if (a == NULL) {
         bench_raw_buffers = buffers;
         c->r = bench_raw_connect(native, message, p);
         return c->r == BENCH_RAW_NONE ? -1 : 0;
     }
-    else {
-        xpipe_attr_t *a = bench_attr(message, buffers, p);
-        if (a == NULL || xpipe_attr_wait_for_server_set(a, 1) != APR_SUCCESS)
-            return -1;
-        return xpipe_connect(&c->x, name, a, 10 * APR_USEC_PER_SEC, NULL)
-                       == APR_SUCCESS
-                   ? 0
-                   : -1;
-    }
+    return xpipe_connect(&c->x, name, a, 10 * APR_USEC_PER_SEC, NULL)
+                   == APR_SUCCESS
+               ? 0
+               : -1;
+}
+
+static int conn_connect(conn_t *c, int raw, const char *name,
+                        const char *native, int message, long buffers,
+                        apr_pool_t *p)
+{
+    xpipe_attr_t *a = NULL;
+
+    if (!raw && (a = conn_attr(message, buffers, p)) == NULL)
+        return -1;
+    return conn_connect_with(c, a, name, native, message, buffers, p);
 }
 
 /* ------------------------------------------------------------------ */
@@ -483,13 +502,16 @@ static int measure_connect(int raw, const char *name, const char *native,
 {
     char buf[1];
     apr_uint64_t t0 = 0;
+    xpipe_attr_t *a = NULL;
     conn_t c;
     long i;
 
+    if (!raw && (a = conn_attr(0, 0, p)) == NULL)
+        return -1;
     for (i = 0; i < count; i++) {
         if (i == 1)
             t0 = bench_now_ns();
-        if (conn_connect(&c, raw, name, native, 0, 0, p)
+        if (conn_connect_with(&c, a, name, native, 0, 0, p)
             || conn_write_full(&c, "c", 1) || conn_read_full(&c, buf, 1))
             return -1;
         conn_close(&c);

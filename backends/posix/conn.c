@@ -11,6 +11,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+static void unix_reply_init(xpipe__chan_t *c);
+
 apr_status_t xpipe__unix_chan_new(xpipe__chan_t **out, int fd,
                                   const xpipe_attr_t *attr,
                                   xpipe__frame_kind_e kind, apr_pool_t *pool)
@@ -26,6 +28,7 @@ apr_status_t xpipe__unix_chan_new(xpipe__chan_t **out, int fd,
      * not sent yet (a client's answer, or a server's first request: the
      * connect woke it before the client wrote): it waits first. */
     c->wait_first[0] = 1;
+    unix_reply_init(c);
     xpipe__unix_wake_init(&c->wake);
     xpipe__unix_slice_init(&c->slice, attr->wake_slice);
     c->fd = fd;
@@ -58,6 +61,62 @@ static int unix_sliceable(xpipe__chan_t *c, int out)
     return out || c->seq || !xpipe__a32_get(&c->sent);
 }
 
+/* Is the answer to what we sent already there when we come to receive
+ * it? On one CPU it mostly is: our send woke the peer, which ran at
+ * once, answered, and went back to wait before we came back. On two it
+ * mostly is not yet. A stream receive after a send (which stays in
+ * poll(), never in recv(): unix_sliceable) tries first when so, and
+ * waits first otherwise. What a try found is learned, per channel (a
+ * score from 0 to UNIX_REPLY_MAX; it tries at UNIX_REPLY_TRY or more)
+ * and process-wide, for a new channel's first receive. A wrong guess
+ * costs one call: an EAGAIN receive, or a poll() that did not sleep.
+ * Below the mark every UNIX_REPLY_PROBE-th receive tries anyway, so
+ * that a change is seen. */
+#define UNIX_REPLY_MAX 15
+#define UNIX_REPLY_TRY 8
+#define UNIX_REPLY_PROBE 8
+
+static xpipe__a32_t unix_reply_score = UNIX_REPLY_TRY;
+static xpipe__a32_t unix_reply_probes;
+
+/* A new channel starts from what the process has learned. */
+static void unix_reply_init(xpipe__chan_t *c)
+{
+    c->reply_score = (int)xpipe__a32_get(&unix_reply_score);
+    /* Not every new channel probes at once: the process-wide count
+     * spreads them (only channels that start below the mark take it). */
+    c->reply_count = c->reply_score >= UNIX_REPLY_TRY
+                         ? 0
+                         : xpipe__a32_add(&unix_reply_probes, 1);
+}
+
+static int unix_reply_try(xpipe__chan_t *c)
+{
+    return c->reply_score >= UNIX_REPLY_TRY
+           || ++c->reply_count % UNIX_REPLY_PROBE == 0;
+}
+
+/* One step of a score towards ready (the answer was there) or not. */
+static int unix_reply_step(int score, int ready)
+{
+    if (ready)
+        return score < UNIX_REPLY_MAX ? score + 1 : score;
+    return score > 0 ? score - 1 : 0;
+}
+
+/* What a receive that tried first found. */
+static void unix_reply_learn(xpipe__chan_t *c, int ready)
+{
+    apr_uint32_t was = xpipe__a32_get(&unix_reply_score);
+    apr_uint32_t now = (apr_uint32_t)unix_reply_step((int)was, ready);
+
+    c->reply_score = unix_reply_step(c->reply_score, ready);
+    /* Shared by every channel: written only when it moves (at either
+     * end it stays put). A hint: threads may race on it. */
+    if (now != was)
+        xpipe__a32_set(&unix_reply_score, now);
+}
+
 /* Before a transfer: APR_SUCCESS with *slice set (sleep in the call), or
  * the status of a wait first. A transfer waits first when the last one
  * had to wait or came short, and a stream receive when we sent since the
@@ -67,11 +126,13 @@ static int unix_sliceable(xpipe__chan_t *c, int out)
 static apr_status_t unix_xfer_begin(xpipe__chan_t *c, int out, int sliceable,
                                     apr_time_t deadline, int *slice)
 {
-    int first = c->wait_first[out] || !sliceable;
+    int first = sliceable ? c->wait_first[out] : !unix_reply_try(c);
 
     *slice = 0;
+    c->reply_tried = 0;
     if (xpipe__remaining_ms(deadline) == 0)
         return APR_SUCCESS;
+    c->reply_tried = !sliceable && !first;
     /* About to wait first: having to wait is what switches to slices. */
     if (sliceable && first)
         xpipe__unix_slice_start(&c->slice, c->fd);
@@ -139,6 +200,11 @@ static apr_status_t unix_xfer(xpipe__chan_t *c, int out, void *buf,
             n = unix_sys.recvmsg(c->fd, m, f);
         else
             n = unix_sys.recv(c->fd, buf, *len, f);
+        if (c->reply_tried) {
+            c->reply_tried = 0;
+            unix_reply_learn(
+                c, n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK));
+        }
         if (n > 0) {
             unix_xfer_done(c, out, (apr_size_t)n, *len, waited);
             *len = (apr_size_t)n;

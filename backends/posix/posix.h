@@ -179,6 +179,12 @@ struct xpipe__chan_t {
      * moved less than asked (the socket was drained / full): wait first
      * next time, sparing a try that would say EAGAIN. */
     int wait_first[2];
+    /* A stream receive after a send: is the answer there at once? The
+     * receiver's own (conn.c: unix_reply_try); reply_tried: the receive
+     * under way tried first on that guess. */
+    int reply_score;
+    unsigned int reply_count;
+    int reply_tried;
     int message; /* message mode (SOCK_SEQPACKET, or frames) */
     int seq;     /* SOCK_SEQPACKET message mode */
     /* SOCK_SEQPACKET message mode: */
