@@ -10,6 +10,8 @@
 #include <windows.h>
 #include <string.h>
 
+#include "xsys.h"
+
 static HANDLE w32_open(const char *native)
 {
     wchar_t w[300];
@@ -177,6 +179,101 @@ static void test_os_handle_is_the_pipe(void)
     CU_ASSERT(flags & PIPE_TYPE_MESSAGE);
     XT_OK(xpipe_send(c, "h", 1));
 }
+
+/* A channel's waits use the waiting thread's wake event: connections
+ * whose reads wait make no event of their own (before, each made one,
+ * and closed it: two requests to the kernel or wineserver per
+ * connection). Events made and waits entered are counted by stand-ins
+ * in the backend's system-call table. */
+static volatile LONG ev_made, ev_waits;
+
+static HANDLE WINAPI ev_create(LPSECURITY_ATTRIBUTES sa, BOOL manual,
+                               BOOL initial, LPCWSTR name)
+{
+    InterlockedIncrement(&ev_made);
+    return xt_sys_real.create_event(sa, manual, initial, name);
+}
+
+static DWORD WINAPI ev_wait(DWORD n, const HANDLE *h, BOOL all, DWORD ms)
+{
+    InterlockedIncrement(&ev_waits);
+    return xt_sys_real.wait_for_multiple_objects(n, h, all, ms);
+}
+
+typedef struct ev_server_t {
+    xpipe_listener_t *l;
+    int count;
+    apr_status_t rv;
+} ev_server_t;
+
+/* Accepts count clients and echoes one byte to each. */
+static apr_status_t ev_serve(void *arg)
+{
+    ev_server_t *sv = arg;
+    int i;
+
+    for (i = 0; i < sv->count && sv->rv == APR_SUCCESS; i++) {
+        xpipe_t *s = NULL;
+        char b;
+        apr_size_t k = 1;
+        sv->rv = xpipe_accept(&s, sv->l, XT_LONG, NULL);
+        if (sv->rv == APR_SUCCESS)
+            sv->rv = xpipe_timeout_set(s, XT_LONG);
+        if (sv->rv == APR_SUCCESS)
+            sv->rv = xpipe_read(s, &b, &k);
+        if (sv->rv == APR_SUCCESS)
+            sv->rv = xpipe_write(s, &b, &k);
+        if (s)
+            xpipe_close(s);
+    }
+    return APR_SUCCESS;
+}
+
+static void test_waits_make_no_events(void)
+{
+    xt_sys_t *sys;
+    ev_server_t sv = { NULL, 20, APR_SUCCESS };
+    const char *name = xt_name();
+    apr_thread_t *t;
+    long made;
+    int i;
+
+    if (xt_fast_forced()) {
+        xt_skip("the fast path makes its section and events per channel "
+                "by design (off by default)");
+        return;
+    }
+    XT_OK(xpipe_listen(&sv.l, name, NULL, xt_p));
+    sys = xt_sys_take();
+    sys->create_event = ev_create;
+    sys->wait_for_multiple_objects = ev_wait;
+    ev_made = ev_waits = 0;
+    t = xt_thread(ev_serve, &sv);
+    for (i = 0; i < sv.count; i++) {
+        xpipe_t *c = NULL;
+        char b = (char)('a' + i);
+        apr_size_t k = 1;
+        XT_OK(xpipe_connect(&c, name, NULL, XT_LONG, NULL));
+        if (c == NULL)
+            break;
+        XT_OK(xpipe_timeout_set(c, XT_LONG));
+        XT_OK(xpipe_write(c, &b, &k));
+        b = 0;
+        XT_OK(xpipe_read(c, &b, &k));
+        CU_ASSERT_EQUAL(b, (char)('a' + i));
+        xpipe_close(c);
+    }
+    XT_OK(xt_join(t));
+    XT_OK(sv.rv);
+    made = ev_made;
+    xt_sys_restore();
+    /* The waits happened (the server thread's accepts and reads at
+     * least), and the events are the threads' own: two per thread, made
+     * once (the server thread's, and ours if this thread never waited
+     * before). */
+    CU_ASSERT(ev_waits >= sv.count);
+    CU_ASSERT(made <= 4);
+}
 #endif
 
 CU_TestInfo xt_win32_tests[] = {
@@ -189,6 +286,8 @@ CU_TestInfo xt_win32_tests[] = {
       test_burst_sees_no_pipe_busy },
     { "the OS handle is the server end of the pipe",
       test_os_handle_is_the_pipe },
+    { "waits use their thread's wake event: 20 connections make no event",
+      test_waits_make_no_events },
 #endif
     CU_TEST_INFO_NULL,
 };

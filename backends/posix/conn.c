@@ -129,10 +129,13 @@ static apr_status_t unix_xfer_begin(xpipe__chan_t *c, int out, int sliceable,
     int first = sliceable ? c->wait_first[out] : !unix_reply_try(c);
 
     *slice = 0;
-    c->reply_tried = 0;
+    /* reply_*: the receiver's own (a writer may run at the same time). */
+    if (!out)
+        c->reply_tried = 0;
     if (xpipe__remaining_ms(deadline) == 0)
         return APR_SUCCESS;
-    c->reply_tried = !sliceable && !first;
+    if (!out)
+        c->reply_tried = !sliceable && !first;
     /* About to wait first: having to wait is what switches to slices. */
     if (sliceable && first)
         xpipe__unix_slice_start(&c->slice, c->fd);
@@ -200,7 +203,7 @@ static apr_status_t unix_xfer(xpipe__chan_t *c, int out, void *buf,
             n = unix_sys.recvmsg(c->fd, m, f);
         else
             n = unix_sys.recv(c->fd, buf, *len, f);
-        if (c->reply_tried) {
+        if (!out && c->reply_tried) {
             c->reply_tried = 0;
             unix_reply_learn(
                 c, n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK));

@@ -49,10 +49,9 @@ apr_status_t xpipe__win32_io(xpipe__chan_t *c, int out, void *buf, DWORD len,
             return APR_SUCCESS;
         return win32_os_status(GetLastError());
     }
-    /* Waiting: an interrupt must be able to wake us (NULL if that event
-     * cannot be made: the wait then runs to its deadline). */
-    rv = xpipe__win32_wait_io(c->pipe, &ov, xpipe__win32_event(&c->wake),
-                              deadline, n);
+    /* Waiting: an interrupt must be able to wake us (the thread's wake
+     * event, registered with the channel). */
+    rv = xpipe__win32_wait_io(c->pipe, &ov, &c->wake, deadline, n);
     return rv;
 }
 
@@ -195,19 +194,13 @@ apr_status_t xpipe__win32_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
 
 apr_status_t xpipe__win32_wake(xpipe__chan_t *c, int closing)
 {
-    HANDLE ev = xpipe__win32_event(&c->wake);
-
-    (void)closing; /* the event reaches every wait at once */
-    if (ev == NULL || !SetEvent(ev))
-        return win32_os_status(GetLastError());
-    return APR_SUCCESS;
+    (void)closing; /* the flag and the signals reach every wait at once */
+    return xpipe__win32_wake_set(&c->wake, 1);
 }
 
 apr_status_t xpipe__win32_unwake(xpipe__chan_t *c)
 {
-    if (c->wake)
-        ResetEvent(c->wake);
-    return APR_SUCCESS;
+    return xpipe__win32_wake_set(&c->wake, 0);
 }
 
 apr_status_t xpipe__win32_shutdown(xpipe__chan_t *c, xpipe_shutdown_e how)
@@ -240,8 +233,7 @@ apr_status_t xpipe__win32_close(xpipe__chan_t *c)
     if (c->fast)
         xpipe__win32_fast_free(c);
     free(c->held.data);
-    if (c->wake)
-        win32_sys.close_handle(c->wake);
+    xpipe__win32_wake_close(&c->wake);
     return APR_SUCCESS;
 }
 

@@ -628,16 +628,16 @@ static apr_status_t fast_wait(xpipe__chan_t *c, int out, apr_time_t deadline)
     int bell = (int)xpipe__a32_get(&f->bell), left;
     HANDLE hs[3];
     DWORD w, ms;
+    int slot;
 
     if (xpipe__a32_get(&f->dead))
         return APR_EOF;
-    /* The ring's event, the peer's process, the wake event (if it can
-     * be made: else the wait runs to its deadline). */
+    if (xpipe__win32_wake_up(&c->wake))
+        return XPIPE_ECANCELED;
+    /* The ring's event, the peer's process, the thread's wake event (if
+     * it can be made: else the wait runs to its deadline). */
     hs[0] = fast_my_event(f, out);
     hs[1] = f->peer;
-    hs[2] = xpipe__win32_event(&c->wake);
-    if (hs[2] && WaitForSingleObject(hs[2], 0) == WAIT_OBJECT_0)
-        return XPIPE_ECANCELED;
     if (xpipe__remaining_ms(deadline) == 0) {
         /* A poll set's try: it waits for the doorbell next. */
         if (bell) {
@@ -651,13 +651,21 @@ static apr_status_t fast_wait(xpipe__chan_t *c, int out, apr_time_t deadline)
         return APR_SUCCESS;
     if (!xpipe__ring_arm(&f->ring, out, XPIPE__RING_SLEEPS))
         return APR_SUCCESS;
-    for (;;) {
-        left = xpipe__remaining_ms(deadline);
-        ms = left < 0 ? INFINITE : (DWORD)left;
-        w = win32_sys.wait_for_multiple_objects(hs[2] ? 3 : 2, hs, FALSE, ms);
-        if (w != WAIT_TIMEOUT || xpipe__remaining_ms(deadline) == 0)
-            break; /* else woke a little early: rounding */
-    }
+    if (xpipe__win32_wake_enter(&c->wake, &hs[2], &slot) != APR_SUCCESS)
+        w = WAIT_OBJECT_0 + 2;
+    else
+        for (;;) {
+            left = xpipe__remaining_ms(deadline);
+            ms = left < 0 ? INFINITE : (DWORD)left;
+            w = win32_sys.wait_for_multiple_objects(hs[2] ? 3 : 2, hs, FALSE,
+                                                    ms);
+            /* A signal meant for an earlier wait of this thread: spent. */
+            if (w == WAIT_OBJECT_0 + 2 && !xpipe__win32_wake_up(&c->wake))
+                continue;
+            if (w != WAIT_TIMEOUT || xpipe__remaining_ms(deadline) == 0)
+                break; /* else woke a little early: rounding */
+        }
+    xpipe__win32_wake_leave(&c->wake, slot); /* -1 after a refusal */
     xpipe__ring_disarm(&f->ring, out);
     if (bell) /* back to the bell, for the poll set */
         xpipe__ring_arm(&f->ring, out, XPIPE__RING_BELL);

@@ -5,26 +5,34 @@
  */
 #include "win32.h"
 
-apr_status_t xpipe__win32_wait_io(HANDLE h, OVERLAPPED *ov, HANDLE wake,
+#include <stdlib.h>
+
+apr_status_t xpipe__win32_wait_io(HANDLE h, OVERLAPPED *ov,
+                                  xpipe__win32_wake_t *wake,
                                   apr_time_t deadline, DWORD *n)
 {
     /* The event without the low bit that keeps the operation out of a
      * completion port (xpipe__win32_quiet). */
     HANDLE ev = (HANDLE)((ULONG_PTR)ov->hEvent & ~(ULONG_PTR)1);
-    HANDLE evs[2] = { ev, wake };
+    HANDLE evs[2] = { ev, NULL };
     DWORD w, ms;
     apr_status_t why = APR_SUCCESS;
-    int ms_left;
+    int ms_left, slot = -1;
 
-    for (;;) {
+    if (wake)
+        why = xpipe__win32_wake_enter(wake, &evs[1], &slot);
+    while (why == APR_SUCCESS) {
         ms_left = xpipe__remaining_ms(deadline);
         ms = ms_left < 0 ? INFINITE : (DWORD)ms_left;
-        w = win32_sys.wait_for_multiple_objects(wake ? 2 : 1, evs, FALSE, ms);
+        w = win32_sys.wait_for_multiple_objects(evs[1] ? 2 : 1, evs, FALSE, ms);
         if (w == WAIT_OBJECT_0)
             break;
         if (w == WAIT_OBJECT_0 + 1) {
-            why = XPIPE_ECANCELED;
-            break;
+            /* Ours, or a signal meant for an earlier wait of this thread
+             * (its event is auto-reset: that one is spent now). */
+            if (xpipe__win32_wake_up(wake))
+                why = XPIPE_ECANCELED;
+            continue;
         }
         if (w == WAIT_TIMEOUT) {
             if (xpipe__remaining_ms(deadline) != 0)
@@ -35,6 +43,8 @@ apr_status_t xpipe__win32_wait_io(HANDLE h, OVERLAPPED *ov, HANDLE wake,
         why = win32_os_status(GetLastError());
         break;
     }
+    if (wake)
+        xpipe__win32_wake_leave(wake, slot);
     if (why != APR_SUCCESS)
         win32_sys.cancel_io_ex(h, ov);
     ov->hEvent = ev; /* the event to wait on, should it still be pending */
@@ -50,19 +60,32 @@ HANDLE xpipe__win32_quiet(HANDLE ev)
     return ev ? (HANDLE)((ULONG_PTR)ev | 1) : NULL;
 }
 
-/* The calling thread's event for its own overlapped operations: made on
- * its first need, closed when the thread ends (a fiber-local slot's
- * callback). A thread has one operation of its own in flight at most
- * (each is waited for before the call returns), and ReadFile/WriteFile
- * reset the event as they start, so one per thread serves every channel:
- * a channel costs no event of its own for its reads and writes. */
+/* The calling thread's events, made on its first need and closed when
+ * the thread ends (a fiber-local slot's callback): [0] for its own
+ * overlapped operations, [1] its wake event (auto-reset), registered in
+ * a channel's wake object while the thread waits there. A thread has one
+ * operation of its own in flight at most (each is waited for before the
+ * call returns), and ReadFile/WriteFile reset the event as they start, so
+ * one per thread serves every channel: a channel costs no event of its
+ * own for its reads and writes, nor for its waits. */
+typedef struct win32_thread_events_t {
+    HANDLE ev[2];
+} win32_thread_events_t;
+
 static INIT_ONCE win32_io_once = INIT_ONCE_STATIC_INIT;
 static DWORD win32_io_slot = FLS_OUT_OF_INDEXES;
 
-static void WINAPI win32_io_free(void *ev)
+static void WINAPI win32_io_free(void *v)
 {
-    if (ev)
-        CloseHandle(ev);
+    win32_thread_events_t *t = v;
+
+    if (t == NULL)
+        return;
+    if (t->ev[0])
+        CloseHandle(t->ev[0]);
+    if (t->ev[1])
+        CloseHandle(t->ev[1]);
+    free(t);
 }
 
 static BOOL CALLBACK win32_io_init(PINIT_ONCE once, PVOID param, PVOID *ctx)
@@ -74,22 +97,117 @@ static BOOL CALLBACK win32_io_init(PINIT_ONCE once, PVOID param, PVOID *ctx)
     return TRUE;
 }
 
-HANDLE xpipe__win32_thread_event(void)
+/* The calling thread's event k (0: manual-reset, 1: auto-reset), or NULL
+ * (GetLastError says why). */
+static HANDLE win32_thread_ev(int k)
 {
-    HANDLE ev;
+    win32_thread_events_t *t;
 
     InitOnceExecuteOnce(&win32_io_once, win32_io_init, NULL, NULL);
     if (win32_io_slot == FLS_OUT_OF_INDEXES)
         return NULL;
-    ev = FlsGetValue(win32_io_slot);
-    if (ev == NULL) {
-        ev = win32_sys.create_event(NULL, TRUE, FALSE, NULL);
-        if (ev != NULL && !FlsSetValue(win32_io_slot, ev)) {
-            win32_sys.close_handle(ev);
-            ev = NULL;
+    t = FlsGetValue(win32_io_slot);
+    if (t == NULL) {
+        t = calloc(1, sizeof(*t));
+        if (t == NULL || !FlsSetValue(win32_io_slot, t)) {
+            free(t);
+            SetLastError(ERROR_NOT_ENOUGH_MEMORY);
+            return NULL;
         }
     }
-    return ev;
+    if (t->ev[k] == NULL)
+        t->ev[k] = win32_sys.create_event(NULL, k == 0, FALSE, NULL);
+    return t->ev[k];
+}
+
+HANDLE xpipe__win32_thread_event(void)
+{
+    return win32_thread_ev(0);
+}
+
+/* ------------------------------------------------------------------ */
+/* A channel's wake object (win32.h). */
+
+#define WIN32_SLOT_BUSY ((ULONG_PTR)1) /* handles are multiples of 4 */
+
+apr_status_t xpipe__win32_wake_enter(xpipe__win32_wake_t *w, HANDLE *ev,
+                                     int *slot)
+{
+    HANDLE mine = win32_thread_ev(1);
+    int i;
+
+    *slot = -1;
+    for (i = 0; mine && i < WIN32_WAKE_SLOTS && *slot < 0; i++)
+        if (InterlockedCompareExchangePointer((PVOID volatile *)&w->slot[i],
+                                              mine, NULL)
+            == NULL)
+            *slot = i;
+    /* Every slot taken (or no event of the thread's to be had): the
+     * channel's own. */
+    *ev = *slot >= 0 ? mine : xpipe__win32_event(&w->own);
+    if (xpipe__win32_wake_up(w)) {
+        xpipe__win32_wake_leave(w, *slot);
+        *slot = -1;
+        return XPIPE_ECANCELED;
+    }
+    return APR_SUCCESS;
+}
+
+void xpipe__win32_wake_leave(xpipe__win32_wake_t *w, int slot)
+{
+    HANDLE mine;
+
+    if (slot < 0)
+        return;
+    mine = win32_thread_ev(1);
+    /* A waker that marked the slot is signalling our event: wait it out
+     * (a few instructions away), then leave. */
+    while (InterlockedCompareExchangePointer((PVOID volatile *)&w->slot[slot],
+                                             NULL, mine)
+           != mine)
+        SwitchToThread();
+}
+
+int xpipe__win32_wake_up(xpipe__win32_wake_t *w)
+{
+    return InterlockedCompareExchange(&w->signalled, 0, 0) != 0;
+}
+
+apr_status_t xpipe__win32_wake_set(xpipe__win32_wake_t *w, int on)
+{
+    HANDLE own;
+    int i;
+
+    InterlockedExchange(&w->signalled, on != 0);
+    own = InterlockedCompareExchangePointer((PVOID volatile *)&w->own, NULL,
+                                            NULL);
+    if (!on) {
+        if (own)
+            ResetEvent(own);
+        return APR_SUCCESS;
+    }
+    for (i = 0; i < WIN32_WAKE_SLOTS; i++) {
+        HANDLE v = w->slot[i];
+        HANDLE marked = (HANDLE)((ULONG_PTR)v | WIN32_SLOT_BUSY);
+        /* A slot already marked is being signalled by another waker. */
+        if (v != NULL && !((ULONG_PTR)v & WIN32_SLOT_BUSY)
+            && InterlockedCompareExchangePointer((PVOID volatile *)&w->slot[i],
+                                                 marked, v)
+                   == v) {
+            SetEvent(v);
+            InterlockedExchangePointer((PVOID volatile *)&w->slot[i], v);
+        }
+    }
+    if (own && !SetEvent(own))
+        return win32_os_status(GetLastError());
+    return APR_SUCCESS;
+}
+
+void xpipe__win32_wake_close(xpipe__win32_wake_t *w)
+{
+    if (w->own)
+        win32_sys.close_handle(w->own);
+    w->own = NULL;
 }
 
 /* The event in *slot, made now if need be (racing makers agree). */

@@ -67,14 +67,32 @@ struct xpipe__lsn_t {
     xpipe__win32_inst_t *slot;
 };
 
+/* A channel's wake object (wait.c), as on POSIX (backends/posix/wake.c,
+ * the protocol that wake.pml models): the flag an interrupt or a close
+ * latches, and the threads waiting on the channel, each registered in a
+ * slot with its own auto-reset wake event (made once per thread). A
+ * thread registers before it reads the flag, and a waker latches the
+ * flag before it reads the slots, so either the thread sees the flag or
+ * the waker signals it; the waker marks a slot (its low bit) while it
+ * signals, so the thread cannot leave (and, at its end, close its event)
+ * under the signal. Only when every slot is taken does a wait use an
+ * event of the channel's own (manual-reset, made then). */
+#define WIN32_WAKE_SLOTS 4
+typedef struct xpipe__win32_wake_t {
+    LONG volatile signalled;
+    HANDLE volatile slot[WIN32_WAKE_SLOTS];
+    HANDLE volatile own;
+} xpipe__win32_wake_t;
+
 struct xpipe__chan_t {
     const wchar_t *wname; /* server channels: the name, for the live table */
     xpipe__held_t held;   /* a message longer than the caller's buffer,
                              read whole and kept for the next recv */
     HANDLE pipe;
-    /* Made on first need (most channels never wait); reads and writes
-     * use their thread's event (xpipe__win32_thread_event). */
-    HANDLE volatile wake; /* manual-reset: set while interrupted */
+    /* Reads and writes use their thread's event (xpipe__win32_thread_
+     * event), and wait on their thread's wake event too, registered here
+     * (wait.c): a channel makes no event of its own. */
+    xpipe__win32_wake_t wake;
     int server;
     /* The last write found the pipe full (a poll set's XPIPE_POLLOUT
      * waits XPIPE_POLLOUT_RECHECK_MS from full_at), and the completion
@@ -113,8 +131,24 @@ XPIPE__BACKEND_SLOTS(xpipe__win32);
 /* Wait for an overlapped operation, the wake event or the deadline. On
  * wake or deadline the operation is cancelled and waited out: if it
  * completed anyway its result stands. *n gets the bytes transferred. */
-apr_status_t xpipe__win32_wait_io(HANDLE h, OVERLAPPED *ov, HANDLE wake,
+apr_status_t xpipe__win32_wait_io(HANDLE h, OVERLAPPED *ov,
+                                  xpipe__win32_wake_t *wake,
                                   apr_time_t deadline, DWORD *n);
+/* Before a wait that an interrupt must reach: *ev gets the event to wait
+ * on too (NULL when none can be made: the wait runs to its deadline) and
+ * *slot what to leave; XPIPE_ECANCELED when the flag is up already
+ * (nothing to leave then). */
+apr_status_t xpipe__win32_wake_enter(xpipe__win32_wake_t *w, HANDLE *ev,
+                                     int *slot);
+/* After that wait (slot from enter; -1: nothing to leave). */
+void xpipe__win32_wake_leave(xpipe__win32_wake_t *w, int slot);
+/* Is the flag up? (A wait woken by its wake event asks: a thread's event
+ * may carry a signal meant for an earlier wait of the thread.) */
+int xpipe__win32_wake_up(xpipe__win32_wake_t *w);
+/* Latch the flag and signal every waiting thread (on), or clear it (lib
+ * calls that only when no call is in flight). */
+apr_status_t xpipe__win32_wake_set(xpipe__win32_wake_t *w, int on);
+void xpipe__win32_wake_close(xpipe__win32_wake_t *w);
 /* The event in *slot, made on first need (racing threads agree). */
 HANDLE xpipe__win32_event(HANDLE volatile *slot);
 /* The calling thread's event for its own overlapped operations, or NULL
