@@ -432,7 +432,8 @@ static int bench_serve_wake(const char *name, long tries, apr_pool_t *p)
 }
 
 static int bench_serve(const char *impl, const char *base, long rtts,
-                       long bytes, long conns, long wake, apr_pool_t *p)
+                       long bytes, long conns, long wake, long only,
+                       apr_pool_t *p)
 {
     int raw = strcmp(impl, "xpipe") != 0 && strcmp(impl, "fast") != 0, k;
 #ifdef XPIPE_BENCH_UV
@@ -445,6 +446,8 @@ static int bench_serve(const char *impl, const char *base, long rtts,
     bench_fast = strcmp(impl, "fast") == 0;
     for (k = 0; k < K_COUNT; k++) {
         const char *name = apr_psprintf(p, "%s-%d", base, k);
+        if (k != only)
+            continue;
 #ifdef XPIPE_BENCH_UV
         const char *native;
         if (uv) {
@@ -470,7 +473,8 @@ static int bench_serve(const char *impl, const char *base, long rtts,
 static const char *bench_self;
 
 static apr_status_t bench_child(apr_proc_t *proc, int impl, const char *base,
-                                const bench_opts_t *o, int cpu, apr_pool_t *p)
+                                const bench_opts_t *o, int cpu, int kind,
+                                apr_pool_t *p)
 {
     const char *argv[12];
     apr_procattr_t *pa;
@@ -485,8 +489,9 @@ static apr_status_t bench_child(apr_proc_t *proc, int impl, const char *base,
     argv[6] = apr_psprintf(p, "%ld", o->stream_mib << 20);
     argv[7] = apr_psprintf(p, "%ld", o->conn_count);
     argv[8] = apr_psprintf(p, "%d", cpu);
-    argv[9] = apr_psprintf(p, "%ld", impl == IMPL_XPIPE ? o->wake_tries : 0);
-    argv[10] = NULL;
+    argv[9] = apr_psprintf(p, "%ld", kind == K_COUNT ? o->wake_tries : 0);
+    argv[10] = apr_psprintf(p, "%d", kind);
+    argv[11] = NULL;
     rv = apr_procattr_create(&pa, p);
     if (rv == APR_SUCCESS)
         rv = apr_procattr_cmdtype_set(pa, APR_PROGRAM);
@@ -691,9 +696,14 @@ static void count_per_op(const bench_count_t *before,
     out->switches = (after->switches - before->switches) / ops;
 }
 
-/* One round for one implementation: a server child, every kind. */
-static int bench_round(int impl, const bench_opts_t *o, int server_cpu,
-                       result_t res[K_COUNT], wake_data_t *wake, apr_pool_t *p)
+/* One measurement: impl's server child for one kind, and that kind
+ * measured against it (with kind K_COUNT: xpipe's wake latencies). Each
+ * kind's implementations run back to back, so a machine whose speed
+ * drifts (a shared one does, by half over an afternoon) moves them
+ * alike: their ratio holds where the times do not. */
+static int bench_round(int impl, int kind, const bench_opts_t *o,
+                       int server_cpu, result_t *res, wake_data_t *wake,
+                       apr_pool_t *p)
 {
     int raw = impl != IMPL_XPIPE && impl != IMPL_FAST;
     static unsigned int seq;
@@ -704,40 +714,39 @@ static int bench_round(int impl, const bench_opts_t *o, int server_cpu,
     apr_proc_t proc;
     bench_counter_t *child = NULL;
     bench_count_t c0, c1, s0, s1;
-    int code = 1, k, failed = 0, counted;
+    int code = 1, failed = 0, counted;
 
-    if (bench_child(&proc, impl, base, o, server_cpu, p) != APR_SUCCESS)
+    if (bench_child(&proc, impl, base, o, server_cpu, kind, p) != APR_SUCCESS)
         return -1;
-    if (bench_self_counter)
+    if (bench_self_counter && kind < K_COUNT)
         child = bench_counter_open((long)proc.pid, &bench_count_why);
 #ifdef BENCH_FLOOR
     bench_raw_polled = impl == IMPL_FLOOR;
 #endif
     bench_fast = impl == IMPL_FAST;
-    for (k = 0; k < K_COUNT && !failed; k++) {
-        long count = kind_count((kind_e)k, o->rtt_count, o->stream_mib << 20,
+    if (kind < K_COUNT) {
+        long count = kind_count((kind_e)kind, o->rtt_count, o->stream_mib << 20,
                                 o->conn_count);
         counted = child && bench_counter_read(bench_self_counter, &c0) == 0
                   && bench_counter_read(child, &s0) == 0;
-        if (bench_impl_kind(impl, raw, (kind_e)k,
-                            apr_psprintf(p, "%s-%d", base, k), count, &res[k],
+        if (bench_impl_kind(impl, raw, (kind_e)kind,
+                            apr_psprintf(p, "%s-%d", base, kind), count, res,
                             p)) {
-            fprintf(stderr, "xpipe: bench %s (%s) failed\n", kind_names[k],
+            fprintf(stderr, "xpipe: bench %s (%s) failed\n", kind_names[kind],
                     impl_names[impl]);
             failed = 1;
         }
         if (counted && bench_counter_read(bench_self_counter, &c1) == 0
             && bench_counter_read(child, &s1) == 0) {
-            double ops = kind_ops_count((kind_e)k, count);
-            res[k].counted = 1;
-            count_per_op(&c0, &c1, ops, &res[k].per_op[0]);
-            count_per_op(&s0, &s1, ops, &res[k].per_op[1]);
+            double ops = kind_ops_count((kind_e)kind, count);
+            res->counted = 1;
+            count_per_op(&c0, &c1, ops, &res->per_op[0]);
+            count_per_op(&s0, &s1, ops, &res->per_op[1]);
         }
+        bench_counter_close(child);
     }
-    bench_counter_close(child);
-    if (!failed && impl == IMPL_XPIPE && o->wake_tries > 0
-        && measure_wake(apr_psprintf(p, "%s-w", base), o->wake_tries, wake,
-                        p)) {
+    else if (measure_wake(apr_psprintf(p, "%s-w", base), o->wake_tries, wake,
+                          p)) {
         fprintf(stderr, "xpipe: bench wake (xpipe) failed\n");
         failed = 1;
     }
@@ -908,54 +917,68 @@ static int bench_parse(int argc, const char *const *argv, apr_pool_t *pool,
     return why ? tool_usage_error(apr_psprintf(pool, "bench: %s", why)) : -1;
 }
 
-/* The internal server role: IMPL BASE RTTS BYTES CONNS CPU WAKE. */
+/* The internal server role: IMPL BASE RTTS BYTES CONNS CPU WAKE KIND
+ * (one kind's server, or with KIND = K_COUNT none: the wake server). */
 static int bench_serve_main(int argc, const char *const *argv, int ind,
                             apr_pool_t *pool)
 {
-    long rtts, bytes, conns, cpu, wake;
+    long rtts, bytes, conns, cpu, wake, kind;
 
-    if (argc - ind != 7 || bench_number(argv[ind + 2], 1, LONG_MAX, &rtts)
+    if (argc - ind != 8 || bench_number(argv[ind + 2], 1, LONG_MAX, &rtts)
         || bench_number(argv[ind + 3], 1, LONG_MAX, &bytes)
         || bench_number(argv[ind + 4], 1, LONG_MAX, &conns)
         || bench_number(argv[ind + 5], -1, 1023, &cpu)
-        || bench_number(argv[ind + 6], 0, LONG_MAX, &wake))
+        || bench_number(argv[ind + 6], 0, LONG_MAX, &wake)
+        || bench_number(argv[ind + 7], 0, K_COUNT, &kind))
         return 2;
     bench_pin((int)cpu);
-    return bench_serve(argv[ind], argv[ind + 1], rtts, bytes, conns, wake,
+    return bench_serve(argv[ind], argv[ind + 1], rtts, bytes, conns, wake, kind,
                        pool);
 }
 
-/* Every round: each implementation in turn, rotating which goes first. */
+/* Every round: each kind, and for it each implementation in turn,
+ * rotating which goes first; then xpipe's wake latencies. */
 static int bench_run(const bench_opts_t *o, int server_cpu, bench_data_t *d,
                      apr_pool_t *pool)
 {
     int round, i, k;
 
-    for (round = 0; round < o->rounds; round++)
-        for (i = 0; i < IMPLS; i++) {
-            /* A B C, then B C A, ... */
-            int impl = (i + round) % IMPLS;
-            result_t one[K_COUNT];
-            apr_pool_t *p;
-            if (apr_pool_create(&p, pool) != APR_SUCCESS)
-                return 1;
-            if (bench_round(impl, o, server_cpu, one, &d->wake, p))
-                return 1;
-            apr_pool_destroy(p);
-            for (k = 0; k < K_COUNT; k++) {
+    for (round = 0; round < o->rounds; round++) {
+        for (k = 0; k < K_COUNT; k++)
+            for (i = 0; i < IMPLS; i++) {
+                /* A B C, then B C A, ... */
+                int impl = (i + round + k) % IMPLS;
+                result_t one;
+                apr_pool_t *p;
+                memset(&one, 0, sizeof(one));
+                if (apr_pool_create(&p, pool) != APR_SUCCESS)
+                    return 1;
+                if (bench_round(impl, k, o, server_cpu, &one, &d->wake, p))
+                    return 1;
+                apr_pool_destroy(p);
                 d->med[k][impl][round] =
-                    k <= K_RTT_MSG ? one[k].median_us : one[k].per_sec;
-                d->p99[k][impl][round] = one[k].p99_us;
-                d->r[k][impl].na = one[k].na;
+                    k <= K_RTT_MSG ? one.median_us : one.per_sec;
+                d->p99[k][impl][round] = one.p99_us;
+                d->r[k][impl].na = one.na;
                 /* Counted in every round, or not at all. */
                 d->r[k][impl].counted =
-                    one[k].counted && (round == 0 || d->r[k][impl].counted);
-                d->cnt[k][impl][0][round] = one[k].per_op[0].syscalls;
-                d->cnt[k][impl][1][round] = one[k].per_op[0].switches;
-                d->cnt[k][impl][2][round] = one[k].per_op[1].syscalls;
-                d->cnt[k][impl][3][round] = one[k].per_op[1].switches;
+                    one.counted && (round == 0 || d->r[k][impl].counted);
+                d->cnt[k][impl][0][round] = one.per_op[0].syscalls;
+                d->cnt[k][impl][1][round] = one.per_op[0].switches;
+                d->cnt[k][impl][2][round] = one.per_op[1].syscalls;
+                d->cnt[k][impl][3][round] = one.per_op[1].switches;
             }
+        if (o->wake_tries > 0) {
+            apr_pool_t *p;
+            result_t none;
+            if (apr_pool_create(&p, pool) != APR_SUCCESS)
+                return 1;
+            if (bench_round(IMPL_XPIPE, K_COUNT, o, server_cpu, &none, &d->wake,
+                            p))
+                return 1;
+            apr_pool_destroy(p);
         }
+    }
     return 0;
 }
 
