@@ -527,9 +527,10 @@ typedef struct io_handles_t {
     int *count;
 } io_handles_t;
 
-static apr_status_t chan_io_once(xpipe_t *ch, io_op_e op, void *buf,
-                                 apr_size_t *len, const io_handles_t *hs,
-                                 apr_time_t deadline)
+static XPIPE__SPECIALIZE apr_status_t chan_io_once(xpipe_t *ch, io_op_e op,
+                                                   void *buf, apr_size_t *len,
+                                                   const io_handles_t *hs,
+                                                   apr_time_t deadline)
 {
     switch (op) {
     case IO_SEND_HANDLES:
@@ -550,8 +551,9 @@ static apr_status_t chan_io_once(xpipe_t *ch, io_op_e op, void *buf,
 
 /* Are the handles of a handle-carrying call well formed? *room gets the
  * count (a receive's is zeroed until something comes). */
-static apr_status_t chan_io_handles(io_op_e op, const io_handles_t *hs,
-                                    int *room)
+static XPIPE__SPECIALIZE apr_status_t chan_io_handles(io_op_e op,
+                                                      const io_handles_t *hs,
+                                                      int *room)
 {
     if (op != IO_SEND_HANDLES && op != IO_RECV_HANDLES)
         return APR_SUCCESS;
@@ -568,8 +570,10 @@ static apr_status_t chan_io_handles(io_op_e op, const io_handles_t *hs,
     return APR_SUCCESS;
 }
 
-static apr_status_t chan_io(xpipe_t *ch, io_op_e op, void *buf, apr_size_t *len,
-                            const io_handles_t *hs)
+/* Each public call gets its own copy, its op folded in. */
+static XPIPE__SPECIALIZE apr_status_t chan_io(xpipe_t *ch, io_op_e op,
+                                              void *buf, apr_size_t *len,
+                                              const io_handles_t *hs)
 {
     int message = op == IO_SEND || op == IO_RECV || op == IO_SEND_HANDLES
                   || op == IO_RECV_HANDLES;
@@ -629,18 +633,19 @@ static apr_status_t chan_io(xpipe_t *ch, io_op_e op, void *buf, apr_size_t *len,
     return xpipe__guard_leave(&ch->o.g, rv);
 }
 
-apr_status_t xpipe_read(xpipe_t *channel, void *buf, apr_size_t *len)
+XPIPE__HOT apr_status_t xpipe_read(xpipe_t *channel, void *buf, apr_size_t *len)
 {
     return chan_io(channel, IO_READ, buf, len, NULL);
 }
 
-apr_status_t xpipe_write(xpipe_t *channel, const void *buf, apr_size_t *len)
+XPIPE__HOT apr_status_t xpipe_write(xpipe_t *channel, const void *buf,
+                                    apr_size_t *len)
 {
     return chan_io(channel, IO_WRITE, (void *)buf, len, NULL);
 }
 
-apr_status_t xpipe_read_full(xpipe_t *channel, void *buf, apr_size_t len,
-                             apr_size_t *done)
+XPIPE__HOT apr_status_t xpipe_read_full(xpipe_t *channel, void *buf,
+                                        apr_size_t len, apr_size_t *done)
 {
     apr_status_t rv = chan_io(channel, IO_READ_FULL, buf, &len, NULL);
 
@@ -649,8 +654,8 @@ apr_status_t xpipe_read_full(xpipe_t *channel, void *buf, apr_size_t len,
     return rv;
 }
 
-apr_status_t xpipe_write_full(xpipe_t *channel, const void *buf, apr_size_t len,
-                              apr_size_t *done)
+XPIPE__HOT apr_status_t xpipe_write_full(xpipe_t *channel, const void *buf,
+                                         apr_size_t len, apr_size_t *done)
 {
     apr_status_t rv = chan_io(channel, IO_WRITE_FULL, (void *)buf, &len, NULL);
 
@@ -659,12 +664,13 @@ apr_status_t xpipe_write_full(xpipe_t *channel, const void *buf, apr_size_t len,
     return rv;
 }
 
-apr_status_t xpipe_send(xpipe_t *channel, const void *buf, apr_size_t len)
+XPIPE__HOT apr_status_t xpipe_send(xpipe_t *channel, const void *buf,
+                                   apr_size_t len)
 {
     return chan_io(channel, IO_SEND, (void *)buf, &len, NULL);
 }
 
-apr_status_t xpipe_recv(xpipe_t *channel, void *buf, apr_size_t *len)
+XPIPE__HOT apr_status_t xpipe_recv(xpipe_t *channel, void *buf, apr_size_t *len)
 {
     return chan_io(channel, IO_RECV, buf, len, NULL);
 }

@@ -5,6 +5,7 @@
  */
 #include "guard.h"
 
+#include "backend.h" /* XPIPE__HOT */
 #include "xpipe.h"
 
 #include <apr_time.h>
@@ -20,9 +21,9 @@
  * count and two flags; a call on an open, uninterrupted object enters and
  * leaves with one atomic operation each; the rest takes the lock. */
 
-#define GUARD_CLOSED 0x80000000u
-#define GUARD_INTR 0x40000000u
-#define GUARD_BUSY 0x3fffffffu
+#define GUARD_CLOSED XPIPE__GUARD_CLOSED
+#define GUARD_INTR XPIPE__GUARD_INTR
+#define GUARD_BUSY XPIPE__GUARD_BUSY
 
 apr_status_t xpipe__guard_init(xpipe__guard_t *g, apr_pool_t *pool,
                                apr_status_t (*wake)(void *, int), void *obj)
@@ -67,9 +68,10 @@ static void guard_consume(xpipe__guard_t *g, apr_uint32_t v)
     }
 }
 
-/* Enter a call: XPIPE_ECLOSED after close, XPIPE_ECANCELED when an
- * interrupt is pending (consumed if nothing else is in flight). */
-apr_status_t xpipe__guard_enter(xpipe__guard_t *g)
+/* Enter a call (guard.h: xpipe__guard_enter tried the common case once):
+ * XPIPE_ECLOSED after close, XPIPE_ECANCELED when an interrupt is pending
+ * (consumed if nothing else is in flight). */
+apr_status_t xpipe__guard_enter_slow(xpipe__guard_t *g)
 {
     apr_uint32_t v = xpipe__a32_get(&g->state), seen;
     apr_status_t rv = APR_SUCCESS;
@@ -94,7 +96,8 @@ apr_status_t xpipe__guard_enter(xpipe__guard_t *g)
     return rv;
 }
 
-apr_status_t xpipe__guard_leave(xpipe__guard_t *g, apr_status_t rv)
+/* Leave a call (guard.h: xpipe__guard_leave tried the common case). */
+apr_status_t xpipe__guard_leave_slow(xpipe__guard_t *g, apr_status_t rv)
 {
     apr_uint32_t v = xpipe__a32_get(&g->state), seen;
 

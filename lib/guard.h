@@ -6,6 +6,7 @@
 #define XPIPE_GUARD_H
 
 #include "atomic.h"
+#include "xpipe.h" /* XPIPE_ECANCELED */
 
 #include <apr_errno.h>
 #include <apr_pools.h>
@@ -41,12 +42,41 @@ typedef struct xpipe__guard_t {
  * of obj, the listener or channel holding g. */
 apr_status_t xpipe__guard_init(xpipe__guard_t *g, apr_pool_t *pool,
                                apr_status_t (*wake)(void *, int), void *obj);
+/* The state word's flags (the rest is the busy count). */
+#define XPIPE__GUARD_CLOSED 0x80000000u
+#define XPIPE__GUARD_INTR 0x40000000u
+#define XPIPE__GUARD_BUSY 0x3fffffffu
+
+/* What enter and leave do when their one atomic operation is not all
+ * (guard.c). */
+apr_status_t xpipe__guard_enter_slow(xpipe__guard_t *g);
+apr_status_t xpipe__guard_leave_slow(xpipe__guard_t *g, apr_status_t rv);
+
 /* Enter a call: APR_SUCCESS, XPIPE_ECLOSED after close, XPIPE_ECANCELED
- * when an interrupt is pending (consumed if nothing else is in flight). */
-apr_status_t xpipe__guard_enter(xpipe__guard_t *g);
+ * when an interrupt is pending (consumed if nothing else is in flight).
+ * Inline, the common case: an open object, no interrupt, no race. */
+static inline apr_status_t xpipe__guard_enter(xpipe__guard_t *g)
+{
+    apr_uint32_t v = xpipe__a32_get(&g->state);
+
+    if (!(v & (XPIPE__GUARD_CLOSED | XPIPE__GUARD_INTR))
+        && xpipe__a32_cas(&g->state, v + 1, v) == v)
+        return APR_SUCCESS;
+    return xpipe__guard_enter_slow(g);
+}
+
 /* Leave a call that entered, with its status (XPIPE_ECANCELED may become
  * XPIPE_ECLOSED); returns the status to give the caller. */
-apr_status_t xpipe__guard_leave(xpipe__guard_t *g, apr_status_t rv);
+static inline apr_status_t xpipe__guard_leave(xpipe__guard_t *g,
+                                              apr_status_t rv)
+{
+    apr_uint32_t v = xpipe__a32_get(&g->state);
+
+    if (rv != XPIPE_ECANCELED && !(v & XPIPE__GUARD_CLOSED)
+        && xpipe__a32_cas(&g->state, v - 1, v) == v)
+        return rv;
+    return xpipe__guard_leave_slow(g, rv);
+}
 /* Raise the interrupt: wakes every call blocked, and the next one. */
 apr_status_t xpipe__guard_interrupt(xpipe__guard_t *g);
 int xpipe__guard_closed(xpipe__guard_t *g);

@@ -28,21 +28,10 @@ int xpipe__held_take(xpipe__held_t *h, void *buf, apr_size_t *len,
     return 1;
 }
 
-apr_time_t xpipe__deadline(apr_interval_time_t timeout)
-{
-    if (timeout < 0)
-        return XPIPE__FOREVER;
-    return timeout == 0 ? XPIPE__NOW : apr_time_now() + timeout;
-}
-
-int xpipe__remaining_ms(apr_time_t deadline)
+int xpipe__remaining_ms_at(apr_time_t deadline)
 {
     apr_time_t left;
 
-    if (deadline == XPIPE__FOREVER)
-        return -1;
-    if (deadline == XPIPE__NOW)
-        return 0;
     left = deadline - apr_time_now();
     if (left <= 0)
         return 0;

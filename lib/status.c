@@ -10,8 +10,11 @@
 #include <apr_strings.h>
 #include <stdarg.h>
 
-/* The detail of the last failure, per thread (xpipe_error_detail). */
+/* The detail of the last failure, per thread (xpipe_error_detail): its
+ * text, and whether the text is this thread's last detail (backend.h:
+ * clearing it must be cheap). */
 static _Thread_local char fail_detail[512];
+_Thread_local unsigned char xpipe__fail_set XPIPE__TLS_FAST;
 
 apr_status_t xpipe__fail(apr_status_t rv, const char *fmt, ...)
 {
@@ -20,27 +23,24 @@ apr_status_t xpipe__fail(apr_status_t rv, const char *fmt, ...)
     va_start(ap, fmt);
     apr_vsnprintf(fail_detail, sizeof(fail_detail), fmt, ap);
     va_end(ap);
+    xpipe__fail_set = 1;
     return rv;
-}
-
-void xpipe__fail_clear(void)
-{
-    fail_detail[0] = '\0';
 }
 
 const char *xpipe_error_detail(void)
 {
-    return fail_detail;
+    return xpipe__fail_set ? fail_detail : "";
 }
 
 void xpipe__detail_save(xpipe__detail_t *d)
 {
-    apr_cpystrn(d->text, fail_detail, sizeof(d->text));
+    apr_cpystrn(d->text, xpipe_error_detail(), sizeof(d->text));
 }
 
 void xpipe__detail_restore(const xpipe__detail_t *d)
 {
     apr_cpystrn(fail_detail, d->text, sizeof(fail_detail));
+    xpipe__fail_set = d->text[0] != '\0';
 }
 
 typedef struct status_entry_t {

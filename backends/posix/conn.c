@@ -184,9 +184,9 @@ static void unix_xfer_done(xpipe__chan_t *c, int out, apr_size_t n,
  * total); without, one send/recv of buf. flags: 0, or for a receive
  * MSG_TRUNC (SOCK_SEQPACKET: *len becomes the whole message's length)
  * and MSG_CMSG_CLOEXEC. */
-static apr_status_t unix_xfer(xpipe__chan_t *c, int out, void *buf,
-                              apr_size_t *len, struct msghdr *m, int flags,
-                              apr_time_t deadline)
+XPIPE__HOT static apr_status_t unix_xfer(xpipe__chan_t *c, int out, void *buf,
+                                         apr_size_t *len, struct msghdr *m,
+                                         int flags, apr_time_t deadline)
 {
     int sliceable = unix_sliceable(c, out), slice;
     int waited = 0;
@@ -225,7 +225,7 @@ static apr_status_t unix_xfer(xpipe__chan_t *c, int out, void *buf,
 
 /* A failure of a call that close woke (it shut the socket down): the
  * guard makes ECANCELED into XPIPE_ECLOSED. */
-static apr_status_t unix_end(xpipe__chan_t *c, apr_status_t rv)
+XPIPE__HOT static apr_status_t unix_end(xpipe__chan_t *c, apr_status_t rv)
 {
     if (rv != APR_SUCCESS && xpipe__a32_get(&c->closing))
         return XPIPE_ECANCELED;
@@ -259,8 +259,8 @@ static apr_status_t unix_fast(xpipe__chan_t *c, int out, void *buf,
     return rv;
 }
 
-apr_status_t xpipe__unix_read(xpipe__chan_t *c, void *buf, apr_size_t *len,
-                              apr_time_t deadline)
+XPIPE__HOT apr_status_t xpipe__unix_read(xpipe__chan_t *c, void *buf,
+                                         apr_size_t *len, apr_time_t deadline)
 {
     apr_status_t rv;
 
@@ -269,8 +269,8 @@ apr_status_t xpipe__unix_read(xpipe__chan_t *c, void *buf, apr_size_t *len,
     return unix_end(c, unix_xfer(c, 0, buf, len, NULL, 0, deadline));
 }
 
-apr_status_t xpipe__unix_write(xpipe__chan_t *c, const void *buf,
-                               apr_size_t *len, apr_time_t deadline)
+XPIPE__HOT apr_status_t xpipe__unix_write(xpipe__chan_t *c, const void *buf,
+                                          apr_size_t *len, apr_time_t deadline)
 {
     apr_status_t rv;
 
@@ -487,8 +487,8 @@ static apr_status_t unix_send_any(xpipe__chan_t *c, const void *buf,
     return unix_end(c, rv);
 }
 
-apr_status_t xpipe__unix_send(xpipe__chan_t *c, const void *buf, apr_size_t len,
-                              apr_time_t deadline)
+XPIPE__HOT apr_status_t xpipe__unix_send(xpipe__chan_t *c, const void *buf,
+                                         apr_size_t len, apr_time_t deadline)
 {
     apr_status_t rv;
 
@@ -539,9 +539,10 @@ apr_status_t xpipe__unix_send_handles(xpipe__chan_t *c, const void *buf,
  * channel's max message size (from a peer that ignored its own) can be
  * cut: that too is XPIPE_EMSGSIZE, and the message is gone with its
  * descriptors. */
-static apr_status_t unix_seq_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
-                                  xpipe_os_handle_t *hs, int *count,
-                                  apr_time_t deadline)
+XPIPE__HOT static apr_status_t unix_seq_recv(xpipe__chan_t *c, void *buf,
+                                             apr_size_t *len,
+                                             xpipe_os_handle_t *hs, int *count,
+                                             apr_time_t deadline)
 {
     int direct = *len > c->max_message, room = count ? *count : 0;
     apr_size_t got = direct ? *len : c->max_message + 1;
@@ -691,8 +692,8 @@ static apr_status_t unix_recv_any(xpipe__chan_t *c, void *buf, apr_size_t *len,
     return unix_end(c, rv);
 }
 
-apr_status_t xpipe__unix_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
-                              apr_time_t deadline)
+XPIPE__HOT apr_status_t xpipe__unix_recv(xpipe__chan_t *c, void *buf,
+                                         apr_size_t *len, apr_time_t deadline)
 {
     apr_status_t rv;
 

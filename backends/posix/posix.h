@@ -248,8 +248,15 @@ apr_status_t xpipe__unix_again(int fd, short events, xpipe__unix_wake_t *w,
 void xpipe__unix_slice_init(xpipe__unix_slice_t *s, apr_interval_time_t len);
 void xpipe__unix_slice_start(xpipe__unix_slice_t *s, int fd);
 void xpipe__unix_slice_stop(xpipe__unix_slice_t *s, int fd);
-int xpipe__unix_slice_may(xpipe__unix_slice_t *s, xpipe__unix_wake_t *w,
-                          apr_time_t deadline);
+static inline int xpipe__unix_slice_may(xpipe__unix_slice_t *s,
+                                        xpipe__unix_wake_t *w,
+                                        apr_time_t deadline)
+{
+    if (xpipe__a32_get(&s->state) != UNIX_SLICED
+        || xpipe__a32_get(&w->signalled))
+        return 0;
+    return deadline == XPIPE__FOREVER || deadline - apr_time_now() > s->len;
+}
 void xpipe__unix_slice_shut(xpipe__unix_slice_t *s, int fd);
 
 /* names.c */

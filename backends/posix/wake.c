@@ -215,8 +215,9 @@ void xpipe__unix_wake_close(xpipe__unix_wake_t *w)
     }
 }
 
-apr_status_t xpipe__unix_wait2(int fd, int fd2, short events,
-                               xpipe__unix_wake_t *w, apr_time_t deadline)
+XPIPE__HOT apr_status_t xpipe__unix_wait2(int fd, int fd2, short events,
+                                          xpipe__unix_wake_t *w,
+                                          apr_time_t deadline)
 {
     struct pollfd p[3];
     int n, i, nfds = fd2 >= 0 ? 2 : 1, wake = -1, slot = -1, wr;
@@ -280,8 +281,10 @@ apr_status_t xpipe__unix_wait2(int fd, int fd2, short events,
     return rv;
 }
 
-apr_status_t xpipe__unix_again(int fd, short events, xpipe__unix_wake_t *w,
-                               apr_time_t deadline, apr_status_t (*map)(int))
+XPIPE__HOT apr_status_t xpipe__unix_again(int fd, short events,
+                                          xpipe__unix_wake_t *w,
+                                          apr_time_t deadline,
+                                          apr_status_t (*map)(int))
 {
     int err = errno;
 
@@ -366,15 +369,6 @@ void xpipe__unix_slice_stop(xpipe__unix_slice_t *s, int fd)
             unix_set_nonblock(fd, 1);
         return;
     }
-}
-
-int xpipe__unix_slice_may(xpipe__unix_slice_t *s, xpipe__unix_wake_t *w,
-                          apr_time_t deadline)
-{
-    if (xpipe__a32_get(&s->state) != UNIX_SLICED
-        || xpipe__a32_get(&w->signalled))
-        return 0;
-    return deadline == XPIPE__FOREVER || deadline - apr_time_now() > s->len;
 }
 
 void xpipe__unix_slice_shut(xpipe__unix_slice_t *s, int fd)
