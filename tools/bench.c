@@ -770,10 +770,23 @@ static double median3(double *v, long n)
 /* impl's figure over raw's for a kind (row 1: the p99 latency). */
 static double bench_ratio(const result_t *r, kind_e k, int impl, int row)
 {
-    if (k <= K_RTT_MSG)
-        return row ? r[impl].p99_us / r[IMPL_RAW].p99_us
-                   : r[impl].median_us / r[IMPL_RAW].median_us;
-    return r[impl].per_sec / r[IMPL_RAW].per_sec;
+    (void)k;
+    return row ? r[impl].ratio_p99 : r[impl].ratio;
+}
+
+/* The median over the rounds of a's figure over b's in the same round:
+ * a row's implementations run back to back in each round, so a machine
+ * whose speed drifts between rounds (a shared host's does, by 30% and
+ * more over minutes) moves both figures of a round alike, and their
+ * ratio holds where the figures themselves do not. */
+static double paired_ratio(const double *a, const double *b, long n)
+{
+    double q[16];
+    long i;
+
+    for (i = 0; i < n; i++)
+        q[i] = b[i] > 0 ? a[i] / b[i] : 0;
+    return median3(q, n);
 }
 
 /* One table cell: a latency, a rate or a throughput. */
@@ -796,8 +809,10 @@ static const char bench_usage[] =
     "  Measures xpipe and the raw OS calls in the same run, alternating,\n"
     "  with the server in a child process; prints medians over the rounds\n"
     "  (5 by default: shared machines are noisy)\n"
-    "  and xpipe/raw ratios (POSIX also: raw calls waiting in poll(), the\n"
-    "  floor of an interruptible design). --cpu same (default) pins both to\n"
+    "  and xpipe/raw ratios, each the median of the rounds' own (a row's\n"
+    "  implementations run back to back; POSIX also: raw calls waiting in\n"
+    "  poll(), the floor of an interruptible design). --cpu same (default) "
+    "pins both to\n"
     "  CPU 0; split puts the server on CPU 1; any leaves placement alone.\n"
     "  Beside each figure: system calls and context switches per operation,\n"
     "  client/server (Linux, as root, with tracefs mounted: ./run bench does\n"
@@ -982,11 +997,18 @@ static int bench_run(const bench_opts_t *o, int server_cpu, bench_data_t *d,
     return 0;
 }
 
-/* The medians over the rounds. */
+/* The medians over the rounds, and the ratios to raw (paired_ratio). */
 static void bench_aggregate(const bench_opts_t *o, bench_data_t *d)
 {
     int k, impl;
 
+    for (k = 0; k < K_COUNT; k++)
+        for (impl = 0; impl < IMPLS; impl++) {
+            d->r[k][impl].ratio =
+                paired_ratio(d->med[k][impl], d->med[k][IMPL_RAW], o->rounds);
+            d->r[k][impl].ratio_p99 =
+                paired_ratio(d->p99[k][impl], d->p99[k][IMPL_RAW], o->rounds);
+        }
     for (k = 0; k < K_COUNT; k++)
         for (impl = 0; impl < IMPLS; impl++) {
             result_t *r = &d->r[k][impl];
@@ -1095,7 +1117,8 @@ static void bench_report_table(const bench_opts_t *o, const bench_data_t *d)
 {
     int k, impl, row;
 
-    printf("xpipe bench: backend %s, cpu %s, %ld round(s), medians\n",
+    printf("xpipe bench: backend %s, cpu %s, %ld round(s), medians; "
+           "ratios: the median of each round's\n",
            xpipe_backend_name(), o->cpu, o->rounds);
     printf("%-32s", "");
     for (impl = 0; impl < IMPLS; impl++)

@@ -33,6 +33,9 @@ typedef struct result_t {
     double median_us, p99_us; /* latency kinds */
     double per_sec;           /* bytes/s (streams) or connections/s */
     int na;                   /* this implementation cannot do the kind */
+    /* Over raw's (bench.c: the median of each round's ratio), of the
+     * figure and of the p99 latency. */
+    double ratio, ratio_p99;
     /* Per operation (round trip, write, connection), client and server
      * side, when counted. */
     int counted;
