@@ -396,6 +396,72 @@ static void test_reply_hint_learns(void)
     xt_roundtrip(c, s, 'h');
 }
 
+/* A stream receive waits in poll(), never asleep in recv() (conn.c:
+ * unix_sliceable), however often it has had to wait: a reader that
+ * never sends, whose data comes late each time (written by the poll
+ * stand-in, just before the real wait), past the waits that switch a
+ * socket to slices. Counted on this thread while sr_on. */
+static int sr_on, sr_polls, sr_recvs, sr_asleep;
+static xpipe_t *sr_late;
+
+static int sr_poll(struct pollfd *p, nfds_t n, int ms)
+{
+    if (sr_on) {
+        sr_polls++;
+        if (sr_late) {
+            apr_size_t k = 1;
+            xpipe_t *w = sr_late;
+            sr_late = NULL;
+            sr_on = 0;
+            CU_ASSERT_EQUAL(xpipe_write(w, "d", &k), APR_SUCCESS);
+            sr_on = 1;
+        }
+    }
+    return fi_real.poll(p, n, ms);
+}
+
+static ssize_t sr_recv(int fd, void *b, size_t n, int f)
+{
+    if (sr_on) {
+        sr_recvs++;
+        sr_asleep += !(f & MSG_DONTWAIT);
+    }
+    return fi_real.recv(fd, b, n, f);
+}
+
+static void test_stream_recv_waits_in_poll(void)
+{
+    fi_sys_t *sys = fi_install();
+    xpipe_t *c, *s;
+    int i, got = 0;
+
+    if (fi_no_socket_io()) {
+        fi_remove(sys);
+        return;
+    }
+    sys->poll = sr_poll;
+    sys->recv = sr_recv;
+    xt_pair(&c, &s, NULL);
+    XT_OK(xpipe_timeout_set(s, XT_LONG));
+    for (i = 0; i < 40; i++) {
+        char b = 0;
+        apr_size_t k = 1;
+        sr_late = c;
+        sr_on = 1;
+        XT_OK(xpipe_read(s, &b, &k));
+        sr_on = 0;
+        CU_ASSERT_PTR_NULL(sr_late);
+        sr_late = NULL;
+        got += k == 1 && b == 'd';
+    }
+    CU_ASSERT_EQUAL(got, 40);
+    CU_ASSERT(sr_polls >= 40); /* every read waited, in poll() */
+    CU_ASSERT(sr_recvs >= 40);
+    CU_ASSERT_EQUAL(sr_asleep, 0);
+    fi_remove(sys);
+    xt_roundtrip(c, s, 'p');
+}
+
 static void test_listen_failures_leave_nothing(void)
 {
     fi_sys_t *sys = fi_install();
@@ -621,6 +687,8 @@ CU_TestInfo xt_faults_tests[] = {
     { "a receive after a send tries first while answers are there, else "
       "waits first",
       test_reply_hint_learns },
+    { "a stream receive waits in poll(), never asleep in recv()",
+      test_stream_recv_waits_in_poll },
 #else
     { "ERROR_PIPE_BUSY: connect retries", test_pipe_busy_retried },
     { "ERROR_BROKEN_PIPE / ERROR_NO_DATA: APR_EOF and XPIPE_EPIPE",

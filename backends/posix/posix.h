@@ -166,10 +166,6 @@ struct xpipe__chan_t {
     xpipe__unix_wake_t wake;
     xpipe__unix_slice_t slice;
     xpipe__a32_t closing; /* wake(closing) came: failures mean ECANCELED */
-    /* Written since the last receive: a stream receive then stays in
-     * poll(), since the peer's reading of what we sent would wake a
-     * thread asleep in recv() for nothing (the write-space callback). */
-    xpipe__a32_t sent;
     /* Framed message mode (a stream carrying frames): the codec's state
      * per direction; rx.kind is XPIPE__FRAME_NONE otherwise. */
     xpipe__frame_rx_t rx;
@@ -177,9 +173,14 @@ struct xpipe__chan_t {
     const xpipe__npa_info_t *smb; /* a network client's identity, or NULL */
     /* Per direction (0 in, 1 out): the last transfer had to wait, or
      * moved less than asked (the socket was drained / full): wait first
-     * next time, sparing a try that would say EAGAIN. */
+     * next time, sparing a try that would say EAGAIN. A stream receive
+     * goes by reply_score instead (wait_first[0]: a fresh channel's
+     * first waits first). */
     int wait_first[2];
-    /* A stream receive after a send: is the answer there at once? The
+    /* This end has sent (set once, by the writer): a fresh channel's
+     * first stream receive is then for an answer, which may be there. */
+    xpipe__a32_t sent;
+    /* A stream receive: is what it waits for there at once? The
      * receiver's own (conn.c: unix_reply_try); reply_tried: the receive
      * under way tried first on that guess. */
     int reply_score;
