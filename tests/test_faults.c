@@ -396,44 +396,86 @@ static void test_reply_hint_learns(void)
     xt_roundtrip(c, s, 'h');
 }
 
-/* A stream receive waits in poll(), never asleep in recv() (conn.c:
- * unix_sliceable), however often it has had to wait: a reader that
- * never sends, whose data comes late each time (written by the poll
- * stand-in, just before the real wait), past the waits that switch a
- * socket to slices. Counted on this thread while sr_on. */
-static int sr_on, sr_polls, sr_recvs, sr_asleep;
+/* Where a stream receive that waits first sleeps (conn.c:
+ * unix_late_slice): in recv() where the peer runs on another CPU, in
+ * poll() where it shares ours, told apart by the switches a probe's
+ * sleep in recv() makes (one, or two: woken for nothing first). A reader
+ * whose data comes only once it waits: the stand-ins write it when the
+ * reader sleeps, in poll() or in recv(), and count the switches that
+ * sleep makes (sr_cost for one in recv()). Counted on this thread while
+ * sr_on. */
+static int sr_on, sr_cost, sr_asleep, sr_polls;
+static long sr_switches;
 static xpipe_t *sr_late;
+
+static void sr_deliver(void)
+{
+    apr_size_t k = 1;
+    xpipe_t *w = sr_late;
+
+    sr_late = NULL;
+    sr_on = 0;
+    CU_ASSERT_EQUAL(xpipe_write(w, "d", &k), APR_SUCCESS);
+    sr_on = 1;
+}
 
 static int sr_poll(struct pollfd *p, nfds_t n, int ms)
 {
-    if (sr_on) {
+    if (sr_on && sr_late) {
         sr_polls++;
-        if (sr_late) {
-            apr_size_t k = 1;
-            xpipe_t *w = sr_late;
-            sr_late = NULL;
-            sr_on = 0;
-            CU_ASSERT_EQUAL(xpipe_write(w, "d", &k), APR_SUCCESS);
-            sr_on = 1;
-        }
+        sr_switches++;
+        sr_deliver();
     }
     return fi_real.poll(p, n, ms);
 }
 
 static ssize_t sr_recv(int fd, void *b, size_t n, int f)
 {
-    if (sr_on) {
-        sr_recvs++;
-        sr_asleep += !(f & MSG_DONTWAIT);
+    if (sr_on && sr_late && !(f & MSG_DONTWAIT)) {
+        sr_asleep++;
+        sr_switches += sr_cost;
+        sr_deliver();
     }
     return fi_real.recv(fd, b, n, f);
 }
 
-static void test_stream_recv_waits_in_poll(void)
+static long sr_switches_now(void)
+{
+    return sr_switches;
+}
+
+/* count reads of data that comes late; how many of the last `last` slept
+ * in recv() and in poll(). */
+static void sr_reads(xpipe_t *w, xpipe_t *r, int count, int last, int *asleep,
+                     int *polls)
+{
+    int i, got = 0;
+
+    *asleep = *polls = 0;
+    for (i = 0; i < count; i++) {
+        char b = 0;
+        apr_size_t k = 1;
+        sr_asleep = sr_polls = 0;
+        sr_late = w;
+        sr_on = 1;
+        XT_OK(xpipe_read(r, &b, &k));
+        sr_on = 0;
+        CU_ASSERT_PTR_NULL(sr_late);
+        sr_late = NULL;
+        got += k == 1 && b == 'd';
+        if (i >= count - last) {
+            *asleep += sr_asleep;
+            *polls += sr_polls;
+        }
+    }
+    CU_ASSERT_EQUAL(got, count);
+}
+
+static void test_late_stream_recv_learns_placement(void)
 {
     fi_sys_t *sys = fi_install();
     xpipe_t *c, *s;
-    int i, got = 0;
+    int asleep, polls;
 
     if (fi_no_socket_io()) {
         fi_remove(sys);
@@ -441,23 +483,21 @@ static void test_stream_recv_waits_in_poll(void)
     }
     sys->poll = sr_poll;
     sys->recv = sr_recv;
+    sys->switches = sr_switches_now;
     xt_pair(&c, &s, NULL);
     XT_OK(xpipe_timeout_set(s, XT_LONG));
-    for (i = 0; i < 40; i++) {
-        char b = 0;
-        apr_size_t k = 1;
-        sr_late = c;
-        sr_on = 1;
-        XT_OK(xpipe_read(s, &b, &k));
-        sr_on = 0;
-        CU_ASSERT_PTR_NULL(sr_late);
-        sr_late = NULL;
-        got += k == 1 && b == 'd';
-    }
-    CU_ASSERT_EQUAL(got, 40);
-    CU_ASSERT(sr_polls >= 40); /* every read waited, in poll() */
-    CU_ASSERT(sr_recvs >= 40);
-    CU_ASSERT_EQUAL(sr_asleep, 0);
+    /* The peer on another CPU: a sleep in recv() is one switch. The
+     * probes find it so, and the reads sleep in recv(), as raw's do. */
+    sr_cost = 1;
+    sr_reads(c, s, 600, 40, &asleep, &polls);
+    CU_ASSERT_EQUAL(asleep, 40);
+    CU_ASSERT_EQUAL(polls, 0);
+    /* The peer on ours: woken for nothing first, two. Back to poll();
+     * of the last 100, only a probe (1 in 64) sleeps in recv(). */
+    sr_cost = 2;
+    sr_reads(c, s, 300, 100, &asleep, &polls);
+    CU_ASSERT(asleep <= 2);
+    CU_ASSERT(polls >= 98);
     fi_remove(sys);
     xt_roundtrip(c, s, 'p');
 }
@@ -687,8 +727,9 @@ CU_TestInfo xt_faults_tests[] = {
     { "a receive after a send tries first while answers are there, else "
       "waits first",
       test_reply_hint_learns },
-    { "a stream receive waits in poll(), never asleep in recv()",
-      test_stream_recv_waits_in_poll },
+    { "a late stream receive sleeps in recv() with the peer on another "
+      "CPU, in poll() with the peer on ours",
+      test_late_stream_recv_learns_placement },
 #else
     { "ERROR_PIPE_BUSY: connect retries", test_pipe_busy_retried },
     { "ERROR_BROKEN_PIPE / ERROR_NO_DATA: APR_EOF and XPIPE_EPIPE",

@@ -28,6 +28,7 @@ apr_status_t xpipe__unix_chan_new(xpipe__chan_t **out, int fd,
      * often for what the peer has not sent yet (a server's first request:
      * the connect woke it before the client wrote): it waits first. */
     c->wait_first[0] = 1;
+    c->late_probe = -1;
     unix_reply_init(c);
     xpipe__unix_wake_init(&c->wake);
     xpipe__unix_slice_init(&c->slice, attr->wake_slice);
@@ -50,18 +51,65 @@ static apr_status_t unix_io_status(int err)
     }
 }
 
-/* May a transfer in this direction sleep in the system call for a slice?
- * Sends may, and SOCK_SEQPACKET receives (their waits ignore write
- * space). A stream receive never does: it tries, and waits in poll(),
- * which only POLLIN wakes. A thread asleep in a SOCK_STREAM recv() is also
- * woken when the peer reads what this end sent (the write-space
- * callback), and a reader asleep there is switched out more: measured
- * on one CPU, a 4 KiB stream's reader asleep in recv() costs 0.32
- * context switches per write, one that tries and waits in poll() 0.17,
- * and moves 18% more (64 KiB writes: 0.43 and 0.35, 3% more). */
+/* Does a transfer go by wait_first (below), and may it sleep in the
+ * system call for a slice whenever it waits? Sends, and SOCK_SEQPACKET
+ * receives (their waits ignore write space). A stream receive goes by a
+ * learned guess instead (unix_reply_try), and sleeps in recv() only when
+ * it waits first on that guess and the peer runs on another CPU
+ * (unix_late_slice). */
 static int unix_sliceable(xpipe__chan_t *c, int out)
 {
     return out || c->seq;
+}
+
+/* A stream receive that waits first (what it waits for comes late): in
+ * recv() for a slice, or in poll()? Where the peer runs on another CPU,
+ * in recv(), as raw does: a system call less than poll() and recv(), and
+ * little wakes it for nothing (on two CPUs raw's blocking byte round trip
+ * took 22.7 us, poll()'s 30.6). Where the peer shares this CPU, in
+ * poll(): a thread asleep in a SOCK_STREAM recv() is also woken when the
+ * peer reads what this end sent (the write-space callback), to find
+ * nothing and sleep again: raw's blocking round trip there makes 1.8
+ * context switches per side to poll()'s 1.0, and takes 20% longer. (A
+ * stream's reader asleep in recv() is switched out more as well: 0.32
+ * switches per 4 KiB write, 0.17 for one that tries and waits in poll(),
+ * which moves 18% more; such a reader mostly finds data, though, and
+ * tries.) Neither end knows where the other runs; a probe tells: a
+ * receive that sleeps in recv() and is woken once makes one voluntary
+ * switch, one woken for nothing first makes two (where the peer runs on
+ * another CPU, that happens now and then too: the peer reading our last
+ * answer wakes us once we sleep; on one CPU, mostly). What probes found
+ * is learned per channel (a score from 0 to UNIX_LATE_MAX; recv() at
+ * UNIX_LATE_SLICE or more), a probe every UNIX_LATE_PROBE-th late
+ * receive, every UNIX_LATE_PROBE_IDLE-th at 0 (a probe costs two
+ * getrusage calls, and where the answer is poll() a wasted switch). */
+#define UNIX_LATE_MAX 8
+#define UNIX_LATE_SLICE 4
+#define UNIX_LATE_PROBE 8
+#define UNIX_LATE_PROBE_IDLE 64
+
+static int unix_late_slice(xpipe__chan_t *c)
+{
+    unsigned int every =
+        c->late_score == 0 ? UNIX_LATE_PROBE_IDLE : UNIX_LATE_PROBE;
+
+    if (++c->late_count % every != 0)
+        return c->late_score >= UNIX_LATE_SLICE;
+    c->late_probe = unix_sys.switches();
+    return c->late_probe >= 0;
+}
+
+/* After a probe's receive: learned when it slept in recv() for a slice
+ * and was woken with data (a slice that ran out says nothing). */
+static void unix_late_learn(xpipe__chan_t *c, int slept_with_data)
+{
+    long made = slept_with_data ? unix_sys.switches() - c->late_probe : 0;
+
+    c->late_probe = -1;
+    if (made == 1 && c->late_score < UNIX_LATE_MAX)
+        c->late_score++;
+    else if (made >= 2 && c->late_score > 0)
+        c->late_score--;
 }
 
 /* Is what a stream receive waits for already there when it comes? For
@@ -69,10 +117,10 @@ static int unix_sliceable(xpipe__chan_t *c, int out)
  * peer, which ran at once, answered, and went back to wait before we
  * came back. On two it mostly is not yet. For a stream being read, it
  * mostly is (the writer ran while we did not); for requests that come
- * now and then, it is not. A stream receive (which waits in poll(), never
- * in recv(): unix_sliceable) tries first when so, and waits first
- * otherwise. What a try found is learned, per channel (a
- * score from 0 to UNIX_REPLY_MAX; it tries at UNIX_REPLY_TRY or more)
+ * now and then, it is not. A stream receive tries first when so (and
+ * waits in poll() if it must), and waits first otherwise (where:
+ * unix_late_slice). What a try found is learned, per channel (a score
+ * from 0 to UNIX_REPLY_MAX; it tries at UNIX_REPLY_TRY or more)
  * and process-wide, for a new channel's first receive. A wrong guess
  * costs one call: an EAGAIN receive, or a poll() that did not sleep.
  * Below the mark every UNIX_REPLY_PROBE-th receive tries anyway, so
@@ -127,40 +175,50 @@ static void unix_reply_learn(xpipe__chan_t *c, int ready)
  * first when the last one had to wait or came short; a stream receive
  * when tries have been finding nothing (unix_reply_try), and a fresh
  * channel's first before it sent: the try would most likely say EAGAIN,
- * and poll spares it. Not for a call that may not block (a poll set's): that wait would
- * be the poll it just did. */
-static apr_status_t unix_xfer_begin(xpipe__chan_t *c, int out, int sliceable,
+ * and poll spares it. Not for a call that may not block (a poll set's):
+ * that wait would be the poll it just did. *sliceable (unix_sliceable's
+ * answer) becomes set for a stream receive that waits first in recv()
+ * (unix_late_slice). */
+static apr_status_t unix_xfer_begin(xpipe__chan_t *c, int out, int *sliceable,
                                     apr_time_t deadline, int *slice)
 {
-    int first = sliceable ? c->wait_first[out]
-                          : (c->wait_first[0] && !xpipe__a32_get(&c->sent))
-                                || !unix_reply_try(c);
+    int stream = !*sliceable, fresh = 0, first;
 
+    if (stream) {
+        c->late_probe = -1; /* one that did not get as far as its try */
+        fresh = c->wait_first[0] && !xpipe__a32_get(&c->sent);
+        first = fresh || !unix_reply_try(c);
+        *sliceable = first && !fresh && unix_late_slice(c);
+    }
+    else
+        first = c->wait_first[out];
     *slice = 0;
-    /* reply_*: the receiver's own (a writer may run at the same time). */
+    /* reply_*, late_*: the receiver's own (a writer may run at once). */
     if (!out)
         c->reply_tried = 0;
     if (xpipe__remaining_ms(deadline) == 0)
         return APR_SUCCESS;
     if (!out)
-        c->reply_tried = !sliceable && !first;
-    /* About to wait first: having to wait is what switches to slices. */
-    if (sliceable && first)
+        c->reply_tried = stream && !first;
+    /* About to wait first: having to wait is what switches to slices
+     * (a stream receive's waits too, so that its probes can sleep). */
+    if (first && (*sliceable || !fresh))
         xpipe__unix_slice_start(&c->slice, c->fd);
-    *slice = sliceable && xpipe__unix_slice_may(&c->slice, &c->wake, deadline);
+    *slice = *sliceable && xpipe__unix_slice_may(&c->slice, &c->wake, deadline);
     if (*slice || !first)
         return APR_SUCCESS;
     return xpipe__unix_wait(c->fd, out ? POLLOUT : POLLIN, &c->wake, deadline);
 }
 
 /* After a try that moved nothing (errno set): APR_SUCCESS to try again
- * (without a slice: one has passed, or the wait found the socket ready),
+ * (without a slice: one has passed, or the wait found the socket ready;
+ * with one: a stream receive's try, where late ones sleep in recv()),
  * else the status. Having to wait counts towards the switch to slices
  * (xpipe__unix_slice_start). */
 static apr_status_t unix_xfer_again(xpipe__chan_t *c, int out, int sliceable,
                                     apr_time_t deadline, int *slice)
 {
-    int err = errno;
+    int err = errno, tried = !*slice;
 
     if (err == EINTR) { /* a signal: try again, looking at the flag */
         *slice = *slice && xpipe__unix_slice_may(&c->slice, &c->wake, deadline);
@@ -168,9 +226,16 @@ static apr_status_t unix_xfer_again(xpipe__chan_t *c, int out, int sliceable,
     }
     *slice = 0;
     if (err == EAGAIN || err == EWOULDBLOCK) {
-        c->wait_first[out] = 1;
+        c->wait_first[out] = out || c->seq;
         if (sliceable && xpipe__remaining_ms(deadline) != 0)
             xpipe__unix_slice_start(&c->slice, c->fd);
+        /* A stream receive's try found nothing: where the late ones
+         * sleep in recv() (unix_late_slice), so does this one. */
+        if (tried && !out && !c->seq && c->late_score >= UNIX_LATE_SLICE
+            && xpipe__unix_slice_may(&c->slice, &c->wake, deadline)) {
+            *slice = 1;
+            return APR_SUCCESS;
+        }
     }
     errno = err;
     return xpipe__unix_again(c->fd, out ? POLLOUT : POLLIN, &c->wake, deadline,
@@ -179,10 +244,10 @@ static apr_status_t unix_xfer_again(xpipe__chan_t *c, int out, int sliceable,
 
 /* After a transfer moved n of len bytes; waited: a try said EAGAIN. A
  * stream receive goes by what tries find from then on. */
-static void unix_xfer_done(xpipe__chan_t *c, int out, int sliceable,
-                           apr_size_t n, apr_size_t len, int waited)
+static void unix_xfer_done(xpipe__chan_t *c, int out, apr_size_t n,
+                           apr_size_t len, int waited)
 {
-    c->wait_first[out] = sliceable && (waited || n < len);
+    c->wait_first[out] = (out || c->seq) && (waited || n < len);
     if (out && !xpipe__a32_get(&c->sent)) /* once: read before writing */
         xpipe__a32_set(&c->sent, 1);
 }
@@ -198,7 +263,7 @@ XPIPE__HOT static apr_status_t unix_xfer(xpipe__chan_t *c, int out, void *buf,
 {
     int sliceable = unix_sliceable(c, out), slice;
     int waited = 0;
-    apr_status_t rv = unix_xfer_begin(c, out, sliceable, deadline, &slice);
+    apr_status_t rv = unix_xfer_begin(c, out, &sliceable, deadline, &slice);
     ssize_t n;
 
     while (rv == APR_SUCCESS) {
@@ -216,8 +281,13 @@ XPIPE__HOT static apr_status_t unix_xfer(xpipe__chan_t *c, int out, void *buf,
             unix_reply_learn(
                 c, n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK));
         }
+        if (!out && c->late_probe >= 0) {
+            int err = errno;
+            unix_late_learn(c, slice && n > 0);
+            errno = err;
+        }
         if (n > 0) {
-            unix_xfer_done(c, out, sliceable, (apr_size_t)n, *len, waited);
+            unix_xfer_done(c, out, (apr_size_t)n, *len, waited);
             *len = (apr_size_t)n;
             return APR_SUCCESS;
         }

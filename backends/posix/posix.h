@@ -180,6 +180,14 @@ struct xpipe__chan_t {
     /* This end has sent (set once, by the writer): a fresh channel's
      * first stream receive is then for an answer, which may be there. */
     xpipe__a32_t sent;
+    /* A stream receive that waits first on the guess below: in recv()
+     * for a slice (late_score at UNIX_LATE_SLICE or more) or in poll().
+     * The receiver's own (conn.c: unix_late_slice); late_probe: the
+     * receive under way sleeps in recv() to see what that costs: the
+     * thread's voluntary switches before it, or -1. */
+    int late_score;
+    unsigned int late_count;
+    long late_probe;
     /* A stream receive: is what it waits for there at once? The
      * receiver's own (conn.c: unix_reply_try); reply_tried: the receive
      * under way tried first on that guess. */

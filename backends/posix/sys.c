@@ -11,6 +11,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 /* fcntl, for OSes that lack the calls that set these flags atomically. */
@@ -67,6 +68,17 @@ static long unix_futex_raw(unsigned int *word, int op, unsigned int val,
 }
 #endif
 
+static long unix_switches_raw(void)
+{
+#ifdef RUSAGE_THREAD
+    struct rusage ru;
+
+    if (getrusage(RUSAGE_THREAD, &ru) == 0)
+        return (long)ru.ru_nvcsw;
+#endif
+    return -1;
+}
+
 /* Most entries are the call of the same name. */
 #define SYS(call) .call = call
 xpipe__unix_sys_t xpipe__unix_sys = {
@@ -104,6 +116,7 @@ xpipe__unix_sys_t xpipe__unix_sys = {
     .fcntl = unix_fcntl_raw,
     SYS(mmap),
     SYS(munmap),
+    .switches = unix_switches_raw,
 };
 #undef SYS
 

@@ -57,6 +57,9 @@ typedef struct xpipe__unix_sys_t {
      * FUTEX_WAKE */
     long (*futex)(unsigned int *word, int op, unsigned int val,
                   const struct timespec *t);
+    /* The calling thread's voluntary context switches so far (Linux:
+     * getrusage(RUSAGE_THREAD)); -1 where the OS does not say. */
+    long (*switches)(void);
 } xpipe__unix_sys_t;
 
 /* The table (backends/posix/sys.c); unix_sys inside the backend. */
