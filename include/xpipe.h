@@ -414,16 +414,16 @@ XPIPE_API apr_status_t xpipe_attr_smb_export_set(xpipe_attr_t *attr, int on,
 #define XPIPE_WAKE_SLICE_LIMIT 1000000
 
 /**
- * POSIX: the blocking slice. A blocked send, message receive or accept
- * first sleeps inside the system call itself for up to this long, and only then waits in poll() on the socket
+ * POSIX: the blocking slice. A blocked send, message receive or accept,
+ * and a byte-mode receive whose data comes late from a peer on another
+ * CPU, first sleeps inside the system call itself for up to this long, and only then waits in poll() on the socket
  * and a wake descriptor for the rest of its timeout. In the slice a call
  * costs what the raw call costs (one system call, one wake-up); the price
  * is that xpipe_interrupt and xpipe_listener_interrupt reach a call that
  * is in its slice only when the slice ends: at most the slice rounded up
  * to whole clock ticks, plus one tick (Linux at HZ=250: 8 ms for the
- * default; measured: median 3 ms, worst 7 ms). A byte-mode receive never
- * does: it waits in poll(), so interrupts reach it at once. A call enters
- * a slice only when no interrupt is pending and its deadline is further away than the slice, and a channel
+ * default; measured: median 3 ms, worst 7 ms). A call enters a slice
+ * only when no interrupt is pending and its deadline is further away than the slice, and a channel
  * or listener starts using slices only once one of its calls has had to
  * wait (so short-lived ones never pay for the switch). xpipe_close is
  * never delayed: it shuts the socket down, which wakes a call in its
