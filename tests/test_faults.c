@@ -300,18 +300,25 @@ static void test_socket_failure_reported_and_nothing_leaks(void)
 static int rh_on, rh_polls, rh_eagain;
 static xpipe_t *rh_late;
 
+/* A stand-in writes the byte that comes late: on *late (then NULL), with
+ * the counting (*on) off while it does. */
+static void late_deliver(xpipe_t **late, int *on, const char *byte)
+{
+    apr_size_t k = 1;
+    xpipe_t *w = *late;
+
+    *late = NULL;
+    *on = 0;
+    CU_ASSERT_EQUAL(xpipe_write(w, byte, &k), APR_SUCCESS);
+    *on = 1;
+}
+
 static int rh_poll(struct pollfd *p, nfds_t n, int ms)
 {
     if (rh_on) {
         rh_polls++;
-        if (rh_late) {
-            apr_size_t k = 1;
-            xpipe_t *s = rh_late;
-            rh_late = NULL;
-            rh_on = 0;
-            CU_ASSERT_EQUAL(xpipe_write(s, "a", &k), APR_SUCCESS);
-            rh_on = 1;
-        }
+        if (rh_late)
+            late_deliver(&rh_late, &rh_on, "a");
     }
     return fi_real.poll(p, n, ms);
 }
@@ -408,23 +415,12 @@ static int sr_on, sr_cost, sr_asleep, sr_polls;
 static long sr_switches;
 static xpipe_t *sr_late;
 
-static void sr_deliver(void)
-{
-    apr_size_t k = 1;
-    xpipe_t *w = sr_late;
-
-    sr_late = NULL;
-    sr_on = 0;
-    CU_ASSERT_EQUAL(xpipe_write(w, "d", &k), APR_SUCCESS);
-    sr_on = 1;
-}
-
 static int sr_poll(struct pollfd *p, nfds_t n, int ms)
 {
     if (sr_on && sr_late) {
         sr_polls++;
         sr_switches++;
-        sr_deliver();
+        late_deliver(&sr_late, &sr_on, "d");
     }
     return fi_real.poll(p, n, ms);
 }
@@ -434,7 +430,7 @@ static ssize_t sr_recv(int fd, void *b, size_t n, int f)
     if (sr_on && sr_late && !(f & MSG_DONTWAIT)) {
         sr_asleep++;
         sr_switches += sr_cost;
-        sr_deliver();
+        late_deliver(&sr_late, &sr_on, "d");
     }
     return fi_real.recv(fd, b, n, f);
 }
