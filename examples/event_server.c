@@ -19,6 +19,7 @@
 #include <windows.h>
 #else
 #include <signal.h>
+#include <unistd.h>
 #endif
 
 #define MAX_CLIENTS 1024
@@ -46,11 +47,13 @@ static int on_signal(int signum)
     return 1;
 }
 
+/* Returns once a signal has stopped the server. main joins it before it
+ * frees what on_signal uses (the poll set, the pool the thread is in). */
 static void *APR_THREAD_FUNC signal_thread(apr_thread_t *t, void *data)
 {
+    (void)t;
     (void)data;
     apr_signal_thread(on_signal);
-    apr_thread_exit(t, APR_SUCCESS);
     return NULL;
 }
 #endif
@@ -113,6 +116,10 @@ int main(int argc, char **argv)
     int once = strcmp(argv[argc - 1], "--once") == 0;
     int served = 0;
     xpipe_listener_t *listener;
+#ifndef _WIN32
+    apr_thread_t *sig = NULL;
+    apr_status_t st;
+#endif
     apr_pool_t *pool;
     apr_status_t rv;
     char err[256];
@@ -135,13 +142,7 @@ int main(int argc, char **argv)
 #ifdef _WIN32
     SetConsoleCtrlHandler(on_ctrl_c, TRUE);
 #else
-    {
-        apr_thread_t *sig;
-        apr_threadattr_t *detached;
-        apr_threadattr_create(&detached, pool);
-        apr_threadattr_detach_set(detached, 1);
-        apr_thread_create(&sig, detached, signal_thread, NULL, pool);
-    }
+    apr_thread_create(&sig, NULL, signal_thread, NULL, pool);
 #endif
     printf("event_server: listening on %s\n", name);
     fflush(stdout);
@@ -184,6 +185,16 @@ int main(int argc, char **argv)
     /* Clients still connected read the end of the stream. */
     while (clients > 0)
         forget(open_channels[0]);
+#ifndef _WIN32
+    /* The signal thread uses the poll set: a stop that no signal made
+     * sends the one that ends the thread (only it takes SIGTERM), then
+     * main waits for it. */
+    if (sig) {
+        if (!stopping)
+            kill(getpid(), SIGTERM);
+        apr_thread_join(&st, sig);
+    }
+#endif
     xpipe_pollset_destroy(pollset);
     xpipe_listener_close(listener);
     apr_pool_destroy(pool);

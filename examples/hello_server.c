@@ -16,11 +16,13 @@
 #include <windows.h>
 #else
 #include <signal.h>
+#include <unistd.h>
 #endif
 
 #define MAX_CLIENTS 64
 
 static xpipe_listener_t *listener;
+static volatile int signalled;
 
 /* Ctrl-C: wake the accept loop. xpipe calls may come from any thread. */
 #ifdef _WIN32
@@ -35,15 +37,18 @@ static int on_signal(int signum)
 {
     if (signum != SIGINT && signum != SIGTERM)
         return 0; /* not ours: keep waiting */
+    signalled = 1;
     xpipe_listener_interrupt(listener);
     return 1;
 }
 
+/* Returns once a signal has stopped the server. main joins it before it
+ * frees what on_signal uses (the listener, the pool the thread is in). */
 static void *APR_THREAD_FUNC signal_thread(apr_thread_t *t, void *data)
 {
+    (void)t;
     (void)data;
     apr_signal_thread(on_signal);
-    apr_thread_exit(t, APR_SUCCESS);
     return NULL;
 }
 #endif
@@ -79,6 +84,10 @@ int main(int argc, char **argv)
     const char *name = argc > 1 && argv[1][0] != '-' ? argv[1] : "hello";
     int once = strcmp(argv[argc - 1], "--once") == 0;
     apr_thread_t *workers[MAX_CLIENTS];
+#ifndef _WIN32
+    apr_thread_t *sig = NULL;
+    apr_status_t st;
+#endif
     xpipe_t *clients[MAX_CLIENTS];
     int n = 0, i;
     apr_pool_t *pool;
@@ -99,13 +108,7 @@ int main(int argc, char **argv)
         return 1;
     }
 #ifndef _WIN32
-    {
-        apr_thread_t *sig;
-        apr_threadattr_t *detached;
-        apr_threadattr_create(&detached, pool);
-        apr_threadattr_detach_set(detached, 1);
-        apr_thread_create(&sig, detached, signal_thread, NULL, pool);
-    }
+    apr_thread_create(&sig, NULL, signal_thread, NULL, pool);
 #endif
     printf("hello_server: listening on %s\n", name);
     fflush(stdout);
@@ -130,6 +133,16 @@ int main(int argc, char **argv)
             xpipe_interrupt(clients[i]);
         apr_thread_join(&ignored, workers[i]);
     }
+#ifndef _WIN32
+    /* The signal thread uses the listener: a stop that no signal made
+     * sends the one that ends the thread (only it takes SIGTERM), then
+     * main waits for it. */
+    if (sig) {
+        if (!signalled)
+            kill(getpid(), SIGTERM);
+        apr_thread_join(&st, sig);
+    }
+#endif
     xpipe_listener_close(listener);
     apr_pool_destroy(pool);
     xpipe_terminate();
