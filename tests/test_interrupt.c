@@ -12,6 +12,7 @@
  */
 #include "xtest.h"
 
+#include <apr_portable.h>
 #include <apr_thread_cond.h>
 #include <apr_thread_mutex.h>
 #include <string.h>
@@ -23,15 +24,26 @@
 
 static apr_thread_mutex_t *spy_lock;
 static apr_thread_cond_t *spy_cond;
-static int spy_waits; /* blocking waits entered since spy_install */
+/* The threads that have entered a blocking wait since spy_install: a
+ * thread counts once, however often it waits (a fast-path writer may
+ * wait twice before a reader beside it has waited at all). */
+static apr_os_thread_t spy_who[64];
+static int spy_waits;
 
 static void spy_entered(long ms)
 {
+    apr_os_thread_t me = apr_os_thread_current();
+    int i;
+
     if (ms == 0)
         return; /* a check, not a wait */
     apr_thread_mutex_lock(spy_lock);
-    spy_waits++;
-    apr_thread_cond_broadcast(spy_cond);
+    for (i = 0; i < spy_waits && !apr_os_thread_equal(spy_who[i], me); i++)
+        ;
+    if (i == spy_waits && spy_waits < 64) {
+        spy_who[spy_waits++] = me;
+        apr_thread_cond_broadcast(spy_cond);
+    }
     apr_thread_mutex_unlock(spy_lock);
 }
 
@@ -106,8 +118,8 @@ static void spy_install(void)
 #endif
 }
 
-/* Wait (10 s at most) until count blocking waits have been entered. The
- * spy counts just before the wait starts; an interrupt landing in that
+/* Wait (10 s at most) until count threads have entered a blocking wait.
+ * The spy counts just before the wait starts; an interrupt landing in that
  * gap is kept (latched), so the result is the same either way. */
 static int spy_until_blocked(int count)
 {
