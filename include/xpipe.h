@@ -121,9 +121,15 @@ enum xpipe_status_e {
     /** Not a handle xpipe can adopt or pass: the wrong kind of object, a
      *  closed handle, or more handles than XPIPE_HANDLES_MAX. */
     XPIPE_EBADHANDLE = XPIPE_START_ERROR + 15,
-    /** The peer broke the protocol of the shared-memory fast path
-     *  (xpipe_attr_fast_path_set): the channel is unusable. */
+    /** The peer broke the protocol: of the shared-memory fast path
+     *  (xpipe_attr_fast_path_set), or of SMB2 while a remote pipe was
+     *  being opened. The channel is unusable. */
     XPIPE_EPROTO = XPIPE_START_ERROR + 16,
+    /** A remote pipe's server refused our credentials or the security
+     *  asked for (a wrong password, an account refused, a guest session,
+     *  no encryption where it is required); xpipe_error_detail() gives
+     *  the GSSAPI or NT status text. */
+    XPIPE_EAUTH = XPIPE_START_ERROR + 17,
     /** One past the last code (not a status). */
     XPIPE_STATUS_END
 };
@@ -408,6 +414,69 @@ XPIPE_API apr_status_t xpipe_attr_smb_export_set(xpipe_attr_t *attr, int on,
  *  frames each one with a 16-bit length. */
 #define XPIPE_SMB_MESSAGE_MAX 65535
 
+/**
+ * Remote pipes opened from POSIX (`\\host\pipe\name` through xpipe's
+ * own SMB2/3 client): the credentials to authenticate with. Without them
+ * the default GSSAPI credential serves: a Kerberos ticket in the ccache,
+ * or the file named by $NTLM_USER_FILE (lines `DOMAIN:user:password`)
+ * for NTLM. With them, NTLMv2 through SPNEGO (the gss-ntlmssp mechanism).
+ * The strings are copied; the password's copy is wiped when the attribute
+ * set's pool is cleared or destroyed, and when a connection no longer
+ * needs it; it is never logged. Ignored on Windows (the OS's own
+ * credentials serve there).
+ * @param attr     the attribute set.
+ * @param user     the account name, or NULL to clear all three.
+ * @param domain   its domain or workgroup, or NULL.
+ * @param password its password (may be empty), or NULL.
+ * @return APR_SUCCESS; APR_EINVAL for a NULL attr, an empty user, or a
+ *         domain or password without a user.
+ */
+XPIPE_API apr_status_t xpipe_attr_smb_credentials_set(xpipe_attr_t *attr,
+                                                      const char *user,
+                                                      const char *domain,
+                                                      const char *password);
+
+/**
+ * Remote pipes from POSIX: the SMB server's TCP port (445 by default),
+ * for test servers and non-standard ones. Ignored on Windows.
+ * @param attr the attribute set.
+ * @param port 1..65535, or 0 for 445.
+ * @return APR_SUCCESS, APR_EINVAL.
+ */
+XPIPE_API apr_status_t xpipe_attr_smb_port_set(xpipe_attr_t *attr,
+                                               unsigned int port);
+
+/**
+ * Remote pipes from POSIX: the SMB dialects to offer, as 0x0202, 0x0210,
+ * 0x0300, 0x0302, 0x0311. The default is all of them: 3.1.1 has preauth
+ * integrity, 3.0 and 3.0.2 validate the negotiation, and every dialect
+ * is signed. A minimum of 0x0300 refuses servers without encryption.
+ * @return APR_SUCCESS; APR_EINVAL unless min <= max are both among those.
+ */
+XPIPE_API apr_status_t xpipe_attr_smb_dialects_set(xpipe_attr_t *attr,
+                                                   unsigned int min,
+                                                   unsigned int max);
+
+/**
+ * Remote pipes from POSIX: encrypt every message (AES-128/256, GCM or
+ * CCM, as negotiated) even where the server does not require it. A
+ * server that requires it gets it without this. A server that cannot
+ * encrypt (SMB 2.x) is then refused with XPIPE_EAUTH.
+ * @return APR_SUCCESS, APR_EINVAL.
+ */
+XPIPE_API apr_status_t xpipe_attr_smb_encrypt_set(xpipe_attr_t *attr,
+                                                  int on);
+
+/**
+ * Remote pipes from POSIX: accept a guest or anonymous session. By
+ * default a server that makes us a guest (Samba's "map to guest = bad
+ * user" for an unknown user) is refused with XPIPE_EAUTH: such a session
+ * is neither authenticated nor signed.
+ * @return APR_SUCCESS, APR_EINVAL.
+ */
+XPIPE_API apr_status_t xpipe_attr_smb_guest_set(xpipe_attr_t *attr,
+                                                int allow);
+
 /** Default of xpipe_attr_wake_slice_set: 2 ms. */
 #define XPIPE_WAKE_SLICE_DEFAULT 2000
 /** Largest slice xpipe_attr_wake_slice_set accepts: 1 s. */
@@ -547,6 +616,23 @@ XPIPE_API int xpipe_attr_smb_export_get(const xpipe_attr_t *attr);
 /** @param attr the attribute set, or NULL. @return the np directory set,
  *  NULL for Samba's. */
 XPIPE_API const char *xpipe_attr_smb_np_dir_get(const xpipe_attr_t *attr);
+/** @param attr the attribute set, or NULL. @return the SMB user set, NULL
+ *  for the default GSSAPI credential (the password cannot be read). */
+XPIPE_API const char *xpipe_attr_smb_user_get(const xpipe_attr_t *attr);
+/** @param attr the attribute set, or NULL. @return the SMB port, 445 by
+ *  default. */
+XPIPE_API unsigned int xpipe_attr_smb_port_get(const xpipe_attr_t *attr);
+/** @param attr the attribute set, or NULL. @param min, max receive the
+ *  dialect range (either may be NULL). */
+XPIPE_API void xpipe_attr_smb_dialects_get(const xpipe_attr_t *attr,
+                                           unsigned int *min,
+                                           unsigned int *max);
+/** @param attr the attribute set, or NULL. @return nonzero when
+ *  encryption is asked for. */
+XPIPE_API int xpipe_attr_smb_encrypt_get(const xpipe_attr_t *attr);
+/** @param attr the attribute set, or NULL. @return nonzero when a guest
+ *  session is accepted. */
+XPIPE_API int xpipe_attr_smb_guest_get(const xpipe_attr_t *attr);
 /** @param attr the attribute set, or NULL. @return the SDDL string, NULL
  *  for the default descriptor. */
 XPIPE_API const char *xpipe_attr_sddl_get(const xpipe_attr_t *attr);
@@ -569,12 +655,27 @@ xpipe_attr_wake_slice_get(const xpipe_attr_t *attr);
  * |--------------------|-------------------|-------------------------------|
  * | `chat`             | `\\.\pipe\chat`   | `<rundir>/chat`               |
  * | `\\.\pipe\chat`    | as given          | same as `chat`                |
- * | `\\host\pipe\chat` | remote pipe (SMB) | XPIPE_EREMOTE (see below)     |
+ * | `\\host\pipe\chat` | remote pipe (SMB) | remote pipe (SMB2/3, below)   |
  * | `/abs/path.sock`   | XPIPE_EBADNAME    | that socket path              |
  *
- * On POSIX, `\\host\pipe\chat` can be served but not opened: a listener
- * on `chat` exported with xpipe_attr_smb_export_set is what a local Samba
- * hands SMB clients' opens of `\\host\pipe\chat` to.
+ * On POSIX, xpipe_connect opens `\\host\pipe\chat` with xpipe's own
+ * SMB2/3 client (when built with it: meson's smb_client option; else
+ * XPIPE_EREMOTE): one TCP connection per channel to port 445 (see
+ * xpipe_attr_smb_port_set), dialects 2.0.2 to 3.1.1, SPNEGO
+ * authentication (xpipe_attr_smb_credentials_set), every message signed
+ * and verified, encrypted where the server requires it or
+ * xpipe_attr_smb_encrypt_set asks. Listening on such a name is
+ * XPIPE_EREMOTE: a listener on `chat` exported with
+ * xpipe_attr_smb_export_set is what a local Samba hands SMB clients'
+ * opens of `\\host\pipe\chat` to. What differs from a local channel:
+ * no half close, no handles, no poll sets and no OS handle (its replies
+ * come through a thread); a write interrupted while its reply is awaited
+ * may still have reached the server (as an interrupted WriteFile on
+ * Windows); in message mode Samba signals no boundary inside a message,
+ * so each read of at most 64 KiB - 1 bytes is a message (Windows says
+ * STATUS_BUFFER_OVERFLOW, and longer messages arrive whole); the remote
+ * pipe's mode cannot be asked (Samba refuses), so XPIPE_EMODE is not
+ * detected at connect.
  *
  * `<rundir>` is `$XDG_RUNTIME_DIR/xpipe` when $XDG_RUNTIME_DIR is ours and
  * mode 0700, else `/tmp/xpipe-<uid>`; it is created 0700 and checked
@@ -825,8 +926,19 @@ enum {
     XPIPE_PEER_UID = 2,    /**< uid is set (POSIX) */
     XPIPE_PEER_GID = 4,    /**< gid is set (POSIX) */
     XPIPE_PEER_SID = 8,    /**< sid is set (Windows, SMB clients) */
-    XPIPE_PEER_REMOTE = 16 /**< a network client through Samba (POSIX):
-                                account, domain, host, address, port set */
+    XPIPE_PEER_REMOTE = 16, /**< a network peer: account, domain, host,
+                                 address, port set (a client through
+                                 Samba, or the server of a remote pipe
+                                 opened from POSIX) */
+    XPIPE_PEER_SMB = 32     /**< a remote pipe opened from POSIX:
+                                 smb_dialect, smb_flags, smb_auth set */
+};
+
+/** xpipe_peer_t.smb_flags: the SMB session's security. */
+enum {
+    XPIPE_SMB_SIGNED = 1,    /**< every message signed and verified */
+    XPIPE_SMB_ENCRYPTED = 2, /**< every message encrypted */
+    XPIPE_SMB_GUEST = 4      /**< a guest session (xpipe_attr_smb_guest_set) */
 };
 
 /** One identity record for the peer process, on every OS. Fields that
@@ -844,6 +956,11 @@ typedef struct xpipe_peer_t {
     const char *host;    /**< the client machine's name */
     const char *address; /**< the client's IP address */
     unsigned int port;   /**< the client's TCP port */
+    /* XPIPE_PEER_SMB: a remote pipe opened from POSIX. host, address and
+     * port are then the server's; account and domain who we are to it. */
+    const char *smb_dialect; /**< "2.0.2" ... "3.1.1" */
+    unsigned int smb_flags;  /**< XPIPE_SMB_* bits */
+    const char *smb_auth;    /**< "NTLM", "Kerberos" or "guest" */
 } xpipe_peer_t;
 
 /**

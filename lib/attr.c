@@ -25,8 +25,16 @@ static const xpipe_attr_t attr_defaults = {
     .log_fn = NULL,     /* stderr */
     .log_baton = NULL,
     .wake_slice = XPIPE_WAKE_SLICE_DEFAULT,
-    .handles = 0,   /* messages carry no handles */
-    .fast_ring = 0, /* no fast path: it costs a round trip at connect */
+    .handles = 0,     /* messages carry no handles */
+    .fast_ring = 0,   /* no fast path: it costs a round trip at connect */
+    .smb_user = NULL, /* the default GSSAPI credential */
+    .smb_domain = NULL,
+    .smb_password = NULL,
+    .smb_port = 445,
+    .smb_min_dialect = 0x0202,
+    .smb_max_dialect = 0x0311,
+    .smb_encrypt = 0,
+    .smb_guest = 0, /* guest and anonymous sessions refused */
 };
 
 const xpipe_attr_t *xpipe__attr_defaults(void)
@@ -45,6 +53,27 @@ const xpipe_attr_t *xpipe__attr_defaults(void)
         return APR_SUCCESS;                                                    \
     } while (0)
 
+/* A password's bytes never outlive the pool that holds them. */
+static apr_status_t secret_wipe(void *data)
+{
+    volatile char *p = data;
+
+    while (*p)
+        *p++ = '\0';
+    return APR_SUCCESS;
+}
+
+static char *secret_dup(apr_pool_t *pool, const char *s)
+{
+    char *copy;
+
+    if (s == NULL)
+        return NULL;
+    copy = apr_pstrdup(pool, s);
+    apr_pool_cleanup_register(pool, copy, secret_wipe, apr_pool_cleanup_null);
+    return copy;
+}
+
 xpipe_attr_t *xpipe__attr_copy(const xpipe_attr_t *attr, apr_pool_t *pool)
 {
     xpipe_attr_t *copy = apr_pmemdup(pool, attr, sizeof(*copy));
@@ -56,6 +85,10 @@ xpipe_attr_t *xpipe__attr_copy(const xpipe_attr_t *attr, apr_pool_t *pool)
         attr->peer_require ? apr_pstrdup(pool, attr->peer_require) : NULL;
     copy->smb_np_dir =
         attr->smb_np_dir ? apr_pstrdup(pool, attr->smb_np_dir) : NULL;
+    copy->smb_user = attr->smb_user ? apr_pstrdup(pool, attr->smb_user) : NULL;
+    copy->smb_domain =
+        attr->smb_domain ? apr_pstrdup(pool, attr->smb_domain) : NULL;
+    copy->smb_password = secret_dup(pool, attr->smb_password);
     return copy;
 }
 
@@ -258,4 +291,90 @@ const char *xpipe_attr_smb_np_dir_get(const xpipe_attr_t *attr)
 int xpipe_attr_remote_get(const xpipe_attr_t *attr)
 {
     return attr ? attr->remote : attr_defaults.remote;
+}
+
+apr_status_t xpipe_attr_smb_credentials_set(xpipe_attr_t *attr,
+                                            const char *user,
+                                            const char *domain,
+                                            const char *password)
+{
+    xpipe__fail_clear();
+    if (attr == NULL || (user != NULL && user[0] == '\0')
+        || (user == NULL && (domain != NULL || password != NULL)))
+        return APR_EINVAL;
+    if (attr->smb_password != NULL)
+        secret_wipe(attr->smb_password);
+    attr->smb_user = user ? apr_pstrdup(attr->pool, user) : NULL;
+    attr->smb_domain =
+        domain && domain[0] ? apr_pstrdup(attr->pool, domain) : NULL;
+    attr->smb_password = secret_dup(attr->pool, password);
+    return APR_SUCCESS;
+}
+
+apr_status_t xpipe_attr_smb_port_set(xpipe_attr_t *attr, unsigned int port)
+{
+    ATTR_SET(smb_port, port ? port : 445, port <= 65535);
+}
+
+static int smb_dialect_known(unsigned int d)
+{
+    return d == 0x0202 || d == 0x0210 || d == 0x0300 || d == 0x0302
+           || d == 0x0311;
+}
+
+apr_status_t xpipe_attr_smb_dialects_set(xpipe_attr_t *attr, unsigned int min,
+                                         unsigned int max)
+{
+    xpipe__fail_clear();
+    if (attr == NULL || !smb_dialect_known(min) || !smb_dialect_known(max)
+        || min > max)
+        return APR_EINVAL;
+    attr->smb_min_dialect = min;
+    attr->smb_max_dialect = max;
+    return APR_SUCCESS;
+}
+
+apr_status_t xpipe_attr_smb_encrypt_set(xpipe_attr_t *attr, int on)
+{
+    ATTR_SET(smb_encrypt, on != 0, 1);
+}
+
+apr_status_t xpipe_attr_smb_guest_set(xpipe_attr_t *attr, int allow)
+{
+    ATTR_SET(smb_guest, allow != 0, 1);
+}
+
+/* The set asked about, or the defaults. */
+static const xpipe_attr_t *attr_or_defaults(const xpipe_attr_t *attr)
+{
+    return attr ? attr : &attr_defaults;
+}
+
+const char *xpipe_attr_smb_user_get(const xpipe_attr_t *attr)
+{
+    return attr_or_defaults(attr)->smb_user;
+}
+
+unsigned int xpipe_attr_smb_port_get(const xpipe_attr_t *attr)
+{
+    return attr_or_defaults(attr)->smb_port;
+}
+
+void xpipe_attr_smb_dialects_get(const xpipe_attr_t *attr, unsigned int *min,
+                                 unsigned int *max)
+{
+    if (min != NULL)
+        *min = attr_or_defaults(attr)->smb_min_dialect;
+    if (max != NULL)
+        *max = attr_or_defaults(attr)->smb_max_dialect;
+}
+
+int xpipe_attr_smb_encrypt_get(const xpipe_attr_t *attr)
+{
+    return attr_or_defaults(attr)->smb_encrypt;
+}
+
+int xpipe_attr_smb_guest_get(const xpipe_attr_t *attr)
+{
+    return attr_or_defaults(attr)->smb_guest;
 }

@@ -48,6 +48,14 @@ struct xpipe_attr_t {
     apr_interval_time_t wake_slice; /* POSIX blocking slice, us; 0 = none */
     int handles;                    /* messages may carry OS handles */
     apr_size_t fast_ring;           /* the fast path's ring, 0 = off */
+    /* Remote pipes opened from POSIX (the SMB client): */
+    const char *smb_user; /* NULL: the default GSSAPI credential */
+    const char *smb_domain;
+    char *smb_password; /* wiped by the pool's cleanup */
+    unsigned int smb_port;
+    unsigned int smb_min_dialect, smb_max_dialect;
+    int smb_encrypt;
+    int smb_guest;
 };
 
 /* The defaults, for a NULL attr (lib/attr.c). */
@@ -348,6 +356,11 @@ typedef struct xpipe__backend_t {
 
 /* The backend chosen by meson (see config.h: XPIPE__BACKEND). */
 extern const xpipe__backend_t XPIPE__BACKEND;
+/* The transport for remote names (\\host\pipe\name) where it is not the
+ * OS's (POSIX: the SMB client, when meson builds it). */
+#ifdef XPIPE__REMOTE_BACKEND
+extern const xpipe__backend_t XPIPE__REMOTE_BACKEND;
+#endif
 
 /* Helpers shared by lib/ and backends (lib/helpers.c). */
 

@@ -13,11 +13,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The transport for a parsed name. One per build today; remote names
- * are where a second (an SMB client on POSIX) will be chosen. */
+/* The transport for a parsed name: the OS's, or for a remote name the
+ * remote transport where meson built one (POSIX: the SMB client). */
 static const xpipe__backend_t *backend_for(const xpipe__name_t *name)
 {
+#ifdef XPIPE__REMOTE_BACKEND
+    if (name->kind == XPIPE__NAME_REMOTE)
+        return &XPIPE__REMOTE_BACKEND;
+#else
     (void)name;
+#endif
     return &XPIPE__BACKEND;
 }
 
@@ -449,7 +454,9 @@ static apr_status_t connect_loop(xpipe_t *ch, const xpipe__name_t *name,
     for (;;) {
         rv = be->dial(&ch->impl, name, native, attr, deadline, ch->o.sub);
         if (rv == XPIPE_ENOPIPE && !attr->wait_for_server)
-            return xpipe__fail(rv, "nothing listens on %s", native);
+            return xpipe__fail_set
+                       ? rv /* the transport said why */
+                       : xpipe__fail(rv, "nothing listens on %s", native);
         if (rv != XPIPE_ENOPIPE && rv != XPIPE__EBUSY)
             return rv;
         if (rv == XPIPE__EBUSY && be->busy_wait

@@ -155,6 +155,10 @@ apr_status_t xpipe_pollset_add(xpipe_pollset_t *ps, const xpipe_pollfd_t *desc)
             rv = APR_EEXIST;
         else if (o->pset)
             rv = xpipe__fail(APR_EBUSY, "the object is in another poll set");
+        else if (o->be != ps->be)
+            rv = xpipe__fail(APR_ENOTIMPL,
+                             "a %s channel cannot be polled with %s ones",
+                             o->be->name, ps->be->name);
         else if (ps->count >= ps->size)
             rv = xpipe__fail(APR_ENOSPC, "the poll set holds its %lu objects",
                              (unsigned long)ps->size);

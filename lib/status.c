@@ -77,7 +77,10 @@ static const status_entry_t status_table[] = {
     STATUS(EPEER, "the peer's identity was refused"),
     STATUS(EBADHANDLE, "not a handle xpipe can adopt or pass: the wrong "
                        "kind, closed, or more than XPIPE_HANDLES_MAX"),
-    STATUS(EPROTO, "the peer broke the shared-memory fast path's protocol"),
+    STATUS(EPROTO, "the peer broke the protocol (the shared-memory fast "
+                   "path's, or SMB2's while opening a remote pipe)"),
+    STATUS(EAUTH, "the remote pipe's server refused our credentials or the "
+                  "security asked for"),
 };
 #undef STATUS
 

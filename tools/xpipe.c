@@ -80,7 +80,14 @@ enum {
     OPT_VERSION,
     OPT_WAIT,
     OPT_SMB,
-    OPT_SMB_DIR
+    OPT_SMB_DIR,
+    OPT_SMB_USER,
+    OPT_SMB_PASS_FILE,
+    OPT_SMB_PASS_ENV,
+    OPT_SMB_PORT,
+    OPT_SMB_DIALECT,
+    OPT_SMB_ENCRYPT,
+    OPT_SMB_GUEST
 };
 
 #define CMD_RELAY (CMD_LISTEN | CMD_CONNECT)
@@ -104,6 +111,13 @@ static const apr_getopt_option_t tool_opts[] = {
     { "accept-remote", OPT_REMOTE, 0, "" },
     { "smb", OPT_SMB, 0, "" },
     { "smb-dir", OPT_SMB_DIR, 1, "" },
+    { "smb-user", OPT_SMB_USER, 1, "" },
+    { "smb-password-file", OPT_SMB_PASS_FILE, 1, "" },
+    { "smb-password-env", OPT_SMB_PASS_ENV, 1, "" },
+    { "smb-port", OPT_SMB_PORT, 1, "" },
+    { "smb-dialect", OPT_SMB_DIALECT, 1, "" },
+    { "smb-encrypt", OPT_SMB_ENCRYPT, 0, "" },
+    { "smb-guest", OPT_SMB_GUEST, 0, "" },
     { "max-message", OPT_MAXMSG, 1, "" },
     { "progress", OPT_PROGRESS, 0, "" },
     { NULL, 'v', 0, "" },
@@ -146,6 +160,22 @@ static const tool_opt_help_t tool_opt_help[] = {
     { CMD_LISTEN, "DIR",
       "POSIX: Samba's np directory (default: from\n"
       "smb.conf's \"ncalrpc dir\", plus /np)" },
+    { CMD_CONNECT, "[DOMAIN\\]USER",
+      "POSIX, \\\\host\\pipe\\NAME: authenticate as USER\n"
+      "(NTLM; default: the Kerberos ticket, or\n"
+      "$NTLM_USER_FILE)" },
+    { CMD_CONNECT, "FILE", "POSIX: USER's password, the file's first line" },
+    { CMD_CONNECT, "VAR",
+      "POSIX: USER's password, from environment VAR\n"
+      "(never on the command line)" },
+    { CMD_CONNECT, "PORT", "POSIX: the SMB server's port (default 445)" },
+    { CMD_CONNECT, "MIN[:MAX]",
+      "POSIX: SMB dialects to offer, 2.0.2 2.1 3.0\n"
+      "3.0.2 3.1.1 (default 2.0.2:3.1.1)" },
+    { CMD_CONNECT, NULL, "POSIX: encrypt every SMB message" },
+    { CMD_CONNECT, NULL,
+      "POSIX: accept a guest session (unsigned; refused\n"
+      "by default)" },
     { CMD_MOVE, "BYTES", "largest message (default 65536)" },
     { CMD_MOVE, NULL, "show bytes and rate on stderr (a terminal)" },
     { CMD_MOVE, NULL, "one line per connection with the peer's identity" },
@@ -218,6 +248,8 @@ typedef struct tool_t {
     apr_interval_time_t linger;
     int echo, once, message, verbose, progress;
     apr_file_t *in, *out;
+    /* --smb-user and the password's source, applied once parsed. */
+    const char *smb_user, *smb_pass_file, *smb_pass_env;
 } tool_t;
 
 /* ------------------------------------------------------------------ */
@@ -286,7 +318,16 @@ static void tool_peer_line(xpipe_t *ch, const char *what)
         fprintf(stderr, "xpipe: %s (peer unknown)\n", what);
         return;
     }
-    if (p.have & XPIPE_PEER_REMOTE)
+    if (p.have & XPIPE_PEER_SMB)
+        fprintf(stderr,
+                "xpipe: %s: SMB %s on %s (%s port %u) as %s%s%s (%s)%s%s%s",
+                what, p.smb_dialect, p.host ? p.host : "?",
+                p.address ? p.address : "?", p.port, p.domain ? p.domain : "",
+                p.domain ? "\\" : "", p.account ? p.account : "?", p.smb_auth,
+                p.smb_flags & XPIPE_SMB_SIGNED ? ", signed" : "",
+                p.smb_flags & XPIPE_SMB_ENCRYPTED ? ", encrypted" : "",
+                p.smb_flags & XPIPE_SMB_GUEST ? ", guest" : "");
+    else if (p.have & XPIPE_PEER_REMOTE)
         fprintf(stderr, "xpipe: %s: network client %s\\%s on %s (%s port %u)",
                 what, p.domain ? p.domain : "?", p.account ? p.account : "?",
                 p.host ? p.host : "?", p.address ? p.address : "?", p.port);
@@ -967,6 +1008,98 @@ static const char *tool_opt_name(int ch)
 /* Parse the options and operands of CMD (argv[1]); *operands receives
  * the operands (argv order), *n_operands their count. Returns -1 to go
  * on, else the exit status (0 after --help/--version, 2 on bad usage). */
+/* "3.0" -> 0x0300 ...; 0 when not a dialect. */
+static unsigned int tool_dialect(const char *s, size_t n)
+{
+    static const struct {
+        const char *name;
+        unsigned int id;
+    } d[] = { { "2.0.2", 0x0202 },
+              { "2.1", 0x0210 },
+              { "3.0", 0x0300 },
+              { "3.0.2", 0x0302 },
+              { "3.1.1", 0x0311 } };
+    size_t i;
+
+    for (i = 0; i < sizeof(d) / sizeof(d[0]); i++)
+        if (strlen(d[i].name) == n && strncmp(d[i].name, s, n) == 0)
+            return d[i].id;
+    return 0;
+}
+
+/* --smb-dialect MIN[:MAX]: 0, or -1 when it does not parse. */
+static int tool_dialects(xpipe_attr_t *attr, const char *arg)
+{
+    size_t n = strcspn(arg, ":");
+    unsigned int min = tool_dialect(arg, n);
+    unsigned int max =
+        arg[n] ? tool_dialect(arg + n + 1, strlen(arg + n + 1)) : 0x0311;
+
+    return min && max && xpipe_attr_smb_dialects_set(attr, min, max) == 0 ? 0
+                                                                          : -1;
+}
+
+/* --smb-user with its password (from a file or the environment: never
+ * from argv, which other users can read): 0, or the usage error shown. */
+static int tool_credentials(tool_t *tool, const tool_cmd_t *cmd)
+{
+    char pass[1024];
+    const char *user = tool->smb_user, *domain = NULL, *sep;
+    apr_status_t rv;
+
+    if (user == NULL) {
+        if (tool->smb_pass_file || tool->smb_pass_env) {
+            tool_usage_error(apr_psprintf(
+                tool->pool, "%s: a password needs --smb-user", cmd->name));
+            return -1;
+        }
+        return 0;
+    }
+    pass[0] = '\0';
+    if (tool->smb_pass_file && tool->smb_pass_env) {
+        tool_usage_error(apr_psprintf(tool->pool,
+                                      "%s: --smb-password-file or "
+                                      "--smb-password-env, not both",
+                                      cmd->name));
+        return -1;
+    }
+    if (tool->smb_pass_file) {
+        FILE *f = fopen(tool->smb_pass_file, "r");
+
+        if (f == NULL || fgets(pass, sizeof(pass), f) == NULL) {
+            if (f)
+                fclose(f);
+            fprintf(stderr, "xpipe: %s: cannot read a password from %s\n",
+                    cmd->name, tool->smb_pass_file);
+            return -1;
+        }
+        fclose(f);
+        pass[strcspn(pass, "\r\n")] = '\0';
+    }
+    else if (tool->smb_pass_env) {
+        const char *v = getenv(tool->smb_pass_env);
+
+        if (v == NULL) {
+            fprintf(stderr, "xpipe: %s: $%s is not set\n", cmd->name,
+                    tool->smb_pass_env);
+            return -1;
+        }
+        apr_cpystrn(pass, v, sizeof(pass));
+    }
+    if ((sep = strchr(user, '\\')) != NULL) {
+        domain = apr_pstrndup(tool->pool, user, (apr_size_t)(sep - user));
+        user = sep + 1;
+    }
+    rv = xpipe_attr_smb_credentials_set(tool->attr, user, domain, pass);
+    memset(pass, 0, sizeof(pass));
+    if (rv != APR_SUCCESS) {
+        tool_usage_error(
+            apr_psprintf(tool->pool, "%s: --smb-user: empty user", cmd->name));
+        return -1;
+    }
+    return 0;
+}
+
 static int tool_parse(tool_t *tool, const tool_cmd_t *cmd, int argc,
                       const char *const *argv, const char *const **operands,
                       int *n_operands)
@@ -1046,6 +1179,22 @@ static int tool_parse(tool_t *tool, const tool_cmd_t *cmd, int argc,
             break;
         case OPT_PROGRESS: tool->progress = 1; break;
         case OPT_WAIT: xpipe_attr_wait_for_server_set(tool->attr, 1); break;
+        case OPT_SMB_USER: tool->smb_user = arg; break;
+        case OPT_SMB_PASS_FILE: tool->smb_pass_file = arg; break;
+        case OPT_SMB_PASS_ENV: tool->smb_pass_env = arg; break;
+        case OPT_SMB_PORT:
+            v = strtol(arg, &end, 10);
+            if (*end || v < 1
+                || xpipe_attr_smb_port_set(tool->attr, (unsigned int)v))
+                why = "--smb-port takes 1 to 65535";
+            break;
+        case OPT_SMB_DIALECT:
+            if (tool_dialects(tool->attr, arg) != 0)
+                why = "--smb-dialect takes MIN[:MAX] of 2.0.2 2.1 3.0 3.0.2 "
+                      "3.1.1";
+            break;
+        case OPT_SMB_ENCRYPT: xpipe_attr_smb_encrypt_set(tool->attr, 1); break;
+        case OPT_SMB_GUEST: xpipe_attr_smb_guest_set(tool->attr, 1); break;
         case 'v': tool->verbose = 1; break;
         case OPT_HELP: tool_usage(stdout, cmd); return 0;
         case OPT_VERSION: return tool_version();
@@ -1057,6 +1206,8 @@ static int tool_parse(tool_t *tool, const tool_cmd_t *cmd, int argc,
     if (rv != APR_EOF)
         return tool_usage_error(apr_psprintf(tool->pool, "%s: %s", cmd->name,
                                              err[0] ? err : "bad option"));
+    if (tool_credentials(tool, cmd) != 0)
+        return 2;
     *operands = argv + os->ind;
     *n_operands = argc - os->ind;
     return -1; /* go on */

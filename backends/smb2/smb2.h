@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* smb2.h — PRIVATE: xpipe's SMB2/3 client for \\host\pipe\name on POSIX.
+ *
+ *   wire.h, wire.c     messages as bytes (pure code, fuzzed)
+ *   crypto.h, crypto.c signing, key derivation, encryption (libcrypto)
+ *   auth.h, auth.c     SPNEGO through GSSAPI
+ *   conn.c             one TCP connection: the handshake, the receiving
+ *                      thread, requests and their replies, credits
+ *   pipe.c             the transport's slots: a channel on an open pipe
+ *
+ * One channel is one connection (its own TCP connection, session, tree
+ * and open): channels share nothing, so one never waits for another.
+ * A thread per connection receives: it verifies or decrypts each reply
+ * and hands it to the request waiting for it, so that a caller blocked on
+ * a reply can leave at an interrupt, a close or its deadline without
+ * owning the socket, and a reply that comes later (Samba never answers a
+ * READ pending at CLOSE, and ignores CANCEL) finds its place.
+ */
+#ifndef XPIPE_SMB2_H
+#define XPIPE_SMB2_H
+
+#include "backend.h"
+#include "crypto.h"
+#include "posix.h"
+#include "wire.h"
+
+#include <pthread.h>
+
+/* What a connection asks for (from the attribute set). */
+typedef struct smb2_opts_t {
+    const char *user, *domain, *password; /* user NULL: default credential */
+    unsigned port;                        /* 0: 445 */
+    uint16_t min_dialect, max_dialect;
+    int encrypt;     /* encrypt even where the server does not require it */
+    int allow_guest; /* accept a guest or anonymous session */
+} smb2_opts_t;
+
+/* A request in flight and its reply. */
+enum { SLOT_FREE, SLOT_SENT, SLOT_DONE, SLOT_ABANDONED };
+#define SMB2_SLOTS 16
+typedef struct smb2_conn_t smb2_conn_t;
+typedef struct smb2_slot_t {
+    int state;
+    uint16_t command;
+    uint64_t mid;
+    int interim; /* an interim reply came (STATUS_PENDING) */
+    uint64_t async_id;
+    uint8_t *m; /* the reply (SLOT_DONE), malloc'd */
+    size_t len;
+    smb2_hdr_t h;
+    /* For an abandoned slot: called (with the lock) when its reply
+     * comes, before the slot is freed. */
+    void (*orphan)(smb2_conn_t *c, struct smb2_slot_t *s, void *baton);
+    void *baton;
+} smb2_slot_t;
+
+struct smb2_conn_t {
+    int fd;
+    pthread_t rx;
+    int rx_started;
+    pthread_mutex_t mu;       /* everything below that changes */
+    pthread_cond_t cv;        /* a reply came, credits came, the end came */
+    pthread_mutex_t send_mu;  /* one request on the wire at a time */
+    xpipe__unix_wake_t *wake; /* the channel's (NULL while dialling) */
+    apr_status_t dead;        /* set once: why the connection is over */
+    char dead_why[256];
+    uint64_t next_mid;
+    uint32_t credits;
+    smb2_slot_t slot[SMB2_SLOTS];
+    /* Negotiated, fixed before any reply is verified with them. */
+    uint16_t dialect;
+    uint16_t server_security;
+    uint32_t server_caps, client_caps;
+    uint32_t max_read, max_write, max_transact;
+    uint64_t session_id;
+    uint32_t tree_id;
+    smb2_keys_t keys;
+    int signing;    /* sign requests, verify replies */
+    int encrypting; /* every message in a transform */
+    int guest;
+    /* 3.1.1's preauth integrity hash, while the handshake runs: requests
+     * sent are fed to preauth_req when it is set. */
+    uint8_t *preauth_req;
+    uint8_t preauth[64];
+    /* For peer_get. */
+    char host[256];
+    char address[64];
+    unsigned port;
+    char user[256], mech[16];
+};
+
+/* Open a connection to host:port and bring up an authenticated session
+ * with a tree on IPC$, before the deadline. On failure *c is NULL and the
+ * error detail says why. */
+apr_status_t smb2_conn_open(smb2_conn_t **c, const char *host,
+                            const smb2_opts_t *o, apr_time_t deadline);
+/* Tell the server goodbye without waiting for it, end the receiving
+ * thread, free everything. */
+void smb2_conn_close(smb2_conn_t *c);
+/* Make the connection unusable from any thread: calls blocked on it
+ * return (close's first step; also what a reset does). */
+void smb2_conn_kill(smb2_conn_t *c, apr_status_t why, const char *fmt, ...)
+    XPIPE__PRINTF(3, 4);
+
+/* Send one request (body, then data), charged for the larger of what is
+ * sent and expect (bytes expected back). file_id-less commands pass
+ * what they need in body. The slot it waits in goes to *slot. With the
+ * channel's wake: XPIPE_ECANCELED before anything was sent. */
+apr_status_t smb2_send(smb2_conn_t *c, uint16_t command, const uint8_t *body,
+                       size_t body_len, const void *data, size_t data_len,
+                       size_t expect, apr_time_t deadline, int *slot);
+/* Wait for slot's reply until the deadline: APR_SUCCESS with the reply
+ * in the slot (state SLOT_DONE), APR_TIMEUP, XPIPE_ECANCELED (wake), or
+ * the connection's end. The slot stays the caller's in every case. */
+apr_status_t smb2_wait(smb2_conn_t *c, int slot, apr_time_t deadline);
+/* Give a slot up: freed at once when its reply came, else when it comes
+ * (orphan, if not NULL, sees it first). */
+void smb2_release(smb2_conn_t *c, int slot,
+                  void (*orphan)(smb2_conn_t *, smb2_slot_t *, void *),
+                  void *baton);
+/* Send and wait, releasing the slot on a failure: on success the reply
+ * is in c->slot[*slot] and the caller releases it. */
+apr_status_t smb2_call(smb2_conn_t *c, uint16_t command, const uint8_t *body,
+                       size_t body_len, const void *data, size_t data_len,
+                       size_t expect, apr_time_t deadline, int *slot);
+/* CANCEL slot's request (no reply; Samba ignores it for pipe reads). */
+void smb2_cancel(smb2_conn_t *c, int slot);
+
+/* The NT status as text: "STATUS_X (0x...)" into buf. */
+const char *smb2_status_text(uint32_t status, char *buf, size_t len);
+
+#endif
