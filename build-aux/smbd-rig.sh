@@ -9,6 +9,9 @@
 #                                  written to DIR/env) on success
 #   smbd-rig.sh stop DIR           stop the smbd started in DIR
 #
+# SMB_RIG_EXTRA, when set, holds more [global] lines (one per line), e.g.
+# "server max protocol = SMB3_00" or "server smb encrypt = required".
+#
 # start exits 0 and prints "XT_SMB_SKIP=<reason>" when the rig cannot run
 # (no smbd, not root, port taken, smbd died): the tests then skip with
 # that reason instead of passing.
@@ -67,6 +70,7 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     printcap name = /dev/null
     disable spoolss = yes
     map to guest = Bad User
+${SMB_RIG_EXTRA:-}
 CONF
     printf '%s\n%s\n' "$pass" "$pass" \
         | smbpasswd -c "$dir/smb.conf" -a -s "$user" >"$dir/log/smbpasswd.out" 2>&1 \

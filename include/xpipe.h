@@ -451,6 +451,9 @@ XPIPE_API apr_status_t xpipe_attr_smb_port_set(xpipe_attr_t *attr,
  * 0x0300, 0x0302, 0x0311. The default is all of them: 3.1.1 has preauth
  * integrity, 3.0 and 3.0.2 validate the negotiation, and every dialect
  * is signed. A minimum of 0x0300 refuses servers without encryption.
+ * @param attr the attribute set.
+ * @param min  the lowest dialect to accept.
+ * @param max  the highest dialect to offer.
  * @return APR_SUCCESS; APR_EINVAL unless min <= max are both among those.
  */
 XPIPE_API apr_status_t xpipe_attr_smb_dialects_set(xpipe_attr_t *attr,
@@ -462,20 +465,22 @@ XPIPE_API apr_status_t xpipe_attr_smb_dialects_set(xpipe_attr_t *attr,
  * CCM, as negotiated) even where the server does not require it. A
  * server that requires it gets it without this. A server that cannot
  * encrypt (SMB 2.x) is then refused with XPIPE_EAUTH.
+ * @param attr the attribute set.
+ * @param on   nonzero to require encryption.
  * @return APR_SUCCESS, APR_EINVAL.
  */
-XPIPE_API apr_status_t xpipe_attr_smb_encrypt_set(xpipe_attr_t *attr,
-                                                  int on);
+XPIPE_API apr_status_t xpipe_attr_smb_encrypt_set(xpipe_attr_t *attr, int on);
 
 /**
  * Remote pipes from POSIX: accept a guest or anonymous session. By
  * default a server that makes us a guest (Samba's "map to guest = bad
  * user" for an unknown user) is refused with XPIPE_EAUTH: such a session
  * is neither authenticated nor signed.
+ * @param attr  the attribute set.
+ * @param allow nonzero to accept such sessions.
  * @return APR_SUCCESS, APR_EINVAL.
  */
-XPIPE_API apr_status_t xpipe_attr_smb_guest_set(xpipe_attr_t *attr,
-                                                int allow);
+XPIPE_API apr_status_t xpipe_attr_smb_guest_set(xpipe_attr_t *attr, int allow);
 
 /** Default of xpipe_attr_wake_slice_set: 2 ms. */
 #define XPIPE_WAKE_SLICE_DEFAULT 2000
@@ -922,10 +927,10 @@ XPIPE_API apr_status_t xpipe_close(xpipe_t *channel);
 
 /** What xpipe_peer_t fields hold a value. */
 enum {
-    XPIPE_PEER_PID = 1,    /**< pid is set */
-    XPIPE_PEER_UID = 2,    /**< uid is set (POSIX) */
-    XPIPE_PEER_GID = 4,    /**< gid is set (POSIX) */
-    XPIPE_PEER_SID = 8,    /**< sid is set (Windows, SMB clients) */
+    XPIPE_PEER_PID = 1,     /**< pid is set */
+    XPIPE_PEER_UID = 2,     /**< uid is set (POSIX) */
+    XPIPE_PEER_GID = 4,     /**< gid is set (POSIX) */
+    XPIPE_PEER_SID = 8,     /**< sid is set (Windows, SMB clients) */
     XPIPE_PEER_REMOTE = 16, /**< a network peer: account, domain, host,
                                  address, port set (a client through
                                  Samba, or the server of a remote pipe

@@ -769,8 +769,8 @@ static const uint16_t all_dialects[] = { SMB2_DIALECT_202, SMB2_DIALECT_210,
 /* Preferred first: GCM is the faster, 128 bits the common. */
 static const uint16_t our_ciphers[] = { SMB2_AES128_GCM, SMB2_AES128_CCM,
                                         SMB2_AES256_GCM, SMB2_AES256_CCM };
-static const uint16_t our_signing[] = { SMB2_SIGN_AES_GMAC,
-                                        SMB2_SIGN_AES_CMAC };
+static const uint16_t our_signing[] = { SMB2_SIGN_AES_GMAC, SMB2_SIGN_AES_CMAC,
+                                        SMB2_SIGN_HMAC_SHA256 };
 
 typedef struct hs_t {
     uint16_t dialects[5];
@@ -822,7 +822,7 @@ static apr_status_t negotiate(smb2_conn_t *c, hs_t *hs, const smb2_opts_t *o,
     hs->req.ciphers = our_ciphers;
     hs->req.nciphers = 4;
     hs->req.signing = our_signing;
-    hs->req.nsigning = 2;
+    hs->req.nsigning = 3;
     c->client_caps = hs->req.capabilities;
     len = smb2_negotiate_build(body, &hs->req);
     memset(c->preauth, 0, 64);
@@ -861,7 +861,7 @@ static apr_status_t negotiate(smb2_conn_t *c, hs_t *hs, const smb2_opts_t *o,
 
         if (r.preauth_hash != SMB2_PREAUTH_SHA512
             || (r.cipher > 0 && !offered(our_ciphers, 4, r.cipher))
-            || (r.signing >= 0 && !offered(our_signing, 2, r.signing))) {
+            || (r.signing >= 0 && !offered(our_signing, 3, r.signing))) {
             smb2_release(c, s, NULL, NULL);
             return xpipe__fail(XPIPE_EPROTO,
                                "the SMB server chose an algorithm not "

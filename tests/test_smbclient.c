@@ -1,0 +1,1020 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* test_smbclient.c — remote pipes opened from POSIX: xpipe's SMB2/3
+ * client (backends/smb2/).
+ *
+ * First its pure parts in process: the wire parsers against truncated and
+ * lying replies, and the cryptography against known answers (RFC 4493,
+ * RFC 4231, NIST's GCM vectors, and values computed by an independent
+ * implementation: impacket's KDF and PyCryptodome's CCM/GCM). Then real
+ * servers on 127.0.0.1: the private smbd of ./run tests (XT_SMB_*), with
+ * smbd's own srvsvc pipe (a DCE/RPC bind answered by bind_ack, a partner
+ * nobody here wrote) and xpipe's own listeners exported through it, and
+ * private smbd rigs started here for each server configuration of the
+ * matrix. Cases without smbd skip, saying why.
+ */
+#include "xtest.h"
+
+#include "../backends/smb2/crypto.h"
+#include "../backends/smb2/wire.h"
+
+#include <apr_strings.h>
+#include <apr_thread_cond.h>
+#include <apr_thread_mutex.h>
+#include <apr_thread_proc.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------ */
+/* Helpers */
+
+static void unhex(uint8_t *out, const char *hex)
+{
+    size_t i;
+
+    for (i = 0; hex[2 * i]; i++) {
+        unsigned int v;
+        sscanf(hex + 2 * i, "%2x", &v);
+        out[i] = (uint8_t)v;
+    }
+}
+
+static int same_hex(const uint8_t *got, size_t n, const char *hex)
+{
+    uint8_t want[128];
+
+    CU_ASSERT_FATAL(strlen(hex) == 2 * n && n <= sizeof(want));
+    unhex(want, hex);
+    return memcmp(got, want, n) == 0;
+}
+
+/* The smbd rig of ./run tests, or NULL (skipped, saying why). */
+static const char *rig_port(void)
+{
+    const char *port = getenv("XT_SMB_PORT"), *why = getenv("XT_SMB_SKIP");
+
+    if (port && *port && getenv("XT_SMB_PASS"))
+        return port;
+    xt_skip(apr_psprintf(xt_p, "no smbd rig: %s",
+                         why && *why
+                             ? why
+                             : "XT_SMB_* not set (./run tests starts one with "
+                               "build-aux/smbd-rig.sh)"));
+    return NULL;
+}
+
+/* Attributes for the rig on port: mode, the rig's account. */
+static xpipe_attr_t *rig_attr(xpipe_mode_e mode, const char *port)
+{
+    xpipe_attr_t *a = xt_attr(mode);
+
+    XT_OK(xpipe_attr_smb_port_set(a, (unsigned int)atoi(port)));
+    XT_OK(xpipe_attr_smb_credentials_set(a, getenv("XT_SMB_USER"),
+                                         getenv("XT_SMB_DOMAIN"),
+                                         getenv("XT_SMB_PASS")));
+    return a;
+}
+
+/* A DCE/RPC bind to srvsvc (v3.0, NDR): smbd's own pipe answers it with
+ * a bind_ack for call 1. */
+static const uint8_t rpc_bind[72] = {
+    0x05, 0x00, 0x0b, 0x03, 0x10, 0x00, 0x00, 0x00, 0x48, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x00, 0x00, 0xb8, 0x10, 0xb8, 0x10, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0xc8, 0x4f, 0x32, 0x4b,
+    0x70, 0x16, 0xd3, 0x01, 0x12, 0x78, 0x5a, 0x47, 0xbf, 0x6e, 0xe1, 0x88,
+    0x03, 0x00, 0x00, 0x00, 0x04, 0x5d, 0x88, 0x8a, 0xeb, 0x1c, 0xc9, 0x11,
+    0x9f, 0xe8, 0x08, 0x00, 0x2b, 0x10, 0x48, 0x60, 0x02, 0x00, 0x00, 0x00
+};
+
+/* Bind to srvsvc on ch: APR_SUCCESS when a bind_ack for call 1 came. */
+static apr_status_t srvsvc_bind(xpipe_t *ch)
+{
+    uint8_t ack[4096];
+    apr_size_t n = sizeof(ack);
+    apr_status_t rv;
+
+    xpipe_timeout_set(ch, XT_LONG);
+    rv = xpipe_send(ch, rpc_bind, sizeof(rpc_bind));
+    if (rv == APR_SUCCESS)
+        rv = xpipe_recv(ch, ack, &n);
+    if (rv != APR_SUCCESS)
+        return rv;
+    CU_ASSERT(n >= 24);
+    CU_ASSERT_EQUAL(ack[0], 5);                             /* rpc version 5 */
+    CU_ASSERT_EQUAL(ack[2], 12);                            /* bind_ack */
+    CU_ASSERT_EQUAL(ack[12], 1);                            /* call 1 */
+    CU_ASSERT_EQUAL((apr_size_t)(ack[8] | ack[9] << 8), n); /* frag len */
+    return n >= 24 && ack[2] == 12 ? APR_SUCCESS : APR_EGENERAL;
+}
+
+/* Connect to \\127.0.0.1\pipe\<pipe> with a: the status; *ch set. */
+static apr_status_t smb_open(xpipe_t **ch, const char *pipe,
+                             const xpipe_attr_t *a)
+{
+    return xpipe_connect(ch,
+                         apr_psprintf(xt_p, "\\\\127.0.0.1\\pipe\\%s", pipe), a,
+                         XT_LONG, xt_p);
+}
+
+/* ------------------------------------------------------------------ */
+/* Pure code: the wire */
+
+/* A READ reply carrying len bytes at the usual offset. */
+static size_t read_reply(uint8_t *m, size_t len)
+{
+    smb2_hdr_t h = { 0 };
+
+    h.command = SMB2_READ;
+    smb2_hdr_build(m, &h);
+    smb2_put32(m + 16, SMB2_FLAGS_SERVER_TO_REDIR);
+    memset(m + 64, 0, 16);
+    smb2_put16(m + 64, 17);
+    m[66] = 80;
+    smb2_put32(m + 68, (uint32_t)len);
+    memset(m + 80, 'x', len);
+    return 80 + len;
+}
+
+static void test_wire_parsers_refuse_lies(void)
+{
+    uint8_t m[512], fid[16];
+    const uint8_t *data;
+    size_t n = read_reply(m, 100), len, cut;
+    smb2_hdr_t h;
+    smb2_negotiate_rsp_t nr;
+
+    CU_ASSERT_EQUAL(smb2_hdr_parse(m, n, &h), 0);
+    CU_ASSERT_EQUAL(smb2_read_parse(m, n, &data, &len), 0);
+    CU_ASSERT_EQUAL(len, 100);
+    CU_ASSERT_PTR_EQUAL(data, m + 80);
+    /* Every truncation of the reply is refused, none read past it. */
+    for (cut = 0; cut < n; cut++)
+        CU_ASSERT_EQUAL(smb2_read_parse(m, cut, &data, &len), -1);
+    /* A data offset inside the header, or a length past the end. */
+    m[66] = 40;
+    CU_ASSERT_EQUAL(smb2_read_parse(m, n, &data, &len), -1);
+    m[66] = 80;
+    smb2_put32(m + 68, 0xFFFFFFF0u);
+    CU_ASSERT_EQUAL(smb2_read_parse(m, n, &data, &len), -1);
+    /* Not a reply: no SERVER_TO_REDIR flag; a wrong protocol id. */
+    smb2_put32(m + 16, 0);
+    CU_ASSERT_EQUAL(smb2_hdr_parse(m, n, &h), -1);
+    smb2_put32(m + 16, SMB2_FLAGS_SERVER_TO_REDIR);
+    m[0] = 0xFF;
+    CU_ASSERT_EQUAL(smb2_hdr_parse(m, n, &h), -1);
+    /* A CREATE reply's body is too short for its FileId. */
+    n = read_reply(m, 0);
+    smb2_put16(m + 64, 89);
+    CU_ASSERT_EQUAL(smb2_create_parse(m, n, fid), -1);
+    /* A negotiate reply whose context list runs off the end. */
+    memset(m, 0, sizeof(m));
+    n = read_reply(m, 0);
+    smb2_put16(m + 64, 65);
+    smb2_put16(m + 64 + 4, SMB2_DIALECT_311);
+    smb2_put16(m + 64 + 6, 2);    /* two contexts */
+    smb2_put32(m + 64 + 60, 136); /* at 136 */
+    smb2_put16(m + 136, SMB2_ENCRYPTION_CAPABILITIES);
+    smb2_put16(m + 136 + 2, 400); /* longer than the message */
+    CU_ASSERT_EQUAL(smb2_negotiate_parse(m, 200, &nr), -1);
+    smb2_put16(m + 136 + 2, 4);
+    smb2_put16(m + 136 + 8, 1);
+    smb2_put16(m + 136 + 10, SMB2_AES128_GCM);
+    CU_ASSERT_EQUAL(smb2_negotiate_parse(m, 150, &nr), -1); /* 2nd is cut */
+    smb2_put16(m + 64 + 6, 1);
+    CU_ASSERT_EQUAL(smb2_negotiate_parse(m, 150, &nr), 0);
+    CU_ASSERT_EQUAL(nr.cipher, SMB2_AES128_GCM);
+}
+
+static void test_wire_transform_and_names(void)
+{
+    uint8_t t[SMB2_TRANSFORM_LEN + 64], out[64];
+    smb2_transform_t tf;
+
+    smb2_transform_build(t, 64, 0x1122334455667788ull);
+    CU_ASSERT_EQUAL(smb2_transform_parse(t, sizeof(t), &tf), 0);
+    CU_ASSERT_EQUAL(tf.size, 64);
+    CU_ASSERT_EQUAL(tf.session_id, 0x1122334455667788ull);
+    /* OriginalMessageSize must be the rest, exactly. */
+    CU_ASSERT_EQUAL(smb2_transform_parse(t, sizeof(t) - 1, &tf), -1);
+    smb2_put32(t + 36, 0xFFFFFFFFu);
+    CU_ASSERT_EQUAL(smb2_transform_parse(t, sizeof(t), &tf), -1);
+    /* UTF-8 names become UTF-16LE; bad UTF-8 and overflow are refused. */
+    CU_ASSERT_EQUAL(smb2_utf16le(out, sizeof(out), "ab"), 4);
+    CU_ASSERT(out[0] == 'a' && out[1] == 0 && out[2] == 'b' && out[3] == 0);
+    CU_ASSERT_EQUAL(smb2_utf16le(out, sizeof(out), "\xc3\xa9"), 2);
+    CU_ASSERT(out[0] == 0xe9 && out[1] == 0);
+    CU_ASSERT_EQUAL(smb2_utf16le(out, sizeof(out), "\xf0\x9f\x98\x80"), 4);
+    CU_ASSERT(smb2_get16(out) == 0xD83D && smb2_get16(out + 2) == 0xDE00);
+    CU_ASSERT_EQUAL(smb2_utf16le(out, sizeof(out), "\xc0\xaf"), -1);
+    CU_ASSERT_EQUAL(smb2_utf16le(out, sizeof(out), "\xed\xa0\x80"), -1);
+    CU_ASSERT_EQUAL(smb2_utf16le(out, 3, "ab"), -1);
+}
+
+/* ------------------------------------------------------------------ */
+/* Pure code: the cryptography */
+
+static void test_crypto_known_answers(void)
+{
+    uint8_t key[16], key32[32], msg[64], out[32], tag[16], buf[64], ctx[64];
+    const char *pt = "xpipe over SMB3, encrypted";
+    smb2_iov_t iov;
+    int i;
+
+    /* RFC 4493, example 2: AES-CMAC of 16 bytes. */
+    unhex(key, "2b7e151628aed2a6abf7158809cf4f3c");
+    unhex(msg, "6bc1bee22e409f96e93d7e117393172a");
+    iov.p = msg;
+    iov.n = 16;
+    XT_OK(smb2_mac(SMB2_SIGN_AES_CMAC, key, NULL, &iov, 1, out));
+    CU_ASSERT(same_hex(out, 16, "070a16b46b4d4144f79bdd9dd04a287c"));
+    /* RFC 4231, test case 2: HMAC-SHA256, the first 16 bytes. */
+    memset(key, 0, sizeof(key));
+    memcpy(key, "Jefe", 4);
+    iov.p = "what do ya want for nothing?";
+    iov.n = 28;
+    /* SMB's keys are 16 bytes: "Jefe" zero-padded to 16 is the same
+     * HMAC key (RFC 2104 pads the key with zeros). */
+    XT_OK(smb2_mac(SMB2_SIGN_HMAC_SHA256, key, NULL, &iov, 1, out));
+    CU_ASSERT(same_hex(out, 16, "5bdcc146bf60754e6a042426089575c7"));
+    /* NIST GCM test case 2: AES-128, key 0, IV 0, 16 zero bytes. */
+    memset(key, 0, 16);
+    memset(msg, 0, 16);
+    memset(ctx, 0, 12);
+    iov.p = msg;
+    iov.n = 16;
+    XT_OK(smb2_aead(1, SMB2_AES128_GCM, key, ctx, NULL, 0, &iov, 1, buf, tag));
+    CU_ASSERT(same_hex(buf, 16, "0388dace60b6a392f328c2b971b2fe78"));
+    CU_ASSERT(same_hex(tag, 16, "ab6e47d42cec13bdf53a67b21257bddf"));
+    /* Computed by impacket (KDF) and PyCryptodome (CCM, GCM, GMAC). */
+    for (i = 0; i < 64; i++)
+        ctx[i] = (uint8_t)i;
+    for (i = 0; i < 32; i++)
+        key32[i] = (uint8_t)i;
+    memcpy(key, key32, 16);
+    XT_OK(smb2_kdf(key, 16, (const uint8_t *)"SMB2AESCMAC", 12,
+                   (const uint8_t *)"SmbSign", 8, out, 16));
+    CU_ASSERT(same_hex(out, 16, "6234814cbb8ea9227440ebfeb5eacbe1"));
+    XT_OK(smb2_kdf(key, 16, (const uint8_t *)"SMBSigningKey", 14, ctx, 64, out,
+                   16));
+    CU_ASSERT(same_hex(out, 16, "f7e5401ecc6e79ef9eab401b05004e4f"));
+    XT_OK(smb2_kdf(key32, 32, (const uint8_t *)"SMBC2SCipherKey", 16, ctx, 64,
+                   out, 32));
+    CU_ASSERT(same_hex(out, 32,
+                       "e568de865ae188f20138931c5423898fc0d5e94fa0"
+                       "94b72d474fc56cf5703db6"));
+    iov.p = pt;
+    iov.n = strlen(pt);
+    XT_OK(smb2_aead(1, SMB2_AES128_CCM, key, ctx, ctx, 32, &iov, 1, buf, tag));
+    CU_ASSERT(same_hex(buf, 26,
+                       "47ec4cdbb3685e0aa4ea28dbd6caf94762903a2383"
+                       "9f941df038"));
+    CU_ASSERT(same_hex(tag, 16, "ade07cc11f4f3c6f0529b41f1497769d"));
+    XT_OK(
+        smb2_aead(1, SMB2_AES256_CCM, key32, ctx, ctx, 32, &iov, 1, buf, tag));
+    CU_ASSERT(same_hex(buf, 26,
+                       "0bb078163f60dce2da8636e65585eff77c81ee79d5"
+                       "22da514f92"));
+    CU_ASSERT(same_hex(tag, 16, "75cb783b3f8a04f768efea551ce0b187"));
+    XT_OK(
+        smb2_aead(1, SMB2_AES256_GCM, key32, ctx, ctx, 32, &iov, 1, buf, tag));
+    CU_ASSERT(same_hex(buf, 26,
+                       "3f72bf6ba0c5ad6de833b7d8fcab4b41a3b3e95782"
+                       "022f085d03"));
+    CU_ASSERT(same_hex(tag, 16, "8a100c3f061ed3a2a805f8ebed371160"));
+    {
+        smb2_iov_t two[2] = { { ctx, 32 }, { pt, strlen(pt) } };
+        XT_OK(smb2_mac(SMB2_SIGN_AES_GMAC, key, ctx, two, 2, out));
+        CU_ASSERT(same_hex(out, 16, "f79c30aba619693a5c3b056ed6393f72"));
+    }
+    /* Decryption: the text back, and one flipped bit anywhere refused
+     * with nothing of the text left in the output. */
+    XT_OK(smb2_aead(1, SMB2_AES128_CCM, key, ctx, ctx, 32, &iov, 1, buf, tag));
+    memcpy(msg, buf, 26);
+    iov.p = msg;
+    iov.n = 26;
+    XT_OK(smb2_aead(0, SMB2_AES128_CCM, key, ctx, ctx, 32, &iov, 1, out, tag));
+    CU_ASSERT(memcmp(out, pt, 26) == 0);
+    msg[3] ^= 0x10;
+    CU_ASSERT_EQUAL(
+        smb2_aead(0, SMB2_AES128_CCM, key, ctx, ctx, 32, &iov, 1, out, tag),
+        -1);
+    CU_ASSERT(memcmp(out, pt, 26) != 0);
+    msg[3] ^= 0x10;
+    tag[0] ^= 1;
+    CU_ASSERT_EQUAL(
+        smb2_aead(0, SMB2_AES128_CCM, key, ctx, ctx, 32, &iov, 1, out, tag),
+        -1);
+}
+
+/* ------------------------------------------------------------------ */
+/* Against smbd's own pipe */
+
+static void test_srvsvc_bind(void)
+{
+    const char *port = rig_port();
+    xpipe_t *ch = NULL;
+    xpipe_peer_t peer;
+
+    if (port == NULL)
+        return;
+    XT_OK(smb_open(&ch, "srvsvc", rig_attr(XPIPE_MODE_MESSAGE, port)));
+    XT_OK(srvsvc_bind(ch));
+    XT_OK(xpipe_peer_get(ch, &peer));
+    CU_ASSERT(peer.have & XPIPE_PEER_SMB);
+    CU_ASSERT(peer.have & XPIPE_PEER_REMOTE);
+    CU_ASSERT_STRING_EQUAL(peer.smb_dialect, "3.1.1");
+    CU_ASSERT(peer.smb_flags & XPIPE_SMB_SIGNED);
+    CU_ASSERT(!(peer.smb_flags & XPIPE_SMB_GUEST));
+    CU_ASSERT_STRING_EQUAL(peer.smb_auth, "NTLM");
+    CU_ASSERT_STRING_EQUAL(peer.host, "127.0.0.1");
+    CU_ASSERT_STRING_EQUAL(peer.address, "127.0.0.1");
+    CU_ASSERT_EQUAL(peer.port, (unsigned int)atoi(port));
+    CU_ASSERT(peer.account && strcmp(peer.account, getenv("XT_SMB_USER")) == 0);
+    XT_OK(xpipe_close(ch));
+}
+
+/* Each dialect, offered alone; with encryption asked where it exists. */
+static void test_each_dialect_signed_and_encrypted(void)
+{
+    static const struct {
+        unsigned int id;
+        const char *name;
+    } d[] = { { 0x0202, "2.0.2" },
+              { 0x0210, "2.1" },
+              { 0x0300, "3.0" },
+              { 0x0302, "3.0.2" },
+              { 0x0311, "3.1.1" } };
+    const char *port = rig_port();
+    int i, enc;
+
+    if (port == NULL)
+        return;
+    for (i = 0; i < 5; i++)
+        for (enc = 0; enc < 2; enc++) {
+            xpipe_attr_t *a = rig_attr(XPIPE_MODE_MESSAGE, port);
+            xpipe_t *ch = NULL;
+            xpipe_peer_t peer;
+            apr_status_t rv;
+
+            XT_OK(xpipe_attr_smb_dialects_set(a, d[i].id, d[i].id));
+            XT_OK(xpipe_attr_smb_encrypt_set(a, enc));
+            rv = smb_open(&ch, "srvsvc", a);
+            if (enc && d[i].id < 0x0300) {
+                /* SMB 2.x cannot encrypt: refused, saying so. */
+                XT_STATUS(rv, XPIPE_EAUTH);
+                CU_ASSERT_PTR_NOT_NULL(
+                    strstr(xpipe_error_detail(), "encryption"));
+                continue;
+            }
+            XT_OK(rv);
+            XT_OK(srvsvc_bind(ch));
+            XT_OK(xpipe_peer_get(ch, &peer));
+            CU_ASSERT_STRING_EQUAL(peer.smb_dialect, d[i].name);
+            CU_ASSERT(peer.smb_flags & XPIPE_SMB_SIGNED);
+            CU_ASSERT_EQUAL(!!(peer.smb_flags & XPIPE_SMB_ENCRYPTED), enc);
+            XT_OK(xpipe_close(ch));
+        }
+}
+
+static void test_refusals_have_their_status(void)
+{
+    const char *port = rig_port();
+    xpipe_attr_t *a;
+    xpipe_t *ch = NULL;
+    xpipe_listener_t *l = NULL;
+
+    if (port == NULL)
+        return;
+    /* A wrong password: the NT status as the detail. */
+    a = xt_attr(XPIPE_MODE_MESSAGE);
+    XT_OK(xpipe_attr_smb_port_set(a, (unsigned int)atoi(port)));
+    XT_OK(xpipe_attr_smb_credentials_set(a, getenv("XT_SMB_USER"),
+                                         getenv("XT_SMB_DOMAIN"), "wrong"));
+    XT_STATUS(smb_open(&ch, "srvsvc", a), XPIPE_EAUTH);
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(xpipe_error_detail(), "STATUS_LOGON_FAILURE"));
+    CU_ASSERT_PTR_NULL(strstr(xpipe_error_detail(), "wrong"));
+    CU_ASSERT_PTR_NULL(ch);
+    /* An unknown user: smbd makes it a guest, refused by default... */
+    XT_OK(xpipe_attr_smb_credentials_set(a, "nosuchuser", NULL, "x"));
+    XT_STATUS(smb_open(&ch, "srvsvc", a), XPIPE_EAUTH);
+    CU_ASSERT_PTR_NOT_NULL(strstr(xpipe_error_detail(), "guest"));
+    /* ...and accepted, unsigned, when asked. */
+    XT_OK(xpipe_attr_smb_guest_set(a, 1));
+    XT_OK(smb_open(&ch, "srvsvc", a));
+    {
+        xpipe_peer_t peer;
+        XT_OK(srvsvc_bind(ch));
+        XT_OK(xpipe_peer_get(ch, &peer));
+        CU_ASSERT(peer.smb_flags & XPIPE_SMB_GUEST);
+        CU_ASSERT(!(peer.smb_flags & XPIPE_SMB_SIGNED));
+    }
+    XT_OK(xpipe_close(ch));
+    /* No such pipe: XPIPE_ENOPIPE, with the server's status. */
+    a = rig_attr(XPIPE_MODE_BYTE, port);
+    XT_STATUS(smb_open(&ch, "no-such-pipe", a), XPIPE_ENOPIPE);
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(xpipe_error_detail(), "OBJECT_NAME_NOT_FOUND"));
+    /* A remote name cannot be listened on. */
+    XT_STATUS(xpipe_listen(&l, "\\\\127.0.0.1\\pipe\\x", NULL, xt_p),
+              XPIPE_EREMOTE);
+}
+
+/* Nobody at the port: XPIPE_ENOPIPE at once; a server that accepts and
+ * never answers: APR_TIMEUP at the deadline. */
+static void test_no_server_and_silent_server(void)
+{
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof(sa);
+    xpipe_attr_t *a = xt_attr(XPIPE_MODE_BYTE);
+    xpipe_t *ch = NULL;
+    apr_time_t t0;
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    unsigned int port;
+
+    CU_ASSERT_FATAL(s >= 0);
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CU_ASSERT_FATAL(bind(s, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+    CU_ASSERT_FATAL(getsockname(s, (struct sockaddr *)&sa, &sl) == 0);
+    port = ntohs(sa.sin_port);
+    XT_OK(xpipe_attr_smb_port_set(a, port));
+    /* Bound, not listening: refused. */
+    XT_STATUS(smb_open(&ch, "x", a), XPIPE_ENOPIPE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(xpipe_error_detail(), "no SMB server"));
+    /* Listening (the kernel accepts), never answering. */
+    CU_ASSERT_FATAL(listen(s, 4) == 0);
+    t0 = apr_time_now();
+    XT_STATUS(xpipe_connect(&ch, "\\\\127.0.0.1\\pipe\\x", a, 300 * 1000, xt_p),
+              APR_TIMEUP);
+    CU_ASSERT(apr_time_now() - t0 >= 290 * 1000);
+    CU_ASSERT(apr_time_now() - t0 < 3 * APR_USEC_PER_SEC);
+    CU_ASSERT_PTR_NOT_NULL(strstr(xpipe_error_detail(), "negotiation"));
+    close(s);
+}
+
+/* What a remote pipe's channel refuses, and bad attributes. */
+static void test_attributes_and_unsupported(void)
+{
+    xpipe_attr_t *a = xt_attr(XPIPE_MODE_BYTE);
+    unsigned int lo, hi;
+
+    XT_STATUS(xpipe_attr_smb_credentials_set(NULL, "u", NULL, "p"), APR_EINVAL);
+    XT_STATUS(xpipe_attr_smb_credentials_set(a, "", NULL, "p"), APR_EINVAL);
+    XT_STATUS(xpipe_attr_smb_credentials_set(a, NULL, "d", NULL), APR_EINVAL);
+    XT_OK(xpipe_attr_smb_credentials_set(a, "u", "d", "p"));
+    CU_ASSERT_STRING_EQUAL(xpipe_attr_smb_user_get(a), "u");
+    XT_OK(xpipe_attr_smb_credentials_set(a, NULL, NULL, NULL));
+    CU_ASSERT_PTR_NULL(xpipe_attr_smb_user_get(a));
+    XT_STATUS(xpipe_attr_smb_port_set(a, 65536), APR_EINVAL);
+    CU_ASSERT_EQUAL(xpipe_attr_smb_port_get(a), 445);
+    XT_OK(xpipe_attr_smb_port_set(a, 4445));
+    CU_ASSERT_EQUAL(xpipe_attr_smb_port_get(a), 4445);
+    XT_STATUS(xpipe_attr_smb_dialects_set(a, 0x0311, 0x0202), APR_EINVAL);
+    XT_STATUS(xpipe_attr_smb_dialects_set(a, 0x0100, 0x0202), APR_EINVAL);
+    XT_OK(xpipe_attr_smb_dialects_set(a, 0x0300, 0x0311));
+    xpipe_attr_smb_dialects_get(a, &lo, &hi);
+    CU_ASSERT(lo == 0x0300 && hi == 0x0311);
+    xpipe_attr_smb_dialects_get(NULL, &lo, &hi);
+    CU_ASSERT(lo == 0x0202 && hi == 0x0311);
+    CU_ASSERT_EQUAL(xpipe_attr_smb_encrypt_get(NULL), 0);
+    CU_ASSERT_EQUAL(xpipe_attr_smb_guest_get(NULL), 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* End to end: xpipe client -> smbd -> xpipe's exported listener */
+
+typedef struct e2e_t {
+    xpipe_listener_t *l;
+    xpipe_mode_e mode;
+    int op; /* 0 echo, 1 big (all in, checksum, then all back), 2 hold */
+    apr_size_t size;
+    apr_uint64_t sum;
+    apr_status_t rv;
+    apr_size_t count;
+    apr_thread_mutex_t *lock;
+    apr_thread_cond_t *cond;
+    int release; /* op 2: the client says when to close */
+} e2e_t;
+
+/* Samba drops what a pipe's server wrote last when it closes while
+ * smbd is still taking those bytes into a READ: the READ fails with
+ * STATUS_PIPE_DISCONNECTED and its bytes go with it (strace of smbd:
+ * readv() of the bytes, then a poll() that sees the hang-up, then that
+ * reply). So a server behind Samba closes only when the client has said
+ * it has everything: one byte, or the client's own close. */
+static apr_status_t e2e_await_ack(xpipe_t *ch)
+{
+    char c;
+    apr_size_t n = 1;
+    apr_status_t rv = xpipe_read(ch, &c, &n);
+
+    return rv == APR_SUCCESS || rv == APR_EOF ? APR_SUCCESS : rv;
+}
+
+static apr_status_t e2e_server(void *arg)
+{
+    e2e_t *j = arg;
+    apr_pool_t *p = NULL;
+    xpipe_t *ch = NULL;
+    unsigned char *buf;
+    apr_size_t n;
+
+    apr_pool_create(&p, NULL);
+    j->rv = xpipe_accept(&ch, j->l, XT_LONG * 3, p);
+    if (j->rv == APR_SUCCESS) {
+        xpipe_timeout_set(ch, XT_LONG * 3);
+        if (j->op == 0)
+            j->rv = xt_echo(ch, &j->count);
+        else if (j->op == 1) {
+            buf = malloc(j->size);
+            j->rv = xpipe_read_full(ch, buf, j->size, &j->count);
+            j->sum = xt_fnv(XT_FNV_INIT, buf, j->count);
+            if (j->rv == APR_SUCCESS)
+                j->rv = xpipe_write_full(ch, buf, j->size, &n);
+            if (j->rv == APR_SUCCESS)
+                j->rv = e2e_await_ack(ch);
+            free(buf);
+        }
+        else {
+            apr_time_t end = apr_time_now() + XT_LONG;
+            apr_thread_mutex_lock(j->lock);
+            while (!j->release && apr_time_now() < end)
+                apr_thread_cond_timedwait(j->cond, j->lock,
+                                          end - apr_time_now());
+            apr_thread_mutex_unlock(j->lock);
+            /* 2: the client has gone; write nothing. */
+            if (j->release == 1)
+                j->rv = xpipe_write_full(ch, "late", 4, NULL);
+            if (j->release == 1 && j->rv == APR_SUCCESS)
+                j->rv = e2e_await_ack(ch);
+        }
+        xpipe_close(ch);
+    }
+    apr_pool_destroy(p);
+    return j->rv;
+}
+
+/* An exported listener on a fresh name and its server thread; the
+ * client's channel to it through smbd in *ch. NULL when no rig. */
+static apr_thread_t *e2e_start(e2e_t *j, xpipe_mode_e mode, int op,
+                               xpipe_t **ch)
+{
+    const char *port = rig_port(), *np = getenv("XT_SMB_NPDIR");
+    const char *name = xt_name(); /* a fresh one at each call */
+    xpipe_attr_t *a;
+    apr_thread_t *t;
+
+    *ch = NULL;
+    if (port == NULL)
+        return NULL;
+    if (np == NULL) {
+        xt_skip("no np directory (XT_SMB_NPDIR)");
+        return NULL;
+    }
+    a = xt_attr(mode);
+    j->mode = mode;
+    j->op = op;
+    XT_OK(apr_thread_mutex_create(&j->lock, APR_THREAD_MUTEX_DEFAULT, xt_p));
+    XT_OK(apr_thread_cond_create(&j->cond, xt_p));
+    XT_OK(xpipe_attr_smb_export_set(a, 1, np));
+    XT_OK(xpipe_listen(&j->l, name, a, xt_p));
+    t = xt_thread(e2e_server, j);
+    if (!XT_STATUS(smb_open(ch, name, rig_attr(mode, port)), APR_SUCCESS)) {
+        printf("\n  %s", xpipe_error_detail());
+        xpipe_listener_close(j->l); /* the server's accept ends */
+        xt_join(t);
+        return NULL;
+    }
+    xpipe_timeout_set(*ch, XT_LONG);
+    return t;
+}
+
+static void e2e_finish(e2e_t *j, apr_thread_t *t, xpipe_t *ch)
+{
+    if (ch)
+        XT_OK(xpipe_close(ch));
+    XT_OK(xt_join(t));
+    XT_OK(xpipe_listener_close(j->l));
+}
+
+static void test_e2e_byte_echo(void)
+{
+    e2e_t j = { 0 };
+    xpipe_t *ch;
+    apr_thread_t *t = e2e_start(&j, XPIPE_MODE_BYTE, 0, &ch);
+    char buf[64];
+    apr_size_t n;
+    int i;
+
+    if (t == NULL)
+        return;
+    for (i = 0; i < 20; i++) {
+        char line[32];
+        apr_snprintf(line, sizeof(line), "line %d", i);
+        XT_OK(xpipe_write_full(ch, line, strlen(line), NULL));
+        XT_OK(xpipe_read_full(ch, buf, strlen(line), &n));
+        CU_ASSERT(memcmp(buf, line, n) == 0);
+    }
+    e2e_finish(&j, t, ch);
+    CU_ASSERT(j.count > 0);
+}
+
+static void test_e2e_big_checksummed(void)
+{
+    e2e_t j = { 0 };
+    xpipe_t *ch;
+    /* Lighter under valgrind (XT_LIGHT), where each byte costs 50x. */
+    const apr_size_t size = getenv("XT_LIGHT") ? 2u << 20 : 16u << 20;
+    apr_thread_t *t;
+    unsigned char *out, *in;
+    apr_size_t n;
+    apr_uint64_t sum;
+
+    j.size = size;
+    t = e2e_start(&j, XPIPE_MODE_BYTE, 1, &ch);
+    if (t == NULL)
+        return;
+    out = malloc(size);
+    in = malloc(size);
+    xt_fill(out, size, 0, 7);
+    sum = xt_fnv(XT_FNV_INIT, out, size);
+    xpipe_timeout_set(ch, XT_LONG * 3);
+    XT_OK(xpipe_write_full(ch, out, size, &n));
+    if (!XT_STATUS(xpipe_read_full(ch, in, size, &n), APR_SUCCESS))
+        printf("\n  read %lu of %lu: %s\n", (unsigned long)n,
+               (unsigned long)size, xpipe_error_detail());
+    CU_ASSERT_EQUAL(n, size);
+    CU_ASSERT(xt_fnv(XT_FNV_INIT, in, n) == sum);
+    free(out);
+    free(in);
+    /* All here: the server may close now, and its close is the end of
+     * the stream here. */
+    XT_OK(xpipe_write_full(ch, "k", 1, NULL));
+    n = 1;
+    {
+        char c;
+        XT_STATUS(xpipe_read(ch, &c, &n), APR_EOF);
+    }
+    e2e_finish(&j, t, ch);
+    CU_ASSERT(j.sum == sum);
+}
+
+static void test_e2e_messages(void)
+{
+    static const apr_size_t sizes[] = { 1, 100, 4096, 60000, 65535 };
+    e2e_t j = { 0 };
+    xpipe_t *ch;
+    apr_thread_t *t = e2e_start(&j, XPIPE_MODE_MESSAGE, 0, &ch);
+    unsigned char *out = malloc(65536), *in = malloc(65536);
+    apr_size_t n;
+    size_t i;
+
+    if (t == NULL) {
+        free(out);
+        free(in);
+        return;
+    }
+    for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        xt_fill(out, sizes[i], 0, (unsigned int)i);
+        XT_OK(xpipe_send(ch, out, sizes[i]));
+        /* Too small a buffer: the size, and the message stays. */
+        n = sizes[i] - 1;
+        if (n > 0) {
+            XT_STATUS(xpipe_recv(ch, in, &n), XPIPE_EMSGSIZE);
+            CU_ASSERT_EQUAL(n, sizes[i]);
+        }
+        n = 65536;
+        XT_OK(xpipe_recv(ch, in, &n));
+        CU_ASSERT_EQUAL(n, sizes[i]);
+        CU_ASSERT(memcmp(in, out, n) == 0);
+    }
+    free(out);
+    free(in);
+    e2e_finish(&j, t, ch);
+    CU_ASSERT_EQUAL(j.count, 5);
+}
+
+/* A read blocked on an empty pipe (its READ pending at smbd) is woken by
+ * an interrupt; what the server writes later is read next, not lost. */
+static void test_e2e_interrupt_keeps_data(void)
+{
+    e2e_t j = { 0 };
+    xpipe_t *ch;
+    apr_thread_t *t = e2e_start(&j, XPIPE_MODE_BYTE, 2, &ch);
+    char buf[8];
+    apr_size_t n = sizeof(buf);
+    apr_time_t t0;
+
+    if (t == NULL)
+        return;
+    xpipe_timeout_set(ch, XT_LONG);
+    t0 = apr_time_now();
+    XT_OK(xpipe_interrupt(ch)); /* latched: the next call returns at once */
+    XT_STATUS(xpipe_read(ch, buf, &n), XPIPE_ECANCELED);
+    /* A read waiting for the READ in flight, cut by its deadline. */
+    xpipe_timeout_set(ch, 200 * 1000);
+    n = sizeof(buf);
+    XT_STATUS(xpipe_read(ch, buf, &n), APR_TIMEUP);
+    CU_ASSERT(apr_time_now() - t0 < 5 * APR_USEC_PER_SEC);
+    /* Now the server writes: the READ left in flight brings it. */
+    apr_thread_mutex_lock(j.lock);
+    j.release = 1;
+    apr_thread_cond_broadcast(j.cond);
+    apr_thread_mutex_unlock(j.lock);
+    xpipe_timeout_set(ch, XT_LONG);
+    XT_OK(xpipe_read_full(ch, buf, 4, &n));
+    CU_ASSERT(n == 4 && memcmp(buf, "late", 4) == 0);
+    XT_OK(xpipe_write_full(ch, "k", 1, NULL));
+    n = sizeof(buf);
+    XT_STATUS(xpipe_read(ch, buf, &n), APR_EOF);
+    e2e_finish(&j, t, ch);
+}
+
+typedef struct blocked_t {
+    xpipe_t *ch;
+    apr_status_t rv;
+    apr_time_t returned;
+} blocked_t;
+
+static apr_status_t blocked_read(void *arg)
+{
+    blocked_t *b = arg;
+    char buf[16];
+    apr_size_t n = sizeof(buf);
+
+    b->rv = xpipe_read(b->ch, buf, &n);
+    b->returned = apr_time_now();
+    return APR_SUCCESS;
+}
+
+/* Interrupt and close from another thread reach a read blocked on a READ
+ * that smbd will never answer. */
+static void test_e2e_interrupt_and_close_from_another_thread(void)
+{
+    e2e_t j = { 0 };
+    xpipe_t *ch;
+    apr_thread_t *t = e2e_start(&j, XPIPE_MODE_BYTE, 2, &ch), *r;
+    blocked_t b = { 0 };
+    apr_time_t t0;
+
+    if (t == NULL)
+        return;
+    b.ch = ch;
+    /* A READ pending at smbd first: a read cut by its deadline leaves it
+     * in flight, so the reader below waits on it (or, should the
+     * interrupt come first, finds it latched: the same status). */
+    {
+        char c;
+        apr_size_t n = 1;
+        xpipe_timeout_set(ch, 100 * 1000);
+        XT_STATUS(xpipe_read(ch, &c, &n), APR_TIMEUP);
+    }
+    xpipe_timeout_set(ch, XT_LONG);
+    r = xt_thread(blocked_read, &b);
+    t0 = apr_time_now();
+    XT_OK(xpipe_interrupt(ch));
+    XT_OK(xt_join(r));
+    XT_STATUS(b.rv, XPIPE_ECANCELED);
+    CU_ASSERT(b.returned - t0 < APR_USEC_PER_SEC);
+    /* Again, now ended by a close. */
+    b.returned = 0;
+    r = xt_thread(blocked_read, &b);
+    t0 = apr_time_now();
+    XT_OK(xpipe_close(ch));
+    XT_OK(xt_join(r));
+    CU_ASSERT(b.rv == XPIPE_ECLOSED || b.rv == XPIPE_ECANCELED);
+    CU_ASSERT(apr_time_now() - t0 < 2 * APR_USEC_PER_SEC);
+    apr_thread_mutex_lock(j.lock);
+    j.release = 2;
+    apr_thread_cond_broadcast(j.cond);
+    apr_thread_mutex_unlock(j.lock);
+    e2e_finish(&j, t, NULL);
+}
+
+/* A reader and a writer at once on one channel, 4 MiB each way. */
+static void test_e2e_concurrent_read_write(void)
+{
+    e2e_t j = { 0 };
+    xpipe_t *ch;
+    apr_thread_t *t = e2e_start(&j, XPIPE_MODE_BYTE, 0, &ch), *w, *r;
+    xt_stream_t ws = { 0 }, rs = { 0 };
+
+    if (t == NULL)
+        return;
+    xpipe_timeout_set(ch, XT_LONG * 3);
+    ws.ch = rs.ch = ch;
+    ws.seed = rs.seed = 3;
+    ws.total = 4u << 20;
+    ws.sum = rs.sum = XT_FNV_INIT;
+    rs.total = ws.total;
+    r = xt_thread(xt_stream_read, &rs);
+    w = xt_thread(xt_stream_write, &ws);
+    XT_OK(xt_join(w));
+    XT_OK(ws.rv);
+    XT_OK(xt_join(r));
+    CU_ASSERT_EQUAL(rs.total, ws.total);
+    CU_ASSERT(rs.sum == ws.sum);
+    e2e_finish(&j, t, ch);
+}
+
+/* ------------------------------------------------------------------ */
+/* The server matrix: private smbd rigs, one per configuration */
+
+typedef struct matrix_t {
+    const char *conf;    /* more smb.conf lines */
+    unsigned int offer;  /* dialects offered up to (0: all) */
+    int encrypt;         /* the client asks for encryption */
+    const char *dialect; /* what must be negotiated */
+    int encrypted;       /* and whether encrypted */
+    apr_status_t want;   /* or this refusal */
+} matrix_t;
+
+static const matrix_t matrix[] = {
+    { "server max protocol = SMB2_02", 0, 0, "2.0.2", 0, APR_SUCCESS },
+    { "server max protocol = SMB2_10", 0, 0, "2.1", 0, APR_SUCCESS },
+    { "server max protocol = SMB3_00", 0, 0, "3.0", 0, APR_SUCCESS },
+    { "server max protocol = SMB3_02", 0, 0, "3.0.2", 0, APR_SUCCESS },
+    { "server max protocol = SMB3_11", 0, 0, "3.1.1", 0, APR_SUCCESS },
+    { "server signing = mandatory\nrestrict anonymous = 2\nmap to guest = "
+      "Never",
+      0, 0, "3.1.1", 0, APR_SUCCESS },
+    { "server signing = mandatory", 0x0202, 0, "2.0.2", 0, APR_SUCCESS },
+    { "server smb encrypt = required", 0, 0, "3.1.1", 1, APR_SUCCESS },
+    { "server smb encrypt = required", 0x0302, 0, "3.0.2", 1, APR_SUCCESS },
+    { "server smb encrypt = required\nserver max protocol = SMB3_00", 0, 0,
+      "3.0", 1, APR_SUCCESS },
+    { "server smb encrypt = required", 0x0210, 0, NULL, 0, XPIPE_EAUTH },
+    { "server smb3 encryption algorithms = AES-128-CCM", 0, 1, "3.1.1", 1,
+      APR_SUCCESS },
+    { "server smb3 encryption algorithms = AES-128-GCM", 0, 1, "3.1.1", 1,
+      APR_SUCCESS },
+    { "server smb3 encryption algorithms = AES-256-CCM", 0, 1, "3.1.1", 1,
+      APR_SUCCESS },
+    { "server smb3 encryption algorithms = AES-256-GCM", 0, 1, "3.1.1", 1,
+      APR_SUCCESS },
+    { "server smb3 signing algorithms = AES-128-GMAC", 0, 0, "3.1.1", 0,
+      APR_SUCCESS },
+    { "server smb3 signing algorithms = AES-128-CMAC", 0, 0, "3.1.1", 0,
+      APR_SUCCESS },
+    { "server smb3 signing algorithms = HMAC-SHA256", 0, 0, "3.1.1", 0,
+      APR_SUCCESS },
+};
+
+/* Start a private smbd with conf's lines: its port, or NULL (skipped). */
+static const char *rig_start_with(const char *dir, const char *conf)
+{
+    char path[512], line[256];
+    const char *port = NULL;
+    FILE *f;
+    int rc;
+
+    apr_snprintf(path, sizeof(path),
+                 "SMB_RIG_EXTRA='%s' %s/build-aux/smbd-rig.sh start %s "
+                 ">/dev/null 2>&1",
+                 conf, getenv("XT_SRCDIR"), dir);
+    rc = system(path);
+    apr_snprintf(path, sizeof(path), "%s/env", dir);
+    f = fopen(path, "r");
+    if (rc != 0 || f == NULL) {
+        if (f)
+            fclose(f);
+        xt_skip("build-aux/smbd-rig.sh did not start");
+        return NULL;
+    }
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (strncmp(line, "XT_SMB_PORT=", 12) == 0)
+            port = apr_pstrdup(xt_p, line + 12);
+        if (strncmp(line, "XT_SMB_SKIP=", 12) == 0)
+            xt_skip(apr_pstrdup(xt_p, line + 12));
+    }
+    fclose(f);
+    return port;
+}
+
+/* Stop the rigs in dirs (a space-separated list), all at once: each
+ * smbd takes a second or two to go. */
+static void rig_stop(const char *dirs)
+{
+    const char *cmd = apr_psprintf(
+        xt_p,
+        "for d in %s; do (%s/build-aux/smbd-rig.sh stop $d >/dev/null 2>&1; "
+        "rm -rf $d) & done; wait",
+        dirs, getenv("XT_SRCDIR"));
+
+    CU_ASSERT(system(cmd) == 0);
+}
+
+/* The rig's account, from its env file. */
+static xpipe_attr_t *matrix_attr(const char *dir, const char *port)
+{
+    char path[512], line[256];
+    const char *user = NULL, *pass = NULL, *domain = NULL;
+    xpipe_attr_t *a = xt_attr(XPIPE_MODE_MESSAGE);
+    FILE *f;
+
+    apr_snprintf(path, sizeof(path), "%s/env", dir);
+    f = fopen(path, "r");
+    CU_ASSERT_FATAL(f != NULL);
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (strncmp(line, "XT_SMB_USER=", 12) == 0)
+            user = apr_pstrdup(xt_p, line + 12);
+        if (strncmp(line, "XT_SMB_PASS=", 12) == 0)
+            pass = apr_pstrdup(xt_p, line + 12);
+        if (strncmp(line, "XT_SMB_DOMAIN=", 14) == 0)
+            domain = apr_pstrdup(xt_p, line + 14);
+    }
+    fclose(f);
+    XT_OK(xpipe_attr_smb_port_set(a, (unsigned int)atoi(port)));
+    XT_OK(xpipe_attr_smb_credentials_set(a, user, domain, pass));
+    return a;
+}
+
+static void test_server_matrix(void)
+{
+    const char *dirs = "";
+    size_t i;
+
+    if (rig_port() == NULL)
+        return;
+    for (i = 0; i < sizeof(matrix) / sizeof(matrix[0]); i++) {
+        const matrix_t *m = &matrix[i];
+        const char *dir = apr_psprintf(xt_p, "/tmp/xt-smbc-%ld-%lu", xt_pid(),
+                                       (unsigned long)i);
+        const char *port = rig_start_with(dir, m->conf);
+        xpipe_attr_t *a;
+        xpipe_t *ch = NULL;
+        xpipe_peer_t peer;
+        apr_status_t rv;
+
+        dirs = apr_pstrcat(xt_p, dirs, " ", dir, NULL);
+        if (port == NULL)
+            break;
+        a = matrix_attr(dir, port);
+        if (m->offer)
+            XT_OK(xpipe_attr_smb_dialects_set(a, 0x0202, m->offer));
+        XT_OK(xpipe_attr_smb_encrypt_set(a, m->encrypt));
+        rv = smb_open(&ch, "srvsvc", a);
+        printf("\n    [%s] offer <= %x%s: %s %s", m->conf,
+               m->offer ? m->offer : 0x311, m->encrypt ? ", encrypt" : "",
+               xpipe_status_name(rv),
+               rv == APR_SUCCESS ? "" : xpipe_error_detail());
+        if (m->want != APR_SUCCESS) {
+            XT_STATUS(rv, m->want);
+        }
+        else if (xt_status_check(rv, APR_SUCCESS, m->conf, __FILE__,
+                                 __LINE__)) {
+            CU_ASSERT_EQUAL(srvsvc_bind(ch), APR_SUCCESS);
+            XT_OK(xpipe_peer_get(ch, &peer));
+            printf(" dialect %s%s%s", peer.smb_dialect,
+                   peer.smb_flags & XPIPE_SMB_SIGNED ? ", signed" : "",
+                   peer.smb_flags & XPIPE_SMB_ENCRYPTED ? ", encrypted" : "");
+            CU_ASSERT_STRING_EQUAL(peer.smb_dialect, m->dialect);
+            CU_ASSERT(peer.smb_flags & XPIPE_SMB_SIGNED);
+            CU_ASSERT_EQUAL(!!(peer.smb_flags & XPIPE_SMB_ENCRYPTED),
+                            m->encrypted);
+            XT_OK(xpipe_close(ch));
+        }
+    }
+    rig_stop(dirs);
+}
+
+CU_TestInfo xt_smbclient_tests[] = {
+    { "wire: parsers refuse truncated and lying replies",
+      test_wire_parsers_refuse_lies },
+    { "wire: transform headers and UTF-16 names",
+      test_wire_transform_and_names },
+    { "crypto: CMAC, HMAC, GMAC, KDF, CCM and GCM known answers",
+      test_crypto_known_answers },
+    { "attributes: credentials, port, dialects, encryption, guest",
+      test_attributes_and_unsupported },
+    { "no server, and a server that never answers (deadline)",
+      test_no_server_and_silent_server },
+    { "smbd: srvsvc answers a DCE/RPC bind (3.1.1, signed, NTLM)",
+      test_srvsvc_bind },
+    { "smbd: each dialect 2.0.2..3.1.1, signed; 3.x encrypted on request",
+      test_each_dialect_signed_and_encrypted },
+    { "smbd: bad password, guest, no such pipe, remote listen refused",
+      test_refusals_have_their_status },
+    { "smbd -> exported listener: byte mode echo", test_e2e_byte_echo },
+    { "smbd -> exported listener: 16 MiB checksummed both ways, then EOF",
+      test_e2e_big_checksummed },
+    { "smbd -> exported listener: messages 1..65535, EMSGSIZE keeps them",
+      test_e2e_messages },
+    { "smbd -> exported listener: an interrupted read loses nothing",
+      test_e2e_interrupt_keeps_data },
+    { "smbd -> exported listener: interrupt and close from another thread",
+      test_e2e_interrupt_and_close_from_another_thread },
+    { "smbd -> exported listener: concurrent read and write, 4 MiB each way",
+      test_e2e_concurrent_read_write },
+    { "server matrix: max protocol, strict, encryption, each algorithm",
+      test_server_matrix },
+    CU_TEST_INFO_NULL,
+};
