@@ -112,15 +112,22 @@ ENV
     skip "smbd did not answer on 127.0.0.1:$port within 20 s"
     ;;
 stop)
-    [ -f "$dir/smbd.pid" ] || exit 0
-    pid=$(cat "$dir/smbd.pid")
-    kill "$pid" 2>/dev/null
+    dir=$(cd "$dir" 2>/dev/null && pwd) || exit 0
+    pid=$(cat "$dir/smbd.pid" 2>/dev/null) || pid=
+    # samba-dcerpcd, which smbd starts on demand (srvsvc, ...), leads a
+    # session of its own with its rpcd_* workers: they outlive smbd
+    # unless stopped with it. All of them name this rig's smb.conf.
+    conf="configfile=$dir/smb.conf"
+    [ -z "$pid" ] || kill "$pid" 2>/dev/null
+    pkill -TERM -f "$conf" 2>/dev/null
     i=0
-    while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do
+    while { { [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; } || pgrep -f "$conf" >/dev/null 2>&1; } \
+        && [ $i -lt 50 ]; do
         sleep 0.1
         i=$((i + 1))
     done
-    kill -9 "$pid" 2>/dev/null
+    [ -z "$pid" ] || kill -9 "$pid" 2>/dev/null
+    pkill -KILL -f "$conf" 2>/dev/null
     rm -f "$dir/smbd.pid"
     ;;
 *)
