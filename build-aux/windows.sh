@@ -91,7 +91,7 @@ TC
     cmake --install "$bld" >>"$DEPS/apr-build.log" 2>&1
 }
 
-# APR as a DLL (liblibapr-1.dll, CMake's name for it): libxpipe-0.dll and
+# APR as a DLL (liblibapr-1.dll, CMake's name for it): libxpipe-1.dll and
 # the programs that link it must share one APR, as on any Windows install
 # (two static copies would each keep their own pools and threads).
 # wine-run puts the DLL's directory on WINEPATH.

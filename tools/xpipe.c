@@ -256,7 +256,7 @@ typedef struct tool_t {
 /* Reporting */
 
 /* The tool's version is the headers' it was built with; the library's is
- * asked at run time (another libxpipe.so.0 may be loaded). */
+ * asked at run time (another libxpipe.so.1 may be loaded). */
 static int tool_version(void)
 {
     printf("xpipe %s (library %s, backend %s)\n", XPIPE_VERSION_STRING,

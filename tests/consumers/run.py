@@ -6,7 +6,7 @@ Usage: run.py --src SRCROOT --work DIR --out RESULTS.json
 
 1. install: xpipe is configured with --prefix DIR/prefix (tests and
    examples off), built and installed there; the installed tree must hold
-   the headers, the library (SONAME libxpipe.so.0), xpipe.pc, the CMake
+   the headers, the library (SONAME libxpipe.so.1), xpipe.pc, the CMake
    package, the man pages, the tool (whose --version is the project's).
 2. make: a Makefile project with pkg-config (PKG_CONFIG_PATH only).
 3. cmake: find_package(xpipe 0.2) and xpipe::xpipe (CMAKE_PREFIX_PATH
@@ -114,7 +114,7 @@ def case_install(a, log, ctx):
     want = {
         "include/xpipe.h": r"xpipe\.h",
         "include/xpipe_version.h": r"xpipe_version\.h",
-        "libxpipe.so.0": r"libxpipe\.so\.0",
+        "libxpipe.so.1": r"libxpipe\.so\.1",
         "xpipe.pc": r"xpipe\.pc",
         "xpipeConfig.cmake": r"xpipeConfig\.cmake",
         "xpipeConfigVersion.cmake": r"xpipeConfigVersion\.cmake",
@@ -130,14 +130,14 @@ def case_install(a, log, ctx):
     if missing:
         raise Case("FAIL", "not installed: " + " ".join(missing))
     pc = os.path.dirname(found["xpipe.pc"])
-    libdir = os.path.dirname(found["libxpipe.so.0"])
+    libdir = os.path.dirname(found["libxpipe.so.1"])
     ctx.update(pkgconfig=pc, libdir=libdir)
     # The installed library's SONAME and exports.
     step(log, [sys.executable, os.path.join(a.src, "tests",
                                             "check_exports.py"),
-               found["libxpipe.so.0"],
+               found["libxpipe.so.1"],
                os.path.join(prefix, "include", "xpipe.h"),
-               "--soname", "libxpipe.so.0"])
+               "--soname", "libxpipe.so.1"])
     env = dict(os.environ, LD_LIBRARY_PATH=libdir)
     out = step(log, [found["bin/xpipe"], "--version"], env=env)
     ver = open(os.path.join(a.src, "meson.build")).read()
@@ -145,7 +145,7 @@ def case_install(a, log, ctx):
     if f"xpipe {ver} (library {ver}" not in out:
         raise Case("FAIL", f"installed xpipe --version does not say {ver}")
     html = find_file(prefix, r"index\.html")
-    return (f"installed in {prefix}; SONAME libxpipe.so.0; "
+    return (f"installed in {prefix}; SONAME libxpipe.so.1; "
             f"HTML reference: {'yes' if html else 'no (no doxygen)'}")
 
 
