@@ -223,7 +223,7 @@ int smb2_aead(int encrypt, int cipher, const uint8_t *key, const uint8_t *nonce,
         return -1;
     /* CCM takes the text in one update: gather it in out, work in place. */
     for (i = 0; i < n; i++) {
-        if (in[i].p != out + at)
+        if (in[i].n > 0 && in[i].p != out + at)
             memmove(out + at, in[i].p, in[i].n);
         at += in[i].n;
     }
