@@ -786,7 +786,12 @@ XPIPE_API const char *xpipe_listener_native_name(
  * @return APR_SUCCESS; APR_EINVAL; XPIPE_EBADNAME, XPIPE_ENAMETOOLONG,
  *         XPIPE_EREMOTE; XPIPE_ENOPIPE; APR_TIMEUP (still busy, or still
  *         missing when waiting); XPIPE_EMODE (server uses the other mode);
- *         XPIPE_ERUNDIR; APR_EACCES; an OS status.
+ *         XPIPE_ERUNDIR; APR_EACCES (the pipe does not admit this user);
+ *         remote names: XPIPE_ENOPIPE also for no server at the host,
+ *         XPIPE_EAUTH when the SMB session is refused (credentials,
+ *         signing, a guest session, encryption), the same on Windows and
+ *         POSIX, with the OS's or the server's status in the detail; an
+ *         OS status.
  */
 XPIPE_API apr_status_t xpipe_connect(xpipe_t **channel, const char *name,
                                      const xpipe_attr_t *attr,

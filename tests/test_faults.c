@@ -616,6 +616,48 @@ static void test_operation_aborted_keeps_its_code(void)
     xt_roundtrip(c, s, 'a');
 }
 
+/* What Windows says when a remote pipe cannot be opened, as the same
+ * statuses the SMB client gives on POSIX (test_smbclient.c meets them
+ * from a real smbd), each with a detail that says which. */
+static void test_remote_refusals_as_on_posix(void)
+{
+    static const struct {
+        DWORD err;
+        apr_status_t want;
+        const char *says;
+    } cases[] = {
+        { ERROR_BAD_NETPATH, XPIPE_ENOPIPE, "no SMB server" },
+        { ERROR_CONNECTION_REFUSED, XPIPE_ENOPIPE, "no SMB server" },
+        { ERROR_BAD_NET_NAME, XPIPE_ENOPIPE, "IPC$" },
+        { ERROR_LOGON_FAILURE, XPIPE_EAUTH, "logon failure" },
+        { ERROR_ACCOUNT_DISABLED, XPIPE_EAUTH, "may not log on" },
+        { ERROR_DOWNGRADE_DETECTED, XPIPE_EAUTH, "validate-negotiate" },
+        { 1272 /* ERROR_SMB_GUEST_LOGON_BLOCKED */, XPIPE_EAUTH, "guest" },
+        { 0xC000A000 /* STATUS_INVALID_SIGNATURE */, XPIPE_EAUTH, "signing" },
+        { ERROR_ACCESS_DENIED, APR_EACCES, "denied" },
+    };
+    fi_sys_t *sys = fi_install();
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        xpipe_t *c = NULL;
+
+        fi_arm("create_file", 1, 1, (int)cases[i].err);
+        XT_STATUS(
+            xpipe_connect(&c, "\\\\xt-nohost\\pipe\\xt", NULL, XT_LONG, xt_p),
+            cases[i].want);
+        CU_ASSERT_EQUAL(fi_done(), 1);
+        CU_ASSERT_PTR_NULL(c);
+        if (strstr(xpipe_error_detail(), cases[i].says) == NULL) {
+            printf("\n  error %lu: \"%s\" does not say \"%s\"",
+                   (unsigned long)cases[i].err, xpipe_error_detail(),
+                   cases[i].says);
+            CU_FAIL("the detail says which refusal");
+        }
+    }
+    fi_remove(sys);
+}
+
 static void test_client_gone_before_connect_recycled(void)
 {
     /* ConnectNamedPipe says ERROR_NO_DATA (a client came and went): the
@@ -732,6 +774,9 @@ CU_TestInfo xt_faults_tests[] = {
       test_broken_pipe_is_eof_and_epipe },
     { "ERROR_OPERATION_ABORTED: reported with its own code",
       test_operation_aborted_keeps_its_code },
+    { "remote refusals (no server, logon, signing, guest, access): the "
+      "SMB client's statuses",
+      test_remote_refusals_as_on_posix },
     { "ERROR_NO_DATA on ConnectNamedPipe: instance recycled",
       test_client_gone_before_connect_recycled },
     { "ERROR_MORE_DATA: the message is kept whole",

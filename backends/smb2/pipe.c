@@ -381,8 +381,9 @@ static apr_status_t create_status(uint32_t st, const char *native)
     case NT_STATUS_INSTANCE_NOT_AVAILABLE:
         xpipe__fail(XPIPE__EBUSY, "%s is busy (%s)", native, text);
         return XPIPE__EBUSY;
-    case NT_STATUS_ACCESS_DENIED:
-        return xpipe__fail(XPIPE_EAUTH, "the server refused %s to us (%s)",
+    case NT_STATUS_ACCESS_DENIED: /* the pipe's security, as on Windows */
+        return xpipe__fail(APR_EACCES,
+                           "access to pipe %s denied by the server (%s)",
                            native, text);
     case NT_STATUS_OBJECT_NAME_INVALID:
         return xpipe__fail(XPIPE_EBADNAME, "the server calls %s invalid (%s)",

@@ -67,6 +67,75 @@ static apr_status_t win32_dial_fast(xpipe__chan_t **out, const wchar_t *w,
     return APR_ENOENT;
 }
 
+/* Not among the SDK's names in mingw-w64's headers: */
+#define WIN32_ERROR_SMB_GUEST_LOGON_BLOCKED 1272   /* guest access blocked */
+#define WIN32_STATUS_INVALID_SIGNATURE 0xC000A000u /* signing required */
+
+/* CreateFile's failure on a pipe as xpipe's status, with the same
+ * statuses the SMB client gives for the same refusals on POSIX
+ * (backends/smb2/): no server or no pipe XPIPE_ENOPIPE, a refused
+ * session XPIPE_EAUTH, a pipe that does not admit us APR_EACCES. */
+static apr_status_t win32_open_status(DWORD err, const char *native)
+{
+    const char *why;
+
+    switch (err) {
+    case ERROR_FILE_NOT_FOUND: /* no such pipe */
+    case ERROR_PATH_NOT_FOUND: /* no such pipe (remote names on Wine) */
+        return XPIPE_ENOPIPE;
+    case ERROR_BAD_NETPATH:
+    case ERROR_REM_NOT_LIST:
+    case ERROR_HOST_UNREACHABLE:
+    case ERROR_NETWORK_UNREACHABLE:
+    case ERROR_CONNECTION_REFUSED:
+        return xpipe__fail(XPIPE_ENOPIPE,
+                           "no SMB server answers for %s (Windows error %lu)",
+                           native, (unsigned long)err);
+    case ERROR_BAD_NET_NAME:
+        return xpipe__fail(XPIPE_ENOPIPE,
+                           "the server of %s has no IPC$ share (Windows "
+                           "error %lu)",
+                           native, (unsigned long)err);
+    case ERROR_PIPE_BUSY: return XPIPE__EBUSY; /* all instances taken */
+    case ERROR_ACCESS_DENIED:
+        return xpipe__fail(APR_EACCES,
+                           "access to pipe %s denied (its security "
+                           "descriptor does not admit this user)",
+                           native);
+    case ERROR_INVALID_NAME:
+    case ERROR_BAD_PATHNAME:
+        return xpipe__fail(XPIPE_EBADNAME, "Windows refuses the name %s",
+                           native);
+    case ERROR_LOGON_FAILURE:
+    case ERROR_WRONG_PASSWORD: why = "logon failure"; break;
+    case ERROR_ACCOUNT_RESTRICTION:
+    case ERROR_ACCOUNT_DISABLED:
+    case ERROR_ACCOUNT_LOCKED_OUT:
+    case ERROR_PASSWORD_EXPIRED: why = "the account may not log on"; break;
+    case ERROR_NETWORK_ACCESS_DENIED: why = "network access denied"; break;
+    case ERROR_SESSION_CREDENTIAL_CONFLICT:
+        why = "this logon session already uses other credentials for the "
+              "server";
+        break;
+    case ERROR_NO_SUCH_LOGON_SESSION:
+    case ERROR_NOT_AUTHENTICATED: why = "no credentials to offer"; break;
+    case ERROR_DOWNGRADE_DETECTED:
+        why = "the negotiation was tampered with (validate-negotiate)";
+        break;
+    case WIN32_ERROR_SMB_GUEST_LOGON_BLOCKED:
+        why = "a guest session, which this client refuses";
+        break;
+    case WIN32_STATUS_INVALID_SIGNATURE:
+        why = "signing required by one side and not done by the other";
+        break;
+    default: return win32_os_status(err);
+    }
+    return xpipe__fail(XPIPE_EAUTH,
+                       "the SMB server refused the session for %s: %s "
+                       "(Windows error %lu)",
+                       native, why, (unsigned long)err);
+}
+
 /* One connect attempt (lib/ loops). */
 apr_status_t xpipe__win32_dial(xpipe__chan_t **out, const xpipe__name_t *name,
                                const char *native, const xpipe_attr_t *attr,
@@ -76,37 +145,19 @@ apr_status_t xpipe__win32_dial(xpipe__chan_t **out, const xpipe__name_t *name,
     DWORD err, flags = 0, mode;
     HANDLE h;
 
-    (void)name;
     (void)deadline; /* CreateFile on a pipe does not block */
     if (xpipe__win32_wide_name(native, w) < 0)
         return xpipe__fail(XPIPE_EBADNAME, "%s does not convert to UTF-16",
                            native);
-    if (xpipe__win32_fast_ring(attr) > 0) {
+    /* The fast path is for local pipes: its memory is this machine's. */
+    if (name->kind != XPIPE__NAME_REMOTE && xpipe__win32_fast_ring(attr) > 0) {
         apr_status_t rv = win32_dial_fast(out, w, native, attr, pool);
         if (rv != APR_ENOENT)
             return rv;
     }
     h = win32_open(w);
-    if (h == INVALID_HANDLE_VALUE) {
-        err = GetLastError();
-        switch (err) {
-        case ERROR_FILE_NOT_FOUND: /* no such pipe */
-        case ERROR_PATH_NOT_FOUND: /* no such pipe (remote names on Wine) */
-        case ERROR_BAD_NETPATH:    /* no such host */
-        case ERROR_BAD_NET_NAME: return XPIPE_ENOPIPE;
-        case ERROR_PIPE_BUSY: return XPIPE__EBUSY; /* all instances taken */
-        case ERROR_ACCESS_DENIED:
-            return xpipe__fail(APR_EACCES,
-                               "access to pipe %s denied (its security "
-                               "descriptor does not admit this user)",
-                               native);
-        case ERROR_INVALID_NAME:
-        case ERROR_BAD_PATHNAME:
-            return xpipe__fail(XPIPE_EBADNAME, "Windows refuses the name %s",
-                               native);
-        default: return win32_os_status(err);
-        }
-    }
+    if (h == INVALID_HANDLE_VALUE)
+        return win32_open_status(GetLastError(), native);
     /* Both ends must agree on the mode, as they must on POSIX. */
     if (!win32_sys.get_named_pipe_info(h, &flags, NULL, NULL, NULL)) {
         err = GetLastError();
