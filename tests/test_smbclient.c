@@ -10,12 +10,14 @@
  * smbd's own srvsvc pipe (a DCE/RPC bind answered by bind_ack, a partner
  * nobody here wrote) and xpipe's own listeners exported through it, and
  * private smbd rigs started here for each server configuration of the
- * matrix. Cases without smbd skip, saying why.
+ * matrix. Cases without smbd skip, saying why. Last, a scripted server
+ * (smb2_fake.c) for what Samba never does.
  */
 #include "xtest.h"
 
 #include "../backends/smb2/crypto.h"
 #include "../backends/smb2/wire.h"
+#include "smb2_fake.h"
 
 #include <apr_strings.h>
 #include <apr_thread_cond.h>
@@ -986,6 +988,236 @@ static void test_server_matrix(void)
     rig_stop(dirs);
 }
 
+/* ------------------------------------------------------------------ */
+/* A scripted server (smb2_fake.c): what Samba never does */
+
+/* Start the fake with script and connect to it in mode: the channel, or
+ * NULL (skipped, or failed) with *f NULL when it did not start. */
+static xpipe_t *fake_open(fake_t **f, fake_script_e script, xpipe_mode_e mode,
+                          apr_status_t want)
+{
+    const char *pass = apr_psprintf(xt_p, "fake-%ld-pw", (long)xt_pid());
+    xpipe_attr_t *a = xt_attr(mode);
+    xpipe_t *ch = NULL;
+    char why[256];
+
+    *f = fake_start(script, "XPFAKE", "xpuser", pass, why, sizeof(why));
+    if (*f == NULL) {
+        xt_skip(apr_pstrdup(xt_p, why));
+        return NULL;
+    }
+    XT_OK(xpipe_attr_smb_port_set(a, fake_port(*f)));
+    XT_OK(xpipe_attr_smb_credentials_set(a, "xpuser", "XPFAKE", pass));
+    if (!XT_STATUS(smb_open(&ch, "fake", a), want))
+        printf("\n  %s", xpipe_error_detail());
+    if (want == APR_SUCCESS && ch != NULL)
+        xpipe_timeout_set(ch, XT_LONG);
+    return ch;
+}
+
+/* Stop the fake: what it saw, and no failure of its own. */
+static void fake_done(fake_t *f, fake_seen_t *seen)
+{
+    fake_stop(f, seen);
+    if (seen->error[0]) {
+        printf("\n  the fake server: %s", seen->error);
+        CU_FAIL("the fake server failed");
+    }
+}
+
+static void test_fake_overflow_continues_a_message(void)
+{
+    fake_t *f;
+    xpipe_t *ch = fake_open(&f, FAKE_OVERFLOW, XPIPE_MODE_MESSAGE, APR_SUCCESS);
+    fake_seen_t seen;
+    char *buf, small[1000];
+    apr_size_t n = sizeof(small), i;
+    int same = 1;
+
+    if (f == NULL)
+        return;
+    if (ch != NULL) {
+        /* 40,000 bytes with STATUS_BUFFER_OVERFLOW, then 60,000: one
+         * message, too big for this buffer, and it stays. */
+        XT_STATUS(xpipe_recv(ch, small, &n), XPIPE_EMSGSIZE);
+        CU_ASSERT_EQUAL(n, 100000);
+        buf = malloc(100000);
+        n = 100000;
+        XT_OK(xpipe_recv(ch, buf, &n));
+        CU_ASSERT_EQUAL(n, 100000);
+        for (i = 0; i < n; i++)
+            same &= buf[i] == (char)(i * 7 + i / 251);
+        CU_ASSERT(same);
+        free(buf);
+        n = sizeof(small);
+        XT_OK(xpipe_recv(ch, small, &n));
+        CU_ASSERT(n == 4 && memcmp(small, "tail", 4) == 0);
+        XT_OK(xpipe_close(ch));
+    }
+    fake_done(f, &seen);
+    CU_ASSERT_EQUAL(seen.sessions, 1);
+    CU_ASSERT(seen.reads >= 3);
+}
+
+static void test_fake_cancel_answered_cancelled(void)
+{
+    fake_t *f;
+    xpipe_t *ch = fake_open(&f, FAKE_CANCEL, XPIPE_MODE_BYTE, APR_SUCCESS);
+    fake_seen_t seen;
+    char buf[16];
+    apr_size_t n = sizeof(buf);
+
+    if (f == NULL)
+        return;
+    if (ch != NULL) {
+        /* The READ goes async (an unsigned interim) and waits; the read
+         * leaves at its deadline and CANCELs it, as Windows' ReadFile is
+         * cancelled: the server answers STATUS_CANCELLED, which ends
+         * nothing. */
+        xpipe_timeout_set(ch, 200 * 1000);
+        XT_STATUS(xpipe_read(ch, buf, &n), APR_TIMEUP);
+        xpipe_timeout_set(ch, XT_LONG);
+        n = sizeof(buf);
+        if (!XT_STATUS(xpipe_read(ch, buf, &n), APR_SUCCESS))
+            printf("\n  %s", xpipe_error_detail());
+        CU_ASSERT(n == 5 && memcmp(buf, "after", 5) == 0);
+        /* An interrupt latched before a read: nothing in flight to
+         * cancel, and the read after it works. */
+        XT_OK(xpipe_interrupt(ch));
+        n = sizeof(buf);
+        XT_STATUS(xpipe_read(ch, buf, &n), XPIPE_ECANCELED);
+        XT_OK(xpipe_close(ch));
+    }
+    fake_done(f, &seen);
+    CU_ASSERT(seen.cancels >= 1);
+    CU_ASSERT_EQUAL(seen.reads, 2);
+}
+
+/* A reply the client must not trust: the channel is reset, with why. */
+static void fake_untrusted(fake_script_e script, const char *says)
+{
+    fake_t *f;
+    xpipe_t *ch = fake_open(&f, script, XPIPE_MODE_BYTE, APR_SUCCESS);
+    fake_seen_t seen;
+    char buf[16];
+    apr_size_t n = sizeof(buf);
+
+    if (f == NULL)
+        return;
+    if (ch != NULL) {
+        XT_STATUS(xpipe_read(ch, buf, &n), XPIPE_ERESET);
+        CU_ASSERT_EQUAL(n, 0);
+        if (strstr(xpipe_error_detail(), says) == NULL) {
+            printf("\n  \"%s\" does not say \"%s\"", xpipe_error_detail(),
+                   says);
+            CU_FAIL("the detail says why");
+        }
+        /* For good: nothing after it is believed either. */
+        n = sizeof(buf);
+        XT_STATUS(xpipe_write(ch, "x", &n), XPIPE_ERESET);
+        XT_OK(xpipe_close(ch));
+    }
+    fake_done(f, &seen);
+    CU_ASSERT_EQUAL(seen.reads, 1);
+}
+
+static void test_fake_bad_signature(void)
+{
+    fake_untrusted(FAKE_BADSIG, "bad signature");
+}
+
+static void test_fake_unsigned_reply(void)
+{
+    fake_untrusted(FAKE_UNSIGNED, "no signature");
+}
+
+static void test_fake_truncated_frame(void)
+{
+    fake_untrusted(FAKE_TRUNCATED, "closed the connection in a message");
+}
+
+static void test_fake_credit_starvation(void)
+{
+    fake_t *f;
+    xpipe_t *ch = NULL;
+    xpipe_attr_t *a;
+    fake_seen_t seen;
+    char why[256];
+    apr_time_t t0;
+    apr_status_t rv;
+
+    f = fake_start(FAKE_STARVE, "XPFAKE", "xpuser", "pw", why, sizeof(why));
+    if (f == NULL) {
+        xt_skip(apr_pstrdup(xt_p, why));
+        return;
+    }
+    a = xt_attr(XPIPE_MODE_BYTE);
+    XT_OK(xpipe_attr_smb_port_set(a, fake_port(f)));
+    XT_OK(xpipe_attr_smb_credentials_set(a, "xpuser", "XPFAKE", "pw"));
+    /* No credit after the first session setup reply: the client cannot
+     * send its next request, and says so at the deadline. */
+    t0 = apr_time_now();
+    rv = xpipe_connect(&ch, "\\\\127.0.0.1\\pipe\\fake", a, 500 * 1000, xt_p);
+    XT_STATUS(rv, APR_TIMEUP);
+    CU_ASSERT(apr_time_now() - t0 < 3 * APR_USEC_PER_SEC);
+    if (strstr(xpipe_error_detail(), "credit") == NULL) {
+        printf("\n  \"%s\" does not say \"credit\"", xpipe_error_detail());
+        CU_FAIL("the detail names the credits");
+    }
+    CU_ASSERT_PTR_NULL(ch);
+    fake_done(f, &seen);
+}
+
+static void test_fake_silent_server(void)
+{
+    fake_t *f;
+    xpipe_t *ch = fake_open(&f, FAKE_SILENT, XPIPE_MODE_BYTE, APR_SUCCESS);
+    fake_seen_t seen;
+    char buf[16];
+    apr_size_t n = sizeof(buf);
+    apr_time_t t0;
+
+    if (f == NULL)
+        return;
+    if (ch != NULL) {
+        /* The server stops answering: each call ends at its deadline,
+         * and close does not wait for it. */
+        xpipe_timeout_set(ch, 300 * 1000);
+        t0 = apr_time_now();
+        XT_STATUS(xpipe_read(ch, buf, &n), APR_TIMEUP);
+        n = 4;
+        XT_STATUS(xpipe_write(ch, "data", &n), APR_TIMEUP);
+        t0 = apr_time_now();
+        XT_OK(xpipe_close(ch));
+        CU_ASSERT(apr_time_now() - t0 < APR_USEC_PER_SEC);
+    }
+    fake_done(f, &seen);
+    CU_ASSERT_EQUAL(seen.reads, 1);
+}
+
+static void test_fake_session_expiry_reauthenticates(void)
+{
+    fake_t *f;
+    xpipe_t *ch = fake_open(&f, FAKE_EXPIRE, XPIPE_MODE_BYTE, APR_SUCCESS);
+    fake_seen_t seen;
+    char buf[16];
+    apr_size_t n = sizeof(buf);
+
+    if (f == NULL)
+        return;
+    if (ch != NULL) {
+        /* STATUS_NETWORK_SESSION_EXPIRED to a WRITE and to a READ: the
+         * session is authenticated again, and each goes through. */
+        XT_OK(xpipe_write_full(ch, "hello", 5, NULL));
+        XT_OK(xpipe_read(ch, buf, &n));
+        CU_ASSERT(n == 5 && memcmp(buf, "fresh", 5) == 0);
+        XT_OK(xpipe_close(ch));
+    }
+    fake_done(f, &seen);
+    CU_ASSERT_STRING_EQUAL(seen.wrote, "hello");
+    CU_ASSERT_EQUAL(seen.sessions, 3); /* the first, and twice again */
+}
+
 CU_TestInfo xt_smbclient_tests[] = {
     { "wire: parsers refuse truncated and lying replies",
       test_wire_parsers_refuse_lies },
@@ -1016,5 +1248,22 @@ CU_TestInfo xt_smbclient_tests[] = {
       test_e2e_concurrent_read_write },
     { "server matrix: max protocol, strict, encryption, each algorithm",
       test_server_matrix },
+    { "fake server: a message continued by STATUS_BUFFER_OVERFLOW, an "
+      "unasked oplock break",
+      test_fake_overflow_continues_a_message },
+    { "fake server: a READ left at its deadline is CANCELled: "
+      "STATUS_CANCELLED, then the data",
+      test_fake_cancel_answered_cancelled },
+    { "fake server: a bad signature resets the channel",
+      test_fake_bad_signature },
+    { "fake server: an unsigned reply resets the channel",
+      test_fake_unsigned_reply },
+    { "fake server: a truncated frame resets the channel",
+      test_fake_truncated_frame },
+    { "fake server: no credits: connect ends at its deadline",
+      test_fake_credit_starvation },
+    { "fake server: a server that stops answering", test_fake_silent_server },
+    { "fake server: session expiry: authenticated again, nothing lost",
+      test_fake_session_expiry_reauthenticates },
     CU_TEST_INFO_NULL,
 };

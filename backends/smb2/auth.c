@@ -233,6 +233,14 @@ void smb2_auth_names(smb2_auth_t *a, char *user, size_t userlen, char *mech,
         snprintf(mech, mechlen, "GSSAPI");
 }
 
+void smb2_auth_restart(smb2_auth_t *a)
+{
+    OM_uint32 min;
+
+    if (a->ctx != GSS_C_NO_CONTEXT)
+        gss_delete_sec_context(&min, &a->ctx, GSS_C_NO_BUFFER);
+}
+
 void smb2_auth_destroy(smb2_auth_t *a)
 {
     OM_uint32 min;

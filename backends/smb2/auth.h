@@ -30,6 +30,9 @@ int smb2_auth_session_key(smb2_auth_t *a, uint8_t key[32]);
  * mechanism ("Kerberos", "NTLM"), copied into the buffers. */
 void smb2_auth_names(smb2_auth_t *a, char *user, size_t userlen, char *mech,
                      size_t mechlen);
+/* Forget the security context, keep the credential: the next step starts
+ * a new authentication with it (a re-authentication of the session). */
+void smb2_auth_restart(smb2_auth_t *a);
 void smb2_auth_destroy(smb2_auth_t *a);
 
 #endif

@@ -572,7 +572,9 @@ static apr_status_t emit(smb2_conn_t *c, uint8_t *hdr, uint16_t command,
         if (c->preauth_req != NULL
             && smb2_preauth_update(c->preauth_req, parts, 3) != 0)
             return xpipe__fail(APR_EGENERAL, "SHA-512 failed (libcrypto)");
-        if (c->signing && command != SMB2_SESSION_SETUP) {
+        /* A first SESSION_SETUP has no key to sign with; one that
+         * re-authenticates the session is signed with its key. */
+        if (c->signing && (command != SMB2_SESSION_SETUP || c->reauthing)) {
             smb2_put32(hdr + 4 + 16,
                        smb2_get32(hdr + 4 + 16) | SMB2_FLAGS_SIGNED);
             if (smb2_sign(&c->keys, parts, 3, hdr + 4 + SMB2_SIG_OFF) != 0)
@@ -651,6 +653,7 @@ apr_status_t smb2_send(smb2_conn_t *c, uint16_t command, const uint8_t *body,
     c->slot[s].state = SLOT_SENT;
     c->slot[s].command = command;
     c->slot[s].mid = h.mid;
+    c->slot[s].gen = c->auth_gen;
     pthread_mutex_unlock(&c->mu);
 
     smb2_hdr_build(hdr + 4, &h);
@@ -902,20 +905,27 @@ static apr_status_t auth_failed(uint32_t st)
                        smb2_status_text(st, text, sizeof(text)));
 }
 
+/* Authenticate the session (again, when reauth: its id and keys stay,
+ * [MS-SMB2] 3.2.4.2.3), with the credential in c->auth (made from o the
+ * first time and kept). */
 static apr_status_t session_setup(smb2_conn_t *c, const char *host,
-                                  const smb2_opts_t *o, apr_time_t deadline)
+                                  const smb2_opts_t *o, int reauth,
+                                  apr_time_t deadline)
 {
     uint8_t hash[64], key[32], body[24], *in = NULL, *out = NULL;
     size_t in_len = 0, out_len = 0;
-    smb2_auth_t *a = NULL;
+    smb2_auth_t *a;
     apr_status_t rv = APR_SUCCESS;
     char err[512];
     int done = 0, key_len, s;
 
-    if (smb2_auth_create(&a, host, o->user, o->domain, o->password, err,
-                         sizeof(err))
-        != 0)
+    if (c->auth == NULL
+        && smb2_auth_create(&c->auth, host, o->user, o->domain, o->password,
+                            err, sizeof(err))
+               != 0)
         return xpipe__fail(XPIPE_EAUTH, "%s", err);
+    a = c->auth;
+    smb2_auth_restart(a);
     memcpy(hash, c->preauth, 64);
     for (;;) {
         smb2_slot_t *rs;
@@ -943,16 +953,24 @@ static apr_status_t session_setup(smb2_conn_t *c, const char *host,
                              out_len);
             break;
         }
-        c->preauth_req = c->dialect == SMB2_DIALECT_311 ? hash : NULL;
+        c->preauth_req =
+            c->dialect == SMB2_DIALECT_311 && !reauth ? hash : NULL;
         rv = smb2_call(c, SMB2_SESSION_SETUP, body, sizeof(body), out, out_len,
                        0, deadline, &s);
         c->preauth_req = NULL;
         smb2_auth_free_token(out, out_len);
         out = NULL;
         if (rv != APR_SUCCESS) {
-            if (rv == APR_TIMEUP)
-                xpipe__fail(rv, "the SMB server did not finish the session "
-                                "setup before the deadline");
+            if (rv == APR_TIMEUP) {
+                char why[160];
+
+                /* Keep the reason (no reply, or no credit to ask). */
+                snprintf(why, sizeof(why), "%s", xpipe_error_detail());
+                xpipe__fail(rv,
+                            "the SMB server did not finish the session "
+                            "setup before the deadline%s%s",
+                            why[0] ? ": " : "", why);
+            }
             break;
         }
         rs = reply(c, s);
@@ -985,7 +1003,7 @@ static apr_status_t session_setup(smb2_conn_t *c, const char *host,
         if (st == NT_STATUS_MORE_PROCESSING_REQUIRED) {
             smb2_iov_t iov = { rs->m, rs->len };
 
-            if (c->dialect == SMB2_DIALECT_311)
+            if (c->dialect == SMB2_DIALECT_311 && !reauth)
                 smb2_preauth_update(hash, &iov, 1);
             smb2_release(c, s, NULL, NULL);
             if (step == 1) {
@@ -999,7 +1017,7 @@ static apr_status_t session_setup(smb2_conn_t *c, const char *host,
          * SPNEGO would refuse its final token anyway). */
         if (flags & (SMB2_SESSION_FLAG_IS_GUEST | SMB2_SESSION_FLAG_IS_NULL)) {
             smb2_release(c, s, NULL, NULL);
-            if (!o->allow_guest) {
+            if (!c->allow_guest) {
                 rv = xpipe__fail(XPIPE_EAUTH,
                                  "the SMB server made this a%s session: our "
                                  "credentials were not accepted (a guest "
@@ -1032,9 +1050,12 @@ static apr_status_t session_setup(smb2_conn_t *c, const char *host,
                                         "setup before GSSAPI was complete");
             break;
         }
-        key_len = smb2_auth_session_key(a, key);
-        if (key_len <= 0
-            || smb2_keys_derive(&c->keys, key, (size_t)key_len, hash) != 0) {
+        /* A re-authentication keeps the session's keys. */
+        key_len = reauth ? 0 : smb2_auth_session_key(a, key);
+        if (!reauth
+            && (key_len <= 0
+                || smb2_keys_derive(&c->keys, key, (size_t)key_len, hash)
+                       != 0)) {
             smb2_release(c, s, NULL, NULL);
             rv = xpipe__fail(XPIPE_EAUTH, "no session key from GSSAPI");
             break;
@@ -1051,7 +1072,8 @@ static apr_status_t session_setup(smb2_conn_t *c, const char *host,
                              "hold: the server does not share our key");
             break;
         }
-        if ((flags & SMB2_SESSION_FLAG_ENCRYPT_DATA) || o->encrypt) {
+        if (!reauth
+            && ((flags & SMB2_SESSION_FLAG_ENCRYPT_DATA) || o->encrypt)) {
             if (c->keys.cipher == SMB2_CIPHER_NONE) {
                 smb2_release(c, s, NULL, NULL);
                 rv = xpipe__fail(
@@ -1063,20 +1085,52 @@ static apr_status_t session_setup(smb2_conn_t *c, const char *host,
                 break;
             }
         }
-        pthread_mutex_lock(&c->mu);
-        c->signing = 1;
-        c->encrypting = (flags & SMB2_SESSION_FLAG_ENCRYPT_DATA) || o->encrypt;
-        pthread_mutex_unlock(&c->mu);
+        if (!reauth) {
+            pthread_mutex_lock(&c->mu);
+            c->signing = 1;
+            c->encrypting =
+                (flags & SMB2_SESSION_FLAG_ENCRYPT_DATA) || o->encrypt;
+            pthread_mutex_unlock(&c->mu);
+        }
         smb2_release(c, s, NULL, NULL);
         done = 1;
         break;
     }
     free(in);
-    if (done)
+    if (done && !reauth)
         smb2_auth_names(a, c->user, sizeof(c->user), c->mech, sizeof(c->mech));
-    smb2_auth_destroy(a);
+    /* The context is done with; the credential stays for a later
+     * re-authentication. */
+    smb2_auth_restart(a);
     OPENSSL_cleanse(hash, sizeof(hash));
     return done ? APR_SUCCESS : rv;
+}
+
+apr_status_t smb2_reauth(smb2_conn_t *c, unsigned gen, apr_time_t deadline)
+{
+    apr_status_t rv = APR_SUCCESS;
+
+    unsigned now;
+
+    pthread_mutex_lock(&c->reauth_mu);
+    pthread_mutex_lock(&c->mu);
+    now = c->auth_gen;
+    pthread_mutex_unlock(&c->mu);
+    if (now == gen && c->auth != NULL) {
+        c->reauthing = 1;
+        rv = session_setup(c, c->host, NULL, 1, deadline);
+        c->reauthing = 0;
+        if (rv == APR_SUCCESS) {
+            pthread_mutex_lock(&c->mu);
+            c->auth_gen++;
+            pthread_mutex_unlock(&c->mu);
+        }
+    }
+    else if (c->auth == NULL)
+        rv = xpipe__fail(XPIPE_EAUTH, "the SMB session expired and this "
+                                      "connection cannot authenticate again");
+    pthread_mutex_unlock(&c->reauth_mu);
+    return rv;
 }
 
 static apr_status_t tree_connect(smb2_conn_t *c, const char *host,
@@ -1183,7 +1237,9 @@ apr_status_t smb2_conn_open(smb2_conn_t **cp, const char *host,
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
     pthread_mutex_init(&c->send_mu, NULL);
+    pthread_mutex_init(&c->reauth_mu, NULL);
     c->credits = 1;
+    c->allow_guest = o->allow_guest;
     c->port = o->port ? o->port : 445;
     snprintf(c->host, sizeof(c->host), "%s", host);
     memset(&hs, 0, sizeof(hs));
@@ -1198,7 +1254,7 @@ apr_status_t smb2_conn_open(smb2_conn_t **cp, const char *host,
     if (rv == APR_SUCCESS)
         rv = negotiate(c, &hs, o, deadline);
     if (rv == APR_SUCCESS)
-        rv = session_setup(c, host, o, deadline);
+        rv = session_setup(c, host, o, 0, deadline);
     if (rv == APR_SUCCESS)
         rv = tree_connect(c, host, deadline);
     if (rv == APR_SUCCESS && !c->guest
@@ -1252,5 +1308,7 @@ void smb2_conn_close(smb2_conn_t *c)
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->send_mu);
+    pthread_mutex_destroy(&c->reauth_mu);
+    smb2_auth_destroy(c->auth);
     free(c);
 }

@@ -4,10 +4,11 @@
  * lib/ chooses it for remote names (\\host\pipe\name).
  *
  * Reads keep one READ outstanding at most: a call that leaves early (an
- * interrupt, its deadline) leaves it in flight, and its reply, whenever
- * it comes, is what the next read takes first. So nothing is lost, and
- * nothing waits for a reply that may never come: Samba ignores CANCEL of
- * a pipe READ and never answers one pending at CLOSE.
+ * interrupt, its deadline) CANCELs it and leaves it in flight, and its
+ * reply, whenever it comes (data, or STATUS_CANCELLED from a server that
+ * honours CANCEL), is what the next read takes first. So nothing is
+ * lost, and nothing waits for a reply that may never come: Samba ignores
+ * CANCEL of a pipe READ and never answers one pending at CLOSE.
  */
 #include "smb2.h"
 
@@ -38,6 +39,8 @@ typedef struct smb2_chan_t {
     int rd_slot;           /* the READ in flight, or -1 */
     rpiece_t *head, *tail; /* data read, not yet taken */
     apr_status_t rd_end;   /* a READ failed: every later one does */
+    int rd_expired;        /* the READ taken found the session expired */
+    int renewals;          /* re-authentications in a row (reader's) */
     char rd_why[160];
     /* Write side: a write that left early may still fail later. */
     pthread_mutex_t wr_mu;
@@ -94,7 +97,12 @@ static void read_taken(smb2_chan_t *ch, int s)
     const uint8_t *data;
     size_t len;
 
-    if (st == NT_STATUS_SUCCESS || st == NT_STATUS_BUFFER_OVERFLOW) {
+    if (st == NT_STATUS_CANCELLED || st == NT_STATUS_NETWORK_SESSION_EXPIRED) {
+        /* Nothing read: the READ was cancelled (an interrupt asked), or
+         * must be sent again once the session is authenticated again. */
+        ch->rd_expired = st == NT_STATUS_NETWORK_SESSION_EXPIRED;
+    }
+    else if (st == NT_STATUS_SUCCESS || st == NT_STATUS_BUFFER_OVERFLOW) {
         rpiece_t *p;
 
         if (smb2_read_parse(rs->m, rs->len, &data, &len) != 0) {
@@ -131,12 +139,24 @@ static void read_taken(smb2_chan_t *ch, int s)
     ch->rd_slot = -1;
 }
 
+/* A request found the session expired (sent at generation gen):
+ * authenticate again, so that it can be sent again. A server that
+ * expires the session again at once is refused, not looped on. */
+static apr_status_t renew(smb2_chan_t *ch, unsigned gen, apr_time_t deadline)
+{
+    if (++ch->renewals > 2)
+        return xpipe__fail(XPIPE_EAUTH, "the SMB server expires the session "
+                                        "again as soon as it is renewed");
+    return smb2_reauth(ch->c, gen, deadline);
+}
+
 /* Read once: a READ in flight (sent now if none is), waited for and
  * taken. Leaving early leaves it in flight for the next call. */
 static apr_status_t read_one(smb2_chan_t *ch, apr_time_t deadline)
 {
     smb2_conn_t *c = ch->c;
     apr_status_t rv;
+    unsigned gen;
 
     if (ch->rd_end != APR_SUCCESS)
         return xpipe__fail(ch->rd_end, "%s", ch->rd_why);
@@ -151,8 +171,30 @@ static apr_status_t read_one(smb2_chan_t *ch, apr_time_t deadline)
             return rv;
     }
     rv = smb2_wait(c, ch->rd_slot, deadline);
-    if (rv == APR_SUCCESS)
-        read_taken(ch, ch->rd_slot);
+    if (rv == XPIPE_ECANCELED || rv == APR_TIMEUP) {
+        /* Leaving early (an interrupt, the deadline), as a Windows client
+         * cancels its ReadFile: a server that honours CANCEL ends the
+         * READ STATUS_CANCELLED (no data lost: the next read takes that
+         * and asks again); Samba ignores it, and the READ stays in
+         * flight for the next read. */
+        smb2_cancel(c, ch->rd_slot);
+        return rv;
+    }
+    if (rv != APR_SUCCESS)
+        return rv;
+    gen = c->slot[ch->rd_slot].gen;
+    read_taken(ch, ch->rd_slot);
+    if (ch->rd_expired) {
+        ch->rd_expired = 0;
+        rv = renew(ch, gen, deadline);
+        if (rv != APR_SUCCESS && rv != APR_TIMEUP) {
+            ch->rd_end = rv;
+            apr_snprintf(ch->rd_why, sizeof(ch->rd_why), "%s",
+                         xpipe_error_detail());
+        }
+    }
+    else
+        ch->renewals = 0;
     return rv;
 }
 
@@ -269,7 +311,8 @@ static void write_orphan(smb2_conn_t *c, smb2_slot_t *s, void *baton)
 }
 
 /* One WRITE of len bytes (<= max_write): *done gets what the server
- * took. */
+ * took. A session found expired is authenticated again and the WRITE
+ * sent again (nothing of it was written). */
 static apr_status_t write_once(smb2_chan_t *ch, const void *buf, apr_size_t len,
                                apr_size_t *done, apr_time_t deadline)
 {
@@ -278,7 +321,7 @@ static apr_status_t write_once(smb2_chan_t *ch, const void *buf, apr_size_t len,
     smb2_slot_t *rs;
     uint32_t count;
     apr_status_t rv;
-    int s;
+    int s, renewals = 0;
 
     *done = 0;
     pthread_mutex_lock(&ch->wr_mu);
@@ -286,18 +329,34 @@ static apr_status_t write_once(smb2_chan_t *ch, const void *buf, apr_size_t len,
     pthread_mutex_unlock(&ch->wr_mu);
     if (rv != APR_SUCCESS)
         return xpipe__fail(rv, "%s", ch->wr_why);
-    rv = smb2_send(c, SMB2_WRITE, body,
-                   smb2_write_build(body, ch->fid, (uint32_t)len), buf, len, 0,
-                   deadline, &s);
-    if (rv != APR_SUCCESS)
-        return rv;
-    rv = smb2_wait(c, s, deadline);
-    if (rv != APR_SUCCESS) {
-        /* The data is the server's already; only the answer is late. */
-        smb2_release(c, s, write_orphan, ch);
-        return rv;
+    for (;;) {
+        rv = smb2_send(c, SMB2_WRITE, body,
+                       smb2_write_build(body, ch->fid, (uint32_t)len), buf, len,
+                       0, deadline, &s);
+        if (rv != APR_SUCCESS)
+            return rv;
+        rv = smb2_wait(c, s, deadline);
+        if (rv != APR_SUCCESS) {
+            /* The data is the server's already; only the answer is late. */
+            smb2_release(c, s, write_orphan, ch);
+            return rv;
+        }
+        rs = &c->slot[s];
+        if (rs->h.status != NT_STATUS_NETWORK_SESSION_EXPIRED)
+            break;
+        {
+            unsigned gen = rs->gen;
+
+            smb2_release(c, s, NULL, NULL);
+            if (++renewals > 2)
+                return xpipe__fail(XPIPE_EAUTH,
+                                   "the SMB server expires the session again "
+                                   "as soon as it is renewed");
+            rv = smb2_reauth(c, gen, deadline);
+            if (rv != APR_SUCCESS)
+                return rv;
+        }
     }
-    rs = &c->slot[s];
     if (rs->h.status != NT_STATUS_SUCCESS) {
         pthread_mutex_lock(&ch->wr_mu);
         rv = ch->wr_end =
@@ -482,6 +541,8 @@ static apr_status_t smb2c_close(xpipe__chan_t *chan)
         /* Goodbye without waiting: a READ pending here is never answered
          * by Samba, and a close never blocks on the server. */
         ch->c->wake = NULL;
+        if (ch->rd_slot >= 0) /* a server that honours it ends the READ */
+            smb2_cancel(ch->c, ch->rd_slot);
         if (smb2_send(ch->c, SMB2_CLOSE, body, smb2_close_build(body, ch->fid),
                       NULL, 0, 0, apr_time_now() + 200 * 1000, &s)
             == APR_SUCCESS)

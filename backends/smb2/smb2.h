@@ -19,6 +19,7 @@
 #ifndef XPIPE_SMB2_H
 #define XPIPE_SMB2_H
 
+#include "auth.h"
 #include "backend.h"
 #include "crypto.h"
 #include "posix.h"
@@ -43,7 +44,8 @@ typedef struct smb2_slot_t {
     int state;
     uint16_t command;
     uint64_t mid;
-    int interim; /* an interim reply came (STATUS_PENDING) */
+    int interim;  /* an interim reply came (STATUS_PENDING) */
+    unsigned gen; /* c->auth_gen when it was sent */
     uint64_t async_id;
     uint8_t *m; /* the reply (SLOT_DONE), malloc'd */
     size_t len;
@@ -82,6 +84,15 @@ struct smb2_conn_t {
      * sent are fed to preauth_req when it is set. */
     uint8_t *preauth_req;
     uint8_t preauth[64];
+    /* The credential, kept for re-authentication (the password itself
+     * is not kept); auth_gen (under mu) counts re-authentications,
+     * reauth_mu lets one caller at a time redo it; reauthing signs its
+     * SESSION_SETUPs. */
+    smb2_auth_t *auth;
+    int allow_guest;
+    pthread_mutex_t reauth_mu;
+    unsigned auth_gen;
+    int reauthing;
     /* For peer_get. */
     char host[256];
     char address[64];
@@ -125,6 +136,11 @@ apr_status_t smb2_call(smb2_conn_t *c, uint16_t command, const uint8_t *body,
                        size_t expect, apr_time_t deadline, int *slot);
 /* CANCEL slot's request (no reply; Samba ignores it for pipe reads). */
 void smb2_cancel(smb2_conn_t *c, int slot);
+/* The session expired (STATUS_NETWORK_SESSION_EXPIRED to a request sent
+ * while c->auth_gen was gen): authenticate it again with the kept
+ * credential, unless another caller already has since. XPIPE_EAUTH when
+ * the server refuses. */
+apr_status_t smb2_reauth(smb2_conn_t *c, unsigned gen, apr_time_t deadline);
 
 /* The NT status as text: "STATUS_X (0x...)" into buf. */
 const char *smb2_status_text(uint32_t status, char *buf, size_t len);
