@@ -39,6 +39,7 @@ struct fake_t {
     int started;
     char userfile[64];
     gss_ctx_id_t ctx;
+    gss_cred_id_t cred; /* the acceptor's, for every context */
     smb2_keys_t keys;
     int keyed;
     /* The READ the script holds: its message id and async id. */
@@ -245,7 +246,7 @@ static int fake_session_setup(fake_t *f, const uint8_t *q, size_t len)
         return -1;
     in.value = (void *)(q + off);
     in.length = n;
-    maj = gss_accept_sec_context(&min, &f->ctx, GSS_C_NO_CREDENTIAL, &in,
+    maj = gss_accept_sec_context(&min, &f->ctx, f->cred, &in,
                                  GSS_C_NO_CHANNEL_BINDINGS, NULL, NULL, &out,
                                  NULL, NULL, NULL);
     if (GSS_ERROR(maj)) {
@@ -510,6 +511,7 @@ fake_t *fake_start(fake_script_e script, const char *domain, const char *user,
     f->script = script;
     f->lfd = f->cfd = f->stop[0] = f->stop[1] = -1;
     f->ctx = GSS_C_NO_CONTEXT;
+    f->cred = GSS_C_NO_CREDENTIAL;
     /* The acceptor's account: gss-ntlmssp reads NTLM_USER_FILE. */
     snprintf(f->userfile, sizeof(f->userfile), "/tmp/xt-fake-ntlm-XXXXXX");
     fd = mkstemp(f->userfile);
@@ -521,6 +523,20 @@ fake_t *fake_start(fake_script_e script, const char *domain, const char *user,
     fprintf(uf, "%s:%s:%s\n", domain, user, password);
     fclose(uf);
     setenv("NTLM_USER_FILE", f->userfile, 1);
+    {
+        OM_uint32 maj, min;
+
+        maj = gss_acquire_cred(&min, GSS_C_NO_NAME, GSS_C_INDEFINITE,
+                               GSS_C_NO_OID_SET, GSS_C_ACCEPT, &f->cred, NULL,
+                               NULL);
+        if (GSS_ERROR(maj)) {
+            snprintf(why, whylen,
+                     "no GSSAPI acceptor credential (gss-ntlmssp): %x/%x",
+                     (unsigned)maj, (unsigned)min);
+            fake_stop(f, NULL);
+            return NULL;
+        }
+    }
     memset(&a, 0, sizeof(a));
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -562,6 +578,8 @@ void fake_stop(fake_t *f, fake_seen_t *seen)
         *seen = f->seen;
     if (f->ctx != GSS_C_NO_CONTEXT)
         gss_delete_sec_context(&min, &f->ctx, GSS_C_NO_BUFFER);
+    if (f->cred != GSS_C_NO_CREDENTIAL)
+        gss_release_cred(&min, &f->cred);
     smb2_keys_wipe(&f->keys);
     if (f->cfd >= 0)
         close(f->cfd);
