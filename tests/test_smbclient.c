@@ -1218,6 +1218,92 @@ static void test_fake_session_expiry_reauthenticates(void)
     CU_ASSERT_EQUAL(seen.sessions, 3); /* the first, and twice again */
 }
 
+/* Kerberos through SPNEGO: a private MIT KDC (build-aux/kdc-rig.sh), a
+ * ticket in its own ccache, the scripted server accepting with its
+ * keytab. No credentials on the attribute set: the default GSSAPI
+ * credential (the ticket) serves, the expiry case re-authenticates with
+ * it. */
+static void test_kerberos_through_a_private_kdc(void)
+{
+    const char *dir = apr_psprintf(xt_p, "/tmp/xt-kdc-%ld", (long)xt_pid());
+    const char *vars[] = { "KRB5_CONFIG", "KRB5CCNAME", "KRB5_KTNAME" };
+    char line[512], why[256];
+    const char *user = NULL;
+    xpipe_t *ch = NULL;
+    xpipe_attr_t *a;
+    xpipe_peer_t peer;
+    fake_seen_t seen;
+    fake_t *f;
+    FILE *fp;
+    size_t i;
+    int rc;
+
+    rc = system(apr_psprintf(xt_p,
+                             "%s/build-aux/kdc-rig.sh start %s >/dev/null 2>&1",
+                             getenv("XT_SRCDIR"), dir));
+    fp = fopen(apr_psprintf(xt_p, "%s/env", dir), "r");
+    if (rc != 0 || fp == NULL) {
+        if (fp)
+            fclose(fp);
+        CU_FAIL("build-aux/kdc-rig.sh did not start");
+        goto out;
+    }
+    while (fgets(line, sizeof(line), fp)) {
+        char *eq = strchr(line, '=');
+
+        line[strcspn(line, "\n")] = '\0';
+        if (eq == NULL)
+            continue;
+        *eq = '\0';
+        if (strcmp(line, "XT_KRB_SKIP") == 0)
+            xt_skip(apr_pstrdup(xt_p, eq + 1));
+        else if (strcmp(line, "XT_KRB_USER") == 0)
+            user = apr_pstrdup(xt_p, eq + 1);
+        else
+            setenv(line, eq + 1, 1);
+    }
+    fclose(fp);
+    if (user == NULL)
+        goto out;
+    f = fake_start(FAKE_EXPIRE, "XPFAKE", "nobody", "-", why, sizeof(why));
+    if (f == NULL) {
+        xt_skip(apr_pstrdup(xt_p, why));
+        goto out;
+    }
+    a = xt_attr(XPIPE_MODE_BYTE);
+    XT_OK(xpipe_attr_smb_port_set(a, fake_port(f)));
+    if (XT_STATUS(
+            xpipe_connect(&ch, "\\\\localhost\\pipe\\fake", a, XT_LONG, xt_p),
+            APR_SUCCESS)) {
+        char buf[16];
+        apr_size_t n = sizeof(buf);
+
+        xpipe_timeout_set(ch, XT_LONG);
+        XT_OK(xpipe_peer_get(ch, &peer));
+        printf("\n    %s\\%s by %s, SMB %s%s", peer.domain ? peer.domain : "",
+               peer.account, peer.smb_auth, peer.smb_dialect,
+               peer.smb_flags & XPIPE_SMB_SIGNED ? ", signed" : "");
+        CU_ASSERT_STRING_EQUAL(peer.smb_auth, "Kerberos");
+        CU_ASSERT_STRING_EQUAL(peer.account, "xpuser");
+        CU_ASSERT(peer.smb_flags & XPIPE_SMB_SIGNED);
+        XT_OK(xpipe_write_full(ch, "hello", 5, NULL));
+        XT_OK(xpipe_read(ch, buf, &n));
+        CU_ASSERT(n == 5 && memcmp(buf, "fresh", 5) == 0);
+        XT_OK(xpipe_close(ch));
+    }
+    else
+        printf("\n  %s", xpipe_error_detail());
+    fake_done(f, &seen);
+    CU_ASSERT_EQUAL(seen.sessions, 3); /* the first, and twice again */
+out:
+    for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+        unsetenv(vars[i]);
+    CU_ASSERT(
+        system(apr_psprintf(xt_p, "%s/build-aux/kdc-rig.sh stop %s; rm -rf %s",
+                            getenv("XT_SRCDIR"), dir, dir))
+        == 0);
+}
+
 CU_TestInfo xt_smbclient_tests[] = {
     { "wire: parsers refuse truncated and lying replies",
       test_wire_parsers_refuse_lies },
@@ -1265,5 +1351,8 @@ CU_TestInfo xt_smbclient_tests[] = {
     { "fake server: a server that stops answering", test_fake_silent_server },
     { "fake server: session expiry: authenticated again, nothing lost",
       test_fake_session_expiry_reauthenticates },
+    { "Kerberos: a private KDC's ticket, SPNEGO, signed; expiry renewed "
+      "with it",
+      test_kerberos_through_a_private_kdc },
     CU_TEST_INFO_NULL,
 };
