@@ -1304,6 +1304,54 @@ out:
         == 0);
 }
 
+/* `xpipe bench smb`, briefly: both clients through the rig's smbd, a
+ * row each with figures (the numbers themselves are the bench's, not a
+ * test's). */
+static void test_bench_smb_runs(void)
+{
+    const char *port = rig_port(), *np = getenv("XT_SMB_NPDIR");
+    char line[512], *out = NULL;
+    FILE *fp;
+    int rc, rows = 0;
+
+    if (port == NULL)
+        return;
+    if (access("/usr/bin/python3", X_OK) != 0
+        || system("/usr/bin/python3 -c 'import impacket' 2>/dev/null") != 0) {
+        xt_skip("impacket's column needs Debian's python3-impacket");
+        return;
+    }
+    setenv("XT_BENCH_PW", getenv("XT_SMB_PASS"), 1);
+    fp = popen(apr_psprintf(xt_p,
+                            "%s bench smb --port %s --user '%s\\%s' "
+                            "--password-env XT_BENCH_PW --smb-dir %s "
+                            "--rounds 1 --rtt-count 50 --stream-mib 1 2>&1",
+                            xt_tool_path(), port, getenv("XT_SMB_DOMAIN"),
+                            getenv("XT_SMB_USER"), np ? np : "-"),
+               "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+    while (fgets(line, sizeof(line), fp)) {
+        double x, y;
+
+        out = apr_pstrcat(xt_p, out ? out : "", line, NULL);
+        if ((sscanf(line, "64 B round trip %lf us", &x) == 1
+             || sscanf(line, "stream, 64 KiB writes %lf us/write", &x) == 1)
+            && x > 0) {
+            const char *imp = strstr(strstr(line, "us") + 2, "us");
+
+            /* impacket's figure, then the ratio at the end. */
+            if (imp && sscanf(strrchr(line, ' ') + 1, "%lf", &y) == 1 && y > 0)
+                rows++;
+        }
+    }
+    rc = pclose(fp);
+    unsetenv("XT_BENCH_PW");
+    if (rc != 0 || rows != 2)
+        printf("\n%s", out ? out : "(no output)");
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_EQUAL(rows, 2);
+}
+
 CU_TestInfo xt_smbclient_tests[] = {
     { "wire: parsers refuse truncated and lying replies",
       test_wire_parsers_refuse_lies },
@@ -1354,5 +1402,7 @@ CU_TestInfo xt_smbclient_tests[] = {
     { "Kerberos: a private KDC's ticket, SPNEGO, signed; expiry renewed "
       "with it",
       test_kerberos_through_a_private_kdc },
+    { "xpipe bench smb: xpipe's client and impacket's, a row each",
+      test_bench_smb_runs },
     CU_TEST_INFO_NULL,
 };

@@ -820,7 +820,11 @@ static const char bench_usage[] =
     "  message receive.\n"
     "       xpipe bench many [--clients N[,N]] [--runs N] [--json]\n"
     "  Many clients at once against a poll set, a thread per client, the\n"
-    "  raw OS event interface and libuv (see xpipe bench many --help).\n";
+    "  raw OS event interface and libuv (see xpipe bench many --help).\n"
+    "       xpipe bench smb --port PORT --user [DOMAIN\\]USER --password-env "
+    "VAR ...\n"
+    "  POSIX: xpipe's SMB2/3 client beside impacket's through an smbd (see\n"
+    "  xpipe bench smb --help).\n";
 
 /* A decimal number, whole and in range: 0, or -1 when not. */
 static int bench_number(const char *arg, long min, long max, long *out)
@@ -1189,6 +1193,15 @@ int tool_bench(int argc, const char *const *argv, apr_pool_t *pool)
 
     if (argc > 2 && strcmp(argv[2], "many") == 0)
         return bench_many(argc, argv, pool);
+    if (argc > 2 && strcmp(argv[2], "smb") == 0) {
+#ifdef XPIPE_BENCH_SMB_SCRIPT
+        return bench_smb(argc, argv, pool);
+#else
+        fprintf(stderr, "xpipe bench smb: POSIX only (Windows opens remote "
+                        "pipes with its own redirector)\n");
+        return 2;
+#endif
+    }
     rc = bench_parse(argc, argv, pool, &o, &serve, &ind);
     bench_self = argv[0];
     if (rc >= 0)

@@ -45,6 +45,8 @@ typedef struct result_t {
 /* A process's counters (pid 0: this one), or NULL with *why. */
 typedef struct bench_counter_t bench_counter_t;
 bench_counter_t *bench_counter_open(long pid, const char **why);
+/* The same, with the threads (not processes) it starts after this. */
+bench_counter_t *bench_counter_open_threads(long pid, const char **why);
 int bench_counter_read(bench_counter_t *c, bench_count_t *out);
 void bench_counter_close(bench_counter_t *c);
 
@@ -67,5 +69,7 @@ const char *bench_uv_version(void);
 int bench_uv_many_serve(const char *native, long n);
 /* `xpipe bench many ...`, the many-client benchmark. */
 int bench_many(int argc, const char *const *argv, apr_pool_t *pool);
+/* `xpipe bench smb ...` (POSIX): the SMB client beside impacket's. */
+int bench_smb(int argc, const char *const *argv, apr_pool_t *pool);
 
 #endif

@@ -47,7 +47,7 @@ static long bench_tracepoint_id(void)
 }
 
 static int bench_perf_open(unsigned int type, unsigned long long config,
-                           long pid)
+                           long pid, int threads)
 {
     struct perf_event_attr a;
 
@@ -56,12 +56,14 @@ static int bench_perf_open(unsigned int type, unsigned long long config,
     a.type = type;
     a.config = config;
     /* Not inherited: the children this process starts (the servers) are
-     * counted on their own. */
-    a.inherit = 0;
+     * counted on their own; unless asked, for a client whose library
+     * starts threads (read() then sums them). */
+    a.inherit = threads ? 1 : 0;
     return (int)syscall(SYS_perf_event_open, &a, (pid_t)pid, -1, -1, 0UL);
 }
 
-bench_counter_t *bench_counter_open(long pid, const char **why)
+static bench_counter_t *bench_counter_make(long pid, int threads,
+                                           const char **why)
 {
     long id = bench_tracepoint_id();
     bench_counter_t *c;
@@ -75,12 +77,12 @@ bench_counter_t *bench_counter_open(long pid, const char **why)
         *why = "out of memory";
         return NULL;
     }
-    c->sys_fd =
-        bench_perf_open(PERF_TYPE_TRACEPOINT, (unsigned long long)id, pid);
-    c->csw_fd = c->sys_fd < 0
-                    ? -1
-                    : bench_perf_open(PERF_TYPE_SOFTWARE,
-                                      PERF_COUNT_SW_CONTEXT_SWITCHES, pid);
+    c->sys_fd = bench_perf_open(PERF_TYPE_TRACEPOINT, (unsigned long long)id,
+                                pid, threads);
+    c->csw_fd = c->sys_fd < 0 ? -1
+                              : bench_perf_open(PERF_TYPE_SOFTWARE,
+                                                PERF_COUNT_SW_CONTEXT_SWITCHES,
+                                                pid, threads);
     if (c->csw_fd < 0) {
         *why = errno == EACCES || errno == EPERM
                    ? "perf_event_open refused (root, CAP_PERFMON or "
@@ -92,6 +94,16 @@ bench_counter_t *bench_counter_open(long pid, const char **why)
         return NULL;
     }
     return c;
+}
+
+bench_counter_t *bench_counter_open(long pid, const char **why)
+{
+    return bench_counter_make(pid, 0, why);
+}
+
+bench_counter_t *bench_counter_open_threads(long pid, const char **why)
+{
+    return bench_counter_make(pid, 1, why);
 }
 
 int bench_counter_read(bench_counter_t *c, bench_count_t *out)
@@ -122,6 +134,11 @@ bench_counter_t *bench_counter_open(long pid, const char **why)
     (void)pid;
     *why = "counted on Linux only (perf_event_open)";
     return NULL;
+}
+
+bench_counter_t *bench_counter_open_threads(long pid, const char **why)
+{
+    return bench_counter_open(pid, why);
 }
 
 int bench_counter_read(bench_counter_t *c, bench_count_t *out)
