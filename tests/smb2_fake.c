@@ -497,12 +497,15 @@ static void *fake_main(void *arg)
     return NULL;
 }
 
-fake_t *fake_start(fake_script_e script, const char *domain, const char *user,
-                   const char *password, char *why, size_t whylen)
+fake_t *fake_start(fake_script_e script, int ipv6, const char *domain,
+                   const char *user, const char *password, char *why,
+                   size_t whylen)
 {
     fake_t *f = calloc(1, sizeof(*f));
     struct sockaddr_in a;
-    socklen_t al = sizeof(a);
+    struct sockaddr_in6 a6;
+    socklen_t al = ipv6 ? sizeof(a6) : sizeof(a);
+    struct sockaddr *sa = ipv6 ? (struct sockaddr *)&a6 : (struct sockaddr *)&a;
     FILE *uf;
     int fd;
 
@@ -540,16 +543,18 @@ fake_t *fake_start(fake_script_e script, const char *domain, const char *user,
     memset(&a, 0, sizeof(a));
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    f->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (f->lfd < 0 || bind(f->lfd, (struct sockaddr *)&a, sizeof(a)) != 0
-        || listen(f->lfd, 1) != 0
-        || getsockname(f->lfd, (struct sockaddr *)&a, &al) != 0
-        || pipe(f->stop) != 0) {
-        snprintf(why, whylen, "no listening socket: %s", strerror(errno));
+    memset(&a6, 0, sizeof(a6));
+    a6.sin6_family = AF_INET6;
+    a6.sin6_addr = in6addr_loopback;
+    f->lfd = socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (f->lfd < 0 || bind(f->lfd, sa, al) != 0 || listen(f->lfd, 1) != 0
+        || getsockname(f->lfd, sa, &al) != 0 || pipe(f->stop) != 0) {
+        snprintf(why, whylen, "no listening socket%s: %s",
+                 ipv6 ? " on ::1" : "", strerror(errno));
         fake_stop(f, NULL);
         return NULL;
     }
-    f->port = ntohs(a.sin_port);
+    f->port = ntohs(ipv6 ? a6.sin6_port : a.sin_port);
     f->started = pthread_create(&f->thread, NULL, fake_main, f) == 0;
     if (!f->started) {
         snprintf(why, whylen, "no thread");

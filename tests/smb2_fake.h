@@ -41,11 +41,12 @@ typedef struct fake_seen_t {
 
 typedef struct fake_t fake_t;
 
-/* Start the server on 127.0.0.1 (a free port): NULL with the reason in
- * why when it cannot (no gss-ntlmssp acceptor). user/domain/password are
- * the account it knows. */
-fake_t *fake_start(fake_script_e script, const char *domain, const char *user,
-                   const char *password, char *why, size_t whylen);
+/* Start the server on 127.0.0.1 (::1 when ipv6; a free port): NULL with
+ * the reason in why when it cannot (no gss-ntlmssp acceptor, no IPv6).
+ * user/domain/password are the account it knows. */
+fake_t *fake_start(fake_script_e script, int ipv6, const char *domain,
+                   const char *user, const char *password, char *why,
+                   size_t whylen);
 unsigned fake_port(const fake_t *f);
 /* Stop it (closing its sockets), wait for its thread, free it. */
 void fake_stop(fake_t *f, fake_seen_t *seen);

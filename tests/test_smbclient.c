@@ -1001,7 +1001,7 @@ static xpipe_t *fake_open(fake_t **f, fake_script_e script, xpipe_mode_e mode,
     xpipe_t *ch = NULL;
     char why[256];
 
-    *f = fake_start(script, "XPFAKE", "xpuser", pass, why, sizeof(why));
+    *f = fake_start(script, 0, "XPFAKE", "xpuser", pass, why, sizeof(why));
     if (*f == NULL) {
         xt_skip(apr_pstrdup(xt_p, why));
         return NULL;
@@ -1146,7 +1146,7 @@ static void test_fake_credit_starvation(void)
     apr_time_t t0;
     apr_status_t rv;
 
-    f = fake_start(FAKE_STARVE, "XPFAKE", "xpuser", "pw", why, sizeof(why));
+    f = fake_start(FAKE_STARVE, 0, "XPFAKE", "xpuser", "pw", why, sizeof(why));
     if (f == NULL) {
         xt_skip(apr_pstrdup(xt_p, why));
         return;
@@ -1265,7 +1265,7 @@ static void test_kerberos_through_a_private_kdc(void)
     fclose(fp);
     if (user == NULL)
         goto out;
-    f = fake_start(FAKE_EXPIRE, "XPFAKE", "nobody", "-", why, sizeof(why));
+    f = fake_start(FAKE_EXPIRE, 0, "XPFAKE", "nobody", "-", why, sizeof(why));
     if (f == NULL) {
         xt_skip(apr_pstrdup(xt_p, why));
         goto out;
@@ -1352,6 +1352,55 @@ static void test_bench_smb_runs(void)
     CU_ASSERT_EQUAL(rows, 2);
 }
 
+/* IPv6: the scripted server on ::1, reached by the address and by
+ * Windows' UNC form of it (::1 is 0--1.ipv6-literal.net). */
+static void test_fake_ipv6(void)
+{
+    static const char *const hosts[] = { "::1", "0--1.ipv6-literal.net" };
+    const char *pass = apr_psprintf(xt_p, "fake-%ld-pw", (long)xt_pid());
+    size_t i;
+
+    for (i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+        fake_seen_t seen;
+        xpipe_attr_t *a = xt_attr(XPIPE_MODE_MESSAGE);
+        xpipe_t *ch = NULL;
+        xpipe_peer_t peer;
+        char why[256], buf[8];
+        apr_size_t n = sizeof(buf);
+        fake_t *f = fake_start(FAKE_OVERFLOW, 1, "XPFAKE", "xpuser", pass, why,
+                               sizeof(why));
+
+        if (f == NULL) {
+            xt_skip(apr_pstrdup(xt_p, why));
+            return;
+        }
+        XT_OK(xpipe_attr_smb_port_set(a, fake_port(f)));
+        XT_OK(xpipe_attr_smb_credentials_set(a, "xpuser", "XPFAKE", pass));
+        if (XT_STATUS(xpipe_connect(
+                          &ch,
+                          apr_psprintf(xt_p, "\\\\%s\\pipe\\fake", hosts[i]), a,
+                          XT_LONG, xt_p),
+                      APR_SUCCESS)) {
+            char *big = malloc(100000);
+
+            xpipe_timeout_set(ch, XT_LONG);
+            XT_OK(xpipe_peer_get(ch, &peer));
+            CU_ASSERT_STRING_EQUAL(peer.address, "::1");
+            n = 100000;
+            XT_OK(xpipe_recv(ch, big, &n));
+            CU_ASSERT_EQUAL(n, 100000);
+            free(big);
+            n = sizeof(buf);
+            XT_OK(xpipe_recv(ch, buf, &n));
+            CU_ASSERT(n == 4 && memcmp(buf, "tail", 4) == 0);
+            XT_OK(xpipe_close(ch));
+        }
+        else
+            printf("\n  %s: %s", hosts[i], xpipe_error_detail());
+        fake_done(f, &seen);
+    }
+}
+
 CU_TestInfo xt_smbclient_tests[] = {
     { "wire: parsers refuse truncated and lying replies",
       test_wire_parsers_refuse_lies },
@@ -1397,6 +1446,7 @@ CU_TestInfo xt_smbclient_tests[] = {
     { "fake server: no credits: connect ends at its deadline",
       test_fake_credit_starvation },
     { "fake server: a server that stops answering", test_fake_silent_server },
+    { "IPv6: ::1, and Windows' 0--1.ipv6-literal.net", test_fake_ipv6 },
     { "fake server: session expiry: authenticated again, nothing lost",
       test_fake_session_expiry_reauthenticates },
     { "Kerberos: a private KDC's ticket, SPNEGO, signed; expiry renewed "

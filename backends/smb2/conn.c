@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <unistd.h>
@@ -143,11 +144,24 @@ static apr_status_t resolve(struct addrinfo **res, const char *host,
     struct addrinfo hints;
     resolve_job_t *j;
     pthread_t t;
-    char ports[8];
+    char ports[8], v6[64];
     apr_status_t rv = APR_SUCCESS;
 
     *res = NULL;
     snprintf(ports, sizeof(ports), "%u", port);
+    /* Windows' UNC form of an IPv6 address: "fe80--1s4.ipv6-literal.net"
+     * is fe80::1%4 ('-' for ':', 's' for the zone's '%'). */
+    {
+        static const char lit[] = ".ipv6-literal.net";
+        size_t n = strlen(host), k = sizeof(lit) - 1, i;
+
+        if (n > k && n - k < sizeof(v6) && strcasecmp(host + n - k, lit) == 0) {
+            for (i = 0; i < n - k; i++)
+                v6[i] = host[i] == '-' ? ':' : host[i] == 's' ? '%' : host[i];
+            v6[i] = '\0';
+            host = v6;
+        }
+    }
     /* A numeric address needs no thread. */
     memset(&hints, 0, sizeof(hints));
     hints.ai_socktype = SOCK_STREAM;
