@@ -195,10 +195,11 @@ static void test_attr_changes_after_listen(void)
 static void test_status_texts(void)
 {
     static const apr_status_t codes[] = {
-        XPIPE_ENOPIPE,      XPIPE_EINUSE,  XPIPE_ECLOSED, XPIPE_ECANCELED,
-        XPIPE_EMSGSIZE,     XPIPE_ERESET,  XPIPE_EPIPE,   XPIPE_EBADNAME,
-        XPIPE_ENAMETOOLONG, XPIPE_EREMOTE, XPIPE_EMODE,   XPIPE_ERUNDIR,
-        XPIPE_ENOTSOCK,     XPIPE_EPEER,
+        XPIPE_ENOPIPE,      XPIPE_EINUSE,  XPIPE_ECLOSED,    XPIPE_ECANCELED,
+        XPIPE_EMSGSIZE,     XPIPE_ERESET,  XPIPE_EPIPE,      XPIPE_EBADNAME,
+        XPIPE_ENAMETOOLONG, XPIPE_EREMOTE, XPIPE_EMODE,      XPIPE_ERUNDIR,
+        XPIPE_ENOTSOCK,     XPIPE_EPEER,   XPIPE_EBADHANDLE, XPIPE_EPROTO,
+        XPIPE_EAUTH,
     };
     char a[256], b[256];
     apr_size_t i, j;

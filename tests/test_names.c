@@ -4,6 +4,8 @@
  */
 #include "xtest.h"
 
+#include "xpipe_config.h"
+
 #include <string.h>
 
 static void names_cross(const char *lname, const char *cname)
@@ -175,6 +177,20 @@ static void test_remote_name(void)
     rv = xpipe_connect(&c, "\\\\localhost\\pipe\\xpipe-none", NULL, 200000,
                        xt_p);
     CU_ASSERT(rv == XPIPE_ENOPIPE);
+#elif defined(XPIPE__REMOTE_BACKEND)
+    /* The SMB client opens remote names (test_smbclient.c); a host that
+     * cannot exist (RFC 6761's .invalid) is no pipe, said at once. */
+    XT_OK(xpipe_name_resolve(&native, "\\\\Host1\\pipe\\Chat", xt_p));
+    CU_ASSERT_STRING_EQUAL(native, "\\\\Host1\\pipe\\chat");
+    rv = xpipe_connect(&c, "\\\\xpipe-none.invalid\\pipe\\chat", NULL, XT_LONG,
+                       xt_p);
+    XT_STATUS(rv, XPIPE_ENOPIPE);
+    {
+        xpipe_listener_t *l = NULL;
+
+        XT_STATUS(xpipe_listen(&l, "\\\\host\\pipe\\chat", NULL, xt_p),
+                  XPIPE_EREMOTE);
+    }
 #else
     XT_STATUS(xpipe_name_resolve(&native, "\\\\host\\pipe\\chat", xt_p),
               XPIPE_EREMOTE);
