@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------------ */
@@ -494,7 +495,8 @@ static void test_attributes_and_unsupported(void)
 typedef struct e2e_t {
     xpipe_listener_t *l;
     xpipe_mode_e mode;
-    int op; /* 0 echo, 1 big (all in, checksum, then all back), 2 hold */
+    int op; /* 0 echo, 1 big (all in, checksum, then all back), 2 hold,
+               3 close when the client has written a byte */
     apr_size_t size;
     apr_uint64_t sum;
     apr_status_t rv;
@@ -533,6 +535,8 @@ static apr_status_t e2e_server(void *arg)
         xpipe_timeout_set(ch, XT_LONG * 3);
         if (j->op == 0)
             j->rv = xt_echo(ch, &j->count);
+        else if (j->op == 3)
+            j->rv = e2e_await_ack(ch);
         else if (j->op == 1) {
             buf = malloc(j->size);
             j->rv = xpipe_read_full(ch, buf, j->size, &j->count);
@@ -1401,6 +1405,107 @@ static void test_fake_ipv6(void)
     }
 }
 
+/* The server closes: the client reads the end of the stream, and a
+ * write after it is XPIPE_EPIPE, as on the local transports. */
+static void test_e2e_server_close_eof_then_epipe(void)
+{
+    e2e_t j = { 0 };
+    xpipe_t *ch;
+    apr_thread_t *t = e2e_start(&j, XPIPE_MODE_BYTE, 3, &ch);
+    char buf[8];
+    apr_size_t n = sizeof(buf);
+
+    if (t == NULL)
+        return;
+    XT_OK(xpipe_write_full(ch, "k", 1, NULL));
+    XT_STATUS(xpipe_read(ch, buf, &n), APR_EOF);
+    XT_OK(xt_join(t)); /* the server's close is done */
+    n = 1;
+    XT_STATUS(xpipe_write(ch, "x", &n), XPIPE_EPIPE);
+    XT_OK(xpipe_close(ch));
+    XT_OK(xpipe_listener_close(j.l));
+}
+
+/* Nobody serves the name: at once XPIPE_ENOPIPE; asked to wait, the
+ * client tries again until its deadline. */
+static void test_no_pipe_and_wait_for_server(void)
+{
+    const char *port = rig_port();
+    xpipe_attr_t *a;
+    xpipe_t *ch = NULL;
+    apr_time_t t0;
+
+    if (port == NULL)
+        return;
+    a = rig_attr(XPIPE_MODE_BYTE, port);
+    XT_STATUS(smb_open(&ch, "xpipe-nobody", a), XPIPE_ENOPIPE);
+    XT_OK(xpipe_attr_wait_for_server_set(a, 1));
+    t0 = apr_time_now();
+    XT_STATUS(xpipe_connect(&ch, "\\\\127.0.0.1\\pipe\\xpipe-nobody", a,
+                            400 * 1000, xt_p),
+              APR_TIMEUP);
+    CU_ASSERT(apr_time_now() - t0 >= 400 * 1000);
+    CU_ASSERT(apr_time_now() - t0 < 5 * APR_USEC_PER_SEC);
+    CU_ASSERT_PTR_NULL(ch);
+}
+
+/* The tool: `xpipe connect` to srvsvc with the bind on stdin gets the
+ * bind_ack on stdout (exit 0); a wrong password exits 1 with one line.
+ * (--linger: a remote pipe has no half close, so after stdin's end the
+ * tool waits this long for the answer; srvsvc's first may take a
+ * second, while smbd starts samba-dcerpcd.) */
+static void test_tool_connect_srvsvc(void)
+{
+    const char *port = rig_port();
+    const char *in = apr_psprintf(xt_p, "/tmp/xt-bind-%ld", (long)xt_pid());
+    const char *cmd;
+    unsigned char out[256];
+    char line[512] = "";
+    size_t n;
+    FILE *fp;
+    int rc;
+
+    if (port == NULL)
+        return;
+    fp = fopen(in, "wb");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+    CU_ASSERT_EQUAL(fwrite(rpc_bind, 1, sizeof(rpc_bind), fp),
+                    sizeof(rpc_bind));
+    fclose(fp);
+    setenv("XT_TOOL_PW", getenv("XT_SMB_PASS"), 1);
+    cmd = apr_psprintf(
+        xt_p,
+        "%s connect --timeout 20 --linger 3 --smb-port %s --smb-user "
+        "'%s\\%s' --smb-password-env XT_TOOL_PW "
+        "'\\\\127.0.0.1\\pipe\\srvsvc' < %s",
+        xt_tool_path(), port, getenv("XT_SMB_DOMAIN"), getenv("XT_SMB_USER"),
+        in);
+    fp = popen(cmd, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+    n = fread(out, 1, sizeof(out), fp);
+    rc = pclose(fp);
+    CU_ASSERT_EQUAL(rc, 0);
+    /* A bind_ack (type 12) for call 1. */
+    if (!(n >= 16 && out[0] == 5 && out[2] == 12 && out[12] == 1)) {
+        printf("\n  %s: %lu bytes, exit %d", cmd, (unsigned long)n, rc);
+        CU_FAIL("a bind_ack for call 1 came back");
+    }
+    /* The wrong password: exit status 1 and the reason. */
+    setenv("XT_TOOL_PW", "not-the-password", 1);
+    fp = popen(apr_pstrcat(xt_p, cmd, " 2>&1", NULL), "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+    if (fgets(line, sizeof(line), fp) == NULL)
+        line[0] = '\0';
+    rc = pclose(fp);
+    CU_ASSERT(WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
+    if (strstr(line, "LOGON_FAILURE") == NULL) {
+        printf("\n  \"%s\" does not say LOGON_FAILURE", line);
+        CU_FAIL("the tool says why");
+    }
+    unsetenv("XT_TOOL_PW");
+    unlink(in);
+}
+
 CU_TestInfo xt_smbclient_tests[] = {
     { "wire: parsers refuse truncated and lying replies",
       test_wire_parsers_refuse_lies },
@@ -1429,6 +1534,12 @@ CU_TestInfo xt_smbclient_tests[] = {
       test_e2e_interrupt_and_close_from_another_thread },
     { "smbd -> exported listener: concurrent read and write, 4 MiB each way",
       test_e2e_concurrent_read_write },
+    { "smbd -> exported listener: the server closes: EOF, then EPIPE",
+      test_e2e_server_close_eof_then_epipe },
+    { "smbd: no such pipe at once; waiting for it, to the deadline",
+      test_no_pipe_and_wait_for_server },
+    { "the tool: xpipe connect to srvsvc; a wrong password exits 1",
+      test_tool_connect_srvsvc },
     { "server matrix: max protocol, strict, encryption, each algorithm",
       test_server_matrix },
     { "fake server: a message continued by STATUS_BUFFER_OVERFLOW, an "
