@@ -444,6 +444,8 @@ static int fake_serve_one(fake_t *f, uint8_t *q, size_t len)
     case SMB2_CREATE: {
         uint8_t b[89] = { 0 };
 
+        if (f->script == FAKE_BUSY && ++f->seen.creates < 3)
+            return fake_error(f, q, 0xC00000AC /* PIPE_NOT_AVAILABLE */, 0);
         smb2_put16(b, 89);
         smb2_put32(b + 4, 1); /* FILE_OPENED */
         memcpy(b + 64, "fake-file-id-001", 16);
@@ -469,31 +471,48 @@ static int fake_serve_one(fake_t *f, uint8_t *q, size_t len)
     }
 }
 
+/* A new connection: nothing of the last one's session is kept. */
+static void fake_reset(fake_t *f)
+{
+    OM_uint32 min;
+
+    if (f->ctx != GSS_C_NO_CONTEXT)
+        gss_delete_sec_context(&min, &f->ctx, GSS_C_NO_BUFFER);
+    smb2_keys_wipe(&f->keys);
+    f->keyed = f->holding = f->silent = 0;
+}
+
 static void *fake_main(void *arg)
 {
     fake_t *f = arg;
     uint8_t *q;
     size_t len;
+    int conns = 0;
 
-    if (!fake_wait(f, f->lfd)) {
+    /* One connection after another, until told to stop. */
+    while (fake_wait(f, f->lfd)) {
+        if (f->cfd >= 0)
+            close(f->cfd);
+        f->cfd = accept(f->lfd, NULL, NULL);
+        if (f->cfd < 0) {
+            fake_fail(f, "accept failed");
+            return NULL;
+        }
+        conns++;
+        fake_reset(f);
+        while (fake_take(f, &q, &len) == 0) {
+            int rc = fake_serve_one(f, q, len);
+
+            free(q);
+            if (rc != 0)
+                break;
+            if (f->script == FAKE_TRUNCATED && f->seen.reads > 0)
+                break; /* and close, in the middle of that reply */
+        }
+        shutdown(f->cfd, SHUT_RDWR);
+    }
+    if (conns == 0)
         fake_fail(f, "no client came");
-        return NULL;
-    }
-    f->cfd = accept(f->lfd, NULL, NULL);
-    if (f->cfd < 0) {
-        fake_fail(f, "accept failed");
-        return NULL;
-    }
-    while (fake_take(f, &q, &len) == 0) {
-        int rc = fake_serve_one(f, q, len);
-
-        free(q);
-        if (rc != 0)
-            break;
-        if (f->script == FAKE_TRUNCATED && f->seen.reads > 0)
-            break; /* and close, in the middle of that reply */
-    }
-    shutdown(f->cfd, SHUT_RDWR);
     return NULL;
 }
 

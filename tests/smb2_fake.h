@@ -6,7 +6,8 @@
  * authenticates for real (SPNEGO with NTLM through gss-ntlmssp as the
  * acceptor, the user from an NTLM_USER_FILE) and signs its replies with
  * the session's key, so the client sees a server it trusts until the
- * script says otherwise. One connection, served by one thread.
+ * script says otherwise. One thread serves one connection after
+ * another.
  */
 #ifndef XT_SMB2_FAKE_H
 #define XT_SMB2_FAKE_H
@@ -26,15 +27,17 @@ typedef enum {
     FAKE_STARVE,    /* the session setup grants no credit */
     FAKE_SILENT,    /* the first READ is never answered (nor anything
                       after it) */
-    FAKE_EXPIRE     /* the first READ and the first WRITE are answered
+    FAKE_EXPIRE,    /* the first READ and the first WRITE are answered
                       STATUS_NETWORK_SESSION_EXPIRED; re-authenticated,
                       the READ gets "fresh" */
+    FAKE_BUSY       /* the first two CREATEs (each on a connection of its
+                      own) are answered STATUS_PIPE_NOT_AVAILABLE */
 } fake_script_e;
 
 /* What the server saw, for the tests to check. */
 typedef struct fake_seen_t {
     int sessions; /* SESSION_SETUPs completed (re-authentications too) */
-    int reads, writes, cancels, closes;
+    int reads, writes, cancels, closes, creates;
     char wrote[64];  /* the first bytes the client wrote */
     char error[256]; /* the server's own failure, if any */
 } fake_seen_t;

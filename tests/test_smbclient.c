@@ -1502,8 +1502,26 @@ static void test_tool_connect_srvsvc(void)
         printf("\n  \"%s\" does not say LOGON_FAILURE", line);
         CU_FAIL("the tool says why");
     }
+    CU_ASSERT(strstr(line, "not-the-password") == NULL); /* never shown */
     unsetenv("XT_TOOL_PW");
     unlink(in);
+}
+
+/* All instances busy (STATUS_PIPE_NOT_AVAILABLE): connect tries again
+ * until the deadline, as for a local pipe whose instances are taken. */
+static void test_fake_busy_retried(void)
+{
+    fake_t *f;
+    xpipe_t *ch = fake_open(&f, FAKE_BUSY, XPIPE_MODE_BYTE, APR_SUCCESS);
+    fake_seen_t seen;
+
+    if (f == NULL)
+        return;
+    if (ch != NULL)
+        XT_OK(xpipe_close(ch));
+    fake_done(f, &seen);
+    CU_ASSERT_EQUAL(seen.creates, 3);
+    CU_ASSERT_EQUAL(seen.sessions, 3); /* a connection per try */
 }
 
 CU_TestInfo xt_smbclient_tests[] = {
@@ -1558,6 +1576,8 @@ CU_TestInfo xt_smbclient_tests[] = {
       test_fake_credit_starvation },
     { "fake server: a server that stops answering", test_fake_silent_server },
     { "IPv6: ::1, and Windows' 0--1.ipv6-literal.net", test_fake_ipv6 },
+    { "fake server: a busy pipe is tried again until it opens",
+      test_fake_busy_retried },
     { "fake server: session expiry: authenticated again, nothing lost",
       test_fake_session_expiry_reauthenticates },
     { "Kerberos: a private KDC's ticket, SPNEGO, signed; expiry renewed "
