@@ -23,7 +23,10 @@
 #include <apr_thread_cond.h>
 #include <apr_thread_mutex.h>
 #include <apr_thread_proc.h>
+#include <dlfcn.h>
 #include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1524,6 +1527,58 @@ static void test_fake_busy_retried(void)
     CU_ASSERT_EQUAL(seen.sessions, 3); /* a connection per try */
 }
 
+/* A resolver that never answers: getaddrinfo is interposed here (the
+ * library is linked into this program), and for one name it waits until
+ * the test lets it go. Every other name goes to the C library's. */
+static pthread_mutex_t slow_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t slow_cv = PTHREAD_COND_INITIALIZER;
+static int slow_release;
+static pthread_once_t real_once = PTHREAD_ONCE_INIT;
+static int (*real_getaddrinfo)(const char *, const char *,
+                               const struct addrinfo *, struct addrinfo **);
+
+static void real_find(void)
+{
+    *(void **)&real_getaddrinfo = dlsym(RTLD_NEXT, "getaddrinfo");
+}
+
+int getaddrinfo(const char *node, const char *service,
+                const struct addrinfo *hints, struct addrinfo **res)
+{
+    if (node && strcmp(node, "xpipe-slow.test") == 0
+        && !(hints && (hints->ai_flags & AI_NUMERICHOST))) {
+        pthread_mutex_lock(&slow_mu);
+        while (!slow_release)
+            pthread_cond_wait(&slow_cv, &slow_mu);
+        pthread_mutex_unlock(&slow_mu);
+        return EAI_NONAME;
+    }
+    pthread_once(&real_once, real_find);
+    return real_getaddrinfo ? real_getaddrinfo(node, service, hints, res)
+                            : EAI_SYSTEM;
+}
+
+static void test_resolver_that_never_answers(void)
+{
+    xpipe_attr_t *a = xt_attr(XPIPE_MODE_BYTE);
+    xpipe_t *ch = NULL;
+    apr_time_t t0 = apr_time_now();
+
+    XT_OK(xpipe_attr_smb_credentials_set(a, "u", "D", "p"));
+    XT_STATUS(
+        xpipe_connect(&ch, "\\\\xpipe-slow.test\\pipe\\x", a, 300 * 1000, xt_p),
+        APR_TIMEUP);
+    CU_ASSERT(apr_time_now() - t0 >= 300 * 1000);
+    CU_ASSERT(apr_time_now() - t0 < 3 * APR_USEC_PER_SEC);
+    CU_ASSERT(strstr(xpipe_error_detail(), "resolving") != NULL);
+    CU_ASSERT_PTR_NULL(ch);
+    /* The resolver's thread, left to finish alone, may now. */
+    pthread_mutex_lock(&slow_mu);
+    slow_release = 1;
+    pthread_cond_broadcast(&slow_cv);
+    pthread_mutex_unlock(&slow_mu);
+}
+
 CU_TestInfo xt_smbclient_tests[] = {
     { "wire: parsers refuse truncated and lying replies",
       test_wire_parsers_refuse_lies },
@@ -1535,6 +1590,8 @@ CU_TestInfo xt_smbclient_tests[] = {
       test_attributes_and_unsupported },
     { "no server, and a server that never answers (deadline)",
       test_no_server_and_silent_server },
+    { "a resolver that never answers: the deadline holds",
+      test_resolver_that_never_answers },
     { "smbd: srvsvc answers a DCE/RPC bind (3.1.1, signed, NTLM)",
       test_srvsvc_bind },
     { "smbd: each dialect 2.0.2..3.1.1, signed; 3.x encrypted on request",
