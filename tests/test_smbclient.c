@@ -1486,6 +1486,8 @@ static void test_tool_connect_srvsvc(void)
     fp = popen(cmd, "r");
     CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
     n = fread(out, 1, sizeof(out), fp);
+    while (fgetc(fp) != EOF) /* all of it, or it dies of SIGPIPE */
+        ;
     rc = pclose(fp);
     CU_ASSERT_EQUAL(rc, 0);
     /* A bind_ack (type 12) for call 1. */
@@ -1499,8 +1501,19 @@ static void test_tool_connect_srvsvc(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
     if (fgets(line, sizeof(line), fp) == NULL)
         line[0] = '\0';
+    {
+        /* All it says (a sanitizer may add its own lines): else it
+         * dies of SIGPIPE. */
+        char rest[512];
+
+        while (fgets(rest, sizeof(rest), fp) != NULL)
+            ;
+    }
     rc = pclose(fp);
-    CU_ASSERT(WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
+    if (!(WIFEXITED(rc) && WEXITSTATUS(rc) == 1)) {
+        printf("\n  wait status %d: %s", rc, line);
+        CU_FAIL("exit status 1");
+    }
     if (strstr(line, "LOGON_FAILURE") == NULL) {
         printf("\n  \"%s\" does not say LOGON_FAILURE", line);
         CU_FAIL("the tool says why");
