@@ -78,7 +78,12 @@ apr_status_t xpipe__unix_resolve(const char **native, xpipe__name_t *name,
     const char *path;
 
     switch (name->kind) {
-    case XPIPE__NAME_REMOTE: return XPIPE_EREMOTE;
+    case XPIPE__NAME_REMOTE:
+        return xpipe__fail(XPIPE_EREMOTE,
+                           "%s: a Unix socket has no host; remote names go "
+                           "to the SMB client, which this build lacks "
+                           "(meson option smb_client)",
+                           name->host ? name->host : "remote name");
     case XPIPE__NAME_PATH: path = name->name; break;
     default:
         /* The one geteuid of a connect: dial checks against it. */
