@@ -300,6 +300,7 @@ static int fake_session_setup(fake_t *f, const uint8_t *q, size_t len)
     smb2_put16(b + 6, (uint16_t)out.length);
     memcpy(b + 8, out.value, out.length);
     rc = fake_reply(f, q, &r, b, 8 + (out.length ? out.length : 1));
+    f->seen.setup_answered = apr_time_now();
     gss_release_buffer(&min, &out);
     free(b);
     return rc;

@@ -38,8 +38,9 @@ typedef enum {
 typedef struct fake_seen_t {
     int sessions; /* SESSION_SETUPs completed (re-authentications too) */
     int reads, writes, cancels, closes, creates;
-    char wrote[64];  /* the first bytes the client wrote */
-    char error[256]; /* the server's own failure, if any */
+    apr_time_t setup_answered; /* when a SESSION_SETUP was last answered */
+    char wrote[64];            /* the first bytes the client wrote */
+    char error[256];           /* the server's own failure, if any */
 } fake_seen_t;
 
 typedef struct fake_t fake_t;
