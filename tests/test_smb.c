@@ -633,16 +633,7 @@ static void test_handshake_malformed(void)
 /* The rig's np directory, or NULL after marking the case skipped. */
 static const char *rig_np(void)
 {
-    const char *np = getenv("XT_SMB_NPDIR"), *why = getenv("XT_SMB_SKIP");
-
-    if (np && *np && getenv("XT_SRCDIR"))
-        return np;
-    xt_skip(apr_psprintf(xt_p, "no smbd rig: %s",
-                         why && *why
-                             ? why
-                             : "XT_SMB_* not set (./run tests starts one with "
-                               "build-aux/smbd-rig.sh)"));
-    return NULL;
+    return xt_smb_rig("XT_SMB_NPDIR");
 }
 
 /* Run tests/smb_client.py with args (NULL-terminated, at most 9) to its

@@ -330,6 +330,20 @@ int xt_child_wait(apr_proc_t *proc, apr_interval_time_t timeout)
     return -1;
 }
 
+const char *xt_smb_rig(const char *var)
+{
+    const char *v = getenv(var), *why = getenv("XT_SMB_SKIP");
+
+    if (v && *v && getenv("XT_SMB_PASS") && getenv("XT_SRCDIR"))
+        return v;
+    xt_skip(apr_psprintf(xt_p, "no smbd rig: %s",
+                         why && *why
+                             ? why
+                             : "XT_SMB_* not set (./run tests starts one with "
+                               "build-aux/smbd-rig.sh)"));
+    return NULL;
+}
+
 const char *xt_tool_path(void)
 {
 #ifdef _WIN32

@@ -126,6 +126,10 @@ int xt_child_wait(apr_proc_t *proc, apr_interval_time_t timeout);
 void xt_child_kill(apr_proc_t *proc);
 /* The xpipe tool, beside the tests in the build tree (tests/../tools/). */
 const char *xt_tool_path(void);
+/* The private smbd of ./run tests (build-aux/smbd-rig.sh): the value of
+ * its variable var (XT_SMB_PORT, XT_SMB_NPDIR, ...), or NULL after
+ * marking the case skipped, saying why. */
+const char *xt_smb_rig(const char *var);
 /* main() keeps argv[0] here. */
 extern const char *xt_self;
 /* Child roles: a suite that starts this program as "--child ROLE A1 A2"
