@@ -702,6 +702,51 @@ static void test_e2e_messages(void)
     CU_ASSERT_EQUAL(j.count, 5);
 }
 
+/* Message mode, 16 MiB each way: 256 messages of 65,535 bytes (Samba's
+ * largest), each with its own pattern, echoed whole and in order, the
+ * whole checksummed on both sides. Two in flight at once, so the pipe
+ * holds messages queued while others cross. */
+static void test_e2e_messages_16mib(void)
+{
+    enum { COUNT = 256, SIZE = XPIPE_SMB_MESSAGE_MAX };
+    e2e_t j = { 0 };
+    xpipe_t *ch;
+    apr_thread_t *t = e2e_start(&j, XPIPE_MODE_MESSAGE, 0, &ch);
+    unsigned char *out = malloc(SIZE), *in = malloc(SIZE);
+    apr_uint64_t sent = XT_FNV_INIT, got = XT_FNV_INIT;
+    int i, count = getenv("XT_LIGHT") ? COUNT / 8 : COUNT, ok = 1;
+
+    if (t == NULL) {
+        free(out);
+        free(in);
+        return;
+    }
+    xpipe_timeout_set(ch, XT_LONG * 3);
+    for (i = 0; i <= count; i++) {
+        apr_size_t n = SIZE;
+
+        if (i < count) {
+            xt_fill(out, SIZE, 0, (unsigned int)i + 11);
+            sent = xt_fnv(sent, out, SIZE);
+            if (!XT_STATUS(xpipe_send(ch, out, SIZE), APR_SUCCESS))
+                break;
+        }
+        if (i == 0)
+            continue; /* the second goes out before the first comes back */
+        if (!XT_STATUS(xpipe_recv(ch, in, &n), APR_SUCCESS))
+            break;
+        got = xt_fnv(got, in, n);
+        xt_fill(out, SIZE, 0, (unsigned int)(i - 1) + 11);
+        ok &= n == SIZE && memcmp(in, out, SIZE) == 0;
+    }
+    CU_ASSERT(ok);
+    CU_ASSERT(i == count + 1 && got == sent);
+    free(out);
+    free(in);
+    e2e_finish(&j, t, ch);
+    CU_ASSERT_EQUAL(j.count, (apr_size_t)count);
+}
+
 /* A read blocked on an empty pipe (its READ pending at smbd) is woken by
  * an interrupt; what the server writes later is read next, not lost. */
 static void test_e2e_interrupt_keeps_data(void)
@@ -1627,6 +1672,8 @@ CU_TestInfo xt_smbclient_tests[] = {
       test_e2e_big_checksummed },
     { "smbd -> exported listener: messages 1..65535, EMSGSIZE keeps them",
       test_e2e_messages },
+    { "smbd -> exported listener: messages, 16 MiB checksummed both ways",
+      test_e2e_messages_16mib },
     { "smbd -> exported listener: an interrupted read loses nothing",
       test_e2e_interrupt_keeps_data },
     { "smbd -> exported listener: interrupt and close from another thread",
