@@ -1335,6 +1335,10 @@ static void test_kerberos_through_a_private_kdc(void)
     size_t i;
     int rc;
 
+    if (getenv("XT_SRCDIR") == NULL) {
+        xt_skip("XT_SRCDIR is not set (meson sets it): no build-aux/");
+        return;
+    }
     rc = system(apr_psprintf(xt_p,
                              "%s/build-aux/kdc-rig.sh start %s >/dev/null 2>&1",
                              getenv("XT_SRCDIR"), dir));
