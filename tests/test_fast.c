@@ -577,7 +577,7 @@ static void test_interrupt_and_close_wake_the_ring(void)
     if (ft_skip_unless_rings())
         return;
     for (which = 0; which < 2; which++) {
-        xt_recv_job_t b = { NULL, APR_SUCCESS, 0 };
+        xt_recv_job_t b = { NULL, APR_SUCCESS, 0, 0 };
         apr_time_t until = apr_time_now() + XT_LONG, t0;
         apr_thread_t *t;
         xpipe_t *c, *s;
@@ -992,7 +992,7 @@ static void test_wakeups_never_or_always(void)
     spy_install();
     spy_drop_wakes = 1;
     {
-        xt_recv_job_t b = { s, APR_SUCCESS, 0 };
+        xt_recv_job_t b = { s, APR_SUCCESS, 0, 0 };
         apr_time_t until = apr_time_now() + XT_LONG;
         t = xt_thread(xt_recv_job, &b);
         while (spy_waits == 0 && apr_time_now() < until)

@@ -786,23 +786,6 @@ static void test_e2e_interrupt_keeps_data(void)
     e2e_finish(&j, t, ch);
 }
 
-typedef struct blocked_t {
-    xpipe_t *ch;
-    apr_status_t rv;
-    apr_time_t returned;
-} blocked_t;
-
-static apr_status_t blocked_read(void *arg)
-{
-    blocked_t *b = arg;
-    char buf[16];
-    apr_size_t n = sizeof(buf);
-
-    b->rv = xpipe_read(b->ch, buf, &n);
-    b->returned = apr_time_now();
-    return APR_SUCCESS;
-}
-
 /* Interrupt and close from another thread reach a read blocked on a READ
  * that smbd will never answer. */
 static void test_e2e_interrupt_and_close_from_another_thread(void)
@@ -810,12 +793,13 @@ static void test_e2e_interrupt_and_close_from_another_thread(void)
     e2e_t j = { 0 };
     xpipe_t *ch;
     apr_thread_t *t = e2e_start(&j, XPIPE_MODE_BYTE, 2, &ch), *r;
-    blocked_t b = { 0 };
+    xt_recv_job_t b = { 0 };
     apr_time_t t0;
 
     if (t == NULL)
         return;
     b.ch = ch;
+    b.bytes = 1;
     /* A READ pending at smbd first: a read cut by its deadline leaves it
      * in flight, so the reader below waits on it (or, should the
      * interrupt come first, finds it latched: the same status). */
@@ -826,7 +810,7 @@ static void test_e2e_interrupt_and_close_from_another_thread(void)
         XT_STATUS(xpipe_read(ch, &c, &n), APR_TIMEUP);
     }
     xpipe_timeout_set(ch, XT_LONG);
-    r = xt_thread(blocked_read, &b);
+    r = xt_thread(xt_recv_job, &b);
     t0 = apr_time_now();
     XT_OK(xpipe_interrupt(ch));
     XT_OK(xt_join(r));
@@ -834,7 +818,7 @@ static void test_e2e_interrupt_and_close_from_another_thread(void)
     CU_ASSERT(b.returned - t0 < APR_USEC_PER_SEC);
     /* Again, now ended by a close. */
     b.returned = 0;
-    r = xt_thread(blocked_read, &b);
+    r = xt_thread(xt_recv_job, &b);
     t0 = apr_time_now();
     XT_OK(xpipe_close(ch));
     XT_OK(xt_join(r));

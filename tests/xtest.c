@@ -263,7 +263,7 @@ apr_status_t xt_recv_job(void *arg)
     char buf[16];
     apr_size_t n = sizeof(buf);
 
-    j->rv = xpipe_recv(j->ch, buf, &n);
+    j->rv = j->bytes ? xpipe_read(j->ch, buf, &n) : xpipe_recv(j->ch, buf, &n);
     j->returned = apr_time_now();
     return APR_SUCCESS;
 }

@@ -101,12 +101,14 @@ typedef struct xt_stream_t {
 apr_status_t xt_stream_write(void *arg);
 apr_status_t xt_stream_read(void *arg);
 
-/* One xpipe_recv in a thread of its own (a call to interrupt or close
- * from this one): its status, and when it returned. */
+/* One xpipe_recv (xpipe_read when bytes) in a thread of its own (a call
+ * to interrupt or close from this one): its status, and when it
+ * returned. */
 typedef struct xt_recv_job_t {
     xpipe_t *ch;
     apr_status_t rv;
     apr_time_t returned;
+    int bytes;
 } xt_recv_job_t;
 apr_status_t xt_recv_job(void *arg);
 
