@@ -24,6 +24,35 @@ LINE = re.compile(r"XPIPE-RESULT backend=(\S+) suite=(\S+) passed=(\d+) "
                   r"failed=(\d+) skipped=(\d+)")
 
 
+CASE = re.compile(r"^\s*Test: (.*?) \.\.\.(.*)$")
+
+
+def failed_cases(out):
+    """(case, first failed assertion) for each CUnit case that failed, from
+    the basic runner's output: "Test: NAME ...passed", or "Test: NAME ..."
+    followed by the assertions that failed and a line "FAILED"."""
+    found, name, first = [], None, None
+    for ln in out.splitlines():
+        m = CASE.match(ln)
+        if m:
+            name, first = m.group(1), None
+            if m.group(2).startswith("FAILED"):
+                found.append((name, None))
+                name = None
+            elif m.group(2).rstrip().endswith("passed"):
+                name = None
+            continue
+        if name is None:
+            continue
+        s = ln.strip()
+        if s.startswith("FAILED"):
+            found.append((name, first))
+            name = None
+        elif first is None and s and not s.startswith("SKIP"):
+            first = s
+    return found
+
+
 def count_test(t, notes):
     """Counts (passed, failed, skipped) of one meson test record."""
     out = t.get("stdout") or ""
@@ -32,6 +61,9 @@ def count_test(t, notes):
     ok = result in ("OK", "EXPECTEDFAIL")
     for sk in re.findall(r"^\s*SKIP (.*)$", out, re.M):
         notes.append(f"{t['name']}: skipped {sk.strip()}")
+    for case, first in failed_cases(out):
+        notes.append(f"{t['name']}: FAILED {case}"
+                     + (f": {first[:200]}" if first else ""))
     if m:
         p, fl, s = (int(x) for x in m.group(3, 4, 5))
         if not ok and result != "SKIP" and fl == 0:

@@ -18,16 +18,6 @@
 #include <windows.h>
 #endif
 
-/* ThreadSanitizer's build (gcc says so with __SANITIZE_THREAD__, clang
- * with __has_feature). */
-#if defined(__SANITIZE_THREAD__)
-#define REL_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define REL_TSAN 1
-#endif
-#endif
-
 /* Which counts: 0 full (native), 1 reduced (Windows: every call goes
  * through Wine's server; ThreadSanitizer: every memory access is checked,
  * and 128 threads on two CPUs at full scale starve the accepting thread
@@ -37,7 +27,7 @@ static int rel_scale(void)
 {
     if (getenv("XT_LIGHT"))
         return 2;
-#if defined(_WIN32) || defined(REL_TSAN)
+#if defined(_WIN32) || defined(XT_TSAN)
     return 1;
 #else
     return 0;

@@ -42,6 +42,24 @@ int xt_fast_forced(void);
 /* Deadline used by helpers for calls that should succeed. */
 #define XT_LONG (10 * APR_USEC_PER_SEC)
 
+/* Sanitizer builds (gcc says so with __SANITIZE_THREAD__ and
+ * __SANITIZE_ADDRESS__, clang with __has_feature): cases that measure
+ * scale run smaller there, saying so. */
+#if defined(__SANITIZE_THREAD__)
+#define XT_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define XT_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define XT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define XT_ASAN 1
+#endif
+#endif
+
 #define XT_OK(expr) CU_ASSERT_EQUAL_FATAL((expr), APR_SUCCESS)
 /* Assert a status, printing both names on a mismatch. */
 #define XT_STATUS(expr, want)                                                  \
