@@ -877,7 +877,9 @@ static apr_status_t ps_adder(void *arg)
 
     for (i = 0; i < a->count && rv == APR_SUCCESS; i++) {
         xpipe_t *ch;
-        rv = xpipe_accept(&ch, a->l, XT_LONG, xt_p);
+        /* A private pool: xt_p is the main thread's (APR pools are not
+         * shared between threads); xpipe_close frees it. */
+        rv = xpipe_accept(&ch, a->l, XT_LONG, NULL);
         if (rv == APR_SUCCESS) {
             xpipe_pollfd_t d;
             memset(&d, 0, sizeof(d));
@@ -893,6 +895,7 @@ static apr_status_t ps_adder(void *arg)
 
 typedef struct ps_talker_t {
     const char *name;
+    const xpipe_attr_t *attr; /* made by the main thread: xt_p is its */
     int id, msgs;
     int ok;
     apr_status_t rv;
@@ -903,7 +906,7 @@ static apr_status_t ps_talker(void *arg)
     ps_talker_t *t = arg;
     xpipe_t *c;
     apr_status_t rv =
-        xpipe_connect(&c, t->name, xt_attr(XPIPE_MODE_MESSAGE), XT_LONG, NULL);
+        xpipe_connect(&c, t->name, t->attr, XT_LONG, NULL);
     int i;
 
     if (rv != APR_SUCCESS)
@@ -943,6 +946,7 @@ static void test_poll_churn(void)
     at = xt_thread(ps_adder, &ad);
     for (i = 0; i < PS_CHURN; i++) {
         tk[i].name = name;
+        tk[i].attr = a;
         tk[i].id = i + 1;
         tk[i].msgs = PS_CHURN_MSGS;
         tk[i].ok = 0;

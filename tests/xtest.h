@@ -130,7 +130,11 @@ typedef struct xt_recv_job_t {
 } xt_recv_job_t;
 apr_status_t xt_recv_job(void *arg);
 
-/* Attribute set in xt_p for a mode. */
+/* Attribute set in xt_p for a mode. xt_p, and every helper that
+ * allocates from it (xt_attr, xt_name, xt_pair...), belongs to the main
+ * thread: APR pools are not thread-safe, so a test's threads get what
+ * they need from it before they start, and objects they make go in
+ * private pools (NULL). */
 xpipe_attr_t *xt_attr(xpipe_mode_e mode);
 
 /* Open descriptors (POSIX) or handles (Windows: probed one by one, since
