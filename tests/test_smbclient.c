@@ -900,6 +900,22 @@ static const matrix_t matrix[] = {
       APR_SUCCESS },
 };
 
+/* Cases that start smbds of their own run once per build, in its plain
+ * leg (the fast path and the message framing are the local transports';
+ * the SMB client is the same code there): 0, skipped, elsewhere. */
+static int rig_plain_leg(const char *what)
+{
+    if (getenv("XPIPE_FAST_PATH") || XPIPE_UNIX_FRAMED) {
+        xt_skip(apr_psprintf(xt_p,
+                             "%s runs in the plain legs (native, ASan, TSan, "
+                             "valgrind): nothing of the SMB client differs "
+                             "here",
+                             what));
+        return 0;
+    }
+    return 1;
+}
+
 /* Start a private smbd with conf's lines: its port, or NULL (skipped). */
 static const char *rig_start_with(const char *dir, const char *conf)
 {
@@ -981,14 +997,9 @@ static void test_server_matrix(void)
 
     if (rig_port() == NULL)
         return;
-    /* Eighteen smbd starts: once per build, in its plain leg (the fast
-     * path and the message framing are the local transports'; the SMB
-     * client is the same code there). */
-    if (getenv("XPIPE_FAST_PATH") || XPIPE_UNIX_FRAMED) {
-        xt_skip("the server matrix runs in the plain legs (native, ASan, "
-                "TSan, valgrind): nothing of the SMB client differs here");
+    /* Eighteen smbd starts. */
+    if (!rig_plain_leg("the server matrix"))
         return;
-    }
     for (i = 0; i < sizeof(matrix) / sizeof(matrix[0]); i++) {
         const matrix_t *m = &matrix[i];
         const char *dir = apr_psprintf(xt_p, "/tmp/xt-smbc-%ld-%lu", xt_pid(),
@@ -1056,6 +1067,79 @@ static void test_server_matrix(void)
         xpipe_listener_close(j.l);
     }
     rig_stop(dirs);
+}
+
+/* The server vanishes: a private smbd killed (every process of its rig,
+ * the one serving this connection among them) under a blocked read. The
+ * read ends at once with XPIPE_ERESET and its cause; a write after it
+ * says the same; close still works. */
+static void test_smbd_killed_resets(void)
+{
+    const char *dir, *port, *np = NULL, *name;
+    xpipe_attr_t *a, *la;
+    xpipe_t *ch = NULL;
+    xt_recv_job_t r = { 0 };
+    e2e_t j = { 0 };
+    apr_thread_t *t, *rt;
+    char back[8];
+    apr_size_t n = sizeof(back);
+    apr_time_t t0;
+    int rc;
+
+    if (rig_port() == NULL || !rig_plain_leg("a private smbd killed"))
+        return;
+    if (access("/usr/bin/pkill", X_OK) != 0) {
+        xt_skip("pkill is not installed (procps; ./run deps installs it)");
+        return;
+    }
+    dir = apr_psprintf(xt_p, "/tmp/xt-smbc-%ld-kill", xt_pid());
+    if ((port = rig_start_with(dir, "")) == NULL) {
+        rig_stop(dir);
+        return;
+    }
+    name = xt_name();
+    a = matrix_attr(dir, port, &np);
+    la = xt_attr(XPIPE_MODE_BYTE);
+    XT_OK(xpipe_attr_mode_set(a, XPIPE_MODE_BYTE));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(np);
+    XT_OK(xpipe_attr_smb_export_set(la, 1, np));
+    XT_OK(xpipe_listen(&j.l, name, la, xt_p));
+    j.mode = XPIPE_MODE_BYTE;
+    t = xt_thread(e2e_server, &j);
+    if (XT_STATUS(xpipe_connect(&ch,
+                                apr_psprintf(xt_p, "\\\\127.0.0.1\\pipe\\%s",
+                                             name),
+                                a, XT_LONG * 3, xt_p),
+                  APR_SUCCESS)) {
+        XT_OK(xpipe_timeout_set(ch, XT_LONG));
+        XT_OK(xpipe_write_full(ch, "alive", 5, NULL));
+        XT_OK(xpipe_read_full(ch, back, 5, &n));
+        CU_ASSERT(n == 5 && memcmp(back, "alive", 5) == 0);
+        /* A read waits (asleep, or about to be) for what never comes. */
+        r.ch = ch;
+        r.bytes = 1;
+        t0 = apr_time_now();
+        rt = xt_thread(xt_recv_job, &r);
+        /* ("smb[.]conf": the shell running pkill must not match.) */
+        rc = system(apr_psprintf(
+            xt_p, "pkill -KILL -f 'configfile=%s/smb[.]conf'", dir));
+        CU_ASSERT_EQUAL(rc, 0);
+        XT_OK(xt_join(rt));
+        XT_STATUS(r.rv, XPIPE_ERESET);
+        /* Its deadline was 10 s away: the end of the connection ended it. */
+        CU_ASSERT(r.returned - t0 < XT_LONG / 2);
+        printf(" [read: %s]", xpipe_status_name(r.rv));
+        n = 1;
+        XT_STATUS(xpipe_write(ch, "x", &n), XPIPE_ERESET);
+        CU_ASSERT_PTR_NOT_NULL(xpipe_error_detail());
+        XT_OK(xpipe_close(ch));
+    }
+    else
+        xpipe_listener_close(j.l); /* its accept ends */
+    /* The exported listener's end: smbd's socket to it closed. */
+    xt_join(t);
+    xpipe_listener_close(j.l);
+    rig_stop(dir);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1709,6 +1793,9 @@ CU_TestInfo xt_smbclient_tests[] = {
       test_tool_connect_srvsvc },
     { "server matrix: max protocol, strict, encryption, each algorithm",
       test_server_matrix },
+    { "smbd killed under a blocked read: XPIPE_ERESET at once, then on "
+      "write",
+      test_smbd_killed_resets },
     { "fake server: a message continued by STATUS_BUFFER_OVERFLOW, an "
       "unasked oplock break",
       test_fake_overflow_continues_a_message },
