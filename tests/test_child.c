@@ -207,7 +207,7 @@ static void test_pair_messages(void)
 static void test_pair_interrupt_close(void)
 {
     xpipe_t *a = NULL, *b = NULL;
-    xt_recv_job_t j = {0};
+    xt_recv_job_t j = { 0 };
     apr_thread_t *t;
     apr_time_t t0;
 

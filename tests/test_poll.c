@@ -905,8 +905,7 @@ static apr_status_t ps_talker(void *arg)
 {
     ps_talker_t *t = arg;
     xpipe_t *c;
-    apr_status_t rv =
-        xpipe_connect(&c, t->name, t->attr, XT_LONG, NULL);
+    apr_status_t rv = xpipe_connect(&c, t->name, t->attr, XT_LONG, NULL);
     int i;
 
     if (rv != APR_SUCCESS)

@@ -1106,10 +1106,9 @@ static void test_smbd_killed_resets(void)
     XT_OK(xpipe_listen(&j.l, name, la, xt_p));
     j.mode = XPIPE_MODE_BYTE;
     t = xt_thread(e2e_server, &j);
-    if (XT_STATUS(xpipe_connect(&ch,
-                                apr_psprintf(xt_p, "\\\\127.0.0.1\\pipe\\%s",
-                                             name),
-                                a, XT_LONG * 3, xt_p),
+    if (XT_STATUS(xpipe_connect(
+                      &ch, apr_psprintf(xt_p, "\\\\127.0.0.1\\pipe\\%s", name),
+                      a, XT_LONG * 3, xt_p),
                   APR_SUCCESS)) {
         XT_OK(xpipe_timeout_set(ch, XT_LONG));
         XT_OK(xpipe_write_full(ch, "alive", 5, NULL));
