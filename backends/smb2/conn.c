@@ -9,6 +9,7 @@
 #include "auth.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -258,6 +259,13 @@ static apr_status_t tcp_connect(smb2_conn_t *c, const char *host, unsigned port,
             continue;
         }
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        /* Blocking from now on: the receiving thread sleeps in recv();
+         * requests are sent with MSG_DONTWAIT and wait in poll(). */
+        {
+            int fl = fcntl(fd, F_GETFL);
+            if (fl >= 0)
+                fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+        }
         c->fd = fd;
         if (ai->ai_family == AF_INET6)
             inet_ntop(AF_INET6,
@@ -337,13 +345,36 @@ static apr_status_t send_all(smb2_conn_t *c, struct iovec *iov, int n,
     return APR_SUCCESS;
 }
 
-/* Read exactly len bytes (the receiving thread; blocks until they come
- * or the connection ends). */
-static int recv_all(int fd, uint8_t *p, size_t len)
+/* The receiving thread's buffer: one recv takes whatever has come, up to
+ * this (a small reply whole, header and all, and often the next one). */
+#define SMB2_RXBUF 16384
+
+/* Take exactly len bytes (the receiving thread; blocks until they come or
+ * the connection ends): first what the last recv brought, then a recv
+ * into the buffer, or straight into p for what is larger than it. The
+ * socket blocks once connected (requests go out with MSG_DONTWAIT), so a
+ * wait is the recv itself, and shutdown ends it. */
+static int rx_take(smb2_conn_t *c, uint8_t *p, size_t len)
 {
     while (len > 0) {
-        ssize_t r = recv(fd, p, len, 0);
+        ssize_t r;
 
+        if (c->rx_off < c->rx_len) {
+            size_t n =
+                c->rx_len - c->rx_off < len ? c->rx_len - c->rx_off : len;
+            memcpy(p, c->rxbuf + c->rx_off, n);
+            c->rx_off += n;
+            p += n;
+            len -= n;
+            continue;
+        }
+        if (len >= SMB2_RXBUF)
+            r = recv(c->fd, p, len, 0);
+        else if ((r = recv(c->fd, c->rxbuf, SMB2_RXBUF, 0)) > 0) {
+            c->rx_off = 0;
+            c->rx_len = (size_t)r;
+            continue;
+        }
         if (r > 0) {
             p += r;
             len -= (size_t)r;
@@ -351,9 +382,9 @@ static int recv_all(int fd, uint8_t *p, size_t len)
         else if (r == 0)
             return -1;
         else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            struct pollfd pf = { fd, POLLIN, 0 };
+            struct pollfd pf = { c->fd, POLLIN, 0 };
 
-            poll(&pf, 1, -1);
+            poll(&pf, 1, -1); /* the socket was left non-blocking */
         }
         else if (errno != EINTR)
             return -1;
@@ -410,7 +441,7 @@ static int rx_one(smb2_conn_t *c)
     smb2_slot_t *s;
     int encrypted = 0, signing, encrypting;
 
-    if (recv_all(c->fd, nb, 4) != 0) {
+    if (rx_take(c, nb, 4) != 0) {
         smb2_conn_kill(c, XPIPE_ERESET, "the SMB server closed the connection");
         return -1;
     }
@@ -427,7 +458,7 @@ static int rx_one(smb2_conn_t *c)
                        len);
         return -1;
     }
-    if (recv_all(c->fd, m, len) != 0) {
+    if (rx_take(c, m, len) != 0) {
         free(m);
         smb2_conn_kill(c, XPIPE_ERESET,
                        "the SMB server closed the connection in a message");
@@ -536,8 +567,15 @@ static void *rx_thread(void *arg)
 {
     smb2_conn_t *c = arg;
 
+    c->rxbuf = malloc(SMB2_RXBUF);
+    if (c->rxbuf == NULL) {
+        smb2_conn_kill(c, XPIPE_ERESET, "out of memory for replies");
+        return NULL;
+    }
     while (rx_one(c) == 0)
         ;
+    free(c->rxbuf);
+    c->rxbuf = NULL;
     return NULL;
 }
 

@@ -93,6 +93,10 @@ struct smb2_conn_t {
     pthread_mutex_t reauth_mu;
     unsigned auth_gen;
     int reauthing;
+    /* The receiving thread's own: what its last recv brought and it has
+     * not taken yet (rx_off..rx_len of rxbuf). */
+    uint8_t *rxbuf;
+    size_t rx_off, rx_len;
     /* For peer_get. */
     char host[256];
     char address[64];
