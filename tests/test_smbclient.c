@@ -30,6 +30,7 @@
 #include <netdb.h>
 #include <pthread.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -337,6 +338,80 @@ static void test_srvsvc_bind(void)
     CU_ASSERT_EQUAL(peer.port, (unsigned int)atoi(port));
     CU_ASSERT(peer.account && strcmp(peer.account, getenv("XT_SMB_USER")) == 0);
     XT_OK(xpipe_close(ch));
+}
+
+/* A password is NTLM's alone: with it, SPNEGO's Kerberos must not ask a
+ * KDC for a ticket (an AS-REQ for the user, sent to whatever realm the
+ * machine's krb5.conf names: seconds lost where that KDC does not answer,
+ * and the user's name and a password-derived pre-authentication handed
+ * to it). Here the default realm's KDC is this test's own UDP and TCP
+ * sockets, and nothing may arrive there while the client connects. */
+static void test_password_is_for_ntlm_only(void)
+{
+    const char *port = rig_port();
+    const char *conf = apr_psprintf(xt_p, "/tmp/xt-krb5-%ld.conf", xt_pid());
+    const char *vars[] = { "KRB5_CONFIG", "KRB5CCNAME" }, *saved[2];
+    struct sockaddr_in sa;
+    socklen_t len = sizeof(sa);
+    xpipe_t *ch = NULL;
+    char b[64];
+    int u, t = -1, i;
+    FILE *f;
+
+    if (port == NULL)
+        return;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    u = socket(AF_INET, SOCK_DGRAM, 0);
+    CU_ASSERT_FATAL(u >= 0);
+    CU_ASSERT_FATAL(bind(u, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+    CU_ASSERT_FATAL(getsockname(u, (struct sockaddr *)&sa, &len) == 0);
+    /* The same port over TCP (krb5 falls back to it), where it is free. */
+    t = socket(AF_INET, SOCK_STREAM, 0);
+    if (t >= 0
+        && (bind(t, (struct sockaddr *)&sa, sizeof(sa)) != 0
+            || listen(t, 4) != 0)) {
+        close(t);
+        t = -1;
+    }
+    f = fopen(conf, "w");
+    CU_ASSERT_FATAL(f != NULL);
+    fprintf(f,
+            "[libdefaults]\n default_realm = XPIPE.TEST\n"
+            " dns_lookup_kdc = false\n dns_lookup_realm = false\n"
+            "[realms]\n XPIPE.TEST = {\n  kdc = 127.0.0.1:%u\n }\n",
+            (unsigned)ntohs(sa.sin_port));
+    fclose(f);
+    for (i = 0; i < 2; i++) {
+        const char *v = getenv(vars[i]);
+        saved[i] = v ? apr_pstrdup(xt_p, v) : NULL;
+    }
+    setenv("KRB5_CONFIG", conf, 1);
+    setenv("KRB5CCNAME", "MEMORY:xt-no-tickets", 1);
+    XT_STATUS(smb_open(&ch, "srvsvc", rig_attr(XPIPE_MODE_MESSAGE, port)),
+              APR_SUCCESS);
+    for (i = 0; i < 2; i++) {
+        if (saved[i])
+            setenv(vars[i], saved[i], 1);
+        else
+            unsetenv(vars[i]);
+    }
+    if (ch) {
+        XT_OK(srvsvc_bind(ch));
+        XT_OK(xpipe_close(ch));
+    }
+    /* The connect is over: whatever it sent a KDC is there by now. */
+    errno = 0;
+    CU_ASSERT_EQUAL(recv(u, b, sizeof(b), MSG_DONTWAIT), -1);
+    CU_ASSERT(errno == EAGAIN || errno == EWOULDBLOCK);
+    if (t >= 0) {
+        struct pollfd pf = { t, POLLIN, 0 };
+        CU_ASSERT_EQUAL(poll(&pf, 1, 0), 0);
+        close(t);
+    }
+    close(u);
+    remove(conf);
 }
 
 /* Each dialect, offered alone; with encryption asked where it exists. */
@@ -1767,6 +1842,8 @@ CU_TestInfo xt_smbclient_tests[] = {
       test_resolver_that_never_answers },
     { "smbd: srvsvc answers a DCE/RPC bind (3.1.1, signed, NTLM)",
       test_srvsvc_bind },
+    { "smbd: a password is NTLM's alone: no Kerberos KDC hears of it",
+      test_password_is_for_ntlm_only },
     { "smbd: each dialect 2.0.2..3.1.1, signed; 3.x encrypted on request",
       test_each_dialect_signed_and_encrypted },
     { "smbd: bad password, guest, no such pipe, remote listen refused",

@@ -13,6 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* gss-ntlmssp's credential-store key for a password (its
+ * gssapi_ntlmssp.h, GSS_NTLMSSP_CS_PASSWORD; no other mechanism knows
+ * it). */
+#define SMB2_NTLMSSP_CS_PASSWORD "ntlmssp_password"
+
 static gss_OID_desc oid_spnego = { 6, (void *)"\x2b\x06\x01\x05\x05\x02" };
 static gss_OID_desc oid_ntlmssp = {
     10, (void *)"\x2b\x06\x01\x04\x01\x82\x37\x02\x02\x0a"
@@ -91,7 +96,9 @@ int smb2_auth_create(smb2_auth_t **ap, const char *host, const char *user,
     }
     if (user != NULL) {
         gss_name_t name = GSS_C_NO_NAME;
-        gss_buffer_desc ub, pw;
+        gss_buffer_desc ub;
+        gss_key_value_element_desc cs_el;
+        gss_key_value_set_desc cs;
         gss_OID_set_desc mechs = { 1, &oid_spnego };
         gss_OID_set_desc neg = { 1, &oid_ntlmssp };
         size_t ul = strlen(user) + (domain ? strlen(domain) + 1 : 0) + 1;
@@ -111,13 +118,20 @@ int smb2_auth_create(smb2_auth_t **ap, const char *host, const char *user,
             gss_why(err, errlen, "the user name", maj, min, GSS_C_NO_OID);
             goto fail;
         }
-        pw.value = (void *)(password ? password : "");
-        pw.length = password ? strlen(password) : 0;
-        /* A password credential through SPNEGO, negotiating NTLM only:
-         * Kerberos takes its tickets from the ccache instead. */
-        maj = gss_acquire_cred_with_password(&min, name, &pw, GSS_C_INDEFINITE,
-                                             &mechs, GSS_C_INITIATE, &a->cred,
-                                             NULL, NULL);
+        /* A password credential through SPNEGO, negotiating NTLM only.
+         * The password goes in gss-ntlmssp's own credential-store key:
+         * given to gss_acquire_cred_with_password, SPNEGO would hand it
+         * to Kerberos too, which asks the default realm's KDC for a
+         * ticket at once (an AS-REQ for this user to whatever KDC the
+         * machine's krb5.conf names; seconds, or the deadline, where it
+         * does not answer). Kerberos takes its tickets from the ccache
+         * instead, when no user is given. */
+        cs_el.key = SMB2_NTLMSSP_CS_PASSWORD;
+        cs_el.value = password ? password : "";
+        cs.count = 1;
+        cs.elements = &cs_el;
+        maj = gss_acquire_cred_from(&min, name, GSS_C_INDEFINITE, &mechs,
+                                    GSS_C_INITIATE, &cs, &a->cred, NULL, NULL);
         gss_release_name(&min, &name);
         if (GSS_ERROR(maj)) {
             gss_why(err, errlen,
