@@ -18,7 +18,7 @@ DEPS=$ROOT/build-win-deps
 PREFIX=$DEPS/prefix
 WRAPPER=$ROOT/build-aux/wine-run
 HOST=x86_64-w64-mingw32
-PKGS="gcc-mingw-w64-x86-64 wine64 cmake meson ninja-build pkg-config python3 bzip2 patch"
+
 
 # fail CAUSE: say why the leg cannot run, and stop.
 fail() {
@@ -142,7 +142,7 @@ PC
 
 deps() {
     find_prog DPKG dpkg-query || fail "not a Debian system (no dpkg-query)"
-    ensure_pkgs $PKGS || fail "required packages $PKGS_WHY"
+    ensure_group windows || fail "required packages $PKGS_WHY"
     find_wine || fail "Wine is not installed where Debian puts it (/usr/lib/wine/wine64)"
     mkdir -p "$DEPS"
     if [ ! -f "$XPIPE_WINEPREFIX/system.reg" ]; then
