@@ -1,6 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* test_interrupt.c — waking blocked calls from another thread: accept,
- * read, write (each within 100 ms), a latched interrupt, and close.
+ * read, write, a latched interrupt, and close.
+ *
+ * A woken call has to return long before its deadline (XT_WOKEN): how
+ * soon is measured by xpipe bench, not here, since a loaded machine or an
+ * emulator can delay any thread by far more than a wake-up takes. Where
+ * the point is that a close does not wait for a slice to end, the spy
+ * says it: no slice ran out after the close.
  *
  * To interrupt a call that really is blocked, the test learns when the
  * other thread enters its blocking wait: the backend's wait call (poll on
@@ -17,6 +23,7 @@
 #include <apr_thread_mutex.h>
 #include <string.h>
 #ifndef _WIN32
+#include <errno.h>
 #include <fcntl.h>
 #endif
 
@@ -29,6 +36,9 @@ static apr_thread_cond_t *spy_cond;
  * wait twice before a reader beside it has waited at all). */
 static apr_os_thread_t spy_who[64];
 static int spy_waits;
+/* Set just before the wake-up is sent; sliced calls that ran out of their
+ * slice after it are counted. */
+static _Atomic int spy_woken, spy_late_slices;
 
 static void spy_entered(long ms)
 {
@@ -61,22 +71,39 @@ static int spy_poll(struct pollfd *p, nfds_t n, int ms)
 }
 
 /* Can a call on fd with these flags sleep in the system call? */
-static void spy_slice(int fd, int flags)
+static int spy_slice(int fd, int flags)
 {
-    if (!(flags & MSG_DONTWAIT) && !(fcntl(fd, F_GETFL) & O_NONBLOCK))
+    if (!(flags & MSG_DONTWAIT) && !(fcntl(fd, F_GETFL) & O_NONBLOCK)) {
         spy_entered(-1);
+        return 1;
+    }
+    return 0;
+}
+
+/* A sliced call that failed with EAGAIN ran out of its slice. */
+static void spy_sliced_end(int sliced, long rc)
+{
+    if (sliced && rc < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)
+        && spy_woken)
+        spy_late_slices++;
 }
 
 static ssize_t spy_recv(int fd, void *buf, size_t len, int flags)
 {
-    spy_slice(fd, flags);
-    return xt_sys_real.recv(fd, buf, len, flags);
+    int sliced = spy_slice(fd, flags);
+    ssize_t rc = xt_sys_real.recv(fd, buf, len, flags);
+
+    spy_sliced_end(sliced, (long)rc);
+    return rc;
 }
 
 static ssize_t spy_send(int fd, const void *buf, size_t len, int flags)
 {
-    spy_slice(fd, flags);
-    return xt_sys_real.send(fd, buf, len, flags);
+    int sliced = spy_slice(fd, flags);
+    ssize_t rc = xt_sys_real.send(fd, buf, len, flags);
+
+    spy_sliced_end(sliced, (long)rc);
+    return rc;
 }
 
 #ifdef __linux__
@@ -93,8 +120,11 @@ static long spy_futex(unsigned int *word, int op, unsigned int val,
 
 static int spy_accept(int fd, struct sockaddr *sa, socklen_t *len)
 {
-    spy_slice(fd, 0);
-    return xt_sys_real.accept(fd, sa, len);
+    int sliced = spy_slice(fd, 0);
+    int rc = xt_sys_real.accept(fd, sa, len);
+
+    spy_sliced_end(sliced, rc);
+    return rc;
 }
 #endif
 
@@ -104,7 +134,7 @@ static void spy_install(void)
 
     XT_OK(apr_thread_mutex_create(&spy_lock, APR_THREAD_MUTEX_DEFAULT, xt_p));
     XT_OK(apr_thread_cond_create(&spy_cond, xt_p));
-    spy_waits = 0;
+    spy_waits = spy_woken = spy_late_slices = 0;
 #ifdef _WIN32
     sys->wait_for_multiple_objects = spy_wait;
 #else
@@ -166,7 +196,8 @@ static apr_status_t blocked_call(void *arg)
     return APR_SUCCESS;
 }
 
-/* Interrupt with fn after the thread blocked; check it woke in 100 ms. */
+/* Interrupt with fn after the thread blocked; check it woke (long before
+ * its deadline) and, for a close, that no slice ran out after it. */
 static void wake_check(blocked_t *b, apr_status_t (*fn)(void *), void *obj,
                        apr_status_t want)
 {
@@ -177,10 +208,13 @@ static void wake_check(blocked_t *b, apr_status_t (*fn)(void *), void *obj,
     t = xt_thread(blocked_call, b);
     CU_ASSERT(spy_until_blocked(1));
     t0 = apr_time_now();
+    spy_woken = 1;
     XT_OK(fn(obj));
     XT_OK(xt_join(t));
     XT_STATUS(b->rv, want);
-    CU_ASSERT(b->returned - t0 < 100000);
+    CU_ASSERT(b->returned - t0 < XT_WOKEN);
+    if (want == XPIPE_ECLOSED)
+        CU_ASSERT_EQUAL(spy_late_slices, 0);
 }
 
 static apr_status_t do_lsn_interrupt(void *l)
@@ -245,7 +279,7 @@ static void test_many_accepts_woken(void)
         for (i = 0; i < N; i++) {
             XT_OK(xt_join(t[i]));
             XT_STATUS(b[i].rv, round == 0 ? XPIPE_ECANCELED : XPIPE_ECLOSED);
-            CU_ASSERT(b[i].returned - t0 < 1000000);
+            CU_ASSERT(b[i].returned - t0 < XT_WOKEN);
         }
         if (round == 0) {
             /* Consumed: the listener serves again. */
@@ -307,7 +341,7 @@ static void test_interrupt_latched(void)
     XT_OK(xpipe_interrupt(s)); /* twice is still one interrupt */
     t0 = apr_time_now();
     XT_STATUS(xpipe_read(s, &x, &n), XPIPE_ECANCELED);
-    CU_ASSERT(apr_time_now() - t0 < 100000);
+    CU_ASSERT(apr_time_now() - t0 < XT_WOKEN);
     xt_roundtrip(c, s, 'L');
 }
 
@@ -341,8 +375,8 @@ static void test_one_interrupt_wakes_reader_and_writer(void)
     XT_OK(xt_join(tw));
     XT_STATUS(r.rv, XPIPE_ECANCELED);
     XT_STATUS(w.rv, XPIPE_ECANCELED);
-    CU_ASSERT(r.returned - t0 < 100000);
-    CU_ASSERT(w.returned - t0 < 100000);
+    CU_ASSERT(r.returned - t0 < XT_WOKEN);
+    CU_ASSERT(w.returned - t0 < XT_WOKEN);
     /* And the channel carries data again: drain one block from s. */
     n = sizeof(fill);
     XT_OK(xpipe_read(s, fill, &n));
@@ -409,8 +443,9 @@ static xpipe_attr_t *slice_attr(apr_interval_time_t us)
     return a;
 }
 
-/* A recv asleep in a one-second slice: close reaches it within 100 ms
- * (it shuts the socket down), and the peer sees the end. */
+/* A recv asleep in a one-second slice: close reaches it at once (it
+ * shuts the socket down: the slice never runs out), and the peer sees
+ * the end. */
 static void test_close_wakes_slice(void)
 {
     blocked_t b = { 0 };
@@ -426,9 +461,9 @@ static void test_close_wakes_slice(void)
     XT_STATUS(xpipe_recv(c, x, &n), APR_EOF);
 }
 
-/* An interrupt reaches a recv asleep in a 300 ms slice when the slice
- * ends at the latest (plus the clock's tick and scheduling: 150 ms
- * allowed), and the channel carries messages on. */
+/* An interrupt reaches a recv asleep in a 300 ms slice (when the slice
+ * ends at the latest: long before the 10 s deadline), and the channel
+ * carries messages on. */
 static void test_interrupt_wakes_slice(void)
 {
     blocked_t b = { 0 };
@@ -449,7 +484,7 @@ static void test_interrupt_wakes_slice(void)
     XT_OK(xpipe_interrupt(s));
     XT_OK(xt_join(t));
     XT_STATUS(b.rv, XPIPE_ECANCELED);
-    CU_ASSERT(b.returned - t0 < 300000 + 150000);
+    CU_ASSERT(b.returned - t0 < XT_WOKEN);
     XT_OK(xpipe_send(c, "after", 5));
     XT_OK(xpipe_recv(s, buf, &n));
     CU_ASSERT_EQUAL(n, 5);
@@ -457,7 +492,7 @@ static void test_interrupt_wakes_slice(void)
 }
 
 /* With slices off (0) every wait is in poll(): an interrupt after the
- * warm-up still wakes the recv within 100 ms. */
+ * warm-up still wakes the recv. */
 static void test_no_slice_immediate(void)
 {
     blocked_t b = { 0 };
@@ -472,7 +507,7 @@ static void test_no_slice_immediate(void)
 }
 
 /* An accept asleep in a one-second slice (the listener's accepts have
- * had to wait): listener close reaches it within 100 ms. */
+ * had to wait): listener close reaches it at once (no slice runs out). */
 static void test_listener_close_wakes_slice(void)
 {
     blocked_t b = { 0 };
@@ -499,14 +534,16 @@ static void test_listener_close_wakes_slice(void)
         xpipe_close(c);
     }
     t0 = apr_time_now();
+    spy_woken = 1;
     XT_OK(xpipe_listener_close(b.l));
     XT_OK(xt_join(t));
     XT_STATUS(b.rv, XPIPE_ECLOSED);
-    CU_ASSERT(b.returned - t0 < 100000);
+    CU_ASSERT(b.returned - t0 < XT_WOKEN);
+    CU_ASSERT_EQUAL(spy_late_slices, 0);
 }
 
 CU_TestInfo xt_interrupt_tests[] = {
-    { "close wakes a recv asleep in a 1 s slice within 100 ms",
+    { "close wakes a recv asleep in a 1 s slice at once",
       test_close_wakes_slice },
     { "an interrupt wakes a recv in a 300 ms slice by its end",
       test_interrupt_wakes_slice },
@@ -516,10 +553,10 @@ CU_TestInfo xt_interrupt_tests[] = {
       test_listener_close_wakes_slice },
     { "8 threads in accept: one interrupt wakes all, then close does",
       test_many_accepts_woken },
-    { "blocked accept woken within 100 ms", test_accept_woken },
-    { "blocked read woken within 100 ms", test_read_woken },
-    { "blocked write woken within 100 ms, data intact", test_write_woken },
-    { "blocked recv woken within 100 ms", test_message_recv_woken },
+    { "blocked accept woken", test_accept_woken },
+    { "blocked read woken", test_read_woken },
+    { "blocked write woken, data intact", test_write_woken },
+    { "blocked recv woken", test_message_recv_woken },
     { "interrupt before the call is kept, then consumed",
       test_interrupt_latched },
     { "one interrupt wakes a blocked reader and writer",

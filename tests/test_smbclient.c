@@ -890,7 +890,7 @@ static void test_e2e_interrupt_and_close_from_another_thread(void)
     XT_OK(xpipe_interrupt(ch));
     XT_OK(xt_join(r));
     XT_STATUS(b.rv, XPIPE_ECANCELED);
-    CU_ASSERT(b.returned - t0 < APR_USEC_PER_SEC);
+    CU_ASSERT(b.returned - t0 < XT_WOKEN);
     /* Again, now ended by a close. */
     b.returned = 0;
     r = xt_thread(xt_recv_job, &b);
@@ -898,7 +898,7 @@ static void test_e2e_interrupt_and_close_from_another_thread(void)
     XT_OK(xpipe_close(ch));
     XT_OK(xt_join(r));
     CU_ASSERT(b.rv == XPIPE_ECLOSED || b.rv == XPIPE_ECANCELED);
-    CU_ASSERT(apr_time_now() - t0 < 2 * APR_USEC_PER_SEC);
+    CU_ASSERT(apr_time_now() - t0 < XT_WOKEN);
     apr_thread_mutex_lock(j.lock);
     j.release = 2;
     apr_thread_cond_broadcast(j.cond);
@@ -1201,7 +1201,7 @@ static void test_smbd_killed_resets(void)
         XT_OK(xt_join(rt));
         XT_STATUS(r.rv, XPIPE_ERESET);
         /* Its deadline was 10 s away: the end of the connection ended it. */
-        CU_ASSERT(r.returned - t0 < XT_LONG / 2);
+        CU_ASSERT(r.returned - t0 < XT_WOKEN);
         printf(" [read: %s]", xpipe_status_name(r.rv));
         n = 1;
         XT_STATUS(xpipe_write(ch, "x", &n), XPIPE_ERESET);
@@ -1428,7 +1428,7 @@ static void test_fake_silent_server(void)
         XT_STATUS(xpipe_write(ch, "data", &n), APR_TIMEUP);
         t0 = apr_time_now();
         XT_OK(xpipe_close(ch));
-        CU_ASSERT(apr_time_now() - t0 < APR_USEC_PER_SEC);
+        CU_ASSERT(apr_time_now() - t0 < XT_WOKEN);
     }
     fake_done(f, &seen);
     CU_ASSERT_EQUAL(seen.reads, 1);

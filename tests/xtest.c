@@ -260,10 +260,12 @@ apr_status_t xt_stream_write(void *arg)
 apr_status_t xt_recv_job(void *arg)
 {
     xt_recv_job_t *j = arg;
-    char buf[16];
-    apr_size_t n = sizeof(buf);
 
-    j->rv = j->bytes ? xpipe_read(j->ch, buf, &n) : xpipe_recv(j->ch, buf, &n);
+    j->got = sizeof(j->data);
+    j->rv = j->bytes ? xpipe_read(j->ch, j->data, &j->got)
+                     : xpipe_recv(j->ch, j->data, &j->got);
+    if (j->rv != APR_SUCCESS)
+        j->got = 0;
     j->returned = apr_time_now();
     return APR_SUCCESS;
 }

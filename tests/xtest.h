@@ -41,6 +41,13 @@ int xt_fast_forced(void);
 
 /* Deadline used by helpers for calls that should succeed. */
 #define XT_LONG (10 * APR_USEC_PER_SEC)
+/* A call with a deadline of XT_LONG (or none) that an interrupt, a close,
+ * data or a peer's end woke returns within XT_WOKEN of it: long before
+ * its deadline, which is what tells a wake-up from a timeout. How soon is
+ * xpipe bench's business: a loaded machine, a sanitizer or an emulator
+ * delays threads by far more than a wake-up takes, so no test asserts
+ * it. */
+#define XT_WOKEN (XT_LONG / 2)
 
 /* Sanitizer builds (gcc says so with __SANITIZE_THREAD__ and
  * __SANITIZE_ADDRESS__, clang with __has_feature): cases that measure
@@ -127,6 +134,8 @@ typedef struct xt_recv_job_t {
     apr_status_t rv;
     apr_time_t returned;
     int bytes;
+    char data[16]; /* what it read, got bytes */
+    apr_size_t got;
 } xt_recv_job_t;
 apr_status_t xt_recv_job(void *arg);
 
