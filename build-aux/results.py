@@ -27,30 +27,45 @@ LINE = re.compile(r"XPIPE-RESULT backend=(\S+) suite=(\S+) passed=(\d+) "
 CASE = re.compile(r"^\s*Test: (.*?) \.\.\.(.*)$")
 
 
-def failed_cases(out):
-    """(case, first failed assertion) for each CUnit case that failed, from
-    the basic runner's output: "Test: NAME ...passed", or "Test: NAME ..."
-    followed by the assertions that failed and a line "FAILED"."""
+def cases(out):
+    """(case, passed, first failed assertion) for each CUnit case, from the
+    basic runner's output: "Test: NAME ...passed", or "Test: NAME ..."
+    followed by the assertions that failed and a line "FAILED". A case
+    whose result never came (the program died in it) is a failure with
+    first=None."""
     found, name, first = [], None, None
     for ln in out.splitlines():
         m = CASE.match(ln)
         if m:
+            if name is not None:
+                found.append((name, False, first))
             name, first = m.group(1), None
             if m.group(2).startswith("FAILED"):
-                found.append((name, None))
+                found.append((name, False, None))
                 name = None
             elif m.group(2).rstrip().endswith("passed"):
+                found.append((name, True, None))
                 name = None
             continue
         if name is None:
             continue
         s = ln.strip()
         if s.startswith("FAILED"):
-            found.append((name, first))
+            found.append((name, False, first))
+            name = None
+        elif s.endswith("passed"):
+            found.append((name, True, None))  # after a case's own output
             name = None
         elif first is None and s and not s.startswith("SKIP"):
             first = s
+    if name is not None:
+        found.append((name, False, first))
     return found
+
+
+def failed_cases(out):
+    """(case, first failed assertion) for each CUnit case that failed."""
+    return [(c, first) for c, ok, first in cases(out) if not ok]
 
 
 def count_test(t, notes):
