@@ -212,7 +212,18 @@ XPIPE_API const char *xpipe_status_name(apr_status_t status);
  */
 XPIPE_API apr_status_t xpipe_initialize(void);
 
-/** Release what xpipe_initialize took; the last call terminates APR. */
+/**
+ * Release what xpipe_initialize took, and what the calling thread holds of
+ * xpipe's (the object its blocking calls are woken through: an eventfd or
+ * a pipe on POSIX, two events on Windows; made again if the thread calls
+ * in again). The last call terminates APR. A thread's own objects go when
+ * that thread ends, so after the last terminate of a program whose other
+ * xpipe threads have ended, no descriptor, handle, thread or memory of
+ * xpipe's remains, and initialise/terminate may be repeated (a plugin
+ * loaded and unloaded with dlopen/dlclose: end its threads that used
+ * xpipe before it is unloaded). Never call it while another call of
+ * xpipe's is in flight.
+ */
 XPIPE_API void xpipe_terminate(void);
 
 /**

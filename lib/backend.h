@@ -12,7 +12,7 @@
 
 #include <apr_time.h>
 
-#define XPIPE__BACKEND_VERSION 5
+#define XPIPE__BACKEND_VERSION 6
 
 /* A dial attempt found the server there but unable to take a client now
  * (all instances taken, backlog full). Internal: lib/ retries, and never
@@ -283,6 +283,14 @@ typedef struct xpipe__backend_t {
     apr_status_t (*recv_handles)(xpipe__chan_t *chan, void *buf,
                                  apr_size_t *len, xpipe_os_handle_t *handles,
                                  int *count, apr_time_t deadline);
+
+    /* --- version 6: what a thread holds --- */
+
+    /* Optional (NULL: the backend keeps nothing per thread). Release what
+     * the calling thread holds of the backend's (its wake object, its
+     * events), made again on its next need; the rest of a thread's goes
+     * when it ends. Never called while the thread is in a call of ours. */
+    void (*thread_release)(void);
 } xpipe__backend_t;
 
 /* The functions behind a backend's slots, declared for its files with the

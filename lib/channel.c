@@ -76,8 +76,23 @@ apr_status_t xpipe_initialize(void)
     return apr_initialize();
 }
 
+/* A backend's optional slot of version 6 or later: NULL when absent. */
+#define BE_SLOT6(be, slot) ((be)->version >= 6 ? (be)->slot : NULL)
+
 void xpipe_terminate(void)
 {
+    void (*release)(void) = BE_SLOT6(&XPIPE__BACKEND, thread_release);
+
+    /* This thread's wake object and events: nothing of xpipe's stays
+     * open after the terminate of a thread that was the only one to
+     * use it. */
+    if (release)
+        release();
+#ifdef XPIPE__REMOTE_BACKEND
+    release = BE_SLOT6(&XPIPE__REMOTE_BACKEND, thread_release);
+    if (release)
+        release();
+#endif
     apr_terminate();
 }
 

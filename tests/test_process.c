@@ -238,10 +238,96 @@ static int child_hold(const char *name, const char *unused)
     return 0;
 }
 
+/* xpipe_terminate leaves nothing of xpipe's: the child counts (role
+ * "cycles"); its output says the counts. */
+static void test_terminate_cycles(void)
+{
+    apr_proc_t proc;
+
+    XT_OK(xt_child_start(&proc, "cycles", "", ""));
+    CU_ASSERT_EQUAL(xt_child_wait(&proc, 6 * XT_LONG), 0);
+}
+
+/* One cycle's reader: takes "cycle", answers "elcyc". */
+static void *APR_THREAD_FUNC cycle_reader(apr_thread_t *t, void *arg)
+{
+    xpipe_t *s = arg;
+    char buf[5];
+    apr_size_t n;
+    apr_status_t rv = xpipe_read_full(s, buf, 5, &n);
+
+    if (rv == APR_SUCCESS && memcmp(buf, "cycle", 5) != 0)
+        rv = APR_EGENERAL;
+    if (rv == APR_SUCCESS)
+        rv = xpipe_write_full(s, "elcyc", 5, NULL);
+    apr_thread_exit(t, rv);
+    return NULL;
+}
+
+/* Role "cycles": from a process with xpipe terminated, 100 cycles of
+ * xpipe_initialize, a channel whose two ends each block in a receive in
+ * their own thread (so both threads make their wake objects), and
+ * xpipe_terminate. The descriptors (handles) open after the last are
+ * those open before the first. Exit 0 when so and every reply was
+ * right. */
+static int child_cycles(const char *unused1, const char *unused2)
+{
+    long before, after;
+    int i, rc = 0;
+
+    (void)unused1;
+    (void)unused2;
+    xt_teardown(); /* xt_p goes with APR */
+    xpipe_terminate();
+    before = xt_open_handles();
+    for (i = 0; i < 100 && rc == 0; i++) {
+        apr_pool_t *p;
+        xpipe_listener_t *l;
+        xpipe_t *c, *s;
+        apr_thread_t *t;
+        apr_status_t trv = APR_EGENERAL;
+        char buf[5];
+        apr_size_t n;
+        const char *name;
+
+        if (xpipe_initialize() != APR_SUCCESS
+            || apr_pool_create(&p, NULL) != APR_SUCCESS)
+            return 2;
+        name = apr_psprintf(p, "xt-cycles-%ld-%d", xt_pid(), i);
+        if (xpipe_listen(&l, name, NULL, p) != APR_SUCCESS
+            || xpipe_connect(&c, name, NULL, XT_LONG, p) != APR_SUCCESS
+            || xpipe_accept(&s, l, XT_LONG, p) != APR_SUCCESS)
+            rc = 3;
+        else if (xpipe_timeout_set(s, XT_LONG) != APR_SUCCESS
+                 || xpipe_timeout_set(c, XT_LONG) != APR_SUCCESS
+                 || apr_thread_create(&t, NULL, cycle_reader, s, p)
+                        != APR_SUCCESS)
+            rc = 4;
+        if (rc == 0) {
+            /* The reader blocks first: the write waits for its receive. */
+            if (xpipe_write_full(c, "cycle", 5, NULL) != APR_SUCCESS
+                || xpipe_read_full(c, buf, 5, &n) != APR_SUCCESS
+                || memcmp(buf, "elcyc", 5) != 0)
+                rc = 5;
+            if (apr_thread_join(&trv, t) != APR_SUCCESS || trv != APR_SUCCESS)
+                rc = 6;
+        }
+        apr_pool_destroy(p); /* closes the channels and the listener */
+        xpipe_terminate();
+    }
+    after = xt_open_handles();
+    printf("cycles: %d, descriptors or handles open before %ld, after %ld\n", i,
+           before, after);
+    if (rc == 0 && after != before)
+        rc = 7;
+    xpipe_initialize();
+    xt_setup();
+    return rc;
+}
+
 const xt_child_t xt_process_children[] = {
-    { "echo", child_echo },
-    { "midway", child_midway },
-    { "hold", child_hold },
+    { "echo", child_echo }, { "midway", child_midway },
+    { "hold", child_hold }, { "cycles", child_cycles },
     { NULL, NULL },
 };
 
@@ -254,5 +340,7 @@ CU_TestInfo xt_process_tests[] = {
       test_peer_killed_mid_message },
     { "a killed server's name can be listened on again",
       test_killed_server_name_reusable },
+    { "100 initialise/use/terminate cycles leave no descriptor or handle",
+      test_terminate_cycles },
     CU_TEST_INFO_NULL,
 };

@@ -64,4 +64,5 @@ const xpipe__backend_t xpipe__unix_backend = {
     .handle_parse = xpipe__unix_handle_parse,
     .send_handles = xpipe__unix_send_handles,
     .recv_handles = xpipe__unix_recv_handles,
+    .thread_release = xpipe__unix_thread_release,
 };

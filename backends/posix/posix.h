@@ -230,6 +230,8 @@ int xpipe__unix_cloexec_nonblock(int fd);
 
 /* wake.c */
 void xpipe__unix_wake_init(xpipe__unix_wake_t *w);
+/* The backend's thread_release: the calling thread's wake fds closed. */
+void xpipe__unix_thread_release(void);
 apr_status_t xpipe__unix_wake_set(xpipe__unix_wake_t *w, int on);
 void xpipe__unix_wake_close(xpipe__unix_wake_t *w);
 /* Wait until fd (or fd2, when not -1) is ready for events, the wake

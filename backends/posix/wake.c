@@ -85,9 +85,12 @@ static void unix_tw_free(void *v)
     free(t);
 }
 
-static void unix_tw_after_fork(void)
+/* The calling thread's wake fds closed (made again on its next need):
+ * the backend's thread_release, and in a child made by fork(), where the
+ * forking thread's are the parent's still. */
+void xpipe__unix_thread_release(void)
 {
-    if (unix_tw) { /* the forking thread's: the parent's still */
+    if (unix_tw) {
         pthread_setspecific(unix_tw_key, NULL);
         unix_tw_free(unix_tw);
         unix_tw = NULL;
@@ -97,7 +100,7 @@ static void unix_tw_after_fork(void)
 static void unix_tw_setup(void)
 {
     pthread_key_create(&unix_tw_key, unix_tw_free);
-    pthread_atfork(NULL, NULL, unix_tw_after_fork);
+    pthread_atfork(NULL, NULL, xpipe__unix_thread_release);
 }
 
 static unix_thread_wake_t *unix_thread_wake(void)

@@ -106,4 +106,5 @@ const xpipe__backend_t xpipe__win32_backend = {
     .handle_parse = xpipe__win32_handle_parse,
     .send_handles = xpipe__win32_send_handles,
     .recv_handles = xpipe__win32_recv_handles,
+    .thread_release = xpipe__win32_thread_release,
 };

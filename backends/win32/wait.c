@@ -125,6 +125,18 @@ HANDLE xpipe__win32_thread_event(void)
     return win32_thread_ev(0);
 }
 
+void xpipe__win32_thread_release(void)
+{
+    win32_thread_events_t *t;
+
+    InitOnceExecuteOnce(&win32_io_once, win32_io_init, NULL, NULL);
+    if (win32_io_slot == FLS_OUT_OF_INDEXES)
+        return;
+    t = FlsGetValue(win32_io_slot);
+    if (t != NULL && FlsSetValue(win32_io_slot, NULL))
+        win32_io_free(t);
+}
+
 /* ------------------------------------------------------------------ */
 /* A channel's wake object (win32.h). */
 

@@ -154,6 +154,8 @@ HANDLE xpipe__win32_event(HANDLE volatile *slot);
 /* The calling thread's event for its own overlapped operations, or NULL
  * (GetLastError says why). */
 HANDLE xpipe__win32_thread_event(void);
+/* The backend's thread_release: the calling thread's events closed. */
+void xpipe__win32_thread_release(void);
 /* ev with the low bit set: an overlapped operation with it sets ev and
  * queues no packet to a completion port. */
 HANDLE xpipe__win32_quiet(HANDLE ev);
