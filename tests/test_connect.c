@@ -11,8 +11,7 @@ static void test_no_server_is_immediate(void)
     xpipe_t *c = NULL;
     apr_time_t t0 = apr_time_now();
 
-    XT_STATUS(xpipe_connect(&c, xt_name(), NULL, XT_LONG, xt_p),
-              XPIPE_ENOPIPE);
+    XT_STATUS(xpipe_connect(&c, xt_name(), NULL, XT_LONG, xt_p), XPIPE_ENOPIPE);
     CU_ASSERT_PTR_NULL(c);
     CU_ASSERT(apr_time_now() - t0 < XT_WOKEN); /* not at the deadline */
 }
