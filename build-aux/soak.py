@@ -129,6 +129,11 @@ def main():
             return 2
     targets = [(t.partition("/")[0], t.partition("/")[2]) for t in a.targets]
 
+    wine = any(LEGS[leg][2].get("WINE") for leg in legs)
+    if wine:
+        # Else Wine's services hold each run's output pipe open for 30 s.
+        subprocess.run([os.path.join(a.root, "build-aux", "windows.sh"),
+                        "wine-start"], check=True)
     stop = threading.Event()
     loader = None
     if a.load:
@@ -175,6 +180,9 @@ def main():
     stop.set()
     if loader:
         loader.join()
+    if wine:
+        subprocess.run([os.path.join(a.root, "build-aux", "windows.sh"),
+                        "wine-stop"])
 
     fails = sum(r[1] for r in table.values())
     print(f"\nsoak: {a.times} runs of {' '.join(a.targets)} per leg"

@@ -7,6 +7,8 @@
 #          (kept: a second run reuses it)
 #   setup  meson setup build-win with the cross file, and build
 #   test   build and run the conformance suite under Wine
+#   wine-start, wine-stop  Wine's server and services, started detached
+#          from every output pipe (for runs outside meson: ./run soak)
 # Exits 0 when the suite ran (its results are in
 # build-win/meson-logs/testlog.json, deleted first); otherwise non-zero,
 # with the cause on stderr and, when XPIPE_CAUSE_FILE is set, in that file.
@@ -201,5 +203,7 @@ test)
     [ -s build-win/meson-logs/testlog.json ] \
         || fail "meson test wrote no results (logs/windows-test.log: $(tail -1 "$XPIPE_LOGS/windows-test.log"))"
     ;;
-*) echo "usage: build-aux/windows.sh deps|setup|test" >&2; exit 2 ;;
+wine-start) find_wine || fail "Wine is not installed"; wine_start ;;
+wine-stop) find_wine && wine_stop ;;
+*) echo "usage: build-aux/windows.sh deps|setup|test|wine-start|wine-stop" >&2; exit 2 ;;
 esac
