@@ -3,8 +3,8 @@
 """Run suites or single cases many times, on several legs, and count.
 
 Usage (through ./run soak, which builds the legs first):
-  soak.py --root DIR [--times N] [--legs L,L] [--windows] [--load[=SUITE]]
-          [--jobs J] [--timeout S] SUITE[/CASE]...
+  soak.py --root DIR [--times N] [--legs L,L] [--windows] [--load]
+          [--load-suite SUITE] [--jobs J] [--timeout S] SUITE[/CASE]...
 
 SUITE is a suite of tests/meson.build; /CASE keeps only the cases whose
 name holds CASE. Legs: native, native-fast, asan, asan-fast, tsan,
@@ -115,7 +115,8 @@ def main():
     ap.add_argument("--times", type=int, default=20)
     ap.add_argument("--legs")
     ap.add_argument("--windows", action="store_true")
-    ap.add_argument("--load", nargs="?", const="reliability")
+    ap.add_argument("--load", action="store_const", const="reliability")
+    ap.add_argument("--load-suite", dest="load")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--timeout", type=int, default=600)
     ap.add_argument("targets", nargs="+")
@@ -159,6 +160,9 @@ def main():
             with lock:
                 anybad = False
                 for name, ok, first in found:
+                    if not ok:
+                        print(f"soak: {leg} {suite}: FAILED {name}: "
+                              f"{(first or 'no result')[:300]}", flush=True)
                     row = table.setdefault((leg, suite, name), [0, 0, None])
                     row[0] += 1
                     if not ok:

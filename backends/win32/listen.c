@@ -181,7 +181,9 @@ apr_status_t xpipe__win32_listen(xpipe__lsn_t **out, const xpipe__name_t *name,
     rv = xpipe__win32_sd(attr->sddl, &l->sa, &l->sd, pool);
     if (rv != APR_SUCCESS)
         return rv;
-    l->slot = apr_pcalloc(pool, sizeof(xpipe__win32_inst_t) * (apr_size_t)l->n);
+    l->slot = calloc((apr_size_t)l->n, sizeof(xpipe__win32_inst_t));
+    if (l->slot == NULL)
+        return APR_ENOMEM;
     for (i = 0; i < l->n; i++) {
         l->slot[i].pipe = INVALID_HANDLE_VALUE;
         l->slot[i].fast = l->fname && i >= l->n / 2;
@@ -205,18 +207,41 @@ apr_status_t xpipe__win32_listen(xpipe__lsn_t **out, const xpipe__name_t *name,
     return APR_SUCCESS;
 }
 
-/* Under the lock: is a client connected and not yet accepted? */
-static int win32_ready_locked(xpipe__lsn_t *l)
+/* Under the lock: a cancelled connect that has ended becomes what its end
+ * says: a client (it came before the cancel), or a connect issued again
+ * on the listener's current event. */
+static void win32_settle(xpipe__lsn_t *l, xpipe__win32_inst_t *s)
 {
-    int i;
+    DWORD n;
 
+    if (s->state != SLOT_CANCELLING || !HasOverlappedIoCompleted(&s->ov))
+        return;
+    if (win32_sys.get_overlapped_result(s->pipe, &s->ov, &n, FALSE)) {
+        s->state = SLOT_READY;
+        SetEvent(l->notify ? l->notify : l->ev); /* look again */
+        return;
+    }
+    if (GetLastError() != ERROR_OPERATION_ABORTED)
+        win32_sys.disconnect_named_pipe(s->pipe); /* failed: recycle */
+    win32_arm(l, s);
+}
+
+/* Under the lock: is a client connected and not yet accepted? (*settling:
+ * is a cancelled connect still to end, whose end nothing signals.) */
+static int win32_ready_locked(xpipe__lsn_t *l, int *settling)
+{
+    int i, ready = 0;
+
+    *settling = 0;
     for (i = 0; i < l->n; i++) {
         xpipe__win32_inst_t *s = &l->slot[i];
+        win32_settle(l, s);
         if (s->state == SLOT_READY
             || (s->state == SLOT_PENDING && HasOverlappedIoCompleted(&s->ov)))
-            return 1;
+            ready = 1;
+        *settling |= s->state == SLOT_CANCELLING;
     }
-    return 0;
+    return ready;
 }
 
 /* Under the lock: hand out a slot whose client is connected, if any
@@ -233,6 +258,7 @@ static HANDLE win32_take_ready(xpipe__lsn_t *l, int *fast)
 
         if (s->state == SLOT_EMPTY)
             win32_arm(l, s); /* try again to refill it */
+        win32_settle(l, s);
         if (s->state == SLOT_PENDING && HasOverlappedIoCompleted(&s->ov)) {
             if (win32_sys.get_overlapped_result(s->pipe, &s->ov, &n, FALSE))
                 s->state = SLOT_READY;
@@ -266,7 +292,7 @@ apr_status_t xpipe__win32_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
     HANDLE evs[2];
     HANDLE h;
     DWORD w, ms;
-    int i, k, ms_left, pending, in_set, reset = 0, fast = 0;
+    int i, k, ms_left, pending, settling, in_set, reset = 0, fast = 0;
 
     for (;;) {
         EnterCriticalSection(&l->lock);
@@ -278,8 +304,10 @@ apr_status_t xpipe__win32_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
         if (reset && !in_set)
             ResetEvent(l->ev);
         h = win32_take_ready(l, &fast);
-        for (pending = 0, i = 0; i < l->n; i++)
+        for (pending = settling = 0, i = 0; i < l->n; i++) {
             pending += l->slot[i].state == SLOT_PENDING;
+            settling += l->slot[i].state == SLOT_CANCELLING;
+        }
         LeaveCriticalSection(&l->lock);
         k = 0;
         if (pending && !in_set)
@@ -310,7 +338,8 @@ apr_status_t xpipe__win32_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
          * in a poll set, whose event other members set too, look again
          * every XPIPE_POLLOUT_RECHECK_MS (a blocking accept on a
          * listener in a set: the set is the way to wait for it). */
-        if (in_set && (ms == INFINITE || ms > XPIPE_POLLOUT_RECHECK_MS))
+        if ((in_set || settling)
+            && (ms == INFINITE || ms > XPIPE_POLLOUT_RECHECK_MS))
             ms = XPIPE_POLLOUT_RECHECK_MS;
         else if (k == 1 && (ms == INFINITE || ms > 100))
             ms = 100;
@@ -327,8 +356,7 @@ apr_status_t xpipe__win32_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
 
 void xpipe__win32_listener_notify(xpipe__lsn_t *l, HANDLE ev)
 {
-    DWORD n;
-    int i;
+    int i, settling;
 
     EnterCriticalSection(&l->lock);
     l->notify = ev;
@@ -336,29 +364,23 @@ void xpipe__win32_listener_notify(xpipe__lsn_t *l, HANDLE ev)
         xpipe__win32_inst_t *s = &l->slot[i];
         if (s->state != SLOT_PENDING)
             continue;
-        /* Its event was fixed when it was issued: issue it again. A
+        /* Its event was fixed when it was issued: issue it again once the
+         * cancel has ended (win32_settle, now or at a later look). A
          * client that connected meanwhile stays connected. */
         win32_sys.cancel_io_ex(s->pipe, &s->ov);
-        if (win32_sys.get_overlapped_result(s->pipe, &s->ov, &n, TRUE))
-            s->state = SLOT_READY;
-        else if (GetLastError() == ERROR_OPERATION_ABORTED)
-            win32_arm(l, s);
-        else { /* failed: recycled by the next look */
-            win32_sys.disconnect_named_pipe(s->pipe);
-            win32_arm(l, s);
-        }
+        s->state = SLOT_CANCELLING;
     }
-    if (win32_ready_locked(l))
+    if (win32_ready_locked(l, &settling))
         SetEvent(ev ? ev : l->ev);
     LeaveCriticalSection(&l->lock);
 }
 
-int xpipe__win32_listener_ready(xpipe__lsn_t *l)
+int xpipe__win32_listener_ready(xpipe__lsn_t *l, int *settling)
 {
-    int ready;
+    int ready, dummy;
 
     EnterCriticalSection(&l->lock);
-    ready = win32_ready_locked(l);
+    ready = win32_ready_locked(l, settling ? settling : &dummy);
     LeaveCriticalSection(&l->lock);
     return ready;
 }
@@ -386,19 +408,28 @@ apr_status_t xpipe__win32_listener_unwake(xpipe__lsn_t *l)
 apr_status_t xpipe__win32_listener_close(xpipe__lsn_t *l)
 {
     DWORD n;
-    int i;
+    int i, unsettled = 0;
 
-    for (i = 0; i < l->n; i++) {
+    for (i = 0; l->slot && i < l->n; i++) {
         xpipe__win32_inst_t *s = &l->slot[i];
         if (s->pipe != INVALID_HANDLE_VALUE) {
-            if (s->state == SLOT_PENDING) {
+            if (s->state == SLOT_PENDING)
                 win32_sys.cancel_io_ex(s->pipe, &s->ov);
-                win32_sys.get_overlapped_result(s->pipe, &s->ov, &n, TRUE);
-            }
+            /* The OVERLAPPED is written when the connect ends: it must
+             * not be freed before (a connect issued by a thread that
+             * never waits again may not end under Wine: then the slots
+             * stay allocated). */
+            if ((s->state == SLOT_PENDING || s->state == SLOT_CANCELLING)
+                && !xpipe__win32_io_settle(s->pipe, &s->ov, &n, 2000)
+                && GetLastError() == ERROR_IO_INCOMPLETE)
+                unsettled = 1;
             /* A connected, never accepted client reads end of stream. */
             win32_sys.close_handle(s->pipe);
         }
     }
+    if (!unsettled)
+        free(l->slot);
+    l->slot = NULL;
     win32_sys.close_handle(l->ev);
     win32_sys.close_handle(l->wake);
     DeleteCriticalSection(&l->lock);

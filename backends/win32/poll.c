@@ -159,8 +159,11 @@ static DWORD win32_watch_ms(xpipe__pset_t *ps, DWORD ms)
     for (r = ps->watch.next; r != &ps->watch && ms > 0; r = r->next) {
         xpipe__pm_t *m = r->m;
         if (m->lsn) {
-            if (xpipe__win32_listener_ready(m->lsn))
+            int settling;
+            if (xpipe__win32_listener_ready(m->lsn, &settling))
                 ms = 0;
+            else if (settling && ms > XPIPE_POLLOUT_RECHECK_MS)
+                ms = XPIPE_POLLOUT_RECHECK_MS;
         }
         else if (!m->chan->full)
             ms = 0;
@@ -235,7 +238,8 @@ void xpipe__win32_pset_collect(xpipe__pset_t *ps, xpipe__pm_found_fn found,
     for (r = ps->watch.next; r != &ps->watch; r = r->next) {
         xpipe__pm_t *m = r->m;
         found(baton, m, m->lsn ? XPIPE_POLLACCEPT : XPIPE_POLLOUT);
-        again |= m->lsn ? xpipe__win32_listener_ready(m->lsn) : !m->chan->full;
+        again |=
+            m->lsn ? xpipe__win32_listener_ready(m->lsn, NULL) : !m->chan->full;
     }
     /* Level, for loops that wait on the event: while something is ready
      * (or a reported channel's read is to be issued again, by the next
@@ -310,7 +314,8 @@ int xpipe__win32_pm_ready(xpipe__pm_t *m, int os)
     int ev = 0;
 
     if (m->lsn)
-        return os & XPIPE_POLLACCEPT && xpipe__win32_listener_ready(m->lsn)
+        return os & XPIPE_POLLACCEPT
+                       && xpipe__win32_listener_ready(m->lsn, NULL)
                    ? XPIPE_POLLACCEPT
                    : 0;
     if (c->fast) {

@@ -55,6 +55,29 @@ apr_status_t xpipe__win32_wait_io(HANDLE h, OVERLAPPED *ov,
     return win32_os_status(GetLastError());
 }
 
+/* An operation's event does not say that operation is over: it may be
+ * shared with others (a listener's instances), and under Wine the result
+ * of an operation that another thread issued is written by that thread
+ * when it next waits, after the event is set; GetOverlappedResult that
+ * waits on the event then finds STATUS_PENDING and (Wine) reports a
+ * success (a cancelled ConnectNamedPipe taken for a client:
+ * tests/test_win32.c shows it). So the operation itself is looked at,
+ * between waits of a millisecond, in which this thread takes its own
+ * completions. */
+BOOL xpipe__win32_io_settle(HANDLE h, OVERLAPPED *ov, DWORD *n, DWORD ms)
+{
+    ULONGLONG until = GetTickCount64() + ms;
+
+    while (!HasOverlappedIoCompleted(ov)) {
+        if (GetTickCount64() >= until) {
+            SetLastError(ERROR_IO_INCOMPLETE);
+            return FALSE;
+        }
+        SleepEx(1, FALSE);
+    }
+    return win32_sys.get_overlapped_result(h, ov, n, FALSE);
+}
+
 HANDLE xpipe__win32_quiet(HANDLE ev)
 {
     return ev ? (HANDLE)((ULONG_PTR)ev | 1) : NULL;

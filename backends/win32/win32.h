@@ -35,7 +35,11 @@
 typedef enum xpipe__win32_slot_e {
     SLOT_EMPTY,   /* no instance (creating one failed) */
     SLOT_PENDING, /* ConnectNamedPipe in flight */
-    SLOT_READY    /* a client is connected, not yet accepted */
+    SLOT_READY,   /* a client is connected, not yet accepted */
+    /* Its connect was cancelled (to be issued again on another event) and
+     * has not ended yet: looked at again, never waited for on its event
+     * (listen.c: win32_settle). */
+    SLOT_CANCELLING
 } xpipe__win32_slot_e;
 
 typedef struct xpipe__win32_inst_t {
@@ -64,6 +68,8 @@ struct xpipe__lsn_t {
     HANDLE notify;
     CRITICAL_SECTION lock; /* guards the slots and notify */
     int n;
+    /* calloc'd: kept (never freed) by a close that found a connect that
+     * would not end, whose OVERLAPPED Windows may still write. */
     xpipe__win32_inst_t *slot;
 };
 
@@ -131,6 +137,11 @@ XPIPE__BACKEND_SLOTS(xpipe__win32);
 /* Wait for an overlapped operation, the wake event or the deadline. On
  * wake or deadline the operation is cancelled and waited out: if it
  * completed anyway its result stands. *n gets the bytes transferred. */
+/* The result of an operation that was cancelled (or is about to end), once
+ * it is over, looked for at most ms: FALSE with ERROR_IO_INCOMPLETE when it
+ * is not over by then (its OVERLAPPED must outlive it). Never trusts the
+ * operation's event (wait.c). */
+BOOL xpipe__win32_io_settle(HANDLE h, OVERLAPPED *ov, DWORD *n, DWORD ms);
 apr_status_t xpipe__win32_wait_io(HANDLE h, OVERLAPPED *ov,
                                   xpipe__win32_wake_t *wake,
                                   apr_time_t deadline, DWORD *n);
@@ -188,7 +199,10 @@ HANDLE xpipe__win32_pipe_new(const wchar_t *wname, const xpipe_attr_t *a,
  * when ev is NULL; pending connects are re-armed with it. */
 void xpipe__win32_listener_notify(xpipe__lsn_t *l, HANDLE ev);
 /* Is a client there to accept (no wait)? */
-int xpipe__win32_listener_ready(xpipe__lsn_t *l);
+/* A client waits to be accepted (*settling, when not NULL: a cancelled
+ * connect has still to end, which nothing will signal: look again in a
+ * while). */
+int xpipe__win32_listener_ready(xpipe__lsn_t *l, int *settling);
 
 /* dial.c */
 apr_status_t xpipe__win32_busy_wait(const char *native, apr_time_t deadline,
