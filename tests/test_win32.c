@@ -277,6 +277,7 @@ static void test_waits_make_no_events(void)
 }
 #endif
 
+#ifdef _WIN32
 /* An operation's event does not say that operation is over. A connect
  * issued by another thread (which then waits elsewhere), its shared
  * manual-reset event set by someone else, then cancelled here: the
@@ -361,6 +362,7 @@ static void test_settle_trusts_no_event(void)
            "cancelled connect in %d of %d]",
            said_done, rounds);
 }
+#endif
 
 CU_TestInfo xt_win32_tests[] = {
 #ifdef _WIN32
