@@ -30,11 +30,21 @@ static xpipe_t *open_channels[MAX_CLIENTS]; /* closed at the end */
 static int clients;
 
 #ifdef _WIN32
+/* Windows runs the handler on a thread of its own, at any time, even
+ * while main destroys the poll set: it touches the set only under this
+ * lock, and not once main has said (under the lock) that it destroys
+ * it. */
+static CRITICAL_SECTION stop_lock;
+static int closing;
+
 static BOOL WINAPI on_ctrl_c(DWORD type)
 {
     (void)type;
+    EnterCriticalSection(&stop_lock);
     stopping = 1;
-    xpipe_pollset_wakeup(pollset); /* any thread may call it */
+    if (!closing)
+        xpipe_pollset_wakeup(pollset); /* any thread may call it */
+    LeaveCriticalSection(&stop_lock);
     return TRUE;
 }
 #else
@@ -140,6 +150,7 @@ int main(int argc, char **argv)
         return 1;
     }
 #ifdef _WIN32
+    InitializeCriticalSection(&stop_lock);
     SetConsoleCtrlHandler(on_ctrl_c, TRUE);
 #else
     apr_thread_create(&sig, NULL, signal_thread, NULL, pool);
@@ -194,6 +205,12 @@ int main(int argc, char **argv)
             kill(getpid(), SIGTERM);
         apr_thread_join(&st, sig);
     }
+#else
+    /* The handler uses the poll set: from now on it leaves it alone. */
+    EnterCriticalSection(&stop_lock);
+    closing = 1;
+    LeaveCriticalSection(&stop_lock);
+    SetConsoleCtrlHandler(on_ctrl_c, FALSE);
 #endif
     xpipe_pollset_destroy(pollset);
     xpipe_listener_close(listener);

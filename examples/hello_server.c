@@ -26,10 +26,21 @@ static volatile int signalled;
 
 /* Ctrl-C: wake the accept loop. xpipe calls may come from any thread. */
 #ifdef _WIN32
+/* Windows runs the handler on a thread of its own, at any time, even
+ * while main closes the listener: it touches the listener only under
+ * this lock, and not once main has said (under the lock) that it closes
+ * it. */
+static CRITICAL_SECTION stop_lock;
+static int closing;
+
 static BOOL WINAPI on_ctrl_c(DWORD type)
 {
     (void)type;
-    xpipe_listener_interrupt(listener);
+    EnterCriticalSection(&stop_lock);
+    signalled = 1;
+    if (!closing)
+        xpipe_listener_interrupt(listener);
+    LeaveCriticalSection(&stop_lock);
     return TRUE;
 }
 #else
@@ -97,6 +108,7 @@ int main(int argc, char **argv)
     xpipe_initialize();
     apr_pool_create(&pool, NULL);
 #ifdef _WIN32
+    InitializeCriticalSection(&stop_lock);
     SetConsoleCtrlHandler(on_ctrl_c, TRUE);
 #else
     apr_setup_signal_thread(); /* before any other thread exists */
@@ -142,6 +154,12 @@ int main(int argc, char **argv)
             kill(getpid(), SIGTERM);
         apr_thread_join(&st, sig);
     }
+#else
+    /* The handler uses the listener: from now on it leaves it alone. */
+    EnterCriticalSection(&stop_lock);
+    closing = 1;
+    LeaveCriticalSection(&stop_lock);
+    SetConsoleCtrlHandler(on_ctrl_c, FALSE);
 #endif
     xpipe_listener_close(listener);
     apr_pool_destroy(pool);
