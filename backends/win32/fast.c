@@ -881,7 +881,10 @@ void xpipe__win32_fast_close(xpipe__chan_t *c)
     if (f->posting) { /* the peer never read it: it goes with the pipe */
         DWORD n;
         win32_sys.cancel_io_ex(c->pipe, &f->post_ov);
-        win32_sys.get_overlapped_result(c->pipe, &f->post_ov, &n, TRUE);
+        /* Over when its OVERLAPPED says, not its event (wait.c); a write
+         * whose sender never waits again may stay unsettled under Wine
+         * (2 s, then the channel goes anyway). */
+        xpipe__win32_io_settle(c->pipe, &f->post_ov, &n, 2000);
     }
 }
 
