@@ -324,6 +324,8 @@ int xt_child_wait(apr_proc_t *proc, apr_interval_time_t timeout)
         apr_status_t rv = apr_proc_wait(proc, &code, &why, APR_NOWAIT);
         if (APR_STATUS_IS_CHILD_DONE(rv))
             return why == APR_PROC_EXIT ? code : -1;
+        if (!APR_STATUS_IS_CHILD_NOTDONE(rv))
+            return -1; /* no such child (reaped already): none to wait for */
         if (apr_time_now() >= end)
             break;
         apr_sleep(5000); /* polling a child's exit: no event to wait on */
