@@ -66,9 +66,21 @@ def leg_command(root, leg, suite):
     return cmd, env
 
 
+def keep_log(root, leg, suite, out):
+    """A failed run's whole output, in logs/soak/: its path."""
+    d = os.path.join(root, "logs", "soak")
+    os.makedirs(d, exist_ok=True)
+    path = os.path.join(d, f"{leg}-{suite}-{time.strftime('%H%M%S')}-"
+                        f"{os.getpid()}-{threading.get_ident() % 10000}.log")
+    with open(path, "w") as fh:
+        fh.write(out)
+    return path
+
+
 def one_run(root, leg, suite, case, timeout):
     """[(case, passed, first)] of one run, with "(process)" added when the
-    program ended badly but no case says why."""
+    program ended badly but no case says why; a failed run's output is
+    kept (logs/soak/, named in the first failure's text)."""
     cmd, env = leg_command(root, leg, suite)
     if case:
         env["XT_CASE"] = case
@@ -96,6 +108,11 @@ def one_run(root, leg, suite, case, timeout):
         found.append(("(process)", False, "no case ran: " + out[-300:]))
     else:
         found.append(("(process)", True, None))
+    if any(not ok for _, ok, _ in found):
+        path = keep_log(root, leg, suite, out)
+        found = [(c, ok, (f"{first} [{os.path.relpath(path, root)}]"
+                          if first else f"[{os.path.relpath(path, root)}]")
+                  if not ok else None) for c, ok, first in found]
     return found
 
 
