@@ -51,6 +51,10 @@ typedef struct ps_server_t {
     apr_uint64_t echoed;
     apr_status_t rv;
     const char *why;
+    /* For a failure's report: when it started, took its last client, last
+     * echoed, and how many polls it made and came back empty. */
+    _Atomic apr_time_t t0, last_accept, last_echo;
+    _Atomic long polls, empty;
 } ps_server_t;
 
 static apr_status_t ps_want(ps_server_t *s, ps_conn_t *c, apr_int16_t want)
@@ -93,6 +97,7 @@ static apr_status_t ps_flush(ps_server_t *s, ps_conn_t *c)
             break;
         c->off += n;
         s->echoed += n;
+        s->last_echo = apr_time_now();
     }
     if (rv == APR_SUCCESS)
         c->pend = c->off = 0;
@@ -114,10 +119,13 @@ static apr_status_t ps_serve(void *arg)
         apr_int32_t n, i;
 
         rv = xpipe_pollset_poll(s->ps, XT_LONG, &n, &r);
+        s->polls++;
         if (rv != APR_SUCCESS) {
             s->why = "poll";
             break;
         }
+        if (n == 0)
+            s->empty++;
         for (i = 0; i < n && rv == APR_SUCCESS; i++) {
             ps_conn_t *c = r[i].client_data;
             if (r[i].listener) {
@@ -129,6 +137,7 @@ static apr_status_t ps_serve(void *arg)
                     c->ch = ch;
                     xpipe_timeout_set(ch, 0);
                     s->accepted++;
+                    s->last_accept = apr_time_now();
                     rv = ps_want(s, c, XPIPE_POLLIN);
                     if (rv != APR_SUCCESS) {
                         s->why = "add";
@@ -185,6 +194,9 @@ typedef struct ps_client_t {
     int first, count, rounds;
     int ok;
     apr_status_t rv;
+    /* Where it failed: round, channel, when (a failure's report). */
+    int fail_round, fail_ch;
+    apr_time_t fail_at;
 } ps_client_t;
 
 static apr_status_t ps_client(void *arg)
@@ -216,6 +228,11 @@ static apr_status_t ps_client(void *arg)
             xt_fill(out, len, (apr_size_t)r, id);
             rv = message ? xpipe_recv(ch[i], in, &n)
                          : xpipe_read_full(ch[i], in, len, &n);
+            if (rv != APR_SUCCESS) {
+                j->fail_round = r;
+                j->fail_ch = i;
+                j->fail_at = apr_time_now();
+            }
             if (rv == APR_SUCCESS && n == len
                 && xt_fnv(XT_FNV_INIT, in, n) == xt_fnv(XT_FNV_INIT, out, len))
                 j->ok++;
@@ -263,6 +280,7 @@ static void ps_many(xpipe_mode_e mode, int clients, int rounds)
         return;
     }
     memset(&s, 0, sizeof(s));
+    s.t0 = apr_time_now();
     s.message = mode == XPIPE_MODE_MESSAGE;
     s.expect = per * PS_THREADS;
     XT_OK(xpipe_attr_instances_set(a, XPIPE_INSTANCES_LIMIT));
@@ -280,7 +298,15 @@ static void ps_many(xpipe_mode_e mode, int clients, int rounds)
     }
     for (i = 0; i < PS_THREADS; i++) {
         xt_join(ct[i]);
-        XT_STATUS(cl[i].rv, APR_SUCCESS);
+        if (!XT_STATUS(cl[i].rv, APR_SUCCESS))
+            printf("\n  client thread %d: round %d, channel %d, at %.2f s"
+                   " (server: %d accepted, the last at %.2f s; last echo at "
+                   "%.2f s; %ld polls, %ld empty)\n",
+                   i, cl[i].fail_round, cl[i].fail_ch,
+                   (double)(cl[i].fail_at - s.t0) / 1e6, s.accepted,
+                   (double)(s.last_accept - s.t0) / 1e6,
+                   (double)(s.last_echo - s.t0) / 1e6, (long)s.polls,
+                   (long)s.empty);
         ok += cl[i].ok;
     }
     xt_join(st);
