@@ -160,6 +160,7 @@ def main():
         loader.start()
     # (leg, suite, case) -> [runs, failures, first failure]
     table = {}
+    failed_runs = {}  # (leg, suite) -> runs with any failure
     lock = threading.Lock()
     work = [(leg, s, c) for leg in legs for s, c in targets
             for _ in range(a.times)]
@@ -187,6 +188,8 @@ def main():
                         row[1] += 1
                         row[2] = row[2] or (first or "no result")
                 done[0] += 1
+                failed_runs[(leg, suite)] = (failed_runs.get((leg, suite), 0)
+                                             + (1 if anybad else 0))
                 if done[0] % 10 == 0 or anybad:
                     print(f"soak: {done[0]} of {total} runs, "
                           f"{time.monotonic() - t_start:.0f} s"
@@ -214,6 +217,9 @@ def main():
         print(f"{leg:<13} {suite:<12} {bad:>5}/{runs:<5}  {name}")
         if first:
             print(f"{'':<13} {'':<12} {'':>11}    first: {first[:240]}")
+    for (leg, suite), bad in sorted(failed_runs.items()):
+        runs = table[(leg, suite, "(process)")][0]
+        print(f"soak: {leg} {suite}: {bad} of {runs} runs failed")
     print(f"soak: {fails} failures")
     return 1 if fails else 0
 
