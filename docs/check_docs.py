@@ -34,7 +34,7 @@ def main(argv):
     if not html:
         bad.append("no HTML was generated")
     src = open(header, encoding="utf-8").read()
-    names = set(re.findall(r"\b(XPIPE_E[A-Z]+)\s*=", src))
+    names = {"XPIPE_" + n for n in re.findall(r"\bX\((E[A-Z]+),", src)}
     names |= set(re.findall(r"\b(xpipe_\w+)\s*\(", src))
     missing = sorted(n for n in names if n not in html)
     if missing:

@@ -83,53 +83,62 @@ extern "C" {
 /** First status code used by xpipe. */
 #define XPIPE_START_ERROR (APR_OS_START_USERERR + 7300)
 
-/** Status codes of xpipe. xpipe_strerror() gives each one's text and
- *  xpipe_status_name() its name. */
+/**
+ * The one list of xpipe's status codes: X(NAME, N, TEXT) for each code
+ * XPIPE_NAME = XPIPE_START_ERROR + N, in code order, with its text (what
+ * xpipe_strerror() returns, and the code's meaning). It makes the enum
+ * below and the names and texts of xpipe_status_name() and
+ * xpipe_strerror(); every code also has an XPIPE_STATUS_IS_NAME(s) macro,
+ * which the library's build checks against this list. A program may
+ * expand it too (to map xpipe's codes to its own, say). Codes are never
+ * renumbered; a new one takes the next N.
+ */
+#define XPIPE_STATUS_MAP(X)                                                    \
+    X(ENOPIPE, 1, "no such pipe: nothing is listening on that name")          \
+    X(EINUSE, 2, "pipe name in use: another server is listening on it")       \
+    X(ECLOSED, 3, "the channel or listener has been closed")                  \
+    X(ECANCELED, 4,                                                            \
+      "the call was interrupted by xpipe_interrupt or "                       \
+      "xpipe_listener_interrupt")                                              \
+    X(EMSGSIZE, 5, "message larger than the buffer or the maximum size")      \
+    X(ERESET, 6, "connection reset: the peer vanished abortively")            \
+    X(EPIPE, 7, "the peer has closed its end; nothing more can be written")   \
+    X(EBADNAME, 8, "invalid pipe name")                                        \
+    X(ENAMETOOLONG, 9,                                                         \
+      "pipe name too long for this OS (Unix socket paths: 107 bytes on "      \
+      "Linux, 103 on BSD/macOS; Windows pipe names: 256 characters)")         \
+    X(EREMOTE, 10,                                                             \
+      "remote pipe names (\\\\host\\pipe\\name) are not supported by this "  \
+      "backend")                                                               \
+    X(EMODE, 11,                                                               \
+      "operation or peer does not match the channel's mode (byte stream vs "  \
+      "message)")                                                              \
+    X(ERUNDIR, 12,                                                             \
+      "the run directory is unsafe: wrong owner, mode, or a symbolic link")   \
+    X(ENOTSOCK, 13,                                                            \
+      "the path exists and is not a socket; it was left untouched")           \
+    X(EPEER, 14, "the peer's identity was refused")                           \
+    X(EBADHANDLE, 15,                                                          \
+      "not a handle xpipe can adopt or pass: the wrong kind, closed, or "     \
+      "more than XPIPE_HANDLES_MAX")                                           \
+    X(EPROTO, 16,                                                              \
+      "the peer broke the protocol (the shared-memory fast path's, or "       \
+      "SMB2's while opening a remote pipe); the channel is unusable")         \
+    X(EAUTH, 17,                                                               \
+      "the remote pipe's server refused our credentials or the security "     \
+      "asked for (xpipe_error_detail gives the GSSAPI or NT status text)")
+
+#define XPIPE__STATUS_ENUM(name, n, text) XPIPE_##name = XPIPE_START_ERROR + n,
+
+/** Status codes of xpipe, made from XPIPE_STATUS_MAP: XPIPE_ENOPIPE,
+ *  XPIPE_EINUSE, XPIPE_ECLOSED, XPIPE_ECANCELED, XPIPE_EMSGSIZE,
+ *  XPIPE_ERESET, XPIPE_EPIPE, XPIPE_EBADNAME, XPIPE_ENAMETOOLONG,
+ *  XPIPE_EREMOTE, XPIPE_EMODE, XPIPE_ERUNDIR, XPIPE_ENOTSOCK, XPIPE_EPEER,
+ *  XPIPE_EBADHANDLE, XPIPE_EPROTO, XPIPE_EAUTH. Each one's meaning is its
+ *  text in the list (xpipe_strerror()); xpipe_status_name() gives its
+ *  name. */
 enum xpipe_status_e {
-    /** No such pipe: nothing is listening on that name. */
-    XPIPE_ENOPIPE = XPIPE_START_ERROR + 1,
-    /** The name is in use: another server is listening on it. */
-    XPIPE_EINUSE = XPIPE_START_ERROR + 2,
-    /** The channel or listener has been closed. */
-    XPIPE_ECLOSED = XPIPE_START_ERROR + 3,
-    /** The call was interrupted by xpipe_interrupt or
-     *  xpipe_listener_interrupt. */
-    XPIPE_ECANCELED = XPIPE_START_ERROR + 4,
-    /** The message is larger than the buffer or the maximum message size. */
-    XPIPE_EMSGSIZE = XPIPE_START_ERROR + 5,
-    /** Connection reset: the peer vanished abortively. */
-    XPIPE_ERESET = XPIPE_START_ERROR + 6,
-    /** The peer has closed its end; nothing more can be written. */
-    XPIPE_EPIPE = XPIPE_START_ERROR + 7,
-    /** Invalid pipe name. */
-    XPIPE_EBADNAME = XPIPE_START_ERROR + 8,
-    /** The name is too long for this OS (Unix socket paths: 107 bytes on
-     *  Linux, 103 on BSD/macOS; Windows pipe names: 256 characters). */
-    XPIPE_ENAMETOOLONG = XPIPE_START_ERROR + 9,
-    /** Remote pipe names (`\\host\pipe\name`) are not supported by this
-     *  backend. */
-    XPIPE_EREMOTE = XPIPE_START_ERROR + 10,
-    /** The operation or the peer does not match the channel's mode (byte
-     *  stream or message). */
-    XPIPE_EMODE = XPIPE_START_ERROR + 11,
-    /** The run directory is unsafe: wrong owner, mode, or a symbolic link. */
-    XPIPE_ERUNDIR = XPIPE_START_ERROR + 12,
-    /** The path exists and is not a socket; it was left untouched. */
-    XPIPE_ENOTSOCK = XPIPE_START_ERROR + 13,
-    /** The peer's identity was refused (xpipe_attr_peer_require_set). */
-    XPIPE_EPEER = XPIPE_START_ERROR + 14,
-    /** Not a handle xpipe can adopt or pass: the wrong kind of object, a
-     *  closed handle, or more handles than XPIPE_HANDLES_MAX. */
-    XPIPE_EBADHANDLE = XPIPE_START_ERROR + 15,
-    /** The peer broke the protocol: of the shared-memory fast path
-     *  (xpipe_attr_fast_path_set), or of SMB2 while a remote pipe was
-     *  being opened. The channel is unusable. */
-    XPIPE_EPROTO = XPIPE_START_ERROR + 16,
-    /** A remote pipe's server refused our credentials or the security
-     *  asked for (a wrong password, an account refused, a guest session,
-     *  no encryption where it is required); xpipe_error_detail() gives
-     *  the GSSAPI or NT status text. */
-    XPIPE_EAUTH = XPIPE_START_ERROR + 17,
+    XPIPE_STATUS_MAP(XPIPE__STATUS_ENUM)
     /** One past the last code (not a status). */
     XPIPE_STATUS_END
 };
@@ -164,6 +173,10 @@ enum xpipe_status_e {
 #define XPIPE_STATUS_IS_EPEER(s) ((s) == XPIPE_EPEER)
 /** True when status s is XPIPE_EBADHANDLE. */
 #define XPIPE_STATUS_IS_EBADHANDLE(s) ((s) == XPIPE_EBADHANDLE)
+/** True when status s is XPIPE_EPROTO. */
+#define XPIPE_STATUS_IS_EPROTO(s) ((s) == XPIPE_EPROTO)
+/** True when status s is XPIPE_EAUTH. */
+#define XPIPE_STATUS_IS_EAUTH(s) ((s) == XPIPE_EAUTH)
 /** True for any code of xpipe's own range. */
 #define XPIPE_STATUS_IS_XPIPE(s)                                               \
     ((s) > XPIPE_START_ERROR && (s) < XPIPE_STATUS_END)

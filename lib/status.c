@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* status.c — the status table: names and texts of xpipe's own codes (the
- * codes themselves are enum xpipe_status_e in include/xpipe.h), and the
+/* status.c — names and texts of xpipe's own codes, made from the one list
+ * XPIPE_STATUS_MAP in include/xpipe.h (which makes the enum too), and the
  * per-thread failure detail. Public API.
  */
 
@@ -49,45 +49,27 @@ typedef struct status_entry_t {
     const char *text;
 } status_entry_t;
 
-/* In code order: status_find indexes it, and checks the code. */
-#define STATUS(name, text)                                                     \
-    {                                                                          \
-        XPIPE_##name, "XPIPE_" #name, text                                     \
-    }
+/* Made from XPIPE_STATUS_MAP (include/xpipe.h), so in code order:
+ * status_find indexes it, and checks the code. */
+#define STATUS_ENTRY(name, n, text) { XPIPE_##name, "XPIPE_" #name, text },
 static const status_entry_t status_table[] = {
-    STATUS(ENOPIPE, "no such pipe: nothing is listening on that name"),
-    STATUS(EINUSE, "pipe name in use: another server is listening on it"),
-    STATUS(ECLOSED, "the channel or listener has been closed"),
-    STATUS(ECANCELED, "the call was interrupted by xpipe_interrupt"),
-    STATUS(EMSGSIZE, "message larger than the buffer or the maximum size"),
-    STATUS(ERESET, "connection reset: the peer vanished abortively"),
-    STATUS(EPIPE, "the peer has closed its end; nothing more can be written"),
-    STATUS(EBADNAME, "invalid pipe name"),
-    STATUS(ENAMETOOLONG,
-           "pipe name too long for this OS (Unix socket paths: 107 bytes on "
-           "Linux, 103 on BSD/macOS; Windows pipe names: 256 characters)"),
-    STATUS(EREMOTE, "remote pipe names (\\\\host\\pipe\\name) are not "
-                    "supported by this backend"),
-    STATUS(EMODE, "operation or peer does not match the channel's mode "
-                  "(byte stream vs message)"),
-    STATUS(ERUNDIR, "the run directory is unsafe: wrong owner, mode, or a "
-                    "symbolic link"),
-    STATUS(ENOTSOCK, "the path exists and is not a socket; it was left "
-                     "untouched"),
-    STATUS(EPEER, "the peer's identity was refused"),
-    STATUS(EBADHANDLE, "not a handle xpipe can adopt or pass: the wrong "
-                       "kind, closed, or more than XPIPE_HANDLES_MAX"),
-    STATUS(EPROTO, "the peer broke the protocol (the shared-memory fast "
-                   "path's, or SMB2's while opening a remote pipe)"),
-    STATUS(EAUTH, "the remote pipe's server refused our credentials or the "
-                  "security asked for"),
+    XPIPE_STATUS_MAP(STATUS_ENTRY)
 };
-#undef STATUS
+#undef STATUS_ENTRY
 
-/* Every code has its entry, in order. */
+/* The list numbers its codes 1, 2, 3, ... with no gap, and every code has
+ * its XPIPE_STATUS_IS_* macro (a missing one is an undeclared function
+ * here, which no constant expression admits: the build stops). */
+#define STATUS_CHECK(name, n, text)                                            \
+    _Static_assert(XPIPE_##name == XPIPE_START_ERROR + n                       \
+                       && XPIPE_STATUS_IS_##name(XPIPE_##name)                 \
+                       && !XPIPE_STATUS_IS_##name(XPIPE_START_ERROR),          \
+                   "XPIPE_" #name ": its number or its IS macro");
+XPIPE_STATUS_MAP(STATUS_CHECK)
+#undef STATUS_CHECK
 _Static_assert(sizeof(status_table) / sizeof(status_table[0])
                    == XPIPE_STATUS_END - XPIPE_START_ERROR - 1,
-               "status_table must list every XPIPE_E* code");
+               "XPIPE_STATUS_MAP numbers its codes 1, 2, 3, ... in order");
 
 /* APR codes that xpipe returns by contract, for xpipe_status_name(). */
 static const status_entry_t apr_names[] = {
