@@ -140,7 +140,8 @@ apr_status_t xpipe_attr_sddl_set(xpipe_attr_t *attr, const char *sddl)
     xpipe__fail_clear();
     if (attr == NULL || (sddl != NULL && sddl[0] == '\0'))
         return APR_EINVAL;
-    if (sddl != NULL && XPIPE__BACKEND.sddl_check(sddl) != APR_SUCCESS)
+    if (sddl != NULL && XPIPE__BACKEND.sddl_check
+        && XPIPE__BACKEND.sddl_check(sddl) != APR_SUCCESS)
         return xpipe__fail(APR_EINVAL, "SDDL string \"%s\" does not parse",
                            sddl);
     attr->sddl = sddl ? apr_pstrdup(attr->pool, sddl) : NULL;

@@ -76,22 +76,16 @@ apr_status_t xpipe_initialize(void)
     return apr_initialize();
 }
 
-/* A backend's optional slot of version 6 or later: NULL when absent. */
-#define BE_SLOT6(be, slot) ((be)->version >= 6 ? (be)->slot : NULL)
-
 void xpipe_terminate(void)
 {
-    void (*release)(void) = BE_SLOT6(&XPIPE__BACKEND, thread_release);
-
     /* This thread's wake object and events: nothing of xpipe's stays
      * open after the terminate of a thread that was the only one to
      * use it. */
-    if (release)
-        release();
+    if (XPIPE__BACKEND.thread_release)
+        XPIPE__BACKEND.thread_release();
 #ifdef XPIPE__REMOTE_BACKEND
-    release = BE_SLOT6(&XPIPE__REMOTE_BACKEND, thread_release);
-    if (release)
-        release();
+    if (XPIPE__REMOTE_BACKEND.thread_release)
+        XPIPE__REMOTE_BACKEND.thread_release();
 #endif
     apr_terminate();
 }
@@ -273,7 +267,18 @@ apr_status_t xpipe_listen(xpipe_listener_t **listener, const char *name,
     if (rv != APR_SUCCESS)
         return rv;
     rv = name_resolve(&parsed, &l->native, &l->o.be, name, l->o.sub);
-    if (rv == APR_SUCCESS)
+    if (rv == APR_SUCCESS && l->o.be->listen == NULL)
+        /* A transport without listeners: the remote one, where meson
+         * built one (the OS backend's own remote names fail in its
+         * listen). */
+        rv = parsed.kind == XPIPE__NAME_REMOTE
+                 ? xpipe__fail(XPIPE_EREMOTE,
+                               "%s is another machine's pipe: a server "
+                               "listens on a local name (exported with "
+                               "xpipe_attr_smb_export_set)",
+                               l->native)
+                 : xpipe__not_offered(l->o.be, "listeners");
+    else if (rv == APR_SUCCESS)
         rv = l->o.be->listen(&l->impl, &parsed, l->native, l->attr, l->o.sub);
     return lsn_finish(listener, l, rv);
 }
@@ -367,7 +372,10 @@ static apr_status_t chan_peer_check(xpipe_t *ch, const xpipe_attr_t *attr)
     if (ch->o.be->peer_get(ch->impl, &peer, pool) != APR_SUCCESS)
         return xpipe__fail(XPIPE_EPEER, "the peer's identity is unavailable");
     if (strcmp(who, "self") == 0) {
-        if (ch->o.be->self_get(&self, pool) != APR_SUCCESS)
+        /* A transport without its own says what the OS says. */
+        if ((ch->o.be->self_get ? ch->o.be->self_get
+                                : XPIPE__BACKEND.self_get)(&self, pool)
+            != APR_SUCCESS)
             return xpipe__fail(XPIPE_EPEER, "our own identity is unavailable");
         if (self.have & XPIPE_PEER_UID) {
             ok = (peer.have & XPIPE_PEER_UID) && peer.uid == self.uid;
@@ -556,9 +564,13 @@ static XPIPE__SPECIALIZE apr_status_t chan_io_once(xpipe_t *ch, io_op_e op,
 {
     switch (op) {
     case IO_SEND_HANDLES:
+        if (ch->o.be->send_handles == NULL)
+            return xpipe__not_offered(ch->o.be, "handle passing");
         return ch->o.be->send_handles(ch->impl, buf, *len, hs->h, *hs->count,
                                       deadline);
     case IO_RECV_HANDLES:
+        if (ch->o.be->recv_handles == NULL)
+            return xpipe__not_offered(ch->o.be, "handle passing");
         return ch->o.be->recv_handles(ch->impl, buf, len, hs->h, hs->count,
                                       deadline);
     case IO_READ:
@@ -729,7 +741,9 @@ static apr_status_t pair_create(xpipe_t **a, xpipe_t **b,
     if (rv == APR_SUCCESS)
         rv = chan_create(&y, &XPIPE__BACKEND, attr, pb);
     if (rv == APR_SUCCESS)
-        rv = x->o.be->pair(&x->impl, &y->impl, attr, x->o.sub, y->o.sub);
+        rv = x->o.be->pair ? x->o.be->pair(&x->impl, &y->impl, attr, x->o.sub,
+                                           y->o.sub)
+                           : xpipe__not_offered(x->o.be, "pairs");
     if (rv != APR_SUCCESS) {
         if (y)
             obj_drop(&y->o);
@@ -774,7 +788,8 @@ apr_status_t xpipe_adopt(xpipe_t **channel, xpipe_os_handle_t handle,
     rv = chan_create(&ch, &XPIPE__BACKEND, attr, pool);
     if (rv != APR_SUCCESS)
         return rv;
-    rv = ch->o.be->adopt(&ch->impl, handle, attr, ch->o.sub);
+    rv = ch->o.be->adopt ? ch->o.be->adopt(&ch->impl, handle, attr, ch->o.sub)
+                         : xpipe__not_offered(ch->o.be, "adoption");
     return chan_finish(channel, ch, rv);
 }
 
@@ -792,8 +807,10 @@ apr_status_t xpipe_listener_adopt(xpipe_listener_t **listener,
     rv = lsn_create(&l, &XPIPE__BACKEND, attr, pool);
     if (rv != APR_SUCCESS)
         return rv;
-    rv = l->o.be->listener_adopt(&l->impl, &l->native, handle, l->attr,
-                                 l->o.sub);
+    rv = l->o.be->listener_adopt
+             ? l->o.be->listener_adopt(&l->impl, &l->native, handle, l->attr,
+                                       l->o.sub)
+             : xpipe__not_offered(l->o.be, "listener adoption");
     return lsn_finish(listener, l, rv);
 }
 
@@ -826,8 +843,10 @@ apr_status_t xpipe_spawn(apr_proc_t *proc, xpipe_t **channel,
     if (rv != APR_SUCCESS)
         return rv;
     chan_finish(channel, mine, rv);
-    rv = mine->o.be->spawn(proc, mine->impl, theirs->impl, program, argv, env,
-                           child_env_words(attr), theirs->o.sub);
+    rv = mine->o.be->spawn
+             ? mine->o.be->spawn(proc, mine->impl, theirs->impl, program, argv,
+                                 env, child_env_words(attr), theirs->o.sub)
+             : xpipe__not_offered(mine->o.be, "children");
     /* The child has its copy (or none): ours goes either way. */
     theirs->o.be->close(theirs->impl);
     obj_drop(&theirs->o);
@@ -892,7 +911,9 @@ apr_status_t xpipe_child_channel(xpipe_t **channel, const xpipe_attr_t *attr,
     rv = value && mode
                  && (strcmp(mode, "message") == 0 || strcmp(mode, "byte") == 0)
                  && (more == NULL || strcmp(more, "handles") == 0)
-             ? XPIPE__BACKEND.handle_parse(&h, value)
+             ? (XPIPE__BACKEND.handle_parse
+                    ? XPIPE__BACKEND.handle_parse(&h, value)
+                    : xpipe__not_offered(&XPIPE__BACKEND, "children"))
              : XPIPE_EBADHANDLE;
     if (rv == APR_SUCCESS && attr
         && (strcmp(mode, "message") == 0) != (a->mode == XPIPE_MODE_MESSAGE))
@@ -971,10 +992,16 @@ static apr_status_t chan_ctl(xpipe_t *ch, ctl_op_e op, void *out, int how)
         return rv;
     switch (op) {
     case CTL_SHUTDOWN:
-        rv = ch->o.be->shutdown(ch->impl, (xpipe_shutdown_e)how);
+        rv = ch->o.be->shutdown
+                 ? ch->o.be->shutdown(ch->impl, (xpipe_shutdown_e)how)
+                 : xpipe__not_offered(ch->o.be, "half close");
         break;
     case CTL_PEER: rv = ch->o.be->peer_get(ch->impl, out, ch->o.sub); break;
-    case CTL_HANDLE: rv = ch->o.be->os_handle_get(ch->impl, out); break;
+    case CTL_HANDLE:
+        rv = ch->o.be->os_handle_get
+                 ? ch->o.be->os_handle_get(ch->impl, out)
+                 : xpipe__not_offered(ch->o.be, "native handle");
+        break;
     }
     return xpipe__guard_leave(&ch->o.g, rv);
 }

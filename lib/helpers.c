@@ -70,3 +70,9 @@ const char *const *xpipe__env_with(const char *const *env, const char *name,
     out[k] = NULL;
     return out;
 }
+
+apr_status_t xpipe__not_offered(const xpipe__backend_t *be, const char *what)
+{
+    return xpipe__fail(APR_ENOTIMPL, "the %s transport offers no %s", be->name,
+                       what);
+}

@@ -4,6 +4,8 @@
  */
 #include "xtest.h"
 
+#include "backend.h" /* the contract's tables, checked below */
+
 #include <string.h>
 
 static void test_null_arguments(void)
@@ -298,6 +300,60 @@ static void test_error_detail_is_per_call(void)
         CU_ASSERT(strstr(xpipe_error_detail(), "mode") != NULL);
 }
 
+/* What a transport's table lacks of the contract (lib/backend.h): a
+ * mandatory slot, or part of a group; NULL when nothing. */
+static const char *contract_gap(const xpipe__backend_t *be)
+{
+    if (!be->name || !be->resolve || !be->dial || !be->read || !be->write
+        || !be->send || !be->recv || !be->wake || !be->unwake || !be->close
+        || !be->peer_get)
+        return "a mandatory slot";
+    if (be->listen
+        && !(be->accept && be->listener_wake && be->listener_unwake
+             && be->listener_close && be->listener_os_handle_get))
+        return "a slot of the listener group";
+    if (be->pset_create
+        && !(be->pset_add && be->pset_remove && be->pset_wait
+             && be->pset_collect && be->pset_wakeup && be->pset_destroy
+             && be->pm_ready))
+        return "a slot of the poll group";
+    if (!be->send_handles != !be->recv_handles)
+        return "one of send_handles and recv_handles";
+    return NULL;
+}
+
+/* Every transport keeps the contract; the OS's offers everything; lib/
+ * answers for what a transport leaves out: APR_ENOTIMPL, naming it. */
+static void test_contract(void)
+{
+    const char *gap = contract_gap(&XPIPE__BACKEND);
+
+    CU_ASSERT_PTR_NULL(gap);
+    if (gap)
+        printf("\n  %s lacks %s\n", XPIPE__BACKEND.name, gap);
+    CU_ASSERT(XPIPE__BACKEND.listen && XPIPE__BACKEND.pset_create
+              && XPIPE__BACKEND.pair && XPIPE__BACKEND.spawn
+              && XPIPE__BACKEND.adopt && XPIPE__BACKEND.listener_adopt
+              && XPIPE__BACKEND.handle_parse && XPIPE__BACKEND.send_handles
+              && XPIPE__BACKEND.self_get);
+    CU_ASSERT_STRING_EQUAL(xpipe_backend_name(), XPIPE__BACKEND.name);
+#ifdef XPIPE__REMOTE_BACKEND
+    gap = contract_gap(&XPIPE__REMOTE_BACKEND);
+    CU_ASSERT_PTR_NULL(gap);
+    if (gap)
+        printf("\n  %s lacks %s\n", XPIPE__REMOTE_BACKEND.name, gap);
+    /* No stubs: it makes no listener, set, pair or child. */
+    CU_ASSERT(XPIPE__REMOTE_BACKEND.listen == NULL
+              && XPIPE__REMOTE_BACKEND.pset_create == NULL
+              && XPIPE__REMOTE_BACKEND.pair == NULL
+              && XPIPE__REMOTE_BACKEND.send_handles == NULL);
+    XT_STATUS(xpipe__not_offered(&XPIPE__REMOTE_BACKEND, "poll sets"),
+              APR_ENOTIMPL);
+    CU_ASSERT_STRING_EQUAL(xpipe_error_detail(),
+                           "the smb2 transport offers no poll sets");
+#endif
+}
+
 CU_TestInfo xt_badinput_tests[] = {
     { "NULL arguments: APR_EINVAL, nothing lost", test_null_arguments },
     { "zero lengths", test_zero_lengths },
@@ -306,6 +362,7 @@ CU_TestInfo xt_badinput_tests[] = {
     { "attributes are independent of each other", test_attributes_independent },
     { "a listener copies its attributes", test_attr_changes_after_listen },
     { "status names and texts", test_status_texts },
+    { "every transport keeps the backend contract", test_contract },
     { "bad timeouts and shutdown modes", test_bad_timeouts_and_how },
     { "the error detail belongs to the last call",
       test_error_detail_is_per_call },

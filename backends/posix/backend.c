@@ -18,14 +18,7 @@ static apr_status_t unix_self_get(xpipe_peer_t *self, apr_pool_t *pool)
     return APR_SUCCESS;
 }
 
-static apr_status_t unix_sddl_check(const char *sddl)
-{
-    (void)sddl; /* SDDL is for Windows; POSIX uses modes and groups */
-    return APR_SUCCESS;
-}
-
 const xpipe__backend_t xpipe__unix_backend = {
-    .version = XPIPE__BACKEND_VERSION,
     .name = UNIX_NAME,
     .resolve = xpipe__unix_resolve,
     .listen = xpipe__unix_listen,
@@ -46,7 +39,7 @@ const xpipe__backend_t xpipe__unix_backend = {
     .peer_get = xpipe__unix_peer_get,
     .os_handle_get = xpipe__unix_os_handle_get,
     .self_get = unix_self_get,
-    .sddl_check = unix_sddl_check,
+    .sddl_check = NULL, /* no SDDL here: modes and groups */
     .listener_os_handle_get = xpipe__unix_listener_os_handle_get,
     .pset_create = xpipe__unix_pset_create,
     .pset_add = xpipe__unix_pset_add,

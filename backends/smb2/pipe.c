@@ -610,25 +610,6 @@ static apr_status_t smb2c_resolve(const char **native, xpipe__name_t *name,
     return APR_SUCCESS;
 }
 
-static apr_status_t smb2c_none(void)
-{
-    return xpipe__fail(APR_ENOTIMPL, "not for a remote pipe");
-}
-
-static apr_status_t smb2c_listen(xpipe__lsn_t **lsn, const xpipe__name_t *name,
-                                 const char *native, const xpipe_attr_t *attr,
-                                 apr_pool_t *pool)
-{
-    (void)lsn;
-    (void)name;
-    (void)attr;
-    (void)pool;
-    return xpipe__fail(XPIPE_EREMOTE,
-                       "%s is another machine's pipe: a server listens on a "
-                       "local name (exported with xpipe_attr_smb_export_set)",
-                       native);
-}
-
 static apr_status_t smb2c_os_handle_get(xpipe__chan_t *chan,
                                         xpipe_os_handle_t *handle)
 {
@@ -638,149 +619,14 @@ static apr_status_t smb2c_os_handle_get(xpipe__chan_t *chan,
                                      "(its replies come through a thread)");
 }
 
-/* What a remote pipe's channel has no use for. */
-static apr_status_t smb2c_accept(xpipe__chan_t **chan, xpipe__lsn_t *lsn,
-                                 apr_time_t deadline, apr_pool_t *pool)
-{
-    (void)chan, (void)lsn, (void)deadline, (void)pool;
-    return smb2c_none();
-}
-static apr_status_t smb2c_listener_wake(xpipe__lsn_t *lsn, int closing)
-{
-    (void)lsn, (void)closing;
-    return smb2c_none();
-}
-static apr_status_t smb2c_listener_one(xpipe__lsn_t *lsn)
-{
-    (void)lsn;
-    return smb2c_none();
-}
-static apr_status_t smb2c_listener_os_handle_get(xpipe__lsn_t *lsn,
-                                                 xpipe_os_handle_t *handle)
-{
-    (void)lsn, (void)handle;
-    return smb2c_none();
-}
-static apr_status_t smb2c_self_get(xpipe_peer_t *self, apr_pool_t *pool)
-{
-    return XPIPE__BACKEND.self_get(self, pool);
-}
-static apr_status_t smb2c_sddl_check(const char *sddl)
-{
-    return XPIPE__BACKEND.sddl_check(sddl);
-}
-static apr_status_t smb2c_pset_create(xpipe__pset_t **ps, apr_uint32_t size,
-                                      apr_pool_t *pool)
-{
-    (void)ps, (void)size, (void)pool;
-    return smb2c_none();
-}
-static apr_status_t smb2c_pset_add(xpipe__pset_t *ps, xpipe__pm_t *m)
-{
-    (void)ps, (void)m;
-    return smb2c_none();
-}
-static void smb2c_pset_remove(xpipe__pset_t *ps, xpipe__pm_t *m)
-{
-    (void)ps, (void)m;
-}
-static apr_status_t smb2c_pset_wait(xpipe__pset_t *ps, apr_time_t deadline)
-{
-    (void)ps, (void)deadline;
-    return smb2c_none();
-}
-static void smb2c_pset_collect(xpipe__pset_t *ps, xpipe__pm_found_fn found,
-                               void *baton)
-{
-    (void)ps, (void)found, (void)baton;
-}
-static apr_status_t smb2c_pset_wakeup(xpipe__pset_t *ps)
-{
-    (void)ps;
-    return smb2c_none();
-}
-static void smb2c_pset_destroy(xpipe__pset_t *ps)
-{
-    (void)ps;
-}
-static apr_status_t smb2c_pset_os_handle_get(xpipe__pset_t *ps,
-                                             xpipe_os_handle_t *handle)
-{
-    (void)ps, (void)handle;
-    return smb2c_none();
-}
-static int smb2c_pm_ready(xpipe__pm_t *m, int os)
-{
-    (void)m, (void)os;
-    return 0;
-}
-static apr_status_t smb2c_pair(xpipe__chan_t **a, xpipe__chan_t **b,
-                               const xpipe_attr_t *attr, apr_pool_t *pa,
-                               apr_pool_t *pb)
-{
-    (void)a, (void)b, (void)attr, (void)pa, (void)pb;
-    return smb2c_none();
-}
-static apr_status_t smb2c_spawn(apr_proc_t *proc, xpipe__chan_t *mine,
-                                xpipe__chan_t *end, const char *program,
-                                const char *const *argv, const char *const *env,
-                                const char *suffix, apr_pool_t *pool)
-{
-    (void)proc, (void)mine, (void)end, (void)program, (void)argv, (void)env;
-    (void)suffix, (void)pool;
-    return smb2c_none();
-}
-static apr_status_t smb2c_adopt(xpipe__chan_t **chan, xpipe_os_handle_t handle,
-                                const xpipe_attr_t *attr, apr_pool_t *pool)
-{
-    (void)chan, (void)handle, (void)attr, (void)pool;
-    return smb2c_none();
-}
-static apr_status_t smb2c_listener_adopt(xpipe__lsn_t **lsn,
-                                         const char **native,
-                                         xpipe_os_handle_t handle,
-                                         const xpipe_attr_t *attr,
-                                         apr_pool_t *pool)
-{
-    (void)lsn, (void)native, (void)handle, (void)attr, (void)pool;
-    return smb2c_none();
-}
-static apr_status_t smb2c_handle_parse(xpipe_os_handle_t *handle,
-                                       const char *text)
-{
-    (void)handle, (void)text;
-    return smb2c_none();
-}
-static apr_status_t smb2c_send_handles(xpipe__chan_t *chan, const void *buf,
-                                       apr_size_t len,
-                                       const xpipe_os_handle_t *handles,
-                                       int count, apr_time_t deadline)
-{
-    (void)chan, (void)buf, (void)len, (void)handles, (void)count;
-    (void)deadline;
-    return smb2c_none();
-}
-static apr_status_t smb2c_recv_handles(xpipe__chan_t *chan, void *buf,
-                                       apr_size_t *len,
-                                       xpipe_os_handle_t *handles, int *count,
-                                       apr_time_t deadline)
-{
-    (void)chan, (void)buf, (void)len, (void)handles, (void)count;
-    (void)deadline;
-    return smb2c_none();
-}
-
+/* Only what a remote pipe's channel does: listeners, poll sets, pairs,
+ * children, adoption and handles are left out (lib/ answers for them: a
+ * listen on a remote name is XPIPE_EREMOTE; and it makes no listener or
+ * set of this transport). */
 const xpipe__backend_t xpipe__smb2_backend = {
-    .version = XPIPE__BACKEND_VERSION,
     .name = "smb2",
     .resolve = smb2c_resolve,
-    .listen = smb2c_listen,
-    .accept = smb2c_accept,
-    .listener_wake = smb2c_listener_wake,
-    .listener_unwake = smb2c_listener_one,
-    .listener_close = smb2c_listener_one,
     .dial = smb2c_dial,
-    .busy_wait = NULL,
     .read = smb2c_read,
     .write = smb2c_write,
     .send = smb2c_send,
@@ -791,23 +637,4 @@ const xpipe__backend_t xpipe__smb2_backend = {
     .close = smb2c_close,
     .peer_get = smb2c_peer_get,
     .os_handle_get = smb2c_os_handle_get,
-    .self_get = smb2c_self_get,
-    .sddl_check = smb2c_sddl_check,
-    .listener_os_handle_get = smb2c_listener_os_handle_get,
-    .pset_create = smb2c_pset_create,
-    .pset_add = smb2c_pset_add,
-    .pset_remove = smb2c_pset_remove,
-    .pset_wait = smb2c_pset_wait,
-    .pset_collect = smb2c_pset_collect,
-    .pset_wakeup = smb2c_pset_wakeup,
-    .pset_destroy = smb2c_pset_destroy,
-    .pset_os_handle_get = smb2c_pset_os_handle_get,
-    .pm_ready = smb2c_pm_ready,
-    .pair = smb2c_pair,
-    .spawn = smb2c_spawn,
-    .adopt = smb2c_adopt,
-    .listener_adopt = smb2c_listener_adopt,
-    .handle_parse = smb2c_handle_parse,
-    .send_handles = smb2c_send_handles,
-    .recv_handles = smb2c_recv_handles,
 };

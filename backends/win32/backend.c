@@ -67,7 +67,6 @@ static apr_status_t win32_sddl_check(const char *sddl)
 }
 
 const xpipe__backend_t xpipe__win32_backend = {
-    .version = XPIPE__BACKEND_VERSION,
     .name = "win32",
     .resolve = xpipe__win32_resolve,
     .listen = xpipe__win32_listen,
