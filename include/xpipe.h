@@ -94,38 +94,38 @@ extern "C" {
  * renumbered; a new one takes the next N.
  */
 #define XPIPE_STATUS_MAP(X)                                                    \
-    X(ENOPIPE, 1, "no such pipe: nothing is listening on that name")          \
-    X(EINUSE, 2, "pipe name in use: another server is listening on it")       \
-    X(ECLOSED, 3, "the channel or listener has been closed")                  \
+    X(ENOPIPE, 1, "no such pipe: nothing is listening on that name")           \
+    X(EINUSE, 2, "pipe name in use: another server is listening on it")        \
+    X(ECLOSED, 3, "the channel or listener has been closed")                   \
     X(ECANCELED, 4,                                                            \
-      "the call was interrupted by xpipe_interrupt or "                       \
+      "the call was interrupted by xpipe_interrupt or "                        \
       "xpipe_listener_interrupt")                                              \
-    X(EMSGSIZE, 5, "message larger than the buffer or the maximum size")      \
-    X(ERESET, 6, "connection reset: the peer vanished abortively")            \
-    X(EPIPE, 7, "the peer has closed its end; nothing more can be written")   \
+    X(EMSGSIZE, 5, "message larger than the buffer or the maximum size")       \
+    X(ERESET, 6, "connection reset: the peer vanished abortively")             \
+    X(EPIPE, 7, "the peer has closed its end; nothing more can be written")    \
     X(EBADNAME, 8, "invalid pipe name")                                        \
     X(ENAMETOOLONG, 9,                                                         \
-      "pipe name too long for this OS (Unix socket paths: 107 bytes on "      \
-      "Linux, 103 on BSD/macOS; Windows pipe names: 256 characters)")         \
+      "pipe name too long for this OS (Unix socket paths: 107 bytes on "       \
+      "Linux, 103 on BSD/macOS; Windows pipe names: 256 characters)")          \
     X(EREMOTE, 10,                                                             \
-      "remote pipe names (\\\\host\\pipe\\name) are not supported by this "  \
+      "remote pipe names (\\\\host\\pipe\\name) are not supported by this "    \
       "backend")                                                               \
     X(EMODE, 11,                                                               \
-      "operation or peer does not match the channel's mode (byte stream vs "  \
+      "operation or peer does not match the channel's mode (byte stream vs "   \
       "message)")                                                              \
     X(ERUNDIR, 12,                                                             \
-      "the run directory is unsafe: wrong owner, mode, or a symbolic link")   \
+      "the run directory is unsafe: wrong owner, mode, or a symbolic link")    \
     X(ENOTSOCK, 13,                                                            \
-      "the path exists and is not a socket; it was left untouched")           \
-    X(EPEER, 14, "the peer's identity was refused")                           \
+      "the path exists and is not a socket; it was left untouched")            \
+    X(EPEER, 14, "the peer's identity was refused")                            \
     X(EBADHANDLE, 15,                                                          \
-      "not a handle xpipe can adopt or pass: the wrong kind, closed, or "     \
+      "not a handle xpipe can adopt or pass: the wrong kind, closed, or "      \
       "more than XPIPE_HANDLES_MAX")                                           \
     X(EPROTO, 16,                                                              \
-      "the peer broke the protocol (the shared-memory fast path's, or "       \
-      "SMB2's while opening a remote pipe); the channel is unusable")         \
+      "the peer broke the protocol (the shared-memory fast path's, or "        \
+      "SMB2's while opening a remote pipe); the channel is unusable")          \
     X(EAUTH, 17,                                                               \
-      "the remote pipe's server refused our credentials or the security "     \
+      "the remote pipe's server refused our credentials or the security "      \
       "asked for (xpipe_error_detail gives the GSSAPI or NT status text)")
 
 #define XPIPE__STATUS_ENUM(name, n, text) XPIPE_##name = XPIPE_START_ERROR + n,

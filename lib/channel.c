@@ -741,9 +741,9 @@ static apr_status_t pair_create(xpipe_t **a, xpipe_t **b,
     if (rv == APR_SUCCESS)
         rv = chan_create(&y, &XPIPE__BACKEND, attr, pb);
     if (rv == APR_SUCCESS)
-        rv = x->o.be->pair ? x->o.be->pair(&x->impl, &y->impl, attr, x->o.sub,
-                                           y->o.sub)
-                           : xpipe__not_offered(x->o.be, "pairs");
+        rv = x->o.be->pair
+                 ? x->o.be->pair(&x->impl, &y->impl, attr, x->o.sub, y->o.sub)
+                 : xpipe__not_offered(x->o.be, "pairs");
     if (rv != APR_SUCCESS) {
         if (y)
             obj_drop(&y->o);

@@ -108,9 +108,8 @@ apr_status_t xpipe_pollset_create(xpipe_pollset_t **pollset, apr_uint32_t size,
     ps->res = apr_pcalloc(sub, sizeof(*ps->res) * size);
     rv = apr_thread_mutex_create(&ps->lock, APR_THREAD_MUTEX_DEFAULT, owner);
     if (rv == APR_SUCCESS)
-        rv = ps->be->pset_create
-                 ? ps->be->pset_create(&ps->impl, size, sub)
-                 : xpipe__not_offered(ps->be, "poll sets");
+        rv = ps->be->pset_create ? ps->be->pset_create(&ps->impl, size, sub)
+                                 : xpipe__not_offered(ps->be, "poll sets");
     if (rv != APR_SUCCESS) {
         apr_pool_destroy(ps->own_pool ? owner : sub);
         return rv;
@@ -368,11 +367,10 @@ apr_status_t xpipe_pollset_os_handle_get(xpipe_pollset_t *ps,
         return APR_EINVAL;
     memset(handle, 0, sizeof(*handle));
     apr_thread_mutex_lock(ps->lock);
-    rv = ps->destroyed                  ? XPIPE_ECLOSED
-         : ps->be->pset_os_handle_get ? ps->be->pset_os_handle_get(ps->impl,
-                                                                   handle)
-                                      : xpipe__not_offered(ps->be,
-                                                           "poll set handle");
+    rv = ps->destroyed ? XPIPE_ECLOSED
+         : ps->be->pset_os_handle_get
+             ? ps->be->pset_os_handle_get(ps->impl, handle)
+             : xpipe__not_offered(ps->be, "poll set handle");
     apr_thread_mutex_unlock(ps->lock);
     return rv;
 }

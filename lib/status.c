@@ -52,9 +52,7 @@ typedef struct status_entry_t {
 /* Made from XPIPE_STATUS_MAP (include/xpipe.h), so in code order:
  * status_find indexes it, and checks the code. */
 #define STATUS_ENTRY(name, n, text) { XPIPE_##name, "XPIPE_" #name, text },
-static const status_entry_t status_table[] = {
-    XPIPE_STATUS_MAP(STATUS_ENTRY)
-};
+static const status_entry_t status_table[] = { XPIPE_STATUS_MAP(STATUS_ENTRY) };
 #undef STATUS_ENTRY
 
 /* The list numbers its codes 1, 2, 3, ... with no gap, and every code has

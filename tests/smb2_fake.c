@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* smb2_fake.c — the scripted SMB 2.1 server of smb2_fake.h. Its replies
  * are laid out as [MS-SMB2] 2.2 says; it signs them with HMAC-SHA256 and
- * the GSSAPI session key (backends/smb2/crypto.c, the client's own code,
+ * the GSSAPI session key (backends/smb_client/crypto.c, the client's own code,
  * whose known answers test_smbclient.c checks apart).
  */
 #include "smb2_fake.h"
@@ -157,7 +157,7 @@ static int fake_reply(fake_t *f, const uint8_t *q, const fake_reply_t *r,
 
         flags |= F_SIGNED;
         smb2_put32(h + 16, flags);
-        if (smb2_sign(&f->keys, &iov, 1, h + SMB2_SIG_OFF) != 0) {
+        if (xpipe__smb2_sign(&f->keys, &iov, 1, h + SMB2_SIG_OFF) != 0) {
             free(m);
             return -1;
         }
@@ -277,8 +277,8 @@ static int fake_session_setup(fake_t *f, const uint8_t *q, size_t len)
             f->keys.dialect = SMB2_DIALECT_210;
             f->keys.sign_alg = SMB2_SIGN_HMAC_SHA256;
             f->keys.cipher = SMB2_CIPHER_NONE;
-            smb2_keys_derive(&f->keys, set->elements[0].value,
-                             set->elements[0].length, NULL);
+            xpipe__smb2_keys_derive(&f->keys, set->elements[0].value,
+                                    set->elements[0].length, NULL);
             gss_release_buffer_set(&min, &set);
             f->keyed = 1;
         }
@@ -479,7 +479,7 @@ static void fake_reset(fake_t *f)
 
     if (f->ctx != GSS_C_NO_CONTEXT)
         gss_delete_sec_context(&min, &f->ctx, GSS_C_NO_BUFFER);
-    smb2_keys_wipe(&f->keys);
+    xpipe__smb2_keys_wipe(&f->keys);
     f->keyed = f->holding = f->silent = 0;
 }
 
@@ -605,7 +605,7 @@ void fake_stop(fake_t *f, fake_seen_t *seen)
         gss_delete_sec_context(&min, &f->ctx, GSS_C_NO_BUFFER);
     if (f->cred != GSS_C_NO_CREDENTIAL)
         gss_release_cred(&min, &f->cred);
-    smb2_keys_wipe(&f->keys);
+    xpipe__smb2_keys_wipe(&f->keys);
     if (f->cfd >= 0)
         close(f->cfd);
     if (f->lfd >= 0)

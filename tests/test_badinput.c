@@ -202,7 +202,8 @@ typedef struct status_row_t {
     int is_it, is_other;
 } status_row_t;
 #define XT_STATUS_ROW(name, n, text)                                           \
-    { XPIPE_##name, "XPIPE_" #name, text, XPIPE_STATUS_IS_##name(XPIPE_##name), \
+    { XPIPE_##name, "XPIPE_" #name, text,                                      \
+      XPIPE_STATUS_IS_##name(XPIPE_##name),                                    \
       XPIPE_STATUS_IS_##name(XPIPE_##name + 1) },
 static const status_row_t status_rows[] = { XPIPE_STATUS_MAP(XT_STATUS_ROW) };
 #undef XT_STATUS_ROW
@@ -223,8 +224,9 @@ static void test_status_texts(void)
         CU_ASSERT(XPIPE_STATUS_IS_XPIPE(r->code));
         CU_ASSERT(strlen(a) > 10);
         for (j = 0; j < i; j++)
-            CU_ASSERT(strcmp(a, xpipe_strerror(status_rows[j].code, b,
-                                               sizeof(b))) != 0);
+            CU_ASSERT(
+                strcmp(a, xpipe_strerror(status_rows[j].code, b, sizeof(b)))
+                != 0);
     }
     CU_ASSERT_EQUAL(XPIPE_STATUS_END, XPIPE_START_ERROR + 18);
     CU_ASSERT(XPIPE_STATUS_IS_EPROTO(XPIPE_EPROTO));

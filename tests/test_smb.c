@@ -14,7 +14,7 @@
  */
 #include "xtest.h"
 #ifndef _WIN32
-#include "../backends/smb/npa.h"
+#include "../backends/smb_export/npa.h"
 #endif
 
 #include <stdio.h>

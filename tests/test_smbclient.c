@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* test_smbclient.c — remote pipes opened from POSIX: xpipe's SMB2/3
- * client (backends/smb2/).
+ * client (backends/smb_client/).
  *
  * First its pure parts in process: the wire parsers against truncated and
  * lying replies, and the cryptography against known answers (RFC 4493,
@@ -17,8 +17,8 @@
 
 #include "xpipe_config.h"
 
-#include "../backends/smb2/crypto.h"
-#include "../backends/smb2/wire.h"
+#include "../backends/smb_client/crypto.h"
+#include "../backends/smb_client/wire.h"
 #include "smb2_fake.h"
 
 #include <apr_strings.h>
@@ -132,7 +132,7 @@ static size_t read_reply(uint8_t *m, size_t len)
     smb2_hdr_t h = { 0 };
 
     h.command = SMB2_READ;
-    smb2_hdr_build(m, &h);
+    xpipe__smb2_hdr_build(m, &h);
     smb2_put32(m + 16, SMB2_FLAGS_SERVER_TO_REDIR);
     memset(m + 64, 0, 16);
     smb2_put16(m + 64, 17);
@@ -150,29 +150,29 @@ static void test_wire_parsers_refuse_lies(void)
     smb2_hdr_t h;
     smb2_negotiate_rsp_t nr;
 
-    CU_ASSERT_EQUAL(smb2_hdr_parse(m, n, &h), 0);
-    CU_ASSERT_EQUAL(smb2_read_parse(m, n, &data, &len), 0);
+    CU_ASSERT_EQUAL(xpipe__smb2_hdr_parse(m, n, &h), 0);
+    CU_ASSERT_EQUAL(xpipe__smb2_read_parse(m, n, &data, &len), 0);
     CU_ASSERT_EQUAL(len, 100);
     CU_ASSERT_PTR_EQUAL(data, m + 80);
     /* Every truncation of the reply is refused, none read past it. */
     for (cut = 0; cut < n; cut++)
-        CU_ASSERT_EQUAL(smb2_read_parse(m, cut, &data, &len), -1);
+        CU_ASSERT_EQUAL(xpipe__smb2_read_parse(m, cut, &data, &len), -1);
     /* A data offset inside the header, or a length past the end. */
     m[66] = 40;
-    CU_ASSERT_EQUAL(smb2_read_parse(m, n, &data, &len), -1);
+    CU_ASSERT_EQUAL(xpipe__smb2_read_parse(m, n, &data, &len), -1);
     m[66] = 80;
     smb2_put32(m + 68, 0xFFFFFFF0u);
-    CU_ASSERT_EQUAL(smb2_read_parse(m, n, &data, &len), -1);
+    CU_ASSERT_EQUAL(xpipe__smb2_read_parse(m, n, &data, &len), -1);
     /* Not a reply: no SERVER_TO_REDIR flag; a wrong protocol id. */
     smb2_put32(m + 16, 0);
-    CU_ASSERT_EQUAL(smb2_hdr_parse(m, n, &h), -1);
+    CU_ASSERT_EQUAL(xpipe__smb2_hdr_parse(m, n, &h), -1);
     smb2_put32(m + 16, SMB2_FLAGS_SERVER_TO_REDIR);
     m[0] = 0xFF;
-    CU_ASSERT_EQUAL(smb2_hdr_parse(m, n, &h), -1);
+    CU_ASSERT_EQUAL(xpipe__smb2_hdr_parse(m, n, &h), -1);
     /* A CREATE reply's body is too short for its FileId. */
     n = read_reply(m, 0);
     smb2_put16(m + 64, 89);
-    CU_ASSERT_EQUAL(smb2_create_parse(m, n, fid), -1);
+    CU_ASSERT_EQUAL(xpipe__smb2_create_parse(m, n, fid), -1);
     /* A negotiate reply whose context list runs off the end. */
     memset(m, 0, sizeof(m));
     n = read_reply(m, 0);
@@ -182,13 +182,14 @@ static void test_wire_parsers_refuse_lies(void)
     smb2_put32(m + 64 + 60, 136); /* at 136 */
     smb2_put16(m + 136, SMB2_ENCRYPTION_CAPABILITIES);
     smb2_put16(m + 136 + 2, 400); /* longer than the message */
-    CU_ASSERT_EQUAL(smb2_negotiate_parse(m, 200, &nr), -1);
+    CU_ASSERT_EQUAL(xpipe__smb2_negotiate_parse(m, 200, &nr), -1);
     smb2_put16(m + 136 + 2, 4);
     smb2_put16(m + 136 + 8, 1);
     smb2_put16(m + 136 + 10, SMB2_AES128_GCM);
-    CU_ASSERT_EQUAL(smb2_negotiate_parse(m, 150, &nr), -1); /* 2nd is cut */
+    CU_ASSERT_EQUAL(xpipe__smb2_negotiate_parse(m, 150, &nr),
+                    -1); /* 2nd is cut */
     smb2_put16(m + 64 + 6, 1);
-    CU_ASSERT_EQUAL(smb2_negotiate_parse(m, 150, &nr), 0);
+    CU_ASSERT_EQUAL(xpipe__smb2_negotiate_parse(m, 150, &nr), 0);
     CU_ASSERT_EQUAL(nr.cipher, SMB2_AES128_GCM);
 }
 
@@ -197,24 +198,25 @@ static void test_wire_transform_and_names(void)
     uint8_t t[SMB2_TRANSFORM_LEN + 64], out[64];
     smb2_transform_t tf;
 
-    smb2_transform_build(t, 64, 0x1122334455667788ull);
-    CU_ASSERT_EQUAL(smb2_transform_parse(t, sizeof(t), &tf), 0);
+    xpipe__smb2_transform_build(t, 64, 0x1122334455667788ull);
+    CU_ASSERT_EQUAL(xpipe__smb2_transform_parse(t, sizeof(t), &tf), 0);
     CU_ASSERT_EQUAL(tf.size, 64);
     CU_ASSERT_EQUAL(tf.session_id, 0x1122334455667788ull);
     /* OriginalMessageSize must be the rest, exactly. */
-    CU_ASSERT_EQUAL(smb2_transform_parse(t, sizeof(t) - 1, &tf), -1);
+    CU_ASSERT_EQUAL(xpipe__smb2_transform_parse(t, sizeof(t) - 1, &tf), -1);
     smb2_put32(t + 36, 0xFFFFFFFFu);
-    CU_ASSERT_EQUAL(smb2_transform_parse(t, sizeof(t), &tf), -1);
+    CU_ASSERT_EQUAL(xpipe__smb2_transform_parse(t, sizeof(t), &tf), -1);
     /* UTF-8 names become UTF-16LE; bad UTF-8 and overflow are refused. */
-    CU_ASSERT_EQUAL(smb2_utf16le(out, sizeof(out), "ab"), 4);
+    CU_ASSERT_EQUAL(xpipe__smb2_utf16le(out, sizeof(out), "ab"), 4);
     CU_ASSERT(out[0] == 'a' && out[1] == 0 && out[2] == 'b' && out[3] == 0);
-    CU_ASSERT_EQUAL(smb2_utf16le(out, sizeof(out), "\xc3\xa9"), 2);
+    CU_ASSERT_EQUAL(xpipe__smb2_utf16le(out, sizeof(out), "\xc3\xa9"), 2);
     CU_ASSERT(out[0] == 0xe9 && out[1] == 0);
-    CU_ASSERT_EQUAL(smb2_utf16le(out, sizeof(out), "\xf0\x9f\x98\x80"), 4);
+    CU_ASSERT_EQUAL(xpipe__smb2_utf16le(out, sizeof(out), "\xf0\x9f\x98\x80"),
+                    4);
     CU_ASSERT(smb2_get16(out) == 0xD83D && smb2_get16(out + 2) == 0xDE00);
-    CU_ASSERT_EQUAL(smb2_utf16le(out, sizeof(out), "\xc0\xaf"), -1);
-    CU_ASSERT_EQUAL(smb2_utf16le(out, sizeof(out), "\xed\xa0\x80"), -1);
-    CU_ASSERT_EQUAL(smb2_utf16le(out, 3, "ab"), -1);
+    CU_ASSERT_EQUAL(xpipe__smb2_utf16le(out, sizeof(out), "\xc0\xaf"), -1);
+    CU_ASSERT_EQUAL(xpipe__smb2_utf16le(out, sizeof(out), "\xed\xa0\x80"), -1);
+    CU_ASSERT_EQUAL(xpipe__smb2_utf16le(out, 3, "ab"), -1);
 }
 
 /* ------------------------------------------------------------------ */
@@ -232,7 +234,7 @@ static void test_crypto_known_answers(void)
     unhex(msg, "6bc1bee22e409f96e93d7e117393172a");
     iov.p = msg;
     iov.n = 16;
-    XT_OK(smb2_mac(SMB2_SIGN_AES_CMAC, key, NULL, &iov, 1, out));
+    XT_OK(xpipe__smb2_mac(SMB2_SIGN_AES_CMAC, key, NULL, &iov, 1, out));
     CU_ASSERT(same_hex(out, 16, "070a16b46b4d4144f79bdd9dd04a287c"));
     /* RFC 4231, test case 2: HMAC-SHA256, the first 16 bytes. */
     memset(key, 0, sizeof(key));
@@ -241,7 +243,7 @@ static void test_crypto_known_answers(void)
     iov.n = 28;
     /* SMB's keys are 16 bytes: "Jefe" zero-padded to 16 is the same
      * HMAC key (RFC 2104 pads the key with zeros). */
-    XT_OK(smb2_mac(SMB2_SIGN_HMAC_SHA256, key, NULL, &iov, 1, out));
+    XT_OK(xpipe__smb2_mac(SMB2_SIGN_HMAC_SHA256, key, NULL, &iov, 1, out));
     CU_ASSERT(same_hex(out, 16, "5bdcc146bf60754e6a042426089575c7"));
     /* NIST GCM test case 2: AES-128, key 0, IV 0, 16 zero bytes. */
     memset(key, 0, 16);
@@ -249,7 +251,8 @@ static void test_crypto_known_answers(void)
     memset(ctx, 0, 12);
     iov.p = msg;
     iov.n = 16;
-    XT_OK(smb2_aead(1, SMB2_AES128_GCM, key, ctx, NULL, 0, &iov, 1, buf, tag));
+    XT_OK(xpipe__smb2_aead(1, SMB2_AES128_GCM, key, ctx, NULL, 0, &iov, 1, buf,
+                           tag));
     CU_ASSERT(same_hex(buf, 16, "0388dace60b6a392f328c2b971b2fe78"));
     CU_ASSERT(same_hex(tag, 16, "ab6e47d42cec13bdf53a67b21257bddf"));
     /* Computed by impacket (KDF) and PyCryptodome (CCM, GCM, GMAC). */
@@ -258,59 +261,62 @@ static void test_crypto_known_answers(void)
     for (i = 0; i < 32; i++)
         key32[i] = (uint8_t)i;
     memcpy(key, key32, 16);
-    XT_OK(smb2_kdf(key, 16, (const uint8_t *)"SMB2AESCMAC", 12,
-                   (const uint8_t *)"SmbSign", 8, out, 16));
+    XT_OK(xpipe__smb2_kdf(key, 16, (const uint8_t *)"SMB2AESCMAC", 12,
+                          (const uint8_t *)"SmbSign", 8, out, 16));
     CU_ASSERT(same_hex(out, 16, "6234814cbb8ea9227440ebfeb5eacbe1"));
-    XT_OK(smb2_kdf(key, 16, (const uint8_t *)"SMBSigningKey", 14, ctx, 64, out,
-                   16));
+    XT_OK(xpipe__smb2_kdf(key, 16, (const uint8_t *)"SMBSigningKey", 14, ctx,
+                          64, out, 16));
     CU_ASSERT(same_hex(out, 16, "f7e5401ecc6e79ef9eab401b05004e4f"));
-    XT_OK(smb2_kdf(key32, 32, (const uint8_t *)"SMBC2SCipherKey", 16, ctx, 64,
-                   out, 32));
+    XT_OK(xpipe__smb2_kdf(key32, 32, (const uint8_t *)"SMBC2SCipherKey", 16,
+                          ctx, 64, out, 32));
     CU_ASSERT(same_hex(out, 32,
                        "e568de865ae188f20138931c5423898fc0d5e94fa0"
                        "94b72d474fc56cf5703db6"));
     iov.p = pt;
     iov.n = strlen(pt);
-    XT_OK(smb2_aead(1, SMB2_AES128_CCM, key, ctx, ctx, 32, &iov, 1, buf, tag));
+    XT_OK(xpipe__smb2_aead(1, SMB2_AES128_CCM, key, ctx, ctx, 32, &iov, 1, buf,
+                           tag));
     CU_ASSERT(same_hex(buf, 26,
                        "47ec4cdbb3685e0aa4ea28dbd6caf94762903a2383"
                        "9f941df038"));
     CU_ASSERT(same_hex(tag, 16, "ade07cc11f4f3c6f0529b41f1497769d"));
-    XT_OK(
-        smb2_aead(1, SMB2_AES256_CCM, key32, ctx, ctx, 32, &iov, 1, buf, tag));
+    XT_OK(xpipe__smb2_aead(1, SMB2_AES256_CCM, key32, ctx, ctx, 32, &iov, 1,
+                           buf, tag));
     CU_ASSERT(same_hex(buf, 26,
                        "0bb078163f60dce2da8636e65585eff77c81ee79d5"
                        "22da514f92"));
     CU_ASSERT(same_hex(tag, 16, "75cb783b3f8a04f768efea551ce0b187"));
-    XT_OK(
-        smb2_aead(1, SMB2_AES256_GCM, key32, ctx, ctx, 32, &iov, 1, buf, tag));
+    XT_OK(xpipe__smb2_aead(1, SMB2_AES256_GCM, key32, ctx, ctx, 32, &iov, 1,
+                           buf, tag));
     CU_ASSERT(same_hex(buf, 26,
                        "3f72bf6ba0c5ad6de833b7d8fcab4b41a3b3e95782"
                        "022f085d03"));
     CU_ASSERT(same_hex(tag, 16, "8a100c3f061ed3a2a805f8ebed371160"));
     {
         smb2_iov_t two[2] = { { ctx, 32 }, { pt, strlen(pt) } };
-        XT_OK(smb2_mac(SMB2_SIGN_AES_GMAC, key, ctx, two, 2, out));
+        XT_OK(xpipe__smb2_mac(SMB2_SIGN_AES_GMAC, key, ctx, two, 2, out));
         CU_ASSERT(same_hex(out, 16, "f79c30aba619693a5c3b056ed6393f72"));
     }
     /* Decryption: the text back, and one flipped bit anywhere refused
      * with nothing of the text left in the output. */
-    XT_OK(smb2_aead(1, SMB2_AES128_CCM, key, ctx, ctx, 32, &iov, 1, buf, tag));
+    XT_OK(xpipe__smb2_aead(1, SMB2_AES128_CCM, key, ctx, ctx, 32, &iov, 1, buf,
+                           tag));
     memcpy(msg, buf, 26);
     iov.p = msg;
     iov.n = 26;
-    XT_OK(smb2_aead(0, SMB2_AES128_CCM, key, ctx, ctx, 32, &iov, 1, out, tag));
+    XT_OK(xpipe__smb2_aead(0, SMB2_AES128_CCM, key, ctx, ctx, 32, &iov, 1, out,
+                           tag));
     CU_ASSERT(memcmp(out, pt, 26) == 0);
     msg[3] ^= 0x10;
-    CU_ASSERT_EQUAL(
-        smb2_aead(0, SMB2_AES128_CCM, key, ctx, ctx, 32, &iov, 1, out, tag),
-        -1);
+    CU_ASSERT_EQUAL(xpipe__smb2_aead(0, SMB2_AES128_CCM, key, ctx, ctx, 32,
+                                     &iov, 1, out, tag),
+                    -1);
     CU_ASSERT(memcmp(out, pt, 26) != 0);
     msg[3] ^= 0x10;
     tag[0] ^= 1;
-    CU_ASSERT_EQUAL(
-        smb2_aead(0, SMB2_AES128_CCM, key, ctx, ctx, 32, &iov, 1, out, tag),
-        -1);
+    CU_ASSERT_EQUAL(xpipe__smb2_aead(0, SMB2_AES128_CCM, key, ctx, ctx, 32,
+                                     &iov, 1, out, tag),
+                    -1);
 }
 
 /* ------------------------------------------------------------------ */

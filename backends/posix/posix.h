@@ -3,6 +3,7 @@
  * backend's objects and what its files share. The files by role:
  *   sys.c      the system-call table, socket creation
  *   wake.c     the wake object and the one wait every blocking call uses
+ *              (wake.h, which the SMB client includes too)
  *   names.c    the run directory and name resolution
  *   listen.c   the listener: lock, bind, accept
  *   dial.c     one connect attempt
@@ -20,6 +21,7 @@
 #include "backend.h"
 #include "frame.h"
 #include "sys.h"
+#include "wake.h"
 
 #include "atomic.h"
 
@@ -50,21 +52,6 @@
 #define UNIX_MSG_FRAMES(attr)                                                  \
     (UNIX_FRAMED && (attr)->mode == XPIPE_MODE_MESSAGE ? XPIPE__FRAME_U32BE    \
                                                        : XPIPE__FRAME_NONE)
-
-/* The wake object, by which an interrupt or a close reaches calls blocked
- * on a channel or listener. wake() latches `signalled` and signals every
- * blocked thread. A thread about to block polls its own wake fd (an
- * eventfd, or a pipe: made once per thread, so a short-lived channel
- * costs no descriptor of its own) and registers it in one of the
- * object's slots. When all slots are taken (many threads accepting on
- * one listener) the object's own eventfd serves, made on first need; its
- * fds are packed in one word so that racing creators agree. */
-#define UNIX_WAKE_SLOTS 4
-typedef struct xpipe__unix_wake_t {
-    xpipe__a32_t signalled;
-    xpipe__a32_t slot[UNIX_WAKE_SLOTS]; /* a thread's write fd + 1 */
-    xpipe__a64_t fds;                   /* own: read fd << 32 | write fd */
-} xpipe__unix_wake_t;
 
 /* The blocking slice of one socket. Its state word, changed atomically:
  *   UNIX_NB        non-blocking, as made; may switch to slices
@@ -228,25 +215,7 @@ void xpipe__unix_close_fd(int *fd);
  * 0, or -1 with errno. */
 int xpipe__unix_cloexec_nonblock(int fd);
 
-/* wake.c */
-void xpipe__unix_wake_init(xpipe__unix_wake_t *w);
-/* The backend's thread_release: the calling thread's wake fds closed. */
-void xpipe__unix_thread_release(void);
-apr_status_t xpipe__unix_wake_set(xpipe__unix_wake_t *w, int on);
-void xpipe__unix_wake_close(xpipe__unix_wake_t *w);
-/* Wait until fd (or fd2, when not -1) is ready for events, the wake
- * object is signalled (XPIPE_ECANCELED) or the deadline passes
- * (APR_TIMEUP). Errors and hang-ups count as ready: the next syscall
- * reports them. w may be NULL (nothing can interrupt the call). */
-apr_status_t xpipe__unix_wait2(int fd, int fd2, short events,
-                               xpipe__unix_wake_t *w, apr_time_t deadline);
-apr_status_t xpipe__unix_wait(int fd, short events, xpipe__unix_wake_t *w,
-                              apr_time_t deadline);
-/* After a call on fd that moved nothing and set errno: APR_SUCCESS to try
- * again (EINTR, or fd is ready after a wait on EAGAIN), else the status
- * to return: the wait's, or errno's through map (NULL: folded as is). */
-apr_status_t xpipe__unix_again(int fd, short events, xpipe__unix_wake_t *w,
-                               apr_time_t deadline, apr_status_t (*map)(int));
+/* wake.c: in wake.h. */
 
 /* The blocking slice (see xpipe__unix_slice_t). init: slices of len us
  * (0: none). start: fd's call is about to wait: switch it to slices
@@ -361,7 +330,7 @@ int xpipe__unix_hello_ready(xpipe__lsn_t *l);
  * not yet, else the status the next recv reports. */
 apr_status_t xpipe__unix_frame_fill(xpipe__chan_t *c);
 
-/* The SMB export (backends/smb/export.c; stubs when built without it). */
+/* The SMB export (backends/smb_export/export.c; stubs when built without it). */
 /* Also listen in Samba's np directory for name. */
 apr_status_t xpipe__smb_listen(xpipe__lsn_t *l, const xpipe__name_t *name,
                                apr_pool_t *pool);

@@ -73,7 +73,7 @@ static apr_status_t win32_dial_fast(xpipe__chan_t **out, const wchar_t *w,
 
 /* CreateFile's failure on a pipe as xpipe's status, with the same
  * statuses the SMB client gives for the same refusals on POSIX
- * (backends/smb2/): no server or no pipe XPIPE_ENOPIPE, a refused
+ * (backends/smb_client/): no server or no pipe XPIPE_ENOPIPE, a refused
  * session XPIPE_EAUTH, a pipe that does not admit us APR_EACCES. */
 static apr_status_t win32_open_status(DWORD err, const char *native)
 {

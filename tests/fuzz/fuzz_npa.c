@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_npa.c — libFuzzer target: the parser of smbd's named-pipe
- * handshake (backends/smb/npa.c), which reads what any process able to
+ * handshake (backends/smb_export/npa.c), which reads what any process able to
  * reach the np socket sends before accept returns. The input is a request
  * body; its length field is set to match so that parsing goes deep, and a
  * second pass keeps the input's own length field to cover the mismatch.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_smb2tf.c — libFuzzer target: the SMB client's transform header
- * (backends/smb2/wire.c) and its AEAD (backends/smb2/crypto.c, through
+ * (backends/smb_client/wire.c) and its AEAD (backends/smb_client/crypto.c, through
  * libcrypto). The first byte picks the cipher (AES-128/256, CCM/GCM)
  * and which byte to alter; the rest is a message. Properties:
  *   - the input itself, taken as a transform, is parsed within bounds
@@ -9,8 +9,8 @@
  *   - any one byte of that transform altered (the tag, the nonce, the
  *     size, the session, the payload) fails to decrypt.
  */
-#include "smb2/crypto.h"
-#include "smb2/wire.h"
+#include "smb_client/crypto.h"
+#include "smb_client/wire.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -28,7 +28,8 @@ static int keys_for(smb2_keys_t *k, int cipher)
     k->dialect = SMB2_DIALECT_311;
     k->sign_alg = SMB2_SIGN_AES_GMAC;
     k->cipher = cipher;
-    if (smb2_keys_derive(k, session_key, sizeof(session_key), preauth) != 0)
+    if (xpipe__smb2_keys_derive(k, session_key, sizeof(session_key), preauth)
+        != 0)
         return -1;
     /* Decrypt with the key we encrypt with: a round trip here. */
     memcpy(k->dec, k->enc, sizeof(k->dec));
@@ -55,10 +56,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (m == NULL || plain == NULL)
         goto out;
     memcpy(m, data, size);
-    if (smb2_transform_parse(m, size, &t) == 0) {
+    if (xpipe__smb2_transform_parse(m, size, &t) == 0) {
         if (t.payload + t.size != m + size)
             abort();
-        if (smb2_decrypt(&k, m, t.payload, t.size, plain) == 0)
+        if (xpipe__smb2_decrypt(&k, m, t.payload, t.size, plain) == 0)
             abort(); /* a forged tag accepted */
     }
     free(m);
@@ -75,15 +76,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(tf);
         goto out;
     }
-    smb2_transform_build(tf, (uint32_t)len, 0x1122334455667788ull);
+    xpipe__smb2_transform_build(tf, (uint32_t)len, 0x1122334455667788ull);
     iov.p = data + 1;
     iov.n = len;
-    if (smb2_encrypt(&k, tf, &iov, 1, tf + SMB2_TRANSFORM_LEN) != 0)
+    if (xpipe__smb2_encrypt(&k, tf, &iov, 1, tf + SMB2_TRANSFORM_LEN) != 0)
         abort();
-    if (smb2_transform_parse(tf, SMB2_TRANSFORM_LEN + len, &t) != 0
+    if (xpipe__smb2_transform_parse(tf, SMB2_TRANSFORM_LEN + len, &t) != 0
         || t.session_id != 0x1122334455667788ull || t.size != len)
         abort();
-    if (smb2_decrypt(&k, tf, t.payload, t.size, plain) != 0
+    if (xpipe__smb2_decrypt(&k, tf, t.payload, t.size, plain) != 0
         || memcmp(plain, data + 1, len) != 0)
         abort();
     /* Alter one byte after the protocol id (all of it is authenticated:
@@ -92,12 +93,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
          + ((size_t)data[0] >> 2 | (size_t)data[size - 1] << 6)
                % (SMB2_TRANSFORM_LEN + len - 4);
     tf[at] ^= 0x01;
-    if (smb2_transform_parse(tf, SMB2_TRANSFORM_LEN + len, &t) == 0
-        && smb2_decrypt(&k, tf, t.payload, t.size, plain) == 0)
+    if (xpipe__smb2_transform_parse(tf, SMB2_TRANSFORM_LEN + len, &t) == 0
+        && xpipe__smb2_decrypt(&k, tf, t.payload, t.size, plain) == 0)
         abort();
     free(tf);
 out:
     free(plain);
-    smb2_keys_wipe(&k);
+    xpipe__smb2_keys_wipe(&k);
     return 0;
 }

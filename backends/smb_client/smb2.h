@@ -22,7 +22,7 @@
 #include "auth.h"
 #include "backend.h"
 #include "crypto.h"
-#include "posix.h"
+#include "wake.h" /* the POSIX wake object and wait */
 #include "wire.h"
 
 #include <pthread.h>
@@ -107,46 +107,49 @@ struct smb2_conn_t {
 /* Open a connection to host:port and bring up an authenticated session
  * with a tree on IPC$, before the deadline. On failure *c is NULL and the
  * error detail says why. */
-apr_status_t smb2_conn_open(smb2_conn_t **c, const char *host,
-                            const smb2_opts_t *o, apr_time_t deadline);
+apr_status_t xpipe__smb2_conn_open(smb2_conn_t **c, const char *host,
+                                   const smb2_opts_t *o, apr_time_t deadline);
 /* Tell the server goodbye without waiting for it, end the receiving
  * thread, free everything. */
-void smb2_conn_close(smb2_conn_t *c);
+void xpipe__smb2_conn_close(smb2_conn_t *c);
 /* Make the connection unusable from any thread: calls blocked on it
  * return (close's first step; also what a reset does). */
-void smb2_conn_kill(smb2_conn_t *c, apr_status_t why, const char *fmt, ...)
-    XPIPE__PRINTF(3, 4);
+void xpipe__smb2_conn_kill(smb2_conn_t *c, apr_status_t why, const char *fmt,
+                           ...) XPIPE__PRINTF(3, 4);
 
 /* Send one request (body, then data), charged for the larger of what is
  * sent and expect (bytes expected back). file_id-less commands pass
  * what they need in body. The slot it waits in goes to *slot. With the
  * channel's wake: XPIPE_ECANCELED before anything was sent. */
-apr_status_t smb2_send(smb2_conn_t *c, uint16_t command, const uint8_t *body,
-                       size_t body_len, const void *data, size_t data_len,
-                       size_t expect, apr_time_t deadline, int *slot);
+apr_status_t xpipe__smb2_send(smb2_conn_t *c, uint16_t command,
+                              const uint8_t *body, size_t body_len,
+                              const void *data, size_t data_len, size_t expect,
+                              apr_time_t deadline, int *slot);
 /* Wait for slot's reply until the deadline: APR_SUCCESS with the reply
  * in the slot (state SLOT_DONE), APR_TIMEUP, XPIPE_ECANCELED (wake), or
  * the connection's end. The slot stays the caller's in every case. */
-apr_status_t smb2_wait(smb2_conn_t *c, int slot, apr_time_t deadline);
+apr_status_t xpipe__smb2_wait(smb2_conn_t *c, int slot, apr_time_t deadline);
 /* Give a slot up: freed at once when its reply came, else when it comes
  * (orphan, if not NULL, sees it first). */
-void smb2_release(smb2_conn_t *c, int slot,
-                  void (*orphan)(smb2_conn_t *, smb2_slot_t *, void *),
-                  void *baton);
+void xpipe__smb2_release(smb2_conn_t *c, int slot,
+                         void (*orphan)(smb2_conn_t *, smb2_slot_t *, void *),
+                         void *baton);
 /* Send and wait, releasing the slot on a failure: on success the reply
  * is in c->slot[*slot] and the caller releases it. */
-apr_status_t smb2_call(smb2_conn_t *c, uint16_t command, const uint8_t *body,
-                       size_t body_len, const void *data, size_t data_len,
-                       size_t expect, apr_time_t deadline, int *slot);
+apr_status_t xpipe__smb2_call(smb2_conn_t *c, uint16_t command,
+                              const uint8_t *body, size_t body_len,
+                              const void *data, size_t data_len, size_t expect,
+                              apr_time_t deadline, int *slot);
 /* CANCEL slot's request (no reply; Samba ignores it for pipe reads). */
-void smb2_cancel(smb2_conn_t *c, int slot);
+void xpipe__smb2_cancel(smb2_conn_t *c, int slot);
 /* The session expired (STATUS_NETWORK_SESSION_EXPIRED to a request sent
  * while c->auth_gen was gen): authenticate it again with the kept
  * credential, unless another caller already has since. XPIPE_EAUTH when
  * the server refuses. */
-apr_status_t smb2_reauth(smb2_conn_t *c, unsigned gen, apr_time_t deadline);
+apr_status_t xpipe__smb2_reauth(smb2_conn_t *c, unsigned gen,
+                                apr_time_t deadline);
 
 /* The NT status as text: "STATUS_X (0x...)" into buf. */
-const char *smb2_status_text(uint32_t status, char *buf, size_t len);
+const char *xpipe__smb2_status_text(uint32_t status, char *buf, size_t len);
 
 #endif

@@ -43,7 +43,7 @@ static int ready(void)
     return fetched;
 }
 
-int smb2_preauth_update(uint8_t h[64], const smb2_iov_t *iov, int n)
+int xpipe__smb2_preauth_update(uint8_t h[64], const smb2_iov_t *iov, int n)
 {
     EVP_MD_CTX *c;
     unsigned int len = 64;
@@ -59,9 +59,9 @@ int smb2_preauth_update(uint8_t h[64], const smb2_iov_t *iov, int n)
     return ok ? 0 : -1;
 }
 
-int smb2_kdf(const uint8_t *key, size_t key_len, const uint8_t *label,
-             size_t label_len, const uint8_t *ctx, size_t ctx_len, uint8_t *out,
-             size_t out_len)
+int xpipe__smb2_kdf(const uint8_t *key, size_t key_len, const uint8_t *label,
+                    size_t label_len, const uint8_t *ctx, size_t ctx_len,
+                    uint8_t *out, size_t out_len)
 {
     EVP_KDF_CTX *kc;
     OSSL_PARAM p[7], *q = p;
@@ -96,8 +96,8 @@ static int cipher_is_ccm(int cipher)
     return cipher == SMB2_AES128_CCM || cipher == SMB2_AES256_CCM;
 }
 
-int smb2_keys_derive(smb2_keys_t *k, const uint8_t *session_key,
-                     size_t session_key_len, const uint8_t preauth[64])
+int xpipe__smb2_keys_derive(smb2_keys_t *k, const uint8_t *session_key,
+                            size_t session_key_len, const uint8_t preauth[64])
 {
     /* Session.SessionKey: the first 16 bytes, zero-padded; the 256-bit
      * ciphers use the whole key (Session.FullSessionKey). */
@@ -113,32 +113,32 @@ int smb2_keys_derive(smb2_keys_t *k, const uint8_t *session_key,
     else if (k->dialect == SMB2_DIALECT_311) {
         const uint8_t *fk = full > 16 ? session_key : key16;
 
-        rc |= smb2_kdf(key16, 16, (const uint8_t *)"SMBSigningKey", 14, preauth,
-                       64, k->sign, 16);
-        rc |= smb2_kdf(fk, full, (const uint8_t *)"SMBC2SCipherKey", 16,
-                       preauth, 64, k->enc, ck);
-        rc |= smb2_kdf(fk, full, (const uint8_t *)"SMBS2CCipherKey", 16,
-                       preauth, 64, k->dec, ck);
+        rc |= xpipe__smb2_kdf(key16, 16, (const uint8_t *)"SMBSigningKey", 14,
+                              preauth, 64, k->sign, 16);
+        rc |= xpipe__smb2_kdf(fk, full, (const uint8_t *)"SMBC2SCipherKey", 16,
+                              preauth, 64, k->enc, ck);
+        rc |= xpipe__smb2_kdf(fk, full, (const uint8_t *)"SMBS2CCipherKey", 16,
+                              preauth, 64, k->dec, ck);
     }
     else {
-        rc |= smb2_kdf(key16, 16, (const uint8_t *)"SMB2AESCMAC", 12,
-                       (const uint8_t *)"SmbSign", 8, k->sign, 16);
-        rc |= smb2_kdf(key16, 16, (const uint8_t *)"SMB2AESCCM", 11,
-                       (const uint8_t *)"ServerIn ", 10, k->enc, 16);
-        rc |= smb2_kdf(key16, 16, (const uint8_t *)"SMB2AESCCM", 11,
-                       (const uint8_t *)"ServerOut", 10, k->dec, 16);
+        rc |= xpipe__smb2_kdf(key16, 16, (const uint8_t *)"SMB2AESCMAC", 12,
+                              (const uint8_t *)"SmbSign", 8, k->sign, 16);
+        rc |= xpipe__smb2_kdf(key16, 16, (const uint8_t *)"SMB2AESCCM", 11,
+                              (const uint8_t *)"ServerIn ", 10, k->enc, 16);
+        rc |= xpipe__smb2_kdf(key16, 16, (const uint8_t *)"SMB2AESCCM", 11,
+                              (const uint8_t *)"ServerOut", 10, k->dec, 16);
     }
     OPENSSL_cleanse(key16, sizeof(key16));
     return rc ? -1 : 0;
 }
 
-void smb2_keys_wipe(smb2_keys_t *k)
+void xpipe__smb2_keys_wipe(smb2_keys_t *k)
 {
     OPENSSL_cleanse(k, sizeof(*k));
 }
 
-int smb2_mac(int alg, const uint8_t *key, const uint8_t nonce[12],
-             const smb2_iov_t *iov, int n, uint8_t out[16])
+int xpipe__smb2_mac(int alg, const uint8_t *key, const uint8_t nonce[12],
+                    const smb2_iov_t *iov, int n, uint8_t out[16])
 {
     uint8_t full[EVP_MAX_MD_SIZE];
     size_t len = 0;
@@ -188,8 +188,8 @@ int smb2_mac(int alg, const uint8_t *key, const uint8_t nonce[12],
     }
 }
 
-int smb2_sign(const smb2_keys_t *k, const smb2_iov_t *iov, int n,
-              uint8_t sig[16])
+int xpipe__smb2_sign(const smb2_keys_t *k, const smb2_iov_t *iov, int n,
+                     uint8_t sig[16])
 {
     const uint8_t *h = iov[0].p;
     uint8_t nonce[12] = { 0 };
@@ -204,12 +204,12 @@ int smb2_sign(const smb2_keys_t *k, const smb2_iov_t *iov, int n,
         memcpy(nonce, h + 24, 8);
         smb2_put32(nonce + 8, bits);
     }
-    return smb2_mac(alg, k->sign, nonce, iov, n, sig);
+    return xpipe__smb2_mac(alg, k->sign, nonce, iov, n, sig);
 }
 
-int smb2_aead(int encrypt, int cipher, const uint8_t *key, const uint8_t *nonce,
-              const uint8_t *aad, size_t aad_len, const smb2_iov_t *in, int n,
-              uint8_t *out, uint8_t tag[16])
+int xpipe__smb2_aead(int encrypt, int cipher, const uint8_t *key,
+                     const uint8_t *nonce, const uint8_t *aad, size_t aad_len,
+                     const smb2_iov_t *in, int n, uint8_t *out, uint8_t tag[16])
 {
     int ccm = cipher_is_ccm(cipher), ol, ok, i;
     size_t total = 0, at = 0;
@@ -255,25 +255,25 @@ int smb2_aead(int encrypt, int cipher, const uint8_t *key, const uint8_t *nonce,
     return ok ? 0 : -1;
 }
 
-int smb2_encrypt(const smb2_keys_t *k, uint8_t *t, const smb2_iov_t *plain,
-                 int n, uint8_t *out)
+int xpipe__smb2_encrypt(const smb2_keys_t *k, uint8_t *t,
+                        const smb2_iov_t *plain, int n, uint8_t *out)
 {
     int nonce_len = cipher_is_ccm(k->cipher) ? 11 : 12;
 
     memset(t + 20, 0, 16);
     if (RAND_bytes(t + 20, nonce_len) != 1)
         return -1;
-    return smb2_aead(1, k->cipher, k->enc, t + 20, t + SMB2_AAD_OFF,
-                     SMB2_AAD_LEN, plain, n, out, t + 4);
+    return xpipe__smb2_aead(1, k->cipher, k->enc, t + 20, t + SMB2_AAD_OFF,
+                            SMB2_AAD_LEN, plain, n, out, t + 4);
 }
 
-int smb2_decrypt(const smb2_keys_t *k, const uint8_t *t, const uint8_t *in,
-                 size_t size, uint8_t *out)
+int xpipe__smb2_decrypt(const smb2_keys_t *k, const uint8_t *t,
+                        const uint8_t *in, size_t size, uint8_t *out)
 {
     smb2_iov_t iov = { in, size };
     uint8_t tag[16];
 
     memcpy(tag, t + 4, 16);
-    return smb2_aead(0, k->cipher, k->dec, t + 20, t + SMB2_AAD_OFF,
-                     SMB2_AAD_LEN, &iov, 1, out, tag);
+    return xpipe__smb2_aead(0, k->cipher, k->dec, t + 20, t + SMB2_AAD_OFF,
+                            SMB2_AAD_LEN, &iov, 1, out, tag);
 }

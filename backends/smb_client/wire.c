@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-void smb2_hdr_build(uint8_t *m, const smb2_hdr_t *h)
+void xpipe__smb2_hdr_build(uint8_t *m, const smb2_hdr_t *h)
 {
     memset(m, 0, SMB2_HDR_LEN);
     m[0] = 0xFE;
@@ -30,7 +30,7 @@ void smb2_hdr_build(uint8_t *m, const smb2_hdr_t *h)
     smb2_put64(m + 40, h->session_id);
 }
 
-int smb2_hdr_parse(const uint8_t *m, size_t len, smb2_hdr_t *h)
+int xpipe__smb2_hdr_parse(const uint8_t *m, size_t len, smb2_hdr_t *h)
 {
     if (len < SMB2_HDR_LEN || m[0] != 0xFE || m[1] != 'S' || m[2] != 'M'
         || m[3] != 'B' || smb2_get16(m + 4) != SMB2_HDR_LEN)
@@ -54,15 +54,17 @@ int smb2_hdr_parse(const uint8_t *m, size_t len, smb2_hdr_t *h)
     return 0;
 }
 
-int smb2_is_transform(const uint8_t *m, size_t len)
+int xpipe__smb2_is_transform(const uint8_t *m, size_t len)
 {
     return len >= 4 && m[0] == 0xFD && m[1] == 'S' && m[2] == 'M'
            && m[3] == 'B';
 }
 
-int smb2_transform_parse(const uint8_t *m, size_t len, smb2_transform_t *t)
+int xpipe__smb2_transform_parse(const uint8_t *m, size_t len,
+                                smb2_transform_t *t)
 {
-    if (len < SMB2_TRANSFORM_LEN + SMB2_HDR_LEN || !smb2_is_transform(m, len))
+    if (len < SMB2_TRANSFORM_LEN + SMB2_HDR_LEN
+        || !xpipe__smb2_is_transform(m, len))
         return -1;
     t->signature = m + 4;
     t->nonce = m + 20;
@@ -77,7 +79,7 @@ int smb2_transform_parse(const uint8_t *m, size_t len, smb2_transform_t *t)
     return 0;
 }
 
-void smb2_transform_build(uint8_t *t, uint32_t size, uint64_t session_id)
+void xpipe__smb2_transform_build(uint8_t *t, uint32_t size, uint64_t session_id)
 {
     memset(t, 0, SMB2_TRANSFORM_LEN);
     t[0] = 0xFD;
@@ -113,7 +115,7 @@ static size_t ctx_ids(uint8_t *b, size_t off, uint16_t type,
     return off + 10 + 2 * (size_t)n;
 }
 
-size_t smb2_negotiate_build(uint8_t *b, const smb2_negotiate_req_t *r)
+size_t xpipe__smb2_negotiate_build(uint8_t *b, const smb2_negotiate_req_t *r)
 {
     size_t off = 36;
     int i, has311 = 0, nctx = 0;
@@ -155,7 +157,8 @@ size_t smb2_negotiate_build(uint8_t *b, const smb2_negotiate_req_t *r)
     return off;
 }
 
-size_t smb2_validate_info_build(uint8_t *in, const smb2_negotiate_req_t *r)
+size_t xpipe__smb2_validate_info_build(uint8_t *in,
+                                       const smb2_negotiate_req_t *r)
 {
     int i;
 
@@ -168,8 +171,9 @@ size_t smb2_validate_info_build(uint8_t *in, const smb2_negotiate_req_t *r)
     return 24 + 2 * (size_t)r->ndialects;
 }
 
-size_t smb2_session_setup_build(uint8_t *b, uint16_t security_mode,
-                                uint64_t previous_session, uint16_t blob_len)
+size_t xpipe__smb2_session_setup_build(uint8_t *b, uint16_t security_mode,
+                                       uint64_t previous_session,
+                                       uint16_t blob_len)
 {
     memset(b, 0, 24);
     smb2_put16(b, 25);
@@ -180,7 +184,8 @@ size_t smb2_session_setup_build(uint8_t *b, uint16_t security_mode,
     return 24;
 }
 
-size_t smb2_tree_connect_build(uint8_t *b, const uint8_t *path, size_t path_len)
+size_t xpipe__smb2_tree_connect_build(uint8_t *b, const uint8_t *path,
+                                      size_t path_len)
 {
     memset(b, 0, 8);
     smb2_put16(b, 9);
@@ -190,14 +195,15 @@ size_t smb2_tree_connect_build(uint8_t *b, const uint8_t *path, size_t path_len)
     return 8 + path_len;
 }
 
-size_t smb2_simple_build(uint8_t *b)
+size_t xpipe__smb2_simple_build(uint8_t *b)
 {
     smb2_put16(b, 4);
     smb2_put16(b + 2, 0);
     return 4;
 }
 
-size_t smb2_create_build(uint8_t *b, const uint8_t *name, size_t name_len)
+size_t xpipe__smb2_create_build(uint8_t *b, const uint8_t *name,
+                                size_t name_len)
 {
     memset(b, 0, 57);
     smb2_put16(b, 57);
@@ -213,7 +219,7 @@ size_t smb2_create_build(uint8_t *b, const uint8_t *name, size_t name_len)
     return 56 + (name_len ? name_len : 1);
 }
 
-size_t smb2_close_build(uint8_t *b, const uint8_t file_id[16])
+size_t xpipe__smb2_close_build(uint8_t *b, const uint8_t file_id[16])
 {
     memset(b, 0, 24);
     smb2_put16(b, 24);
@@ -221,7 +227,8 @@ size_t smb2_close_build(uint8_t *b, const uint8_t file_id[16])
     return 24;
 }
 
-size_t smb2_read_build(uint8_t *b, const uint8_t file_id[16], uint32_t length)
+size_t xpipe__smb2_read_build(uint8_t *b, const uint8_t file_id[16],
+                              uint32_t length)
 {
     memset(b, 0, 49);
     smb2_put16(b, 49);
@@ -231,7 +238,8 @@ size_t smb2_read_build(uint8_t *b, const uint8_t file_id[16], uint32_t length)
     return 49;
 }
 
-size_t smb2_write_build(uint8_t *b, const uint8_t file_id[16], uint32_t length)
+size_t xpipe__smb2_write_build(uint8_t *b, const uint8_t file_id[16],
+                               uint32_t length)
 {
     memset(b, 0, 48);
     smb2_put16(b, 49);
@@ -241,8 +249,9 @@ size_t smb2_write_build(uint8_t *b, const uint8_t file_id[16], uint32_t length)
     return 48;
 }
 
-size_t smb2_ioctl_build(uint8_t *b, uint32_t ctl, const uint8_t *file_id,
-                        const uint8_t *in, size_t in_len, uint32_t max_out)
+size_t xpipe__smb2_ioctl_build(uint8_t *b, uint32_t ctl, const uint8_t *file_id,
+                               const uint8_t *in, size_t in_len,
+                               uint32_t max_out)
 {
     memset(b, 0, 56);
     smb2_put16(b, 57);
@@ -281,7 +290,8 @@ static int span(size_t len, size_t body_fixed, size_t off, size_t n)
     return 0;
 }
 
-int smb2_negotiate_parse(const uint8_t *m, size_t len, smb2_negotiate_rsp_t *r)
+int xpipe__smb2_negotiate_parse(const uint8_t *m, size_t len,
+                                smb2_negotiate_rsp_t *r)
 {
     const uint8_t *b = body(m, len, 65, 64);
     size_t off, boff;
@@ -344,8 +354,9 @@ int smb2_negotiate_parse(const uint8_t *m, size_t len, smb2_negotiate_rsp_t *r)
     return 0;
 }
 
-int smb2_session_setup_parse(const uint8_t *m, size_t len, uint16_t *flags,
-                             const uint8_t **blob, size_t *blob_len)
+int xpipe__smb2_session_setup_parse(const uint8_t *m, size_t len,
+                                    uint16_t *flags, const uint8_t **blob,
+                                    size_t *blob_len)
 {
     const uint8_t *b = body(m, len, 9, 8);
     size_t off;
@@ -361,8 +372,8 @@ int smb2_session_setup_parse(const uint8_t *m, size_t len, uint16_t *flags,
     return 0;
 }
 
-int smb2_tree_connect_parse(const uint8_t *m, size_t len, uint8_t *share_type,
-                            uint32_t *share_flags)
+int xpipe__smb2_tree_connect_parse(const uint8_t *m, size_t len,
+                                   uint8_t *share_type, uint32_t *share_flags)
 {
     const uint8_t *b = body(m, len, 16, 16);
 
@@ -373,7 +384,7 @@ int smb2_tree_connect_parse(const uint8_t *m, size_t len, uint8_t *share_type,
     return 0;
 }
 
-int smb2_create_parse(const uint8_t *m, size_t len, uint8_t file_id[16])
+int xpipe__smb2_create_parse(const uint8_t *m, size_t len, uint8_t file_id[16])
 {
     const uint8_t *b = body(m, len, 89, 88);
 
@@ -383,8 +394,8 @@ int smb2_create_parse(const uint8_t *m, size_t len, uint8_t file_id[16])
     return 0;
 }
 
-int smb2_read_parse(const uint8_t *m, size_t len, const uint8_t **data,
-                    size_t *data_len)
+int xpipe__smb2_read_parse(const uint8_t *m, size_t len, const uint8_t **data,
+                           size_t *data_len)
 {
     const uint8_t *b = body(m, len, 17, 16);
     size_t off;
@@ -399,7 +410,7 @@ int smb2_read_parse(const uint8_t *m, size_t len, const uint8_t **data,
     return 0;
 }
 
-int smb2_write_parse(const uint8_t *m, size_t len, uint32_t *count)
+int xpipe__smb2_write_parse(const uint8_t *m, size_t len, uint32_t *count)
 {
     const uint8_t *b = body(m, len, 17, 16);
 
@@ -409,8 +420,8 @@ int smb2_write_parse(const uint8_t *m, size_t len, uint32_t *count)
     return 0;
 }
 
-int smb2_ioctl_parse(const uint8_t *m, size_t len, uint32_t *ctl,
-                     const uint8_t **out, size_t *out_len)
+int xpipe__smb2_ioctl_parse(const uint8_t *m, size_t len, uint32_t *ctl,
+                            const uint8_t **out, size_t *out_len)
 {
     const uint8_t *b = body(m, len, 49, 48);
     size_t off;
@@ -426,14 +437,14 @@ int smb2_ioctl_parse(const uint8_t *m, size_t len, uint32_t *ctl,
     return 0;
 }
 
-int smb2_error_parse(const uint8_t *m, size_t len)
+int xpipe__smb2_error_parse(const uint8_t *m, size_t len)
 {
     /* Samba sends the 9-byte error body with an 8-byte fixed part; some
      * servers pad nothing: the fixed part is what counts. */
     return body(m, len, 9, 8) == NULL ? -1 : 0;
 }
 
-const char *smb2_status_name(uint32_t status)
+const char *xpipe__smb2_status_name(uint32_t status)
 {
     static const struct {
         uint32_t code;
@@ -479,7 +490,7 @@ const char *smb2_status_name(uint32_t status)
     return NULL;
 }
 
-long smb2_utf16le(uint8_t *out, size_t room, const char *s)
+long xpipe__smb2_utf16le(uint8_t *out, size_t room, const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t n = 0;

@@ -159,9 +159,9 @@ typedef struct smb2_hdr_t {
 } smb2_hdr_t;
 
 /* Write a request header (signature zero) at m. */
-void smb2_hdr_build(uint8_t *m, const smb2_hdr_t *h);
+void xpipe__smb2_hdr_build(uint8_t *m, const smb2_hdr_t *h);
 /* Parse a response header: 0, or -1 when m is no SMB2 response. */
-int smb2_hdr_parse(const uint8_t *m, size_t len, smb2_hdr_t *h);
+int xpipe__smb2_hdr_parse(const uint8_t *m, size_t len, smb2_hdr_t *h);
 
 /* The transform header of an encrypted message (3.x). */
 typedef struct smb2_transform_t {
@@ -176,11 +176,13 @@ typedef struct smb2_transform_t {
 #define SMB2_AAD_OFF 20
 #define SMB2_AAD_LEN 32
 /* Whether m starts as a transform header (0xFD 'S' 'M' 'B'). */
-int smb2_is_transform(const uint8_t *m, size_t len);
-int smb2_transform_parse(const uint8_t *m, size_t len, smb2_transform_t *t);
+int xpipe__smb2_is_transform(const uint8_t *m, size_t len);
+int xpipe__smb2_transform_parse(const uint8_t *m, size_t len,
+                                smb2_transform_t *t);
 /* Fill a transform header for a message of size bytes (nonce and
  * signature left for the caller). */
-void smb2_transform_build(uint8_t *t, uint32_t size, uint64_t session_id);
+void xpipe__smb2_transform_build(uint8_t *t, uint32_t size,
+                                 uint64_t session_id);
 
 /* --- Request bodies: each writes at b (room for SMB2_BODY_MAX) and
  * returns its length; offsets in them count from the header's start. */
@@ -198,29 +200,35 @@ typedef struct smb2_negotiate_req_t {
     const uint16_t *signing; /* signing algorithms */
     int nsigning;
 } smb2_negotiate_req_t;
-size_t smb2_negotiate_build(uint8_t *b, const smb2_negotiate_req_t *r);
+size_t xpipe__smb2_negotiate_build(uint8_t *b, const smb2_negotiate_req_t *r);
 
-size_t smb2_session_setup_build(uint8_t *b, uint16_t security_mode,
-                                uint64_t previous_session, uint16_t blob_len);
+size_t xpipe__smb2_session_setup_build(uint8_t *b, uint16_t security_mode,
+                                       uint64_t previous_session,
+                                       uint16_t blob_len);
 /* The security blob follows the session setup body (at SMB2_HDR_LEN + 24). */
 #define SMB2_SESSION_SETUP_BLOB_OFF (SMB2_HDR_LEN + 24)
 
 /* path: UTF-16LE, path_len bytes (<= SMB2_BODY_MAX - 8). */
-size_t smb2_tree_connect_build(uint8_t *b, const uint8_t *path,
-                               size_t path_len);
-size_t smb2_simple_build(uint8_t *b); /* LOGOFF, TREE_DISCONNECT, ECHO */
+size_t xpipe__smb2_tree_connect_build(uint8_t *b, const uint8_t *path,
+                                      size_t path_len);
+size_t xpipe__smb2_simple_build(uint8_t *b); /* LOGOFF, TREE_DISCONNECT, ECHO */
 /* name: UTF-16LE, name_len bytes (<= SMB2_BODY_MAX - 57). */
-size_t smb2_create_build(uint8_t *b, const uint8_t *name, size_t name_len);
-size_t smb2_close_build(uint8_t *b, const uint8_t file_id[16]);
-size_t smb2_read_build(uint8_t *b, const uint8_t file_id[16], uint32_t length);
+size_t xpipe__smb2_create_build(uint8_t *b, const uint8_t *name,
+                                size_t name_len);
+size_t xpipe__smb2_close_build(uint8_t *b, const uint8_t file_id[16]);
+size_t xpipe__smb2_read_build(uint8_t *b, const uint8_t file_id[16],
+                              uint32_t length);
 /* The data follows the body (at SMB2_HDR_LEN + 48). */
-size_t smb2_write_build(uint8_t *b, const uint8_t file_id[16], uint32_t length);
+size_t xpipe__smb2_write_build(uint8_t *b, const uint8_t file_id[16],
+                               uint32_t length);
 #define SMB2_WRITE_DATA_OFF (SMB2_HDR_LEN + 48)
 /* in (in_len <= SMB2_BODY_MAX - 56) follows the body. file_id NULL: none. */
-size_t smb2_ioctl_build(uint8_t *b, uint32_t ctl, const uint8_t *file_id,
-                        const uint8_t *in, size_t in_len, uint32_t max_out);
+size_t xpipe__smb2_ioctl_build(uint8_t *b, uint32_t ctl, const uint8_t *file_id,
+                               const uint8_t *in, size_t in_len,
+                               uint32_t max_out);
 /* FSCTL_VALIDATE_NEGOTIATE_INFO's input; returns its length. */
-size_t smb2_validate_info_build(uint8_t *in, const smb2_negotiate_req_t *r);
+size_t xpipe__smb2_validate_info_build(uint8_t *in,
+                                       const smb2_negotiate_req_t *r);
 
 /* The credits a request of this many bytes (sent or expected) is charged
  * ([MS-SMB2] 3.1.5.2): one per 64 KiB, at least one. */
@@ -242,28 +250,30 @@ typedef struct smb2_negotiate_rsp_t {
     /* 3.1.1 contexts; -1 when absent: */
     int preauth_hash, cipher, signing;
 } smb2_negotiate_rsp_t;
-int smb2_negotiate_parse(const uint8_t *m, size_t len, smb2_negotiate_rsp_t *r);
+int xpipe__smb2_negotiate_parse(const uint8_t *m, size_t len,
+                                smb2_negotiate_rsp_t *r);
 
-int smb2_session_setup_parse(const uint8_t *m, size_t len, uint16_t *flags,
-                             const uint8_t **blob, size_t *blob_len);
-int smb2_tree_connect_parse(const uint8_t *m, size_t len, uint8_t *share_type,
-                            uint32_t *share_flags);
-int smb2_create_parse(const uint8_t *m, size_t len, uint8_t file_id[16]);
+int xpipe__smb2_session_setup_parse(const uint8_t *m, size_t len,
+                                    uint16_t *flags, const uint8_t **blob,
+                                    size_t *blob_len);
+int xpipe__smb2_tree_connect_parse(const uint8_t *m, size_t len,
+                                   uint8_t *share_type, uint32_t *share_flags);
+int xpipe__smb2_create_parse(const uint8_t *m, size_t len, uint8_t file_id[16]);
 /* READ and IOCTL: the data returned (a view into m). */
-int smb2_read_parse(const uint8_t *m, size_t len, const uint8_t **data,
-                    size_t *data_len);
-int smb2_write_parse(const uint8_t *m, size_t len, uint32_t *count);
-int smb2_ioctl_parse(const uint8_t *m, size_t len, uint32_t *ctl,
-                     const uint8_t **out, size_t *out_len);
+int xpipe__smb2_read_parse(const uint8_t *m, size_t len, const uint8_t **data,
+                           size_t *data_len);
+int xpipe__smb2_write_parse(const uint8_t *m, size_t len, uint32_t *count);
+int xpipe__smb2_ioctl_parse(const uint8_t *m, size_t len, uint32_t *ctl,
+                            const uint8_t **out, size_t *out_len);
 /* An error response's body is at least its 9 bytes (or the body of the
  * command's own structure): 0 when m carries one, -1 when not. */
-int smb2_error_parse(const uint8_t *m, size_t len);
+int xpipe__smb2_error_parse(const uint8_t *m, size_t len);
 
 /* UTF-8 s as UTF-16LE in out: its length in bytes, or -1 when s is not
  * UTF-8 or needs more than room bytes. */
-long smb2_utf16le(uint8_t *out, size_t room, const char *s);
+long xpipe__smb2_utf16le(uint8_t *out, size_t room, const char *s);
 
 /* The name of an NT status this client knows, or NULL. */
-const char *smb2_status_name(uint32_t status);
+const char *xpipe__smb2_status_name(uint32_t status);
 
 #endif

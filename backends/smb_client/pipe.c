@@ -65,7 +65,7 @@ static apr_status_t io_status(uint32_t st, int writing, char *why,
 {
     char text[64];
 
-    smb2_status_text(st, text, sizeof(text));
+    xpipe__smb2_status_text(st, text, sizeof(text));
     if (pipe_ended(st)) {
         apr_snprintf(why, whylen, "the server end of the pipe is closed (%s)",
                      text);
@@ -105,7 +105,7 @@ static void read_taken(smb2_chan_t *ch, int s)
     else if (st == NT_STATUS_SUCCESS || st == NT_STATUS_BUFFER_OVERFLOW) {
         rpiece_t *p;
 
-        if (smb2_read_parse(rs->m, rs->len, &data, &len) != 0) {
+        if (xpipe__smb2_read_parse(rs->m, rs->len, &data, &len) != 0) {
             ch->rd_end = XPIPE_ERESET;
             apr_snprintf(ch->rd_why, sizeof(ch->rd_why),
                          "a malformed READ reply from the SMB server");
@@ -135,7 +135,7 @@ static void read_taken(smb2_chan_t *ch, int s)
     }
     else
         ch->rd_end = io_status(st, 0, ch->rd_why, sizeof(ch->rd_why));
-    smb2_release(ch->c, s, NULL, NULL);
+    xpipe__smb2_release(ch->c, s, NULL, NULL);
     ch->rd_slot = -1;
 }
 
@@ -147,7 +147,7 @@ static apr_status_t renew(smb2_chan_t *ch, unsigned gen, apr_time_t deadline)
     if (++ch->renewals > 2)
         return xpipe__fail(XPIPE_EAUTH, "the SMB server expires the session "
                                         "again as soon as it is renewed");
-    return smb2_reauth(ch->c, gen, deadline);
+    return xpipe__smb2_reauth(ch->c, gen, deadline);
 }
 
 /* Read once: a READ in flight (sent now if none is), waited for and
@@ -165,19 +165,20 @@ static apr_status_t read_one(smb2_chan_t *ch, apr_time_t deadline)
         uint32_t want =
             c->max_read < SMB2_READ_MAX ? c->max_read : SMB2_READ_MAX;
 
-        rv = smb2_send(c, SMB2_READ, body, smb2_read_build(body, ch->fid, want),
-                       NULL, 0, want, deadline, &ch->rd_slot);
+        rv = xpipe__smb2_send(c, SMB2_READ, body,
+                              xpipe__smb2_read_build(body, ch->fid, want), NULL,
+                              0, want, deadline, &ch->rd_slot);
         if (rv != APR_SUCCESS)
             return rv;
     }
-    rv = smb2_wait(c, ch->rd_slot, deadline);
+    rv = xpipe__smb2_wait(c, ch->rd_slot, deadline);
     if (rv == XPIPE_ECANCELED || rv == APR_TIMEUP) {
         /* Leaving early (an interrupt, the deadline), as a Windows client
          * cancels its ReadFile: a server that honours CANCEL ends the
          * READ STATUS_CANCELLED (no data lost: the next read takes that
          * and asks again); Samba ignores it, and the READ stays in
          * flight for the next read. */
-        smb2_cancel(c, ch->rd_slot);
+        xpipe__smb2_cancel(c, ch->rd_slot);
         return rv;
     }
     if (rv != APR_SUCCESS)
@@ -330,15 +331,16 @@ static apr_status_t write_once(smb2_chan_t *ch, const void *buf, apr_size_t len,
     if (rv != APR_SUCCESS)
         return xpipe__fail(rv, "%s", ch->wr_why);
     for (;;) {
-        rv = smb2_send(c, SMB2_WRITE, body,
-                       smb2_write_build(body, ch->fid, (uint32_t)len), buf, len,
-                       0, deadline, &s);
+        rv = xpipe__smb2_send(
+            c, SMB2_WRITE, body,
+            xpipe__smb2_write_build(body, ch->fid, (uint32_t)len), buf, len, 0,
+            deadline, &s);
         if (rv != APR_SUCCESS)
             return rv;
-        rv = smb2_wait(c, s, deadline);
+        rv = xpipe__smb2_wait(c, s, deadline);
         if (rv != APR_SUCCESS) {
             /* The data is the server's already; only the answer is late. */
-            smb2_release(c, s, write_orphan, ch);
+            xpipe__smb2_release(c, s, write_orphan, ch);
             return rv;
         }
         rs = &c->slot[s];
@@ -347,12 +349,12 @@ static apr_status_t write_once(smb2_chan_t *ch, const void *buf, apr_size_t len,
         {
             unsigned gen = rs->gen;
 
-            smb2_release(c, s, NULL, NULL);
+            xpipe__smb2_release(c, s, NULL, NULL);
             if (++renewals > 2)
                 return xpipe__fail(XPIPE_EAUTH,
                                    "the SMB server expires the session again "
                                    "as soon as it is renewed");
-            rv = smb2_reauth(c, gen, deadline);
+            rv = xpipe__smb2_reauth(c, gen, deadline);
             if (rv != APR_SUCCESS)
                 return rv;
         }
@@ -362,15 +364,15 @@ static apr_status_t write_once(smb2_chan_t *ch, const void *buf, apr_size_t len,
         rv = ch->wr_end =
             io_status(rs->h.status, 1, ch->wr_why, sizeof(ch->wr_why));
         pthread_mutex_unlock(&ch->wr_mu);
-        smb2_release(c, s, NULL, NULL);
+        xpipe__smb2_release(c, s, NULL, NULL);
         return xpipe__fail(rv, "%s", ch->wr_why);
     }
-    if (smb2_write_parse(rs->m, rs->len, &count) != 0 || count > len) {
-        smb2_release(c, s, NULL, NULL);
-        smb2_conn_kill(c, XPIPE_ERESET, "a malformed WRITE reply");
+    if (xpipe__smb2_write_parse(rs->m, rs->len, &count) != 0 || count > len) {
+        xpipe__smb2_release(c, s, NULL, NULL);
+        xpipe__smb2_conn_kill(c, XPIPE_ERESET, "a malformed WRITE reply");
         return xpipe__fail(XPIPE_ERESET, "a malformed WRITE reply");
     }
-    smb2_release(c, s, NULL, NULL);
+    xpipe__smb2_release(c, s, NULL, NULL);
     *done = count;
     return APR_SUCCESS;
 }
@@ -428,7 +430,7 @@ static apr_status_t create_status(uint32_t st, const char *native)
 {
     char text[64];
 
-    smb2_status_text(st, text, sizeof(text));
+    xpipe__smb2_status_text(st, text, sizeof(text));
     switch (st) {
     case NT_STATUS_OBJECT_NAME_NOT_FOUND:
     case NT_STATUS_OBJECT_PATH_NOT_FOUND:
@@ -467,7 +469,7 @@ static apr_status_t smb2c_dial(xpipe__chan_t **chan, const xpipe__name_t *name,
 
     if (attr->handles)
         return xpipe__fail(APR_ENOTIMPL, "an SMB pipe carries no handles");
-    pl = smb2_utf16le(path, sizeof(path), name->name);
+    pl = xpipe__smb2_utf16le(path, sizeof(path), name->name);
     if (pl <= 0)
         return xpipe__fail(XPIPE_EBADNAME, "the pipe name is empty, not "
                                            "UTF-8, or too long for SMB2");
@@ -477,29 +479,29 @@ static apr_status_t smb2c_dial(xpipe__chan_t **chan, const xpipe__name_t *name,
     ch->native = apr_pstrdup(pool, native);
     xpipe__unix_wake_init(&ch->wake);
     pthread_mutex_init(&ch->wr_mu, NULL);
-    rv = smb2_conn_open(&ch->c, name->host, opts_of(attr, &o), deadline);
+    rv = xpipe__smb2_conn_open(&ch->c, name->host, opts_of(attr, &o), deadline);
     if (rv != APR_SUCCESS) {
         pthread_mutex_destroy(&ch->wr_mu);
         return rv;
     }
-    rv = smb2_call(ch->c, SMB2_CREATE, body,
-                   smb2_create_build(body, path, (size_t)pl), NULL, 0, 0,
-                   deadline, &s);
+    rv = xpipe__smb2_call(ch->c, SMB2_CREATE, body,
+                          xpipe__smb2_create_build(body, path, (size_t)pl),
+                          NULL, 0, 0, deadline, &s);
     if (rv == APR_SUCCESS) {
         rs = &ch->c->slot[s];
         if (rs->h.status != NT_STATUS_SUCCESS)
             rv = create_status(rs->h.status, native);
-        else if (smb2_create_parse(rs->m, rs->len, ch->fid) != 0)
+        else if (xpipe__smb2_create_parse(rs->m, rs->len, ch->fid) != 0)
             rv = xpipe__fail(XPIPE_EPROTO, "a malformed CREATE reply");
         else
             ch->open = 1;
-        smb2_release(ch->c, s, NULL, NULL);
+        xpipe__smb2_release(ch->c, s, NULL, NULL);
     }
     if (rv != APR_SUCCESS) {
         xpipe__detail_t d;
 
         xpipe__detail_save(&d);
-        smb2_conn_close(ch->c);
+        xpipe__smb2_conn_close(ch->c);
         pthread_mutex_destroy(&ch->wr_mu);
         xpipe__detail_restore(&d);
         return rv;
@@ -520,7 +522,7 @@ static apr_status_t smb2c_wake(xpipe__chan_t *chan, int closing)
     /* A request half sent waits for nothing but the socket: a close
      * ends the connection under it. */
     if (closing)
-        smb2_conn_kill(ch->c, XPIPE_ECLOSED, "the channel was closed");
+        xpipe__smb2_conn_kill(ch->c, XPIPE_ECLOSED, "the channel was closed");
     return APR_SUCCESS;
 }
 
@@ -542,13 +544,14 @@ static apr_status_t smb2c_close(xpipe__chan_t *chan)
          * by Samba, and a close never blocks on the server. */
         ch->c->wake = NULL;
         if (ch->rd_slot >= 0) /* a server that honours it ends the READ */
-            smb2_cancel(ch->c, ch->rd_slot);
-        if (smb2_send(ch->c, SMB2_CLOSE, body, smb2_close_build(body, ch->fid),
-                      NULL, 0, 0, apr_time_now() + 200 * 1000, &s)
+            xpipe__smb2_cancel(ch->c, ch->rd_slot);
+        if (xpipe__smb2_send(ch->c, SMB2_CLOSE, body,
+                             xpipe__smb2_close_build(body, ch->fid), NULL, 0, 0,
+                             apr_time_now() + 200 * 1000, &s)
             == APR_SUCCESS)
-            smb2_release(ch->c, s, NULL, NULL);
+            xpipe__smb2_release(ch->c, s, NULL, NULL);
     }
-    smb2_conn_close(ch->c);
+    xpipe__smb2_conn_close(ch->c);
     while (ch->head != NULL)
         piece_pop(ch);
     xpipe__unix_wake_close(&ch->wake);

@@ -65,9 +65,9 @@ static void gss_why(char *err, size_t errlen, const char *what, OM_uint32 maj,
     } while (more != 0);
 }
 
-int smb2_auth_create(smb2_auth_t **ap, const char *host, const char *user,
-                     const char *domain, const char *password, char *err,
-                     size_t errlen)
+int xpipe__smb2_auth_create(smb2_auth_t **ap, const char *host,
+                            const char *user, const char *domain,
+                            const char *password, char *err, size_t errlen)
 {
     OM_uint32 maj, min;
     smb2_auth_t *a = calloc(1, sizeof(*a));
@@ -151,12 +151,13 @@ int smb2_auth_create(smb2_auth_t **ap, const char *host, const char *user,
 nomem:
     snprintf(err, errlen, "out of memory");
 fail:
-    smb2_auth_destroy(a);
+    xpipe__smb2_auth_destroy(a);
     return -1;
 }
 
-int smb2_auth_step(smb2_auth_t *a, const uint8_t *in, size_t in_len,
-                   uint8_t **out, size_t *out_len, char *err, size_t errlen)
+int xpipe__smb2_auth_step(smb2_auth_t *a, const uint8_t *in, size_t in_len,
+                          uint8_t **out, size_t *out_len, char *err,
+                          size_t errlen)
 {
     OM_uint32 maj, min, flags = 0;
     gss_buffer_desc ib, ob = GSS_C_EMPTY_BUFFER;
@@ -189,13 +190,13 @@ int smb2_auth_step(smb2_auth_t *a, const uint8_t *in, size_t in_len,
     return a->complete;
 }
 
-void smb2_auth_free_token(uint8_t *out, size_t out_len)
+void xpipe__smb2_auth_free_token(uint8_t *out, size_t out_len)
 {
     (void)out_len;
     free(out);
 }
 
-int smb2_auth_session_key(smb2_auth_t *a, uint8_t key[32])
+int xpipe__smb2_auth_session_key(smb2_auth_t *a, uint8_t key[32])
 {
     OM_uint32 maj, min;
     gss_buffer_set_t set = GSS_C_NO_BUFFER_SET;
@@ -221,8 +222,8 @@ int smb2_auth_session_key(smb2_auth_t *a, uint8_t key[32])
     return (int)n;
 }
 
-void smb2_auth_names(smb2_auth_t *a, char *user, size_t userlen, char *mech,
-                     size_t mechlen)
+void xpipe__smb2_auth_names(smb2_auth_t *a, char *user, size_t userlen,
+                            char *mech, size_t mechlen)
 {
     OM_uint32 min;
     gss_name_t src = GSS_C_NO_NAME;
@@ -247,7 +248,7 @@ void smb2_auth_names(smb2_auth_t *a, char *user, size_t userlen, char *mech,
         snprintf(mech, mechlen, "GSSAPI");
 }
 
-void smb2_auth_restart(smb2_auth_t *a)
+void xpipe__smb2_auth_restart(smb2_auth_t *a)
 {
     OM_uint32 min;
 
@@ -255,7 +256,7 @@ void smb2_auth_restart(smb2_auth_t *a)
         gss_delete_sec_context(&min, &a->ctx, GSS_C_NO_BUFFER);
 }
 
-void smb2_auth_destroy(smb2_auth_t *a)
+void xpipe__smb2_auth_destroy(smb2_auth_t *a)
 {
     OM_uint32 min;
 

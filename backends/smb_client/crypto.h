@@ -3,7 +3,7 @@
  * libcrypto: the preauth integrity hash (SHA-512), signing (HMAC-SHA256,
  * AES-128-CMAC, AES-128-GMAC), the SP800-108 key derivation and the
  * transform header's AEAD (AES-128/256-CCM and -GCM). Stateless: keys
- * live in the caller's smb2_keys_t, which smb2_keys_wipe clears.
+ * live in the caller's smb2_keys_t, which xpipe__smb2_keys_wipe clears.
  */
 #ifndef XPIPE_SMB2_CRYPTO_H
 #define XPIPE_SMB2_CRYPTO_H
@@ -27,39 +27,40 @@ typedef struct smb2_keys_t {
 } smb2_keys_t;
 
 /* h = SHA-512(h || message): 0, or -1 when libcrypto fails. */
-int smb2_preauth_update(uint8_t h[64], const smb2_iov_t *iov, int n);
+int xpipe__smb2_preauth_update(uint8_t h[64], const smb2_iov_t *iov, int n);
 
 /* Derive the session's keys from the GSSAPI session key (as long as the
  * mechanism gave it) after dialect, sign_alg and cipher are set; preauth
  * is 3.1.1's session hash (ignored before 3.1.1). */
-int smb2_keys_derive(smb2_keys_t *k, const uint8_t *session_key,
-                     size_t session_key_len, const uint8_t preauth[64]);
-void smb2_keys_wipe(smb2_keys_t *k);
+int xpipe__smb2_keys_derive(smb2_keys_t *k, const uint8_t *session_key,
+                            size_t session_key_len, const uint8_t preauth[64]);
+void xpipe__smb2_keys_wipe(smb2_keys_t *k);
 
 /* The signature of a message whose header's signature field is zero
  * (the message may be several pieces, the header in the first). */
-int smb2_sign(const smb2_keys_t *k, const smb2_iov_t *iov, int n,
-              uint8_t sig[16]);
+int xpipe__smb2_sign(const smb2_keys_t *k, const smb2_iov_t *iov, int n,
+                     uint8_t sig[16]);
 
 /* Encrypt a message into a transform: t holds the transform header
- * (smb2_transform_build), out receives plain's bytes encrypted; the
+ * (xpipe__smb2_transform_build), out receives plain's bytes encrypted; the
  * nonce is made here (random, as long as the cipher uses), the tag goes
  * into the transform's signature. */
-int smb2_encrypt(const smb2_keys_t *k, uint8_t *t, const smb2_iov_t *plain,
-                 int n, uint8_t *out);
+int xpipe__smb2_encrypt(const smb2_keys_t *k, uint8_t *t,
+                        const smb2_iov_t *plain, int n, uint8_t *out);
 /* Decrypt and authenticate a transform's payload of size bytes into out:
  * 0, or -1 when it does not authenticate. */
-int smb2_decrypt(const smb2_keys_t *k, const uint8_t *t, const uint8_t *in,
-                 size_t size, uint8_t *out);
+int xpipe__smb2_decrypt(const smb2_keys_t *k, const uint8_t *t,
+                        const uint8_t *in, size_t size, uint8_t *out);
 
 /* Primitives, exported for the known-answer tests. */
-int smb2_kdf(const uint8_t *key, size_t key_len, const uint8_t *label,
-             size_t label_len, const uint8_t *ctx, size_t ctx_len, uint8_t *out,
-             size_t out_len);
-int smb2_aead(int encrypt, int cipher, const uint8_t *key, const uint8_t *nonce,
-              const uint8_t *aad, size_t aad_len, const smb2_iov_t *in, int n,
-              uint8_t *out, uint8_t tag[16]);
-int smb2_mac(int alg, const uint8_t *key, const uint8_t nonce[12],
-             const smb2_iov_t *iov, int n, uint8_t out[16]);
+int xpipe__smb2_kdf(const uint8_t *key, size_t key_len, const uint8_t *label,
+                    size_t label_len, const uint8_t *ctx, size_t ctx_len,
+                    uint8_t *out, size_t out_len);
+int xpipe__smb2_aead(int encrypt, int cipher, const uint8_t *key,
+                     const uint8_t *nonce, const uint8_t *aad, size_t aad_len,
+                     const smb2_iov_t *in, int n, uint8_t *out,
+                     uint8_t tag[16]);
+int xpipe__smb2_mac(int alg, const uint8_t *key, const uint8_t nonce[12],
+                    const smb2_iov_t *iov, int n, uint8_t out[16]);
 
 #endif

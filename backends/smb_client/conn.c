@@ -32,9 +32,9 @@
  * this long to leave. */
 #define SMB2_BYE_TIME (200 * 1000)
 
-const char *smb2_status_text(uint32_t status, char *buf, size_t len)
+const char *xpipe__smb2_status_text(uint32_t status, char *buf, size_t len)
 {
-    const char *name = smb2_status_name(status);
+    const char *name = xpipe__smb2_status_name(status);
 
     if (name != NULL)
         snprintf(buf, len, "%s (0x%08x)", name, (unsigned)status);
@@ -43,7 +43,8 @@ const char *smb2_status_text(uint32_t status, char *buf, size_t len)
     return buf;
 }
 
-void smb2_conn_kill(smb2_conn_t *c, apr_status_t why, const char *fmt, ...)
+void xpipe__smb2_conn_kill(smb2_conn_t *c, apr_status_t why, const char *fmt,
+                           ...)
 {
     va_list ap;
 
@@ -314,9 +315,10 @@ static apr_status_t send_all(smb2_conn_t *c, struct iovec *iov, int n,
             if (errno != EAGAIN && errno != EWOULDBLOCK) {
                 int err = errno;
 
-                smb2_conn_kill(c, XPIPE_ERESET,
-                               "the connection to the SMB server broke: %s",
-                               strerror(err));
+                xpipe__smb2_conn_kill(
+                    c, XPIPE_ERESET,
+                    "the connection to the SMB server broke: %s",
+                    strerror(err));
                 return XPIPE_ERESET;
             }
             rv = xpipe__unix_wait(c->fd, POLLOUT, started ? NULL : c->wake,
@@ -325,10 +327,11 @@ static apr_status_t send_all(smb2_conn_t *c, struct iovec *iov, int n,
                 continue;
             if (!started)
                 return rv;
-            smb2_conn_kill(c, XPIPE_ERESET,
-                           "a request to the SMB server was cut short (%s)",
-                           rv == APR_TIMEUP ? "its deadline passed"
-                                            : "the connection failed");
+            xpipe__smb2_conn_kill(
+                c, XPIPE_ERESET,
+                "a request to the SMB server was cut short (%s)",
+                rv == APR_TIMEUP ? "its deadline passed"
+                                 : "the connection failed");
             return rv == APR_TIMEUP ? APR_TIMEUP : XPIPE_ERESET;
         }
         started = 1;
@@ -427,7 +430,8 @@ static int verify(const smb2_keys_t *k, uint8_t *m, size_t len)
 
     memcpy(got, m + SMB2_SIG_OFF, 16);
     memset(m + SMB2_SIG_OFF, 0, 16);
-    ok = smb2_sign(k, &iov, 1, want) == 0 && CRYPTO_memcmp(got, want, 16) == 0;
+    ok = xpipe__smb2_sign(k, &iov, 1, want) == 0
+         && CRYPTO_memcmp(got, want, 16) == 0;
     memcpy(m + SMB2_SIG_OFF, got, 16);
     return ok ? 0 : -1;
 }
@@ -442,51 +446,55 @@ static int rx_one(smb2_conn_t *c)
     int encrypted = 0, signing, encrypting;
 
     if (rx_take(c, nb, 4) != 0) {
-        smb2_conn_kill(c, XPIPE_ERESET, "the SMB server closed the connection");
+        xpipe__smb2_conn_kill(c, XPIPE_ERESET,
+                              "the SMB server closed the connection");
         return -1;
     }
     len = (size_t)nb[1] << 16 | (size_t)nb[2] << 8 | nb[3];
     if (nb[0] != 0 || len < SMB2_HDR_LEN) {
-        smb2_conn_kill(c, XPIPE_ERESET,
-                       "the SMB server sent a malformed frame (length %zu)",
-                       len);
+        xpipe__smb2_conn_kill(
+            c, XPIPE_ERESET,
+            "the SMB server sent a malformed frame (length %zu)", len);
         return -1;
     }
     m = malloc(len);
     if (m == NULL) {
-        smb2_conn_kill(c, XPIPE_ERESET, "out of memory for a %zu-byte reply",
-                       len);
+        xpipe__smb2_conn_kill(c, XPIPE_ERESET,
+                              "out of memory for a %zu-byte reply", len);
         return -1;
     }
     if (rx_take(c, m, len) != 0) {
         free(m);
-        smb2_conn_kill(c, XPIPE_ERESET,
-                       "the SMB server closed the connection in a message");
+        xpipe__smb2_conn_kill(
+            c, XPIPE_ERESET,
+            "the SMB server closed the connection in a message");
         return -1;
     }
     pthread_mutex_lock(&c->mu);
     signing = c->signing;
     encrypting = c->encrypting;
     pthread_mutex_unlock(&c->mu);
-    if (smb2_is_transform(m, len)) {
+    if (xpipe__smb2_is_transform(m, len)) {
         smb2_transform_t t;
         uint8_t *plain;
 
-        if (!encrypting || smb2_transform_parse(m, len, &t) != 0
+        if (!encrypting || xpipe__smb2_transform_parse(m, len, &t) != 0
             || t.session_id != c->session_id
             || (plain = malloc(t.size)) == NULL) {
             free(m);
-            smb2_conn_kill(c, XPIPE_ERESET,
-                           "the SMB server sent a transform this session "
-                           "cannot take");
+            xpipe__smb2_conn_kill(
+                c, XPIPE_ERESET,
+                "the SMB server sent a transform this session "
+                "cannot take");
             return -1;
         }
-        if (smb2_decrypt(&c->keys, m, t.payload, t.size, plain) != 0) {
+        if (xpipe__smb2_decrypt(&c->keys, m, t.payload, t.size, plain) != 0) {
             free(plain);
             free(m);
-            smb2_conn_kill(c, XPIPE_ERESET,
-                           "a reply from the SMB server failed to decrypt "
-                           "(altered, or the wrong key)");
+            xpipe__smb2_conn_kill(
+                c, XPIPE_ERESET,
+                "a reply from the SMB server failed to decrypt "
+                "(altered, or the wrong key)");
             return -1;
         }
         free(m);
@@ -494,10 +502,11 @@ static int rx_one(smb2_conn_t *c)
         len = t.size;
         encrypted = 1;
     }
-    if (smb2_hdr_parse(m, len, &h) != 0 || h.next != 0) {
+    if (xpipe__smb2_hdr_parse(m, len, &h) != 0 || h.next != 0) {
         free(m);
-        smb2_conn_kill(c, XPIPE_ERESET,
-                       "the SMB server sent a malformed or compounded reply");
+        xpipe__smb2_conn_kill(
+            c, XPIPE_ERESET,
+            "the SMB server sent a malformed or compounded reply");
         return -1;
     }
     if (h.mid == UINT64_MAX && h.command == SMB2_OPLOCK_BREAK) {
@@ -513,18 +522,19 @@ static int rx_one(smb2_conn_t *c)
              && (h.flags & SMB2_FLAGS_ASYNC_COMMAND))) {
         if (!(h.flags & SMB2_FLAGS_SIGNED) || verify(&c->keys, m, len) != 0) {
             free(m);
-            smb2_conn_kill(c, XPIPE_ERESET,
-                           "a reply from the SMB server had %s signature",
-                           (h.flags & SMB2_FLAGS_SIGNED) ? "a bad" : "no");
+            xpipe__smb2_conn_kill(
+                c, XPIPE_ERESET, "a reply from the SMB server had %s signature",
+                (h.flags & SMB2_FLAGS_SIGNED) ? "a bad" : "no");
             return -1;
         }
     }
     if (encrypting && !encrypted && h.command != SMB2_SESSION_SETUP
         && h.status != NT_STATUS_PENDING) {
         free(m);
-        smb2_conn_kill(c, XPIPE_ERESET,
-                       "the SMB server answered in clear on an encrypted "
-                       "session");
+        xpipe__smb2_conn_kill(
+            c, XPIPE_ERESET,
+            "the SMB server answered in clear on an encrypted "
+            "session");
         return -1;
     }
     pthread_mutex_lock(&c->mu);
@@ -533,10 +543,10 @@ static int rx_one(smb2_conn_t *c)
     if (s == NULL || h.command != s->command) {
         pthread_mutex_unlock(&c->mu);
         free(m);
-        smb2_conn_kill(c, XPIPE_ERESET,
-                       "the SMB server answered a request never sent "
-                       "(message %llu)",
-                       (unsigned long long)h.mid);
+        xpipe__smb2_conn_kill(c, XPIPE_ERESET,
+                              "the SMB server answered a request never sent "
+                              "(message %llu)",
+                              (unsigned long long)h.mid);
         return -1;
     }
     if (h.status == NT_STATUS_PENDING && (h.flags & SMB2_FLAGS_ASYNC_COMMAND)) {
@@ -569,7 +579,7 @@ static void *rx_thread(void *arg)
 
     c->rxbuf = malloc(SMB2_RXBUF);
     if (c->rxbuf == NULL) {
-        smb2_conn_kill(c, XPIPE_ERESET, "out of memory for replies");
+        xpipe__smb2_conn_kill(c, XPIPE_ERESET, "out of memory for replies");
         return NULL;
     }
     while (rx_one(c) == 0)
@@ -608,9 +618,9 @@ static apr_status_t emit(smb2_conn_t *c, uint8_t *hdr, uint16_t command,
         tf = malloc(4 + SMB2_TRANSFORM_LEN + total);
         if (tf == NULL)
             return APR_ENOMEM;
-        smb2_transform_build(tf + 4, (uint32_t)total, c->session_id);
-        if (smb2_encrypt(&c->keys, tf + 4, parts, 3,
-                         tf + 4 + SMB2_TRANSFORM_LEN)
+        xpipe__smb2_transform_build(tf + 4, (uint32_t)total, c->session_id);
+        if (xpipe__smb2_encrypt(&c->keys, tf + 4, parts, 3,
+                                tf + 4 + SMB2_TRANSFORM_LEN)
             != 0) {
             free(tf);
             return xpipe__fail(APR_EGENERAL, "encryption failed (libcrypto)");
@@ -622,14 +632,15 @@ static apr_status_t emit(smb2_conn_t *c, uint8_t *hdr, uint16_t command,
     }
     else {
         if (c->preauth_req != NULL
-            && smb2_preauth_update(c->preauth_req, parts, 3) != 0)
+            && xpipe__smb2_preauth_update(c->preauth_req, parts, 3) != 0)
             return xpipe__fail(APR_EGENERAL, "SHA-512 failed (libcrypto)");
         /* A first SESSION_SETUP has no key to sign with; one that
          * re-authenticates the session is signed with its key. */
         if (c->signing && (command != SMB2_SESSION_SETUP || c->reauthing)) {
             smb2_put32(hdr + 4 + 16,
                        smb2_get32(hdr + 4 + 16) | SMB2_FLAGS_SIGNED);
-            if (smb2_sign(&c->keys, parts, 3, hdr + 4 + SMB2_SIG_OFF) != 0)
+            if (xpipe__smb2_sign(&c->keys, parts, 3, hdr + 4 + SMB2_SIG_OFF)
+                != 0)
                 return xpipe__fail(APR_EGENERAL, "signing failed (libcrypto)");
         }
         iov[0].iov_base = hdr;
@@ -650,9 +661,10 @@ static apr_status_t emit(smb2_conn_t *c, uint8_t *hdr, uint16_t command,
     return rv;
 }
 
-apr_status_t smb2_send(smb2_conn_t *c, uint16_t command, const uint8_t *body,
-                       size_t body_len, const void *data, size_t data_len,
-                       size_t expect, apr_time_t deadline, int *slot)
+apr_status_t xpipe__smb2_send(smb2_conn_t *c, uint16_t command,
+                              const uint8_t *body, size_t body_len,
+                              const void *data, size_t data_len, size_t expect,
+                              apr_time_t deadline, int *slot)
 {
     size_t payload = data_len > expect ? data_len : expect;
     uint16_t need = c->dialect == SMB2_DIALECT_202 ? 1 : smb2_charge(payload);
@@ -708,7 +720,7 @@ apr_status_t smb2_send(smb2_conn_t *c, uint16_t command, const uint8_t *body,
     c->slot[s].gen = c->auth_gen;
     pthread_mutex_unlock(&c->mu);
 
-    smb2_hdr_build(hdr + 4, &h);
+    xpipe__smb2_hdr_build(hdr + 4, &h);
     rv = emit(c, hdr, command, body, body_len, data, data_len, deadline);
     if (rv == APR_SUCCESS) {
         pthread_mutex_unlock(&c->send_mu);
@@ -727,7 +739,7 @@ apr_status_t smb2_send(smb2_conn_t *c, uint16_t command, const uint8_t *body,
     return rv;
 }
 
-apr_status_t smb2_wait(smb2_conn_t *c, int s, apr_time_t deadline)
+apr_status_t xpipe__smb2_wait(smb2_conn_t *c, int s, apr_time_t deadline)
 {
     apr_status_t rv = APR_SUCCESS;
 
@@ -752,9 +764,9 @@ apr_status_t smb2_wait(smb2_conn_t *c, int s, apr_time_t deadline)
     return rv;
 }
 
-void smb2_release(smb2_conn_t *c, int s,
-                  void (*orphan)(smb2_conn_t *, smb2_slot_t *, void *),
-                  void *baton)
+void xpipe__smb2_release(smb2_conn_t *c, int s,
+                         void (*orphan)(smb2_conn_t *, smb2_slot_t *, void *),
+                         void *baton)
 {
     pthread_mutex_lock(&c->mu);
     if (c->slot[s].state == SLOT_DONE || c->dead != APR_SUCCESS)
@@ -768,24 +780,25 @@ void smb2_release(smb2_conn_t *c, int s,
     pthread_mutex_unlock(&c->mu);
 }
 
-apr_status_t smb2_call(smb2_conn_t *c, uint16_t command, const uint8_t *body,
-                       size_t body_len, const void *data, size_t data_len,
-                       size_t expect, apr_time_t deadline, int *slot)
+apr_status_t xpipe__smb2_call(smb2_conn_t *c, uint16_t command,
+                              const uint8_t *body, size_t body_len,
+                              const void *data, size_t data_len, size_t expect,
+                              apr_time_t deadline, int *slot)
 {
-    apr_status_t rv = smb2_send(c, command, body, body_len, data, data_len,
-                                expect, deadline, slot);
+    apr_status_t rv = xpipe__smb2_send(c, command, body, body_len, data,
+                                       data_len, expect, deadline, slot);
 
     if (rv != APR_SUCCESS)
         return rv;
-    rv = smb2_wait(c, *slot, deadline);
+    rv = xpipe__smb2_wait(c, *slot, deadline);
     if (rv != APR_SUCCESS) {
-        smb2_release(c, *slot, NULL, NULL);
+        xpipe__smb2_release(c, *slot, NULL, NULL);
         *slot = -1;
     }
     return rv;
 }
 
-void smb2_cancel(smb2_conn_t *c, int s)
+void xpipe__smb2_cancel(smb2_conn_t *c, int s)
 {
     uint8_t hdr[4 + SMB2_HDR_LEN], body[4];
     smb2_hdr_t h;
@@ -807,8 +820,8 @@ void smb2_cancel(smb2_conn_t *c, int s)
     }
     pthread_mutex_unlock(&c->mu);
     if (go) {
-        smb2_hdr_build(hdr + 4, &h);
-        smb2_simple_build(body);
+        xpipe__smb2_hdr_build(hdr + 4, &h);
+        xpipe__smb2_simple_build(body);
         emit(c, hdr, SMB2_CANCEL, body, sizeof(body), NULL, 0,
              apr_time_now() + SMB2_BYE_TIME);
     }
@@ -879,10 +892,11 @@ static apr_status_t negotiate(smb2_conn_t *c, hs_t *hs, const smb2_opts_t *o,
     hs->req.signing = our_signing;
     hs->req.nsigning = 3;
     c->client_caps = hs->req.capabilities;
-    len = smb2_negotiate_build(body, &hs->req);
+    len = xpipe__smb2_negotiate_build(body, &hs->req);
     memset(c->preauth, 0, 64);
     c->preauth_req = c->preauth;
-    rv = smb2_call(c, SMB2_NEGOTIATE, body, len, NULL, 0, 0, deadline, &s);
+    rv = xpipe__smb2_call(c, SMB2_NEGOTIATE, body, len, NULL, 0, 0, deadline,
+                          &s);
     c->preauth_req = NULL;
     if (rv != APR_SUCCESS)
         return rv == APR_TIMEUP
@@ -891,15 +905,16 @@ static apr_status_t negotiate(smb2_conn_t *c, hs_t *hs, const smb2_opts_t *o,
                    : rv;
     rs = reply(c, s);
     if (rs->h.status != NT_STATUS_SUCCESS
-        || smb2_negotiate_parse(rs->m, rs->len, &r) != 0
+        || xpipe__smb2_negotiate_parse(rs->m, rs->len, &r) != 0
         || !offered(hs->dialects, n, r.dialect)) {
         char st[64];
 
-        smb2_release(c, s, NULL, NULL);
-        return xpipe__fail(XPIPE_EPROTO,
-                           "the SMB server refused or garbled the "
-                           "negotiation (%s)",
-                           smb2_status_text(rs->h.status, st, sizeof(st)));
+        xpipe__smb2_release(c, s, NULL, NULL);
+        return xpipe__fail(
+            XPIPE_EPROTO,
+            "the SMB server refused or garbled the "
+            "negotiation (%s)",
+            xpipe__smb2_status_text(rs->h.status, st, sizeof(st)));
     }
     c->dialect = r.dialect;
     c->keys.dialect = r.dialect;
@@ -917,7 +932,7 @@ static apr_status_t negotiate(smb2_conn_t *c, hs_t *hs, const smb2_opts_t *o,
         if (r.preauth_hash != SMB2_PREAUTH_SHA512
             || (r.cipher > 0 && !offered(our_ciphers, 4, r.cipher))
             || (r.signing >= 0 && !offered(our_signing, 3, r.signing))) {
-            smb2_release(c, s, NULL, NULL);
+            xpipe__smb2_release(c, s, NULL, NULL);
             return xpipe__fail(XPIPE_EPROTO,
                                "the SMB server chose an algorithm not "
                                "offered");
@@ -926,12 +941,12 @@ static apr_status_t negotiate(smb2_conn_t *c, hs_t *hs, const smb2_opts_t *o,
             c->keys.cipher = r.cipher;
         if (r.signing >= 0)
             c->keys.sign_alg = r.signing;
-        smb2_preauth_update(c->preauth, &iov, 1);
+        xpipe__smb2_preauth_update(c->preauth, &iov, 1);
     }
     else if (r.dialect >= SMB2_DIALECT_300
              && (r.capabilities & SMB2_GLOBAL_CAP_ENCRYPTION))
         c->keys.cipher = SMB2_AES128_CCM;
-    smb2_release(c, s, NULL, NULL);
+    xpipe__smb2_release(c, s, NULL, NULL);
     /* 2.0.2 has one credit per request, so 64 KiB at most. */
     if (c->dialect == SMB2_DIALECT_202
         || !(r.capabilities & SMB2_GLOBAL_CAP_LARGE_MTU)) {
@@ -954,7 +969,7 @@ static apr_status_t auth_failed(uint32_t st)
     char text[64];
 
     return xpipe__fail(XPIPE_EAUTH, "the SMB server refused the session: %s",
-                       smb2_status_text(st, text, sizeof(text)));
+                       xpipe__smb2_status_text(st, text, sizeof(text)));
 }
 
 /* Authenticate the session (again, when reauth: its id and keys stay,
@@ -972,12 +987,12 @@ static apr_status_t session_setup(smb2_conn_t *c, const char *host,
     int done = 0, key_len, s;
 
     if (c->auth == NULL
-        && smb2_auth_create(&c->auth, host, o->user, o->domain, o->password,
-                            err, sizeof(err))
+        && xpipe__smb2_auth_create(&c->auth, host, o->user, o->domain,
+                                   o->password, err, sizeof(err))
                != 0)
         return xpipe__fail(XPIPE_EAUTH, "%s", err);
     a = c->auth;
-    smb2_auth_restart(a);
+    xpipe__smb2_auth_restart(a);
     memcpy(hash, c->preauth, 64);
     for (;;) {
         smb2_slot_t *rs;
@@ -987,17 +1002,18 @@ static apr_status_t session_setup(smb2_conn_t *c, const char *host,
         uint32_t st;
         int step;
 
-        step = smb2_auth_step(a, in, in_len, &out, &out_len, err, sizeof(err));
+        step = xpipe__smb2_auth_step(a, in, in_len, &out, &out_len, err,
+                                     sizeof(err));
         free(in);
         in = NULL;
         if (step < 0) {
             rv = xpipe__fail(XPIPE_EAUTH, "%s", err);
             break;
         }
-        smb2_session_setup_build(body,
-                                 SMB2_NEGOTIATE_SIGNING_ENABLED
-                                     | SMB2_NEGOTIATE_SIGNING_REQUIRED,
-                                 0, (uint16_t)out_len);
+        xpipe__smb2_session_setup_build(body,
+                                        SMB2_NEGOTIATE_SIGNING_ENABLED
+                                            | SMB2_NEGOTIATE_SIGNING_REQUIRED,
+                                        0, (uint16_t)out_len);
         if (out_len > 0xFFFF) {
             rv = xpipe__fail(XPIPE_EAUTH,
                              "a %zu-byte GSSAPI token does not "
@@ -1007,10 +1023,10 @@ static apr_status_t session_setup(smb2_conn_t *c, const char *host,
         }
         c->preauth_req =
             c->dialect == SMB2_DIALECT_311 && !reauth ? hash : NULL;
-        rv = smb2_call(c, SMB2_SESSION_SETUP, body, sizeof(body), out, out_len,
-                       0, deadline, &s);
+        rv = xpipe__smb2_call(c, SMB2_SESSION_SETUP, body, sizeof(body), out,
+                              out_len, 0, deadline, &s);
         c->preauth_req = NULL;
-        smb2_auth_free_token(out, out_len);
+        xpipe__smb2_auth_free_token(out, out_len);
         out = NULL;
         if (rv != APR_SUCCESS) {
             if (rv == APR_TIMEUP) {
@@ -1029,10 +1045,10 @@ static apr_status_t session_setup(smb2_conn_t *c, const char *host,
         st = rs->h.status;
         if ((st != NT_STATUS_SUCCESS
              && st != NT_STATUS_MORE_PROCESSING_REQUIRED)
-            || smb2_session_setup_parse(rs->m, rs->len, &flags, &blob,
-                                        &blob_len)
+            || xpipe__smb2_session_setup_parse(rs->m, rs->len, &flags, &blob,
+                                               &blob_len)
                    != 0) {
-            smb2_release(c, s, NULL, NULL);
+            xpipe__smb2_release(c, s, NULL, NULL);
             rv = st == NT_STATUS_SUCCESS
                      ? xpipe__fail(XPIPE_EPROTO, "a malformed session setup "
                                                  "reply")
@@ -1045,7 +1061,7 @@ static apr_status_t session_setup(smb2_conn_t *c, const char *host,
         if (blob_len > 0) {
             in = malloc(blob_len);
             if (in == NULL) {
-                smb2_release(c, s, NULL, NULL);
+                xpipe__smb2_release(c, s, NULL, NULL);
                 rv = APR_ENOMEM;
                 break;
             }
@@ -1056,8 +1072,8 @@ static apr_status_t session_setup(smb2_conn_t *c, const char *host,
             smb2_iov_t iov = { rs->m, rs->len };
 
             if (c->dialect == SMB2_DIALECT_311 && !reauth)
-                smb2_preauth_update(hash, &iov, 1);
-            smb2_release(c, s, NULL, NULL);
+                xpipe__smb2_preauth_update(hash, &iov, 1);
+            xpipe__smb2_release(c, s, NULL, NULL);
             if (step == 1) {
                 rv = xpipe__fail(XPIPE_EPROTO, "the SMB server wants more "
                                                "than GSSAPI has to say");
@@ -1068,7 +1084,7 @@ static apr_status_t session_setup(smb2_conn_t *c, const char *host,
         /* A guest or anonymous session: unauthenticated, unsigned (and
          * SPNEGO would refuse its final token anyway). */
         if (flags & (SMB2_SESSION_FLAG_IS_GUEST | SMB2_SESSION_FLAG_IS_NULL)) {
-            smb2_release(c, s, NULL, NULL);
+            xpipe__smb2_release(c, s, NULL, NULL);
             if (!c->allow_guest) {
                 rv = xpipe__fail(XPIPE_EAUTH,
                                  "the SMB server made this a%s session: our "
@@ -1087,15 +1103,15 @@ static apr_status_t session_setup(smb2_conn_t *c, const char *host,
         /* Success: the final token (SPNEGO's accept-completed and MIC,
          * Kerberos' AP-REP) completes our side. */
         if (step == 0 && in_len > 0) {
-            step =
-                smb2_auth_step(a, in, in_len, &out, &out_len, err, sizeof(err));
-            smb2_auth_free_token(out, out_len);
+            step = xpipe__smb2_auth_step(a, in, in_len, &out, &out_len, err,
+                                         sizeof(err));
+            xpipe__smb2_auth_free_token(out, out_len);
             out = NULL;
         }
         free(in);
         in = NULL;
         if (step != 1) {
-            smb2_release(c, s, NULL, NULL);
+            xpipe__smb2_release(c, s, NULL, NULL);
             rv = xpipe__fail(XPIPE_EAUTH, "%s",
                              step < 0 ? err
                                       : "the SMB server ended the session "
@@ -1103,12 +1119,12 @@ static apr_status_t session_setup(smb2_conn_t *c, const char *host,
             break;
         }
         /* A re-authentication keeps the session's keys. */
-        key_len = reauth ? 0 : smb2_auth_session_key(a, key);
+        key_len = reauth ? 0 : xpipe__smb2_auth_session_key(a, key);
         if (!reauth
             && (key_len <= 0
-                || smb2_keys_derive(&c->keys, key, (size_t)key_len, hash)
+                || xpipe__smb2_keys_derive(&c->keys, key, (size_t)key_len, hash)
                        != 0)) {
-            smb2_release(c, s, NULL, NULL);
+            xpipe__smb2_release(c, s, NULL, NULL);
             rv = xpipe__fail(XPIPE_EAUTH, "no session key from GSSAPI");
             break;
         }
@@ -1118,7 +1134,7 @@ static apr_status_t session_setup(smb2_conn_t *c, const char *host,
              || c->dialect == SMB2_DIALECT_311)
             && ((rs->h.flags & SMB2_FLAGS_SIGNED) == 0
                 || verify(&c->keys, rs->m, rs->len) != 0)) {
-            smb2_release(c, s, NULL, NULL);
+            xpipe__smb2_release(c, s, NULL, NULL);
             rv = xpipe__fail(XPIPE_EAUTH,
                              "the session setup reply's signature does not "
                              "hold: the server does not share our key");
@@ -1127,7 +1143,7 @@ static apr_status_t session_setup(smb2_conn_t *c, const char *host,
         if (!reauth
             && ((flags & SMB2_SESSION_FLAG_ENCRYPT_DATA) || o->encrypt)) {
             if (c->keys.cipher == SMB2_CIPHER_NONE) {
-                smb2_release(c, s, NULL, NULL);
+                xpipe__smb2_release(c, s, NULL, NULL);
                 rv = xpipe__fail(
                     XPIPE_EAUTH,
                     "encryption %s, and the server offers none "
@@ -1144,21 +1160,23 @@ static apr_status_t session_setup(smb2_conn_t *c, const char *host,
                 (flags & SMB2_SESSION_FLAG_ENCRYPT_DATA) || o->encrypt;
             pthread_mutex_unlock(&c->mu);
         }
-        smb2_release(c, s, NULL, NULL);
+        xpipe__smb2_release(c, s, NULL, NULL);
         done = 1;
         break;
     }
     free(in);
     if (done && !reauth)
-        smb2_auth_names(a, c->user, sizeof(c->user), c->mech, sizeof(c->mech));
+        xpipe__smb2_auth_names(a, c->user, sizeof(c->user), c->mech,
+                               sizeof(c->mech));
     /* The context is done with; the credential stays for a later
      * re-authentication. */
-    smb2_auth_restart(a);
+    xpipe__smb2_auth_restart(a);
     OPENSSL_cleanse(hash, sizeof(hash));
     return done ? APR_SUCCESS : rv;
 }
 
-apr_status_t smb2_reauth(smb2_conn_t *c, unsigned gen, apr_time_t deadline)
+apr_status_t xpipe__smb2_reauth(smb2_conn_t *c, unsigned gen,
+                                apr_time_t deadline)
 {
     apr_status_t rv = APR_SUCCESS;
 
@@ -1202,34 +1220,35 @@ static apr_status_t tree_connect(smb2_conn_t *c, const char *host,
     if (unc == NULL)
         return APR_ENOMEM;
     snprintf(unc, ul, "\\\\%s\\IPC$", host);
-    pl = smb2_utf16le(path, sizeof(path), unc);
+    pl = xpipe__smb2_utf16le(path, sizeof(path), unc);
     free(unc);
     if (pl < 0)
         return xpipe__fail(XPIPE_EBADNAME, "the host name is not UTF-8, or "
                                            "too long");
-    rv = smb2_call(c, SMB2_TREE_CONNECT, body,
-                   smb2_tree_connect_build(body, path, (size_t)pl), NULL, 0, 0,
-                   deadline, &s);
+    rv =
+        xpipe__smb2_call(c, SMB2_TREE_CONNECT, body,
+                         xpipe__smb2_tree_connect_build(body, path, (size_t)pl),
+                         NULL, 0, 0, deadline, &s);
     if (rv != APR_SUCCESS)
         return rv;
     rs = reply(c, s);
     if (rs->h.status != NT_STATUS_SUCCESS) {
         char st[64];
 
-        smb2_status_text(rs->h.status, st, sizeof(st));
-        smb2_release(c, s, NULL, NULL);
+        xpipe__smb2_status_text(rs->h.status, st, sizeof(st));
+        xpipe__smb2_release(c, s, NULL, NULL);
         return xpipe__fail(rs->h.status == NT_STATUS_ACCESS_DENIED
                                ? XPIPE_EAUTH
                                : XPIPE_ENOPIPE,
                            "the SMB server refused IPC$: %s", st);
     }
-    if (smb2_tree_connect_parse(rs->m, rs->len, &type, &flags) != 0
+    if (xpipe__smb2_tree_connect_parse(rs->m, rs->len, &type, &flags) != 0
         || type != SMB2_SHARE_TYPE_PIPE) {
-        smb2_release(c, s, NULL, NULL);
+        xpipe__smb2_release(c, s, NULL, NULL);
         return xpipe__fail(XPIPE_EPROTO, "IPC$ is not a pipe share there");
     }
     c->tree_id = rs->h.tree_id;
-    smb2_release(c, s, NULL, NULL);
+    xpipe__smb2_release(c, s, NULL, NULL);
     if ((flags & SMB2_SHAREFLAG_ENCRYPT_DATA) && !c->encrypting) {
         if (c->keys.cipher == SMB2_CIPHER_NONE || c->guest)
             return xpipe__fail(XPIPE_EAUTH, "IPC$ requires encryption, which "
@@ -1248,26 +1267,27 @@ static apr_status_t validate_negotiate(smb2_conn_t *c, const hs_t *hs,
 {
     uint8_t body[SMB2_BODY_MAX], in[64];
     const uint8_t *out;
-    size_t out_len, in_len = smb2_validate_info_build(in, &hs->req);
+    size_t out_len, in_len = xpipe__smb2_validate_info_build(in, &hs->req);
     smb2_slot_t *rs;
     uint32_t ctl;
     apr_status_t rv;
     int s, ok;
 
-    rv = smb2_call(c, SMB2_IOCTL, body,
-                   smb2_ioctl_build(body, FSCTL_VALIDATE_NEGOTIATE_INFO, NULL,
-                                    in, in_len, 24),
-                   NULL, 0, 24, deadline, &s);
+    rv = xpipe__smb2_call(c, SMB2_IOCTL, body,
+                          xpipe__smb2_ioctl_build(body,
+                                                  FSCTL_VALIDATE_NEGOTIATE_INFO,
+                                                  NULL, in, in_len, 24),
+                          NULL, 0, 24, deadline, &s);
     if (rv != APR_SUCCESS)
         return rv;
     rs = reply(c, s);
     ok = rs->h.status == NT_STATUS_SUCCESS
-         && smb2_ioctl_parse(rs->m, rs->len, &ctl, &out, &out_len) == 0
+         && xpipe__smb2_ioctl_parse(rs->m, rs->len, &ctl, &out, &out_len) == 0
          && out_len >= 24 && smb2_get32(out) == c->server_caps
          && memcmp(out + 4, hs->server_guid, 16) == 0
          && smb2_get16(out + 20) == c->server_security
          && smb2_get16(out + 22) == c->dialect;
-    smb2_release(c, s, NULL, NULL);
+    xpipe__smb2_release(c, s, NULL, NULL);
     if (!ok)
         return xpipe__fail(XPIPE_EPROTO,
                            "the SMB server did not confirm the negotiation "
@@ -1275,8 +1295,8 @@ static apr_status_t validate_negotiate(smb2_conn_t *c, const hs_t *hs,
     return APR_SUCCESS;
 }
 
-apr_status_t smb2_conn_open(smb2_conn_t **cp, const char *host,
-                            const smb2_opts_t *o, apr_time_t deadline)
+apr_status_t xpipe__smb2_conn_open(smb2_conn_t **cp, const char *host,
+                                   const smb2_opts_t *o, apr_time_t deadline)
 {
     smb2_conn_t *c = calloc(1, sizeof(*c));
     hs_t hs;
@@ -1317,7 +1337,7 @@ apr_status_t smb2_conn_open(smb2_conn_t **cp, const char *host,
 
         /* Closing must not lose why it failed. */
         xpipe__detail_save(&d);
-        smb2_conn_close(c);
+        xpipe__smb2_conn_close(c);
         xpipe__detail_restore(&d);
         return rv;
     }
@@ -1331,13 +1351,13 @@ static void say_bye(smb2_conn_t *c, uint16_t command)
     uint8_t body[4];
     int s;
 
-    if (smb2_send(c, command, body, smb2_simple_build(body), NULL, 0, 0,
-                  apr_time_now() + SMB2_BYE_TIME, &s)
+    if (xpipe__smb2_send(c, command, body, xpipe__smb2_simple_build(body), NULL,
+                         0, 0, apr_time_now() + SMB2_BYE_TIME, &s)
         == APR_SUCCESS)
-        smb2_release(c, s, NULL, NULL);
+        xpipe__smb2_release(c, s, NULL, NULL);
 }
 
-void smb2_conn_close(smb2_conn_t *c)
+void xpipe__smb2_conn_close(smb2_conn_t *c)
 {
     int i;
 
@@ -1348,19 +1368,19 @@ void smb2_conn_close(smb2_conn_t *c)
         say_bye(c, SMB2_LOGOFF);
     }
     if (c->fd >= 0)
-        smb2_conn_kill(c, XPIPE_ECLOSED, "the channel was closed");
+        xpipe__smb2_conn_kill(c, XPIPE_ECLOSED, "the channel was closed");
     if (c->rx_started)
         pthread_join(c->rx, NULL);
     for (i = 0; i < SMB2_SLOTS; i++)
         free(c->slot[i].m);
     if (c->fd >= 0)
         close(c->fd);
-    smb2_keys_wipe(&c->keys);
+    xpipe__smb2_keys_wipe(&c->keys);
     OPENSSL_cleanse(c->preauth, sizeof(c->preauth));
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->send_mu);
     pthread_mutex_destroy(&c->reauth_mu);
-    smb2_auth_destroy(c->auth);
+    xpipe__smb2_auth_destroy(c->auth);
     free(c);
 }
