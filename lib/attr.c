@@ -3,6 +3,7 @@
  * setter touches exactly one field, so attributes stay independent.
  */
 #include "backend.h"
+#include "helpers.h"
 
 #include <apr_strings.h>
 #include <string.h>

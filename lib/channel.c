@@ -4,6 +4,7 @@
  * one call through the backend table. Public API. No OS code here.
  */
 #include "backend.h"
+#include "helpers.h"
 
 #include "object.h"
 #include <apr_cstr.h>

@@ -5,7 +5,8 @@
  */
 #include "guard.h"
 
-#include "backend.h" /* XPIPE__HOT */
+#include "backend.h"
+#include "helpers.h" /* XPIPE__HOT */
 #include "xpipe.h"
 
 #include <apr_time.h>

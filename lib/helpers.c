@@ -2,6 +2,7 @@
 /* helpers.c — PRIVATE: helpers shared by lib/ and the backends: deadlines,
  * the delivery of a message held for a larger buffer, and the log sink. */
 #include "backend.h"
+#include "helpers.h"
 
 #include <apr_strings.h>
 

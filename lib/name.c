@@ -3,6 +3,7 @@
  * include/xpipe.h). The backend maps the parsed name to a native one.
  */
 #include "backend.h"
+#include "helpers.h"
 
 #include <apr_strings.h>
 #include <string.h>

@@ -6,6 +6,7 @@
 #define XPIPE_OBJECT_H
 
 #include "backend.h"
+#include "helpers.h"
 #include "guard.h"
 
 /* ------------------------------------------------------------------ */

@@ -20,6 +20,7 @@
 #define XPIPE_RING_H
 
 #include "backend.h"
+#include "helpers.h"
 
 #include <stdatomic.h>
 #include <stdint.h>

@@ -5,6 +5,7 @@
  */
 
 #include "backend.h"
+#include "helpers.h"
 
 #include <apr_errno.h>
 #include <apr_strings.h>

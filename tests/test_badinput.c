@@ -5,6 +5,7 @@
 #include "xtest.h"
 
 #include "backend.h" /* the contract's tables, checked below */
+#include "helpers.h"
 
 #include <string.h>
 

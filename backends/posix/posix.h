@@ -19,6 +19,7 @@
 #define XPIPE_POSIX_H
 
 #include "backend.h"
+#include "helpers.h"
 #include "frame.h"
 #include "sys.h"
 #include "wake.h"

@@ -313,7 +313,7 @@ void xpipe__unix_slice_init(xpipe__unix_slice_t *s, apr_interval_time_t len)
     xpipe__a32_set(&s->used, 0);
     xpipe__a32_set(&s->waits, 0);
     xpipe__a32_set(&s->state,
-                   len > 0 && UNIX_DONTWAIT ? UNIX_NB : UNIX_NB_GOOD);
+                   len > 0 && UNIX_DONTWAIT != 0 ? UNIX_NB : UNIX_NB_GOOD);
 }
 
 /* Set fd's O_NONBLOCK (on) or clear it, in one call where FIONBIO is. */

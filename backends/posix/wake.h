@@ -8,6 +8,7 @@
 #define XPIPE_POSIX_WAKE_H
 
 #include "backend.h"
+#include "helpers.h"
 
 #include "atomic.h"
 

@@ -21,6 +21,7 @@
 
 #include "auth.h"
 #include "backend.h"
+#include "helpers.h"
 #include "crypto.h"
 #include "wake.h" /* the POSIX wake object and wait */
 #include "wire.h"

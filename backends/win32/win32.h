@@ -23,7 +23,8 @@
 #define _WIN32_WINNT 0x0601
 #endif
 #define WIN32_LEAN_AND_MEAN
-#include "backend.h" /* APR before <windows.h> */
+#include "backend.h"
+#include "helpers.h" /* APR before <windows.h> */
 
 #include <windows.h>
 
