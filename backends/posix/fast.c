@@ -41,6 +41,7 @@
  */
 #include "posix.h"
 
+#include "fast.h"
 #include "ring.h"
 
 #include <apr_general.h>
@@ -71,28 +72,23 @@
 
 /* How often a wait looks whether the peer is still there. */
 #define UNIX_FAST_CHECK (50 * 1000)
-/* Spinning before a sleep, when the peer last ran on another CPU. */
-#define UNIX_FAST_SPIN 20 /* microseconds */
 
 /* The address prefix of a client that asks (sun_path[0] is 0). */
 static const char unix_fast_tag[] = "xpipe-fast-";
 
-/* Receiving: the server's answer first (a client's), the socket
- * watching for the peer's marker, the ring, or the socket for good. */
-enum { RX_ANSWER = 1, RX_WATCH, RX_RING, RX_PLAIN };
-/* Sending: the socket until the peer attached, the ring, the socket for
- * good. */
-enum { TX_SOCKET_WAIT = 1, TX_RING, TX_SOCKET };
+/* The protocol's states (lib/fast.h), the channel being the socket. */
+#define RX_ANSWER XPIPE__FAST_RX_ANSWER
+#define RX_WATCH XPIPE__FAST_RX_WATCH
+#define RX_RING XPIPE__FAST_RX_RING
+#define RX_PLAIN XPIPE__FAST_RX_PLAIN
+#define TX_SOCKET_WAIT XPIPE__FAST_TX_WAIT
+#define TX_RING XPIPE__FAST_TX_RING
+#define TX_SOCKET XPIPE__FAST_TX_PLAIN
 
 struct xpipe__unix_fast_t {
-    xpipe__ring_t ring;
-    void *base; /* NULL when not mapped */
+    xpipe__fast_t p; /* the protocol: rings, states, bell, dead */
     apr_size_t size;
     int memfd;                /* for our marker, then closed (-1) */
-    xpipe__a32_t rx;          /* RX_* */
-    xpipe__a32_t tx;          /* TX_* */
-    xpipe__a32_t bell;        /* waits are in poll(): the peer rings */
-    xpipe__a32_t dead;        /* the socket said the peer is gone */
     apr_thread_mutex_t *lock; /* the client reads the answer under it */
     const xpipe_attr_t *attr;
     /* An event loop's descriptor (xpipe_os_handle_get): an epoll set of
@@ -100,28 +96,12 @@ struct xpipe__unix_fast_t {
      * self, an eventfd we set while the ring holds data we have not
      * delivered, since no doorbell comes for that; -1 until asked. */
     int loop_fd, self_fd;
-    int self_set;        /* (the receiving thread's) */
-    unsigned long looks; /* sends before the answer (the sender's) */
+    int self_set; /* (the receiving thread's) */
 };
 
 apr_size_t xpipe__unix_fast_ring(const xpipe_attr_t *attr)
 {
-    /* Testing and diagnosis: the fast path on for every channel. Read
-     * once (every connect and accept asks). */
-    static xpipe__a32_t forced; /* 0 unknown, 1 no, 2 yes */
-    apr_uint32_t f;
-
-    if (!UNIX_FAST_OS || attr->handles) /* handles need the socket */
-        return 0;
-    if (attr->fast_ring)
-        return attr->fast_ring;
-    f = xpipe__a32_get(&forced);
-    if (f == 0) {
-        const char *v = getenv("XPIPE_FAST_PATH");
-        f = v && strcmp(v, "force") == 0 ? 2 : 1;
-        xpipe__a32_set(&forced, f);
-    }
-    return f == 2 ? XPIPE_FAST_RING_DEFAULT : 0;
+    return UNIX_FAST_OS ? xpipe__fast_ring_want(attr) : 0;
 }
 
 int xpipe__unix_fast_asked(const struct sockaddr_un *sa, socklen_t len)
@@ -185,18 +165,22 @@ static int unix_fast_token(void)
 
 static void unix_fast_unmap(xpipe__unix_fast_t *f)
 {
-    if (f->base) {
-        unix_sys.munmap(f->base, f->size);
-        f->base = NULL;
+    if (f->p.base) {
+        unix_sys.munmap(f->p.base, f->size);
+        f->p.base = NULL;
     }
     xpipe__unix_close_fd(&f->memfd);
 }
 
-static apr_status_t unix_fast_new(xpipe__unix_fast_t **out,
-                                  const xpipe_attr_t *attr, apr_pool_t *pool)
+static const xpipe__fast_os_t unix_fast_os;
+
+static apr_status_t unix_fast_new(xpipe__unix_fast_t **out, xpipe__chan_t *c,
+                                  apr_uint32_t rx, const xpipe_attr_t *attr,
+                                  apr_pool_t *pool)
 {
     xpipe__unix_fast_t *f = apr_pcalloc(pool, sizeof(*f));
 
+    xpipe__fast_init(&f->p, &unix_fast_os, c, rx, TX_SOCKET_WAIT);
     f->memfd = f->loop_fd = f->self_fd = -1;
     f->attr = attr;
     *out = f;
@@ -254,7 +238,7 @@ static apr_status_t unix_fast_make(xpipe__unix_fast_t *f, uint32_t cap)
     if (base == MAP_FAILED)
         return xpipe__fail(APR_FROM_OS_ERROR(errno),
                            "cannot map the shared memory");
-    f->base = base;
+    f->p.base = base;
     f->size = size;
     xpipe__ring_format(base, cap, (uint32_t)((uintptr_t)base >> 12));
     return APR_SUCCESS;
@@ -292,7 +276,7 @@ static apr_status_t unix_fast_check(xpipe__unix_fast_t *f, int fd,
     if (base == MAP_FAILED)
         return xpipe__fail(APR_FROM_OS_ERROR(errno),
                            "cannot map the server's shared memory");
-    f->base = base;
+    f->p.base = base;
     f->size = (apr_size_t)st.st_size;
     return APR_SUCCESS;
 }
@@ -312,20 +296,16 @@ apr_status_t xpipe__unix_fast_offer(xpipe__chan_t *c, const xpipe_attr_t *attr,
         return APR_SUCCESS;
     }
     xpipe__detail_save(&kept);
-    rv = unix_fast_new(&f, attr, pool);
+    rv = unix_fast_new(&f, c, RX_WATCH, attr, pool);
     if (rv == APR_SUCCESS)
         rv = unix_fast_make(f, (uint32_t)ring);
     if (rv == APR_SUCCESS)
-        rv = xpipe__ring_attach(&f->ring, f->base, (uint32_t)ring, 1,
+        rv = xpipe__ring_attach(&f->p.ring, f->p.base, (uint32_t)ring, 1,
                                 c->message, c->max_message);
     if (rv != APR_SUCCESS) {
-        char why[120];
-        xpipe__log(attr, "fast path not offered: %s",
-                   *xpipe_error_detail() ? xpipe_error_detail()
-                                         : apr_strerror(rv, why, sizeof(why)));
+        xpipe__fast_log(attr, "not offered", rv, &kept);
         if (f)
             unix_fast_unmap(f);
-        xpipe__detail_restore(&kept);
         (void)unix_fast_say(c, 'N', unix_fast_token(), XPIPE__NOW);
         return APR_SUCCESS;
     }
@@ -333,8 +313,6 @@ apr_status_t xpipe__unix_fast_offer(xpipe__chan_t *c, const xpipe_attr_t *attr,
         unix_fast_unmap(f); /* the client left: its socket says so */
         return APR_SUCCESS;
     }
-    xpipe__a32_set(&f->rx, RX_WATCH);
-    xpipe__a32_set(&f->tx, TX_SOCKET_WAIT);
     c->fast = f;
     return APR_SUCCESS;
 }
@@ -343,12 +321,10 @@ apr_status_t xpipe__unix_fast_ask(xpipe__chan_t *c, const xpipe_attr_t *attr,
                                   apr_pool_t *pool)
 {
     xpipe__unix_fast_t *f;
-    apr_status_t rv = unix_fast_new(&f, attr, pool);
+    apr_status_t rv = unix_fast_new(&f, c, RX_ANSWER, attr, pool);
 
     if (rv != APR_SUCCESS)
         return rv;
-    xpipe__a32_set(&f->rx, RX_ANSWER);
-    xpipe__a32_set(&f->tx, TX_SOCKET_WAIT);
     c->fast = f;
     return APR_SUCCESS;
 }
@@ -366,25 +342,26 @@ static void unix_fast_answer_use(xpipe__chan_t *c, char what, int fd)
     if (what == 'F' && fd >= 0) {
         rv = unix_fast_check(f, fd, &cap, c->max_message);
         if (rv == APR_SUCCESS)
-            rv = xpipe__ring_attach(&f->ring, f->base, cap, 0, c->message,
+            rv = xpipe__ring_attach(&f->p.ring, f->p.base, cap, 0, c->message,
                                     c->max_message);
     }
     if (rv == APR_SUCCESS) {
         f->memfd = fd; /* for our marker */
-        xpipe__a32_set(&f->rx, RX_WATCH);
+        xpipe__a32_set(&f->p.rx, RX_WATCH);
         return;
     }
-    if (what != 'N')
-        xpipe__log(f->attr, "fast path refused: %s",
-                   what == 'F' ? xpipe_error_detail()
-                               : "the server's answer is not one");
+    if (what == 'F')
+        xpipe__fast_log(f->attr, "refused", rv, &kept);
+    else if (what != 'N')
+        xpipe__log(f->attr, "fast path refused: the server's answer is "
+                            "not one");
     xpipe__detail_restore(&kept);
     if (fd >= 0)
         unix_sys.close(fd);
     unix_fast_unmap(f);
     /* The server switches only once we attach: we never do. */
-    xpipe__a32_set(&f->tx, TX_SOCKET);
-    xpipe__a32_set(&f->rx, RX_PLAIN);
+    xpipe__a32_set(&f->p.tx, TX_SOCKET);
+    xpipe__a32_set(&f->p.rx, RX_PLAIN);
 }
 
 /* The client: read the server's answer, if not read yet, waiting until
@@ -407,7 +384,7 @@ static apr_status_t unix_fast_answer(xpipe__chan_t *c, apr_time_t deadline)
         int err;
 
         apr_thread_mutex_lock(f->lock);
-        if (xpipe__a32_get(&f->rx) != RX_ANSWER) {
+        if (xpipe__a32_get(&f->p.rx) != RX_ANSWER) {
             apr_thread_mutex_unlock(f->lock);
             return APR_SUCCESS;
         }
@@ -435,8 +412,8 @@ static apr_status_t unix_fast_answer(xpipe__chan_t *c, apr_time_t deadline)
             unix_fast_answer_use(c, what, one);
         }
         else if (n >= 0) { /* the end, or a server that never answers */
-            xpipe__a32_set(&f->tx, TX_SOCKET);
-            xpipe__a32_set(&f->rx, RX_PLAIN);
+            xpipe__a32_set(&f->p.tx, TX_SOCKET);
+            xpipe__a32_set(&f->p.rx, RX_PLAIN);
         }
         apr_thread_mutex_unlock(f->lock);
         if (n >= 0)
@@ -476,7 +453,7 @@ static void unix_fast_check_peer(xpipe__chan_t *c)
     struct pollfd p = { c->fd, POLLIN, 0 };
 
     if (unix_sys.poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR)))
-        xpipe__a32_set(&((xpipe__unix_fast_t *)c->fast)->dead, 1);
+        xpipe__a32_set(&((xpipe__unix_fast_t *)c->fast)->p.dead, 1);
 }
 
 /* Take the doorbells; notice the peer's end. */
@@ -501,140 +478,86 @@ static int unix_fast_cpu(void)
     return sched_getcpu();
 }
 
-/* Spin a while for the peer to move, when it runs on another CPU. */
-static int unix_fast_spin(xpipe__chan_t *c, int out)
-{
-    xpipe__unix_fast_t *f = c->fast;
-    int me = unix_fast_cpu(), peer = xpipe__ring_peer_cpu(&f->ring, out), i;
-    apr_time_t until;
+/* The protocol's OS part (lib/fast.h), c being the channel. */
 
-    if (me < 0 || peer == me || peer < 0)
-        return 0;
-    until = apr_time_now() + UNIX_FAST_SPIN;
-    do {
-        for (i = 0; i < 64; i++) {
-            if (xpipe__ring_ready(&f->ring, out))
-                return 1;
-#if defined(__x86_64__) || defined(__i386__)
-            __builtin_ia32_pause();
-#endif
-        }
-    } while (apr_time_now() < until && !xpipe__a32_get(&c->wake.signalled));
-    return 0;
+static void unix_fast_kick_op(void *c, int out, int how)
+{
+    xpipe__unix_fast_t *f = ((xpipe__chan_t *)c)->fast;
+
+    unix_fast_kick(c, xpipe__ring_peer_word(&f->p.ring, out), how);
 }
 
-/* A move on the ring could not happen: wait for the peer's next one (or
- * the deadline, an interrupt, a close, the peer's end). APR_SUCCESS: try
- * again; APR_EOF: the peer is gone. */
-static apr_status_t unix_fast_wait(xpipe__chan_t *c, int out,
-                                   apr_time_t deadline)
+/* On the futex word, in slices of UNIX_FAST_CHECK: a killed peer wakes
+ * nobody, its socket says it is gone. */
+static apr_status_t unix_fast_sleep_op(void *cv, int out, apr_time_t deadline)
 {
+    xpipe__chan_t *c = cv;
     xpipe__unix_fast_t *f = c->fast;
-    int bell = (int)xpipe__a32_get(&f->bell);
-    _Atomic uint32_t *word = xpipe__ring_my_word(&f->ring, out);
-    apr_interval_time_t left;
+    apr_interval_time_t left = UNIX_FAST_CHECK;
     struct timespec ts;
-    long rc;
 
-    if (xpipe__a32_get(&f->dead))
-        return APR_EOF;
-    if (xpipe__a32_get(&c->wake.signalled))
-        return XPIPE_ECANCELED;
-    if (xpipe__remaining_ms(deadline) == 0) {
-        /* An event loop's try: it waits for the doorbell next. */
-        if (bell) {
-            if (!out && f->self_set) {
-                apr_uint64_t v;
-                f->self_set =
-                    read(f->self_fd, &v, sizeof(v)) < 0 && errno != EAGAIN;
-            }
-            unix_fast_drain(c);
-            if (!xpipe__ring_arm(&f->ring, out, XPIPE__RING_BELL))
-                return APR_SUCCESS;
-        }
-        return xpipe__a32_get(&f->dead) ? APR_EOF : APR_TIMEUP;
-    }
-    if (unix_fast_spin(c, out))
-        return APR_SUCCESS;
-    if (!xpipe__ring_arm(&f->ring, out, XPIPE__RING_SLEEPS))
-        return APR_SUCCESS;
-    /* An interrupt after the arm resets the word: the wait sees that. */
-    if (xpipe__a32_get(&c->wake.signalled)) {
-        xpipe__ring_disarm(&f->ring, out);
-        return XPIPE_ECANCELED;
-    }
-    left = UNIX_FAST_CHECK;
     if (deadline != XPIPE__FOREVER && deadline - apr_time_now() < left)
         left = deadline - apr_time_now();
     if (left < 0)
         left = 0;
     ts.tv_sec = (time_t)(left / APR_USEC_PER_SEC);
     ts.tv_nsec = (long)(left % APR_USEC_PER_SEC) * 1000;
-    rc = unix_futex(word, FUTEX_WAIT, XPIPE__RING_SLEEPS, &ts);
-    xpipe__ring_disarm(&f->ring, out);
-    if (bell) /* back to the bell, for the poll set */
-        xpipe__ring_arm(&f->ring, out, XPIPE__RING_BELL);
-    if (rc < 0 && errno == ETIMEDOUT) {
+    if (unix_futex(xpipe__ring_my_word(&f->p.ring, out), FUTEX_WAIT,
+                   XPIPE__RING_SLEEPS, &ts)
+            < 0
+        && errno == ETIMEDOUT) {
         unix_fast_check_peer(c);
-        if (deadline != XPIPE__FOREVER && apr_time_now() >= deadline
-            && !xpipe__ring_ready(&f->ring, out))
+        if (deadline != XPIPE__FOREVER && apr_time_now() >= deadline)
             return APR_TIMEUP;
     }
     return APR_SUCCESS;
 }
 
-static void unix_fast_kick_op(void *c, int out, int how)
+static apr_status_t unix_fast_answer_op(void *c, apr_time_t deadline)
 {
-    xpipe__unix_fast_t *f = ((xpipe__chan_t *)c)->fast;
-
-    unix_fast_kick(c, xpipe__ring_peer_word(&f->ring, out), how);
+    return unix_fast_answer(c, deadline);
 }
 
-static apr_status_t unix_fast_wait_op(void *c, int out, apr_time_t deadline)
+/* The marker: 'S' with a descriptor (our memfd: channels on the fast
+ * path carry no handles, so a descriptor marks it unmistakably). */
+static apr_status_t unix_fast_switch_op(void *cv, apr_time_t deadline)
 {
-    return unix_fast_wait(c, out, deadline);
-}
-
-static const xpipe__ring_ops_t unix_fast_ops = { unix_fast_kick_op,
-                                                 unix_fast_wait_op,
-                                                 unix_fast_cpu };
-
-/* The sender: may it use the ring now? Moves there when the peer has
- * attached: our marker on the socket first. APR_SUCCESS: on the ring;
- * APR_EAGAIN: the socket, for now or for good. */
-static apr_status_t unix_fast_tx(xpipe__chan_t *c, apr_time_t deadline)
-{
+    xpipe__chan_t *c = cv;
     xpipe__unix_fast_t *f = c->fast;
-    apr_uint32_t tx = xpipe__a32_get(&f->tx);
-    apr_status_t rv;
+    apr_status_t rv = unix_fast_say(c, 'S', f->memfd, deadline);
 
-    if (tx == TX_RING)
-        return APR_SUCCESS;
-    if (tx == TX_SOCKET)
-        return APR_EAGAIN;
-    /* A client looks for the answer (never waits) at its sends number
-     * 1, 2, 4, 8...: a server that never answers (not xpipe) and never
-     * sends costs a stream of n sends log2(n) looks, and an xpipe server
-     * that answers after k sends is heard by send 2k; a receive always
-     * settles it. */
-    if (xpipe__a32_get(&f->rx) == RX_ANSWER) {
-        unsigned long k = ++f->looks;
-        if ((k & (k - 1)) == 0)
-            (void)unix_fast_answer(c, XPIPE__NOW);
-    }
-    if (xpipe__a32_get(&f->tx) != TX_SOCKET_WAIT
-        || xpipe__a32_get(&f->rx) == RX_ANSWER || f->base == NULL
-        || !xpipe__ring_peer_attached(&f->ring))
-        return xpipe__a32_get(&f->tx) == TX_RING ? APR_SUCCESS : APR_EAGAIN;
-    rv = unix_fast_say(c, 'S', f->memfd, deadline);
     if (rv != APR_SUCCESS)
         return rv;
     apr_thread_mutex_lock(f->lock); /* the answer's reader may close it too */
     xpipe__unix_close_fd(&f->memfd);
     apr_thread_mutex_unlock(f->lock);
-    xpipe__a32_set(&f->tx, TX_RING);
     return APR_SUCCESS;
 }
+
+static void unix_fast_drain_op(void *cv, int loop_rx)
+{
+    xpipe__chan_t *c = cv;
+    xpipe__unix_fast_t *f = c->fast;
+
+    /* The event loop's descriptor said "data left in the ring": it is
+     * being read now. */
+    if (loop_rx && f->self_set) {
+        apr_uint64_t v;
+        f->self_set = read(f->self_fd, &v, sizeof(v)) < 0 && errno != EAGAIN;
+    }
+    unix_fast_drain(c);
+}
+
+static int unix_fast_woken_op(void *c)
+{
+    return (int)xpipe__a32_get(&((xpipe__chan_t *)c)->wake.signalled);
+}
+
+static const xpipe__fast_os_t unix_fast_os = {
+    unix_fast_kick_op,   unix_fast_sleep_op, unix_fast_answer_op,
+    unix_fast_switch_op, unix_fast_drain_op, unix_fast_woken_op,
+    unix_fast_cpu,
+};
 
 apr_status_t xpipe__unix_fast_xfer(xpipe__chan_t *c, int out, void *buf,
                                    apr_size_t *len, apr_time_t deadline)
@@ -643,13 +566,14 @@ apr_status_t xpipe__unix_fast_xfer(xpipe__chan_t *c, int out, void *buf,
     apr_status_t rv;
 
     if (out)
-        rv = unix_fast_tx(c, deadline);
+        rv = xpipe__fast_tx(&f->p, deadline);
     else {
         /* The answer is read once; every later receive skips its lock. */
-        rv = xpipe__a32_get(&f->rx) == RX_ANSWER ? unix_fast_answer(c, deadline)
-                                                 : APR_SUCCESS;
+        rv = xpipe__a32_get(&f->p.rx) == RX_ANSWER
+                 ? unix_fast_answer(c, deadline)
+                 : APR_SUCCESS;
         if (rv == APR_SUCCESS)
-            switch (xpipe__a32_get(&f->rx)) {
+            switch (xpipe__a32_get(&f->p.rx)) {
             case RX_RING: break;
             case RX_WATCH: rv = XPIPE__FAST_WATCH; break;
             default: rv = APR_EAGAIN;
@@ -660,7 +584,7 @@ apr_status_t xpipe__unix_fast_xfer(xpipe__chan_t *c, int out, void *buf,
             *len = 0;
         return rv;
     }
-    return xpipe__ring_io(&f->ring, &unix_fast_ops, c, out, buf, len, deadline);
+    return xpipe__fast_ring_io(&f->p, out, buf, len, deadline);
 }
 
 apr_status_t xpipe__unix_fast_marker(xpipe__chan_t *c, const void *buf,
@@ -668,11 +592,8 @@ apr_status_t xpipe__unix_fast_marker(xpipe__chan_t *c, const void *buf,
 {
     xpipe__unix_fast_t *f = c->fast;
 
-    if (len == 1 && *(const char *)buf == 'S' && f->base
-        && xpipe__a32_get(&f->rx) == RX_WATCH) {
-        xpipe__a32_set(&f->rx, RX_RING);
+    if (len == 1 && *(const char *)buf == 'S' && xpipe__fast_marker(&f->p))
         return APR_SUCCESS;
-    }
     return xpipe__fail(XPIPE_EPROTO, "the peer sent a descriptor on a "
                                      "channel that carries none");
 }
@@ -681,7 +602,7 @@ int xpipe__unix_fast_rx_socket(const xpipe__chan_t *c)
 {
     xpipe__unix_fast_t *f = c->fast;
 
-    return f == NULL || xpipe__a32_get(&f->rx) != RX_RING;
+    return f == NULL || xpipe__a32_get(&f->p.rx) != RX_RING;
 }
 
 int xpipe__unix_fast_on(const xpipe__chan_t *c)
@@ -689,8 +610,8 @@ int xpipe__unix_fast_on(const xpipe__chan_t *c)
     xpipe__unix_fast_t *f = c->fast;
 
     return f
-           && (xpipe__a32_get(&f->rx) != RX_PLAIN
-               || xpipe__a32_get(&f->tx) != TX_SOCKET);
+           && (xpipe__a32_get(&f->p.rx) != RX_PLAIN
+               || xpipe__a32_get(&f->p.tx) != TX_SOCKET);
 }
 
 void xpipe__unix_fast_wake(xpipe__chan_t *c)
@@ -698,10 +619,10 @@ void xpipe__unix_fast_wake(xpipe__chan_t *c)
     xpipe__unix_fast_t *f = c->fast;
     int out;
 
-    if (f->base == NULL)
+    if (f->p.base == NULL)
         return; /* waits are in poll(), which the wake fd ends */
     for (out = 0; out < 2; out++) {
-        _Atomic uint32_t *w = xpipe__ring_my_word(&f->ring, out);
+        _Atomic uint32_t *w = xpipe__ring_my_word(&f->p.ring, out);
         uint32_t sleeps = XPIPE__RING_SLEEPS;
         /* A sleeper's word only: a poll set's bell stays. */
         if (atomic_compare_exchange_strong(w, &sleeps, XPIPE__RING_AWAKE))
@@ -716,45 +637,41 @@ apr_status_t xpipe__unix_fast_shutdown(xpipe__chan_t *c, xpipe_shutdown_e how)
 
     /* Receiving: the ring says so to a peer that writes there; the
      * socket to one that still writes to it. */
-    if (how != XPIPE_SHUTDOWN_WRITE && f->base) {
-        xpipe__ring_shut(&f->ring, 0, &wake);
-        unix_fast_kick(c, xpipe__ring_peer_word(&f->ring, 0), wake);
+    if (how != XPIPE_SHUTDOWN_WRITE && f->p.base) {
+        xpipe__ring_shut(&f->p.ring, 0, &wake);
+        unix_fast_kick(c, xpipe__ring_peer_word(&f->p.ring, 0), wake);
     }
     /* Sending: on the ring, the ring's flag; the socket stays whole, for
      * it tells the peer we are still there, and carries our doorbells.
      * So a sender that may still move to the ring moves first. */
-    if (how != XPIPE_SHUTDOWN_READ && xpipe__a32_get(&f->tx) == TX_SOCKET_WAIT)
-        (void)unix_fast_tx(c, XPIPE__NOW);
-    if (how != XPIPE_SHUTDOWN_READ && xpipe__a32_get(&f->tx) == TX_RING) {
-        xpipe__ring_shut(&f->ring, 1, &wake);
-        unix_fast_kick(c, xpipe__ring_peer_word(&f->ring, 1), wake);
+    if (how != XPIPE_SHUTDOWN_READ
+        && xpipe__a32_get(&f->p.tx) == TX_SOCKET_WAIT)
+        (void)xpipe__fast_tx(&f->p, XPIPE__NOW);
+    if (how != XPIPE_SHUTDOWN_READ && xpipe__a32_get(&f->p.tx) == TX_RING) {
+        xpipe__ring_shut(&f->p.ring, 1, &wake);
+        unix_fast_kick(c, xpipe__ring_peer_word(&f->p.ring, 1), wake);
         if (how == XPIPE_SHUTDOWN_WRITE)
             return APR_SUCCESS;
         how = XPIPE_SHUTDOWN_READ;
     }
     /* No further switch: nothing more is sent. */
     if (how != XPIPE_SHUTDOWN_READ)
-        xpipe__a32_set(&f->tx, TX_SOCKET);
+        xpipe__a32_set(&f->p.tx, TX_SOCKET);
     return APR_EAGAIN; /* and the socket, as always */
 }
 
 void xpipe__unix_fast_close(xpipe__chan_t *c)
 {
     xpipe__unix_fast_t *f = c->fast;
-    int wake, out;
 
     /* Unread bytes would make the peer's next call a reset: take the
      * answer and the doorbells, the setup's own bytes (what the peer
      * sent on the socket before its marker stays: the socket's rules). */
-    if (xpipe__a32_get(&f->rx) == RX_ANSWER)
+    if (xpipe__a32_get(&f->p.rx) == RX_ANSWER)
         (void)unix_fast_answer(c, XPIPE__NOW);
-    if (xpipe__a32_get(&f->rx) == RX_RING)
+    if (xpipe__a32_get(&f->p.rx) == RX_RING)
         unix_fast_drain(c);
-    if (f->base)
-        for (out = 0; out < 2; out++) {
-            xpipe__ring_shut(&f->ring, out, &wake);
-            unix_fast_kick(c, xpipe__ring_peer_word(&f->ring, out), wake);
-        }
+    xpipe__fast_shut(&f->p);
     unix_fast_unmap(f);
     xpipe__unix_close_fd(&f->loop_fd);
     xpipe__unix_close_fd(&f->self_fd);
@@ -764,7 +681,7 @@ void xpipe__unix_fast_close(xpipe__chan_t *c)
 
 void xpipe__unix_fast_bell(xpipe__chan_t *c)
 {
-    xpipe__a32_set(&((xpipe__unix_fast_t *)c->fast)->bell, 1);
+    xpipe__a32_set(&((xpipe__unix_fast_t *)c->fast)->p.bell, 1);
 }
 
 apr_status_t xpipe__unix_fast_handle(xpipe__chan_t *c, int *fd)
@@ -805,10 +722,10 @@ void xpipe__unix_fast_received(xpipe__chan_t *c)
      * no doorbell: its descriptor must stay ready by itself; and an empty
      * ring must ask for the bell now (what was read may have come with
      * the marker, which rang nothing). */
-    if (!xpipe__a32_get(&f->bell) || xpipe__a32_get(&f->rx) != RX_RING)
+    if (!xpipe__a32_get(&f->p.bell) || xpipe__a32_get(&f->p.rx) != RX_RING)
         return;
-    if (!xpipe__ring_ready(&f->ring, 0)
-        && xpipe__ring_arm(&f->ring, 0, XPIPE__RING_BELL))
+    if (!xpipe__ring_ready(&f->p.ring, 0)
+        && xpipe__ring_arm(&f->p.ring, 0, XPIPE__RING_BELL))
         return;
     if (f->self_fd >= 0 && !f->self_set)
         f->self_set = write(f->self_fd, &one, sizeof(one)) == sizeof(one);
@@ -816,33 +733,8 @@ void xpipe__unix_fast_received(xpipe__chan_t *c)
 
 int xpipe__unix_fast_ready(xpipe__chan_t *c, int req, int os)
 {
-    xpipe__unix_fast_t *f = c->fast;
-    int ev = 0;
-
-    if (xpipe__a32_get(&f->rx) == RX_ANSWER) {
-        if (!(os & XPIPE_POLLIN))
-            return req & XPIPE_POLLOUT; /* a send goes to the socket */
-        (void)unix_fast_answer(c, XPIPE__NOW);
-    }
-    if (req & XPIPE_POLLIN) {
-        if (xpipe__a32_get(&f->rx) != RX_RING)
-            ev |= os & XPIPE_POLLIN; /* the socket's data, or a marker */
-        else {
-            if (os & XPIPE_POLLIN)
-                unix_fast_drain(c);
-            if (xpipe__a32_get(&f->dead) || xpipe__ring_ready(&f->ring, 0)
-                || !xpipe__ring_arm(&f->ring, 0, XPIPE__RING_BELL))
-                ev |= XPIPE_POLLIN;
-        }
-    }
-    if (req & XPIPE_POLLOUT) {
-        if (xpipe__a32_get(&f->tx) != TX_RING)
-            ev |= XPIPE_POLLOUT; /* the socket: a send finds out */
-        else if (xpipe__a32_get(&f->dead) || xpipe__ring_ready(&f->ring, 1)
-                 || !xpipe__ring_arm(&f->ring, 1, XPIPE__RING_BELL))
-            ev |= XPIPE_POLLOUT;
-    }
-    return ev;
+    return xpipe__fast_ready(&((xpipe__unix_fast_t *)c->fast)->p, req,
+                             os & XPIPE_POLLIN);
 }
 
 #else /* no fast path on this OS: nobody asks, every server declines */

@@ -43,6 +43,7 @@
 #include "win32.h"
 
 #include "atomic.h"
+#include "fast.h"
 #include "ring.h"
 
 #include <apr_strings.h>
@@ -50,38 +51,35 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Receiving: the server's offer first (a client's), the pipe watching for
- * the peer's 'S', the ring, or the pipe for good. */
-enum { RX_ANSWER = 1, RX_WATCH, RX_RING, RX_PLAIN };
-/* Sending: the pipe until the peer attached, the ring, the pipe for
- * good. */
-enum { TX_PIPE_WAIT = 1, TX_RING, TX_PIPE };
+/* The protocol's states (lib/fast.h), the channel being the pipe. */
+#define RX_ANSWER XPIPE__FAST_RX_ANSWER
+#define RX_WATCH XPIPE__FAST_RX_WATCH
+#define RX_RING XPIPE__FAST_RX_RING
+#define RX_PLAIN XPIPE__FAST_RX_PLAIN
+#define TX_PIPE_WAIT XPIPE__FAST_TX_WAIT
+#define TX_RING XPIPE__FAST_TX_RING
+#define TX_PIPE XPIPE__FAST_TX_PLAIN
 
 /* The offer's layout: tag, three zero bytes, version, capacity, id, then
  * the section's and the four events' values (64-bit little-endian). */
 #define FAST_OFFER_LEN 56
 /* A byte-mode send before the switch goes in pipe messages this long. */
 #define FAST_CHUNK 65536
-/* Spinning before a sleep, when the peer last ran on another CPU. */
-#define FAST_SPIN 20 /* microseconds */
 
 static const wchar_t fast_suffix[] = L".xpipe-fast-";
 
 struct xpipe__win32_fast_t {
-    xpipe__ring_t ring;
-    void *base; /* the view, or NULL */
+    xpipe__fast_t p; /* the protocol: rings, states, bell, dead */
     HANDLE section;
     /* ev[2d]: direction d's consumer sleeps on it (data), ev[2d+1]: its
      * producer (room); d 0 is client to server. */
     HANDLE ev[4];
     HANDLE peer; /* the peer's process: SYNCHRONIZE (and DUP, a client's) */
-    xpipe__a32_t rx, tx, bell, dead;
     xpipe__a32_t broken;   /* the peer broke the framing: every call says so */
     CRITICAL_SECTION lock; /* the client reads the offer under it */
     int server, message;
     apr_size_t max_message;
     const xpipe_attr_t *attr;
-    unsigned long looks; /* sends before the offer was read (the sender's) */
     /* The receiver's: a pipe message read whole, and for byte mode what
      * is left of its body (at part, part_len bytes). */
     unsigned char *in;
@@ -100,23 +98,7 @@ struct xpipe__win32_fast_t {
 
 apr_size_t xpipe__win32_fast_ring(const xpipe_attr_t *attr)
 {
-    /* Testing and diagnosis: the fast path on for every channel. Read
-     * once (every connect and listen asks). */
-    static xpipe__a32_t forced; /* 0 unknown, 1 no, 2 yes */
-    apr_uint32_t f;
-
-    if (attr->handles) /* handles go in the pipe's messages */
-        return 0;
-    if (attr->fast_ring)
-        return attr->fast_ring;
-    f = xpipe__a32_get(&forced);
-    if (f == 0) {
-        char v[8];
-        DWORD n = GetEnvironmentVariableA("XPIPE_FAST_PATH", v, sizeof(v));
-        f = n > 0 && n < sizeof(v) && strcmp(v, "force") == 0 ? 2 : 1;
-        xpipe__a32_set(&forced, f);
-    }
-    return f == 2 ? XPIPE_FAST_RING_DEFAULT : 0;
+    return xpipe__fast_ring_want(attr);
 }
 
 int xpipe__win32_fast_name(const wchar_t *wname, int message,
@@ -155,9 +137,9 @@ static void fast_unmap(xpipe__win32_fast_t *f)
 {
     int i;
 
-    if (f->base) {
-        UnmapViewOfFile(f->base);
-        f->base = NULL;
+    if (f->p.base) {
+        UnmapViewOfFile(f->p.base);
+        f->p.base = NULL;
     }
     if (f->section) {
         win32_sys.close_handle(f->section);
@@ -170,18 +152,21 @@ static void fast_unmap(xpipe__win32_fast_t *f)
         }
 }
 
+static const xpipe__fast_os_t fast_os;
+
 static xpipe__win32_fast_t *fast_new(xpipe__chan_t *c, const xpipe_attr_t *attr,
-                                     int server, apr_pool_t *pool)
+                                     int server, apr_uint32_t rx,
+                                     apr_pool_t *pool)
 {
     xpipe__win32_fast_t *f = apr_pcalloc(pool, sizeof(*f));
 
+    xpipe__fast_init(&f->p, &fast_os, c, rx, TX_PIPE_WAIT);
     f->server = server;
     f->message = attr->mode == XPIPE_MODE_MESSAGE;
     f->max_message = attr->max_message;
     f->attr = attr;
     InitializeCriticalSection(&f->lock);
     InitializeCriticalSection(&f->post_lock);
-    xpipe__a32_set(&f->tx, TX_PIPE_WAIT);
     c->fast = f;
     return f;
 }
@@ -325,12 +310,12 @@ static apr_status_t fast_make(xpipe__win32_fast_t *f, uint32_t cap, uint32_t id)
     if (f->section == NULL)
         return xpipe__fail(win32_os_status(GetLastError()),
                            "cannot make the shared memory");
-    f->base =
+    f->p.base =
         MapViewOfFile(f->section, FILE_MAP_ALL_ACCESS, 0, 0, (SIZE_T)size);
-    if (f->base == NULL)
+    if (f->p.base == NULL)
         return xpipe__fail(win32_os_status(GetLastError()),
                            "cannot map the shared memory");
-    xpipe__ring_format(f->base, cap, id);
+    xpipe__ring_format(f->p.base, cap, id);
     for (i = 0; i < 4; i++)
         if ((f->ev[i] = win32_sys.create_event(NULL, FALSE, FALSE, NULL))
             == NULL)
@@ -341,7 +326,7 @@ static apr_status_t fast_make(xpipe__win32_fast_t *f, uint32_t cap, uint32_t id)
 apr_status_t xpipe__win32_fast_offer(xpipe__chan_t *c, const xpipe_attr_t *attr,
                                      apr_pool_t *pool)
 {
-    xpipe__win32_fast_t *f = fast_new(c, attr, 1, pool);
+    xpipe__win32_fast_t *f = fast_new(c, attr, 1, RX_WATCH, pool);
     uint32_t cap = (uint32_t)xpipe__win32_fast_ring(attr), id = fast_id();
     unsigned char m[FAST_OFFER_LEN];
     apr_status_t rv = APR_SUCCESS;
@@ -350,7 +335,6 @@ apr_status_t xpipe__win32_fast_offer(xpipe__chan_t *c, const xpipe_attr_t *attr,
     int i;
 
     xpipe__detail_save(&kept);
-    xpipe__a32_set(&f->rx, RX_WATCH);
     /* The client's process, to notice its end while we sleep. */
     if (!GetNamedPipeClientProcessId(c->pipe, &pid)
         || (f->peer = OpenProcess(SYNCHRONIZE, FALSE, pid)) == NULL)
@@ -361,18 +345,14 @@ apr_status_t xpipe__win32_fast_offer(xpipe__chan_t *c, const xpipe_attr_t *attr,
     if (rv == APR_SUCCESS)
         rv = fast_make(f, cap, id);
     if (rv == APR_SUCCESS)
-        rv = xpipe__ring_attach(&f->ring, f->base, cap, 1, f->message,
+        rv = xpipe__ring_attach(&f->p.ring, f->p.base, cap, 1, f->message,
                                 f->max_message);
     if (rv != APR_SUCCESS) {
-        char why[120];
-        xpipe__log(attr, "fast path not offered: %s",
-                   *xpipe_error_detail() ? xpipe_error_detail()
-                                         : apr_strerror(rv, why, sizeof(why)));
-        xpipe__detail_restore(&kept);
+        xpipe__fast_log(attr, "not offered", rv, &kept);
         fast_unmap(f);
         /* The client keeps the framed pipe. A client gone already finds
          * out from the pipe: never accept's failure. */
-        xpipe__a32_set(&f->tx, TX_PIPE);
+        xpipe__a32_set(&f->p.tx, TX_PIPE);
         (void)fast_post(c, "N", 1);
         return APR_SUCCESS;
     }
@@ -392,10 +372,9 @@ apr_status_t xpipe__win32_fast_offer(xpipe__chan_t *c, const xpipe_attr_t *attr,
 apr_status_t xpipe__win32_fast_ask(xpipe__chan_t *c, const xpipe_attr_t *attr,
                                    HANDLE server, apr_pool_t *pool)
 {
-    xpipe__win32_fast_t *f = fast_new(c, attr, 0, pool);
+    xpipe__win32_fast_t *f = fast_new(c, attr, 0, RX_ANSWER, pool);
 
     f->peer = server;
-    xpipe__a32_set(&f->rx, RX_ANSWER);
     return APR_SUCCESS;
 }
 
@@ -440,13 +419,13 @@ static apr_status_t fast_accept_offer(xpipe__win32_fast_t *f,
         return xpipe__fail(XPIPE_EPROTO, "the offer's section cannot be had "
                                          "from the server's process");
     /* A section smaller than that is not mapped: MapViewOfFile fails. */
-    f->base = MapViewOfFile(f->section, FILE_MAP_ALL_ACCESS, 0, 0, size);
-    if (f->base == NULL)
+    f->p.base = MapViewOfFile(f->section, FILE_MAP_ALL_ACCESS, 0, 0, size);
+    if (f->p.base == NULL)
         return xpipe__fail(XPIPE_EPROTO,
                            "the offer's section does not map at %lu bytes "
                            "(error %lu)",
                            (unsigned long)size, (unsigned long)GetLastError());
-    hid = &((xpipe__ring_hdr_t *)f->base)->id;
+    hid = &((xpipe__ring_hdr_t *)f->p.base)->id;
     if (*hid != id) /* a value the server has reused since */
         return xpipe__fail(XPIPE_EPROTO, "the offer's section is another's");
     /* Setting an event is harmless (one spurious wake-up) and fails for
@@ -456,13 +435,13 @@ static apr_status_t fast_accept_offer(xpipe__win32_fast_t *f,
             || !SetEvent(f->ev[i])) {
             /* A server that has closed since let its events go: nothing
              * wrong (what it sent is on the pipe: it never switched). */
-            xpipe__ring_hdr_t *h = f->base;
+            xpipe__ring_hdr_t *h = f->p.base;
             if (atomic_load(&h->dir[1].closed) || atomic_load(&h->dir[0].gone))
                 return APR_EOF;
             return xpipe__fail(XPIPE_EPROTO,
                                "the offer's event %d cannot be had or set", i);
         }
-    return xpipe__ring_attach(&f->ring, f->base, cap, 0, f->message,
+    return xpipe__ring_attach(&f->p.ring, f->p.base, cap, 0, f->message,
                               f->max_message);
 }
 
@@ -526,7 +505,7 @@ static apr_status_t fast_answer(xpipe__chan_t *c, apr_time_t deadline)
     DWORD n = 0, avail = 0;
 
     EnterCriticalSection(&f->lock);
-    if (xpipe__a32_get(&f->rx) != RX_ANSWER) {
+    if (xpipe__a32_get(&f->p.rx) != RX_ANSWER) {
         LeaveCriticalSection(&f->lock);
         return APR_SUCCESS;
     }
@@ -550,25 +529,24 @@ static apr_status_t fast_answer(xpipe__chan_t *c, apr_time_t deadline)
             rv = APR_EOF;
         if (rv != APR_SUCCESS) {
             if (rv != APR_ENOTIMPL && rv != APR_EOF)
-                xpipe__log(f->attr, "fast path refused: %s",
-                           xpipe_error_detail());
+                xpipe__fast_log(f->attr, "refused", rv, &kept);
             xpipe__detail_restore(&kept);
             fast_unmap(f);
         }
         /* Before the sender can see the new state (it waits on peer). */
         fast_peer_sync_only(f);
         if (rv == APR_SUCCESS)
-            xpipe__a32_set(&f->rx, RX_WATCH);
+            xpipe__a32_set(&f->p.rx, RX_WATCH);
         else {
-            xpipe__a32_set(&f->tx, TX_PIPE);
-            xpipe__a32_set(&f->rx, RX_PLAIN);
+            xpipe__a32_set(&f->p.tx, TX_PIPE);
+            xpipe__a32_set(&f->p.rx, RX_PLAIN);
         }
         rv = APR_SUCCESS;
     }
     else if (rv == APR_SUCCESS || rv == XPIPE_EMSGSIZE) {
         fast_peer_sync_only(f);
-        xpipe__a32_set(&f->tx, TX_PIPE);
-        xpipe__a32_set(&f->rx, RX_PLAIN);
+        xpipe__a32_set(&f->p.tx, TX_PIPE);
+        xpipe__a32_set(&f->p.rx, RX_PLAIN);
         rv = fast_broken(c);
     }
     else
@@ -582,26 +560,6 @@ static int fast_cpu(void)
     return (int)GetCurrentProcessorNumber();
 }
 
-/* Spin a while for the peer to move, when it runs on another CPU. */
-static int fast_spin(xpipe__chan_t *c, int out)
-{
-    xpipe__win32_fast_t *f = c->fast;
-    int me = fast_cpu(), peer = xpipe__ring_peer_cpu(&f->ring, out), i;
-    apr_time_t until;
-
-    if (peer == me || peer < 0)
-        return 0;
-    until = apr_time_now() + FAST_SPIN;
-    do {
-        for (i = 0; i < 64; i++) {
-            if (xpipe__ring_ready(&f->ring, out))
-                return 1;
-            YieldProcessor();
-        }
-    } while (apr_time_now() < until);
-    return 0;
-}
-
 /* Take the doorbells (and any framing the peer sends after its 'S',
  * which there is none of); notice the pipe's end. */
 static void fast_drain(xpipe__chan_t *c)
@@ -611,7 +569,7 @@ static void fast_drain(xpipe__chan_t *c)
 
     for (;;) {
         if (!win32_sys.peek_named_pipe(c->pipe, NULL, 0, NULL, &avail, NULL)) {
-            xpipe__a32_set(&f->dead, 1);
+            xpipe__a32_set(&f->p.dead, 1);
             return;
         }
         if (avail == 0 || fast_read_msg(c, &n, XPIPE__NOW) != APR_SUCCESS)
@@ -619,38 +577,27 @@ static void fast_drain(xpipe__chan_t *c)
     }
 }
 
-/* A move on the ring could not happen: wait for the peer's next one (or
- * the deadline, an interrupt, a close, the peer's end). APR_SUCCESS: try
- * again; APR_EOF: the peer is gone. */
-static apr_status_t fast_wait(xpipe__chan_t *c, int out, apr_time_t deadline)
+/* The protocol's OS part (lib/fast.h), c being the channel. */
+
+static void fast_kick_op(void *c, int out, int how)
 {
+    fast_kick(c, out, how);
+}
+
+/* On the ring's event, the peer's process and the thread's wake event
+ * (if it can be made: else the wait runs to its deadline), so an
+ * interrupt, a close and the peer's death are all seen at once. */
+static apr_status_t fast_sleep_op(void *cv, int out, apr_time_t deadline)
+{
+    xpipe__chan_t *c = cv;
     xpipe__win32_fast_t *f = c->fast;
-    int bell = (int)xpipe__a32_get(&f->bell), left;
     HANDLE hs[3];
     DWORD w, ms;
-    int slot;
+    int slot, left;
 
-    if (xpipe__a32_get(&f->dead))
-        return APR_EOF;
-    if (xpipe__win32_wake_up(&c->wake))
-        return XPIPE_ECANCELED;
-    /* The ring's event, the peer's process, the thread's wake event (if
-     * it can be made: else the wait runs to its deadline). */
     hs[0] = fast_my_event(f, out);
     hs[1] = f->peer;
-    if (xpipe__remaining_ms(deadline) == 0) {
-        /* A poll set's try: it waits for the doorbell next. */
-        if (bell) {
-            fast_drain(c);
-            if (!xpipe__ring_arm(&f->ring, out, XPIPE__RING_BELL))
-                return APR_SUCCESS;
-        }
-        return xpipe__a32_get(&f->dead) ? APR_EOF : APR_TIMEUP;
-    }
-    if (fast_spin(c, out))
-        return APR_SUCCESS;
-    if (!xpipe__ring_arm(&f->ring, out, XPIPE__RING_SLEEPS))
-        return APR_SUCCESS;
+    hs[2] = NULL;
     if (xpipe__win32_wake_enter(&c->wake, &hs[2], &slot) != APR_SUCCESS)
         w = WAIT_OBJECT_0 + 2;
     else
@@ -666,72 +613,40 @@ static apr_status_t fast_wait(xpipe__chan_t *c, int out, apr_time_t deadline)
                 break; /* else woke a little early: rounding */
         }
     xpipe__win32_wake_leave(&c->wake, slot); /* -1 after a refusal */
-    xpipe__ring_disarm(&f->ring, out);
-    if (bell) /* back to the bell, for the poll set */
-        xpipe__ring_arm(&f->ring, out, XPIPE__RING_BELL);
-    if (w == WAIT_OBJECT_0)
-        return APR_SUCCESS;
-    if (w == WAIT_OBJECT_0 + 1) {
-        xpipe__a32_set(&f->dead, 1);
-        return APR_EOF;
+    switch (w) {
+    case WAIT_OBJECT_0: return APR_SUCCESS;
+    case WAIT_OBJECT_0 + 1: xpipe__a32_set(&f->p.dead, 1); return APR_EOF;
+    case WAIT_OBJECT_0 + 2: return XPIPE_ECANCELED;
+    case WAIT_TIMEOUT: return APR_TIMEUP;
+    default: return win32_os_status(GetLastError());
     }
-    if (w == WAIT_OBJECT_0 + 2)
-        return XPIPE_ECANCELED;
-    if (w == WAIT_TIMEOUT)
-        return xpipe__ring_ready(&f->ring, out) ? APR_SUCCESS : APR_TIMEUP;
-    return win32_os_status(GetLastError());
 }
 
-static void fast_kick_op(void *c, int out, int how)
+static apr_status_t fast_answer_op(void *c, apr_time_t deadline)
 {
-    fast_kick(c, out, how);
+    return fast_answer(c, deadline);
 }
 
-static apr_status_t fast_wait_op(void *c, int out, apr_time_t deadline)
+static apr_status_t fast_switch_op(void *c, apr_time_t deadline)
 {
-    return fast_wait(c, out, deadline);
+    return fast_say(c, 'S', NULL, 0, deadline, NULL);
 }
 
-static const xpipe__ring_ops_t fast_ops = { fast_kick_op, fast_wait_op,
-                                            fast_cpu };
-
-/* A move on the ring, waiting as needed. */
-static apr_status_t fast_ring_io(xpipe__chan_t *c, int out, void *buf,
-                                 apr_size_t *len, apr_time_t deadline)
+static void fast_drain_op(void *c, int loop_rx)
 {
-    return xpipe__ring_io(&((xpipe__win32_fast_t *)c->fast)->ring, &fast_ops, c,
-                          out, buf, len, deadline);
+    (void)loop_rx; /* the set's zero-byte read needs nothing taken */
+    fast_drain(c);
 }
 
-/* The sender: may it use the ring now? Moves there when the peer has
- * attached, saying 'S' first. 1: the ring; 0: the pipe; or a failure. */
-static apr_status_t fast_tx(xpipe__chan_t *c, apr_time_t deadline, int *ring)
+static int fast_woken_op(void *c)
 {
-    xpipe__win32_fast_t *f = c->fast;
-    apr_uint32_t tx = xpipe__a32_get(&f->tx);
-    apr_status_t rv;
-
-    *ring = tx == TX_RING;
-    if (tx != TX_PIPE_WAIT)
-        return APR_SUCCESS;
-    /* A client looks for the offer (never waits) at its sends number 1,
-     * 2, 4, 8...; a receive always settles it. */
-    if (xpipe__a32_get(&f->rx) == RX_ANSWER) {
-        unsigned long k = ++f->looks;
-        if ((k & (k - 1)) == 0)
-            (void)fast_answer(c, XPIPE__NOW);
-    }
-    if (xpipe__a32_get(&f->tx) != TX_PIPE_WAIT
-        || xpipe__a32_get(&f->rx) == RX_ANSWER || f->base == NULL
-        || !xpipe__ring_peer_attached(&f->ring))
-        return APR_SUCCESS;
-    rv = fast_say(c, 'S', NULL, 0, deadline, NULL);
-    if (rv != APR_SUCCESS)
-        return rv;
-    xpipe__a32_set(&f->tx, TX_RING);
-    *ring = 1;
-    return APR_SUCCESS;
+    return xpipe__win32_wake_up(&((xpipe__chan_t *)c)->wake);
 }
+
+static const xpipe__fast_os_t fast_os = {
+    fast_kick_op,  fast_sleep_op, fast_answer_op, fast_switch_op,
+    fast_drain_op, fast_woken_op, fast_cpu,
+};
 
 static apr_status_t fast_send_status(apr_status_t rv)
 {
@@ -791,11 +706,8 @@ static apr_status_t fast_pipe_recv(xpipe__chan_t *c, void *buf, apr_size_t *len,
         body = n - 1;
         if (f->in[0] == 'b')
             continue;
-        if (f->in[0] == 'S' && body == 0 && f->base
-            && xpipe__a32_get(&f->rx) == RX_WATCH) {
-            xpipe__a32_set(&f->rx, RX_RING);
+        if (f->in[0] == 'S' && body == 0 && xpipe__fast_marker(&f->p))
             return APR_EAGAIN;
-        }
         if (f->in[0] != 'D' || body == 0) {
             *len = 0;
             return fast_broken(c);
@@ -828,56 +740,49 @@ apr_status_t xpipe__win32_fast_io(xpipe__chan_t *c, int out, void *buf,
 {
     xpipe__win32_fast_t *f = c->fast;
     apr_status_t rv;
-    int ring;
 
     if (xpipe__a32_get(&f->broken)) {
         *len = 0;
         return fast_broken(c);
     }
     if (out) {
-        rv = fast_tx(c, deadline, &ring);
-        if (rv != APR_SUCCESS) {
-            *len = 0;
-            return fast_send_status(rv);
-        }
-        return ring ? fast_ring_io(c, 1, buf, len, deadline)
-                    : fast_pipe_send(c, buf, len, deadline);
+        rv = xpipe__fast_tx(&f->p, deadline);
+        if (rv == APR_SUCCESS)
+            return xpipe__fast_ring_io(&f->p, 1, buf, len, deadline);
+        if (rv == APR_EAGAIN)
+            return fast_pipe_send(c, buf, len, deadline);
+        *len = 0;
+        return fast_send_status(rv);
     }
-    if (xpipe__a32_get(&f->rx) == RX_ANSWER) {
+    if (xpipe__a32_get(&f->p.rx) == RX_ANSWER) {
         rv = fast_answer(c, deadline);
         if (rv != APR_SUCCESS) {
             *len = 0;
             return rv;
         }
     }
-    if (xpipe__a32_get(&f->rx) != RX_RING) {
+    if (xpipe__a32_get(&f->p.rx) != RX_RING) {
         apr_size_t want = *len;
         rv = fast_pipe_recv(c, buf, len, deadline);
         if (rv != APR_EAGAIN)
             return rv;
         *len = want;
     }
-    return fast_ring_io(c, 0, buf, len, deadline);
+    return xpipe__fast_ring_io(&f->p, 0, buf, len, deadline);
 }
 
 int xpipe__win32_fast_ring_rx(const xpipe__chan_t *c)
 {
     xpipe__win32_fast_t *f = c->fast;
 
-    return f && xpipe__a32_get(&f->rx) == RX_RING;
+    return f && xpipe__a32_get(&f->p.rx) == RX_RING;
 }
 
 void xpipe__win32_fast_close(xpipe__chan_t *c)
 {
     xpipe__win32_fast_t *f = c->fast;
-    int wake, out;
 
-    if (f->base)
-        for (out = 0; out < 2; out++) {
-            xpipe__ring_shut(&f->ring, out, &wake);
-            if (wake != XPIPE__RING_AWAKE)
-                fast_kick(c, out, wake);
-        }
+    xpipe__fast_shut(&f->p);
     if (f->posting) { /* the peer never read it: it goes with the pipe */
         DWORD n;
         win32_sys.cancel_io_ex(c->pipe, &f->post_ov);
@@ -906,43 +811,24 @@ void xpipe__win32_fast_free(xpipe__chan_t *c)
 
 void xpipe__win32_fast_bell(xpipe__chan_t *c)
 {
-    xpipe__a32_set(&((xpipe__win32_fast_t *)c->fast)->bell, 1);
+    xpipe__a32_set(&((xpipe__win32_fast_t *)c->fast)->p.bell, 1);
 }
 
 int xpipe__win32_fast_ready(xpipe__chan_t *c, int req, int pipe_in)
 {
     xpipe__win32_fast_t *f = c->fast;
     DWORD avail = 0;
-    int ev = 0, piped;
+    int ev;
 
-    piped = pipe_in
-            || !win32_sys.peek_named_pipe(c->pipe, NULL, 0, NULL, &avail, NULL)
-            || avail > 0;
-    if (xpipe__a32_get(&f->rx) == RX_ANSWER && piped)
-        (void)fast_answer(c, XPIPE__NOW);
-    if (req & XPIPE_POLLIN) {
-        if (xpipe__a32_get(&f->rx) != RX_RING) {
-            if (piped || c->held.data || f->part_len)
-                ev |= XPIPE_POLLIN; /* the pipe's data, or an 'S' */
-        }
-        else {
-            if (piped)
-                fast_drain(c);
-            if (xpipe__a32_get(&f->dead) || xpipe__ring_ready(&f->ring, 0)
-                || !xpipe__ring_arm(&f->ring, 0, XPIPE__RING_BELL))
-                ev |= XPIPE_POLLIN;
-        }
-    }
-    c->full = 0;
-    if (req & XPIPE_POLLOUT) {
-        if (xpipe__a32_get(&f->tx) != TX_RING || xpipe__a32_get(&f->dead)
-            || xpipe__ring_ready(&f->ring, 1)
-            || !xpipe__ring_arm(&f->ring, 1, XPIPE__RING_BELL))
-            ev |= XPIPE_POLLOUT;
-        else { /* the doorbell tells; a look now and then anyway */
-            c->full = 1;
-            c->full_at = apr_time_now();
-        }
-    }
+    pipe_in =
+        pipe_in
+        || !win32_sys.peek_named_pipe(c->pipe, NULL, 0, NULL, &avail, NULL)
+        || avail > 0;
+    /* (What is held or left of a message counts as the pipe's data.) */
+    ev = xpipe__fast_ready(&f->p, req,
+                           pipe_in || c->held.data || f->part_len > 0);
+    c->full = (req & XPIPE_POLLOUT) && !(ev & XPIPE_POLLOUT);
+    if (c->full) /* the doorbell tells; a look now and then anyway */
+        c->full_at = apr_time_now();
     return ev;
 }
