@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* object.h — PRIVATE to lib/: the listener and channel objects
- * (channel.c), as the poll sets (poll.c) see them too.
+/* object.h — PRIVATE to lib/: the listener and channel objects (made in
+ * object.c; used by channel.c, child.c and the poll sets, poll.c).
  */
 #ifndef XPIPE_OBJECT_H
 #define XPIPE_OBJECT_H
@@ -54,5 +54,30 @@ struct xpipe_t {
 /* Leave the poll set the object is in, if any (poll.c): before its
  * backend state is released. */
 void xpipe__poll_forget(obj_t *o);
+
+/* object.c. Close an object: wake the calls in flight, wait for them to
+ * leave, release the backend state, free what the object owns. */
+apr_status_t xpipe__obj_close(obj_t *o);
+apr_status_t xpipe__obj_interrupt(obj_t *o);
+/* Undo a create after a failed constructor. */
+void xpipe__obj_drop(obj_t *o);
+/* A listener object without backend state yet (be: its transport, or
+ * NULL until the name is resolved), with its own copy of the attributes:
+ * the caller may change or free theirs right after the call. */
+apr_status_t xpipe__listener_create(xpipe_listener_t **out,
+                                    const xpipe__backend_t *be,
+                                    const xpipe_attr_t *attr, apr_pool_t *pool);
+/* Finish it once the backend made its state (rv from it): *listener set,
+ * or the object dropped and rv returned. */
+apr_status_t xpipe__listener_finish(xpipe_listener_t **listener,
+                                    xpipe_listener_t *l, apr_status_t rv);
+/* The same for a channel. */
+apr_status_t xpipe__channel_create(xpipe_t **out, const xpipe__backend_t *be,
+                                   const xpipe_attr_t *attr, apr_pool_t *pool);
+apr_status_t xpipe__channel_finish(xpipe_t **channel, xpipe_t *ch,
+                                   apr_status_t rv);
+/* Does the peer of a new channel qualify under attr->peer_require?
+ * XPIPE_EPEER when not, or when its identity cannot be had (fail closed). */
+apr_status_t xpipe__peer_check(xpipe_t *ch, const xpipe_attr_t *attr);
 
 #endif
