@@ -11,8 +11,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-static void unix_reply_init(xpipe__chan_t *c);
-
 apr_status_t xpipe__unix_chan_new(xpipe__chan_t **out, int fd,
                                   const xpipe_attr_t *attr,
                                   xpipe__frame_kind_e kind, apr_pool_t *pool)
@@ -29,7 +27,7 @@ apr_status_t xpipe__unix_chan_new(xpipe__chan_t **out, int fd,
      * the connect woke it before the client wrote): it waits first. */
     c->wait_first[0] = 1;
     c->late_probe = -1;
-    unix_reply_init(c);
+    xpipe__unix_reply_init(c);
     xpipe__unix_wake_init(&c->wake);
     xpipe__unix_slice_init(&c->slice, attr->wake_slice);
     c->fd = fd;
@@ -54,131 +52,23 @@ static apr_status_t unix_io_status(int err)
 /* Does a transfer go by wait_first (below), and may it sleep in the
  * system call for a slice whenever it waits? Sends, and SOCK_SEQPACKET
  * receives (their waits ignore write space). A stream receive goes by a
- * learned guess instead (unix_reply_try), and sleeps in recv() only when
+ * learned guess instead (xpipe__unix_reply_try), and sleeps in recv() only when
  * it waits first on that guess and the peer runs on another CPU
- * (unix_late_slice). */
+ * (xpipe__unix_late_slice). */
 static int unix_sliceable(xpipe__chan_t *c, int out)
 {
     return out || c->seq;
 }
 
-/* A stream receive that waits first (what it waits for comes late): in
- * recv() for a slice, or in poll()? Where the peer runs on another CPU,
- * in recv(), as raw does: a system call less than poll() and recv(), and
- * little wakes it for nothing (on two CPUs raw's blocking byte round trip
- * took 22.7 us, poll()'s 30.6). Where the peer shares this CPU, in
- * poll(): a thread asleep in a SOCK_STREAM recv() is also woken when the
- * peer reads what this end sent (the write-space callback), to find
- * nothing and sleep again: raw's blocking round trip there makes 1.8
- * context switches per side to poll()'s 1.0, and takes 20% longer. (A
- * stream's reader asleep in recv() is switched out more as well: 0.32
- * switches per 4 KiB write, 0.17 for one that tries and waits in poll(),
- * which moves 18% more; such a reader mostly finds data, though, and
- * tries.) Neither end knows where the other runs; a probe tells: a
- * receive that sleeps in recv() and is woken once makes one voluntary
- * switch, one woken for nothing first makes two (where the peer runs on
- * another CPU, that happens now and then too: the peer reading our last
- * answer wakes us once we sleep; on one CPU, mostly). What probes found
- * is learned per channel (a score from 0 to UNIX_LATE_MAX; recv() at
- * UNIX_LATE_SLICE or more), a probe every UNIX_LATE_PROBE-th late
- * receive, every UNIX_LATE_PROBE_IDLE-th at 0 (a probe costs two
- * getrusage calls, and where the answer is poll() a wasted switch). */
-#define UNIX_LATE_MAX 8
-#define UNIX_LATE_SLICE 4
-#define UNIX_LATE_PROBE 8
-#define UNIX_LATE_PROBE_IDLE 64
-
-static int unix_late_slice(xpipe__chan_t *c)
-{
-    unsigned int every =
-        c->late_score == 0 ? UNIX_LATE_PROBE_IDLE : UNIX_LATE_PROBE;
-
-    if (++c->late_count % every != 0)
-        return c->late_score >= UNIX_LATE_SLICE;
-    c->late_probe = unix_sys.switches();
-    return c->late_probe >= 0;
-}
-
-/* After a probe's receive: learned when it slept in recv() for a slice
- * and was woken with data (a slice that ran out says nothing). */
-static void unix_late_learn(xpipe__chan_t *c, int slept_with_data)
-{
-    long made = slept_with_data ? unix_sys.switches() - c->late_probe : 0;
-
-    c->late_probe = -1;
-    if (made == 1 && c->late_score < UNIX_LATE_MAX)
-        c->late_score++;
-    else if (made >= 2 && c->late_score > 0)
-        c->late_score--;
-}
-
-/* Is what a stream receive waits for already there when it comes? For
- * an answer to what we sent, on one CPU it mostly is: our send woke the
- * peer, which ran at once, answered, and went back to wait before we
- * came back. On two it mostly is not yet. For a stream being read, it
- * mostly is (the writer ran while we did not); for requests that come
- * now and then, it is not. A stream receive tries first when so (and
- * waits in poll() if it must), and waits first otherwise (where:
- * unix_late_slice). What a try found is learned, per channel (a score
- * from 0 to UNIX_REPLY_MAX; it tries at UNIX_REPLY_TRY or more)
- * and process-wide, for a new channel's first receive. A wrong guess
- * costs one call: an EAGAIN receive, or a poll() that did not sleep.
- * Below the mark every UNIX_REPLY_PROBE-th receive tries anyway, so
- * that a change is seen. */
-#define UNIX_REPLY_MAX 15
-#define UNIX_REPLY_TRY 8
-#define UNIX_REPLY_PROBE 8
-
-static xpipe__a32_t unix_reply_score = UNIX_REPLY_TRY;
-static xpipe__a32_t unix_reply_probes;
-
-/* A new channel starts from what the process has learned. */
-static void unix_reply_init(xpipe__chan_t *c)
-{
-    c->reply_score = (int)xpipe__a32_get(&unix_reply_score);
-    /* Not every new channel probes at once: the process-wide count
-     * spreads them (only channels that start below the mark take it). */
-    c->reply_count = c->reply_score >= UNIX_REPLY_TRY
-                         ? 0
-                         : xpipe__a32_add(&unix_reply_probes, 1);
-}
-
-static int unix_reply_try(xpipe__chan_t *c)
-{
-    return c->reply_score >= UNIX_REPLY_TRY
-           || ++c->reply_count % UNIX_REPLY_PROBE == 0;
-}
-
-/* One step of a score towards ready (the answer was there) or not. */
-static int unix_reply_step(int score, int ready)
-{
-    if (ready)
-        return score < UNIX_REPLY_MAX ? score + 1 : score;
-    return score > 0 ? score - 1 : 0;
-}
-
-/* What a receive that tried first found. */
-static void unix_reply_learn(xpipe__chan_t *c, int ready)
-{
-    apr_uint32_t was = xpipe__a32_get(&unix_reply_score);
-    apr_uint32_t now = (apr_uint32_t)unix_reply_step((int)was, ready);
-
-    c->reply_score = unix_reply_step(c->reply_score, ready);
-    /* Shared by every channel: written only when it moves (at either
-     * end it stays put). A hint: threads may race on it. */
-    if (now != was)
-        xpipe__a32_set(&unix_reply_score, now);
-}
-
 /* Before a transfer: APR_SUCCESS with *slice set (sleep in the call), or
  * the status of a wait first. A send or a SOCK_SEQPACKET receive waits
  * first when the last one had to wait or came short; a stream receive
- * when tries have been finding nothing (unix_reply_try), and a fresh
+ * when tries have been finding nothing (xpipe__unix_reply_try), and a fresh
  * channel's first before it sent: the try would most likely say EAGAIN,
  * and poll spares it. Not for a call that may not block (a poll set's):
  * that wait would be the poll it just did. *sliceable (unix_sliceable's
  * answer) becomes set for a stream receive that waits first in recv()
- * (unix_late_slice). */
+ * (xpipe__unix_late_slice). */
 static apr_status_t unix_xfer_begin(xpipe__chan_t *c, int out, int *sliceable,
                                     apr_time_t deadline, int *slice)
 {
@@ -187,8 +77,8 @@ static apr_status_t unix_xfer_begin(xpipe__chan_t *c, int out, int *sliceable,
     if (stream) {
         c->late_probe = -1; /* one that did not get as far as its try */
         fresh = c->wait_first[0] && !xpipe__a32_get(&c->sent);
-        first = fresh || !unix_reply_try(c);
-        *sliceable = first && !fresh && unix_late_slice(c);
+        first = fresh || !xpipe__unix_reply_try(c);
+        *sliceable = first && !fresh && xpipe__unix_late_slice(c);
     }
     else
         first = c->wait_first[out];
@@ -230,8 +120,8 @@ static apr_status_t unix_xfer_again(xpipe__chan_t *c, int out, int sliceable,
         if (sliceable && xpipe__remaining_ms(deadline) != 0)
             xpipe__unix_slice_start(&c->slice, c->fd);
         /* A stream receive's try found nothing: where the late ones
-         * sleep in recv() (unix_late_slice), so does this one. */
-        if (tried && !out && !c->seq && c->late_score >= UNIX_LATE_SLICE
+         * sleep in recv() (xpipe__unix_late_slice), so does this one. */
+        if (tried && !out && !c->seq && xpipe__unix_late_sleeps(c)
             && xpipe__unix_slice_may(&c->slice, &c->wake, deadline)) {
             *slice = 1;
             return APR_SUCCESS;
@@ -278,12 +168,12 @@ XPIPE__HOT static apr_status_t unix_xfer(xpipe__chan_t *c, int out, void *buf,
             n = unix_sys.recv(c->fd, buf, *len, f);
         if (!out && c->reply_tried) {
             c->reply_tried = 0;
-            unix_reply_learn(
+            xpipe__unix_reply_learn(
                 c, n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK));
         }
         if (!out && c->late_probe >= 0) {
             int err = errno;
-            unix_late_learn(c, slice && n > 0);
+            xpipe__unix_late_learn(c, slice && n > 0);
             errno = err;
         }
         if (n > 0) {
@@ -365,87 +255,6 @@ XPIPE__HOT apr_status_t xpipe__unix_write(xpipe__chan_t *c, const void *buf,
  * into the next), so those that come while a frame is read are its own.
  * A receive that asks for none gets them closed; one with too little
  * room leaves the message and its descriptors for the next call. */
-
-#ifdef MSG_CMSG_CLOEXEC
-#define UNIX_CMSG_CLOEXEC MSG_CMSG_CLOEXEC
-#else
-#define UNIX_CMSG_CLOEXEC 0
-#endif
-
-void xpipe__unix_fds_close(xpipe__unix_fds_t *f)
-{
-    while (f->n > 0)
-        unix_sys.close(f->fd[--f->n]);
-    f->cut = 0;
-}
-
-void xpipe__unix_fds_take(xpipe__unix_fds_t *f, struct msghdr *m)
-{
-    struct cmsghdr *h;
-
-    if (m->msg_flags & MSG_CTRUNC)
-        f->cut = 1;
-    for (h = CMSG_FIRSTHDR(m); h; h = CMSG_NXTHDR(m, h)) {
-        const unsigned char *p = CMSG_DATA(h);
-        apr_size_t k, count;
-        if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
-            continue;
-        count = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (k = 0; k < count; k++) {
-            int fd;
-            memcpy(&fd, p + k * sizeof(int), sizeof(fd));
-            if (!UNIX_CMSG_CLOEXEC)
-                fcntl(fd, F_SETFD, FD_CLOEXEC);
-            if (f->n < XPIPE_HANDLES_MAX)
-                f->fd[f->n++] = fd;
-            else {
-                unix_sys.close(fd);
-                f->cut = 1;
-            }
-        }
-    }
-}
-
-/* A message was delivered: its descriptors go to the caller (count:
- * room checked) or, for a receive that asked for none, are closed. A
- * peer that broke the limit gets none handed on: XPIPE_EBADHANDLE. */
-static apr_status_t unix_fds_out(xpipe__unix_fds_t *f, xpipe_os_handle_t *hs,
-                                 int *count)
-{
-    int cut = f->cut, i;
-
-    if (count == NULL || cut)
-        xpipe__unix_fds_close(f);
-    for (i = 0; i < f->n; i++)
-        hs[i].fd = f->fd[i];
-    if (count)
-        *count = f->n;
-    f->n = 0;
-    if (cut && count)
-        return xpipe__fail(XPIPE_EBADHANDLE,
-                           "the peer sent more than %d handles with a "
-                           "message: they were closed",
-                           XPIPE_HANDLES_MAX);
-    return APR_SUCCESS;
-}
-
-void xpipe__unix_fds_put(struct msghdr *m, xpipe__unix_ctl_t *ctl,
-                         const xpipe_os_handle_t *hs, int count)
-{
-    struct cmsghdr *h;
-    int i;
-
-    memset(ctl, 0, sizeof(*ctl));
-    m->msg_control = ctl->b;
-    m->msg_controllen = CMSG_SPACE(sizeof(int) * (apr_size_t)count);
-    h = CMSG_FIRSTHDR(m);
-    h->cmsg_level = SOL_SOCKET;
-    h->cmsg_type = SCM_RIGHTS;
-    h->cmsg_len = CMSG_LEN(sizeof(int) * (apr_size_t)count);
-    for (i = 0; i < count; i++)
-        memcpy(CMSG_DATA(h) + (apr_size_t)i * sizeof(int), &hs[i].fd,
-               sizeof(int));
-}
 
 /* One receive of up to *n bytes into buf, collecting descriptors into f
  * when f is not NULL (recvmsg), else a plain recv (the OS closes any that
@@ -632,7 +441,7 @@ XPIPE__HOT static apr_status_t unix_seq_recv(xpipe__chan_t *c, void *buf,
         return XPIPE_EMSGSIZE;
     }
     if (xpipe__held_take(&c->held, buf, len, &rv))
-        return rv == APR_SUCCESS ? unix_fds_out(&c->fds, hs, count) : rv;
+        return rv == APR_SUCCESS ? xpipe__unix_fds_out(&c->fds, hs, count) : rv;
     if (!direct && c->spill == NULL
         && (c->spill = malloc(c->max_message + 1)) == NULL)
         return APR_ENOMEM;
@@ -673,7 +482,7 @@ XPIPE__HOT static apr_status_t unix_seq_recv(xpipe__chan_t *c, void *buf,
     if (!direct)
         memcpy(buf, c->spill, got);
     *len = got;
-    return count ? unix_fds_out(&c->fds, hs, count) : APR_SUCCESS;
+    return count ? xpipe__unix_fds_out(&c->fds, hs, count) : APR_SUCCESS;
 }
 
 /* A frame, with the descriptors that came with it (count as above). */
@@ -702,7 +511,7 @@ static apr_status_t unix_frame_recv(xpipe__chan_t *c, void *buf,
     }
     rv = xpipe__frame_recv(&c->rx, buf, len, unix_frame_read, &io);
     if (rv == APR_SUCCESS)
-        return unix_fds_out(&c->fds, hs, count);
+        return xpipe__unix_fds_out(&c->fds, hs, count);
     if (rv == XPIPE_EMSGSIZE && count)
         *count = c->fds.n;
     return rv;
@@ -862,7 +671,7 @@ apr_status_t xpipe__unix_peer_get(xpipe__chan_t *c, xpipe_peer_t *peer,
     (void)pool;
     if (c->smb) {
         /* A network client: who the SMB session says it is, not smbd. */
-        xpipe__smb_peer_get(c->smb, peer);
+        xpipe__npa_peer(c->smb, peer);
         return APR_SUCCESS;
     }
 #if defined(SO_PEERCRED)

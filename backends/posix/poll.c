@@ -59,6 +59,33 @@ static apr_status_t unix_watch(xpipe__pset_t *ps, apr_socket_t *sock,
               : apr_pollset_remove(ps->aps, &pfd);
 }
 
+/* A hello's socket of a framed listener in the set: watched (on) or not. */
+static void unix_hello_watch(xpipe__pset_t *ps, void *sock, xpipe__pm_t *m,
+                             int on)
+{
+    unix_watch(ps, sock, APR_POLLIN, m, on);
+}
+
+/* A framed listener joins the set (ps, m) or leaves it (NULL): the sockets
+ * of the hellos it awaits are watched with it, and those it takes later
+ * through l->watch. */
+static void unix_listener_set(xpipe__lsn_t *l, xpipe__pset_t *ps,
+                              xpipe__pm_t *m)
+{
+    int i;
+
+    if (ps) /* a set's accepts never sleep: no slices from now on */
+        xpipe__unix_slice_stop(&l->slice, l->sock.fd);
+    apr_thread_mutex_lock(l->hello_lock);
+    for (i = 0; i < l->hello_n; i++)
+        unix_hello_watch(ps ? ps : l->pset, l->hello_sock[i], ps ? m : l->pm,
+                         ps != NULL);
+    l->watch = unix_hello_watch;
+    l->pset = ps;
+    l->pm = m;
+    apr_thread_mutex_unlock(l->hello_lock);
+}
+
 apr_status_t xpipe__unix_pset_add(xpipe__pset_t *ps, xpipe__pm_t *m)
 {
     unix_pm_t *r = ps->free;
@@ -107,14 +134,8 @@ apr_status_t xpipe__unix_pset_add(xpipe__pset_t *ps, xpipe__pm_t *m)
         m->plain = !m->chan->message && m->chan->rx.kind == XPIPE__FRAME_NONE
                    && !xpipe__unix_fast_on(m->chan);
     if (m->lsn && UNIX_FRAMED)
-        xpipe__unix_listener_set(m->lsn, ps, m);
+        unix_listener_set(m->lsn, ps, m);
     return APR_SUCCESS;
-}
-
-void xpipe__unix_pset_watch(xpipe__pset_t *ps, void *sock, xpipe__pm_t *m,
-                            int on)
-{
-    unix_watch(ps, sock, APR_POLLIN, m, on);
 }
 
 void xpipe__unix_pset_remove(xpipe__pset_t *ps, xpipe__pm_t *m)
@@ -123,7 +144,7 @@ void xpipe__unix_pset_remove(xpipe__pset_t *ps, xpipe__pm_t *m)
     int i;
 
     if (m->lsn && UNIX_FRAMED)
-        xpipe__unix_listener_set(m->lsn, NULL, NULL);
+        unix_listener_set(m->lsn, NULL, NULL);
     for (i = 0; i < r->nfd; i++)
         unix_watch(ps, r->sock[i], r->events, m, 0);
     m->be = NULL;

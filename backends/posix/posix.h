@@ -5,9 +5,12 @@
  *   wake.c     the wake object and the one wait every blocking call uses
  *              (wake.h, which the SMB client includes too)
  *   names.c    the run directory and name resolution
- *   listen.c   the listener: lock, bind, accept
+ *   sockfile.c a listener's socket file: lock, bind, remove
+ *   listen.c   the listener: accept, and framed builds' hellos
  *   dial.c     one connect attempt
  *   conn.c     a connection's I/O, close and identity
+ *   learn.c    what a stream receive learns: try or wait, and where
+ *   fds.c      descriptors sent with messages (SCM_RIGHTS)
  *   frame.c    messages as frames on a stream (pure code)
  *   backend.c  the backend table
  * Every fd is close-on-exec. A socket starts non-blocking, and blocking
@@ -116,6 +119,9 @@ struct xpipe__lsn_t {
     void **hello_sock; /* APR's wrappers, kept per place */
     xpipe__pset_t *pset;
     xpipe__pm_t *pm;
+    /* How the set watches a hello's socket (on) or stops (poll.c sets it
+     * when the listener joins: the listener calls no poll code). */
+    void (*watch)(xpipe__pset_t *ps, void *sock, xpipe__pm_t *m, int on);
     /* Exported to SMB clients: the socket in Samba's np directory (fd -1
      * when not), and the attributes it was made with (byte mode). */
     xpipe__unix_sock_file_t smb;
@@ -140,14 +146,25 @@ typedef union xpipe__unix_ctl_t {
     char b[CMSG_SPACE(sizeof(int) * XPIPE_HANDLES_MAX)];
 } xpipe__unix_ctl_t;
 
-/* conn.c: descriptors with messages. put: attach count descriptors to m
+#ifdef MSG_CMSG_CLOEXEC
+#define UNIX_CMSG_CLOEXEC MSG_CMSG_CLOEXEC
+#else
+#define UNIX_CMSG_CLOEXEC 0 /* then each is made close-on-exec */
+#endif
+
+/* fds.c: descriptors with messages. put: attach count descriptors to m
  * (ctl: its control buffer). take: add those in a received message's
  * control data to f, close-on-exec; any beyond XPIPE_HANDLES_MAX are
- * closed at once (f->cut). close: close f's. */
+ * closed at once (f->cut). close: close f's. out: a message was
+ * delivered: f's go to the caller (hs, *count; room checked) or, when
+ * count is NULL, are closed; a peer that broke the limit gets none handed
+ * on (XPIPE_EBADHANDLE). */
 void xpipe__unix_fds_put(struct msghdr *m, xpipe__unix_ctl_t *ctl,
                          const xpipe_os_handle_t *hs, int count);
 void xpipe__unix_fds_take(xpipe__unix_fds_t *f, struct msghdr *m);
 void xpipe__unix_fds_close(xpipe__unix_fds_t *f);
+apr_status_t xpipe__unix_fds_out(xpipe__unix_fds_t *f, xpipe_os_handle_t *hs,
+                                 int *count);
 
 struct xpipe__chan_t {
     int fd;
@@ -218,6 +235,21 @@ int xpipe__unix_cloexec_nonblock(int fd);
 
 /* wake.c: in wake.h. */
 
+/* learn.c: a stream receive's choices, learned. reply_init: a new
+ * channel's start, from what the process learned; reply_try: does this
+ * receive try first (else it waits first)? reply_learn: what a receive
+ * that tried first found (ready: something, or the end). late_slice: a
+ * receive that waits first: in recv() for a slice (1) or in poll() (0),
+ * maybe a probe; late_learn: after a probe's receive (slept_with_data:
+ * it slept in recv() and data woke it); late_sleeps: do late receives
+ * sleep in recv()? */
+void xpipe__unix_reply_init(xpipe__chan_t *c);
+int xpipe__unix_reply_try(xpipe__chan_t *c);
+void xpipe__unix_reply_learn(xpipe__chan_t *c, int ready);
+int xpipe__unix_late_slice(xpipe__chan_t *c);
+void xpipe__unix_late_learn(xpipe__chan_t *c, int slept_with_data);
+int xpipe__unix_late_sleeps(const xpipe__chan_t *c);
+
 /* The blocking slice (see xpipe__unix_slice_t). init: slices of len us
  * (0: none). start: fd's call is about to wait: switch it to slices
  * when this is the UNIX_SLICE_AFTERth such call (the switch costs three
@@ -251,12 +283,13 @@ apr_status_t xpipe__unix_name_dir_check(const xpipe__name_t *name,
 /* A listener's state without a socket yet (sock.fd -1). */
 apr_status_t xpipe__unix_lsn_new(xpipe__lsn_t **out, const xpipe_attr_t *attr,
                                  apr_pool_t *pool);
-/* Lock, bind and listen on one socket file / undo it (the SMB export's
- * socket too). */
+/* sockfile.c: lock, bind and listen on one socket file / undo it (the
+ * SMB export's socket too). */
 apr_status_t xpipe__unix_sock_open(xpipe__unix_sock_file_t *f, const char *path,
                                    const xpipe_attr_t *attr, apr_pool_t *pool);
 void xpipe__unix_sock_close(xpipe__unix_sock_file_t *f);
-/* Read exactly n bytes from a connection being accepted, before until:
+/* wake.c: read exactly n bytes from a connection being accepted, before
+ * until:
  * APR_EOF when it closes first, APR_TIMEUP, XPIPE_ECANCELED when the
  * listener is woken, or an OS status. */
 apr_status_t xpipe__unix_recv_exact(int fd, void *buf, apr_size_t n,
@@ -316,14 +349,8 @@ void xpipe__unix_fast_received(xpipe__chan_t *c);
  * the channel turned out to be on the socket. */
 int xpipe__unix_fast_ready(xpipe__chan_t *c, int req, int os);
 
-/* poll.c: start (on) or stop watching a socket for m in the set. */
-void xpipe__unix_pset_watch(xpipe__pset_t *ps, void *sock, xpipe__pm_t *m,
-                            int on);
-
-/* listen.c: a listener in or out of a poll set (ps NULL), and whether a
- * hello awaited has come (or its client left, or its time is up). */
-void xpipe__unix_listener_set(xpipe__lsn_t *l, xpipe__pset_t *ps,
-                              xpipe__pm_t *m);
+/* listen.c: whether a hello awaited has come (or its client left, or its
+ * time is up). */
 int xpipe__unix_hello_ready(xpipe__lsn_t *l);
 
 /* Framed: read what the socket holds of the next frame into rx, without
@@ -340,7 +367,8 @@ apr_status_t xpipe__smb_listen(xpipe__lsn_t *l, const xpipe__name_t *name,
  * XPIPE_ECANCELED, or an OS status. */
 apr_status_t xpipe__smb_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
                                apr_pool_t *pool);
-/* A network client's identity, as the SMB session told it. */
-void xpipe__smb_peer_get(const xpipe__npa_info_t *info, xpipe_peer_t *peer);
+/* A network client's identity, as the SMB session told it
+ * (backends/smb_export/npa.c, pure code; a stub without the export). */
+void xpipe__npa_peer(const xpipe__npa_info_t *info, xpipe_peer_t *peer);
 
 #endif

@@ -384,3 +384,25 @@ void xpipe__unix_slice_shut(xpipe__unix_slice_t *s, int fd)
     if (xpipe__a32_get(&s->state) == UNIX_SWITCHING || xpipe__a32_get(&s->used))
         unix_sys.shutdown(fd, SHUT_RDWR);
 }
+
+apr_status_t xpipe__unix_recv_exact(int fd, void *buf, apr_size_t n,
+                                    xpipe__unix_wake_t *w, apr_time_t until)
+{
+    apr_size_t got = 0;
+    apr_status_t rv;
+    ssize_t r;
+
+    while (got < n) {
+        r = unix_sys.recv(fd, (char *)buf + got, n - got, 0);
+        if (r > 0) {
+            got += (apr_size_t)r;
+            continue;
+        }
+        if (r == 0)
+            return APR_EOF;
+        rv = xpipe__unix_again(fd, POLLIN, w, until, NULL);
+        if (rv != APR_SUCCESS)
+            return rv;
+    }
+    return APR_SUCCESS;
+}

@@ -195,22 +195,3 @@ apr_status_t xpipe__smb_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
         (*out)->smb = info;
     return rv;
 }
-
-void xpipe__smb_peer_get(const xpipe__npa_info_t *i, xpipe_peer_t *peer)
-{
-    peer->have = XPIPE_PEER_REMOTE;
-    peer->account = i->account;
-    peer->domain = i->domain;
-    peer->host = i->client_name;
-    peer->address = i->client_addr;
-    peer->port = i->client_port;
-    if (i->sid) {
-        peer->have |= XPIPE_PEER_SID;
-        peer->sid = i->sid;
-    }
-    if (i->have_unix) {
-        peer->have |= XPIPE_PEER_UID | XPIPE_PEER_GID;
-        peer->uid = i->uid;
-        peer->gid = i->gid;
-    }
-}

@@ -491,3 +491,22 @@ const char *xpipe__smbconf_ncalrpc_dir(const char *text, apr_size_t len,
     }
     return found;
 }
+
+void xpipe__npa_peer(const xpipe__npa_info_t *i, xpipe_peer_t *peer)
+{
+    peer->have = XPIPE_PEER_REMOTE;
+    peer->account = i->account;
+    peer->domain = i->domain;
+    peer->host = i->client_name;
+    peer->address = i->client_addr;
+    peer->port = i->client_port;
+    if (i->sid) {
+        peer->have |= XPIPE_PEER_SID;
+        peer->sid = i->sid;
+    }
+    if (i->have_unix) {
+        peer->have |= XPIPE_PEER_UID | XPIPE_PEER_GID;
+        peer->uid = i->uid;
+        peer->gid = i->gid;
+    }
+}

@@ -18,6 +18,8 @@
 #ifndef XPIPE_SMB_NPA_H
 #define XPIPE_SMB_NPA_H
 
+#include "xpipe.h"
+
 #include <apr_pools.h>
 
 /* The only level understood (Samba 4.17's). */
@@ -67,5 +69,10 @@ void xpipe__npa_reply(unsigned char out[XPIPE__NPA_REPLY_LEN],
  * when it is not set. */
 const char *xpipe__smbconf_ncalrpc_dir(const char *text, apr_size_t len,
                                        apr_pool_t *pool);
+
+/* The SMB session's identity of the client as a peer: its account,
+ * domain, host, address and port, SID and Unix ids where smbd gave
+ * them. */
+void xpipe__npa_peer(const xpipe__npa_info_t *info, xpipe_peer_t *peer);
 
 #endif /* XPIPE_SMB_NPA_H */

@@ -24,7 +24,7 @@ apr_status_t xpipe__smb_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
     return APR_EAGAIN; /* never reached: no export socket is open */
 }
 
-void xpipe__smb_peer_get(const xpipe__npa_info_t *info, xpipe_peer_t *peer)
+void xpipe__npa_peer(const xpipe__npa_info_t *info, xpipe_peer_t *peer)
 {
     (void)info;
     (void)peer; /* never reached: no SMB channel exists */
