@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* backend.c — the Win32 backend's table, identity (token SIDs) and the
+/* backend.c — the Win32 backend's table, this process's identity and the
  * check of SDDL strings.
  */
 #include "win32.h"
@@ -9,32 +9,6 @@
 #include <sddl.h>
 
 #include <stdlib.h>
-
-/* The current user's SID as a string, from the process token. */
-apr_status_t xpipe__win32_token_sid(HANDLE process, const char **sid,
-                                    apr_pool_t *pool)
-{
-    HANDLE tok = NULL;
-    union {
-        TOKEN_USER user;
-        char space[256];
-    } info;
-    DWORD len = 0;
-    char *str = NULL;
-    apr_status_t rv = APR_SUCCESS;
-
-    if (!OpenProcessToken(process, TOKEN_QUERY, &tok))
-        return win32_os_status(GetLastError());
-    if (!GetTokenInformation(tok, TokenUser, &info, sizeof(info), &len)
-        || !ConvertSidToStringSidA(info.user.User.Sid, &str))
-        rv = win32_os_status(GetLastError());
-    else {
-        *sid = apr_pstrdup(pool, str);
-        LocalFree(str);
-    }
-    win32_sys.close_handle(tok);
-    return rv;
-}
 
 static apr_status_t win32_self_get(xpipe_peer_t *self, apr_pool_t *pool)
 {

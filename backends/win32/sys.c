@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* sys.c — the Win32 backend's system-call table (sys.h): every pipe,
- * completion and handle call goes through it, so a test can stand in.
+ * completion and handle call goes through it, so a test can stand in;
+ * and the user SID of a process's token, which every file asks for.
  */
 #include "win32.h"
+
+#include <apr_strings.h>
+
+#include <sddl.h>
 
 /* Every pipe call goes through here (see sys.h). */
 xpipe__win32_sys_t xpipe__win32_sys = {
@@ -26,3 +31,29 @@ xpipe__win32_sys_t xpipe__win32_sys = {
     .set_event = SetEvent,
     .duplicate_handle = DuplicateHandle,
 };
+
+/* The current user's SID as a string, from the process token. */
+apr_status_t xpipe__win32_token_sid(HANDLE process, const char **sid,
+                                    apr_pool_t *pool)
+{
+    HANDLE tok = NULL;
+    union {
+        TOKEN_USER user;
+        char space[256];
+    } info;
+    DWORD len = 0;
+    char *str = NULL;
+    apr_status_t rv = APR_SUCCESS;
+
+    if (!OpenProcessToken(process, TOKEN_QUERY, &tok))
+        return win32_os_status(GetLastError());
+    if (!GetTokenInformation(tok, TokenUser, &info, sizeof(info), &len)
+        || !ConvertSidToStringSidA(info.user.User.Sid, &str))
+        rv = win32_os_status(GetLastError());
+    else {
+        *sid = apr_pstrdup(pool, str);
+        LocalFree(str);
+    }
+    win32_sys.close_handle(tok);
+    return rv;
+}

@@ -2,14 +2,15 @@
 /* win32.h — PRIVATE to backends/win32/: the Windows backend's objects and
  * what its files share. Named pipes with overlapped I/O and wide-char
  * APIs. The files by role:
- *   sys.c      the system-call table
+ *   sys.c      the system-call table, a process token's SID
  *   wait.c     the one wait every blocking call uses, events
+ *   pipeio.c   one overlapped transfer, one pipe message read whole
  *   names.c    name resolution, UTF-16, the table of live server ends
  *   listen.c   the listener: pending instances, accept
  *   dial.c     one connect attempt, waiting for a busy server
  *   conn.c     a connection's I/O, close and identity
  *   fast.c     the shared-memory fast path
- *   backend.c  identity, security descriptors, the backend table
+ *   backend.c  our identity, SDDL checks, the backend table
  * Every wait is WaitForMultipleObjects on the operation's event and the
  * object's wake event, bounded by the deadline; a cancelled operation is
  * always waited out, so none is left pending on freed memory.
@@ -209,7 +210,7 @@ int xpipe__win32_listener_ready(xpipe__lsn_t *l, int *settling);
 apr_status_t xpipe__win32_busy_wait(const char *native, apr_time_t deadline,
                                     apr_pool_t *pool);
 
-/* conn.c */
+/* pipeio.c */
 /* One ReadFile/WriteFile, overlapped, to completion or cancellation (by
  * the deadline or c's wake event). APR_SUCCESS or the raw OS status;
  * ERROR_MORE_DATA comes back as its status with *n set. */
@@ -220,6 +221,8 @@ apr_status_t xpipe__win32_io(xpipe__chan_t *c, int out, void *buf, DWORD len,
  * start in buf, and told as XPIPE_EMSGSIZE with *n its size. */
 apr_status_t xpipe__win32_read_msg(xpipe__chan_t *c, unsigned char *buf,
                                    DWORD cap, DWORD *n, apr_time_t deadline);
+
+/* conn.c */
 apr_status_t xpipe__win32_chan_new(xpipe__chan_t **out, HANDLE pipe, int server,
                                    const xpipe_attr_t *attr, apr_pool_t *pool);
 
@@ -254,7 +257,7 @@ void xpipe__win32_fast_bell(xpipe__chan_t *c);
  * set's read on the pipe completed). */
 int xpipe__win32_fast_ready(xpipe__chan_t *c, int req, int pipe_in);
 
-/* backend.c */
+/* sys.c */
 /* The user SID of a process's token, as "S-1-5-...". */
 apr_status_t xpipe__win32_token_sid(HANDLE process, const char **sid,
                                     apr_pool_t *pool);
