@@ -239,6 +239,7 @@ static int fake_session_setup(fake_t *f, const uint8_t *q, size_t len)
     gss_buffer_desc in = { 0, NULL }, out = { 0, NULL };
     OM_uint32 maj, min;
     fake_reply_t r = { 0, 0xFFFF, 0, 0, 0, 0 };
+    size_t token;
     uint8_t *b;
     int rc;
 
@@ -290,6 +291,8 @@ static int fake_session_setup(fake_t *f, const uint8_t *q, size_t len)
     }
     if (f->script == FAKE_STARVE && r.status != 0)
         r.credits = 0; /* the client cannot even finish */
+    /* The final token withheld: the reply says success with none. */
+    token = f->script == FAKE_NOTOKEN && r.status == 0 ? 0 : out.length;
     b = calloc(1, 8 + out.length);
     if (b == NULL) {
         gss_release_buffer(&min, &out);
@@ -297,9 +300,9 @@ static int fake_session_setup(fake_t *f, const uint8_t *q, size_t len)
     }
     smb2_put16(b, 9);
     smb2_put16(b + 4, SMB2_HDR_LEN + 8);
-    smb2_put16(b + 6, (uint16_t)out.length);
-    memcpy(b + 8, out.value, out.length);
-    rc = fake_reply(f, q, &r, b, 8 + (out.length ? out.length : 1));
+    smb2_put16(b + 6, (uint16_t)token);
+    memcpy(b + 8, out.value, token);
+    rc = fake_reply(f, q, &r, b, 8 + (token ? token : 1));
     f->seen.setup_answered = apr_time_now();
     gss_release_buffer(&min, &out);
     free(b);

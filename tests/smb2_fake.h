@@ -30,8 +30,10 @@ typedef enum {
     FAKE_EXPIRE,    /* the first READ and the first WRITE are answered
                       STATUS_NETWORK_SESSION_EXPIRED; re-authenticated,
                       the READ gets "fresh" */
-    FAKE_BUSY       /* the first two CREATEs (each on a connection of its
+    FAKE_BUSY,      /* the first two CREATEs (each on a connection of its
                       own) are answered STATUS_PIPE_NOT_AVAILABLE */
+    FAKE_NOTOKEN    /* the session setup's success carries no final
+                      token: the client's GSSAPI is left incomplete */
 } fake_script_e;
 
 /* What the server saw, for the tests to check. */

@@ -1377,6 +1377,25 @@ static void test_fake_truncated_frame(void)
     fake_untrusted(FAKE_TRUNCATED, "closed the connection in a message");
 }
 
+/* A session setup that ends in success with no final token, while our
+ * GSSAPI still wants one (SPNEGO's accept-completed and MIC): refused,
+ * nothing of the session used (it once handed GSSAPI the last token's
+ * length with no token). */
+static void test_fake_session_without_final_token(void)
+{
+    fake_t *f;
+    xpipe_t *ch = fake_open(&f, FAKE_NOTOKEN, XPIPE_MODE_BYTE, XPIPE_EAUTH);
+    fake_seen_t seen;
+
+    if (f == NULL)
+        return;
+    CU_ASSERT_PTR_NULL(ch);
+    CU_ASSERT(strstr(xpipe_error_detail(), "before GSSAPI was complete")
+              != NULL);
+    fake_done(f, &seen);
+    CU_ASSERT_EQUAL(seen.creates, 0);
+}
+
 static void test_fake_credit_starvation(void)
 {
     fake_t *f;
@@ -1890,6 +1909,8 @@ CU_TestInfo xt_smbclient_tests[] = {
       test_fake_unsigned_reply },
     { "fake server: a truncated frame resets the channel",
       test_fake_truncated_frame },
+    { "fake server: a session set up with no final token is refused",
+      test_fake_session_without_final_token },
     { "fake server: no credits: connect ends at its deadline",
       test_fake_credit_starvation },
     { "fake server: a server that stops answering", test_fake_silent_server },

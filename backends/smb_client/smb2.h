@@ -4,8 +4,11 @@
  *   wire.h, wire.c     messages as bytes (pure code, fuzzed)
  *   crypto.h, crypto.c signing, key derivation, encryption (libcrypto)
  *   auth.h, auth.c     SPNEGO through GSSAPI
- *   conn.c             one TCP connection: the handshake, the receiving
- *                      thread, requests and their replies, credits
+ *   net.c              the way to the server: resolution, TCP
+ *   conn.c             one connection's traffic: the receiving thread,
+ *                      requests and their replies, credits
+ *   session.c          the handshake: negotiate, session setup (and
+ *                      again), tree connect, validate-negotiate
  *   pipe.c             the transport's slots: a channel on an open pipe
  *
  * One channel is one connection (its own TCP connection, session, tree
@@ -105,14 +108,31 @@ struct smb2_conn_t {
     char user[256], mech[16];
 };
 
-/* Open a connection to host:port and bring up an authenticated session
- * with a tree on IPC$, before the deadline. On failure *c is NULL and the
- * error detail says why. */
+/* A message to the server that nobody waits for (cancel, close, logoff)
+ * may take this long to leave. */
+#define SMB2_BYE_TIME (200 * 1000)
+
+/* session.c: open a connection to host:port and bring up an
+ * authenticated session with a tree on IPC$, before the deadline. On
+ * failure *c is NULL and the error detail says why. */
 apr_status_t xpipe__smb2_conn_open(smb2_conn_t **c, const char *host,
                                    const smb2_opts_t *o, apr_time_t deadline);
 /* Tell the server goodbye without waiting for it, end the receiving
  * thread, free everything. */
 void xpipe__smb2_conn_close(smb2_conn_t *c);
+/* conn.c: a connection not yet connected (*c NULL: APR_ENOMEM); its
+ * receiving thread started once it is; and everything of it let go
+ * (killed first), after a close's goodbyes. */
+apr_status_t xpipe__smb2_conn_new(smb2_conn_t **c, const char *host,
+                                  const smb2_opts_t *o);
+apr_status_t xpipe__smb2_conn_start(smb2_conn_t *c);
+void xpipe__smb2_conn_free(smb2_conn_t *c);
+/* net.c: TCP to the first of host's addresses that answers at port,
+ * before the deadline (c->fd, c->address). */
+apr_status_t xpipe__smb2_tcp_connect(smb2_conn_t *c, const char *host,
+                                     unsigned port, apr_time_t deadline);
+/* conn.c: verify a message's signature in place: 0 when it holds. */
+int xpipe__smb2_verify(const smb2_keys_t *k, uint8_t *m, size_t len);
 /* Make the connection unusable from any thread: calls blocked on it
  * return (close's first step; also what a reset does). */
 void xpipe__smb2_conn_kill(smb2_conn_t *c, apr_status_t why, const char *fmt,
