@@ -8,7 +8,8 @@
  *   sockfile.c a listener's socket file: lock, bind, remove
  *   listen.c   the listener: accept, and framed builds' hellos
  *   dial.c     one connect attempt
- *   conn.c     a connection's I/O, close and identity
+ *   conn.c     a connection's I/O and close
+ *   chan.c     a channel made, woken, shut down; its peer and handle
  *   learn.c    what a stream receive learns: try or wait, and where
  *   fds.c      descriptors sent with messages (SCM_RIGHTS)
  *   frame.c    messages as frames on a stream (pure code)
@@ -295,7 +296,7 @@ void xpipe__unix_sock_close(xpipe__unix_sock_file_t *f);
 apr_status_t xpipe__unix_recv_exact(int fd, void *buf, apr_size_t n,
                                     xpipe__unix_wake_t *w, apr_time_t until);
 
-/* conn.c */
+/* chan.c */
 /* A channel on a connected fd, framed as kind. */
 apr_status_t xpipe__unix_chan_new(xpipe__chan_t **out, int fd,
                                   const xpipe_attr_t *attr,
