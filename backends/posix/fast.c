@@ -56,25 +56,16 @@
 #include <string.h>
 #include <unistd.h>
 
-#if defined(__linux__) && !UNIX_FRAMED
+#if UNIX_FAST_OS
 #include <linux/futex.h>
 #include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
-#define UNIX_FAST_OS 1
-#else
-#define UNIX_FAST_OS 0
-#endif
 
 /* How often a wait looks whether the peer is still there. */
 #define UNIX_FAST_CHECK (50 * 1000)
-
-/* The address prefix of a client that asks (sun_path[0] is 0). */
-static const char unix_fast_tag[] = "xpipe-fast-";
 
 /* The protocol's states (lib/fast.h), the channel being the socket. */
 #define RX_ANSWER XPIPE__FAST_RX_ANSWER
@@ -86,9 +77,8 @@ static const char unix_fast_tag[] = "xpipe-fast-";
 #define TX_SOCKET XPIPE__FAST_TX_PLAIN
 
 struct xpipe__unix_fast_t {
-    xpipe__fast_t p; /* the protocol: rings, states, bell, dead */
-    apr_size_t size;
-    int memfd;                /* for our marker, then closed (-1) */
+    xpipe__fast_t p;          /* the protocol: rings, states, bell, dead */
+    xpipe__unix_mem_t mem;    /* its fd: for our marker, then closed (-1) */
     apr_thread_mutex_t *lock; /* the client reads the answer under it */
     const xpipe_attr_t *attr;
     /* An event loop's descriptor (xpipe_os_handle_get): an epoll set of
@@ -99,77 +89,11 @@ struct xpipe__unix_fast_t {
     int self_set; /* (the receiving thread's) */
 };
 
-apr_size_t xpipe__unix_fast_ring(const xpipe_attr_t *attr)
-{
-    return UNIX_FAST_OS ? xpipe__fast_ring_want(attr) : 0;
-}
-
-int xpipe__unix_fast_asked(const struct sockaddr_un *sa, socklen_t len)
-{
-    apr_size_t tag = sizeof(unix_fast_tag) - 1;
-
-    return len >= (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + tag)
-           && sa->sun_family == AF_UNIX && sa->sun_path[0] == 0
-           && memcmp(sa->sun_path + 1, unix_fast_tag, tag) == 0;
-}
-
-#if UNIX_FAST_OS
-
-apr_status_t xpipe__unix_fast_bind(int fd)
-{
-    static xpipe__a32_t counter;
-    struct sockaddr_un sa;
-    int n, tries;
-
-    for (tries = 0; tries < 4; tries++) {
-        apr_uint64_t r;
-        memset(&sa, 0, sizeof(sa));
-        sa.sun_family = AF_UNIX;
-        if (apr_generate_random_bytes((unsigned char *)&r, sizeof(r))
-            != APR_SUCCESS)
-            r = (apr_uint64_t)apr_time_now();
-        n = snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1,
-                     "%s%ld-%u-%016llx", unix_fast_tag, (long)getpid(),
-                     (unsigned)xpipe__a32_add(&counter, 1),
-                     (unsigned long long)r);
-        if (unix_sys.bind(fd, (struct sockaddr *)&sa,
-                          (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1
-                                      + (apr_size_t)n))
-            == 0)
-            return APR_SUCCESS;
-        if (errno != EADDRINUSE)
-            break;
-    }
-    return APR_FROM_OS_ERROR(errno);
-}
-
-/* The descriptor a server's 'N' carries: any harmless one marks the
- * answer as one (an eventfd of this process, made once, never closed). */
-static int unix_fast_token(void)
-{
-    static xpipe__a32_t token; /* fd + 1, 0: not made yet */
-    apr_uint32_t t = xpipe__a32_get(&token);
-    int fd;
-
-    if (t != 0)
-        return (int)t - 1;
-    fd = eventfd(0, EFD_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    t = xpipe__a32_cas(&token, (apr_uint32_t)fd + 1, 0);
-    if (t == 0)
-        return fd;
-    unix_sys.close(fd); /* another thread's won */
-    return (int)t - 1;
-}
-
+/* Let go of the memory: the protocol has no ring from now on. */
 static void unix_fast_unmap(xpipe__unix_fast_t *f)
 {
-    if (f->p.base) {
-        unix_sys.munmap(f->p.base, f->size);
-        f->p.base = NULL;
-    }
-    xpipe__unix_close_fd(&f->memfd);
+    xpipe__unix_fast_mem_unmap(&f->mem);
+    f->p.base = NULL;
 }
 
 static const xpipe__fast_os_t unix_fast_os;
@@ -181,7 +105,7 @@ static apr_status_t unix_fast_new(xpipe__unix_fast_t **out, xpipe__chan_t *c,
     xpipe__unix_fast_t *f = apr_pcalloc(pool, sizeof(*f));
 
     xpipe__fast_init(&f->p, &unix_fast_os, c, rx, TX_SOCKET_WAIT);
-    f->memfd = f->loop_fd = f->self_fd = -1;
+    f->mem.fd = f->loop_fd = f->self_fd = -1;
     f->attr = attr;
     *out = f;
     return apr_thread_mutex_create(&f->lock, APR_THREAD_MUTEX_DEFAULT, pool);
@@ -216,71 +140,6 @@ static apr_status_t unix_fast_say(xpipe__chan_t *c, char what, int fd,
     }
 }
 
-/* Make the memory: a memfd of the exact size, sealed against any change
- * of size and against new seals, mapped and formatted. */
-static apr_status_t unix_fast_make(xpipe__unix_fast_t *f, uint32_t cap)
-{
-    apr_size_t size = xpipe__ring_size(cap);
-    void *base;
-
-    f->memfd =
-        unix_sys.memfd_create("xpipe-fast", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    if (f->memfd < 0)
-        return xpipe__fail(APR_FROM_OS_ERROR(errno), "memfd_create failed");
-    if (unix_sys.ftruncate(f->memfd, (off_t)size) < 0
-        || unix_sys.fcntl(f->memfd, F_ADD_SEALS,
-                          F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
-               < 0)
-        return xpipe__fail(APR_FROM_OS_ERROR(errno),
-                           "cannot size and seal the shared memory");
-    base = unix_sys.mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
-                         f->memfd, 0);
-    if (base == MAP_FAILED)
-        return xpipe__fail(APR_FROM_OS_ERROR(errno),
-                           "cannot map the shared memory");
-    f->p.base = base;
-    f->size = size;
-    xpipe__ring_format(base, cap, (uint32_t)((uintptr_t)base >> 12));
-    return APR_SUCCESS;
-}
-
-/* Check a memfd the server sent, then map it: a sealed (shrink, grow,
- * seal) regular shared-memory file whose size is a valid ring's. Nothing
- * is mapped before all of that holds: an unsealed file could shrink
- * under the mapping and raise SIGBUS. */
-static apr_status_t unix_fast_check(xpipe__unix_fast_t *f, int fd,
-                                    uint32_t *cap, apr_size_t max_message)
-{
-    const int need = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
-    struct stat st;
-    int seals;
-    void *base;
-
-    if (unix_sys.fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-        return xpipe__fail(XPIPE_EPROTO, "the server's shared memory is not "
-                                         "a regular file");
-    seals = unix_sys.fcntl(fd, F_GET_SEALS, 0);
-    if (seals < 0 || (seals & need) != need)
-        return xpipe__fail(XPIPE_EPROTO,
-                           "the server's shared memory is not sealed "
-                           "(seals %#x)",
-                           seals < 0 ? 0u : (unsigned)seals);
-    *cap = xpipe__ring_cap((apr_uint64_t)st.st_size, max_message);
-    if (*cap == 0)
-        return xpipe__fail(XPIPE_EPROTO,
-                           "the server's shared memory has a size no ring "
-                           "has (%lld bytes)",
-                           (long long)st.st_size);
-    base = unix_sys.mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
-                         MAP_SHARED, fd, 0);
-    if (base == MAP_FAILED)
-        return xpipe__fail(APR_FROM_OS_ERROR(errno),
-                           "cannot map the server's shared memory");
-    f->p.base = base;
-    f->size = (apr_size_t)st.st_size;
-    return APR_SUCCESS;
-}
-
 apr_status_t xpipe__unix_fast_offer(xpipe__chan_t *c, const xpipe_attr_t *attr,
                                     apr_pool_t *pool)
 {
@@ -292,13 +151,15 @@ apr_status_t xpipe__unix_fast_offer(xpipe__chan_t *c, const xpipe_attr_t *attr,
     /* A client gone already finds out from the socket: never accept's
      * failure. */
     if (ring == 0) { /* we will not: the client keeps the socket */
-        (void)unix_fast_say(c, 'N', unix_fast_token(), XPIPE__NOW);
+        (void)unix_fast_say(c, 'N', xpipe__unix_fast_token(), XPIPE__NOW);
         return APR_SUCCESS;
     }
     xpipe__detail_save(&kept);
     rv = unix_fast_new(&f, c, RX_WATCH, attr, pool);
     if (rv == APR_SUCCESS)
-        rv = unix_fast_make(f, (uint32_t)ring);
+        rv = xpipe__unix_fast_mem_make(&f->mem, (uint32_t)ring);
+    if (rv == APR_SUCCESS)
+        f->p.base = f->mem.base;
     if (rv == APR_SUCCESS)
         rv = xpipe__ring_attach(&f->p.ring, f->p.base, (uint32_t)ring, 1,
                                 c->message, c->max_message);
@@ -306,10 +167,10 @@ apr_status_t xpipe__unix_fast_offer(xpipe__chan_t *c, const xpipe_attr_t *attr,
         xpipe__fast_log(attr, "not offered", rv, &kept);
         if (f)
             unix_fast_unmap(f);
-        (void)unix_fast_say(c, 'N', unix_fast_token(), XPIPE__NOW);
+        (void)unix_fast_say(c, 'N', xpipe__unix_fast_token(), XPIPE__NOW);
         return APR_SUCCESS;
     }
-    if (unix_fast_say(c, 'F', f->memfd, XPIPE__NOW) != APR_SUCCESS) {
+    if (unix_fast_say(c, 'F', f->mem.fd, XPIPE__NOW) != APR_SUCCESS) {
         unix_fast_unmap(f); /* the client left: its socket says so */
         return APR_SUCCESS;
     }
@@ -340,13 +201,14 @@ static void unix_fast_answer_use(xpipe__chan_t *c, char what, int fd)
 
     xpipe__detail_save(&kept);
     if (what == 'F' && fd >= 0) {
-        rv = unix_fast_check(f, fd, &cap, c->max_message);
+        rv = xpipe__unix_fast_mem_map(&f->mem, fd, &cap, c->max_message);
+        f->p.base = f->mem.base;
         if (rv == APR_SUCCESS)
             rv = xpipe__ring_attach(&f->p.ring, f->p.base, cap, 0, c->message,
                                     c->max_message);
     }
     if (rv == APR_SUCCESS) {
-        f->memfd = fd; /* for our marker */
+        f->mem.fd = fd; /* for our marker */
         xpipe__a32_set(&f->p.rx, RX_WATCH);
         return;
     }
@@ -524,12 +386,12 @@ static apr_status_t unix_fast_switch_op(void *cv, apr_time_t deadline)
 {
     xpipe__chan_t *c = cv;
     xpipe__unix_fast_t *f = c->fast;
-    apr_status_t rv = unix_fast_say(c, 'S', f->memfd, deadline);
+    apr_status_t rv = unix_fast_say(c, 'S', f->mem.fd, deadline);
 
     if (rv != APR_SUCCESS)
         return rv;
     apr_thread_mutex_lock(f->lock); /* the answer's reader may close it too */
-    xpipe__unix_close_fd(&f->memfd);
+    xpipe__unix_close_fd(&f->mem.fd);
     apr_thread_mutex_unlock(f->lock);
     return APR_SUCCESS;
 }
@@ -735,108 +597,6 @@ int xpipe__unix_fast_ready(xpipe__chan_t *c, int req, int os)
 {
     return xpipe__fast_ready(&((xpipe__unix_fast_t *)c->fast)->p, req,
                              os & XPIPE_POLLIN);
-}
-
-#else /* no fast path on this OS: nobody asks, every server declines */
-
-apr_status_t xpipe__unix_fast_bind(int fd)
-{
-    (void)fd;
-    return APR_ENOTIMPL;
-}
-
-apr_status_t xpipe__unix_fast_offer(xpipe__chan_t *c, const xpipe_attr_t *attr,
-                                    apr_pool_t *pool)
-{
-    char no = 'N';
-
-    (void)attr;
-    (void)pool;
-    return unix_sys.send(c->fd, &no, 1, MSG_NOSIGNAL) == 1
-               ? APR_SUCCESS
-               : APR_FROM_OS_ERROR(errno);
-}
-
-apr_status_t xpipe__unix_fast_ask(xpipe__chan_t *c, const xpipe_attr_t *attr,
-                                  apr_pool_t *pool)
-{
-    (void)c;
-    (void)attr;
-    (void)pool;
-    return APR_ENOTIMPL;
-}
-
-apr_status_t xpipe__unix_fast_marker(xpipe__chan_t *c, const void *buf,
-                                     apr_size_t len)
-{
-    (void)c;
-    (void)buf;
-    (void)len;
-    return XPIPE_EPROTO;
-}
-
-int xpipe__unix_fast_rx_socket(const xpipe__chan_t *c)
-{
-    (void)c;
-    return 1;
-}
-
-int xpipe__unix_fast_on(const xpipe__chan_t *c)
-{
-    (void)c;
-    return 0;
-}
-
-apr_status_t xpipe__unix_fast_xfer(xpipe__chan_t *c, int out, void *buf,
-                                   apr_size_t *len, apr_time_t deadline)
-{
-    (void)c;
-    (void)out;
-    (void)buf;
-    (void)len;
-    (void)deadline;
-    return APR_EAGAIN;
-}
-
-void xpipe__unix_fast_wake(xpipe__chan_t *c)
-{
-    (void)c;
-}
-
-apr_status_t xpipe__unix_fast_shutdown(xpipe__chan_t *c, xpipe_shutdown_e how)
-{
-    (void)c;
-    (void)how;
-    return APR_EAGAIN;
-}
-
-void xpipe__unix_fast_close(xpipe__chan_t *c)
-{
-    c->fast = NULL;
-}
-
-void xpipe__unix_fast_bell(xpipe__chan_t *c)
-{
-    (void)c;
-}
-
-apr_status_t xpipe__unix_fast_handle(xpipe__chan_t *c, int *fd)
-{
-    *fd = c->fd;
-    return APR_SUCCESS;
-}
-
-void xpipe__unix_fast_received(xpipe__chan_t *c)
-{
-    (void)c;
-}
-
-int xpipe__unix_fast_ready(xpipe__chan_t *c, int req, int os)
-{
-    (void)c;
-    (void)req;
-    (void)os;
-    return -1;
 }
 
 #endif

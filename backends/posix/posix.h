@@ -51,6 +51,14 @@
 #define UNIX_FRAMED 0
 #define UNIX_NAME "unix"
 #endif
+
+/* The fast path's memory and wait (memfd with seals, futex) exist: Linux,
+ * and not a framed build (fast.c, fastmem.c; else fast_off.c). */
+#if defined(__linux__) && !UNIX_FRAMED
+#define UNIX_FAST_OS 1
+#else
+#define UNIX_FAST_OS 0
+#endif
 #define UNIX_HELLO_BYTE 'B'
 #define UNIX_HELLO_MSG 'M'
 /* The frames of a local channel with these attributes. */
@@ -302,8 +310,24 @@ apr_status_t xpipe__unix_chan_new(xpipe__chan_t **out, int fd,
                                   const xpipe_attr_t *attr,
                                   xpipe__frame_kind_e kind, apr_pool_t *pool);
 
-/* fast.c: the shared-memory fast path (Linux; elsewhere nobody asks
- * and every server declines). */
+/* fastmem.c: the fast path's shared memory, a mapping of a sealed
+ * memfd. make: the server's, of a ring of cap, formatted (fd kept for the
+ * offer); map: the client's, of the fd the server sent, checked first
+ * (sealed, regular, a ring's size holding max_message; *cap from it);
+ * unmap: let go of both. token: the descriptor a server's 'N' carries. */
+typedef struct xpipe__unix_mem_t {
+    void *base; /* NULL when not mapped */
+    apr_size_t size;
+    int fd; /* -1 when none */
+} xpipe__unix_mem_t;
+apr_status_t xpipe__unix_fast_mem_make(xpipe__unix_mem_t *m, uint32_t cap);
+apr_status_t xpipe__unix_fast_mem_map(xpipe__unix_mem_t *m, int fd,
+                                      uint32_t *cap, apr_size_t max_message);
+void xpipe__unix_fast_mem_unmap(xpipe__unix_mem_t *m);
+int xpipe__unix_fast_token(void);
+
+/* fast.c: the shared-memory fast path (Linux; elsewhere, fast_off.c,
+ * nobody asks and every server declines). */
 /* The ring capacity attr asks for (0: none; the environment's
  * XPIPE_FAST_PATH=force asks for the default). */
 apr_size_t xpipe__unix_fast_ring(const xpipe_attr_t *attr);
