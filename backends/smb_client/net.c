@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* net.c — the SMB client's way to its server: the host's name resolved
- * under the deadline (getaddrinfo() in a thread of its own, which the
- * caller stops waiting for), and TCP to the first address that answers.
+/* net.c — the SMB client's way to its server and the bytes on it: the
+ * host's name resolved under the deadline (getaddrinfo() in a thread of
+ * its own, which the caller stops waiting for), TCP to the first address
+ * that answers, whole frames sent and taken, and the connection's end.
  */
 #include "smb2.h"
 
@@ -11,6 +12,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,4 +214,125 @@ apr_status_t xpipe__smb2_tcp_connect(smb2_conn_t *c, const char *host,
     return xpipe__fail(APR_FROM_OS_ERROR(err),
                        "no TCP connection to %s port %u: %s", host, port,
                        strerror(err));
+}
+
+/* ------------------------------------------------------------------ */
+/* Frames on the wire (direct TCP: a zero byte and a 24-bit length). */
+
+/* Send the pieces whole. A wait before the first byte honours the
+ * channel's wake; after it, only the deadline and the end of the
+ * connection (half a frame would break the connection for good). */
+apr_status_t xpipe__smb2_send_all(smb2_conn_t *c, struct iovec *iov, int n,
+                                  apr_time_t deadline)
+{
+    int started = 0;
+
+    while (n > 0) {
+        struct msghdr mh;
+        ssize_t sent;
+
+        memset(&mh, 0, sizeof(mh));
+        mh.msg_iov = iov;
+        mh.msg_iovlen = (size_t)n;
+        sent = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (sent < 0) {
+            apr_status_t rv;
+
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                int err = errno;
+
+                xpipe__smb2_conn_kill(
+                    c, XPIPE_ERESET,
+                    "the connection to the SMB server broke: %s",
+                    strerror(err));
+                return XPIPE_ERESET;
+            }
+            rv = xpipe__unix_wait(c->fd, POLLOUT, started ? NULL : c->wake,
+                                  deadline);
+            if (rv == APR_SUCCESS)
+                continue;
+            if (!started)
+                return rv;
+            xpipe__smb2_conn_kill(
+                c, XPIPE_ERESET,
+                "a request to the SMB server was cut short (%s)",
+                rv == APR_TIMEUP ? "its deadline passed"
+                                 : "the connection failed");
+            return rv == APR_TIMEUP ? APR_TIMEUP : XPIPE_ERESET;
+        }
+        started = 1;
+        while (n > 0 && (size_t)sent >= iov->iov_len) {
+            sent -= (ssize_t)iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (char *)iov->iov_base + sent;
+            iov->iov_len -= (size_t)sent;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+
+/* Take exactly len bytes (the receiving thread; blocks until they come or
+ * the connection ends): first what the last recv brought, then a recv
+ * into the buffer, or straight into p for what is larger than it. The
+ * socket blocks once connected (requests go out with MSG_DONTWAIT), so a
+ * wait is the recv itself, and shutdown ends it. */
+int xpipe__smb2_rx_take(smb2_conn_t *c, uint8_t *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t r;
+
+        if (c->rx_off < c->rx_len) {
+            size_t n =
+                c->rx_len - c->rx_off < len ? c->rx_len - c->rx_off : len;
+            memcpy(p, c->rxbuf + c->rx_off, n);
+            c->rx_off += n;
+            p += n;
+            len -= n;
+            continue;
+        }
+        if (len >= SMB2_RXBUF)
+            r = recv(c->fd, p, len, 0);
+        else if ((r = recv(c->fd, c->rxbuf, SMB2_RXBUF, 0)) > 0) {
+            c->rx_off = 0;
+            c->rx_len = (size_t)r;
+            continue;
+        }
+        if (r > 0) {
+            p += r;
+            len -= (size_t)r;
+        }
+        else if (r == 0)
+            return -1;
+        else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            struct pollfd pf = { c->fd, POLLIN, 0 };
+
+            poll(&pf, 1, -1); /* the socket was left non-blocking */
+        }
+        else if (errno != EINTR)
+            return -1;
+    }
+    return 0;
+}
+
+void xpipe__smb2_conn_kill(smb2_conn_t *c, apr_status_t why, const char *fmt,
+                           ...)
+{
+    va_list ap;
+
+    pthread_mutex_lock(&c->mu);
+    if (c->dead == APR_SUCCESS) {
+        c->dead = why;
+        va_start(ap, fmt);
+        vsnprintf(c->dead_why, sizeof(c->dead_why), fmt, ap);
+        va_end(ap);
+    }
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    shutdown(c->fd, SHUT_RDWR);
 }

@@ -131,10 +131,21 @@ void xpipe__smb2_conn_free(smb2_conn_t *c);
  * before the deadline (c->fd, c->address). */
 apr_status_t xpipe__smb2_tcp_connect(smb2_conn_t *c, const char *host,
                                      unsigned port, apr_time_t deadline);
+/* The receiving thread's buffer: one recv takes whatever has come, up to
+ * this (a small reply whole, header and all, and often the next one). */
+#define SMB2_RXBUF 16384
+
+/* net.c: send the pieces whole (a wait before the first byte honours
+ * the channel's wake; after it, only the deadline and the connection's
+ * end); take exactly len bytes (the receiving thread: 0, or -1 with the
+ * connection killed). */
+apr_status_t xpipe__smb2_send_all(smb2_conn_t *c, struct iovec *iov, int n,
+                                  apr_time_t deadline);
+int xpipe__smb2_rx_take(smb2_conn_t *c, uint8_t *p, size_t len);
 /* conn.c: verify a message's signature in place: 0 when it holds. */
 int xpipe__smb2_verify(const smb2_keys_t *k, uint8_t *m, size_t len);
-/* Make the connection unusable from any thread: calls blocked on it
- * return (close's first step; also what a reset does). */
+/* net.c: make the connection unusable from any thread: calls blocked on
+ * it return (close's first step; also what a reset does). */
 void xpipe__smb2_conn_kill(smb2_conn_t *c, apr_status_t why, const char *fmt,
                            ...) XPIPE__PRINTF(3, 4);
 
@@ -169,8 +180,5 @@ void xpipe__smb2_cancel(smb2_conn_t *c, int slot);
  * the server refuses. */
 apr_status_t xpipe__smb2_reauth(smb2_conn_t *c, unsigned gen,
                                 apr_time_t deadline);
-
-/* The NT status as text: "STATUS_X (0x...)" into buf. */
-const char *xpipe__smb2_status_text(uint32_t status, char *buf, size_t len);
 
 #endif

@@ -5,6 +5,7 @@
  */
 #include "wire.h"
 
+#include <stdio.h>
 #include <string.h>
 
 void xpipe__smb2_hdr_build(uint8_t *m, const smb2_hdr_t *h)
@@ -544,4 +545,15 @@ long xpipe__smb2_utf16le(uint8_t *out, size_t room, const char *s)
         }
     }
     return (long)n;
+}
+
+const char *xpipe__smb2_status_text(uint32_t status, char *buf, size_t len)
+{
+    const char *name = xpipe__smb2_status_name(status);
+
+    if (name != NULL)
+        snprintf(buf, len, "%s (0x%08x)", name, (unsigned)status);
+    else
+        snprintf(buf, len, "NT status 0x%08x", (unsigned)status);
+    return buf;
 }

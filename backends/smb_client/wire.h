@@ -275,5 +275,7 @@ long xpipe__smb2_utf16le(uint8_t *out, size_t room, const char *s);
 
 /* The name of an NT status this client knows, or NULL. */
 const char *xpipe__smb2_status_name(uint32_t status);
+/* The NT status as text: "STATUS_X (0x...)" into buf. */
+const char *xpipe__smb2_status_text(uint32_t status, char *buf, size_t len);
 
 #endif
