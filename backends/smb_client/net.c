@@ -276,7 +276,6 @@ apr_status_t xpipe__smb2_send_all(smb2_conn_t *c, struct iovec *iov, int n,
     return APR_SUCCESS;
 }
 
-
 /* Take exactly len bytes (the receiving thread; blocks until they come or
  * the connection ends): first what the last recv brought, then a recv
  * into the buffer, or straight into p for what is larger than it. The

@@ -9,7 +9,9 @@
  *                      requests and their replies, credits
  *   session.c          the handshake: negotiate, session setup (and
  *                      again), tree connect, validate-negotiate
- *   pipe.c             the transport's slots: a channel on an open pipe
+ *   backend.c          the transport's table: a channel on a pipe opened,
+ *                      woken, closed, its peer
+ *   pipe.c             the channel's reads and writes
  *
  * One channel is one connection (its own TCP connection, session, tree
  * and open): channels share nothing, so one never waits for another.
@@ -180,5 +182,48 @@ void xpipe__smb2_cancel(smb2_conn_t *c, int slot);
  * the server refuses. */
 apr_status_t xpipe__smb2_reauth(smb2_conn_t *c, unsigned gen,
                                 apr_time_t deadline);
+
+/* A channel on an open pipe (backend.c, pipe.c). */
+/* Data read and not yet taken: one piece per READ reply, in order. */
+typedef struct rpiece_t {
+    struct rpiece_t *next;
+    size_t len, off;
+    int end; /* the last piece of a message (message mode) */
+    uint8_t data[];
+} rpiece_t;
+
+typedef struct smb2_chan_t {
+    smb2_conn_t *c;
+    xpipe__unix_wake_t wake;
+    uint8_t fid[16];
+    int open; /* the file is open on the server */
+    xpipe_mode_e mode;
+    const char *native;
+    /* Read side (the one reader's, or close's). */
+    int rd_slot;           /* the READ in flight, or -1 */
+    rpiece_t *head, *tail; /* data read, not yet taken */
+    apr_status_t rd_end;   /* a READ failed: every later one does */
+    int rd_expired;        /* the READ taken found the session expired */
+    int renewals;          /* re-authentications in a row (reader's) */
+    char rd_why[160];
+    /* Write side: a write that left early may still fail later. */
+    pthread_mutex_t wr_mu;
+    apr_status_t wr_end;
+    char wr_why[160];
+} smb2_chan_t;
+
+#define CH(chan) ((smb2_chan_t *)(void *)(chan))
+
+/* pipe.c: the transport's data path. */
+apr_status_t xpipe__smb2c_read(xpipe__chan_t *chan, void *buf, apr_size_t *len,
+                               apr_time_t deadline);
+apr_status_t xpipe__smb2c_recv(xpipe__chan_t *chan, void *buf, apr_size_t *len,
+                               apr_time_t deadline);
+apr_status_t xpipe__smb2c_write(xpipe__chan_t *chan, const void *buf,
+                                apr_size_t *len, apr_time_t deadline);
+apr_status_t xpipe__smb2c_send(xpipe__chan_t *chan, const void *buf,
+                               apr_size_t len, apr_time_t deadline);
+/* Let go of the data read and not yet taken (close). */
+void xpipe__smb2c_drop_read(smb2_chan_t *ch);
 
 #endif
