@@ -65,13 +65,73 @@ static void gss_why(char *err, size_t errlen, const char *what, OM_uint32 maj,
     } while (more != 0);
 }
 
+/* A password credential for domain\\user through SPNEGO, negotiating
+ * NTLM only, into a->cred: 0, or -1 with err. The password goes in
+ * gss-ntlmssp's own credential-store key: given to
+ * gss_acquire_cred_with_password, SPNEGO would hand it to Kerberos too,
+ * which asks the default realm's KDC for a ticket at once (an AS-REQ for
+ * this user to whatever KDC the machine's krb5.conf names; seconds, or
+ * the deadline, where it does not answer). Kerberos takes its tickets
+ * from the ccache instead, when no user is given. */
+static int auth_password_cred(smb2_auth_t *a, const char *user,
+                              const char *domain, const char *password,
+                              char *err, size_t errlen)
+{
+    OM_uint32 maj, min;
+    gss_name_t name = GSS_C_NO_NAME;
+    gss_buffer_desc ub;
+    gss_key_value_element_desc cs_el;
+    gss_key_value_set_desc cs;
+    gss_OID_set_desc mechs = { 1, &oid_spnego };
+    gss_OID_set_desc neg = { 1, &oid_ntlmssp };
+    size_t ul = strlen(user) + (domain ? strlen(domain) + 1 : 0) + 1;
+    char *un = malloc(ul);
+
+    if (un == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (domain != NULL)
+        snprintf(un, ul, "%s\\%s", domain, user);
+    else
+        snprintf(un, ul, "%s", user);
+    ub.value = un;
+    ub.length = strlen(un);
+    maj = gss_import_name(&min, &ub, GSS_C_NT_USER_NAME, &name);
+    free(un);
+    if (GSS_ERROR(maj)) {
+        gss_why(err, errlen, "the user name", maj, min, GSS_C_NO_OID);
+        return -1;
+    }
+    cs_el.key = SMB2_NTLMSSP_CS_PASSWORD;
+    cs_el.value = password ? password : "";
+    cs.count = 1;
+    cs.elements = &cs_el;
+    maj = gss_acquire_cred_from(&min, name, GSS_C_INDEFINITE, &mechs,
+                                GSS_C_INITIATE, &cs, &a->cred, NULL, NULL);
+    gss_release_name(&min, &name);
+    if (GSS_ERROR(maj)) {
+        gss_why(err, errlen,
+                "no NTLM credential from the user and password (is "
+                "gss-ntlmssp installed?)",
+                maj, min, &oid_spnego);
+        return -1;
+    }
+    maj = gss_set_neg_mechs(&min, a->cred, &neg);
+    if (GSS_ERROR(maj)) {
+        gss_why(err, errlen, "SPNEGO's mechanisms", maj, min, &oid_spnego);
+        return -1;
+    }
+    return 0;
+}
+
 int xpipe__smb2_auth_create(smb2_auth_t **ap, const char *host,
                             const char *user, const char *domain,
                             const char *password, char *err, size_t errlen)
 {
     OM_uint32 maj, min;
     smb2_auth_t *a = calloc(1, sizeof(*a));
-    char *spn = NULL, *un = NULL;
+    char *spn;
     gss_buffer_desc nb;
 
     *ap = NULL;
@@ -83,76 +143,27 @@ int xpipe__smb2_auth_create(smb2_auth_t **ap, const char *host,
     a->cred = GSS_C_NO_CREDENTIAL;
     a->target = GSS_C_NO_NAME;
     spn = malloc(strlen(host) + 6);
-    if (spn == NULL)
-        goto nomem;
+    if (spn == NULL) {
+        snprintf(err, errlen, "out of memory");
+        xpipe__smb2_auth_destroy(a);
+        return -1;
+    }
     sprintf(spn, "cifs@%s", host);
     nb.value = spn;
     nb.length = strlen(spn);
     maj = gss_import_name(&min, &nb, GSS_C_NT_HOSTBASED_SERVICE, &a->target);
     free(spn);
-    if (GSS_ERROR(maj)) {
+    if (GSS_ERROR(maj))
         gss_why(err, errlen, "the server's name", maj, min, GSS_C_NO_OID);
-        goto fail;
-    }
-    if (user != NULL) {
-        gss_name_t name = GSS_C_NO_NAME;
-        gss_buffer_desc ub;
-        gss_key_value_element_desc cs_el;
-        gss_key_value_set_desc cs;
-        gss_OID_set_desc mechs = { 1, &oid_spnego };
-        gss_OID_set_desc neg = { 1, &oid_ntlmssp };
-        size_t ul = strlen(user) + (domain ? strlen(domain) + 1 : 0) + 1;
-
-        un = malloc(ul);
-        if (un == NULL)
-            goto nomem;
-        if (domain != NULL)
-            snprintf(un, ul, "%s\\%s", domain, user);
-        else
-            snprintf(un, ul, "%s", user);
-        ub.value = un;
-        ub.length = strlen(un);
-        maj = gss_import_name(&min, &ub, GSS_C_NT_USER_NAME, &name);
-        free(un);
-        if (GSS_ERROR(maj)) {
-            gss_why(err, errlen, "the user name", maj, min, GSS_C_NO_OID);
-            goto fail;
-        }
-        /* A password credential through SPNEGO, negotiating NTLM only.
-         * The password goes in gss-ntlmssp's own credential-store key:
-         * given to gss_acquire_cred_with_password, SPNEGO would hand it
-         * to Kerberos too, which asks the default realm's KDC for a
-         * ticket at once (an AS-REQ for this user to whatever KDC the
-         * machine's krb5.conf names; seconds, or the deadline, where it
-         * does not answer). Kerberos takes its tickets from the ccache
-         * instead, when no user is given. */
-        cs_el.key = SMB2_NTLMSSP_CS_PASSWORD;
-        cs_el.value = password ? password : "";
-        cs.count = 1;
-        cs.elements = &cs_el;
-        maj = gss_acquire_cred_from(&min, name, GSS_C_INDEFINITE, &mechs,
-                                    GSS_C_INITIATE, &cs, &a->cred, NULL, NULL);
-        gss_release_name(&min, &name);
-        if (GSS_ERROR(maj)) {
-            gss_why(err, errlen,
-                    "no NTLM credential from the user and password (is "
-                    "gss-ntlmssp installed?)",
-                    maj, min, &oid_spnego);
-            goto fail;
-        }
-        maj = gss_set_neg_mechs(&min, a->cred, &neg);
-        if (GSS_ERROR(maj)) {
-            gss_why(err, errlen, "SPNEGO's mechanisms", maj, min, &oid_spnego);
-            goto fail;
-        }
+    if (GSS_ERROR(maj)
+        || (user != NULL
+            && auth_password_cred(a, user, domain, password, err, errlen)
+                   != 0)) {
+        xpipe__smb2_auth_destroy(a);
+        return -1;
     }
     *ap = a;
     return 0;
-nomem:
-    snprintf(err, errlen, "out of memory");
-fail:
-    xpipe__smb2_auth_destroy(a);
-    return -1;
 }
 
 int xpipe__smb2_auth_step(smb2_auth_t *a, const uint8_t *in, size_t in_len,

@@ -101,70 +101,145 @@ int xpipe__smb2_verify(const smb2_keys_t *k, uint8_t *m, size_t len)
     return ok ? 0 : -1;
 }
 
-/* Take one message off the wire: 0, or -1 with the connection killed. */
-static int rx_one(smb2_conn_t *c)
+/* Take one frame off the wire into *m (malloc'd), *len its length: 0,
+ * or -1 with the connection killed. */
+static int rx_frame(smb2_conn_t *c, uint8_t **m, size_t *len)
 {
-    uint8_t nb[4], *m;
-    size_t len;
-    smb2_hdr_t h;
-    smb2_slot_t *s;
-    int encrypted = 0, signing, encrypting;
+    uint8_t nb[4];
 
     if (xpipe__smb2_rx_take(c, nb, 4) != 0) {
         xpipe__smb2_conn_kill(c, XPIPE_ERESET,
                               "the SMB server closed the connection");
         return -1;
     }
-    len = (size_t)nb[1] << 16 | (size_t)nb[2] << 8 | nb[3];
-    if (nb[0] != 0 || len < SMB2_HDR_LEN) {
+    *len = (size_t)nb[1] << 16 | (size_t)nb[2] << 8 | nb[3];
+    if (nb[0] != 0 || *len < SMB2_HDR_LEN) {
         xpipe__smb2_conn_kill(
             c, XPIPE_ERESET,
-            "the SMB server sent a malformed frame (length %zu)", len);
+            "the SMB server sent a malformed frame (length %zu)", *len);
         return -1;
     }
-    m = malloc(len);
-    if (m == NULL) {
+    if ((*m = malloc(*len)) == NULL) {
         xpipe__smb2_conn_kill(c, XPIPE_ERESET,
-                              "out of memory for a %zu-byte reply", len);
+                              "out of memory for a %zu-byte reply", *len);
         return -1;
     }
-    if (xpipe__smb2_rx_take(c, m, len) != 0) {
-        free(m);
+    if (xpipe__smb2_rx_take(c, *m, *len) != 0) {
+        free(*m);
         xpipe__smb2_conn_kill(
             c, XPIPE_ERESET,
             "the SMB server closed the connection in a message");
         return -1;
     }
+    return 0;
+}
+
+/* A transform's message decrypted in place of it (*m, *len replaced):
+ * 0, or -1 with *m freed and the connection killed. */
+static int rx_decrypt(smb2_conn_t *c, int encrypting, uint8_t **m, size_t *len)
+{
+    smb2_transform_t t;
+    uint8_t *plain = NULL;
+
+    if (!encrypting || xpipe__smb2_transform_parse(*m, *len, &t) != 0
+        || t.session_id != c->session_id || (plain = malloc(t.size)) == NULL) {
+        free(*m);
+        xpipe__smb2_conn_kill(c, XPIPE_ERESET,
+                              "the SMB server sent a transform this session "
+                              "cannot take");
+        return -1;
+    }
+    if (xpipe__smb2_decrypt(&c->keys, *m, t.payload, t.size, plain) != 0) {
+        free(plain);
+        free(*m);
+        xpipe__smb2_conn_kill(c, XPIPE_ERESET,
+                              "a reply from the SMB server failed to decrypt "
+                              "(altered, or the wrong key)");
+        return -1;
+    }
+    free(*m);
+    *m = plain;
+    *len = t.size;
+    return 0;
+}
+
+/* Is the reply (header h) to be believed? Every reply of the session is
+ * signed (or encrypted), except an interim STATUS_PENDING ([MS-SMB2]
+ * 3.3.4.2) and the session setup replies, which the handshake checks
+ * itself; on an encrypted session none comes in clear. NULL, or why
+ * not. */
+static const char *rx_untrusted(smb2_conn_t *c, const smb2_hdr_t *h, uint8_t *m,
+                                size_t len, int signing, int encrypting,
+                                int encrypted)
+{
+    int interim =
+        h->status == NT_STATUS_PENDING && (h->flags & SMB2_FLAGS_ASYNC_COMMAND);
+
+    if (signing && !encrypted && h->session_id != 0
+        && h->command != SMB2_SESSION_SETUP && !interim) {
+        if (!(h->flags & SMB2_FLAGS_SIGNED))
+            return "a reply from the SMB server had no signature";
+        if (xpipe__smb2_verify(&c->keys, m, len) != 0)
+            return "a reply from the SMB server had a bad signature";
+    }
+    if (encrypting && !encrypted && h->command != SMB2_SESSION_SETUP
+        && h->status != NT_STATUS_PENDING)
+        return "the SMB server answered in clear on an encrypted session";
+    return NULL;
+}
+
+/* Hand the reply (m, len, header h; ours to give) to the request that
+ * waits for it (c->mu held): 0, or -1 when no request was sent under
+ * its message id (m freed). */
+static int rx_deliver(smb2_conn_t *c, uint8_t *m, size_t len,
+                      const smb2_hdr_t *h)
+{
+    smb2_slot_t *s;
+
+    c->credits += h->credits;
+    s = slot_for(c, h->mid);
+    if (s == NULL || h->command != s->command) {
+        free(m);
+        return -1;
+    }
+    if (h->status == NT_STATUS_PENDING
+        && (h->flags & SMB2_FLAGS_ASYNC_COMMAND)) {
+        s->interim = 1;
+        s->async_id = h->async_id;
+        free(m);
+        return 0;
+    }
+    s->m = m;
+    s->len = len;
+    s->h = *h;
+    if (s->state == SLOT_ABANDONED) {
+        if (s->orphan != NULL)
+            s->orphan(c, s, s->baton);
+        slot_free(s);
+    }
+    else
+        s->state = SLOT_DONE;
+    return 0;
+}
+
+/* Take one message off the wire: 0, or -1 with the connection killed. */
+static int rx_one(smb2_conn_t *c)
+{
+    uint8_t *m;
+    size_t len;
+    smb2_hdr_t h;
+    const char *why;
+    int encrypted = 0, signing, encrypting, rc;
+
+    if (rx_frame(c, &m, &len) != 0)
+        return -1;
     pthread_mutex_lock(&c->mu);
     signing = c->signing;
     encrypting = c->encrypting;
     pthread_mutex_unlock(&c->mu);
     if (xpipe__smb2_is_transform(m, len)) {
-        smb2_transform_t t;
-        uint8_t *plain;
-
-        if (!encrypting || xpipe__smb2_transform_parse(m, len, &t) != 0
-            || t.session_id != c->session_id
-            || (plain = malloc(t.size)) == NULL) {
-            free(m);
-            xpipe__smb2_conn_kill(
-                c, XPIPE_ERESET,
-                "the SMB server sent a transform this session "
-                "cannot take");
+        if (rx_decrypt(c, encrypting, &m, &len) != 0)
             return -1;
-        }
-        if (xpipe__smb2_decrypt(&c->keys, m, t.payload, t.size, plain) != 0) {
-            free(plain);
-            free(m);
-            xpipe__smb2_conn_kill(
-                c, XPIPE_ERESET,
-                "a reply from the SMB server failed to decrypt "
-                "(altered, or the wrong key)");
-            return -1;
-        }
-        free(m);
-        m = plain;
-        len = t.size;
         encrypted = 1;
     }
     if (xpipe__smb2_hdr_parse(m, len, &h) != 0 || h.next != 0) {
@@ -178,65 +253,22 @@ static int rx_one(smb2_conn_t *c)
         free(m); /* a break notification: pipes hold no oplocks */
         return 0;
     }
-    /* Every reply of the session is signed (or encrypted), except an
-     * interim STATUS_PENDING ([MS-SMB2] 3.3.4.2) and the session setup
-     * replies, which the handshake checks itself. */
-    if (signing && !encrypted && h.session_id != 0
-        && h.command != SMB2_SESSION_SETUP
-        && !(h.status == NT_STATUS_PENDING
-             && (h.flags & SMB2_FLAGS_ASYNC_COMMAND))) {
-        if (!(h.flags & SMB2_FLAGS_SIGNED)
-            || xpipe__smb2_verify(&c->keys, m, len) != 0) {
-            free(m);
-            xpipe__smb2_conn_kill(
-                c, XPIPE_ERESET, "a reply from the SMB server had %s signature",
-                (h.flags & SMB2_FLAGS_SIGNED) ? "a bad" : "no");
-            return -1;
-        }
-    }
-    if (encrypting && !encrypted && h.command != SMB2_SESSION_SETUP
-        && h.status != NT_STATUS_PENDING) {
+    why = rx_untrusted(c, &h, m, len, signing, encrypting, encrypted);
+    if (why != NULL) {
         free(m);
-        xpipe__smb2_conn_kill(
-            c, XPIPE_ERESET,
-            "the SMB server answered in clear on an encrypted "
-            "session");
+        xpipe__smb2_conn_kill(c, XPIPE_ERESET, "%s", why);
         return -1;
     }
     pthread_mutex_lock(&c->mu);
-    c->credits += h.credits;
-    s = slot_for(c, h.mid);
-    if (s == NULL || h.command != s->command) {
-        pthread_mutex_unlock(&c->mu);
-        free(m);
+    rc = rx_deliver(c, m, len, &h);
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    if (rc != 0)
         xpipe__smb2_conn_kill(c, XPIPE_ERESET,
                               "the SMB server answered a request never sent "
                               "(message %llu)",
                               (unsigned long long)h.mid);
-        return -1;
-    }
-    if (h.status == NT_STATUS_PENDING && (h.flags & SMB2_FLAGS_ASYNC_COMMAND)) {
-        s->interim = 1;
-        s->async_id = h.async_id;
-        free(m);
-    }
-    else if (s->state == SLOT_ABANDONED) {
-        s->m = m;
-        s->len = len;
-        s->h = h;
-        if (s->orphan != NULL)
-            s->orphan(c, s, s->baton);
-        slot_free(s);
-    }
-    else {
-        s->m = m;
-        s->len = len;
-        s->h = h;
-        s->state = SLOT_DONE;
-    }
-    pthread_cond_broadcast(&c->cv);
-    pthread_mutex_unlock(&c->mu);
-    return 0;
+    return rc;
 }
 
 static void *rx_thread(void *arg)

@@ -48,15 +48,12 @@ static int offered(const uint16_t *ids, int n, int id)
     return 0;
 }
 
-static apr_status_t negotiate(smb2_conn_t *c, hs_t *hs, const smb2_opts_t *o,
-                              apr_time_t deadline)
+/* What we offer (into hs->req): the dialects o allows, a fresh client
+ * GUID and salt, signing required, our ciphers and signing algorithms. */
+static apr_status_t negotiate_offer(smb2_conn_t *c, hs_t *hs,
+                                    const smb2_opts_t *o)
 {
-    uint8_t body[SMB2_BODY_MAX];
-    smb2_negotiate_rsp_t r;
-    smb2_slot_t *rs;
-    apr_status_t rv;
-    size_t len;
-    int s, i, n = 0;
+    int i, n = 0;
 
     for (i = 0; i < 5; i++)
         if (all_dialects[i] >= o->min_dialect
@@ -77,64 +74,46 @@ static apr_status_t negotiate(smb2_conn_t *c, hs_t *hs, const smb2_opts_t *o,
     hs->req.signing = our_signing;
     hs->req.nsigning = 3;
     c->client_caps = hs->req.capabilities;
-    len = xpipe__smb2_negotiate_build(body, &hs->req);
-    memset(c->preauth, 0, 64);
-    c->preauth_req = c->preauth;
-    rv = xpipe__smb2_call(c, SMB2_NEGOTIATE, body, len, NULL, 0, 0, deadline,
-                          &s);
-    c->preauth_req = NULL;
-    if (rv != APR_SUCCESS)
-        return rv == APR_TIMEUP
-                   ? xpipe__fail(rv, "the SMB server did not answer the "
-                                     "negotiation before the deadline")
-                   : rv;
-    rs = reply(c, s);
-    if (rs->h.status != NT_STATUS_SUCCESS
-        || xpipe__smb2_negotiate_parse(rs->m, rs->len, &r) != 0
-        || !offered(hs->dialects, n, r.dialect)) {
-        char st[64];
+    return APR_SUCCESS;
+}
 
-        xpipe__smb2_release(c, s, NULL, NULL);
-        return xpipe__fail(
-            XPIPE_EPROTO,
-            "the SMB server refused or garbled the "
-            "negotiation (%s)",
-            xpipe__smb2_status_text(rs->h.status, st, sizeof(st)));
-    }
-    c->dialect = r.dialect;
-    c->keys.dialect = r.dialect;
-    c->server_security = r.security_mode;
-    c->server_caps = r.capabilities;
-    c->max_read = r.max_read;
-    c->max_write = r.max_write;
-    c->max_transact = r.max_transact;
-    memcpy(hs->server_guid, r.server_guid, 16);
+/* The server's choices (r, from its reply rs) taken: dialect, limits,
+ * and for 3.1.1 the algorithms, which must be among ours, and the
+ * preauthentication hash. */
+static apr_status_t negotiate_take(smb2_conn_t *c, hs_t *hs,
+                                   const smb2_negotiate_rsp_t *r,
+                                   const smb2_slot_t *rs)
+{
+    c->dialect = r->dialect;
+    c->keys.dialect = r->dialect;
+    c->server_security = r->security_mode;
+    c->server_caps = r->capabilities;
+    c->max_read = r->max_read;
+    c->max_write = r->max_write;
+    c->max_transact = r->max_transact;
+    memcpy(hs->server_guid, r->server_guid, 16);
     c->keys.sign_alg = SMB2_SIGN_AES_CMAC;
     c->keys.cipher = SMB2_CIPHER_NONE;
-    if (r.dialect == SMB2_DIALECT_311) {
+    if (r->dialect == SMB2_DIALECT_311) {
         smb2_iov_t iov = { rs->m, rs->len };
 
-        if (r.preauth_hash != SMB2_PREAUTH_SHA512
-            || (r.cipher > 0 && !offered(our_ciphers, 4, r.cipher))
-            || (r.signing >= 0 && !offered(our_signing, 3, r.signing))) {
-            xpipe__smb2_release(c, s, NULL, NULL);
-            return xpipe__fail(XPIPE_EPROTO,
-                               "the SMB server chose an algorithm not "
-                               "offered");
-        }
-        if (r.cipher > 0)
-            c->keys.cipher = r.cipher;
-        if (r.signing >= 0)
-            c->keys.sign_alg = r.signing;
+        if (r->preauth_hash != SMB2_PREAUTH_SHA512
+            || (r->cipher > 0 && !offered(our_ciphers, 4, r->cipher))
+            || (r->signing >= 0 && !offered(our_signing, 3, r->signing)))
+            return xpipe__fail(XPIPE_EPROTO, "the SMB server chose an "
+                                             "algorithm not offered");
+        if (r->cipher > 0)
+            c->keys.cipher = r->cipher;
+        if (r->signing >= 0)
+            c->keys.sign_alg = r->signing;
         xpipe__smb2_preauth_update(c->preauth, &iov, 1);
     }
-    else if (r.dialect >= SMB2_DIALECT_300
-             && (r.capabilities & SMB2_GLOBAL_CAP_ENCRYPTION))
+    else if (r->dialect >= SMB2_DIALECT_300
+             && (r->capabilities & SMB2_GLOBAL_CAP_ENCRYPTION))
         c->keys.cipher = SMB2_AES128_CCM;
-    xpipe__smb2_release(c, s, NULL, NULL);
     /* 2.0.2 has one credit per request, so 64 KiB at most. */
     if (c->dialect == SMB2_DIALECT_202
-        || !(r.capabilities & SMB2_GLOBAL_CAP_LARGE_MTU)) {
+        || !(r->capabilities & SMB2_GLOBAL_CAP_LARGE_MTU)) {
         if (c->max_read > 65536)
             c->max_read = 65536;
         if (c->max_write > 65536)
@@ -146,6 +125,45 @@ static apr_status_t negotiate(smb2_conn_t *c, hs_t *hs, const smb2_opts_t *o,
                            "write is too small (%u, %u)",
                            (unsigned)c->max_read, (unsigned)c->max_write);
     return APR_SUCCESS;
+}
+
+static apr_status_t negotiate(smb2_conn_t *c, hs_t *hs, const smb2_opts_t *o,
+                              apr_time_t deadline)
+{
+    uint8_t body[SMB2_BODY_MAX];
+    smb2_negotiate_rsp_t r;
+    smb2_slot_t *rs;
+    apr_status_t rv = negotiate_offer(c, hs, o);
+    int s;
+
+    if (rv != APR_SUCCESS)
+        return rv;
+    memset(c->preauth, 0, 64);
+    c->preauth_req = c->preauth;
+    rv = xpipe__smb2_call(c, SMB2_NEGOTIATE, body,
+                          xpipe__smb2_negotiate_build(body, &hs->req), NULL, 0,
+                          0, deadline, &s);
+    c->preauth_req = NULL;
+    if (rv != APR_SUCCESS)
+        return rv == APR_TIMEUP
+                   ? xpipe__fail(rv, "the SMB server did not answer the "
+                                     "negotiation before the deadline")
+                   : rv;
+    rs = reply(c, s);
+    if (rs->h.status != NT_STATUS_SUCCESS
+        || xpipe__smb2_negotiate_parse(rs->m, rs->len, &r) != 0
+        || !offered(hs->dialects, hs->req.ndialects, r.dialect)) {
+        char st[64];
+
+        rv = xpipe__fail(XPIPE_EPROTO,
+                         "the SMB server refused or garbled the "
+                         "negotiation (%s)",
+                         xpipe__smb2_status_text(rs->h.status, st, sizeof(st)));
+    }
+    else
+        rv = negotiate_take(c, hs, &r, rs);
+    xpipe__smb2_release(c, s, NULL, NULL);
+    return rv;
 }
 
 /* An NT status of a failed session setup as xpipe's status. */
