@@ -10,6 +10,7 @@
  *   dial.c     one connect attempt, waiting for a busy server
  *   conn.c     a connection's I/O, close and identity
  *   fast.c     the shared-memory fast path
+ *   fastmem.c  its section and events: made, offered, checked, mapped
  *   backend.c  our identity, SDDL checks, the backend table
  * Every wait is WaitForMultipleObjects on the operation's event and the
  * object's wake event, bounded by the deadline; a cancelled operation is
@@ -27,6 +28,7 @@
 #include "backend.h"
 #include "helpers.h" /* APR before <windows.h> */
 
+#include <stdint.h>
 #include <windows.h>
 
 #include "sys.h"
@@ -225,6 +227,29 @@ apr_status_t xpipe__win32_read_msg(xpipe__chan_t *c, unsigned char *buf,
 /* conn.c */
 apr_status_t xpipe__win32_chan_new(xpipe__chan_t **out, HANDLE pipe, int server,
                                    const xpipe_attr_t *attr, apr_pool_t *pool);
+
+/* fastmem.c: the fast path's section and events. ev[2d]: direction d's
+ * consumer sleeps on it (data), ev[2d+1]: its producer (room); d 0 is
+ * client to server. make: the server's, formatted with id; offer: the
+ * offer's bytes naming them; take: the client's, from an offer's body (n
+ * bytes at m, tag excluded), checked and mapped, *cap its ring's (APR_EOF
+ * when the server has closed since); unmap: all let go. id: a fresh one. */
+#define XPIPE__WIN32_OFFER_LEN 56
+typedef struct xpipe__win32_mem_t {
+    void *base; /* the view, or NULL */
+    HANDLE section;
+    HANDLE ev[4];
+} xpipe__win32_mem_t;
+apr_status_t xpipe__win32_fast_mem_make(xpipe__win32_mem_t *m, uint32_t cap,
+                                        uint32_t id);
+void xpipe__win32_fast_mem_offer(const xpipe__win32_mem_t *m, uint32_t cap,
+                                 uint32_t id,
+                                 unsigned char out[XPIPE__WIN32_OFFER_LEN]);
+apr_status_t xpipe__win32_fast_mem_take(xpipe__win32_mem_t *m, HANDLE server,
+                                        const unsigned char *body, DWORD n,
+                                        apr_size_t max_message, uint32_t *cap);
+void xpipe__win32_fast_mem_unmap(xpipe__win32_mem_t *m);
+uint32_t xpipe__win32_fast_id(void);
 
 /* fast.c: the shared-memory fast path (local names only). */
 /* The ring a channel of attr asks for or offers, 0 when none. */
