@@ -494,7 +494,7 @@ static apr_status_t bench_child(apr_proc_t *proc, int impl, const char *base,
     argv[11] = NULL;
     rv = apr_procattr_create(&pa, p);
     if (rv == APR_SUCCESS)
-        rv = apr_procattr_cmdtype_set(pa, APR_PROGRAM);
+        rv = apr_procattr_cmdtype_set(pa, APR_PROGRAM_ENV);
     if (rv == APR_SUCCESS)
         rv = apr_proc_create(proc, bench_self, argv, NULL, pa, p);
     return rv;

@@ -252,7 +252,7 @@ static int many_measure(const char *self, int kind, long n, long rounds,
     argv[6] = apr_psprintf(p, "%ld", n);
     argv[7] = apr_psprintf(p, "%d", server_cpu);
     argv[8] = NULL;
-    if (apr_procattr_create(&pa, p) || apr_procattr_cmdtype_set(pa, APR_PROGRAM)
+    if (apr_procattr_create(&pa, p) || apr_procattr_cmdtype_set(pa, APR_PROGRAM_ENV)
         || apr_proc_create(&proc, self, argv, NULL, pa, p))
         return 1;
     for (i = 0; i < MANY_THREADS; i++) {

@@ -405,7 +405,7 @@ int bench_smb(int argc, const char *const *argv, apr_pool_t *pool)
     sargv[7] = NULL;
     if (apr_procattr_create(&pa, pool)
         || apr_procattr_io_set(pa, APR_NO_PIPE, APR_FULL_BLOCK, APR_NO_PIPE)
-        || apr_procattr_cmdtype_set(pa, APR_PROGRAM)
+        || apr_procattr_cmdtype_set(pa, APR_PROGRAM_ENV)
         || apr_proc_create(&server, argv[0], sargv, NULL, pa, pool)
         || apr_file_gets(line, sizeof(line), server.out) != APR_SUCCESS
         || strncmp(line, "listening", 9) != 0) {

@@ -144,6 +144,12 @@ def case_install(a, log, ctx):
     ver = re.search(r"version: '([0-9.]+)'", ver).group(1)
     if f"xpipe {ver} (library {ver}" not in out:
         raise Case("FAIL", f"installed xpipe --version does not say {ver}")
+    # Its children find the library as it did (they inherit the
+    # environment: bench's servers once started with an empty one).
+    out = step(log, [found["bin/xpipe"], "bench", "many", "--quick"], env=env)
+    if "raw epoll/poll" not in out:
+        raise Case("FAIL", "installed xpipe bench many --quick printed no "
+                           "raw row")
     html = find_file(prefix, r"index\.html")
     return (f"installed in {prefix}; SONAME libxpipe.so.1; "
             f"HTML reference: {'yes' if html else 'no (no doxygen)'}")
