@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* xpipe.c — the xpipe command-line tool: serve, connect, resolve and
+/* cli.c — the xpipe command-line tool: serve, connect, resolve and
  * benchmark pipes from a shell, like socat does for sockets. A thin
  * program over the public API (bench lives in bench.c).
  */
@@ -95,93 +95,100 @@ enum {
 #define CMD_MOVE (CMD_RELAY | CMD_SPAWN)
 #define CMD_ALL (CMD_MOVE | CMD_RESOLVE | CMD_HELP)
 
-/* The options: apr_getopt's table, and for each the commands that take
- * it and its help (the same index). */
-static const apr_getopt_option_t tool_opts[] = {
-    { "echo", OPT_ECHO, 0, "" },
-    { "once", OPT_ONCE, 0, "" },
-    { "message", OPT_MESSAGE, 0, "" },
-    { "timeout", OPT_TIMEOUT, 1, "" },
-    { "wait", OPT_WAIT, 0, "" },
-    { "linger", OPT_LINGER, 1, "" },
-    { "mode", OPT_MODE, 1, "" },
-    { "group", OPT_GROUP, 1, "" },
-    { "sddl", OPT_SDDL, 1, "" },
-    { "peer", OPT_PEER, 1, "" },
-    { "accept-remote", OPT_REMOTE, 0, "" },
-    { "smb", OPT_SMB, 0, "" },
-    { "smb-dir", OPT_SMB_DIR, 1, "" },
-    { "smb-user", OPT_SMB_USER, 1, "" },
-    { "smb-password-file", OPT_SMB_PASS_FILE, 1, "" },
-    { "smb-password-env", OPT_SMB_PASS_ENV, 1, "" },
-    { "smb-port", OPT_SMB_PORT, 1, "" },
-    { "smb-dialect", OPT_SMB_DIALECT, 1, "" },
-    { "smb-encrypt", OPT_SMB_ENCRYPT, 0, "" },
-    { "smb-guest", OPT_SMB_GUEST, 0, "" },
-    { "max-message", OPT_MAXMSG, 1, "" },
-    { "progress", OPT_PROGRESS, 0, "" },
-    { NULL, 'v', 0, "" },
-    { "help", OPT_HELP, 0, "" },
-    { "version", OPT_VERSION, 0, "" },
-    { NULL, 0, 0, NULL },
-};
-
-typedef struct tool_opt_help_t {
+/* The options, each once: its name (NULL: a short option only), its
+ * code, whether it takes an argument, the commands that take it, the
+ * argument's name in the help and its help. apr_getopt's table is made
+ * from it (tool_getopt_table). */
+typedef struct tool_opt_t {
+    const char *name;
+    int optch;
+    int has_arg;
     unsigned int cmds;
     const char *arg;
     const char *help;
-} tool_opt_help_t;
+} tool_opt_t;
 
-static const tool_opt_help_t tool_opt_help[] = {
-    { CMD_LISTEN, NULL, "listen: echo every client back, many at once" },
-    { CMD_LISTEN, NULL, "listen: exit after the first client" },
-    { CMD_MOVE, NULL,
+static const tool_opt_t tool_opts[] = {
+    { "echo", OPT_ECHO, 0, CMD_LISTEN, NULL,
+      "listen: echo every client back, many at once" },
+    { "once", OPT_ONCE, 0, CMD_LISTEN, NULL,
+      "listen: exit after the first client" },
+    { "message", OPT_MESSAGE, 0, CMD_MOVE, NULL,
       "message mode: one stdin line = one message, one\n"
       "message = one output line (empty lines skipped)" },
-    { CMD_RELAY, "SECONDS", "connect/accept deadline (connect default 10)" },
-    { CMD_CONNECT, NULL,
+    { "timeout", OPT_TIMEOUT, 1, CMD_RELAY, "SECONDS",
+      "connect/accept deadline (connect default 10)" },
+    { "wait", OPT_WAIT, 0, CMD_CONNECT, NULL,
       "connect: wait (to the deadline) for the server to\n"
       "appear instead of failing at once" },
-    { CMD_MOVE, "SECONDS",
+    { "linger", OPT_LINGER, 1, CMD_MOVE, "SECONDS",
       "when one direction has ended, how long the other\n"
       "may go without progress; also, where a pipe cannot\n"
       "half-close (Windows), how long to wait for the\n"
       "peer's last data after stdin ends (default 0.5)" },
-    { CMD_LISTEN, "OCTAL", "POSIX socket permissions (default 600)" },
-    { CMD_LISTEN, "GID", "POSIX socket group" },
-    { CMD_LISTEN, "STRING", "Windows security descriptor (SDDL)" },
-    { CMD_RELAY, "WHO",
+    { "mode", OPT_MODE, 1, CMD_LISTEN, "OCTAL",
+      "POSIX socket permissions (default 600)" },
+    { "group", OPT_GROUP, 1, CMD_LISTEN, "GID", "POSIX socket group" },
+    { "sddl", OPT_SDDL, 1, CMD_LISTEN, "STRING",
+      "Windows security descriptor (SDDL)" },
+    { "peer", OPT_PEER, 1, CMD_RELAY, "WHO",
       "only talk to peers running as WHO: self, a uid\n"
       "or a SID" },
-    { CMD_LISTEN, NULL, "Windows: accept clients from other machines" },
-    { CMD_LISTEN, NULL,
+    { "accept-remote", OPT_REMOTE, 0, CMD_LISTEN, NULL,
+      "Windows: accept clients from other machines" },
+    { "smb", OPT_SMB, 0, CMD_LISTEN, NULL,
       "listen: serve \\\\host\\pipe\\NAME to SMB clients too\n"
       "(Windows: the OS's; POSIX: through a local Samba)" },
-    { CMD_LISTEN, "DIR",
+    { "smb-dir", OPT_SMB_DIR, 1, CMD_LISTEN, "DIR",
       "POSIX: Samba's np directory (default: from\n"
       "smb.conf's \"ncalrpc dir\", plus /np)" },
-    { CMD_CONNECT, "[DOMAIN\\]USER",
+    { "smb-user", OPT_SMB_USER, 1, CMD_CONNECT, "[DOMAIN\\]USER",
       "POSIX, \\\\host\\pipe\\NAME: authenticate as USER\n"
       "(NTLM; default: the Kerberos ticket, or\n"
       "$NTLM_USER_FILE)" },
-    { CMD_CONNECT, "FILE", "POSIX: USER's password, the file's first line" },
-    { CMD_CONNECT, "VAR",
+    { "smb-password-file", OPT_SMB_PASS_FILE, 1, CMD_CONNECT, "FILE",
+      "POSIX: USER's password, the file's first line" },
+    { "smb-password-env", OPT_SMB_PASS_ENV, 1, CMD_CONNECT, "VAR",
       "POSIX: USER's password, from environment VAR\n"
       "(never on the command line)" },
-    { CMD_CONNECT, "PORT", "POSIX: the SMB server's port (default 445)" },
-    { CMD_CONNECT, "MIN[:MAX]",
+    { "smb-port", OPT_SMB_PORT, 1, CMD_CONNECT, "PORT",
+      "POSIX: the SMB server's port (default 445)" },
+    { "smb-dialect", OPT_SMB_DIALECT, 1, CMD_CONNECT, "MIN[:MAX]",
       "POSIX: SMB dialects to offer, 2.0.2 2.1 3.0\n"
       "3.0.2 3.1.1 (default 2.0.2:3.1.1)" },
-    { CMD_CONNECT, NULL, "POSIX: encrypt every SMB message" },
-    { CMD_CONNECT, NULL,
+    { "smb-encrypt", OPT_SMB_ENCRYPT, 0, CMD_CONNECT, NULL,
+      "POSIX: encrypt every SMB message" },
+    { "smb-guest", OPT_SMB_GUEST, 0, CMD_CONNECT, NULL,
       "POSIX: accept a guest session (unsigned; refused\n"
       "by default)" },
-    { CMD_MOVE, "BYTES", "largest message (default 65536)" },
-    { CMD_MOVE, NULL, "show bytes and rate on stderr (a terminal)" },
-    { CMD_MOVE, NULL, "one line per connection with the peer's identity" },
-    { CMD_ALL, NULL, "this help" },
-    { 0, NULL, "the versions of the tool and the library" },
+    { "max-message", OPT_MAXMSG, 1, CMD_MOVE, "BYTES",
+      "largest message (default 65536)" },
+    { "progress", OPT_PROGRESS, 0, CMD_MOVE, NULL,
+      "show bytes and rate on stderr (a terminal)" },
+    { NULL, 'v', 0, CMD_MOVE, NULL,
+      "one line per connection with the peer's identity" },
+    { "help", OPT_HELP, 0, CMD_ALL, NULL, "this help" },
+    { "version", OPT_VERSION, 0, 0, NULL,
+      "the versions of the tool and the library" },
+    { NULL, 0, 0, 0, NULL, NULL },
 };
+
+#define TOOL_NOPTS (sizeof(tool_opts) / sizeof(tool_opts[0]))
+
+/* apr_getopt's table, from tool_opts. */
+static const apr_getopt_option_t *tool_getopt_table(void)
+{
+    static apr_getopt_option_t table[TOOL_NOPTS];
+    size_t i;
+
+    for (i = 0; i < TOOL_NOPTS; i++) {
+        table[i].name = tool_opts[i].name;
+        table[i].optch = tool_opts[i].optch;
+        table[i].has_arg = tool_opts[i].has_arg;
+        table[i].description = tool_opts[i].help ? "" : NULL;
+    }
+    return table;
+}
 
 /* The usage of one command (cmd), or of all (NULL), on f. */
 static void tool_usage(FILE *f, const tool_cmd_t *cmd)
@@ -209,7 +216,7 @@ static void tool_usage(FILE *f, const tool_cmd_t *cmd)
         return;
     fputs("options:\n", f);
     for (i = 0; tool_opts[i].optch; i++) {
-        const tool_opt_help_t *h = &tool_opt_help[i];
+        const tool_opt_t *h = &tool_opts[i];
         const char *p = h->help;
         char head[32];
         int first = 1;
@@ -1116,10 +1123,11 @@ static int tool_parse(tool_t *tool, const tool_cmd_t *cmd, int argc,
     tool_getopt_init(&os, tool->pool, argc, argv, err);
     if (cmd->id == CMD_SPAWN)
         os->interleave = 0; /* PROGRAM's own options follow it */
-    while ((rv = apr_getopt_long(os, tool_opts, &ch, &arg)) == APR_SUCCESS) {
+    while ((rv = apr_getopt_long(os, tool_getopt_table(), &ch, &arg))
+           == APR_SUCCESS) {
         for (i = 0; tool_opts[i].optch != ch; i++)
             ;
-        if (ch != OPT_VERSION && !(tool_opt_help[i].cmds & cmd->id)) {
+        if (ch != OPT_VERSION && !(tool_opts[i].cmds & cmd->id)) {
             why = apr_psprintf(tool->pool, "%s: --%s is not an option of %s",
                                cmd->name, tool_opt_name(ch), cmd->name);
             if (ch == 'v')
