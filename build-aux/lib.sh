@@ -69,7 +69,7 @@ XPIPE_PKG_GROUPS=(
     "docs|the API reference and the man page lint|tests docs deps|doxygen mandoc"
     "style|the formatting check|tests deps|clang-format"
     "peers|real peers for the tool's cases (1,000 socat clients)|tests deps|socat"
-    "bench|the libuv column of xpipe bench|tests bench deps|libuv1-dev"
+    "bench|the libuv column of xpipe-bench|tests bench deps|libuv1-dev"
     "smbd|a private smbd for the network-pipe cases, impacket for the SMB bench (ships daemons: none is started or enabled)|tests bench deps|samba python3-impacket procps"
     "smbclient|the SMB client (OpenSSL, GSSAPI with NTLM) and a private KDC for its Kerberos case (ships daemons: none is started or enabled; krb5-kdc needs krb5-config, whose /etc/krb5.conf is removed again when there was none)|tests deps|libssl-dev libkrb5-dev gss-ntlmssp krb5-kdc krb5-admin-server krb5-user"
     "valgrind|the valgrind legs|tests valgrind deps|valgrind"

@@ -1572,7 +1572,7 @@ out:
         == 0);
 }
 
-/* `xpipe bench smb`, briefly: both clients through the rig's smbd, a
+/* `xpipe-bench smb`, briefly: both clients through the rig's smbd, a
  * row each with figures (the numbers themselves are the bench's, not a
  * test's). */
 static void test_bench_smb_runs(void)
@@ -1591,10 +1591,10 @@ static void test_bench_smb_runs(void)
     }
     setenv("XT_BENCH_PW", getenv("XT_SMB_PASS"), 1);
     fp = popen(apr_psprintf(xt_p,
-                            "%s bench smb --port %s --user '%s\\%s' "
+                            "%s smb --port %s --user '%s\\%s' "
                             "--password-env XT_BENCH_PW --smb-dir %s "
                             "--rounds 1 --rtt-count 50 --stream-mib 1 2>&1",
-                            xt_tool_path(), port, getenv("XT_SMB_DOMAIN"),
+                            xt_bench_path(), port, getenv("XT_SMB_DOMAIN"),
                             getenv("XT_SMB_USER"), np ? np : "-"),
                "r");
     CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
@@ -1922,7 +1922,7 @@ CU_TestInfo xt_smbclient_tests[] = {
     { "Kerberos: a private KDC's ticket, SPNEGO, signed; expiry renewed "
       "with it",
       test_kerberos_through_a_private_kdc },
-    { "xpipe bench smb: xpipe's client and impacket's, a row each",
+    { "xpipe-bench smb: xpipe's client and impacket's, a row each",
       test_bench_smb_runs },
     CU_TEST_INFO_NULL,
 };

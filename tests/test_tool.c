@@ -131,21 +131,29 @@ static void tool_stop(tool_run_t *t)
 
 /* Run the tool to the end with no input; returns its exit status and
  * stores what it printed. */
-/* Run the tool to its end within `within` (its output's, then its
- * exit's deadline); its exit code, or -1. */
-static int tool_once_within(const char **out, const char **err,
-                            apr_interval_time_t within, const char *a1,
-                            const char *a2, const char *a3, const char *a4)
+/* Run prog to its end within `within` (its output's, then its exit's
+ * deadline); its exit code, or -1. */
+static int prog_once_within(const char *prog, const char **out,
+                            const char **err, apr_interval_time_t within,
+                            const char *a1, const char *a2, const char *a3,
+                            const char *a4)
 {
     tool_run_t t;
 
-    tool_start(&t, a1, a2, a3, a4, NULL, NULL);
+    prog_start(&t, prog, a1, a2, a3, a4, NULL, NULL);
     apr_file_pipe_timeout_set(t.out, within);
     apr_file_pipe_timeout_set(t.err, within);
     tool_feed(&t, NULL, 1);
     *out = tool_slurp(t.out);
     *err = tool_slurp(t.err);
     return xt_child_wait(&t.proc, within);
+}
+
+static int tool_once_within(const char **out, const char **err,
+                            apr_interval_time_t within, const char *a1,
+                            const char *a2, const char *a3, const char *a4)
+{
+    return prog_once_within(xt_tool_path(), out, err, within, a1, a2, a3, a4);
 }
 
 static int tool_once(const char **out, const char **err, const char *a1,
@@ -455,7 +463,7 @@ static void test_tool_usage_errors(void)
         const char *line;
     } cases[] = {
         { { NULL },
-          "missing command (listen, connect, spawn, resolve, bench or help)" },
+          "missing command (listen, connect, spawn, resolve or help)" },
         { { "bogus" }, "unknown command 'bogus'" },
         { { "listen" }, "listen: missing NAME" },
         { { "listen", "a", "b" },
@@ -470,7 +478,9 @@ static void test_tool_usage_errors(void)
         { { "resolve", "a", "b" },
           "resolve: unexpected argument 'b' (one NAME only)" },
         { { "help", "bogus" }, "help: unknown command 'bogus'" },
-        { { "bench", "--rounds", "0" }, "bench: --rounds takes 1 to 16" },
+        { { "bench", "--quick" },
+          "the benchmarks are a program of their own: xpipe-bench (built "
+          "beside xpipe; ./run bench)" },
     };
     const char *none = xt_name(), *a[4];
     size_t i, k;
@@ -517,9 +527,19 @@ static void test_tool_help(void)
     CU_ASSERT_EQUAL(tool_once(&out, &err, "resolve", "--help", NULL, NULL), 0);
     CU_ASSERT(strstr(out, "usage: xpipe resolve NAME") != NULL);
     CU_ASSERT(strstr(out, "--help") != NULL);
-    /* help bench is bench's own usage. */
-    CU_ASSERT_EQUAL(tool_once(&out, &err, "help", "bench", NULL, NULL), 0);
-    CU_ASSERT(strstr(out, "usage: xpipe bench") != NULL);
+    /* The benchmarks are a program of their own: the tool says where. */
+    CU_ASSERT_EQUAL(tool_once(&out, &err, "bench", NULL, NULL, NULL), 2);
+    CU_ASSERT(strstr(err, "xpipe-bench") != NULL);
+    CU_ASSERT_EQUAL(prog_once_within(xt_bench_path(), &out, &err, XT_LONG,
+                                     "--help", NULL, NULL, NULL),
+                    0);
+    CU_ASSERT(strstr(out, "usage: xpipe-bench") != NULL);
+    /* Its usage errors: one line, and where its help is. */
+    CU_ASSERT_EQUAL(prog_once_within(xt_bench_path(), &out, &err, XT_LONG,
+                                     "--rounds", "0", NULL, NULL),
+                    2);
+    CU_ASSERT(strstr(err, "xpipe: bench: --rounds takes 1 to 16") != NULL);
+    CU_ASSERT(strstr(err, "try 'xpipe-bench --help'") != NULL);
 }
 
 static void test_tool_missing_directory(void)
@@ -677,15 +697,18 @@ static void test_tool_bench_quick(void)
      * takes Wine more than 10 s when it is slow: a minute to finish. */
     const char *out, *err;
 
-    CU_ASSERT_EQUAL(tool_once_within(&out, &err, 60 * APR_USEC_PER_SEC, "bench",
-                                     "--quick", "--cpu", "any"),
+    CU_ASSERT_EQUAL(prog_once_within(xt_bench_path(), &out, &err,
+                                     60 * APR_USEC_PER_SEC, "--quick", "--cpu",
+                                     "any", NULL),
                     0);
     CU_ASSERT(strstr(out, "xpipe/raw") != NULL);
     CU_ASSERT(strstr(out, "connect + 1 B echo + close") != NULL);
     if (strstr(out, "xpipe/raw") == NULL)
         printf("  bench said: %s%s\n", out, err);
     /* bench many: every server of this build answers 8 clients. */
-    CU_ASSERT_EQUAL(tool_once(&out, &err, "bench", "many", "--quick", NULL), 0);
+    CU_ASSERT_EQUAL(prog_once_within(xt_bench_path(), &out, &err, XT_LONG,
+                                     "many", "--quick", NULL, NULL),
+                    0);
     CU_ASSERT(strstr(out, "xpipe poll set, 1 thread") != NULL);
     CU_ASSERT(strstr(out, "ratio to raw") != NULL);
     if (strstr(out, "ratio to raw") == NULL)
@@ -714,7 +737,7 @@ CU_TestInfo xt_tool_tests[] = {
       test_tool_half_closed_peer_gets_everything },
     { "a killed listener's name serves again",
       test_tool_killed_listener_name_reused },
-    { "bench --quick and bench many --quick run (smoke tests)",
+    { "xpipe-bench --quick and xpipe-bench many --quick run (smoke tests)",
       test_tool_bench_quick },
     CU_TEST_INFO_NULL,
 };

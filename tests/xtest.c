@@ -348,13 +348,9 @@ const char *xt_smb_rig(const char *var)
     return NULL;
 }
 
-const char *xt_tool_path(void)
+/* A program of tools/ beside this test program's build directory. */
+static const char *xt_tools_program(const char *name)
 {
-#ifdef _WIN32
-    const char *exe = "xpipe.exe";
-#else
-    const char *exe = "xpipe";
-#endif
     const char *slash = strrchr(xt_self, '/');
     const char *bslash = strrchr(xt_self, '\\');
     apr_size_t dir;
@@ -363,7 +359,21 @@ const char *xt_tool_path(void)
         slash = bslash;
     dir = slash ? (apr_size_t)(slash - xt_self) + 1 : 0;
     return apr_pstrcat(xt_p, apr_pstrmemdup(xt_p, xt_self, dir), "../tools/",
-                       exe, NULL);
+                       name,
+#ifdef _WIN32
+                       ".exe",
+#endif
+                       NULL);
+}
+
+const char *xt_tool_path(void)
+{
+    return xt_tools_program("xpipe");
+}
+
+const char *xt_bench_path(void)
+{
+    return xt_tools_program("xpipe-bench");
 }
 
 void xt_child_kill(apr_proc_t *proc)

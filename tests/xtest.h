@@ -159,6 +159,8 @@ int xt_child_wait(apr_proc_t *proc, apr_interval_time_t timeout);
 void xt_child_kill(apr_proc_t *proc);
 /* The xpipe tool, beside the tests in the build tree (tests/../tools/). */
 const char *xt_tool_path(void);
+/* The benchmarks' program (tools/xpipe-bench). */
+const char *xt_bench_path(void);
 /* The private smbd of ./run tests (build-aux/smbd-rig.sh): the value of
  * its variable var (XT_SMB_PORT, XT_SMB_NPDIR, ...), or NULL after
  * marking the case skipped, saying why. */

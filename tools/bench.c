@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* bench.c — `xpipe bench`: xpipe against the raw OS calls it wraps, in
+/* bench.c — `xpipe-bench`: xpipe against the raw OS calls it wraps, in
  * the same run, alternating, as ratios. The server side of every
  * measurement is a child process (this program, `bench --serve ...`).
  * Raw = blocking AF_UNIX read/write on POSIX; synchronous
@@ -481,17 +481,16 @@ static apr_status_t bench_child(apr_proc_t *proc, int impl, const char *base,
     apr_status_t rv;
 
     argv[0] = bench_self;
-    argv[1] = "bench";
-    argv[2] = "--serve";
-    argv[3] = impl_names[impl];
-    argv[4] = base;
-    argv[5] = apr_psprintf(p, "%ld", o->rtt_count);
-    argv[6] = apr_psprintf(p, "%ld", o->stream_mib << 20);
-    argv[7] = apr_psprintf(p, "%ld", o->conn_count);
-    argv[8] = apr_psprintf(p, "%d", cpu);
-    argv[9] = apr_psprintf(p, "%ld", kind == K_COUNT ? o->wake_tries : 0);
-    argv[10] = apr_psprintf(p, "%d", kind);
-    argv[11] = NULL;
+    argv[1] = "--serve";
+    argv[2] = impl_names[impl];
+    argv[3] = base;
+    argv[4] = apr_psprintf(p, "%ld", o->rtt_count);
+    argv[5] = apr_psprintf(p, "%ld", o->stream_mib << 20);
+    argv[6] = apr_psprintf(p, "%ld", o->conn_count);
+    argv[7] = apr_psprintf(p, "%d", cpu);
+    argv[8] = apr_psprintf(p, "%ld", kind == K_COUNT ? o->wake_tries : 0);
+    argv[9] = apr_psprintf(p, "%d", kind);
+    argv[10] = NULL;
     rv = apr_procattr_create(&pa, p);
     if (rv == APR_SUCCESS)
         rv = apr_procattr_cmdtype_set(pa, APR_PROGRAM_ENV);
@@ -803,7 +802,7 @@ static void bench_cell(result_t r, kind_e k, int row)
 }
 
 static const char bench_usage[] =
-    "usage: xpipe bench [--quick] [--rounds N] [--rtt-count N] [--stream-mib "
+    "usage: xpipe-bench [--quick] [--rounds N] [--rtt-count N] [--stream-mib "
     "N]\n"
     "                   [--conn-count N] [--cpu same|split|any] [--json]\n"
     "  Measures xpipe and the raw OS calls in the same run, alternating,\n"
@@ -818,13 +817,13 @@ static const char bench_usage[] =
     "  client/server (Linux, as root, with tracefs mounted: ./run bench does\n"
     "  it); last, how fast xpipe_interrupt and xpipe_close wake a blocked\n"
     "  message receive.\n"
-    "       xpipe bench many [--clients N[,N]] [--runs N] [--json]\n"
+    "       xpipe-bench many [--clients N[,N]] [--runs N] [--json]\n"
     "  Many clients at once against a poll set, a thread per client, the\n"
-    "  raw OS event interface and libuv (see xpipe bench many --help).\n"
-    "       xpipe bench smb --port PORT --user [DOMAIN\\]USER --password-env "
+    "  raw OS event interface and libuv (see xpipe-bench many --help).\n"
+    "       xpipe-bench smb --port PORT --user [DOMAIN\\]USER --password-env "
     "VAR ...\n"
     "  POSIX: xpipe's SMB2/3 client beside impacket's through an smbd (see\n"
-    "  xpipe bench smb --help).\n";
+    "  xpipe-bench smb --help).\n";
 
 /* A decimal number, whole and in range: 0, or -1 when not. */
 static int bench_number(const char *arg, long min, long max, long *out)
@@ -1121,7 +1120,7 @@ static void bench_report_table(const bench_opts_t *o, const bench_data_t *d)
 {
     int k, impl, row;
 
-    printf("xpipe bench: backend %s, cpu %s, %ld round(s), medians; "
+    printf("xpipe-bench: backend %s, cpu %s, %ld round(s), medians; "
            "ratios: the median of each round's\n",
            xpipe_backend_name(), o->cpu, o->rounds);
     printf("%-32s", "");
@@ -1194,10 +1193,10 @@ int tool_bench(int argc, const char *const *argv, apr_pool_t *pool)
     if (argc > 2 && strcmp(argv[2], "many") == 0)
         return bench_many(argc, argv, pool);
     if (argc > 2 && strcmp(argv[2], "smb") == 0) {
-#ifdef XPIPE_BENCH_SMB_SCRIPT
+#ifdef XPIPE_BENCH_SMB
         return bench_smb(argc, argv, pool);
 #else
-        fprintf(stderr, "xpipe bench smb: POSIX only (Windows opens remote "
+        fprintf(stderr, "xpipe-bench smb: POSIX only (Windows opens remote "
                         "pipes with its own redirector)\n");
         return 2;
 #endif

@@ -65,11 +65,11 @@ int bench_uv_serve(kind_e kind, const char *native, long count);
 int bench_uv_measure(kind_e kind, const char *native, long count,
                      result_t *res);
 const char *bench_uv_version(void);
-/* `xpipe bench many` (bench_many.c): the libuv server of n clients. */
+/* `xpipe-bench many` (bench_many.c): the libuv server of n clients. */
 int bench_uv_many_serve(const char *native, long n);
-/* `xpipe bench many ...`, the many-client benchmark. */
+/* `xpipe-bench many ...`, the many-client benchmark. */
 int bench_many(int argc, const char *const *argv, apr_pool_t *pool);
-/* `xpipe bench smb ...` (POSIX): the SMB client beside impacket's. */
+/* `xpipe-bench smb ...` (POSIX): the SMB client beside impacket's. */
 int bench_smb(int argc, const char *const *argv, apr_pool_t *pool);
 
 #endif

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* bench_many.c — `xpipe bench many`: N clients at once, each doing 64-byte
+/* bench_many.c — `xpipe-bench many`: N clients at once, each doing 64-byte
  * round trips in byte mode, against four servers in the same run: an
  * xpipe poll set on one thread, xpipe with a thread per client, the raw
  * OS event interface on one thread (epoll on Linux, poll elsewhere; an
@@ -244,15 +244,15 @@ static int many_measure(const char *self, int kind, long n, long rounds,
     if (xpipe_name_resolve(&native, name, p))
         return 1;
     argv[0] = self;
-    argv[1] = "bench";
-    argv[2] = "many";
-    argv[3] = "--serve";
-    argv[4] = ms_names[kind];
-    argv[5] = name;
-    argv[6] = apr_psprintf(p, "%ld", n);
-    argv[7] = apr_psprintf(p, "%d", server_cpu);
-    argv[8] = NULL;
-    if (apr_procattr_create(&pa, p) || apr_procattr_cmdtype_set(pa, APR_PROGRAM_ENV)
+    argv[1] = "many";
+    argv[2] = "--serve";
+    argv[3] = ms_names[kind];
+    argv[4] = name;
+    argv[5] = apr_psprintf(p, "%ld", n);
+    argv[6] = apr_psprintf(p, "%d", server_cpu);
+    argv[7] = NULL;
+    if (apr_procattr_create(&pa, p)
+        || apr_procattr_cmdtype_set(pa, APR_PROGRAM_ENV)
         || apr_proc_create(&proc, self, argv, NULL, pa, p))
         return 1;
     for (i = 0; i < MANY_THREADS; i++) {
@@ -305,7 +305,7 @@ static double many_median(double *v, int n)
 }
 
 static const char many_usage[] =
-    "usage: xpipe bench many [--quick] [--clients N[,N...]] [--runs N]\n"
+    "usage: xpipe-bench many [--quick] [--clients N[,N...]] [--runs N]\n"
     "                        [--rtts N] [--cpu same|split|any] [--json]\n"
     "  N clients at once (default 100 and 1000), each doing 64-byte round\n"
     "  trips, against an xpipe poll set on one thread, xpipe with a thread\n"
@@ -377,7 +377,7 @@ int bench_many(int argc, const char *const *argv, apr_pool_t *pool)
             return tool_usage_error(
                 apr_psprintf(pool, "bench many: unexpected '%s'", a));
     }
-    /* As xpipe bench: same (default) puts everything on CPU 0, so what
+    /* As xpipe-bench: same (default) puts everything on CPU 0, so what
      * a server costs shows, not how the scheduler shares two CPUs among
      * five busy threads; split puts the server on CPU 1. */
     if (strcmp(cpu, "any") == 0)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* bench_raw.h — PRIVATE to tools/: the raw OS calls `xpipe bench`
+/* bench_raw.h — PRIVATE to tools/: the raw OS calls `xpipe-bench`
  * measures xpipe against, one file per OS (bench_raw_posix.c,
  * bench_raw_win32.c). The same names serve both; no xpipe inside.
  */
@@ -39,7 +39,7 @@ long bench_raw_read(bench_raw_t h, void *buf, long len);
 long bench_raw_write(bench_raw_t h, const void *buf, long len);
 void bench_raw_close(bench_raw_t h);
 
-/* `xpipe bench many`'s raw server (bench_many.c): the OS event interface
+/* `xpipe-bench many`'s raw server (bench_many.c): the OS event interface
  * on one thread (epoll; an I/O completion port on Windows) echoing what
  * n byte-mode clients send until they all leave; 0 when it worked, 2
  * where this OS has none written. */

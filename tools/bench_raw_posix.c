@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* bench_raw_posix.c — the baselines of `xpipe bench` on POSIX: blocking
+/* bench_raw_posix.c — the baselines of `xpipe-bench` on POSIX: blocking
  * AF_UNIX calls (raw), and the same calls non-blocking, waiting in poll()
  * on the socket and a wake descriptor (raw+poll, the floor of any design
  * whose blocking calls another thread can interrupt without signals).

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* bench_raw_win32.c — the baseline of `xpipe bench` on Windows: the
+/* bench_raw_win32.c — the baseline of `xpipe-bench` on Windows: the
  * synchronous CreateNamedPipe/ConnectNamedPipe/ReadFile/WriteFile calls
  * that xpipe's Win32 backend wraps (bench_raw.h).
  */
@@ -112,7 +112,7 @@ void bench_raw_close(bench_raw_t h)
     CloseHandle(h);
 }
 
-/* `xpipe bench many`'s raw server: an I/O completion port on one thread,
+/* `xpipe-bench many`'s raw server: an I/O completion port on one thread,
  * pending instances with overlapped ConnectNamedPipe, then read / write
  * / read on each client. */
 typedef struct raw_conn_t {

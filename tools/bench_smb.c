@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* bench_smb.c — `xpipe bench smb`: the network pipe path from POSIX, as
+/* bench_smb.c — `xpipe-bench smb`: the network pipe path from POSIX, as
  * an application meets it: xpipe's SMB2/3 client through an smbd to an
  * exported xpipe listener (a child process), beside Debian's impacket
  * doing the same operations through the same smbd to the same listener,
@@ -45,7 +45,7 @@ typedef struct smb_col_t {
 } smb_col_t;
 
 static const char bench_smb_usage[] =
-    "usage: xpipe bench smb --port PORT --user [DOMAIN\\]USER "
+    "usage: xpipe-bench smb --port PORT --user [DOMAIN\\]USER "
     "--password-env VAR\n"
     "                       [--host HOST] [--smb-dir DIR] [--rounds N] "
     "[--rtt-count N]\n"
@@ -75,7 +75,7 @@ static int smb_serve(const char *name, const char *np_dir, long clients,
     if (buf == NULL || xpipe_attr_create(&a, p)
         || xpipe_attr_smb_export_set(a, 1, np_dir)
         || xpipe_listen(&l, name, a, p)) {
-        fprintf(stderr, "xpipe bench smb: listen %s: %s\n", name,
+        fprintf(stderr, "xpipe-bench smb: listen %s: %s\n", name,
                 xpipe_error_detail());
         free(buf);
         return 1;
@@ -372,12 +372,22 @@ static int smb_parse(int argc, const char *const *argv, smb_opts_t *o,
     return -1;
 }
 
+/* The file called name in the directory of the program at self. */
+static const char *smb_beside(const char *self, const char *name,
+                              apr_pool_t *pool)
+{
+    const char *slash = strrchr(self, '/');
+
+    return slash ? apr_pstrcat(
+               pool, apr_pstrmemdup(pool, self, (apr_size_t)(slash - self) + 1),
+               name, NULL)
+                 : name;
+}
+
 int bench_smb(int argc, const char *const *argv, apr_pool_t *pool)
 {
-    smb_opts_t o = { "127.0.0.1", NULL, NULL,
-                     NULL,        NULL, XPIPE_BENCH_SMB_SCRIPT,
-                     0,           5,    2000,
-                     16,          0 };
+    smb_opts_t o = { "127.0.0.1", NULL, NULL, NULL, NULL, NULL,
+                     0,           5,    2000, 16,   0 };
     const char *pipe = apr_psprintf(pool, "xpbench-smb-%ld", (long)getpid());
     static smb_col_t cols[2][2]; /* [kind][xpipe, impacket] */
     const char *sargv[8];
@@ -391,25 +401,27 @@ int bench_smb(int argc, const char *const *argv, apr_pool_t *pool)
     if (argc > 3 && strcmp(argv[3], "--serve") == 0 && argc > 6)
         return smb_serve(argv[4], strcmp(argv[5], "-") ? argv[5] : NULL,
                          atol(argv[6]), pool);
+    /* impacket's script is beside this program (meson puts it there),
+     * unless --impacket names another. */
+    o.script = smb_beside(argv[0], "bench_smb_impacket.py", pool);
     rc = smb_parse(argc, argv, &o, pool);
     if (rc >= 0)
         return rc;
     /* The server: a child, so that each client is counted alone. */
     sargv[0] = argv[0];
-    sargv[1] = "bench";
-    sargv[2] = "smb";
-    sargv[3] = "--serve";
-    sargv[4] = pipe;
-    sargv[5] = o.np_dir ? o.np_dir : "-";
-    sargv[6] = apr_psprintf(pool, "%ld", o.rounds * 4);
-    sargv[7] = NULL;
+    sargv[1] = "smb";
+    sargv[2] = "--serve";
+    sargv[3] = pipe;
+    sargv[4] = o.np_dir ? o.np_dir : "-";
+    sargv[5] = apr_psprintf(pool, "%ld", o.rounds * 4);
+    sargv[6] = NULL;
     if (apr_procattr_create(&pa, pool)
         || apr_procattr_io_set(pa, APR_NO_PIPE, APR_FULL_BLOCK, APR_NO_PIPE)
         || apr_procattr_cmdtype_set(pa, APR_PROGRAM_ENV)
         || apr_proc_create(&server, argv[0], sargv, NULL, pa, pool)
         || apr_file_gets(line, sizeof(line), server.out) != APR_SUCCESS
         || strncmp(line, "listening", 9) != 0) {
-        fprintf(stderr, "xpipe bench smb: the exported server did not start\n");
+        fprintf(stderr, "xpipe-bench smb: the exported server did not start\n");
         return 1;
     }
     for (r = 0; r < o.rounds; r++)
@@ -434,7 +446,7 @@ int bench_smb(int argc, const char *const *argv, apr_pool_t *pool)
         static const char *const units[2] = { "us", "us/write" };
 
         if (!o.json)
-            printf("xpipe bench smb: \\\\%s\\pipe\\%s through smbd at "
+            printf("xpipe-bench smb: \\\\%s\\pipe\\%s through smbd at "
                    "%s:%u, %ld rounds (medians)\n"
                    "  xpipe: %s; impacket: %s\n"
                    "%-22s %30s %30s %6s\n",

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* bench_sys.c — what an operation costs the OS, counted by the OS: the
- * system calls and context switches of a process, for `xpipe bench` to
+ * system calls and context switches of a process, for `xpipe-bench` to
  * print beside each ratio (they carry over between machines, where the
  * times do not). Linux: perf_event_open on the raw_syscalls:sys_enter
  * tracepoint (its id from tracefs; needs root or CAP_PERFMON, or

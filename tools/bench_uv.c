@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* bench_uv.c — the libuv column of `xpipe bench` (-Dbench_peers=enabled,
+/* bench_uv.c — the libuv column of `xpipe-bench` (-Dbench_peers=enabled,
  * Debian's libuv1-dev): the same measurements with uv_pipe_t on the same
  * socket paths, written as a libuv program would be: one loop, callbacks,
  * writes queued with uv_write. Byte streams only: libuv has no message

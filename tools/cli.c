@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* cli.c — the xpipe command-line tool: serve, connect, resolve and
- * benchmark pipes from a shell, like socat does for sockets. A thin
- * program over the public API (bench lives in bench.c).
+ * spawn pipes from a shell, like socat does for sockets. A thin program
+ * over the public API (the benchmarks are xpipe-bench: bench_main.c).
  */
 #include "xpipe.h"
 #include "tool.h"
@@ -57,8 +57,6 @@ static const tool_cmd_t tool_cmds[] = {
       "until both end; exit 1 also when PROGRAM fails" },
     { "resolve", CMD_RESOLVE, "NAME",
       "print the native name of NAME (a socket path or a pipe name)" },
-    { "bench", 0, "[bench options]",
-      "measure xpipe against the raw OS calls (xpipe bench --help)" },
     { "help", CMD_HELP, "[COMMAND]", "the usage of COMMAND, or of all" },
     { NULL, 0, NULL, NULL },
 };
@@ -212,8 +210,6 @@ static void tool_usage(FILE *f, const tool_cmd_t *cmd)
     }
     if (!cmd)
         fputs("       xpipe --help | --version\n", f);
-    if (cmd && cmd->id == 0)
-        return;
     fputs("options:\n", f);
     for (i = 0; tool_opts[i].optch; i++) {
         const tool_opt_t *h = &tool_opts[i];
@@ -269,52 +265,6 @@ static int tool_version(void)
     printf("xpipe %s (library %s, backend %s)\n", XPIPE_VERSION_STRING,
            xpipe_version_string(), xpipe_backend_name());
     return 0;
-}
-
-int tool_fail(const char *what, apr_status_t rv)
-{
-    char buf[256];
-    const char *detail = xpipe_error_detail();
-
-    fprintf(stderr, "xpipe: %s: %s%s%s\n", what,
-            xpipe_strerror(rv, buf, sizeof(buf)), detail[0] ? " — " : "",
-            detail);
-    return 1;
-}
-
-int tool_usage_error(const char *why)
-{
-    fprintf(stderr, "xpipe: %s\ntry 'xpipe --help'\n", why);
-    return 2;
-}
-
-/* apr_getopt's complaint, e.g. "invalid option: --nope" or "missing
- * argument: --timeout", kept for the one-line usage error. */
-static void tool_getopt_err(void *arg, const char *fmt, ...)
-{
-    char line[256];
-    const char *p;
-    va_list ap;
-
-    va_start(ap, fmt);
-    apr_vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    /* "xpipe: invalid option: --nope\n": drop the program name */
-    p = strstr(line, ": ");
-    apr_cpystrn(arg, p ? p + 2 : line, TOOL_ERRLEN);
-    ((char *)arg)[strcspn(arg, "\n")] = '\0';
-}
-
-void tool_getopt_init(apr_getopt_t **os, apr_pool_t *pool, int argc,
-                      const char *const *argv, char *err)
-{
-    apr_getopt_init(os, pool, argc, argv);
-    (*os)->errfn = tool_getopt_err;
-    (*os)->errarg = err;
-    err[0] = '\0';
-    /* Options start after the command and may follow NAME too. */
-    (*os)->ind = (*os)->skip_start = (*os)->skip_end = 2;
-    (*os)->interleave = 1;
 }
 
 static void tool_peer_line(xpipe_t *ch, const char *what)
@@ -990,17 +940,6 @@ static int tool_spawn(tool_t *tool, const char *const *ops)
 /* ------------------------------------------------------------------ */
 /* Options */
 
-/* Seconds (a decimal) to an interval; -2 when malformed. */
-apr_interval_time_t tool_seconds(const char *s)
-{
-    char *end;
-    double d = strtod(s, &end);
-
-    if (end == s || *end || d < 0 || d > 1e6)
-        return -2;
-    return (apr_interval_time_t)(d * APR_USEC_PER_SEC);
-}
-
 /* The option's name as typed, for messages. */
 static const char *tool_opt_name(int ch)
 {
@@ -1260,12 +1199,13 @@ int main(int argc, const char *const *argv)
         rc = tool_version();
     else if (arg1[0] == '\0')
         rc = tool_usage_error("missing command (listen, connect, spawn, "
-                              "resolve, bench or help)");
+                              "resolve or help)");
+    else if (strcmp(arg1, "bench") == 0)
+        rc = tool_usage_error("the benchmarks are a program of their own: "
+                              "xpipe-bench (built beside xpipe; ./run bench)");
     else if (cmd == NULL)
         rc = tool_usage_error(
             apr_psprintf(tool.pool, "unknown command '%s'", arg1));
-    else if (cmd->id == 0) /* bench parses its own options */
-        rc = tool_bench(argc, argv, tool.pool);
     else if ((rc = tool_parse(&tool, cmd, argc, argv, &ops, &n)) >= 0)
         ; /* --help, --version, or bad usage */
     else if (cmd->id == CMD_HELP) {
@@ -1275,10 +1215,6 @@ int main(int argc, const char *const *argv)
         else if (n == 1 && which == NULL)
             rc = tool_usage_error(
                 apr_psprintf(tool.pool, "help: unknown command '%s'", ops[0]));
-        else if (which && which->id == 0)
-            rc = tool_bench(
-                3, (const char *const[]){ argv[0], "bench", "--help", NULL },
-                tool.pool);
         else {
             tool_usage(stdout, which);
             rc = 0;

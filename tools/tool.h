@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* tool.h — PRIVATE to tools/: what the xpipe tool's files share. */
+/* tool.h — PRIVATE to tools/: what the xpipe tool and xpipe-bench share
+ * (common.c), and the benchmarks' entry (bench.c). */
 #ifndef XPIPE_TOOL_H
 #define XPIPE_TOOL_H
 
@@ -7,6 +8,8 @@
 #include <apr_pools.h>
 #include <apr_time.h>
 
+/* The program's name for "try 'NAME --help'" (main sets it). */
+extern const char *tool_program;
 /* Print "xpipe: <what>: <status text>[ — <detail>]" on stderr; returns 1. */
 int tool_fail(const char *what, apr_status_t rv);
 /* Print "xpipe: <why>" and a hint to --help on stderr; returns 2. */
@@ -18,7 +21,8 @@ void tool_getopt_init(apr_getopt_t **os, apr_pool_t *pool, int argc,
                       const char *const *argv, char *err);
 /* Seconds (a decimal string) to microseconds; -2 when malformed. */
 apr_interval_time_t tool_seconds(const char *s);
-/* `xpipe bench ...` (bench.c); returns the exit status. */
+/* The benchmarks (bench.c): argv as `xpipe-bench ...`, with "bench"
+ * put in as argv[1] by its main; returns the exit status. */
 int tool_bench(int argc, const char *const *argv, apr_pool_t *pool);
 
 #endif
