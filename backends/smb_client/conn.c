@@ -60,6 +60,15 @@ static int woken(smb2_conn_t *c)
     return c->wake != NULL && xpipe__a32_get(&c->wake->signalled);
 }
 
+/* Why a call waiting on c must stop now (c->mu held): the connection's
+ * end, an interrupt, or APR_SUCCESS to go on. */
+static apr_status_t conn_stop(smb2_conn_t *c)
+{
+    if (c->dead != APR_SUCCESS)
+        return conn_dead(c);
+    return woken(c) ? XPIPE_ECANCELED : APR_SUCCESS;
+}
+
 /* ------------------------------------------------------------------ */
 /* The receiving thread. */
 
@@ -375,14 +384,8 @@ apr_status_t xpipe__smb2_send(smb2_conn_t *c, uint16_t command,
     pthread_mutex_lock(&c->send_mu);
     pthread_mutex_lock(&c->mu);
     for (;;) {
-        if (c->dead != APR_SUCCESS) {
-            rv = conn_dead(c);
+        if ((rv = conn_stop(c)) != APR_SUCCESS)
             break;
-        }
-        if (woken(c)) {
-            rv = XPIPE_ECANCELED;
-            break;
-        }
         for (i = 0; i < SMB2_SLOTS && s < 0; i++)
             if (c->slot[i].state == SLOT_FREE)
                 s = i;
@@ -445,14 +448,8 @@ apr_status_t xpipe__smb2_wait(smb2_conn_t *c, int s, apr_time_t deadline)
     for (;;) {
         if (c->slot[s].state == SLOT_DONE)
             break;
-        if (c->dead != APR_SUCCESS) {
-            rv = conn_dead(c);
+        if ((rv = conn_stop(c)) != APR_SUCCESS)
             break;
-        }
-        if (woken(c)) {
-            rv = XPIPE_ECANCELED;
-            break;
-        }
         if (cv_wait(c, deadline) == APR_TIMEUP) {
             rv = APR_TIMEUP;
             break;
