@@ -248,7 +248,7 @@ XPIPE_API unsigned int xpipe_version(void);
 
 /**
  * The version of the library in use, as text.
- * @return XPIPE_VERSION_STRING of the library, e.g. "0.2.0".
+ * @return XPIPE_VERSION_STRING of the library, e.g. "0.3.0".
  */
 XPIPE_API const char *xpipe_version_string(void);
 
@@ -263,7 +263,11 @@ XPIPE_API const char *xpipe_backend_name(void);
 /** @name Attributes
  * Each setter changes one attribute and nothing else. Setters validate at
  * once: an out-of-range value returns APR_EINVAL and leaves the attribute
- * unchanged. A NULL attr in listen/connect means all defaults.
+ * unchanged. A NULL attr in listen/connect means all defaults. Every
+ * attribute has its getter too (xpipe_attr_*_get): a set is opaque, and a
+ * program that is handed one (a library wrapping xpipe, a server printing
+ * its configuration, a test) reads it back through them; a NULL attr
+ * reads as the defaults.
  * @{ */
 
 /** An attribute set: how to listen or connect. Opaque; see the setters. */
@@ -421,17 +425,27 @@ XPIPE_API apr_status_t xpipe_attr_peer_require_set(xpipe_attr_t *attr,
  * SMB channel carries at most XPIPE_SMB_MESSAGE_MAX bytes per message.
  * A forwarded connection whose handshake is malformed is logged (see
  * xpipe_attr_log_set) and dropped; accept goes on waiting.
+ * Samba's np directory is xpipe_attr_smb_np_dir_set's.
  * @param attr   the attribute set.
  * @param on     nonzero to export.
- * @param np_dir POSIX: Samba's np directory; NULL for the one named by
- *               "ncalrpc dir" in Samba's smb.conf (plus "/np"), else
- *               Samba's built-in default. Copied. Ignored on Windows.
- * @return APR_SUCCESS; APR_EINVAL for a NULL attr or an empty or relative
- *         np_dir. xpipe_listen then fails with XPIPE_ENOPIPE when the
- *         directory is missing, APR_EACCES when this process cannot
- *         create a socket in it (xpipe_error_detail() says which).
+ * @return APR_SUCCESS; APR_EINVAL for a NULL attr. xpipe_listen then
+ *         fails with XPIPE_ENOPIPE when the np directory is missing,
+ *         APR_EACCES when this process cannot create a socket in it
+ *         (xpipe_error_detail() says which).
  */
-XPIPE_API apr_status_t xpipe_attr_smb_export_set(xpipe_attr_t *attr, int on,
+XPIPE_API apr_status_t xpipe_attr_smb_export_set(xpipe_attr_t *attr, int on);
+
+/**
+ * POSIX: the np directory of the Samba that exports listeners
+ * (xpipe_attr_smb_export_set). Ignored on Windows.
+ * @param attr   the attribute set.
+ * @param np_dir an absolute path; NULL (the default) for the one named
+ *               by "ncalrpc dir" in Samba's smb.conf (plus "/np"), else
+ *               Samba's built-in default. Copied.
+ * @return APR_SUCCESS; APR_EINVAL for a NULL attr or an empty or relative
+ *         np_dir.
+ */
+XPIPE_API apr_status_t xpipe_attr_smb_np_dir_set(xpipe_attr_t *attr,
                                                  const char *np_dir);
 
 /** Largest message an SMB client can exchange in message mode: Samba
@@ -976,8 +990,13 @@ enum {
 };
 
 /** One identity record for the peer process, on every OS. Fields that
- *  this OS cannot give are absent: their bit in `have` is clear. */
+ *  this OS cannot give are absent: their bit in `have` is clear. The
+ *  record may grow (new fields at its end): the caller says how large its
+ *  own is in `size` (XPIPE_PEER_INIT), and xpipe_peer_get writes no byte
+ *  past it, so a program built against this header keeps working with a
+ *  later library. */
 typedef struct xpipe_peer_t {
+    apr_size_t size;   /**< the caller's sizeof(xpipe_peer_t) */
     unsigned int have; /**< XPIPE_PEER_* bits */
     long pid;          /**< process id */
     long uid;          /**< user id (POSIX) */
@@ -997,12 +1016,30 @@ typedef struct xpipe_peer_t {
     const char *smb_auth;    /**< "NTLM", "Kerberos" or "guest" */
 } xpipe_peer_t;
 
+/** An xpipe_peer_t ready for xpipe_peer_get, its size set:
+ *  `xpipe_peer_t peer = XPIPE_PEER_INIT;` (C: a designated initializer,
+ *  which -Wextra does not flag). */
+#if defined(__cplusplus)
+#define XPIPE_PEER_INIT                                                        \
+    {                                                                          \
+        sizeof(xpipe_peer_t)                                                   \
+    }
+#else
+#define XPIPE_PEER_INIT                                                        \
+    {                                                                          \
+        .size = sizeof(xpipe_peer_t)                                           \
+    }
+#endif
+
 /**
  * Who is at the other end.
  * @param channel the channel.
- * @param peer filled in; its strings stay valid until the channel is
+ * @param peer filled in up to its size (set it first: XPIPE_PEER_INIT),
+ *             which it keeps; its strings stay valid until the channel is
  *             closed.
- * @return APR_SUCCESS, APR_EINVAL, XPIPE_ECLOSED, APR_ENOTIMPL, OS status.
+ * @return APR_SUCCESS; APR_EINVAL for NULL arguments or a size smaller
+ *         than this header's record; XPIPE_ECLOSED, APR_ENOTIMPL, OS
+ *         status.
  */
 XPIPE_API apr_status_t xpipe_peer_get(xpipe_t *channel, xpipe_peer_t *peer);
 
@@ -1236,8 +1273,8 @@ XPIPE_API apr_status_t xpipe_recv_handles(xpipe_t *channel, void *buf,
  * overlapped read on each channel completes when data (or the end)
  * arrives, without taking it; listeners' pending connects signal the
  * set's event; nothing polls with timeouts, except that a full pipe's
- * XPIPE_POLLOUT is re-checked every XPIPE_POLLOUT_RECHECK_MS (Windows
- * tells of free pipe buffer space only to a write in flight).
+ * XPIPE_POLLOUT is re-checked every 10 ms (Windows tells of free pipe
+ * buffer space only to a write in flight).
  * @{ */
 
 /** A poll set. Opaque. */
@@ -1251,8 +1288,6 @@ typedef struct xpipe_pollset_t xpipe_pollset_t;
 #define XPIPE_POLLOUT 0x2
 /** Listener: a client is there for xpipe_accept. */
 #define XPIPE_POLLACCEPT 0x4
-/** Windows: how often a full pipe is re-checked for XPIPE_POLLOUT. */
-#define XPIPE_POLLOUT_RECHECK_MS 10
 /** Largest size accepted by xpipe_pollset_create. */
 #define XPIPE_POLLSET_LIMIT (1024 * 1024)
 

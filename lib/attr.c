@@ -258,13 +258,20 @@ int xpipe_attr_permissions_get(const xpipe_attr_t *attr)
     return attr ? attr->permissions : attr_defaults.permissions;
 }
 
-apr_status_t xpipe_attr_smb_export_set(xpipe_attr_t *attr, int on,
-                                       const char *np_dir)
+apr_status_t xpipe_attr_smb_export_set(xpipe_attr_t *attr, int on)
+{
+    xpipe__fail_clear();
+    if (attr == NULL)
+        return APR_EINVAL;
+    attr->smb_export = on != 0;
+    return APR_SUCCESS;
+}
+
+apr_status_t xpipe_attr_smb_np_dir_set(xpipe_attr_t *attr, const char *np_dir)
 {
     xpipe__fail_clear();
     if (attr == NULL || (np_dir != NULL && np_dir[0] != '/'))
         return APR_EINVAL;
-    attr->smb_export = on != 0;
     attr->smb_np_dir = np_dir ? apr_pstrdup(attr->pool, np_dir) : NULL;
     return APR_SUCCESS;
 }

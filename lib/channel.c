@@ -552,9 +552,33 @@ apr_status_t xpipe_close(xpipe_t *channel)
     return xpipe__obj_close(channel ? &channel->o : NULL);
 }
 
+/* The smallest record a caller may have: this header's, the first with a
+ * size. A later header's fields go after it. */
+#define PEER_MIN sizeof(xpipe_peer_t)
+
 apr_status_t xpipe_peer_get(xpipe_t *channel, xpipe_peer_t *peer)
 {
-    return chan_ctl(channel, CTL_PEER, peer, 0);
+    xpipe_peer_t full;
+    apr_size_t size;
+    apr_status_t rv;
+
+    xpipe__fail_clear();
+    if (peer == NULL)
+        return APR_EINVAL;
+    size = peer->size;
+    if (size < PEER_MIN)
+        return xpipe__fail(APR_EINVAL,
+                           "the peer record's size is %lu: set it to "
+                           "sizeof(xpipe_peer_t) (XPIPE_PEER_INIT)",
+                           (unsigned long)size);
+    rv = chan_ctl(channel, CTL_PEER, &full, 0);
+    /* Ours in full, then what a larger (later) record has beyond it
+     * zeroed: nothing past the caller's size is written. */
+    memcpy(peer, &full, sizeof(full));
+    if (size > sizeof(full))
+        memset((char *)peer + sizeof(full), 0, size - sizeof(full));
+    peer->size = size;
+    return rv;
 }
 
 apr_status_t xpipe_os_handle_get(xpipe_t *channel, xpipe_os_handle_t *handle)

@@ -17,7 +17,7 @@ static void test_null_arguments(void)
     const char *native;
     char buf[4];
     apr_size_t n = sizeof(buf);
-    xpipe_peer_t peer;
+    xpipe_peer_t peer = XPIPE_PEER_INIT;
     xpipe_os_handle_t h;
 
     XT_STATUS(xpipe_attr_create(NULL, xt_p), APR_EINVAL);
@@ -114,9 +114,10 @@ static void test_attributes_out_of_range(void)
     XT_STATUS(xpipe_attr_remote_set(NULL, 1), APR_EINVAL);
     XT_STATUS(xpipe_attr_wait_for_server_set(NULL, 1), APR_EINVAL);
     CU_ASSERT_EQUAL(xpipe_attr_remote_get(a), 0);
-    XT_STATUS(xpipe_attr_smb_export_set(NULL, 1, NULL), APR_EINVAL);
-    XT_STATUS(xpipe_attr_smb_export_set(a, 1, ""), APR_EINVAL);
-    XT_STATUS(xpipe_attr_smb_export_set(a, 1, "np"), APR_EINVAL);
+    XT_STATUS(xpipe_attr_smb_export_set(NULL, 1), APR_EINVAL);
+    XT_STATUS(xpipe_attr_smb_np_dir_set(NULL, NULL), APR_EINVAL);
+    XT_STATUS(xpipe_attr_smb_np_dir_set(a, ""), APR_EINVAL);
+    XT_STATUS(xpipe_attr_smb_np_dir_set(a, "np"), APR_EINVAL);
     CU_ASSERT_EQUAL(xpipe_attr_smb_export_get(a), 0);
     CU_ASSERT_PTR_NULL(xpipe_attr_smb_np_dir_get(a));
     XT_STATUS(xpipe_attr_log_set(NULL, NULL, NULL), APR_EINVAL);
@@ -143,7 +144,12 @@ static void test_attributes_independent(void)
     XT_OK(xpipe_attr_max_message_set(a, 1000));
     XT_OK(xpipe_attr_instances_set(a, 3));
     XT_OK(xpipe_attr_sddl_set(a, "D:P(A;;GA;;;SY)"));
-    XT_OK(xpipe_attr_smb_export_set(a, 1, "/srv/np"));
+    CU_ASSERT_EQUAL(xpipe_attr_handles_get(a), 0);
+    CU_ASSERT_EQUAL(xpipe_attr_handles_get(NULL), 0);
+    XT_OK(xpipe_attr_handles_set(a, 1));
+    CU_ASSERT_EQUAL(xpipe_attr_handles_get(a), 1);
+    XT_OK(xpipe_attr_smb_export_set(a, 1));
+    XT_OK(xpipe_attr_smb_np_dir_set(a, "/srv/np"));
     CU_ASSERT_EQUAL(xpipe_attr_permissions_get(a), 0640);
     CU_ASSERT_EQUAL(xpipe_attr_smb_export_get(a), 1);
     CU_ASSERT_STRING_EQUAL(xpipe_attr_smb_np_dir_get(a), "/srv/np");
@@ -152,7 +158,8 @@ static void test_attributes_independent(void)
     CU_ASSERT_EQUAL(xpipe_attr_max_message_get(a), 1000);
     CU_ASSERT_EQUAL(xpipe_attr_instances_get(a), 3);
     /* Reverse order on another set gives the same values. */
-    XT_OK(xpipe_attr_smb_export_set(b, 1, "/srv/np"));
+    XT_OK(xpipe_attr_smb_export_set(b, 1));
+    XT_OK(xpipe_attr_smb_np_dir_set(b, "/srv/np"));
     XT_OK(xpipe_attr_sddl_set(b, "D:P(A;;GA;;;SY)"));
     XT_OK(xpipe_attr_instances_set(b, 3));
     XT_OK(xpipe_attr_max_message_set(b, 1000));

@@ -47,7 +47,7 @@ static void test_calls_after_close(void)
 {
     xpipe_t *c, *s;
     xpipe_listener_t *l = NULL;
-    xpipe_peer_t peer;
+    xpipe_peer_t peer = XPIPE_PEER_INIT;
     xpipe_os_handle_t h;
     char buf[4];
     apr_size_t n = sizeof(buf);

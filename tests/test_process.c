@@ -81,7 +81,7 @@ static void test_peer_identity(void)
     apr_proc_t proc;
     const char *name = xt_name();
     xpipe_t *s;
-    xpipe_peer_t peer;
+    xpipe_peer_t peer = XPIPE_PEER_INIT;
 
     XT_OK(xpipe_listen(&l, name, NULL, xt_p));
     XT_OK(xt_child_start(&proc, "echo", name, "b"));
@@ -92,6 +92,30 @@ static void test_peer_identity(void)
     XT_OK(xpipe_peer_get(s, &peer));
     CU_ASSERT(peer.have & XPIPE_PEER_PID);
     CU_ASSERT_EQUAL(peer.pid, (long)proc.pid);
+    CU_ASSERT_EQUAL(peer.size, sizeof(peer));
+    /* A program built against a later header, whose record is larger:
+     * ours in full, its new fields zeroed, its size kept. */
+    {
+        struct {
+            xpipe_peer_t p;
+            long later;
+        } big;
+        memset(&big, 0x5a, sizeof(big));
+        big.p.size = sizeof(big);
+        XT_OK(xpipe_peer_get(s, &big.p));
+        CU_ASSERT_EQUAL(big.p.size, sizeof(big));
+        CU_ASSERT_EQUAL(big.p.pid, (long)proc.pid);
+        CU_ASSERT_EQUAL(big.later, 0);
+    }
+    /* A record without its size: refused, and nothing written. */
+    {
+        xpipe_peer_t none;
+        memset(&none, 0, sizeof(none));
+        none.pid = -7;
+        XT_STATUS(xpipe_peer_get(s, &none), APR_EINVAL);
+        CU_ASSERT(strstr(xpipe_error_detail(), "XPIPE_PEER_INIT") != NULL);
+        CU_ASSERT_EQUAL(none.pid, -7);
+    }
 #ifdef _WIN32
     CU_ASSERT(!(peer.have & (XPIPE_PEER_UID | XPIPE_PEER_GID)));
     /* The child runs as we do: its token's user SID. */
@@ -111,7 +135,7 @@ static void test_peer_identity(void)
 static void test_peer_identity_client_side(void)
 {
     xpipe_t *c, *s;
-    xpipe_peer_t peer;
+    xpipe_peer_t peer = XPIPE_PEER_INIT;
 
     xt_pair(&c, &s, NULL);
     xt_roundtrip(s, c, 'c');

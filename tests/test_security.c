@@ -508,7 +508,7 @@ static void test_remote_clients_rejected_by_default(void)
     /* Exported (the portable switch for \\host\pipe\name): the same, as
      * the OS's own SMB server serves the pipe. */
     a = xt_attr(XPIPE_MODE_BYTE);
-    XT_OK(xpipe_attr_smb_export_set(a, 1, NULL));
+    XT_OK(xpipe_attr_smb_export_set(a, 1));
     spied_pipe_mode = PIPE_REJECT_REMOTE_CLIENTS;
     XT_OK(xpipe_listen(&l, xt_name(), a, xt_p));
     CU_ASSERT(!(spied_pipe_mode & PIPE_REJECT_REMOTE_CLIENTS));
@@ -563,7 +563,7 @@ static const char *dacl_sids(HANDLE h)
 static const char *my_sid(void)
 {
     xpipe_t *c, *s;
-    xpipe_peer_t p;
+    xpipe_peer_t p = XPIPE_PEER_INIT;
 
     xt_pair(&c, &s, NULL);
     XT_OK(xpipe_peer_get(s, &p));

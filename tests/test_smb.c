@@ -118,7 +118,9 @@ static xpipe_listener_t *smb_listen(const char *np, xpipe_mode_e mode,
     xpipe_attr_t *a = xt_attr(mode);
     xpipe_listener_t *l = NULL;
 
-    XT_OK(xpipe_attr_smb_export_set(a, 1, np));
+    XT_OK(xpipe_attr_smb_export_set(a, 1));
+
+    XT_OK(xpipe_attr_smb_np_dir_set(a, np));
     if (log)
         *log = log_box(a);
     XT_OK(xpipe_listen(&l, name, a, xt_p));
@@ -279,25 +281,25 @@ static void test_export_bad_settings(void)
     xpipe_listener_t *l = NULL;
     const char *np = np_dir_make(), *file;
 
-    XT_STATUS(xpipe_attr_smb_export_set(NULL, 1, NULL), APR_EINVAL);
-    XT_STATUS(xpipe_attr_smb_export_set(a, 1, "relative/np"), APR_EINVAL);
+    XT_STATUS(xpipe_attr_smb_export_set(NULL, 1), APR_EINVAL);
+    XT_STATUS(xpipe_attr_smb_np_dir_set(a, "relative/np"), APR_EINVAL);
     CU_ASSERT_EQUAL(xpipe_attr_smb_export_get(a), 0);
     CU_ASSERT_EQUAL(xpipe_attr_smb_export_get(NULL), 0);
     /* A missing directory: a clear status and detail, nothing left. */
-    XT_OK(
-        xpipe_attr_smb_export_set(a, 1, apr_pstrcat(xt_p, np, "/none", NULL)));
+    XT_OK(xpipe_attr_smb_export_set(a, 1));
+    XT_OK(xpipe_attr_smb_np_dir_set(a, apr_pstrcat(xt_p, np, "/none", NULL)));
     CU_ASSERT_EQUAL(xpipe_attr_smb_export_get(a), 1);
     XT_STATUS(xpipe_listen(&l, xt_name(), a, xt_p), XPIPE_ENOPIPE);
     CU_ASSERT_PTR_NOT_NULL(strstr(xpipe_error_detail(), "/none"));
     /* Not a directory. */
     file = apr_pstrcat(xt_p, np, "/file", NULL);
     CU_ASSERT_FATAL(close(open(file, O_CREAT | O_WRONLY, 0600)) == 0);
-    XT_OK(xpipe_attr_smb_export_set(a, 1, file));
+    XT_OK(xpipe_attr_smb_np_dir_set(a, file));
     XT_STATUS(xpipe_listen(&l, xt_name(), a, xt_p), APR_ENOTDIR);
     /* Not writable (root writes anywhere: only as another user). */
     if (geteuid() != 0) {
         CU_ASSERT_FATAL(chmod(np, 0500) == 0);
-        XT_OK(xpipe_attr_smb_export_set(a, 1, np));
+        XT_OK(xpipe_attr_smb_np_dir_set(a, np));
         XT_STATUS(xpipe_listen(&l, xt_name(), a, xt_p), APR_EACCES);
         CU_ASSERT_PTR_NOT_NULL(strstr(xpipe_error_detail(), np));
         chmod(np, 0700);
@@ -347,7 +349,7 @@ static void test_handshake_byte_mode(void)
     const char *np = np_dir_make(), *path;
     accept_job_t j = { 0 };
     unsigned char req[64];
-    xpipe_peer_t peer;
+    xpipe_peer_t peer = XPIPE_PEER_INIT;
     apr_size_t n;
     char buf[16];
     int fd;
@@ -376,7 +378,7 @@ static void test_handshake_identity(void)
 {
     const char *np = np_dir_make(), *path;
     accept_job_t j = { 0 };
-    xpipe_peer_t peer;
+    xpipe_peer_t peer = XPIPE_PEER_INIT;
     unsigned char *req;
     apr_size_t len;
     int fd;
@@ -444,7 +446,9 @@ static void test_handshake_peer_require(void)
         char c = 0;
         int fd;
 
-        XT_OK(xpipe_attr_smb_export_set(a, 1, np));
+        XT_OK(xpipe_attr_smb_export_set(a, 1));
+
+        XT_OK(xpipe_attr_smb_np_dir_set(a, np));
         XT_OK(xpipe_attr_peer_require_set(a, cases[i].who));
         XT_OK(xpipe_listen(&j.l, name, a, xt_p));
         j.pool = job_pool();
@@ -737,6 +741,7 @@ static apr_status_t rig_main(void *arg)
     switch (j->op) {
     case RIG_ECHO: j->rv = xt_echo(ch, &j->count); break;
     case RIG_PEER:
+        j->peer.size = sizeof(j->peer);
         j->rv = xpipe_peer_get(ch, &j->peer);
         if (j->rv != APR_SUCCESS)
             break;
@@ -781,7 +786,9 @@ static xpipe_listener_t *rig_listen(const char *np, xpipe_mode_e mode,
     xpipe_attr_t *a = xt_attr(mode);
     xpipe_listener_t *l = NULL;
 
-    XT_OK(xpipe_attr_smb_export_set(a, 1, np));
+    XT_OK(xpipe_attr_smb_export_set(a, 1));
+
+    XT_OK(xpipe_attr_smb_np_dir_set(a, np));
     if (require)
         XT_OK(xpipe_attr_peer_require_set(a, require));
     if (log)
@@ -1099,7 +1106,7 @@ static void test_export_default_dir(void)
     xpipe_listener_t *l = NULL;
     apr_status_t rv;
 
-    XT_OK(xpipe_attr_smb_export_set(a, 1, NULL));
+    XT_OK(xpipe_attr_smb_export_set(a, 1));
     CU_ASSERT_PTR_NULL(xpipe_attr_smb_np_dir_get(a));
     rv = xpipe_listen(&l, xt_name(), a, xt_p);
     if (rv == APR_SUCCESS) {

@@ -326,7 +326,7 @@ static void test_srvsvc_bind(void)
 {
     const char *port = rig_port();
     xpipe_t *ch = NULL;
-    xpipe_peer_t peer;
+    xpipe_peer_t peer = XPIPE_PEER_INIT;
 
     if (port == NULL)
         return;
@@ -440,7 +440,7 @@ static void test_each_dialect_signed_and_encrypted(void)
         for (enc = 0; enc < 2; enc++) {
             xpipe_attr_t *a = rig_attr(XPIPE_MODE_MESSAGE, port);
             xpipe_t *ch = NULL;
-            xpipe_peer_t peer;
+            xpipe_peer_t peer = XPIPE_PEER_INIT;
             apr_status_t rv;
 
             XT_OK(xpipe_attr_smb_dialects_set(a, d[i].id, d[i].id));
@@ -490,7 +490,7 @@ static void test_refusals_have_their_status(void)
     XT_OK(xpipe_attr_smb_guest_set(a, 1));
     XT_OK(smb_open(&ch, "srvsvc", a));
     {
-        xpipe_peer_t peer;
+        xpipe_peer_t peer = XPIPE_PEER_INIT;
         XT_OK(srvsvc_bind(ch));
         XT_OK(xpipe_peer_get(ch, &peer));
         CU_ASSERT(peer.smb_flags & XPIPE_SMB_GUEST);
@@ -668,7 +668,8 @@ static apr_thread_t *e2e_start(e2e_t *j, xpipe_mode_e mode, int op,
     j->op = op;
     XT_OK(apr_thread_mutex_create(&j->lock, APR_THREAD_MUTEX_DEFAULT, xt_p));
     XT_OK(apr_thread_cond_create(&j->cond, xt_p));
-    XT_OK(xpipe_attr_smb_export_set(a, 1, np));
+    XT_OK(xpipe_attr_smb_export_set(a, 1));
+    XT_OK(xpipe_attr_smb_np_dir_set(a, np));
     XT_OK(xpipe_listen(&j->l, name, a, xt_p));
     t = xt_thread(e2e_server, j);
     if (!XT_STATUS(smb_open(ch, name, rig_attr(mode, port)), APR_SUCCESS)) {
@@ -1089,7 +1090,7 @@ static void test_server_matrix(void)
         const char *name = xt_name();
         xpipe_attr_t *a, *la = xt_attr(XPIPE_MODE_MESSAGE);
         xpipe_t *ch = NULL;
-        xpipe_peer_t peer;
+        xpipe_peer_t peer = XPIPE_PEER_INIT;
         apr_status_t rv;
         e2e_t j = { 0 };
         apr_thread_t *t;
@@ -1105,7 +1106,8 @@ static void test_server_matrix(void)
          * case above; each of its first opens makes smbd start
          * samba-dcerpcd, seconds under load): data crosses both ways. */
         CU_ASSERT_PTR_NOT_NULL_FATAL(np);
-        XT_OK(xpipe_attr_smb_export_set(la, 1, np));
+        XT_OK(xpipe_attr_smb_export_set(la, 1));
+        XT_OK(xpipe_attr_smb_np_dir_set(la, np));
         if (!XT_STATUS(xpipe_listen(&j.l, name, la, xt_p), APR_SUCCESS))
             break;
         j.mode = XPIPE_MODE_MESSAGE;
@@ -1183,7 +1185,8 @@ static void test_smbd_killed_resets(void)
     la = xt_attr(XPIPE_MODE_BYTE);
     XT_OK(xpipe_attr_mode_set(a, XPIPE_MODE_BYTE));
     CU_ASSERT_PTR_NOT_NULL_FATAL(np);
-    XT_OK(xpipe_attr_smb_export_set(la, 1, np));
+    XT_OK(xpipe_attr_smb_export_set(la, 1));
+    XT_OK(xpipe_attr_smb_np_dir_set(la, np));
     XT_OK(xpipe_listen(&j.l, name, la, xt_p));
     j.mode = XPIPE_MODE_BYTE;
     t = xt_thread(e2e_server, &j);
@@ -1495,7 +1498,7 @@ static void test_kerberos_through_a_private_kdc(void)
     const char *user = NULL;
     xpipe_t *ch = NULL;
     xpipe_attr_t *a;
-    xpipe_peer_t peer;
+    xpipe_peer_t peer = XPIPE_PEER_INIT;
     fake_seen_t seen;
     fake_t *f;
     FILE *fp;
@@ -1632,7 +1635,7 @@ static void test_fake_ipv6(void)
         fake_seen_t seen;
         xpipe_attr_t *a;
         xpipe_t *ch = NULL;
-        xpipe_peer_t peer;
+        xpipe_peer_t peer = XPIPE_PEER_INIT;
         char why[256], buf[8];
         apr_size_t n = sizeof(buf);
         fake_t *f = fake_start(FAKE_OVERFLOW, 1, "XPFAKE", "xpuser", pass, why,

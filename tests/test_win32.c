@@ -90,7 +90,7 @@ static void test_xpipe_client_reaches_native_server(void)
     native_server_t j = { 0 };
     apr_thread_t *t;
     xpipe_t *c = NULL;
-    xpipe_peer_t peer;
+    xpipe_peer_t peer = XPIPE_PEER_INIT;
     char buf[100];
     apr_size_t n;
 

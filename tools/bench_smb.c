@@ -73,7 +73,8 @@ static int smb_serve(const char *name, const char *np_dir, long clients,
     long i;
 
     if (buf == NULL || xpipe_attr_create(&a, p)
-        || xpipe_attr_smb_export_set(a, 1, np_dir)
+        || xpipe_attr_smb_export_set(a, 1)
+        || xpipe_attr_smb_np_dir_set(a, np_dir)
         || xpipe_listen(&l, name, a, p)) {
         fprintf(stderr, "xpipe-bench smb: listen %s: %s\n", name,
                 xpipe_error_detail());
@@ -154,7 +155,7 @@ static int smb_xpipe(const smb_opts_t *o, const char *pipe, int stream,
     }
     xpipe_timeout_set(ch, 120 * APR_USEC_PER_SEC);
     if (smb_xpipe_said[0] == '\0') {
-        xpipe_peer_t peer;
+        xpipe_peer_t peer = XPIPE_PEER_INIT;
 
         if (xpipe_peer_get(ch, &peer) == APR_SUCCESS)
             snprintf(smb_xpipe_said, sizeof(smb_xpipe_said), "SMB %s, %s%s",

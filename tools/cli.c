@@ -259,7 +259,7 @@ typedef struct tool_t {
 /* Reporting */
 
 /* The tool's version is the headers' it was built with; the library's is
- * asked at run time (another libxpipe.so.1 may be loaded). */
+ * asked at run time (another libxpipe.so may be loaded). */
 static int tool_version(void)
 {
     printf("xpipe %s (library %s, backend %s)\n", XPIPE_VERSION_STRING,
@@ -269,7 +269,7 @@ static int tool_version(void)
 
 static void tool_peer_line(xpipe_t *ch, const char *what)
 {
-    xpipe_peer_t p;
+    xpipe_peer_t p = XPIPE_PEER_INIT;
 
     if (xpipe_peer_get(ch, &p) != APR_SUCCESS) {
         fprintf(stderr, "xpipe: %s (peer unknown)\n", what);
@@ -1110,12 +1110,10 @@ static int tool_parse(tool_t *tool, const tool_cmd_t *cmd, int argc,
                 why = "--peer takes self, a uid or a SID";
             break;
         case OPT_REMOTE: xpipe_attr_remote_set(tool->attr, 1); break;
-        case OPT_SMB:
-            xpipe_attr_smb_export_set(tool->attr, 1,
-                                      xpipe_attr_smb_np_dir_get(tool->attr));
-            break;
+        case OPT_SMB: xpipe_attr_smb_export_set(tool->attr, 1); break;
         case OPT_SMB_DIR:
-            if (xpipe_attr_smb_export_set(tool->attr, 1, arg))
+            if (xpipe_attr_smb_export_set(tool->attr, 1)
+                || xpipe_attr_smb_np_dir_set(tool->attr, arg))
                 why = "--smb-dir takes an absolute path";
             break;
         case OPT_MAXMSG:

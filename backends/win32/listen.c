@@ -336,11 +336,11 @@ apr_status_t xpipe__win32_accept(xpipe__chan_t **out, xpipe__lsn_t *l,
         ms = ms_left < 0 ? INFINITE : (DWORD)ms_left;
         /* With no slot pending (none could be created), poll for a retry;
          * in a poll set, whose event other members set too, look again
-         * every XPIPE_POLLOUT_RECHECK_MS (a blocking accept on a
+         * every XPIPE__WIN32_RECHECK_MS (a blocking accept on a
          * listener in a set: the set is the way to wait for it). */
         if ((in_set || settling)
-            && (ms == INFINITE || ms > XPIPE_POLLOUT_RECHECK_MS))
-            ms = XPIPE_POLLOUT_RECHECK_MS;
+            && (ms == INFINITE || ms > XPIPE__WIN32_RECHECK_MS))
+            ms = XPIPE__WIN32_RECHECK_MS;
         else if (k == 1 && (ms == INFINITE || ms > 100))
             ms = 100;
         w = win32_sys.wait_for_multiple_objects((DWORD)k, evs, FALSE, ms);

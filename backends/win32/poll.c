@@ -8,7 +8,7 @@
  * the event. xpipe's own reads and writes on the same handles never reach
  * the port (xpipe__win32_quiet). Windows tells of free pipe buffer space
  * only to a write in flight: XPIPE_POLLOUT is reported while the last
- * write did not find the pipe full, and again XPIPE_POLLOUT_RECHECK_MS
+ * write did not find the pipe full, and again XPIPE__WIN32_RECHECK_MS
  * after it did.
  */
 #include "win32.h"
@@ -162,14 +162,14 @@ static DWORD win32_watch_ms(xpipe__pset_t *ps, DWORD ms)
             int settling;
             if (xpipe__win32_listener_ready(m->lsn, &settling))
                 ms = 0;
-            else if (settling && ms > XPIPE_POLLOUT_RECHECK_MS)
-                ms = XPIPE_POLLOUT_RECHECK_MS;
+            else if (settling && ms > XPIPE__WIN32_RECHECK_MS)
+                ms = XPIPE__WIN32_RECHECK_MS;
         }
         else if (!m->chan->full)
             ms = 0;
         else {
             apr_time_t at =
-                m->chan->full_at + XPIPE_POLLOUT_RECHECK_MS * (apr_time_t)1000;
+                m->chan->full_at + XPIPE__WIN32_RECHECK_MS * (apr_time_t)1000;
             DWORD left = at <= now ? 0 : (DWORD)((at - now + 999) / 1000);
             if (left < ms)
                 ms = left;
@@ -337,7 +337,7 @@ int xpipe__win32_pm_ready(xpipe__pm_t *m, int os)
     if ((os & XPIPE_POLLOUT)
         && (!c->full
             || apr_time_now() - c->full_at
-                   >= XPIPE_POLLOUT_RECHECK_MS * (apr_time_t)1000))
+                   >= XPIPE__WIN32_RECHECK_MS * (apr_time_t)1000))
         ev |= XPIPE_POLLOUT;
     if (!(m->desc.reqevents & XPIPE_POLLIN))
         return ev;

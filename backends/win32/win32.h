@@ -33,6 +33,11 @@
 
 #include "sys.h"
 
+/* How often a full pipe is re-checked for XPIPE_POLLOUT, and a
+ * listener settling its connects looked at again (ms): Windows tells of
+ * free pipe space only to a write in flight. */
+#define XPIPE__WIN32_RECHECK_MS 10
+
 /* Windows caps a pipe path at 256 characters. */
 #define WIN32_NAME_MAX 256
 
@@ -105,7 +110,7 @@ struct xpipe__chan_t {
     xpipe__win32_wake_t wake;
     int server;
     /* The last write found the pipe full (a poll set's XPIPE_POLLOUT
-     * waits XPIPE_POLLOUT_RECHECK_MS from full_at), and the completion
+     * waits XPIPE__WIN32_RECHECK_MS from full_at), and the completion
      * port the handle is bound to for good (a poll set's), or NULL. */
     int full;
     apr_time_t full_at;

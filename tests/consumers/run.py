@@ -6,11 +6,12 @@ Usage: run.py --src SRCROOT --work DIR --out RESULTS.json
 
 1. install: xpipe is configured with --prefix DIR/prefix (tests and
    examples off), built and installed there; the installed tree must hold
-   the headers, the library (SONAME libxpipe.so.1), xpipe.pc, the CMake
+   the headers, the library (SONAME libxpipe.so.N, N meson.build's
+   xpipe_soversion), xpipe.pc, the CMake
    package, the man pages, the tool (whose --version is the project's).
 2. make: a Makefile project with pkg-config (PKG_CONFIG_PATH only).
-3. cmake: find_package(xpipe 0.2) and xpipe::xpipe (CMAKE_PREFIX_PATH
-   only); cmake-version: asking for 0.3 must fail.
+3. cmake: find_package(xpipe MAJOR.MINOR) and xpipe::xpipe (CMAKE_PREFIX_PATH
+   only); cmake-version: asking for the next minor version must fail.
 4. meson: xpipe as a subproject (a copy of the source tree), statically
    linked; nothing of xpipe's is built beyond the library, nothing of it
    installed.
@@ -100,6 +101,14 @@ def source_files(src):
     return files
 
 
+def project_versions(src):
+    """meson.build's version (major, minor) and ABI version (SONAME)."""
+    text = open(os.path.join(src, "meson.build")).read()
+    major, minor = re.search(r"version: '(\d+)\.(\d+)\.\d+'", text).groups()
+    so = re.search(r"xpipe_soversion = '(\d+)'", text).group(1)
+    return int(major), int(minor), so
+
+
 def case_install(a, log, ctx):
     prefix = ctx["prefix"]
     bld = os.path.join(a.work, "xpipe-build")
@@ -115,7 +124,7 @@ def case_install(a, log, ctx):
     want = {
         "include/xpipe.h": r"xpipe\.h",
         "include/xpipe_version.h": r"xpipe_version\.h",
-        "libxpipe.so.1": r"libxpipe\.so\.1",
+        "libxpipe.so": r"libxpipe\.so\." + project_versions(a.src)[2],
         "xpipe.pc": r"xpipe\.pc",
         "xpipeConfig.cmake": r"xpipeConfig\.cmake",
         "xpipeConfigVersion.cmake": r"xpipeConfigVersion\.cmake",
@@ -132,14 +141,14 @@ def case_install(a, log, ctx):
     if missing:
         raise Case("FAIL", "not installed: " + " ".join(missing))
     pc = os.path.dirname(found["xpipe.pc"])
-    libdir = os.path.dirname(found["libxpipe.so.1"])
+    libdir = os.path.dirname(found["libxpipe.so"])
     ctx.update(pkgconfig=pc, libdir=libdir)
     # The installed library's SONAME and exports.
     step(log, [sys.executable, os.path.join(a.src, "tests",
                                             "check_exports.py"),
-               found["libxpipe.so.1"],
+               found["libxpipe.so"],
                os.path.join(prefix, "include", "xpipe.h"),
-               "--soname", "libxpipe.so.1"])
+               "--soname", "libxpipe.so." + project_versions(a.src)[2]])
     env = dict(os.environ, LD_LIBRARY_PATH=libdir)
     out = step(log, [found["bin/xpipe"], "--version"], env=env)
     ver = open(os.path.join(a.src, "meson.build")).read()
@@ -154,7 +163,8 @@ def case_install(a, log, ctx):
         raise Case("FAIL", "installed xpipe-bench many --quick printed no "
                            "raw row")
     html = find_file(prefix, r"index\.html")
-    return (f"installed in {prefix}; SONAME libxpipe.so.1; "
+    return (f"installed in {prefix}; SONAME libxpipe.so."
+            f"{project_versions(a.src)[2]}; "
             f"HTML reference: {'yes' if html else 'no (no doxygen)'}")
 
 
@@ -176,7 +186,10 @@ def case_make(a, log, ctx):
                     dict(os.environ, LD_LIBRARY_PATH=ctx["libdir"]))
 
 
-def case_cmake(a, log, ctx, want="0.2"):
+def case_cmake(a, log, ctx, newer=False):
+    major, minor, _ = project_versions(a.src)
+    have = f"{major}.{minor}"
+    want = f"{major}.{minor + 1}" if newer else have
     cmake = which("cmake")
     if not cmake:
         raise Case("SKIP", "cmake is not installed")
@@ -186,12 +199,12 @@ def case_cmake(a, log, ctx, want="0.2"):
     env.pop("PKG_CONFIG_PATH", None)
     ok, out = run([cmake, "-S", d, "-B", b, f"-DXPIPE_WANT={want}"], env=env)
     log.append(out.rstrip())
-    if want != "0.2":
+    if newer:
         if ok:
-            raise Case("FAIL", f"find_package(xpipe {want}) accepted 0.2")
+            raise Case("FAIL", f"find_package(xpipe {want}) accepted {have}")
         if "xpipe" not in out:
             raise Case("FAIL", "the refusal does not name xpipe")
-        return f"find_package(xpipe {want}) refused version 0.2, as it must"
+        return f"find_package(xpipe {want}) refused version {have}, as it must"
     if not ok:
         raise Case("FAIL", "cmake configure failed")
     step(log, [cmake, "--build", b], env=env)
@@ -244,7 +257,7 @@ def main():
     cases = [("install", case_install), ("make-pkgconfig", case_make),
              ("cmake-find-package", case_cmake),
              ("cmake-version-check",
-              lambda a, log, ctx: case_cmake(a, log, ctx, want="0.3")),
+              lambda a, log, ctx: case_cmake(a, log, ctx, newer=True)),
              ("meson-subproject", case_meson)]
     installed = False
     failed = 0
