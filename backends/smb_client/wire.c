@@ -291,6 +291,17 @@ static int span(size_t len, size_t body_fixed, size_t off, size_t n)
     return 0;
 }
 
+/* The buffer a reply names by offset and length, checked by span: *p its
+ * start (NULL when empty); -1 when it does not lie in the message. */
+static int named(const uint8_t *m, size_t len, size_t body_fixed, size_t off,
+                 size_t n, const uint8_t **p)
+{
+    if (span(len, body_fixed, off, n) != 0)
+        return -1;
+    *p = n ? m + off : NULL;
+    return 0;
+}
+
 int xpipe__smb2_negotiate_parse(const uint8_t *m, size_t len,
                                 smb2_negotiate_rsp_t *r)
 {
@@ -309,9 +320,8 @@ int xpipe__smb2_negotiate_parse(const uint8_t *m, size_t len,
     r->server_guid = b + 8;
     boff = smb2_get16(b + 56);
     r->blob_len = smb2_get16(b + 58);
-    if (span(len, 64, boff, r->blob_len) != 0)
+    if (named(m, len, 64, boff, r->blob_len, &r->blob) != 0)
         return -1;
-    r->blob = r->blob_len ? m + boff : NULL;
     r->preauth_hash = r->cipher = r->signing = -1;
     if (r->dialect != SMB2_DIALECT_311)
         return 0;
@@ -367,10 +377,7 @@ int xpipe__smb2_session_setup_parse(const uint8_t *m, size_t len,
     *flags = smb2_get16(b + 2);
     off = smb2_get16(b + 4);
     *blob_len = smb2_get16(b + 6);
-    if (span(len, 8, off, *blob_len) != 0)
-        return -1;
-    *blob = *blob_len ? m + off : NULL;
-    return 0;
+    return named(m, len, 8, off, *blob_len, blob);
 }
 
 int xpipe__smb2_tree_connect_parse(const uint8_t *m, size_t len,
@@ -405,10 +412,7 @@ int xpipe__smb2_read_parse(const uint8_t *m, size_t len, const uint8_t **data,
         return -1;
     off = b[2];
     *data_len = smb2_get32(b + 4);
-    if (span(len, 16, off, *data_len) != 0)
-        return -1;
-    *data = *data_len ? m + off : NULL;
-    return 0;
+    return named(m, len, 16, off, *data_len, data);
 }
 
 int xpipe__smb2_write_parse(const uint8_t *m, size_t len, uint32_t *count)
@@ -432,10 +436,7 @@ int xpipe__smb2_ioctl_parse(const uint8_t *m, size_t len, uint32_t *ctl,
     *ctl = smb2_get32(b + 4);
     off = smb2_get32(b + 32);
     *out_len = smb2_get32(b + 36);
-    if (span(len, 48, off, *out_len) != 0)
-        return -1;
-    *out = *out_len ? m + off : NULL;
-    return 0;
+    return named(m, len, 48, off, *out_len, out);
 }
 
 int xpipe__smb2_error_parse(const uint8_t *m, size_t len)
