@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* fast.h — PRIVATE: the shared-memory fast path's switch protocol, one for
- * every backend (docs/architecture.md "The fast path"). lib/ring.c moves
+ * every backend (docs/design/fast-path.md). lib/ring.c moves
  * the bytes; this file keeps the states both ends go through and the
  * rules of waiting; a backend supplies the OS's part (xpipe__fast_os_t:
  * the memory and its checks stay the backend's, and so do the channel's

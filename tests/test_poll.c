@@ -1103,7 +1103,7 @@ static void test_poll_bad_input(void)
 }
 
 /* ------------------------------------------------------------------ */
-/* Event loops of one's own: the recipes of docs/architecture.md. */
+/* Event loops of one's own: the recipes of docs/design/poll-sets.md. */
 
 #ifdef XT_HAVE_UV
 /* libuv: one uv_poll_t per channel on its descriptor; when libuv says

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* fast.c — the shared-memory fast path on Linux (docs/architecture.md
- * "The fast path"): the setup over the socket, the memory (a sealed
+/* fast.c — the shared-memory fast path on Linux
+ * (docs/design/fast-path.md): the setup over the socket, the memory (a sealed
  * memfd, checked before it is mapped), and the waits (futex) around the
  * rings of lib/ring.c. Elsewhere no client asks for it and every server
  * declines.

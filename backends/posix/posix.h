@@ -17,7 +17,7 @@
  * Every fd is close-on-exec. A socket starts non-blocking, and blocking
  * is poll() on it and a wake fd, bounded by the deadline; once a call on
  * it has had to wait, a socket may switch to the blocking slice (the
- * slice object below, docs/architecture.md "The blocking slice").
+ * slice object below, docs/design/blocking-slice.md).
  */
 #ifndef XPIPE_POSIX_H
 #define XPIPE_POSIX_H

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* fast.c — the shared-memory fast path on Windows (docs/architecture.md
- * "The fast path"): the rings of lib/ring.c in an unnamed section, four
+/* fast.c — the shared-memory fast path on Windows
+ * (docs/design/fast-path.md): the rings of lib/ring.c in an unnamed section, four
  * auto-reset events to sleep on, the peer's process to notice its end.
  *
  * Discovery: a pipe carries no ancillary data and names no client, so a
