@@ -9,11 +9,18 @@
 
 #include <string.h>
 
+static void fast_kick_op(void *baton, int out, int how);
+static apr_status_t fast_wait_op(void *baton, int out, apr_time_t deadline);
+
 void xpipe__fast_init(xpipe__fast_t *f, const xpipe__fast_os_t *os, void *c,
                       apr_uint32_t rx, apr_uint32_t tx)
 {
     f->os = os;
     f->c = c;
+    /* Once, not per transfer. */
+    f->ring_ops.kick = fast_kick_op;
+    f->ring_ops.wait = fast_wait_op;
+    f->ring_ops.cpu = os->cpu;
     xpipe__a32_set(&f->rx, rx);
     xpipe__a32_set(&f->tx, tx);
 }
@@ -131,9 +138,7 @@ static apr_status_t fast_wait_op(void *baton, int out, apr_time_t deadline)
 apr_status_t xpipe__fast_ring_io(xpipe__fast_t *f, int out, void *buf,
                                  apr_size_t *len, apr_time_t deadline)
 {
-    const xpipe__ring_ops_t ops = { fast_kick_op, fast_wait_op, f->os->cpu };
-
-    return xpipe__ring_io(&f->ring, &ops, f, out, buf, len, deadline);
+    return xpipe__ring_io(&f->ring, &f->ring_ops, f, out, buf, len, deadline);
 }
 
 int xpipe__fast_ready(xpipe__fast_t *f, int req, int in)

@@ -80,6 +80,7 @@ typedef struct xpipe__fast_t {
     unsigned long looks; /* sends before the answer (the sender's) */
     const xpipe__fast_os_t *os;
     void *c;
+    xpipe__ring_ops_t ring_ops; /* ring.c's waits: ours, made at init */
 } xpipe__fast_t;
 
 /* Start in the given states. */
