@@ -16,6 +16,10 @@ Rules:
             no function over about 80 (FUNC_MAX), unless the file is listed in LONG_FILES with
             its reason, or the function's leading comment gives one
             ("Long: ...");
+  formats   no %z, %ll or %j in a format APR formats (xpipe__fail,
+            xpipe__log, apr_psprintf, apr_snprintf): APR's formatter has
+            none of them, prints them as text and reads the next
+            arguments wrongly (APR_SIZE_T_FMT, APR_INT64_T_FMT instead);
   statuses  every code of XPIPE_STATUS_MAP has its XPIPE_STATUS_IS_ macro
             and its entry in docs/xpipe.7.in, and no code is defined
             outside the list.
@@ -181,6 +185,27 @@ def check_size(root, files):
     return bad
 
 
+# ---------------------------------------------------------------- formats
+APR_FORMATTERS = ("xpipe__fail", "xpipe__log", "apr_psprintf", "apr_snprintf",
+                  "apr_pvsprintf", "apr_vsnprintf")
+
+
+def check_formats(root, files):
+    bad = []
+    call = re.compile(r"\b(%s)\s*\(" % "|".join(APR_FORMATTERS))
+    for rel in files:
+        text = read(root, rel)
+        for m in call.finditer(text):
+            end = text.find(";", m.end())
+            args = text[m.end():end if end >= 0 else len(text)]
+            for lit in re.findall(r'"((?:[^"\\]|\\.)*)"', args):
+                if re.search(r"%[-+ #0-9.]*(z|ll|j)", lit):
+                    line = text.count("\n", 0, m.start()) + 1
+                    bad.append(f"{rel}:{line}: {m.group(1)} is given "
+                               f"\"{lit}\": APR formats no %z/%ll/%j")
+    return bad
+
+
 # ---------------------------------------------------------------- statuses
 def check_statuses(root):
     header = read(root, "include/xpipe.h")
@@ -212,6 +237,7 @@ def check_all(root, nm_text):
         "circles": check_circles(nm_text),
         "headers": check_headers(root, files),
         "size": check_size(root, files),
+        "formats": check_formats(root, files),
         "statuses": check_statuses(root),
     }
     return results
@@ -237,6 +263,9 @@ def self_test():
                             "int xpipe__seeded(void)\n{\n"
                             + "    (void)0;\n" * (FUNC_MAX + 5)
                             + "    return 0;\n}\n")),
+        "formats": (clean_nm, ("lib/status.c",
+                               "static void seeded(apr_size_t n)\n{\n"
+                               "    xpipe__fail(1, \"%zu\", n);\n}\n")),
         # a code listed without its IS macro or its page entry
         "statuses": (clean_nm, ("include/xpipe.h",
                                 "/* X(ESEED, 18, \"seeded\") */\n")),

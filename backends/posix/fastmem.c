@@ -155,8 +155,8 @@ apr_status_t xpipe__unix_fast_mem_map(xpipe__unix_mem_t *m, int fd,
     if (*cap == 0)
         return xpipe__fail(XPIPE_EPROTO,
                            "the server's shared memory has a size no ring "
-                           "has (%lld bytes)",
-                           (long long)st.st_size);
+                           "has (%" APR_INT64_T_FMT " bytes)",
+                           (apr_int64_t)st.st_size);
     base = unix_sys.mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
                          MAP_SHARED, fd, 0);
     if (base == MAP_FAILED)

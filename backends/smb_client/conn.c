@@ -318,9 +318,9 @@ static apr_status_t emit(smb2_conn_t *c, uint8_t *hdr, uint16_t command,
 
     if (total > SMB2_FRAME_MAX - SMB2_TRANSFORM_LEN)
         return xpipe__fail(XPIPE_EMSGSIZE,
-                           "an SMB2 request of %zu bytes "
+                           "an SMB2 request of %" APR_SIZE_T_FMT " bytes "
                            "does not fit a frame",
-                           total);
+                           (apr_size_t)total);
     if (c->encrypting) {
         tf = malloc(4 + SMB2_TRANSFORM_LEN + total);
         if (tf == NULL)

@@ -84,7 +84,8 @@ static void read_taken(smb2_chan_t *ch, int s)
             if (p == NULL) {
                 ch->rd_end = APR_ENOMEM;
                 apr_snprintf(ch->rd_why, sizeof(ch->rd_why),
-                             "out of memory for %zu bytes read", len);
+                             "out of memory for %" APR_SIZE_T_FMT " bytes read",
+                             (apr_size_t)len);
             }
             else {
                 memcpy(p->data, data, len);

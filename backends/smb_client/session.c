@@ -218,8 +218,10 @@ static apr_status_t setup_round(smb2_conn_t *c, setup_t *st,
         return xpipe__fail(XPIPE_EAUTH, "%s", st->err);
     if (out_len > 0xFFFF) {
         xpipe__smb2_auth_free_token(out, out_len);
-        return xpipe__fail(
-            XPIPE_EAUTH, "a %zu-byte GSSAPI token does not fit SMB2", out_len);
+        return xpipe__fail(XPIPE_EAUTH,
+                           "a %" APR_SIZE_T_FMT
+                           "-byte GSSAPI token does not fit SMB2",
+                           (apr_size_t)out_len);
     }
     xpipe__smb2_session_setup_build(
         body, SMB2_NEGOTIATE_SIGNING_ENABLED | SMB2_NEGOTIATE_SIGNING_REQUIRED,
